@@ -1,0 +1,881 @@
+/*
+ * Fibers and their scheduler.
+ *
+ * The scheduler runs ready fibers from a libuv check handle, i.e. right
+ * after the loop's poll phase, so a fiber woken by I/O runs in the same
+ * loop iteration.  An idle handle is started while fibers are ready so
+ * that poll does not block with work pending.  Fibers woken while the
+ * scheduler runs go to the back of the queue and run on the next pass,
+ * which gives asyncio's "one loop iteration" ordering.
+ *
+ * Stacks are mmap'd with a PROT_NONE guard page below them and kept in a
+ * pool, so creating a fiber costs no syscall once the pool is warm.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "internal.h"
+
+#if !WEFT__CTX_ASM
+#include <ucontext.h>
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+#ifdef WEFT_SANITIZERS
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+enum fiber_state {
+	F_READY = 1,
+	F_RUNNING,
+	F_PARKED,
+	F_DONE,
+};
+
+struct weft_fiber {
+	void *f_sp;		/* saved context (stack pointer or ucontext) */
+	char *f_map;		/* mapping: guard page, then the stack */
+	size_t f_map_size;
+	weft_fiber_fn f_fn;
+	void *f_arg;
+	const char *f_name;
+	weft_fiber_t *f_next;	/* run queue, or the free list */
+	weft_fiber_t *f_wprev;	/* wait queue links */
+	weft_fiber_t *f_wnext;
+	weft__wq_t *f_wq;	/* the queue it is parked on */
+	uv_timer_t *f_timer;	/* deadline / sleep timer, lazily taken */
+	uint64_t f_deadline;	/* loop time in ms; 0 = none */
+	uint64_t f_wake_at;	/* sleep end; 0 = none */
+	weft_fiber_t *f_joiner;
+	int f_wake;		/* result handed to the parked call */
+	uint8_t f_state;
+	uint8_t f_cancel;	/* cancel requested while not parked */
+	uint8_t f_joinable;
+#ifdef WEFT_SANITIZERS
+	void *f_asan_fake;
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	unsigned f_vg_id;
+#endif
+#if !WEFT__CTX_ASM
+	ucontext_t f_uc;
+#endif
+};
+
+#define STACK_POOL_MAX 256
+#define TIMER_POOL_MAX 256
+
+static struct {
+	uv_loop_t *loop;
+	uv_check_t check;
+	uv_idle_t idle;
+	weft_fiber_t *rq_head;
+	weft_fiber_t *rq_tail;
+	weft_fiber_t *cur;
+	void *main_sp;
+	size_t page;
+	size_t stack_size;	/* usable bytes of new stacks */
+	size_t nfibers;
+	char **stacks;		/* pooled mappings of stack_size + page */
+	size_t nstacks;
+	weft_fiber_t *free_fibers;
+	uv_timer_t **timers;
+	size_t ntimers;
+	int attached;
+	int in_check;
+	const void *main_bottom;
+	size_t main_size;
+	void *main_fake;
+#if !WEFT__CTX_ASM
+	ucontext_t main_uc;
+#endif
+} S;
+
+void
+weft__assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "weft: assertion failed: %s (%s:%d)\n", expr, file,
+	    line);
+	abort();
+}
+
+/* ---- Sanitizer hooks --------------------------------------------------- */
+
+static inline void
+asan_start(void **fake, const void *bottom, size_t size)
+{
+#ifdef WEFT_SANITIZERS
+	__sanitizer_start_switch_fiber(fake, bottom, size);
+#else
+	(void)fake;
+	(void)bottom;
+	(void)size;
+#endif
+}
+
+static inline void
+asan_finish(void *fake, const void **bottom, size_t *size)
+{
+#ifdef WEFT_SANITIZERS
+	__sanitizer_finish_switch_fiber(fake, bottom, size);
+#else
+	(void)fake;
+	(void)bottom;
+	(void)size;
+#endif
+}
+
+/* ---- Context setup ----------------------------------------------------- */
+
+#if WEFT__CTX_ASM
+extern void weft__ctx_trampoline(void);
+
+void *
+weft__ctx_make(char *lo, size_t size, weft__ctx_fn fn, void *arg)
+{
+	uintptr_t top = ((uintptr_t)(lo + size)) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+	uint64_t *sp = (uint64_t *)top - 8;
+	uint32_t mxcsr;
+	uint16_t fpucw;
+
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+	__asm__ volatile("fnstcw %0" : "=m"(fpucw));
+	sp[0] = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
+	sp[1] = 0;			  /* r15 */
+	sp[2] = 0;			  /* r14 */
+	sp[3] = (uint64_t)(uintptr_t)arg; /* r13 */
+	sp[4] = (uint64_t)(uintptr_t)fn;  /* r12 */
+	sp[5] = 0;			  /* rbx */
+	sp[6] = 0;			  /* rbp */
+	sp[7] = (uint64_t)(uintptr_t)weft__ctx_trampoline;
+	return sp;
+#elif defined(__aarch64__)
+	uint64_t *sp = (uint64_t *)(top - 176);
+	uint64_t fpcr;
+
+	memset(sp, 0, 176);
+	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+	sp[0] = (uint64_t)(uintptr_t)fn;  /* x19 */
+	sp[1] = (uint64_t)(uintptr_t)arg; /* x20 */
+	sp[11] = (uint64_t)(uintptr_t)weft__ctx_trampoline; /* x30 */
+	sp[20] = fpcr;
+	return sp;
+#endif
+}
+#endif
+
+/* Switch from the running fiber (or the loop) to another context. */
+static inline void
+ctx_switch(weft_fiber_t *from, weft_fiber_t *to)
+{
+#if WEFT__CTX_ASM
+	weft__ctx_switch(from != NULL ? &from->f_sp : &S.main_sp,
+	    to != NULL ? to->f_sp : S.main_sp);
+#else
+	swapcontext(from != NULL ? &from->f_uc : &S.main_uc,
+	    to != NULL ? &to->f_uc : &S.main_uc);
+#endif
+}
+
+/* ---- Stacks ------------------------------------------------------------ */
+
+static char *
+stack_get(size_t *map_size)
+{
+	size_t sz = S.stack_size + S.page;
+	char *map;
+
+	*map_size = sz;
+	if (S.nstacks > 0)
+		return S.stacks[--S.nstacks];
+	map = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map, S.page, PROT_NONE) != 0) {
+		munmap(map, sz);
+		return NULL;
+	}
+	return map;
+}
+
+static void
+stack_put(char *map, size_t map_size)
+{
+	if (map_size == S.stack_size + S.page && S.nstacks < STACK_POOL_MAX) {
+		if (S.stacks == NULL)
+			S.stacks = calloc(STACK_POOL_MAX, sizeof(*S.stacks));
+		if (S.stacks != NULL) {
+			S.stacks[S.nstacks++] = map;
+			return;
+		}
+	}
+	munmap(map, map_size);
+}
+
+/* ---- Timers ------------------------------------------------------------ */
+
+static void
+on_fiber_timer(uv_timer_t *t)
+{
+	weft_fiber_t *f = t->data;
+	uint64_t now = uv_now(S.loop);
+
+	if (f == NULL || f->f_state != F_PARKED)
+		return;
+	if (f->f_deadline != 0 && now >= f->f_deadline)
+		weft__wake(f, WEFT_ETIMEDOUT);
+	else if (f->f_wake_at != 0 && now >= f->f_wake_at)
+		weft__wake(f, 0);
+}
+
+static uv_timer_t *
+timer_get(void)
+{
+	uv_timer_t *t;
+
+	if (S.ntimers > 0)
+		return S.timers[--S.ntimers];
+	t = malloc(sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	uv_timer_init(S.loop, t);
+	return t;
+}
+
+static void
+free_handle_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
+timer_put(uv_timer_t *t)
+{
+	uv_timer_stop(t);
+	t->data = NULL;
+	if (S.ntimers < TIMER_POOL_MAX) {
+		if (S.timers == NULL)
+			S.timers = calloc(TIMER_POOL_MAX, sizeof(*S.timers));
+		if (S.timers != NULL) {
+			S.timers[S.ntimers++] = t;
+			return;
+		}
+	}
+	uv_close((uv_handle_t *)t, free_handle_cb);
+}
+
+/* ---- Run queue --------------------------------------------------------- */
+
+/* While fibers are ready the idle handle is active, which only keeps
+ * the loop's poll phase from blocking; the callback has nothing to do. */
+static void
+on_idle(uv_idle_t *h)
+{
+	(void)h;
+}
+
+
+static void
+runq_push(weft_fiber_t *f)
+{
+	f->f_next = NULL;
+	if (S.rq_tail != NULL)
+		S.rq_tail->f_next = f;
+	else
+		S.rq_head = f;
+	S.rq_tail = f;
+	if (!S.in_check)
+		uv_idle_start(&S.idle, on_idle);
+}
+
+static weft_fiber_t *
+runq_pop(void)
+{
+	weft_fiber_t *f = S.rq_head;
+
+	if (f != NULL) {
+		S.rq_head = f->f_next;
+		if (S.rq_head == NULL)
+			S.rq_tail = NULL;
+		f->f_next = NULL;
+	}
+	return f;
+}
+
+static void
+fiber_release(weft_fiber_t *f)
+{
+	S.nfibers--;
+	f->f_next = S.free_fibers;
+	S.free_fibers = f;
+}
+
+static void
+fiber_run(weft_fiber_t *f)
+{
+	S.cur = f;
+	f->f_state = F_RUNNING;
+	asan_start(&S.main_fake, f->f_map + S.page, f->f_map_size - S.page);
+	ctx_switch(NULL, f);
+	asan_finish(S.main_fake, NULL, NULL);
+	S.cur = NULL;
+	if (f->f_state == F_DONE) {
+		/* The fiber has left its stack for good: recycle it here. */
+#ifdef HAVE_VALGRIND_VALGRIND_H
+		VALGRIND_STACK_DEREGISTER(f->f_vg_id);
+#endif
+		stack_put(f->f_map, f->f_map_size);
+		f->f_map = NULL;
+		if (f->f_timer != NULL) {
+			timer_put(f->f_timer);
+			f->f_timer = NULL;
+		}
+		if (!f->f_joinable)
+			fiber_release(f);
+	}
+}
+
+static void
+on_check(uv_check_t *h)
+{
+	weft_fiber_t *last = S.rq_tail, *f;
+
+	(void)h;
+	S.in_check = 1;
+	while ((f = runq_pop()) != NULL) {
+		fiber_run(f);
+		if (f == last)
+			break;
+	}
+	S.in_check = 0;
+	if (S.rq_head != NULL)
+		uv_idle_start(&S.idle, on_idle);
+	else
+		uv_idle_stop(&S.idle);
+}
+
+/* ---- Fiber lifecycle --------------------------------------------------- */
+
+static void fiber_main(void *arg) __attribute__((noreturn));
+
+static void
+fiber_main(void *arg)
+{
+	weft_fiber_t *f = arg;
+
+	asan_finish(NULL, &S.main_bottom, &S.main_size);
+	f->f_fn(f->f_arg);
+	f->f_state = F_DONE;
+	if (f->f_joiner != NULL)
+		weft__wake(f->f_joiner, 0);
+	/* A NULL fake-stack slot tells ASan this stack is finished. */
+	asan_start(NULL, S.main_bottom, S.main_size);
+	ctx_switch(f, NULL);
+	abort();
+}
+
+#if !WEFT__CTX_ASM
+static void
+fiber_main_uc(unsigned hi, unsigned lo)
+{
+	fiber_main((void *)(((uintptr_t)hi << 32) | (uintptr_t)lo));
+}
+#endif
+
+int
+weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
+{
+	weft_fiber_t *f;
+
+	if (!S.attached)
+		return WEFT_ENOTFIBER;
+	if (fn == NULL)
+		return -EINVAL;
+	if (S.free_fibers != NULL) {
+		f = S.free_fibers;
+		S.free_fibers = f->f_next;
+	} else if ((f = malloc(sizeof(*f))) == NULL) {
+		return -ENOMEM;
+	}
+	memset(f, 0, sizeof(*f));
+	f->f_map = stack_get(&f->f_map_size);
+	if (f->f_map == NULL) {
+		f->f_next = S.free_fibers;
+		S.free_fibers = f;
+		return -ENOMEM;
+	}
+#ifdef WEFT_SANITIZERS
+	ASAN_UNPOISON_MEMORY_REGION(f->f_map + S.page, f->f_map_size - S.page);
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	f->f_vg_id = VALGRIND_STACK_REGISTER(f->f_map + S.page,
+	    f->f_map + f->f_map_size);
+#endif
+	f->f_fn = fn;
+	f->f_arg = arg;
+	f->f_name = "fiber";
+	f->f_joinable = out != NULL;
+#if WEFT__CTX_ASM
+	f->f_sp = weft__ctx_make(f->f_map + S.page, f->f_map_size - S.page,
+	    fiber_main, f);
+#else
+	getcontext(&f->f_uc);
+	f->f_uc.uc_stack.ss_sp = f->f_map + S.page;
+	f->f_uc.uc_stack.ss_size = f->f_map_size - S.page;
+	f->f_uc.uc_link = NULL;
+	makecontext(&f->f_uc, (void (*)(void))fiber_main_uc, 2,
+	    (unsigned)((uintptr_t)f >> 32), (unsigned)(uintptr_t)f);
+#endif
+	S.nfibers++;
+	f->f_state = F_READY;
+	runq_push(f);
+	if (out != NULL)
+		*out = f;
+	return 0;
+}
+
+int
+weft_join(weft_fiber_t *f)
+{
+	int rc;
+
+	if (f == NULL || !f->f_joinable)
+		return -EINVAL;
+	while (f->f_state != F_DONE) {
+		if (S.cur == NULL)
+			return WEFT_ENOTFIBER;
+		f->f_joiner = S.cur;
+		rc = weft__park(NULL);
+		f->f_joiner = NULL;
+		if (rc < 0 && f->f_state != F_DONE)
+			return rc;
+	}
+	fiber_release(f);
+	return 0;
+}
+
+weft_fiber_t *
+weft_current(void)
+{
+	return S.cur;
+}
+
+void
+weft_fiber_set_name(weft_fiber_t *f, const char *name)
+{
+	if (f != NULL)
+		f->f_name = name != NULL ? name : "fiber";
+}
+
+const char *
+weft_fiber_name(const weft_fiber_t *f)
+{
+	return f != NULL ? f->f_name : "loop";
+}
+
+size_t
+weft_fiber_count(void)
+{
+	return S.nfibers;
+}
+
+size_t
+weft_fiber_stack_size_set(size_t size)
+{
+	size_t old = S.stack_size;
+	size_t page = S.page != 0 ? S.page : (size_t)sysconf(_SC_PAGESIZE);
+
+	if (size < 16 * 1024)
+		size = 16 * 1024;
+	size = (size + page - 1) & ~(page - 1);
+	if (size != S.stack_size) {
+		/* Pooled stacks of the old size are no longer handed out. */
+		while (S.nstacks > 0)
+			munmap(S.stacks[--S.nstacks], S.stack_size + page);
+		S.stack_size = size;
+	}
+	return old;
+}
+
+/* ---- Waiting ----------------------------------------------------------- */
+
+static void
+wq_append(weft__wq_t *q, weft_fiber_t *f)
+{
+	f->f_wq = q;
+	f->f_wnext = NULL;
+	f->f_wprev = q->tail;
+	if (q->tail != NULL)
+		q->tail->f_wnext = f;
+	else
+		q->head = f;
+	q->tail = f;
+}
+
+static void
+wq_remove(weft__wq_t *q, weft_fiber_t *f)
+{
+	if (f->f_wprev != NULL)
+		f->f_wprev->f_wnext = f->f_wnext;
+	else
+		q->head = f->f_wnext;
+	if (f->f_wnext != NULL)
+		f->f_wnext->f_wprev = f->f_wprev;
+	else
+		q->tail = f->f_wprev;
+	f->f_wq = NULL;
+	f->f_wprev = f->f_wnext = NULL;
+}
+
+static int
+arm_timer(weft_fiber_t *f)
+{
+	uint64_t now = uv_now(S.loop), at = 0;
+
+	if (f->f_deadline != 0)
+		at = f->f_deadline;
+	if (f->f_wake_at != 0 && (at == 0 || f->f_wake_at < at))
+		at = f->f_wake_at;
+	if (at == 0)
+		return 0;
+	if (f->f_timer == NULL && (f->f_timer = timer_get()) == NULL)
+		return -ENOMEM;
+	f->f_timer->data = f;
+	uv_timer_start(f->f_timer, on_fiber_timer, at > now ? at - now : 0, 0);
+	return 1;
+}
+
+static inline void **
+fake_slot(weft_fiber_t *f)
+{
+#ifdef WEFT_SANITIZERS
+	return &f->f_asan_fake;
+#else
+	(void)f;
+	return NULL;
+#endif
+}
+
+int
+weft__park(weft__wq_t *q)
+{
+	weft_fiber_t *f = S.cur;
+	int armed;
+
+	if (f == NULL)
+		return WEFT_ENOTFIBER;
+	if (f->f_cancel) {
+		f->f_cancel = 0;
+		return WEFT_ECANCELED;
+	}
+	if (f->f_deadline != 0 && uv_now(S.loop) >= f->f_deadline)
+		return WEFT_ETIMEDOUT;
+	if ((armed = arm_timer(f)) < 0)
+		return armed;
+	if (q != NULL)
+		wq_append(q, f);
+	f->f_state = F_PARKED;
+	f->f_wake = 0;
+	asan_start(fake_slot(f), S.main_bottom, S.main_size);
+	ctx_switch(f, NULL);
+#ifdef WEFT_SANITIZERS
+	asan_finish(f->f_asan_fake, NULL, NULL);
+#endif
+	if (armed)
+		uv_timer_stop(f->f_timer);
+	return f->f_wake;
+}
+
+void
+weft__wake(weft_fiber_t *f, int code)
+{
+	if (f == NULL || f->f_state != F_PARKED)
+		return;
+	if (f->f_wq != NULL)
+		wq_remove(f->f_wq, f);
+	f->f_wake = code;
+	f->f_state = F_READY;
+	runq_push(f);
+}
+
+void
+weft__wake_all(weft__wq_t *q, int code)
+{
+	while (q->head != NULL)
+		weft__wake(q->head, code);
+}
+
+int
+weft__wake_one(weft__wq_t *q, int code)
+{
+	if (q->head == NULL)
+		return 0;
+	weft__wake(q->head, code);
+	return 1;
+}
+
+int
+weft_yield(void)
+{
+	weft_fiber_t *f = S.cur;
+
+	if (f == NULL)
+		return WEFT_ENOTFIBER;
+	if (f->f_cancel) {
+		f->f_cancel = 0;
+		return WEFT_ECANCELED;
+	}
+	f->f_state = F_READY;
+	runq_push(f);
+	asan_start(fake_slot(f), S.main_bottom, S.main_size);
+	ctx_switch(f, NULL);
+#ifdef WEFT_SANITIZERS
+	asan_finish(f->f_asan_fake, NULL, NULL);
+#endif
+	return 0;
+}
+
+int
+weft_sleep(uint64_t ms)
+{
+	weft_fiber_t *f = S.cur;
+	int rc;
+
+	if (f == NULL)
+		return WEFT_ENOTFIBER;
+	f->f_wake_at = uv_now(S.loop) + (ms != 0 ? ms : 0);
+	if (f->f_wake_at == 0)
+		f->f_wake_at = 1;
+	rc = weft__park(NULL);
+	f->f_wake_at = 0;
+	return rc;
+}
+
+int
+weft_cancel(weft_fiber_t *f)
+{
+	if (f == NULL || f->f_state == F_DONE || f->f_state == 0)
+		return -EINVAL;
+	if (f->f_state == F_PARKED)
+		weft__wake(f, WEFT_ECANCELED);
+	else
+		f->f_cancel = 1;
+	return 0;
+}
+
+int
+weft_deadline_set(uint64_t ms)
+{
+	if (S.cur == NULL)
+		return WEFT_ENOTFIBER;
+	S.cur->f_deadline = uv_now(S.loop) + ms;
+	if (S.cur->f_deadline == 0)
+		S.cur->f_deadline = 1;
+	return 0;
+}
+
+void
+weft_deadline_clear(void)
+{
+	if (S.cur != NULL)
+		S.cur->f_deadline = 0;
+}
+
+/* ---- Stack overflow reporting ------------------------------------------ */
+
+static struct sigaction old_segv;
+static char *altstack;
+
+static void
+write_str(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+on_segv(int sig, siginfo_t *si, void *uc)
+{
+	weft_fiber_t *f = S.cur;
+	char *addr = si->si_addr;
+
+	(void)uc;
+	/* A frame larger than the guard can jump past it: allow 64 KiB. */
+	if (f != NULL && f->f_map != NULL && addr < f->f_map + S.page &&
+	    addr + 64 * 1024 >= f->f_map) {
+		write_str("weft: fiber stack overflow in fiber '");
+		write_str(f->f_name);
+		write_str("'\n");
+		signal(sig, SIG_DFL);
+		return;
+	}
+	/* Not ours: let the previous handler (or the default) see it. */
+	sigaction(sig, &old_segv, NULL);
+}
+
+static void
+overflow_handler_install(void)
+{
+	struct sigaction sa;
+	stack_t ss;
+	size_t sz = 64 * 1024;
+
+	if (altstack == NULL) {
+		altstack = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (altstack == MAP_FAILED) {
+			altstack = NULL;
+			return;
+		}
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_sp = altstack;
+		ss.ss_size = sz;
+		if (sigaltstack(&ss, NULL) != 0)
+			return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* ---- Attach / run ------------------------------------------------------ */
+
+int
+weft_init(uv_loop_t *loop)
+{
+	if (S.attached)
+		return -EALREADY;
+	if (loop == NULL)
+		return -EINVAL;
+	S.loop = loop;
+	S.page = (size_t)sysconf(_SC_PAGESIZE);
+	if (S.stack_size == 0)
+		weft_fiber_stack_size_set(WEFT_FIBER_STACK_DEFAULT);
+	uv_check_init(loop, &S.check);
+	uv_check_start(&S.check, on_check);
+	uv_unref((uv_handle_t *)&S.check);
+	uv_idle_init(loop, &S.idle);
+	S.attached = 1;
+	overflow_handler_install();
+	return 0;
+}
+
+void
+weft_fini(void)
+{
+	weft_fiber_t *f;
+
+	if (!S.attached)
+		return;
+	uv_check_stop(&S.check);
+	uv_idle_stop(&S.idle);
+	if (!uv_is_closing((uv_handle_t *)&S.check))
+		uv_close((uv_handle_t *)&S.check, NULL);
+	if (!uv_is_closing((uv_handle_t *)&S.idle))
+		uv_close((uv_handle_t *)&S.idle, NULL);
+	while (S.ntimers > 0)
+		uv_close((uv_handle_t *)S.timers[--S.ntimers], free_handle_cb);
+	free(S.timers);
+	S.timers = NULL;
+	while (S.nstacks > 0)
+		munmap(S.stacks[--S.nstacks], S.stack_size + S.page);
+	free(S.stacks);
+	S.stacks = NULL;
+	while ((f = S.free_fibers) != NULL) {
+		S.free_fibers = f->f_next;
+		free(f);
+	}
+	weft__pool_fini();
+	S.rq_head = S.rq_tail = NULL;
+	S.cur = NULL;
+	S.loop = NULL;
+	S.attached = 0;
+}
+
+uv_loop_t *
+weft_loop(void)
+{
+	return S.loop;
+}
+
+struct run_main {
+	weft_main_fn fn;
+	void *arg;
+	int rc;
+};
+
+static void
+run_main_fiber(void *arg)
+{
+	struct run_main *m = arg;
+
+	weft_fiber_set_name(weft_current(), "main");
+	m->rc = m->fn(m->arg);
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+weft_run(weft_main_fn main, void *arg)
+{
+	uv_loop_t loop;
+	struct run_main m = { main, arg, 0 };
+	int rc;
+
+	if ((rc = uv_loop_init(&loop)) != 0)
+		return rc;
+	if ((rc = weft_init(&loop)) != 0) {
+		uv_loop_close(&loop);
+		return rc;
+	}
+	if ((rc = weft_spawn(run_main_fiber, &m, NULL)) != 0) {
+		weft_fini();
+		uv_loop_close(&loop);
+		return rc;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	weft_fini();
+	/* Handles the program left open (servers never closed, pooled
+	 * timers) are closed here so the loop can be released. */
+	uv_walk(&loop, close_walk_cb, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return m.rc;
+}
+
+/*
+ * For the test harness only: a cmocka assertion that fails inside a fiber
+ * longjmps out of it, leaving the scheduler attached to a dead loop.  This
+ * forgets that state (leaking it) so the next test can start clean.
+ */
+void
+weft__sched_forget(void)
+{
+	memset(&S, 0, sizeof(S));
+}

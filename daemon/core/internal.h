@@ -1,0 +1,204 @@
+/*
+ * libweft internals shared between daemon/core files and the unit tests.
+ * Nothing here is installed or exported from libweft.so; tests link the
+ * static convenience library to reach it.
+ */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include <netdb.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include <weft/weft.h>
+
+#define WEFT__CONTAINER_OF(p, type, field)                                     \
+	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
+/* Invariants stay checked in release builds (STYLE 4). */
+#define WEFT__ASSERT(cond)                                                     \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			weft__assert_fail(#cond, __FILE__, __LINE__);          \
+	} while (0)
+
+void weft__assert_fail(const char *expr, const char *file, int line)
+    __attribute__((noreturn));
+
+/* ---- Wait queues ------------------------------------------------------ */
+
+/*
+ * A list of parked fibers.  It lives in the object being waited on (a
+ * reader, a writer, a connection attempt), never on a fiber's stack, so a
+ * parked fiber's stack can later be moved (shared-stack mode).
+ */
+typedef struct weft__wq {
+	weft_fiber_t *head;
+	weft_fiber_t *tail;
+} weft__wq_t;
+
+/*
+ * Park the running fiber on q (NULL: on nothing, only a wake by pointer
+ * resumes it).  Returns the code given to weft__wake, or WEFT_ECANCELED /
+ * WEFT_ETIMEDOUT (the fiber is then already off q), or WEFT_ENOTFIBER.
+ */
+int weft__park(weft__wq_t *q);
+
+/* Test harness: drop a scheduler abandoned by a failed assertion. */
+void weft__sched_forget(void);
+
+/* Make f runnable with result code; no-op unless f is parked. */
+void weft__wake(weft_fiber_t *f, int code);
+
+/* Wake every fiber on q with code. */
+void weft__wake_all(weft__wq_t *q, int code);
+
+/* Wake the first fiber on q; returns 1 if there was one. */
+int weft__wake_one(weft__wq_t *q, int code);
+
+/* 1 when q is empty. */
+static inline int
+weft__wq_empty(const weft__wq_t *q)
+{
+	return q->head == NULL;
+}
+
+/* ---- Pools ------------------------------------------------------------- */
+
+/* Per-loop pool of 64 KiB I/O buffers: no malloc per read or write. */
+#define WEFT__BUF_SIZE (64 * 1024)
+char *weft__buf_get(void);
+void weft__buf_put(char *buf);
+void weft__pool_fini(void);
+
+/* ---- Readers ----------------------------------------------------------- */
+
+struct weft_reader {
+	char *r_buf;	    /* NULL while empty: idle readers hold no buffer */
+	char *r_lent;	    /* old buffer kept while a slice into it is lent */
+	size_t r_cap;	    /* size of r_buf */
+	size_t r_head;	    /* first unread byte */
+	size_t r_tail;	    /* end of data */
+	size_t r_pin;	    /* start of the lent slice; == r_head if none */
+	size_t r_limit;
+	uint64_t r_taken;   /* bytes consumed so far (Q1 fix) */
+	const weft_transport_ops_t *r_ops;
+	void *r_ctx;
+	weft__wq_t r_wq;    /* at most one waiter */
+	int r_exc;	    /* stored error, 0 none */
+	uint8_t r_eof;
+	uint8_t r_paused;
+	uint8_t r_standalone; /* made by weft_reader_new */
+	int8_t r_errcode;     /* last ELIMIT/EINCOMPLETE detail */
+	uint8_t r_errfound;
+	uint32_t r_errconsumed;
+	uint32_t r_errpartial;
+	int32_t r_errexpected;
+};
+
+void weft__reader_init(weft_reader_t *r, size_t limit);
+void weft__reader_destroy(weft_reader_t *r);
+
+/* Space for a transport to read into, then the count it read. */
+int weft__reader_reserve(weft_reader_t *r, char **base, size_t *len);
+void weft__reader_commit(weft_reader_t *r, size_t n);
+/* Return the buffer to the pool if nothing is buffered or lent. */
+void weft__reader_trim(weft_reader_t *r);
+
+/* ---- Writers and connections ------------------------------------------ */
+
+enum weft__conn_kind {
+	WEFT__CONN_FAKE = 0,
+	WEFT__CONN_TCP,
+	WEFT__CONN_UNIX,
+};
+
+struct weft__wstate; /* write buffers + uv_write_t, only while writing */
+
+struct weft_writer {
+	struct weft__wstate *w_st;
+	uint32_t w_high;
+	uint32_t w_low;
+	weft__wq_t w_drainq;
+	weft__wq_t w_closedq;
+	int w_lost_err;
+	uint8_t w_paused;  /* protocol paused: buffered > high */
+	uint8_t w_eof;	   /* write_eof called */
+	uint8_t w_closing; /* close called or transport closing */
+	uint8_t w_lost;	   /* connection_lost happened */
+};
+
+typedef struct weft__conn {
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} c_h;
+	struct weft_reader c_r;
+	struct weft_writer c_w;
+	struct weft_server *c_srv; /* server that accepted it, or NULL */
+	struct weft__conn *c_prev; /* in c_srv's list */
+	struct weft__conn *c_next;
+	uint8_t c_kind;
+	uint8_t c_handle_live;	/* uv handle initialised and not closed */
+	uint8_t c_handle_closing;
+	uint8_t c_close_on_flush; /* uv_close once the write queue empties */
+	uint8_t c_owner_done;	  /* handler returned / weft_stream_free */
+	uint8_t c_server_owned;	  /* released by weft when the handler ends */
+	uint8_t c_shutdown_on_flush; /* uv_shutdown once the queue empties */
+	uint8_t c_nodelay;
+} weft__conn_t;
+
+/* Allocate a connection of the given kind with a reader of limit. */
+weft__conn_t *weft__conn_new(int kind, size_t limit);
+/* Start reading from an initialised, connected handle. */
+int weft__conn_start(weft__conn_t *c);
+/* asyncio's _force_close(err): lost with err, handle closed. */
+void weft__conn_fatal(weft__conn_t *c, int err);
+/* Close the uv handle now (no flush). */
+void weft__conn_close_handle(weft__conn_t *c);
+/* Free c once its owner is done and its handle is closed. */
+void weft__conn_maybe_free(weft__conn_t *c);
+/* Transport half of weft_write / write_eof / close for real sockets. */
+int weft__conn_write(weft__conn_t *c, const weft_slice_t *bufs, size_t n);
+void weft__conn_write_eof(weft__conn_t *c);
+void weft__conn_close(weft__conn_t *c);
+size_t weft__conn_buffered(const weft__conn_t *c);
+/* Called by the server when a connection it accepted is freed. */
+void weft__server_conn_gone(struct weft_server *srv, weft__conn_t *c);
+/* Resolve host:port; numeric hosts without the thread pool.  Waits. */
+int weft__resolve(const char *host, int port, int passive,
+    struct addrinfo **res);
+
+static inline weft__conn_t *
+weft__conn_of_reader(const weft_reader_t *r)
+{
+	return WEFT__CONTAINER_OF(r, weft__conn_t, c_r);
+}
+
+static inline weft__conn_t *
+weft__conn_of_writer(const weft_writer_t *w)
+{
+	return WEFT__CONTAINER_OF(w, weft__conn_t, c_w);
+}
+
+/*
+ * The protocol events, in asyncio's terms.  connection_lost(err): err 0
+ * is a clean close (reader gets EOF), otherwise the reader stores err.
+ */
+void weft__conn_lost(weft__conn_t *c, int err);
+void weft__writer_pause(weft_writer_t *w);
+void weft__writer_resume(weft_writer_t *w);
+
+/*
+ * A fake connection for unit tests: a reader and writer with no socket.
+ * Written bytes are recorded; the test drives pause/resume/lost by hand,
+ * as CPython's tests do with a mock transport.
+ */
+int weft__fake_pair(ssize_t limit, weft_reader_t **r, weft_writer_t **w);
+weft_slice_t weft__fake_written(weft_writer_t *w);
+void weft__fake_free(weft_writer_t *w);
+
+#endif /* WEFT_INTERNAL_H */

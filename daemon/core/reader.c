@@ -1,0 +1,664 @@
+/*
+ * StreamReader: the buffer, the read calls and reader-side flow control.
+ *
+ * Data lives in [r_head, r_tail) of r_buf.  Slices handed out by
+ * readline/readuntil/read_all stay valid until the next call on the
+ * reader: the bytes of the slice ([r_pin, r_head)) are never moved while
+ * lent, and a buffer that has to grow meanwhile is kept in r_lent until
+ * then.  A reader with nothing buffered gives its buffer back to the pool.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define LEN(r) ((r)->r_tail - (r)->r_head)
+#define BASE(r) ((r)->r_buf + (r)->r_head)
+
+/* Room the transport gets per read at least, before we compact or grow. */
+#define READ_MIN (16 * 1024)
+
+static const weft_slice_t newline = { "\n", 1 };
+
+void
+weft__reader_init(weft_reader_t *r, size_t limit)
+{
+	memset(r, 0, sizeof(*r));
+	r->r_limit = limit;
+}
+
+static void
+buf_free(char *buf, size_t cap)
+{
+	if (cap == WEFT__BUF_SIZE)
+		weft__buf_put(buf);
+	else
+		free(buf);
+}
+
+void
+weft__reader_destroy(weft_reader_t *r)
+{
+	if (r->r_lent != NULL)
+		free(r->r_lent);
+	if (r->r_buf != NULL)
+		buf_free(r->r_buf, r->r_cap);
+	r->r_lent = r->r_buf = NULL;
+	r->r_cap = r->r_head = r->r_tail = r->r_pin = 0;
+}
+
+void
+weft__reader_trim(weft_reader_t *r)
+{
+	if (r->r_buf != NULL && r->r_head == r->r_tail &&
+	    r->r_pin == r->r_head) {
+		buf_free(r->r_buf, r->r_cap);
+		r->r_buf = NULL;
+		r->r_cap = r->r_head = r->r_tail = r->r_pin = 0;
+	}
+}
+
+/* Every call on the reader starts here: the previous slice expires. */
+static void
+release_lent(weft_reader_t *r)
+{
+	if (r->r_lent != NULL) {
+		free(r->r_lent);
+		r->r_lent = NULL;
+	}
+	r->r_pin = r->r_head;
+	weft__reader_trim(r);
+}
+
+/* Make room for need more bytes at the tail. */
+static int
+ensure_space(weft_reader_t *r, size_t need)
+{
+	size_t len, ncap;
+	char *nbuf;
+
+	if (r->r_buf == NULL) {
+		ncap = need <= WEFT__BUF_SIZE ? WEFT__BUF_SIZE : need;
+		nbuf = ncap == WEFT__BUF_SIZE ? weft__buf_get() : malloc(ncap);
+		if (nbuf == NULL)
+			return -ENOMEM;
+		r->r_buf = nbuf;
+		r->r_cap = ncap;
+		r->r_head = r->r_tail = r->r_pin = 0;
+		return 0;
+	}
+	if (r->r_cap - r->r_tail >= need)
+		return 0;
+	len = LEN(r);
+	if (r->r_pin == r->r_head && len + need <= r->r_cap) {
+		/* Nothing lent: slide the data to the front. */
+		memmove(r->r_buf, BASE(r), len);
+		r->r_head = r->r_pin = 0;
+		r->r_tail = len;
+		return 0;
+	}
+	ncap = r->r_cap * 2;
+	if (ncap < len + need)
+		ncap = len + need;
+	if ((nbuf = malloc(ncap)) == NULL)
+		return -ENOMEM;
+	memcpy(nbuf, BASE(r), len);
+	if (r->r_pin != r->r_head) {
+		/* A slice points into the old buffer: keep it until the next
+		 * call (only one buffer can hold lent bytes at a time). */
+		WEFT__ASSERT(r->r_lent == NULL);
+		r->r_lent = r->r_buf;
+		if (r->r_cap == WEFT__BUF_SIZE) {
+			/* r_lent is freed with free(): fine, pool buffers are
+			 * plain malloc blocks too. */
+		}
+	} else {
+		buf_free(r->r_buf, r->r_cap);
+	}
+	r->r_buf = nbuf;
+	r->r_cap = ncap;
+	r->r_head = r->r_pin = 0;
+	r->r_tail = len;
+	return 0;
+}
+
+static void
+maybe_resume(weft_reader_t *r)
+{
+	if (r->r_paused && LEN(r) <= r->r_limit) {
+		r->r_paused = 0;
+		if (r->r_ops != NULL)
+			r->r_ops->resume_reading(r->r_ctx);
+	}
+}
+
+/* After bytes were appended: wake the waiter, pause past 2*limit. */
+static void
+after_data(weft_reader_t *r)
+{
+	weft__wake_one(&r->r_wq, 0);
+	if (r->r_ops != NULL && !r->r_paused && LEN(r) > 2 * r->r_limit) {
+		if (r->r_ops->pause_reading(r->r_ctx) == -ENOTSUP)
+			r->r_ops = NULL;
+		else
+			r->r_paused = 1;
+	}
+}
+
+static int
+wait_for_data(weft_reader_t *r)
+{
+	if (!weft__wq_empty(&r->r_wq))
+		return WEFT_EBUSY;
+	if (weft_current() == NULL)
+		return WEFT_ENOTFIBER;
+	WEFT__ASSERT(!r->r_eof);
+	if (r->r_paused) {
+		r->r_paused = 0;
+		if (r->r_ops != NULL)
+			r->r_ops->resume_reading(r->r_ctx);
+	}
+	return weft__park(&r->r_wq);
+}
+
+static void
+consume(weft_reader_t *r, size_t n)
+{
+	r->r_head += n;
+	r->r_taken += n;
+}
+
+static void
+set_err(weft_reader_t *r, int code, int found, size_t consumed,
+    size_t partial, ssize_t expected)
+{
+	r->r_errcode = code == WEFT_ELIMIT ? 1 : code == WEFT_EINCOMPLETE ? 2 : 0;
+	r->r_errfound = (uint8_t)found;
+	r->r_errconsumed = (uint32_t)consumed;
+	r->r_errpartial = (uint32_t)partial;
+	r->r_errexpected = (int32_t)expected;
+}
+
+/* ---- Public: state ----------------------------------------------------- */
+
+int
+weft_reader_new(ssize_t limit, weft_reader_t **out)
+{
+	weft_reader_t *r;
+
+	WEFT__ASSERT(out != NULL && *out == NULL);
+	if (limit <= 0)
+		return -EINVAL;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		return -ENOMEM;
+	weft__reader_init(r, (size_t)limit);
+	r->r_standalone = 1;
+	*out = r;
+	return 0;
+}
+
+void
+weft_reader_free(weft_reader_t **rp)
+{
+	if (rp == NULL || *rp == NULL)
+		return;
+	if ((*rp)->r_standalone) {
+		weft__reader_destroy(*rp);
+		free(*rp);
+	}
+	*rp = NULL;
+}
+
+int
+weft_reader_set_transport(weft_reader_t *r, const weft_transport_ops_t *ops,
+    void *ctx)
+{
+	if (r->r_ops != NULL)
+		return -EALREADY;
+	if (ops == NULL || ops->pause_reading == NULL ||
+	    ops->resume_reading == NULL)
+		return -EINVAL;
+	r->r_ops = ops;
+	r->r_ctx = ctx;
+	return 0;
+}
+
+int
+weft_reader_paused(const weft_reader_t *r)
+{
+	return r->r_paused;
+}
+
+int
+weft_reader_has_transport(const weft_reader_t *r)
+{
+	return r->r_ops != NULL;
+}
+
+size_t
+weft_reader_limit(const weft_reader_t *r)
+{
+	return r->r_limit;
+}
+
+weft_slice_t
+weft_reader_buffer(const weft_reader_t *r)
+{
+	weft_slice_t s = { r->r_buf != NULL ? BASE(r) : "", LEN(r) };
+
+	return s;
+}
+
+int
+weft_feed_data(weft_reader_t *r, const void *data, size_t len)
+{
+	int rc;
+
+	if (r->r_eof)
+		return -EPIPE;
+	if (len == 0)
+		return 0;
+	if ((rc = ensure_space(r, len)) != 0)
+		return rc;
+	memcpy(r->r_buf + r->r_tail, data, len);
+	r->r_tail += len;
+	after_data(r);
+	return 0;
+}
+
+int
+weft__reader_reserve(weft_reader_t *r, char **base, size_t *len)
+{
+	int rc;
+
+	if ((rc = ensure_space(r, READ_MIN)) != 0)
+		return rc;
+	*base = r->r_buf + r->r_tail;
+	*len = r->r_cap - r->r_tail;
+	return 0;
+}
+
+void
+weft__reader_commit(weft_reader_t *r, size_t n)
+{
+	if (n == 0) {
+		weft__reader_trim(r);
+		return;
+	}
+	r->r_tail += n;
+	after_data(r);
+}
+
+void
+weft_feed_eof(weft_reader_t *r)
+{
+	r->r_eof = 1;
+	weft__wake_one(&r->r_wq, 0);
+}
+
+int
+weft_at_eof(const weft_reader_t *r)
+{
+	return r->r_eof && LEN(r) == 0;
+}
+
+int
+weft_reader_exception(const weft_reader_t *r)
+{
+	return r->r_exc;
+}
+
+void
+weft_reader_set_exception(weft_reader_t *r, int err)
+{
+	r->r_exc = err;
+	if (err != 0)
+		weft__wake_one(&r->r_wq, err);
+}
+
+int
+weft_reader_last_error(const weft_reader_t *r, weft_read_error_t *info)
+{
+	int code = r->r_errcode == 1 ? WEFT_ELIMIT
+	    : r->r_errcode == 2	     ? WEFT_EINCOMPLETE
+				     : 0;
+
+	if (info != NULL) {
+		info->code = code;
+		info->found = r->r_errfound;
+		info->consumed = r->r_errconsumed;
+		info->partial = r->r_errpartial;
+		info->expected = r->r_errexpected;
+	}
+	return code;
+}
+
+const char *
+weft_reader_error_message(const weft_reader_t *r, char *buf, size_t size)
+{
+	if (size == 0)
+		return buf;
+	if (r->r_errcode == 1) {
+		snprintf(buf, size, "%s",
+		    r->r_errfound
+			? "Separator is found, but chunk is longer than limit"
+			: "Separator is not found, and chunk exceed the limit");
+	} else if (r->r_errcode == 2) {
+		if (r->r_errexpected < 0)
+			snprintf(buf, size,
+			    "%u bytes read on a total of undefined expected "
+			    "bytes",
+			    r->r_errpartial);
+		else
+			snprintf(buf, size,
+			    "%u bytes read on a total of %d expected bytes",
+			    r->r_errpartial, r->r_errexpected);
+	} else {
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
+/* ---- Public: reads ----------------------------------------------------- */
+
+ssize_t
+weft_read(weft_reader_t *r, void *buf, size_t n)
+{
+	size_t k;
+	int rc;
+
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	if (n == 0)
+		return 0;
+	if (LEN(r) == 0 && !r->r_eof) {
+		if ((rc = wait_for_data(r)) < 0)
+			return rc;
+	}
+	k = LEN(r) < n ? LEN(r) : n;
+	if (k > 0)
+		memcpy(buf, BASE(r), k);
+	consume(r, k);
+	r->r_pin = r->r_head;
+	weft__reader_trim(r);
+	maybe_resume(r);
+	return (ssize_t)k;
+}
+
+int
+weft_read_all(weft_reader_t *r, size_t max, weft_slice_t *out)
+{
+	int rc;
+
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	while (!r->r_eof) {
+		if (max != 0 && LEN(r) > max)
+			rc = WEFT_ELIMIT;
+		else
+			rc = wait_for_data(r);
+		if (rc < 0) {
+			/* CPython's read(-1) has consumed these chunks
+			 * already when the error comes: they are lost. */
+			consume(r, LEN(r));
+			release_lent(r);
+			maybe_resume(r);
+			return rc;
+		}
+	}
+	if (max != 0 && LEN(r) > max) {
+		consume(r, LEN(r));
+		release_lent(r);
+		return WEFT_ELIMIT;
+	}
+	out->base = r->r_buf != NULL ? BASE(r) : "";
+	out->len = LEN(r);
+	consume(r, LEN(r));
+	maybe_resume(r);
+	return 0;
+}
+
+/*
+ * The search loop of readuntil (CPython 3.13 semantics, Q1 fixed).  On
+ * success [*start, *end) is the chunk's separator match; the buffer is
+ * not touched.  Returns 0, WEFT_ELIMIT (details recorded),
+ * WEFT_EINCOMPLETE (EOF, nothing matched) or a wait error.
+ */
+static int
+search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
+    size_t *start, size_t *end)
+{
+	size_t minlen = SIZE_MAX, maxlen = 0, offset = 0, i;
+	size_t best_end, best_len, best_start, buflen;
+	uint64_t taken;
+	const char *base, *p;
+	int rc;
+
+	for (i = 0; i < nseps; i++) {
+		if (seps[i].len < minlen)
+			minlen = seps[i].len;
+		if (seps[i].len > maxlen)
+			maxlen = seps[i].len;
+	}
+	for (;;) {
+		buflen = LEN(r);
+		if (buflen >= offset && buflen - offset >= minlen) {
+			base = BASE(r);
+			best_end = SIZE_MAX;
+			best_len = 0;
+			best_start = 0;
+			for (i = 0; i < nseps; i++) {
+				if (seps[i].len == 1)
+					p = memchr(base + offset, seps[i].base[0],
+					    buflen - offset);
+				else
+					p = memmem(base + offset, buflen - offset,
+					    seps[i].base, seps[i].len);
+				if (p == NULL)
+					continue;
+				if ((size_t)(p - base) + seps[i].len < best_end ||
+				    ((size_t)(p - base) + seps[i].len ==
+					    best_end &&
+					seps[i].len < best_len)) {
+					best_start = (size_t)(p - base);
+					best_len = seps[i].len;
+					best_end = best_start + best_len;
+				}
+			}
+			if (best_end != SIZE_MAX) {
+				if (best_start > r->r_limit) {
+					set_err(r, WEFT_ELIMIT, 1, best_start,
+					    0, 0);
+					return WEFT_ELIMIT;
+				}
+				*start = best_start;
+				*end = best_end;
+				return 0;
+			}
+			offset = buflen + 1 > maxlen ? buflen + 1 - maxlen : 0;
+			if (offset > r->r_limit) {
+				set_err(r, WEFT_ELIMIT, 0, offset, 0, 0);
+				return WEFT_ELIMIT;
+			}
+		}
+		if (r->r_eof)
+			return WEFT_EINCOMPLETE;
+		taken = r->r_taken;
+		if ((rc = wait_for_data(r)) < 0)
+			return rc;
+		/* Q1 fixed: bytes another fiber took meanwhile move the
+		 * already-searched region forward with them. */
+		taken = r->r_taken - taken;
+		offset = offset > taken ? offset - (size_t)taken : 0;
+	}
+}
+
+/* Hand out [head, head+n) as a lent slice. */
+static void
+lend(weft_reader_t *r, size_t n, weft_slice_t *out)
+{
+	out->base = r->r_buf != NULL ? BASE(r) : "";
+	out->len = n;
+	consume(r, n);
+}
+
+static int
+readuntil_seps(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
+    weft_slice_t *out)
+{
+	size_t start, end, len;
+	int rc;
+
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	rc = search(r, seps, nseps, &start, &end);
+	if (rc == 0) {
+		lend(r, end, out);
+		maybe_resume(r);
+	} else if (rc == WEFT_EINCOMPLETE) {
+		len = LEN(r);
+		set_err(r, WEFT_EINCOMPLETE, 0, 0, len, -1);
+		lend(r, len, out);
+	}
+	return rc;
+}
+
+int
+weft_readuntil(weft_reader_t *r, const void *sep, size_t seplen,
+    weft_slice_t *out)
+{
+	weft_slice_t s = { sep, seplen };
+
+	if (sep == NULL || seplen == 0)
+		return -EINVAL;
+	return readuntil_seps(r, &s, 1, out);
+}
+
+int
+weft_readuntil_any(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
+    weft_slice_t *out)
+{
+	size_t i;
+
+	if (seps == NULL || nseps == 0)
+		return -EINVAL;
+	for (i = 0; i < nseps; i++)
+		if (seps[i].base == NULL || seps[i].len == 0)
+			return -EINVAL;
+	return readuntil_seps(r, seps, nseps, out);
+}
+
+/* readline's handling of an overrun: drop the long line as CPython does. */
+static void
+discard_overrun(weft_reader_t *r)
+{
+	size_t c = r->r_errconsumed;
+
+	if (c < LEN(r) && BASE(r)[c] == '\n')
+		consume(r, c + 1);
+	else
+		consume(r, LEN(r));
+	r->r_pin = r->r_head;
+	weft__reader_trim(r);
+	maybe_resume(r);
+}
+
+int
+weft_readline(weft_reader_t *r, weft_slice_t *out)
+{
+	size_t start, end;
+	int rc;
+
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	rc = search(r, &newline, 1, &start, &end);
+	if (rc == 0) {
+		lend(r, end, out);
+		maybe_resume(r);
+	} else if (rc == WEFT_EINCOMPLETE) {
+		lend(r, LEN(r), out);
+		rc = 0;
+	} else if (rc == WEFT_ELIMIT) {
+		discard_overrun(r);
+	}
+	return rc;
+}
+
+ssize_t
+weft_readline_copy(weft_reader_t *r, void *buf, size_t size)
+{
+	size_t start, end;
+	int rc;
+
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	rc = search(r, &newline, 1, &start, &end);
+	if (rc == WEFT_EINCOMPLETE) {
+		end = LEN(r);
+		rc = 0;
+	} else if (rc == WEFT_ELIMIT) {
+		discard_overrun(r);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (end > size)
+		return -ENOBUFS;
+	if (end > 0)
+		memcpy(buf, BASE(r), end);
+	consume(r, end);
+	r->r_pin = r->r_head;
+	weft__reader_trim(r);
+	maybe_resume(r);
+	return (ssize_t)end;
+}
+
+int
+weft_readexactly(weft_reader_t *r, void *buf, ssize_t n, size_t *got)
+{
+	size_t len;
+	int rc;
+
+	if (n < 0)
+		return -EINVAL;
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	if (n == 0) {
+		if (got != NULL)
+			*got = 0;
+		return 0;
+	}
+	while (LEN(r) < (size_t)n) {
+		if (r->r_eof) {
+			len = LEN(r);
+			if (len > 0)
+				memcpy(buf, BASE(r), len);
+			if (got != NULL)
+				*got = len;
+			set_err(r, WEFT_EINCOMPLETE, 0, 0, len, n);
+			consume(r, len);
+			r->r_pin = r->r_head;
+			weft__reader_trim(r);
+			return WEFT_EINCOMPLETE;
+		}
+		if ((rc = wait_for_data(r)) < 0)
+			return rc;
+	}
+	memcpy(buf, BASE(r), (size_t)n);
+	consume(r, (size_t)n);
+	r->r_pin = r->r_head;
+	if (got != NULL)
+		*got = (size_t)n;
+	weft__reader_trim(r);
+	maybe_resume(r);
+	return 0;
+}

@@ -1,0 +1,465 @@
+/*
+ * Servers: listening sockets (TCP per resolved address, UNIX paths,
+ * inherited fds) and the accept path that gives every client its own
+ * connection and fiber.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MAX_LISTENERS 16
+
+struct listener {
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} l_h;
+	struct weft_server *l_srv;
+	int l_kind;
+};
+
+struct weft_server {
+	weft_client_cb s_cb;
+	void *s_arg;
+	size_t s_limit;
+	int s_nodelay;
+	struct listener *s_ls[MAX_LISTENERS];
+	size_t s_nls;	   /* listeners created */
+	size_t s_nlive;	   /* listeners not yet closed */
+	weft__conn_t *s_conns;
+	size_t s_nconns;
+	weft__wq_t s_waitq;
+	char *s_path;	   /* UNIX path to unlink on close */
+	uint8_t s_closed;
+	uint8_t s_freed;   /* weft_server_free called with work pending */
+};
+
+static void server_maybe_release(weft_server_t *srv);
+
+/* ---- Accepting --------------------------------------------------------- */
+
+static void
+conn_fiber(void *arg)
+{
+	weft__conn_t *c = arg;
+	weft_client_cb cb = c->c_srv->s_cb;
+	void *cbarg = c->c_srv->s_arg;
+
+	cb(&c->c_r, &c->c_w, cbarg);
+	/* A handler that returns closes its connection. */
+	weft_close(&c->c_w);
+	c->c_owner_done = 1;
+	weft__conn_maybe_free(c);
+}
+
+static void
+on_connection(uv_stream_t *ls, int status)
+{
+	struct listener *l = ls->data;
+	weft_server_t *srv = l->l_srv;
+	weft__conn_t *c;
+
+	if (status < 0)
+		return;
+	if ((c = weft__conn_new(l->l_kind, srv->s_limit)) == NULL)
+		return;
+	if (l->l_kind == WEFT__CONN_UNIX)
+		uv_pipe_init(ls->loop, &c->c_h.pipe, 0);
+	else
+		uv_tcp_init(ls->loop, &c->c_h.tcp);
+	c->c_h.h.data = c;
+	c->c_handle_live = 1;
+	c->c_nodelay = (uint8_t)srv->s_nodelay;
+	c->c_server_owned = 1;
+	if (uv_accept(ls, &c->c_h.s) != 0 || weft__conn_start(c) != 0)
+		goto fail;
+	c->c_srv = srv;
+	c->c_next = srv->s_conns;
+	if (srv->s_conns != NULL)
+		srv->s_conns->c_prev = c;
+	srv->s_conns = c;
+	srv->s_nconns++;
+	if (weft_spawn(conn_fiber, c, NULL) != 0) {
+		c->c_owner_done = 1;
+		weft__conn_close_handle(c);
+		return;
+	}
+	return;
+fail:
+	c->c_owner_done = 1;
+	weft__conn_close_handle(c);
+}
+
+void
+weft__server_conn_gone(weft_server_t *srv, weft__conn_t *c)
+{
+	if (c->c_prev != NULL)
+		c->c_prev->c_next = c->c_next;
+	else
+		srv->s_conns = c->c_next;
+	if (c->c_next != NULL)
+		c->c_next->c_prev = c->c_prev;
+	c->c_srv = NULL;
+	srv->s_nconns--;
+	weft__wake_all(&srv->s_waitq, 0);
+	server_maybe_release(srv);
+}
+
+/* ---- Setup ------------------------------------------------------------- */
+
+static int
+server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
+    weft_server_t **out)
+{
+	weft_server_t *srv;
+
+	if (cb == NULL || out == NULL)
+		return -EINVAL;
+	if (opts != NULL && opts->limit < 0)
+		return -EINVAL;
+	if (weft_loop() == NULL)
+		return WEFT_ENOTFIBER;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return -ENOMEM;
+	srv->s_cb = cb;
+	srv->s_arg = arg;
+	srv->s_limit = opts != NULL && opts->limit > 0 ? (size_t)opts->limit
+						       : WEFT_LIMIT_DEFAULT;
+	srv->s_nodelay = opts == NULL || !opts->no_delay_off;
+	*out = srv;
+	return 0;
+}
+
+static int
+backlog_of(const weft_stream_opts_t *opts)
+{
+	return opts != NULL && opts->backlog > 0 ? opts->backlog : 100;
+}
+
+static void
+on_listener_close(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	weft_server_t *srv = l->l_srv;
+
+	free(l);
+	srv->s_nlive--;
+	weft__wake_all(&srv->s_waitq, 0);
+	server_maybe_release(srv);
+}
+
+/* Wrap a bound socket fd in a listener and start listening. */
+static int
+listener_add(weft_server_t *srv, int fd, int kind, int backlog)
+{
+	struct listener *l;
+	int rc;
+
+	if (srv->s_nls == MAX_LISTENERS)
+		return -EMFILE;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -ENOMEM;
+	l->l_srv = srv;
+	l->l_kind = kind;
+	if (kind == WEFT__CONN_UNIX) {
+		uv_pipe_init(weft_loop(), &l->l_h.pipe, 0);
+		rc = uv_pipe_open(&l->l_h.pipe, fd);
+	} else {
+		uv_tcp_init(weft_loop(), &l->l_h.tcp);
+		rc = uv_tcp_open(&l->l_h.tcp, fd);
+	}
+	l->l_h.h.data = l;
+	srv->s_ls[srv->s_nls++] = l;
+	srv->s_nlive++;
+	if (rc == 0)
+		rc = uv_listen(&l->l_h.s, backlog, on_connection);
+	return rc;
+}
+
+static void
+server_abort(weft_server_t *srv)
+{
+	weft_server_close(srv);
+	weft_server_free(&srv);
+}
+
+int
+weft_start_server(weft_client_cb cb, void *arg, const char *host, int port,
+    const weft_stream_opts_t *opts, weft_server_t **out)
+{
+	struct addrinfo *res = NULL, *ai;
+	weft_server_t *srv = NULL;
+	int rc, fd, one = 1;
+
+	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
+		return rc;
+	if ((rc = weft__resolve(host, port, 1, &res)) != 0) {
+		free(srv);
+		return rc;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			rc = -errno;
+			break;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Set before bind: libuv 1.44 has no UV_TCP_REUSEPORT. */
+		if (opts != NULL && opts->reuse_port &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+			sizeof(one)) != 0) {
+			rc = -errno;
+			close(fd);
+			break;
+		}
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			rc = -errno;
+			close(fd);
+			break;
+		}
+		if ((rc = listener_add(srv, fd, WEFT__CONN_TCP,
+			 backlog_of(opts))) != 0)
+			break;
+	}
+	freeaddrinfo(res);
+	if (rc == 0 && srv->s_nls == 0)
+		rc = -EADDRNOTAVAIL;
+	if (rc != 0) {
+		server_abort(srv);
+		return rc;
+	}
+	*out = srv;
+	return 0;
+}
+
+int
+weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
+    const weft_stream_opts_t *opts, weft_server_t **out)
+{
+	struct sockaddr_un sun;
+	weft_server_t *srv = NULL;
+	struct stat st;
+	int rc, fd;
+
+	if (path == NULL || path[0] == '\0' ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return -EINVAL;
+	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
+		return rc;
+	/* A stale socket file from an earlier run is ours to remove; any
+	 * other file is not, and binding would fail on it anyway. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			free(srv);
+			return -EADDRINUSE;
+		}
+		unlink(path);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		free(srv);
+		return -errno;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		rc = -errno;
+		close(fd);
+		free(srv);
+		return rc;
+	}
+	if (opts != NULL && opts->unix_mode != 0 &&
+	    chmod(path, (mode_t)opts->unix_mode) != 0) {
+		rc = -errno;
+		close(fd);
+		unlink(path);
+		free(srv);
+		return rc;
+	}
+	if (opts == NULL || !opts->keep_socket)
+		srv->s_path = strdup(path);
+	if ((rc = listener_add(srv, fd, WEFT__CONN_UNIX, backlog_of(opts))) !=
+	    0) {
+		server_abort(srv);
+		return rc;
+	}
+	*out = srv;
+	return 0;
+}
+
+int
+weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
+    const weft_stream_opts_t *opts, weft_server_t **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	weft_server_t *srv = NULL;
+	int rc;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -errno;
+	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
+		return rc;
+	rc = listener_add(srv, fd,
+	    ss.ss_family == AF_UNIX ? WEFT__CONN_UNIX : WEFT__CONN_TCP,
+	    backlog_of(opts));
+	if (rc != 0) {
+		server_abort(srv);
+		return rc;
+	}
+	*out = srv;
+	return 0;
+}
+
+/* ---- Closing ----------------------------------------------------------- */
+
+int
+weft_server_close(weft_server_t *srv)
+{
+	size_t i;
+
+	if (srv->s_closed)
+		return 0;
+	srv->s_closed = 1;
+	for (i = 0; i < srv->s_nls; i++)
+		uv_close(&srv->s_ls[i]->l_h.h, on_listener_close);
+	if (srv->s_path != NULL) {
+		unlink(srv->s_path);
+		free(srv->s_path);
+		srv->s_path = NULL;
+	}
+	weft__wake_all(&srv->s_waitq, 0);
+	return 0;
+}
+
+void
+weft_server_close_clients(weft_server_t *srv)
+{
+	weft__conn_t *c, *next;
+
+	for (c = srv->s_conns; c != NULL; c = next) {
+		next = c->c_next;
+		weft_close(&c->c_w);
+	}
+}
+
+int
+weft_server_is_serving(const weft_server_t *srv)
+{
+	return !srv->s_closed && srv->s_nls > 0;
+}
+
+static int
+server_done(const weft_server_t *srv)
+{
+	return srv->s_closed && srv->s_nlive == 0 && srv->s_nconns == 0;
+}
+
+int
+weft_server_wait_closed(weft_server_t *srv)
+{
+	int rc;
+
+	while (!server_done(srv))
+		if ((rc = weft__park(&srv->s_waitq)) < 0)
+			return rc;
+	return 0;
+}
+
+int
+weft_server_serve_forever(weft_server_t *srv)
+{
+	int rc;
+
+	while (!srv->s_closed) {
+		if ((rc = weft__park(&srv->s_waitq)) < 0) {
+			if (rc == WEFT_ECANCELED)
+				weft_server_close(srv);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+size_t
+weft_server_sockets(const weft_server_t *srv, int *fds, size_t n)
+{
+	size_t i, k = 0;
+	uv_os_fd_t fd;
+
+	if (srv->s_closed)
+		return 0;
+	for (i = 0; i < srv->s_nls; i++) {
+		if (uv_fileno(&srv->s_ls[i]->l_h.h, &fd) != 0)
+			continue;
+		if (k < n && fds != NULL)
+			fds[k] = fd;
+		k++;
+	}
+	return k;
+}
+
+int
+weft_server_port(const weft_server_t *srv)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	size_t i;
+
+	for (i = 0; i < srv->s_nls; i++) {
+		if (srv->s_ls[i]->l_kind != WEFT__CONN_TCP)
+			continue;
+		if (uv_tcp_getsockname(&srv->s_ls[i]->l_h.tcp,
+			(struct sockaddr *)&ss, &len) != 0)
+			continue;
+		if (ss.ss_family == AF_INET)
+			return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		if (ss.ss_family == AF_INET6)
+			return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return 0;
+}
+
+size_t
+weft_server_connections(const weft_server_t *srv)
+{
+	return srv->s_nconns;
+}
+
+static void
+server_maybe_release(weft_server_t *srv)
+{
+	if (srv->s_freed && server_done(srv))
+		free(srv);
+}
+
+void
+weft_server_free(weft_server_t **srvp)
+{
+	weft_server_t *srv;
+
+	if (srvp == NULL || (srv = *srvp) == NULL)
+		return;
+	*srvp = NULL;
+	weft_server_close(srv);
+	/* Listeners close asynchronously and live connections keep a
+	 * pointer to their server: release it when the last one is gone. */
+	srv->s_freed = 1;
+	server_maybe_release(srv);
+}

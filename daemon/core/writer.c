@@ -1,0 +1,190 @@
+/*
+ * StreamWriter: the protocol side of writing (drain, wait_closed, water
+ * marks, connection_lost) shared by real and fake connections.  Moving
+ * bytes to a socket is conn.c's business.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void
+maybe_pause(weft_writer_t *w)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+
+	if (!w->w_paused && c->c_kind != WEFT__CONN_FAKE &&
+	    weft__conn_buffered(c) > w->w_high)
+		weft__writer_pause(w);
+}
+
+void
+weft__writer_pause(weft_writer_t *w)
+{
+	w->w_paused = 1;
+}
+
+void
+weft__writer_resume(weft_writer_t *w)
+{
+	if (!w->w_paused)
+		return;
+	w->w_paused = 0;
+	weft__wake_all(&w->w_drainq, 0);
+}
+
+void
+weft__conn_lost(weft__conn_t *c, int err)
+{
+	weft_writer_t *w = &c->c_w;
+
+	if (w->w_lost)
+		return;
+	w->w_lost = 1;
+	w->w_lost_err = err;
+	if (err != 0)
+		weft_reader_set_exception(&c->c_r, err);
+	else
+		weft_feed_eof(&c->c_r);
+	weft__wake_all(&w->w_closedq, err);
+	/* A drain already waiting returns normally on a clean close. */
+	w->w_paused = 0;
+	weft__wake_all(&w->w_drainq, err);
+}
+
+int
+weft_write(weft_writer_t *w, const void *data, size_t len)
+{
+	weft_slice_t s = { data, len };
+
+	return weft_writev(w, &s, 1);
+}
+
+int
+weft_writev(weft_writer_t *w, const weft_slice_t *bufs, size_t nbufs)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+	size_t i, total = 0;
+	int rc;
+
+	if (w->w_closing)
+		return WEFT_ECLOSED;
+	if (w->w_eof)
+		return -EPIPE;
+	for (i = 0; i < nbufs; i++)
+		total += bufs[i].len;
+	if (total == 0 || w->w_lost)
+		return 0;
+	if ((rc = weft__conn_write(c, bufs, nbufs)) != 0)
+		return rc;
+	maybe_pause(w);
+	return 0;
+}
+
+int
+weft_drain(weft_writer_t *w)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+
+	if (c->c_r.r_exc != 0)
+		return c->c_r.r_exc;
+	/* After close() the stream cannot deliver more: asyncio reports
+	 * the lost connection here too (spec cases 121, 122). */
+	if (w->w_lost || w->w_closing)
+		return -ECONNRESET;
+	if (!w->w_paused)
+		return 0;
+	return weft__park(&w->w_drainq);
+}
+
+int
+weft_write_eof(weft_writer_t *w)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+
+	if (w->w_eof || w->w_closing)
+		return 0;
+	w->w_eof = 1;
+	if (!w->w_lost)
+		weft__conn_write_eof(c);
+	return 0;
+}
+
+int
+weft_can_write_eof(const weft_writer_t *w)
+{
+	(void)w;
+	return 1;
+}
+
+int
+weft_close(weft_writer_t *w)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+
+	if (w->w_closing)
+		return 0;
+	w->w_closing = 1;
+	weft__conn_close(c);
+	return 0;
+}
+
+int
+weft_is_closing(const weft_writer_t *w)
+{
+	return w->w_closing;
+}
+
+int
+weft_wait_closed(weft_writer_t *w)
+{
+	int rc;
+
+	while (!w->w_lost) {
+		if ((rc = weft__park(&w->w_closedq)) != 0 || w->w_lost)
+			return rc;
+	}
+	return w->w_lost_err;
+}
+
+int
+weft_writer_set_limits(weft_writer_t *w, ssize_t high, ssize_t low)
+{
+	if (high < 0 && low < 0) {
+		high = WEFT_WRITE_HIGH_DEFAULT;
+		low = WEFT_WRITE_LOW_DEFAULT;
+	} else if (high < 0) {
+		high = 4 * low;
+	} else if (low < 0) {
+		low = high / 4;
+	}
+	if (high < low || high > (ssize_t)UINT32_MAX)
+		return -EINVAL;
+	w->w_high = (uint32_t)high;
+	w->w_low = (uint32_t)low;
+	maybe_pause(w);
+	return 0;
+}
+
+void
+weft_writer_get_limits(const weft_writer_t *w, size_t *low, size_t *high)
+{
+	if (low != NULL)
+		*low = w->w_low;
+	if (high != NULL)
+		*high = w->w_high;
+}
+
+size_t
+weft_writer_buffered(const weft_writer_t *w)
+{
+	return weft__conn_buffered(weft__conn_of_writer(w));
+}
+
+weft_reader_t *
+weft_writer_reader(const weft_writer_t *w)
+{
+	return &weft__conn_of_writer(w)->c_r;
+}

@@ -1,0 +1,118 @@
+/*
+ * weft — fibers: stackful coroutines on a libuv loop.
+ *
+ * One scheduler per process (per thread, strictly), attached to one libuv
+ * loop.  A fiber runs until it calls something that would wait (a read
+ * with no data, weft_sleep(), weft_drain() above the high-water mark...);
+ * that call parks the fiber and the loop goes on.  Nothing blocks the
+ * process.  A parked fiber is resumed from the loop's check phase, after
+ * the I/O that woke it.
+ *
+ * Every call that waits returns 0 (or a count) on success, WEFT_ECANCELED
+ * when weft_cancel() hit the fiber, WEFT_ETIMEDOUT when the fiber's
+ * deadline passed, and WEFT_ENOTFIBER when called outside any fiber.
+ */
+#ifndef WEFT_FIBER_H
+#define WEFT_FIBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/errors.h>
+#include <weft/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uv_loop_s;
+
+typedef struct weft_fiber weft_fiber_t;
+
+/** A fiber's body.  When it returns the fiber ends. */
+typedef void (*weft_fiber_fn)(void *arg);
+
+/** A standalone program's first fiber; its result is weft_run()'s. */
+typedef int (*weft_main_fn)(void *arg);
+
+/** Default virtual stack size of a new fiber (bytes). */
+#define WEFT_FIBER_STACK_DEFAULT (64 * 1024)
+
+/**
+ * Create a fresh libuv loop, run main(arg) as the first fiber and run the
+ * loop until no handle is left.  Returns main's result, or a negative
+ * code when the loop could not be set up.  The loop is closed on return.
+ */
+WEFT_EXTERN int weft_run(weft_main_fn main, void *arg);
+
+/**
+ * Attach weft's scheduler to an existing loop, for programs that own
+ * their loop (weftd's workers do).  Installs the stack-overflow reporter.
+ * Returns 0, -EALREADY if a scheduler is attached, or -errno.
+ */
+WEFT_EXTERN int weft_init(struct uv_loop_s *loop);
+
+/**
+ * Detach the scheduler.  Fibers still parked are abandoned; call it once
+ * the loop has stopped.  Frees pooled stacks and buffers.
+ */
+WEFT_EXTERN void weft_fini(void);
+
+/** The loop the scheduler runs on (NULL before weft_init/weft_run). */
+WEFT_EXTERN struct uv_loop_s *weft_loop(void);
+
+/**
+ * Start fn(arg) on a new fiber.  It first runs on the next scheduler
+ * pass, never inside this call.  If out is not NULL the fiber is
+ * joinable: it stays allocated after it ends until weft_join() is called
+ * on it.  Otherwise it is released when it ends.
+ */
+WEFT_EXTERN int weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out);
+
+/** Wait for a joinable fiber to end and release it.  Returns 0. */
+WEFT_EXTERN int weft_join(weft_fiber_t *f);
+
+/** The running fiber, or NULL on the loop's own stack. */
+WEFT_EXTERN weft_fiber_t *weft_current(void);
+
+/** Name a fiber (the stack-overflow report uses it).  Not copied. */
+WEFT_EXTERN void weft_fiber_set_name(weft_fiber_t *f, const char *name);
+
+/** A fiber's name ("fiber" unless set). */
+WEFT_EXTERN const char *weft_fiber_name(const weft_fiber_t *f);
+
+/** Let every other runnable fiber run once, then continue. */
+WEFT_EXTERN int weft_yield(void);
+
+/** Park the running fiber for ms milliseconds. */
+WEFT_EXTERN int weft_sleep(uint64_t ms);
+
+/**
+ * Cancel a fiber: the waiting call it is parked in (or its next one)
+ * returns WEFT_ECANCELED.  Returns 0, or -EINVAL for an ended fiber.
+ */
+WEFT_EXTERN int weft_cancel(weft_fiber_t *f);
+
+/**
+ * Give the running fiber a deadline ms milliseconds from now: from then
+ * on every call that would wait returns WEFT_ETIMEDOUT until the deadline
+ * is cleared.  The C form of asyncio.wait_for / asyncio.timeout.
+ */
+WEFT_EXTERN int weft_deadline_set(uint64_t ms);
+
+/** Clear the running fiber's deadline. */
+WEFT_EXTERN void weft_deadline_clear(void);
+
+/**
+ * Set the stack size (bytes, rounded up to pages, at least 16 KiB) of
+ * fibers spawned from now on.  Returns the previous value.
+ */
+WEFT_EXTERN size_t weft_fiber_stack_size_set(size_t size);
+
+/** Number of live fibers (diagnostics, tests). */
+WEFT_EXTERN size_t weft_fiber_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_FIBER_H */

@@ -1,0 +1,113 @@
+/*
+ * weft — connections and servers: open_connection and start_server.
+ *
+ * Each accepted connection gets a fresh reader and writer and its own
+ * fiber running the client callback.  When the callback returns, weft
+ * closes the connection (flushing what was written) and releases the
+ * reader and writer; asyncio leaves it open, weft does not.
+ */
+#ifndef WEFT_SERVER_H
+#define WEFT_SERVER_H
+
+#include <weft/stream.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_server weft_server_t;
+
+/** The handler of one client connection; runs on its own fiber. */
+typedef void (*weft_client_cb)(weft_reader_t *r, weft_writer_t *w,
+    void *arg);
+
+/** Options; a zeroed struct (or NULL) means asyncio's defaults. */
+typedef struct weft_stream_opts {
+	ssize_t limit;	  /* reader limit; 0 = 65536, < 0 = -EINVAL */
+	int backlog;	  /* listen backlog; 0 = 100 */
+	int reuse_port;	  /* set SO_REUSEPORT before bind */
+	int unix_mode;	  /* chmod a UNIX socket to this mode; 0 = leave */
+	int keep_socket;  /* do not unlink the UNIX socket path on close */
+	int no_delay_off; /* leave Nagle on (TCP_NODELAY is set by default) */
+} weft_stream_opts_t;
+
+/**
+ * Connect to host:port (names resolved with getaddrinfo, every address
+ * tried in turn).  On success *r and *w are set; release them with
+ * weft_stream_free.  -ECONNREFUSED etc. on failure.  Waits.
+ */
+WEFT_EXTERN int weft_open_connection(const char *host, int port,
+    const weft_stream_opts_t *opts, weft_reader_t **r, weft_writer_t **w);
+
+/** Connect to a UNIX socket path.  Waits. */
+WEFT_EXTERN int weft_open_unix_connection(const char *path,
+    const weft_stream_opts_t *opts, weft_reader_t **r, weft_writer_t **w);
+
+/**
+ * The sock= form: wrap an already connected stream socket (TCP or UNIX,
+ * e.g. one end of a socketpair).  weft takes ownership of fd.
+ */
+WEFT_EXTERN int weft_open_connection_fd(int fd,
+    const weft_stream_opts_t *opts, weft_reader_t **r, weft_writer_t **w);
+
+/**
+ * Listen on host:port (NULL or "" = all interfaces; one socket per
+ * resolved address; port 0 = ephemeral) and run cb on a new fiber for
+ * every client.  Waits (name resolution).
+ */
+WEFT_EXTERN int weft_start_server(weft_client_cb cb, void *arg,
+    const char *host, int port, const weft_stream_opts_t *opts,
+    weft_server_t **out);
+
+/**
+ * Listen on a UNIX socket path.  A stale socket file is removed first; a
+ * regular file there is -EADDRINUSE.  The path is removed on close.
+ */
+WEFT_EXTERN int weft_start_unix_server(weft_client_cb cb, void *arg,
+    const char *path, const weft_stream_opts_t *opts, weft_server_t **out);
+
+/** Serve on an already bound (listening or not) socket; takes the fd. */
+WEFT_EXTERN int weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
+    const weft_stream_opts_t *opts, weft_server_t **out);
+
+/** Stop listening.  Live connections go on.  Idempotent. */
+WEFT_EXTERN int weft_server_close(weft_server_t *srv);
+
+/** Close every live client connection (asyncio's close_clients). */
+WEFT_EXTERN void weft_server_close_clients(weft_server_t *srv);
+
+/** 1 while the server accepts connections. */
+WEFT_EXTERN int weft_server_is_serving(const weft_server_t *srv);
+
+/**
+ * Wait until the server is closed and all its connections have ended
+ * (3.12.1+ semantics).  Waits.
+ */
+WEFT_EXTERN int weft_server_wait_closed(weft_server_t *srv);
+
+/**
+ * serve_forever(): wait until the server is closed.  If the waiting fiber
+ * is cancelled, the server is closed and WEFT_ECANCELED returned.
+ */
+WEFT_EXTERN int weft_server_serve_forever(weft_server_t *srv);
+
+/** Copy up to n listening fds into fds; returns how many there are. */
+WEFT_EXTERN size_t weft_server_sockets(const weft_server_t *srv, int *fds,
+    size_t n);
+
+/** The bound port of the first TCP socket (0 for UNIX servers). */
+WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
+
+/** Number of live client connections. */
+WEFT_EXTERN size_t weft_server_connections(const weft_server_t *srv);
+
+/**
+ * Free a server after weft_server_wait_closed (closes it first if
+ * needed) and set *srvp to NULL.
+ */
+WEFT_EXTERN void weft_server_free(weft_server_t **srvp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_SERVER_H */

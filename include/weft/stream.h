@@ -1,0 +1,274 @@
+/*
+ * weft — StreamReader and StreamWriter, after asyncio.
+ *
+ * A reader buffers bytes arriving from its transport (or fed by hand with
+ * weft_feed_data) and hands them out through read, readline, readuntil and
+ * readexactly.  A writer buffers outgoing bytes, sends what it can at once
+ * and lets a fiber wait in weft_drain() until the buffer falls below its
+ * low-water mark.  Semantics follow CPython 3.13's asyncio streams except
+ * where the README's table of differences says otherwise.
+ *
+ * Calls that may wait must be made from a fiber (see fiber.h); they park
+ * only the calling fiber.  Only one fiber may wait on a reader at a time:
+ * a second one that would have to wait gets WEFT_EBUSY.
+ *
+ * Slices (weft_slice_t) returned by readline/readuntil/read_all point into
+ * the reader's buffer: zero-copy, valid until the next call on that reader
+ * (feeding data does not invalidate them).  No read call allocates unless
+ * the buffer has to grow past its pooled size.
+ */
+#ifndef WEFT_STREAM_H
+#define WEFT_STREAM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <weft/errors.h>
+#include <weft/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_reader weft_reader_t;
+typedef struct weft_writer weft_writer_t;
+
+/** A borrowed byte range. */
+typedef struct weft_slice {
+	const char *base;
+	size_t len;
+} weft_slice_t;
+
+/** The default reader limit (asyncio's 2**16). */
+#define WEFT_LIMIT_DEFAULT 65536
+
+/** Default writer high- and low-water marks. */
+#define WEFT_WRITE_HIGH_DEFAULT (64 * 1024)
+#define WEFT_WRITE_LOW_DEFAULT (16 * 1024)
+
+/**
+ * The two calls a reader makes on its transport for flow control.  A
+ * pause_reading that returns -ENOTSUP makes the reader forget the
+ * transport and buffer without bound, as asyncio does on
+ * NotImplementedError.
+ */
+typedef struct weft_transport_ops {
+	int (*pause_reading)(void *ctx);
+	int (*resume_reading)(void *ctx);
+} weft_transport_ops_t;
+
+/** Details of the last WEFT_ELIMIT or WEFT_EINCOMPLETE on a reader. */
+typedef struct weft_read_error {
+	int code;	  /* WEFT_ELIMIT, WEFT_EINCOMPLETE or 0 */
+	int found;	  /* ELIMIT: 1 if the separator was in the buffer */
+	size_t consumed;  /* ELIMIT: LimitOverrunError.consumed */
+	size_t partial;	  /* EINCOMPLETE: length of the partial data */
+	ssize_t expected; /* EINCOMPLETE: expected bytes, -1 = undefined */
+} weft_read_error_t;
+
+/* ---- Reader ---------------------------------------------------------- */
+
+/**
+ * Create a reader with no transport (asyncio's StreamReader()).  limit
+ * 0 means WEFT_LIMIT_DEFAULT; a negative limit is -EINVAL.  *out must be
+ * NULL on entry.
+ */
+WEFT_EXTERN int weft_reader_new(ssize_t limit, weft_reader_t **out);
+
+/** Free a reader made by weft_reader_new and set *rp to NULL. */
+WEFT_EXTERN void weft_reader_free(weft_reader_t **rp);
+
+/** Attach a transport for flow control; -EALREADY if one is set. */
+WEFT_EXTERN int weft_reader_set_transport(weft_reader_t *r,
+    const weft_transport_ops_t *ops, void *ctx);
+
+/** 1 while the reader has asked its transport to pause. */
+WEFT_EXTERN int weft_reader_paused(const weft_reader_t *r);
+
+/** 1 while the reader still has a transport (see pause_reading). */
+WEFT_EXTERN int weft_reader_has_transport(const weft_reader_t *r);
+
+/** The reader's limit. */
+WEFT_EXTERN size_t weft_reader_limit(const weft_reader_t *r);
+
+/** A view of the unread buffer (no copy, nothing consumed). */
+WEFT_EXTERN weft_slice_t weft_reader_buffer(const weft_reader_t *r);
+
+/**
+ * Append bytes to the buffer and wake a waiting fiber.  Empty data is a
+ * no-op (after the EOF check).  Returns -EPIPE after weft_feed_eof.
+ */
+WEFT_EXTERN int weft_feed_data(weft_reader_t *r, const void *data,
+    size_t len);
+
+/** Mark end of stream and wake a waiting fiber.  Idempotent. */
+WEFT_EXTERN void weft_feed_eof(weft_reader_t *r);
+
+/** 1 when EOF was fed and the buffer is empty. */
+WEFT_EXTERN int weft_at_eof(const weft_reader_t *r);
+
+/** The stored error code, 0 if none. */
+WEFT_EXTERN int weft_reader_exception(const weft_reader_t *r);
+
+/**
+ * Store an error (0 clears it).  It is sticky: every later read returns
+ * it, even with data buffered.  A waiting read returns it at once.
+ */
+WEFT_EXTERN void weft_reader_set_exception(weft_reader_t *r, int err);
+
+/** Details of the last WEFT_ELIMIT/WEFT_EINCOMPLETE; returns info->code. */
+WEFT_EXTERN int weft_reader_last_error(const weft_reader_t *r,
+    weft_read_error_t *info);
+
+/**
+ * CPython's message for the last WEFT_ELIMIT/WEFT_EINCOMPLETE, e.g.
+ * "Separator is found, but chunk is longer than limit" or "18 bytes read
+ * on a total of 36 expected bytes", written into buf.  Returns buf.
+ */
+WEFT_EXTERN const char *weft_reader_error_message(const weft_reader_t *r,
+    char *buf, size_t size);
+
+/**
+ * Read up to n bytes into buf, waiting once if the buffer is empty.
+ * Returns the count, 0 at EOF or when n == 0, or a negative code.
+ */
+WEFT_EXTERN ssize_t weft_read(weft_reader_t *r, void *buf, size_t n);
+
+/**
+ * asyncio's read(-1): wait for EOF and return everything in *out.
+ * WEFT_ELIMIT (nothing returned, the data discarded) once more than max
+ * bytes (0 = unbounded) would be returned.  On an error the data
+ * collected so far is lost, as in CPython.
+ */
+WEFT_EXTERN int weft_read_all(weft_reader_t *r, size_t max,
+    weft_slice_t *out);
+
+/**
+ * Read one line ending in '\n' (the slice includes it).  At EOF the
+ * partial last line is returned, and an empty slice at EOF with nothing
+ * buffered.  An over-limit line is discarded as CPython does and
+ * WEFT_ELIMIT returned.
+ */
+WEFT_EXTERN int weft_readline(weft_reader_t *r, weft_slice_t *out);
+
+/**
+ * Read up to and including sep.  WEFT_ELIMIT leaves the buffer alone;
+ * WEFT_EINCOMPLETE returns the partial data in *out and clears the
+ * buffer; an empty separator is -EINVAL.
+ */
+WEFT_EXTERN int weft_readuntil(weft_reader_t *r, const void *sep,
+    size_t seplen, weft_slice_t *out);
+
+/**
+ * The 3.13 tuple form: stop at whichever separator ends first (the
+ * shortest on a tie).  nseps == 0 or an empty member is -EINVAL.
+ */
+WEFT_EXTERN int weft_readuntil_any(weft_reader_t *r, const weft_slice_t *seps,
+    size_t nseps, weft_slice_t *out);
+
+/**
+ * Read exactly n bytes into buf.  n < 0 is -EINVAL.  At EOF first, the
+ * partial bytes are copied to buf, *got is set (if not NULL) and
+ * WEFT_EINCOMPLETE returned.  Returns 0 on success.
+ */
+WEFT_EXTERN int weft_readexactly(weft_reader_t *r, void *buf, ssize_t n,
+    size_t *got);
+
+/**
+ * Copying readline: copies the line into buf (not NUL-terminated) and
+ * returns its length.  -ENOBUFS (nothing consumed) if it does not fit.
+ */
+WEFT_EXTERN ssize_t weft_readline_copy(weft_reader_t *r, void *buf,
+    size_t size);
+
+/* ---- Writer ---------------------------------------------------------- */
+
+/**
+ * Queue bytes: what the socket takes now is sent at once, the rest is
+ * buffered; never waits.  Empty data is a no-op.  -EPIPE after
+ * weft_write_eof, WEFT_ECLOSED after weft_close.  After the connection
+ * was lost the bytes are dropped silently (the error shows at drain).
+ */
+WEFT_EXTERN int weft_write(weft_writer_t *w, const void *data, size_t len);
+
+/** writelines(): queue several buffers in order. */
+WEFT_EXTERN int weft_writev(weft_writer_t *w, const weft_slice_t *bufs,
+    size_t nbufs);
+
+/**
+ * Wait until the write buffer is at or below the low-water mark.  Returns
+ * at once (without yielding) while it is below the high-water mark.
+ * Returns the reader's stored error if any, -ECONNRESET once the
+ * connection is lost or closed.  Several fibers may drain at once.
+ */
+WEFT_EXTERN int weft_drain(weft_writer_t *w);
+
+/** Shut down the write side once buffered data is sent.  Idempotent. */
+WEFT_EXTERN int weft_write_eof(weft_writer_t *w);
+
+/** 1: weft_write_eof is supported (TCP and UNIX streams). */
+WEFT_EXTERN int weft_can_write_eof(const weft_writer_t *w);
+
+/**
+ * Close the connection after the buffered data is sent.  Idempotent;
+ * never waits.  Reads then return the remaining data and EOF.
+ */
+WEFT_EXTERN int weft_close(weft_writer_t *w);
+
+/** 1 after weft_close, or once the transport is closing. */
+WEFT_EXTERN int weft_is_closing(const weft_writer_t *w);
+
+/**
+ * Wait until the connection is closed.  Returns 0, or the error the
+ * connection was lost with.  Cancelling it affects only the caller.
+ */
+WEFT_EXTERN int weft_wait_closed(weft_writer_t *w);
+
+/**
+ * Set the high/low water marks; -1 picks asyncio's defaults (only low:
+ * high = 4*low; only high: low = high/4).  -EINVAL unless high >= low.
+ */
+WEFT_EXTERN int weft_writer_set_limits(weft_writer_t *w, ssize_t high,
+    ssize_t low);
+
+/** Current water marks. */
+WEFT_EXTERN void weft_writer_get_limits(const weft_writer_t *w, size_t *low,
+    size_t *high);
+
+/** Bytes buffered and not yet handed to the kernel. */
+WEFT_EXTERN size_t weft_writer_buffered(const weft_writer_t *w);
+
+/** The reader of the same connection. */
+WEFT_EXTERN weft_reader_t *weft_writer_reader(const weft_writer_t *w);
+
+/** The socket's fd, or WEFT_ECLOSED once closed. */
+WEFT_EXTERN int weft_fileno(const weft_writer_t *w);
+
+/**
+ * Peer and local addresses as text: "127.0.0.1:8080", "[::1]:8080", a
+ * UNIX path, or "" for an unnamed UNIX socket.  Returns the length or a
+ * negative code (WEFT_ECLOSED once closed, -ENOBUFS if size is short).
+ */
+WEFT_EXTERN int weft_peername(const weft_writer_t *w, char *buf, size_t size);
+WEFT_EXTERN int weft_sockname(const weft_writer_t *w, char *buf, size_t size);
+
+/**
+ * get_extra_info(): "peername", "sockname", "socket"/"fileno" (the fd in
+ * decimal), "family" ("AF_INET", "AF_INET6", "AF_UNIX").  An unknown key
+ * is -ENOENT so the caller can use its default.
+ */
+WEFT_EXTERN int weft_extra_info(const weft_writer_t *w, const char *key,
+    char *buf, size_t size);
+
+/**
+ * Release a client connection made by weft_open_connection*: aborts it if
+ * still open; r and w must not be used afterwards.  Connections handed to
+ * a server's handler are released by weft when the handler returns; this
+ * call is then ignored.
+ */
+WEFT_EXTERN void weft_stream_free(weft_writer_t *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_STREAM_H */

@@ -1,0 +1,195 @@
+/* Fibers: spawning, yielding, sleeping, cancel, deadlines, join. */
+#include "harness.h"
+
+static int order[16];
+static int norder;
+
+static void
+note(void *arg)
+{
+	order[norder++] = (int)(intptr_t)arg;
+	weft_yield();
+	order[norder++] = 10 + (int)(intptr_t)arg;
+}
+
+static void
+body_spawn_order(void *arg)
+{
+	weft_fiber_t *a = NULL, *b = NULL;
+
+	(void)arg;
+	norder = 0;
+	assert_int_equal(weft_spawn(note, (void *)1, &a), 0);
+	assert_int_equal(weft_spawn(note, (void *)2, &b), 0);
+	assert_int_equal(norder, 0); /* spawn never runs the fiber inline */
+	assert_int_equal(weft_join(a), 0);
+	assert_int_equal(weft_join(b), 0);
+	assert_int_equal(norder, 4);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 2);
+	assert_int_equal(order[2], 11);
+	assert_int_equal(order[3], 12);
+}
+
+static void
+test_spawn_order(void **state)
+{
+	(void)state;
+	wt_run(body_spawn_order, NULL);
+}
+
+static void
+sleeper(void *arg)
+{
+	int *rc = arg;
+
+	*rc = weft_sleep(10000);
+}
+
+static void
+body_cancel(void *arg)
+{
+	weft_fiber_t *f = NULL;
+	int rc = 1;
+
+	(void)arg;
+	assert_int_equal(weft_spawn(sleeper, &rc, &f), 0);
+	weft_yield();
+	assert_int_equal(weft_cancel(f), 0);
+	assert_int_equal(weft_join(f), 0);
+	assert_int_equal(rc, WEFT_ECANCELED);
+}
+
+static void
+test_cancel(void **state)
+{
+	(void)state;
+	wt_run(body_cancel, NULL);
+}
+
+static void
+body_cancel_before_park(void *arg)
+{
+	weft_fiber_t *f = NULL;
+	int rc = 1;
+
+	(void)arg;
+	assert_int_equal(weft_spawn(sleeper, &rc, &f), 0);
+	/* Not started yet: the cancel is remembered for its first wait. */
+	assert_int_equal(weft_cancel(f), 0);
+	assert_int_equal(weft_join(f), 0);
+	assert_int_equal(rc, WEFT_ECANCELED);
+}
+
+static void
+test_cancel_before_park(void **state)
+{
+	(void)state;
+	wt_run(body_cancel_before_park, NULL);
+}
+
+static void
+body_deadline(void *arg)
+{
+	(void)arg;
+	assert_int_equal(weft_deadline_set(20), 0);
+	assert_int_equal(weft_sleep(10000), WEFT_ETIMEDOUT);
+	/* Still expired: every later wait fails at once. */
+	assert_int_equal(weft_sleep(1), WEFT_ETIMEDOUT);
+	weft_deadline_clear();
+	assert_int_equal(weft_sleep(1), 0);
+}
+
+static void
+test_deadline(void **state)
+{
+	(void)state;
+	wt_run(body_deadline, NULL);
+}
+
+static int counter;
+
+static void
+bump(void *arg)
+{
+	(void)arg;
+	weft_yield();
+	counter++;
+}
+
+static void
+body_many(void *arg)
+{
+	int i;
+
+	(void)arg;
+	counter = 0;
+	for (i = 0; i < 10000; i++)
+		assert_int_equal(weft_spawn(bump, NULL, NULL), 0);
+	while (counter < 10000)
+		weft_sleep(1);
+	assert_int_equal(counter, 10000);
+}
+
+static void
+test_many_fibers(void **state)
+{
+	(void)state;
+	wt_run(body_many, NULL);
+	/* 10000 fibers ran and every one was released. */
+	assert_int_equal(weft_fiber_count(), 0);
+}
+
+static int
+main_ret(void *arg)
+{
+	(void)arg;
+	return 42;
+}
+
+static void
+test_run_returns_main_result(void **state)
+{
+	(void)state;
+	weft__sched_forget();
+	assert_int_equal(weft_run(main_ret, NULL), 42);
+}
+
+static void
+test_outside_fiber(void **state)
+{
+	(void)state;
+	assert_int_equal(weft_yield(), WEFT_ENOTFIBER);
+	assert_int_equal(weft_sleep(1), WEFT_ENOTFIBER);
+	assert_null(weft_current());
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	assert_string_equal(weft_err_name(WEFT_ELIMIT), "WEFT_ELIMIT");
+	assert_string_equal(weft_err_name(-ECONNRESET), "ECONNRESET");
+	assert_string_equal(weft_strerror(WEFT_EBUSY),
+	    "another fiber is already waiting on this reader");
+	assert_string_equal(weft_strerror(-ECONNREFUSED),
+	    strerror(ECONNREFUSED));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawn_order),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_before_park),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_many_fibers),
+		cmocka_unit_test(test_run_returns_main_result),
+		cmocka_unit_test(test_outside_fiber),
+		cmocka_unit_test(test_errors),
+	};
+
+	WT_TIMEOUT(120);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
