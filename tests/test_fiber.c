@@ -1,4 +1,7 @@
 /* Fibers: spawning, yielding, sleeping, cancel, deadlines, join. */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "harness.h"
 
 static int order[16];
@@ -176,6 +179,70 @@ test_errors(void **state)
 	    strerror(ECONNREFUSED));
 }
 
+/* Recurse until the guard page stops us; volatile defeats tail calls. */
+static volatile int depth_limit = 1 << 30;
+
+static int
+deep(int n)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)n;
+	pad[511] = (char)n;
+	if (n >= depth_limit)
+		return 0;
+	return deep(n + 1) + pad[0] + pad[511];
+}
+
+static void
+overflow_fiber(void *arg)
+{
+	(void)arg;
+	weft_fiber_set_name(weft_current(), "deep-recursion");
+	deep(0);
+}
+
+static int
+overflow_main(void *arg)
+{
+	(void)arg;
+	weft_spawn(overflow_fiber, NULL, NULL);
+	return 0;
+}
+
+static void
+test_stack_overflow_reported(void **state)
+{
+	char buf[4096];
+	int fds[2], status;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Child: overflow a fiber; it must die by SIGSEGV. */
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		weft__sched_forget();
+		weft_fiber_stack_size_set(32 * 1024);
+		weft_run(overflow_main, NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+	assert_non_null(strstr(buf,
+	    "weft: fiber stack overflow in fiber 'deep-recursion'"));
+}
+
 int
 main(void)
 {
@@ -188,6 +255,7 @@ main(void)
 		cmocka_unit_test(test_run_returns_main_result),
 		cmocka_unit_test(test_outside_fiber),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_stack_overflow_reported),
 	};
 
 	WT_TIMEOUT(120);

@@ -1,0 +1,95 @@
+#!/bin/bash
+# weft's one entry point for people and CI.
+#   ./build.sh run    build everything, run the main program in the foreground
+#   ./build.sh test   build (normal and ASan+UBSan) and run the whole test suite
+#   ./build.sh deps   only install the Debian packages the build needs
+# Missing Debian packages are installed with apt-get (run as root).
+set -euo pipefail
+cd "$(dirname "$0")"
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev
+      libcmocka-dev python3 procps"
+
+deps() {
+	local missing=""
+	for p in $PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		echo "build.sh: installing:$missing" >&2
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "build.sh: need root to apt-get install$missing" >&2
+			exit 1
+		fi
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq $missing >/dev/null
+	fi
+}
+
+# build DIR [configure args...]: out-of-tree build in DIR.
+build() {
+	local dir=$1
+	shift
+	[ -x configure ] || ./autogen.sh
+	mkdir -p "$dir"
+	(cd "$dir" &&
+	    { [ -f Makefile ] || "$top/configure" --enable-werror "$@" >/dev/null; } &&
+	    make -j"$jobs" >/dev/null)
+}
+
+# check DIR: make check in DIR; prints the automake summary counts.
+check() {
+	local dir=$1 out rc=0
+	out=$(cd "$dir" && make -j"$jobs" check 2>&1) || rc=$?
+	printf '%s\n' "$out" | grep -E '^(# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR)|(FAIL|ERROR|XPASS):)' || true
+	if [ $rc -ne 0 ]; then
+		find "$dir/tests" -name '*.log' -exec grep -l -E '^(not ok|ERROR|FAIL)' {} + 2>/dev/null |
+		    while read -r f; do echo "---- $f"; tail -40 "$f"; done
+	fi
+	return $rc
+}
+
+count() { # count DIR FIELD
+	grep -E "^# $2: " "$1/test-suite.log" 2>/dev/null | awk '{s+=$3} END {print s+0}'
+}
+
+case "${1:-}" in
+deps)
+	deps
+	;;
+run)
+	deps
+	build _build
+	echo "weft: echo server on 127.0.0.1:7000 (Ctrl-C stops it)" >&2
+	exec _build/examples/tcp-echo-server 127.0.0.1 7000
+	;;
+test)
+	deps
+	rc=0
+	echo "== build: -Wall -Wextra -Werror"
+	build _build
+	echo "== make check"
+	check _build || rc=1
+	echo "== build: --enable-sanitizers (ASan + UBSan)"
+	build _build-san --enable-sanitizers
+	echo "== make check (sanitizers)"
+	ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check _build-san || rc=1
+	pass=$(count _build PASS)
+	fail=$(( $(count _build FAIL) + $(count _build ERROR) + $(count _build XPASS) ))
+	sfail=$(( $(count _build-san FAIL) + $(count _build-san ERROR) + $(count _build-san XPASS) ))
+	skip=$(count _build SKIP)
+	echo "sanitizer build: $(count _build-san PASS) passed, $sfail failed"
+	[ "$fail" -eq 0 ] && [ "$sfail" -eq 0 ] || rc=1
+	echo "$pass passed, $((fail + sfail)) failed, $skip skipped"
+	exit $rc
+	;;
+*)
+	sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
