@@ -87,7 +87,6 @@ static struct {
 	size_t nfibers;
 	char **stacks;		/* pooled mappings of stack_size + page */
 	size_t nstacks;
-	weft_fiber_t *free_fibers;
 	uv_timer_t **timers;
 	size_t ntimers;
 	int attached;
@@ -313,12 +312,33 @@ runq_pop(void)
 	return f;
 }
 
+/*
+ * A fiber's struct lives at the top of its own stack mapping, in the page
+ * the fiber touches first anyway: an idle connection's fiber then costs one
+ * page and nothing more.  (A later shared-stack mode keeps the struct
+ * elsewhere; nothing outside the fiber points into the stack proper.)
+ */
+static size_t
+fiber_usable(const weft_fiber_t *f)
+{
+	return (size_t)((const char *)f - f->f_map) - S.page;
+}
+
 static void
 fiber_release(weft_fiber_t *f)
 {
+	char *map = f->f_map;
+	size_t map_size = f->f_map_size;
+
 	S.nfibers--;
-	f->f_next = S.free_fibers;
-	S.free_fibers = f;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	VALGRIND_STACK_DEREGISTER(f->f_vg_id);
+#endif
+	if (f->f_timer != NULL) {
+		timer_put(f->f_timer);
+		f->f_timer = NULL;
+	}
+	stack_put(map, map_size);
 }
 
 static void
@@ -326,24 +346,14 @@ fiber_run(weft_fiber_t *f)
 {
 	S.cur = f;
 	f->f_state = F_RUNNING;
-	asan_start(&S.main_fake, f->f_map + S.page, f->f_map_size - S.page);
+	asan_start(&S.main_fake, f->f_map + S.page, fiber_usable(f));
 	ctx_switch(NULL, f);
 	asan_finish(S.main_fake, NULL, NULL);
 	S.cur = NULL;
-	if (f->f_state == F_DONE) {
-		/* The fiber has left its stack for good: recycle it here. */
-#ifdef HAVE_VALGRIND_VALGRIND_H
-		VALGRIND_STACK_DEREGISTER(f->f_vg_id);
-#endif
-		stack_put(f->f_map, f->f_map_size);
-		f->f_map = NULL;
-		if (f->f_timer != NULL) {
-			timer_put(f->f_timer);
-			f->f_timer = NULL;
-		}
-		if (!f->f_joinable)
-			fiber_release(f);
-	}
+	/* A finished fiber has left its stack for good: recycle it here,
+	 * unless someone will join it (its struct is on that stack). */
+	if (f->f_state == F_DONE && !f->f_joinable)
+		fiber_release(f);
 }
 
 static void
@@ -397,42 +407,36 @@ int
 weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 {
 	weft_fiber_t *f;
+	size_t map_size;
+	char *map;
 
 	if (!S.attached)
 		return WEFT_ENOTFIBER;
 	if (fn == NULL)
 		return -EINVAL;
-	if (S.free_fibers != NULL) {
-		f = S.free_fibers;
-		S.free_fibers = f->f_next;
-	} else if ((f = malloc(sizeof(*f))) == NULL) {
+	if ((map = stack_get(&map_size)) == NULL)
 		return -ENOMEM;
-	}
-	memset(f, 0, sizeof(*f));
-	f->f_map = stack_get(&f->f_map_size);
-	if (f->f_map == NULL) {
-		f->f_next = S.free_fibers;
-		S.free_fibers = f;
-		return -ENOMEM;
-	}
+	f = (weft_fiber_t *)(void *)((uintptr_t)(map + map_size - sizeof(*f)) &
+	    ~(uintptr_t)63);
 #ifdef WEFT_SANITIZERS
-	ASAN_UNPOISON_MEMORY_REGION(f->f_map + S.page, f->f_map_size - S.page);
+	ASAN_UNPOISON_MEMORY_REGION(map + S.page, map_size - S.page);
 #endif
+	memset(f, 0, sizeof(*f));
+	f->f_map = map;
+	f->f_map_size = map_size;
 #ifdef HAVE_VALGRIND_VALGRIND_H
-	f->f_vg_id = VALGRIND_STACK_REGISTER(f->f_map + S.page,
-	    f->f_map + f->f_map_size);
+	f->f_vg_id = VALGRIND_STACK_REGISTER(map + S.page, (char *)f);
 #endif
 	f->f_fn = fn;
 	f->f_arg = arg;
 	f->f_name = "fiber";
 	f->f_joinable = out != NULL;
 #if WEFT__CTX_ASM
-	f->f_sp = weft__ctx_make(f->f_map + S.page, f->f_map_size - S.page,
-	    fiber_main, f);
+	f->f_sp = weft__ctx_make(map + S.page, fiber_usable(f), fiber_main, f);
 #else
 	getcontext(&f->f_uc);
-	f->f_uc.uc_stack.ss_sp = f->f_map + S.page;
-	f->f_uc.uc_stack.ss_size = f->f_map_size - S.page;
+	f->f_uc.uc_stack.ss_sp = map + S.page;
+	f->f_uc.uc_stack.ss_size = fiber_usable(f);
 	f->f_uc.uc_link = NULL;
 	makecontext(&f->f_uc, (void (*)(void))fiber_main_uc, 2,
 	    (unsigned)((uintptr_t)f >> 32), (unsigned)(uintptr_t)f);
@@ -783,8 +787,6 @@ weft_init(uv_loop_t *loop)
 void
 weft_fini(void)
 {
-	weft_fiber_t *f;
-
 	if (!S.attached)
 		return;
 	uv_check_stop(&S.check);
@@ -801,10 +803,6 @@ weft_fini(void)
 		munmap(S.stacks[--S.nstacks], S.stack_size + S.page);
 	free(S.stacks);
 	S.stacks = NULL;
-	while ((f = S.free_fibers) != NULL) {
-		S.free_fibers = f->f_next;
-		free(f);
-	}
 	weft__pool_fini();
 	S.rq_head = S.rq_tail = NULL;
 	S.cur = NULL;

@@ -662,3 +662,27 @@ weft_readexactly(weft_reader_t *r, void *buf, ssize_t n, size_t *got)
 	maybe_resume(r);
 	return 0;
 }
+
+ssize_t
+weft_read_slice(weft_reader_t *r, size_t n, weft_slice_t *out)
+{
+	size_t k;
+	int rc;
+
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	if (n == 0) {
+		out->base = "";
+		out->len = 0;
+		return 0;
+	}
+	if (LEN(r) == 0 && !r->r_eof) {
+		if ((rc = wait_for_data(r)) < 0)
+			return rc;
+	}
+	k = LEN(r) < n ? LEN(r) : n;
+	lend(r, k, out);
+	maybe_resume(r);
+	return (ssize_t)k;
+}

@@ -135,6 +135,15 @@ WEFT_EXTERN const char *weft_reader_error_message(const weft_reader_t *r,
 WEFT_EXTERN ssize_t weft_read(weft_reader_t *r, void *buf, size_t n);
 
 /**
+ * Zero-copy weft_read: like weft_read(r, ..., n) but instead of copying,
+ * *out points at up to n buffered bytes (valid until the next call on the
+ * reader).  Returns the count, 0 at EOF, or a negative code.  The fastest
+ * way to echo or forward bytes: no copy into a stack buffer.
+ */
+WEFT_EXTERN ssize_t weft_read_slice(weft_reader_t *r, size_t n,
+    weft_slice_t *out);
+
+/**
  * asyncio's read(-1): wait for EOF and return everything in *out.
  * WEFT_ELIMIT (nothing returned, the data discarded) once more than max
  * bytes (0 = unbounded) would be returned.  On an error the data
