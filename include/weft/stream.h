@@ -69,9 +69,10 @@ typedef struct weft_read_error {
 /* ---- Reader ---------------------------------------------------------- */
 
 /**
- * Create a reader with no transport (asyncio's StreamReader()).  limit
- * 0 means WEFT_LIMIT_DEFAULT; a negative limit is -EINVAL.  *out must be
- * NULL on entry.
+ * Create a reader with no transport (asyncio's StreamReader()).  Pass
+ * WEFT_LIMIT_DEFAULT for asyncio's default; limit <= 0 is -EINVAL, as is
+ * a limit above 1 GiB (buffer offsets are 32-bit).  *out must be NULL on
+ * entry.
  */
 WEFT_EXTERN int weft_reader_new(ssize_t limit, weft_reader_t **out);
 
