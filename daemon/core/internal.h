@@ -77,25 +77,29 @@ void weft__pool_fini(void);
 struct weft_reader {
 	char *r_buf;	    /* NULL while empty: idle readers hold no buffer */
 	char *r_lent;	    /* old buffer kept while a slice into it is lent */
-	size_t r_cap;	    /* size of r_buf */
-	size_t r_head;	    /* first unread byte */
-	size_t r_tail;	    /* end of data */
-	size_t r_pin;	    /* start of the lent slice; == r_head if none */
-	size_t r_limit;
-	uint64_t r_taken;   /* bytes consumed so far (Q1 fix) */
 	const weft_transport_ops_t *r_ops;
 	void *r_ctx;
 	weft__wq_t r_wq;    /* at most one waiter */
-	int r_exc;	    /* stored error, 0 none */
-	uint8_t r_eof;
-	uint8_t r_paused;
-	uint8_t r_standalone; /* made by weft_reader_new */
-	int8_t r_errcode;     /* last ELIMIT/EINCOMPLETE detail */
-	uint8_t r_errfound;
-	uint32_t r_errconsumed;
-	uint32_t r_errpartial;
+	/* 32-bit offsets keep an idle connection small; the limit is capped
+	 * at WEFT__LIMIT_MAX so a paused buffer stays far below 4 GiB. */
+	uint32_t r_cap;	    /* size of r_buf */
+	uint32_t r_head;    /* first unread byte */
+	uint32_t r_tail;    /* end of data */
+	uint32_t r_pin;	    /* start of the lent slice; == r_head if none */
+	uint32_t r_limit;
+	uint32_t r_taken;   /* bytes consumed, mod 2^32 (Q1 fix) */
+	int32_t r_exc;	    /* stored error, 0 none */
+	uint32_t r_errval;  /* last ELIMIT consumed / EINCOMPLETE partial */
 	int32_t r_errexpected;
+	uint8_t r_eof : 1;
+	uint8_t r_paused : 1;
+	uint8_t r_standalone : 1; /* made by weft_reader_new */
+	uint8_t r_errfound : 1;
+	uint8_t r_errcode : 2;	  /* 1 ELIMIT, 2 EINCOMPLETE */
 };
+
+/* Largest reader limit: 2*limit plus a read must fit 32-bit offsets. */
+#define WEFT__LIMIT_MAX (1u << 30)
 
 void weft__reader_init(weft_reader_t *r, size_t limit);
 void weft__reader_destroy(weft_reader_t *r);

@@ -27,7 +27,7 @@ void
 weft__reader_init(weft_reader_t *r, size_t limit)
 {
 	memset(r, 0, sizeof(*r));
-	r->r_limit = limit;
+	r->r_limit = (uint32_t)limit;
 }
 
 static void
@@ -80,6 +80,8 @@ ensure_space(weft_reader_t *r, size_t need)
 	size_t len, ncap;
 	char *nbuf;
 
+	if (need > UINT32_MAX - (size_t)r->r_tail)
+		return -ENOBUFS; /* offsets are 32-bit: see WEFT__LIMIT_MAX */
 	if (r->r_buf == NULL) {
 		ncap = need <= WEFT__BUF_SIZE ? WEFT__BUF_SIZE : need;
 		nbuf = ncap == WEFT__BUF_SIZE ? weft__buf_get() : malloc(ncap);
@@ -100,9 +102,11 @@ ensure_space(weft_reader_t *r, size_t need)
 		r->r_tail = len;
 		return 0;
 	}
-	ncap = r->r_cap * 2;
+	ncap = (size_t)r->r_cap * 2;
 	if (ncap < len + need)
 		ncap = len + need;
+	if (ncap > UINT32_MAX)
+		ncap = UINT32_MAX;
 	if ((nbuf = malloc(ncap)) == NULL)
 		return -ENOMEM;
 	memcpy(nbuf, BASE(r), len);
@@ -110,11 +114,7 @@ ensure_space(weft_reader_t *r, size_t need)
 		/* A slice points into the old buffer: keep it until the next
 		 * call (only one buffer can hold lent bytes at a time). */
 		WEFT__ASSERT(r->r_lent == NULL);
-		r->r_lent = r->r_buf;
-		if (r->r_cap == WEFT__BUF_SIZE) {
-			/* r_lent is freed with free(): fine, pool buffers are
-			 * plain malloc blocks too. */
-		}
+		r->r_lent = r->r_buf; /* pool buffers are malloc blocks too */
 	} else {
 		buf_free(r->r_buf, r->r_cap);
 	}
@@ -177,9 +177,9 @@ set_err(weft_reader_t *r, int code, int found, size_t consumed,
 {
 	r->r_errcode = code == WEFT_ELIMIT ? 1 : code == WEFT_EINCOMPLETE ? 2 : 0;
 	r->r_errfound = (uint8_t)found;
-	r->r_errconsumed = (uint32_t)consumed;
-	r->r_errpartial = (uint32_t)partial;
-	r->r_errexpected = (int32_t)expected;
+	r->r_errval = (uint32_t)(code == WEFT_ELIMIT ? consumed : partial);
+	/* A readexactly beyond 2 GiB reports its expected count clamped. */
+	r->r_errexpected = expected > INT32_MAX ? INT32_MAX : (int32_t)expected;
 }
 
 /* ---- Public: state ----------------------------------------------------- */
@@ -190,7 +190,7 @@ weft_reader_new(ssize_t limit, weft_reader_t **out)
 	weft_reader_t *r;
 
 	WEFT__ASSERT(out != NULL && *out == NULL);
-	if (limit <= 0)
+	if (limit <= 0 || (size_t)limit > WEFT__LIMIT_MAX)
 		return -EINVAL;
 	if ((r = malloc(sizeof(*r))) == NULL)
 		return -ENOMEM;
@@ -329,8 +329,8 @@ weft_reader_last_error(const weft_reader_t *r, weft_read_error_t *info)
 	if (info != NULL) {
 		info->code = code;
 		info->found = r->r_errfound;
-		info->consumed = r->r_errconsumed;
-		info->partial = r->r_errpartial;
+		info->consumed = r->r_errcode == 1 ? r->r_errval : 0;
+		info->partial = r->r_errcode == 2 ? r->r_errval : 0;
 		info->expected = r->r_errexpected;
 	}
 	return code;
@@ -351,11 +351,11 @@ weft_reader_error_message(const weft_reader_t *r, char *buf, size_t size)
 			snprintf(buf, size,
 			    "%u bytes read on a total of undefined expected "
 			    "bytes",
-			    r->r_errpartial);
+			    r->r_errval);
 		else
 			snprintf(buf, size,
 			    "%u bytes read on a total of %d expected bytes",
-			    r->r_errpartial, r->r_errexpected);
+			    r->r_errval, r->r_errexpected);
 	} else {
 		buf[0] = '\0';
 	}
@@ -435,7 +435,7 @@ search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
 {
 	size_t minlen = SIZE_MAX, maxlen = 0, offset = 0, i;
 	size_t best_end, best_len, best_start, buflen;
-	uint64_t taken;
+	uint32_t taken;
 	const char *base, *p;
 	int rc;
 
@@ -558,7 +558,7 @@ weft_readuntil_any(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
 static void
 discard_overrun(weft_reader_t *r)
 {
-	size_t c = r->r_errconsumed;
+	size_t c = r->r_errval;
 
 	if (c < LEN(r) && BASE(r)[c] == '\n')
 		consume(r, c + 1);
