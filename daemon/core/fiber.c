@@ -781,6 +781,16 @@ weft_init(uv_loop_t *loop)
 	uv_idle_init(loop, &S.idle);
 	S.attached = 1;
 	overflow_handler_install();
+	/* A write to a peer that has gone must fail with EPIPE, not kill
+	 * the process; Python ignores SIGPIPE at startup for the same
+	 * reason.  A handler the program installed itself is left alone. */
+	{
+		struct sigaction sa;
+
+		if (sigaction(SIGPIPE, NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_DFL)
+			signal(SIGPIPE, SIG_IGN);
+	}
 	return 0;
 }
 
