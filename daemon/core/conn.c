@@ -620,6 +620,12 @@ struct op {
 	int abandoned;
 };
 
+/*
+ * Wait for op to complete.  On WEFT_ECANCELED/WEFT_ETIMEDOUT the caller
+ * must not touch op again: if the request is still pending its callback
+ * frees op; if it completed while the cancel was on its way (the fiber
+ * was already runnable), the callback has run and op is freed here.
+ */
 static int
 op_wait(struct op *op)
 {
@@ -627,7 +633,13 @@ op_wait(struct op *op)
 
 	while (!op->done) {
 		if ((rc = weft__park(&op->wq)) < 0) {
-			op->abandoned = 1;
+			if (op->done) {
+				if (op->res != NULL)
+					uv_freeaddrinfo(op->res);
+				free(op);
+			} else {
+				op->abandoned = 1;
+			}
 			return rc;
 		}
 	}
@@ -749,7 +761,7 @@ connect_one(weft__conn_t *c, const struct sockaddr *sa, const char *path)
 		goto fail;
 	}
 	if ((rc = op_wait(op)) < 0)
-		goto fail; /* op is freed by on_connect (ECANCELED) */
+		goto fail; /* op is freed (see op_wait) */
 	rc = op->status;
 	free(op);
 	if (rc != 0)

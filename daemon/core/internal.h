@@ -130,6 +130,7 @@ struct weft_writer {
 	uint8_t w_paused;  /* protocol paused: buffered > high */
 	uint8_t w_eof;	   /* write_eof called */
 	uint8_t w_closing; /* close called or transport closing */
+	uint8_t w_closed;  /* weft_close called (not just a lost transport) */
 	uint8_t w_lost;	   /* connection_lost happened */
 };
 

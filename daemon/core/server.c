@@ -41,8 +41,11 @@ struct weft_server {
 	size_t s_nconns;
 	weft__wq_t s_waitq;
 	char *s_path;	   /* UNIX path to unlink on close */
+	dev_t s_path_dev;  /* the socket file bound there */
+	ino_t s_path_ino;
 	uint8_t s_closed;
 	uint8_t s_freed;   /* weft_server_free called with work pending */
+	uint8_t s_forever; /* a fiber waits in weft_server_serve_forever */
 };
 
 static void server_maybe_release(weft_server_t *srv);
@@ -292,8 +295,11 @@ weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
 		free(srv);
 		return rc;
 	}
-	if (opts == NULL || !opts->keep_socket)
+	if ((opts == NULL || !opts->keep_socket) && lstat(path, &st) == 0) {
 		srv->s_path = strdup(path);
+		srv->s_path_dev = st.st_dev;
+		srv->s_path_ino = st.st_ino;
+	}
 	if ((rc = listener_add(srv, fd, WEFT__CONN_UNIX, backlog_of(opts))) !=
 	    0) {
 		server_abort(srv);
@@ -332,6 +338,7 @@ weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
 int
 weft_server_close(weft_server_t *srv)
 {
+	struct stat st;
 	size_t i;
 
 	if (srv->s_closed)
@@ -340,7 +347,12 @@ weft_server_close(weft_server_t *srv)
 	for (i = 0; i < srv->s_nls; i++)
 		uv_close(&srv->s_ls[i]->l_h.h, on_listener_close);
 	if (srv->s_path != NULL) {
-		unlink(srv->s_path);
+		/* As 3.13 does: only if the path is still our socket, not
+		 * one a newer server put there meanwhile. */
+		if (lstat(srv->s_path, &st) == 0 &&
+		    st.st_dev == srv->s_path_dev &&
+		    st.st_ino == srv->s_path_ino)
+			unlink(srv->s_path);
 		free(srv->s_path);
 		srv->s_path = NULL;
 	}
@@ -385,16 +397,24 @@ weft_server_wait_closed(weft_server_t *srv)
 int
 weft_server_serve_forever(weft_server_t *srv)
 {
-	int rc;
+	int rc = 0;
 
+	/* asyncio raises RuntimeError for both: "is closed" and "is
+	 * already being awaited on serve_forever()" (spec case 125). */
+	if (srv->s_closed)
+		return WEFT_ECLOSED;
+	if (srv->s_forever)
+		return WEFT_EBUSY;
+	srv->s_forever = 1;
 	while (!srv->s_closed) {
 		if ((rc = weft__park(&srv->s_waitq)) < 0) {
 			if (rc == WEFT_ECANCELED)
 				weft_server_close(srv);
-			return rc;
+			break;
 		}
 	}
-	return 0;
+	srv->s_forever = 0;
+	return rc < 0 ? rc : 0;
 }
 
 size_t
@@ -422,6 +442,9 @@ weft_server_port(const weft_server_t *srv)
 	int len = sizeof(ss);
 	size_t i;
 
+	/* Closed listeners are freed (on_listener_close): no port left. */
+	if (srv->s_closed)
+		return 0;
 	for (i = 0; i < srv->s_nls; i++) {
 		if (srv->s_ls[i]->l_kind != WEFT__CONN_TCP)
 			continue;

@@ -69,7 +69,10 @@ weft_writev(weft_writer_t *w, const weft_slice_t *bufs, size_t nbufs)
 	size_t i, total = 0;
 	int rc;
 
-	if (w->w_closing)
+	/* WEFT_ECLOSED only after the owner's close (DESIGN §3); a
+	 * transport that closed on its own drops writes silently, as
+	 * asyncio does after connection_lost (spec §2.2). */
+	if (w->w_closed)
 		return WEFT_ECLOSED;
 	if (w->w_eof)
 		return -EPIPE;
@@ -124,6 +127,7 @@ weft_close(weft_writer_t *w)
 {
 	weft__conn_t *c = weft__conn_of_writer(w);
 
+	w->w_closed = 1;
 	if (w->w_closing)
 		return 0;
 	w->w_closing = 1;

@@ -88,6 +88,8 @@ WEFT_EXTERN int weft_server_wait_closed(weft_server_t *srv);
 /**
  * serve_forever(): wait until the server is closed.  If the waiting fiber
  * is cancelled, the server is closed and WEFT_ECANCELED returned.
+ * WEFT_ECLOSED at once on a closed server, WEFT_EBUSY while another
+ * fiber is already in serve_forever (asyncio's RuntimeErrors).
  */
 WEFT_EXTERN int weft_server_serve_forever(weft_server_t *srv);
 
