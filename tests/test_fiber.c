@@ -179,6 +179,41 @@ test_errors(void **state)
 	    strerror(ECONNREFUSED));
 }
 
+static void
+reader_fiber(void *arg)
+{
+	weft_reader_t *r = arg;
+	char buf[8];
+
+	/* Woken by the feed, then cancelled before it ran: the cancel wins
+	 * and the data stays in the buffer. */
+	assert_int_equal(weft_read(r, buf, sizeof(buf)), WEFT_ECANCELED);
+}
+
+static void
+body_cancel_after_wake(void *arg)
+{
+	weft_reader_t *r = NULL;
+	weft_fiber_t *f = NULL;
+
+	(void)arg;
+	assert_int_equal(weft_reader_new(WEFT_LIMIT_DEFAULT, &r), 0);
+	assert_int_equal(weft_spawn(reader_fiber, r, &f), 0);
+	weft_yield(); /* the reader parks */
+	assert_int_equal(weft_feed_data(r, "abc", 3), 0);
+	assert_int_equal(weft_cancel(f), 0);
+	assert_int_equal(weft_join(f), 0);
+	assert_buffer(r, "abc");
+	weft_reader_free(&r);
+}
+
+static void
+test_cancel_after_wake(void **state)
+{
+	(void)state;
+	wt_run(body_cancel_after_wake, NULL);
+}
+
 /* Recurse until the guard page stops us; volatile defeats tail calls. */
 static volatile int depth_limit = 1 << 30;
 
@@ -250,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_spawn_order),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_cancel_before_park),
+		cmocka_unit_test(test_cancel_after_wake),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_many_fibers),
 		cmocka_unit_test(test_run_returns_main_result),

@@ -92,11 +92,14 @@ static const weft_transport_ops_t conn_ops = { tr_pause, tr_resume };
 weft__conn_t *
 weft__conn_new(int kind, size_t limit)
 {
-	weft__conn_t *c = malloc(sizeof(*c));
+	size_t size = sizeof(weft__conn_t); /* fake and UNIX connections */
+	weft__conn_t *c;
 
-	if (c == NULL)
+	if (kind == WEFT__CONN_TCP)
+		size = offsetof(weft__conn_t, c_h) + sizeof(uv_tcp_t);
+	if ((c = malloc(size)) == NULL)
 		return NULL;
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, size);
 	weft__reader_init(&c->c_r, limit);
 	c->c_w.w_high = WEFT_WRITE_HIGH_DEFAULT;
 	c->c_w.w_low = WEFT_WRITE_LOW_DEFAULT;
@@ -734,7 +737,7 @@ opts_limit(const weft_stream_opts_t *opts, int *err)
 	*err = 0;
 	if (opts == NULL || opts->limit == 0)
 		return WEFT_LIMIT_DEFAULT;
-	if (opts->limit < 0) {
+	if (opts->limit < 0 || (size_t)opts->limit > WEFT__LIMIT_MAX) {
 		*err = -EINVAL;
 		return 0;
 	}
@@ -849,28 +852,34 @@ weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
     weft_reader_t **r, weft_writer_t **w)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(ss), tlen;
 	weft__conn_t *c;
 	size_t limit;
 	int rc, err, type;
-	socklen_t tlen = sizeof(type);
 
+	/* weft owns fd from here on: every failure closes it. */
 	limit = opts_limit(opts, &err);
-	if (err != 0)
-		return err;
-	if (weft_loop() == NULL)
-		return WEFT_ENOTFIBER;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
-		return -errno;
-	if (type != SOCK_STREAM)
-		return -EPROTOTYPE;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return -errno;
+	rc = err;
+	if (rc == 0 && weft_loop() == NULL)
+		rc = WEFT_ENOTFIBER;
+	tlen = sizeof(type);
+	if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+		rc = -errno;
+	if (rc == 0 && type != SOCK_STREAM)
+		rc = -EPROTOTYPE;
+	if (rc == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
 	c = weft__conn_new(ss.ss_family == AF_UNIX ? WEFT__CONN_UNIX
 						   : WEFT__CONN_TCP,
 	    limit);
-	if (c == NULL)
+	if (c == NULL) {
+		close(fd);
 		return -ENOMEM;
+	}
 	if (c->c_kind == WEFT__CONN_UNIX) {
 		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
 		rc = uv_pipe_open(&c->c_h.pipe, fd);
@@ -881,7 +890,9 @@ weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
 	}
 	c->c_h.h.data = c;
 	c->c_handle_live = 1;
-	if (rc == 0)
+	if (rc != 0)
+		close(fd); /* the handle did not take it */
+	else
 		rc = weft__conn_start(c);
 	if (rc != 0) {
 		c->c_owner_done = 1;

@@ -60,6 +60,7 @@ struct weft_fiber {
 	uint8_t f_state;
 	uint8_t f_cancel;	/* cancel requested while not parked */
 	uint8_t f_joinable;
+	uint8_t f_ran;		/* has run at least once */
 #ifdef WEFT_SANITIZERS
 	void *f_asan_fake;
 #endif
@@ -346,6 +347,7 @@ fiber_run(weft_fiber_t *f)
 {
 	S.cur = f;
 	f->f_state = F_RUNNING;
+	f->f_ran = 1;
 	asan_start(&S.main_fake, f->f_map + S.page, fiber_usable(f));
 	ctx_switch(NULL, f);
 	asan_finish(S.main_fake, NULL, NULL);
@@ -641,13 +643,14 @@ weft_yield(void)
 		return WEFT_ECANCELED;
 	}
 	f->f_state = F_READY;
+	f->f_wake = 0;
 	runq_push(f);
 	asan_start(fake_slot(f), S.main_bottom, S.main_size);
 	ctx_switch(f, NULL);
 #ifdef WEFT_SANITIZERS
 	asan_finish(f->f_asan_fake, NULL, NULL);
 #endif
-	return 0;
+	return f->f_wake;
 }
 
 int
@@ -673,6 +676,10 @@ weft_cancel(weft_fiber_t *f)
 		return -EINVAL;
 	if (f->f_state == F_PARKED)
 		weft__wake(f, WEFT_ECANCELED);
+	else if (f->f_state == F_READY && f->f_ran)
+		/* Woken but not resumed yet: as in asyncio, the cancel wins
+		 * over the result, and the call it was in consumes nothing. */
+		f->f_wake = WEFT_ECANCELED;
 	else
 		f->f_cancel = 1;
 	return 0;

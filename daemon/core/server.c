@@ -66,6 +66,21 @@ conn_fiber(void *arg)
 	weft__conn_maybe_free(c);
 }
 
+/*
+ * libuv stops watching a listener whose connection callback returns
+ * without accepting.  When a connection cannot be taken (no memory), it is
+ * accepted and closed instead, so the listener keeps going and the client
+ * sees a reset rather than a hang.
+ */
+static void
+drop_pending(uv_stream_t *ls)
+{
+	if (ls->accepted_fd >= 0) {
+		close(ls->accepted_fd);
+		ls->accepted_fd = -1;
+	}
+}
+
 static void
 on_connection(uv_stream_t *ls, int status)
 {
@@ -75,8 +90,10 @@ on_connection(uv_stream_t *ls, int status)
 
 	if (status < 0)
 		return;
-	if ((c = weft__conn_new(l->l_kind, srv->s_limit)) == NULL)
+	if ((c = weft__conn_new(l->l_kind, srv->s_limit)) == NULL) {
+		drop_pending(ls);
 		return;
+	}
 	if (l->l_kind == WEFT__CONN_UNIX)
 		uv_pipe_init(ls->loop, &c->c_h.pipe, 0);
 	else
@@ -129,7 +146,8 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 
 	if (cb == NULL || out == NULL)
 		return -EINVAL;
-	if (opts != NULL && opts->limit < 0)
+	if (opts != NULL &&
+	    (opts->limit < 0 || (size_t)opts->limit > WEFT__LIMIT_MAX))
 		return -EINVAL;
 	if (weft_loop() == NULL)
 		return WEFT_ENOTFIBER;
@@ -169,10 +187,14 @@ listener_add(weft_server_t *srv, int fd, int kind, int backlog)
 	struct listener *l;
 	int rc;
 
-	if (srv->s_nls == MAX_LISTENERS)
+	if (srv->s_nls == MAX_LISTENERS) {
+		close(fd);
 		return -EMFILE;
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
 		return -ENOMEM;
+	}
 	l->l_srv = srv;
 	l->l_kind = kind;
 	if (kind == WEFT__CONN_UNIX) {
@@ -185,9 +207,11 @@ listener_add(weft_server_t *srv, int fd, int kind, int backlog)
 	l->l_h.h.data = l;
 	srv->s_ls[srv->s_nls++] = l;
 	srv->s_nlive++;
-	if (rc == 0)
-		rc = uv_listen(&l->l_h.s, backlog, on_connection);
-	return rc;
+	if (rc != 0) {
+		close(fd); /* the handle did not take it */
+		return rc;
+	}
+	return uv_listen(&l->l_h.s, backlog, on_connection);
 }
 
 static void

@@ -32,7 +32,7 @@ weft__writer_resume(weft_writer_t *w)
 	if (!w->w_paused)
 		return;
 	w->w_paused = 0;
-	weft__wake_all(&w->w_drainq, 0);
+	weft__wake_all(&w->w_wq, 0);
 }
 
 void
@@ -48,10 +48,10 @@ weft__conn_lost(weft__conn_t *c, int err)
 		weft_reader_set_exception(&c->c_r, err);
 	else
 		weft_feed_eof(&c->c_r);
-	weft__wake_all(&w->w_closedq, err);
-	/* A drain already waiting returns normally on a clean close. */
+	/* Drains and wait_closed()s already waiting return err: 0 (a drain
+	 * returns normally) on a clean close. */
 	w->w_paused = 0;
-	weft__wake_all(&w->w_drainq, err);
+	weft__wake_all(&w->w_wq, err);
 }
 
 int
@@ -99,7 +99,7 @@ weft_drain(weft_writer_t *w)
 		return -ECONNRESET;
 	if (!w->w_paused)
 		return 0;
-	return weft__park(&w->w_drainq);
+	return weft__park(&w->w_wq);
 }
 
 int
@@ -147,7 +147,7 @@ weft_wait_closed(weft_writer_t *w)
 	int rc;
 
 	while (!w->w_lost) {
-		if ((rc = weft__park(&w->w_closedq)) != 0 || w->w_lost)
+		if ((rc = weft__park(&w->w_wq)) != 0 || w->w_lost)
 			return rc;
 	}
 	return w->w_lost_err;

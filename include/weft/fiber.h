@@ -88,8 +88,12 @@ WEFT_EXTERN int weft_yield(void);
 WEFT_EXTERN int weft_sleep(uint64_t ms);
 
 /**
- * Cancel a fiber: the waiting call it is parked in (or its next one)
- * returns WEFT_ECANCELED.  Returns 0, or -EINVAL for an ended fiber.
+ * Cancel a fiber: the waiting call it is parked in returns
+ * WEFT_ECANCELED, even if what it waited for has just happened but the
+ * fiber has not run since (as in asyncio; the call then consumes
+ * nothing).  A fiber that is running or has not started yet gets
+ * WEFT_ECANCELED from its next waiting call.  Returns 0, or -EINVAL for
+ * an ended fiber.
  */
 WEFT_EXTERN int weft_cancel(weft_fiber_t *f);
 
