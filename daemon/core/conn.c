@@ -7,7 +7,7 @@
  * socket first (uv_try_write) and only buffer what it did not take, so an
  * echo costs one read and one write syscall, as bare libuv does.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

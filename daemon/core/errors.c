@@ -2,7 +2,7 @@
  * Error codes: weft_strerror() and weft_err_name() over weft's own codes
  * (from the WEFT_ERRNO_MAP table) and -errno values.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * Stacks are mmap'd with a PROT_NONE guard page below them and kept in a
  * pool, so creating a fiber costs no syscall once the pool is warm.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <signal.h>

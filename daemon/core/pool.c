@@ -4,7 +4,7 @@
  * idle connection costs no buffer at all, and busy ones reuse the same few
  * cache-warm buffers instead of calling malloc per read.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include "internal.h"
 

@@ -7,7 +7,7 @@
  * lent, and a buffer that has to grow meanwhile is kept in r_lent until
  * then.  A reader with nothing buffered gives its buffer back to the pool.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

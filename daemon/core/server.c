@@ -3,7 +3,7 @@
  * inherited fds) and the accept path that gives every client its own
  * connection and fiber.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

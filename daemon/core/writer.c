@@ -3,7 +3,7 @@
  * marks, connection_lost) shared by real and fake connections.  Moving
  * bytes to a socket is conn.c's business.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,0 +1,103 @@
+/*
+ * weftd's configuration model: one immutable generation, parsed from
+ * libconfig (.conf) or INI (.ini) syntax into the same structures.
+ * Used by the supervisor (parse, validate, bind) and the workers (plugins,
+ * listener options).  Not thread-safe; nothing here is installed.
+ */
+#ifndef WEFTD_CONFIG_H
+#define WEFTD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum {
+	CONF_T_STR = 1,
+	CONF_T_INT,
+	CONF_T_BOOL,
+	CONF_T_FLOAT,
+};
+
+/* One plugin setting, kept as text plus the type the syntax gave it
+ * (INI values are all CONF_T_STR; libconfig's are typed). */
+struct conf_setting {
+	char *key;
+	char *value;
+	int type;
+	int line;
+};
+
+struct conf_plugin {
+	char *name;	/* config name ("http-hello") */
+	char *path;	/* as written */
+	char *abspath;	/* resolved against plugin_dir */
+	struct conf_setting *settings;
+	size_t nsettings;
+	int line;
+};
+
+enum {
+	CONF_LISTEN_TCP = 1,
+	CONF_LISTEN_UNIX,
+};
+
+struct conf_listener {
+	char *name;	    /* optional in .conf ("" if unset); INI section */
+	int kind;	    /* CONF_LISTEN_* */
+	char *address;	    /* as written: "127.0.0.1:7000", "[::1]:7000", path */
+	char *host;	    /* TCP: host part without brackets ("" = any) */
+	int port;	    /* TCP */
+	char *path;	    /* UNIX */
+	int mode;	    /* UNIX: chmod mode, -1 = leave */
+	char *plugin;	    /* plugin config name */
+	int64_t limit;	    /* reader limit, default 65536 */
+	int backlog;	    /* default 511 */
+	int reuse_port;	    /* bool */
+	int64_t max_connections; /* per worker, 0 = unlimited */
+	int line;
+};
+
+struct conf {
+	char *file;		/* path as given */
+	int workers;		/* default: number of CPUs */
+	char *user;		/* NULL = keep */
+	char *group;
+	int log_level;		/* WEFT_LOG_* (syslog numbers); default info */
+	double shutdown_timeout; /* seconds, default 30 */
+	double worker_timeout;	/* seconds, default 30 */
+	size_t fiber_stack;	/* bytes, default 65536 */
+	char *plugin_dir;	/* default PLUGINDIR */
+	struct conf_plugin *plugins;
+	size_t nplugins;
+	struct conf_listener *listeners;
+	size_t nlisteners;
+};
+
+/*
+ * Parse and validate FILE (syntax chosen by extension: .ini → INI,
+ * anything else → libconfig).  On failure returns -1 and sets *cause to
+ * every error found, one per line, each "file:line: message" (the caller
+ * frees it); nothing is half-built.  On success *out is the model.
+ */
+int config_load(const char *file, struct conf **out, char **cause);
+
+/* Free a model (NULL is fine). */
+void config_free(struct conf *c);
+
+/* Print the normalised model (weftd --dump): both syntaxes of the same
+ * setup print identical text. */
+void config_dump(const struct conf *c, FILE *fp);
+
+/* Find a plugin by config name ('-' and '_' equal); NULL if none. */
+const struct conf_plugin *config_plugin(const struct conf *c,
+    const char *name);
+
+/* Names equal under the '-' == '_' rule. */
+int config_name_eq(const char *a, const char *b);
+
+/* Log level names <-> numbers: "err", "warning", "notice", "info",
+ * "debug".  Returns -1 for an unknown name. */
+int config_log_level(const char *name);
+const char *config_log_level_name(int level);
+
+#endif /* WEFTD_CONFIG_H */

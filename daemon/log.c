@@ -1,0 +1,173 @@
+/*
+ * Logging for every weftd process.  One line per message, written with a
+ * single write(2) so lines of concurrent workers never interleave.  When
+ * stderr is connected to the journal (JOURNAL_STREAM matches stderr's
+ * device and inode) each line starts with a "<N>" syslog priority, which
+ * journald turns into the entry's priority, and carries no timestamp.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weft/plugin.h>
+
+#include "log.h"
+
+static char role[32] = "weftd";
+static int level = WEFT_LOG_INFO;
+static int journal = -1; /* unknown until the first line */
+
+static const char *
+level_name(int lvl)
+{
+	switch (lvl) {
+	case WEFT_LOG_ERR:
+		return "error";
+	case WEFT_LOG_WARNING:
+		return "warning";
+	case WEFT_LOG_NOTICE:
+		return "notice";
+	case WEFT_LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+static void
+vlog(int lvl, const char *errstr, const char *fmt, va_list ap)
+{
+	char line[2048];
+	size_t n = 0;
+	int k, saved = errno;
+
+	if (lvl > level)
+		return;
+	if (journal < 0)
+		journal = stderr_is_journal();
+	if (journal)
+		k = snprintf(line, sizeof(line), "<%d>%s: ", lvl, role);
+	else
+		k = snprintf(line, sizeof(line), "weftd[%ld]: %s: %s: ",
+		    (long)getpid(), role, level_name(lvl));
+	if (k > 0)
+		n = (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1;
+	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (k > 0)
+		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+	if (errstr != NULL && n < sizeof(line) - 1) {
+		k = snprintf(line + n, sizeof(line) - n, ": %s", errstr);
+		if (k > 0)
+			n += (size_t)k < sizeof(line) - n ? (size_t)k
+							  : sizeof(line) - n - 1;
+	}
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+	errno = saved;
+}
+
+void
+log_msg(int lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* weft_log() from libweft and plugins lands here inside weftd. */
+static void
+weft_sink(int lvl, const char *msg)
+{
+	log_msg(lvl, "%s", msg);
+}
+
+void
+log_procinit(const char *r)
+{
+	snprintf(role, sizeof(role), "%s", r);
+	weft_log_set_sink(weft_sink);
+}
+
+void
+log_setlevel(int lvl)
+{
+	level = lvl;
+}
+
+int
+log_getlevel(void)
+{
+	return level;
+}
+
+void
+log_reopen(void)
+{
+	/* stderr is the only sink; reopening re-checks the journal. */
+	journal = -1;
+}
+
+#define LOG_FN(fn, lvl, witherr)                                               \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		const char *e = (witherr) ? strerror(errno) : NULL;            \
+                                                                               \
+		va_start(ap, fmt);                                             \
+		vlog(lvl, e, fmt, ap);                                         \
+		va_end(ap);                                                    \
+	}
+
+LOG_FN(log_warn, WEFT_LOG_WARNING, 1)
+LOG_FN(log_warnx, WEFT_LOG_WARNING, 0)
+LOG_FN(log_notice, WEFT_LOG_NOTICE, 0)
+LOG_FN(log_info, WEFT_LOG_INFO, 0)
+LOG_FN(log_debug, WEFT_LOG_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	const char *e = strerror(errno);
+
+	va_start(ap, fmt);
+	vlog(WEFT_LOG_ERR, e, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(WEFT_LOG_ERR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

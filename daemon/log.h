@@ -1,0 +1,35 @@
+/*
+ * weftd logging: one vocabulary for every process role.  Lines go to
+ * stderr as "weftd[pid]: role: LEVEL: message", or with a "<N>" journald
+ * priority prefix (and no timestamp) when stderr is the journal.
+ */
+#ifndef WEFTD_LOG_H
+#define WEFTD_LOG_H
+
+#include <stdarg.h>
+
+/* Set the role shown in every line ("supervisor", "worker 3", "check"). */
+void log_procinit(const char *role);
+
+/* Minimum level written (WEFT_LOG_*); also routes weft_log(). */
+void log_setlevel(int level);
+int log_getlevel(void);
+
+/* Reopen stderr onto the log file if one was given (USR1). */
+void log_reopen(void);
+
+/* A line at an explicit level (WEFT_LOG_*). */
+void log_msg(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* WEFTD_LOG_H */

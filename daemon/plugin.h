@@ -1,0 +1,43 @@
+/*
+ * weftd's plugin loader: dlopen a handler .so, check its descriptor, run
+ * its init with the configured settings.  Called by workers, by `weftd -t`
+ * and by the reload probe; never by the supervisor itself.
+ */
+#ifndef WEFTD_PLUGIN_H
+#define WEFTD_PLUGIN_H
+
+#include <weft/plugin.h>
+
+#include "autoconf.h"
+
+struct plugin {
+	const struct conf_plugin *p_conf;
+	void *p_dl;
+	const struct weft_plugin_desc *p_desc;
+	weft_plugin_ctx_t *p_ctx;
+	void *p_state;
+	int p_inited;
+};
+
+/*
+ * dlopen(RTLD_NOW | RTLD_LOCAL) cp->abspath and check, in order: the
+ * descriptor symbol, magic, ABI major (equal), ABI minor (not newer),
+ * struct size, name (cp->name, '-' == '_').  On failure returns -1 and
+ * *cause names the file and what was expected and found.
+ */
+int plugin_load(const struct conf_plugin *cp, struct plugin **out,
+    char **cause);
+
+/*
+ * Build the settings context (worker index given) and call init.  On
+ * failure (init error, a setting of the wrong type, a setting init never
+ * read) returns -1 with *cause as "file:line: plugin NAME: message"
+ * lines, file being the config file.
+ */
+int plugin_init(struct plugin *p, const char *conffile, int worker,
+    char **cause);
+
+/* Call fini (if init succeeded) and dlclose; *pp becomes NULL. */
+void plugin_unload(struct plugin **pp);
+
+#endif /* WEFTD_PLUGIN_H */

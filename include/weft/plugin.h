@@ -1,0 +1,158 @@
+/*
+ * weft — the plugin ABI: handlers weftd loads from .so files.
+ *
+ * A plugin is one exported descriptor, stamped by WEFT_PLUGIN():
+ *
+ *	#include <weft/plugin.h>
+ *	WEFT_PLUGIN(echo,
+ *	    .init = echo_init,			(per worker; reads settings)
+ *	    .client_connected = handle_echo,	(one fiber per connection)
+ *	    .fini = echo_fini);
+ *
+ * weftd loads it with dlopen(RTLD_NOW | RTLD_LOCAL) in every worker (and in
+ * `weftd -t` and the reload probe), checks magic, ABI major (equal), ABI
+ * minor (not newer than weftd's), struct size and name, then calls init
+ * with the plugin's settings from the config file.  Plugins link against
+ * libweft (`pkg-config --cflags --libs weft`).
+ *
+ * ABI evolution: the major version changes when a change breaks existing
+ * plugins, the minor when something is added at the end of the
+ * descriptor (weftd reads a newer field only if struct_size covers it).
+ * Changelog:
+ *	1.0	first version: init, client_connected, fini, flags.
+ */
+#ifndef WEFT_PLUGIN_H
+#define WEFT_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/stream.h>
+#include <weft/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_PLUGIN_MAGIC 0x57454654u /* "WEFT" */
+#define WEFT_PLUGIN_ABI_MAJOR 1
+#define WEFT_PLUGIN_ABI_MINOR 0
+#define WEFT_PLUGIN_SYMBOL "weft_plugin_desc"
+
+/** Compile-time feature test: WEFT_PLUGIN_ABI_AT_LEAST(1, 0). */
+#define WEFT_PLUGIN_ABI_AT_LEAST(maj, min)                                     \
+	(WEFT_PLUGIN_ABI_MAJOR > (maj) ||                                      \
+	    (WEFT_PLUGIN_ABI_MAJOR == (maj) && WEFT_PLUGIN_ABI_MINOR >= (min)))
+
+/** A plugin's view of its configuration in one worker. */
+typedef struct weft_plugin_ctx weft_plugin_ctx_t;
+
+/** Descriptor flags. */
+enum {
+	/* client_connected is called without a fiber, on the loop's stack:
+	 * it must not call anything that waits (see doc/plugins.md). */
+	WEFT_PLUGIN_CALLBACK = 1u << 0,
+};
+
+/** The one exported descriptor (use WEFT_PLUGIN, never fill it by hand). */
+struct weft_plugin_desc {
+	uint32_t magic;	      /* WEFT_PLUGIN_MAGIC */
+	uint16_t abi_major;   /* WEFT_PLUGIN_ABI_MAJOR at build time */
+	uint16_t abi_minor;   /* WEFT_PLUGIN_ABI_MINOR at build time */
+	uint32_t struct_size; /* sizeof(struct weft_plugin_desc) */
+	uint32_t flags;	      /* WEFT_PLUGIN_* */
+	const char *name;     /* must match the config's plugin name */
+
+	/*
+	 * Per worker, after its loop exists: read settings, build state.
+	 * Return 0, or a negative code after weft_plugin_error() to refuse
+	 * the settings (weftd -t reports it as file:line).  *state is
+	 * handed to every client_connected and to fini.  May be NULL.
+	 */
+	int (*init)(weft_plugin_ctx_t *ctx, void **state);
+
+	/* One client connection; runs on its own fiber.  Returning closes
+	 * the connection. */
+	void (*client_connected)(weft_reader_t *r, weft_writer_t *w,
+	    void *state);
+
+	/* Worker shutdown, after the last connection.  May be NULL. */
+	void (*fini)(void *state);
+
+	void *reserved[4]; /* for additions without an ABI major bump */
+};
+
+/** Smallest descriptor a loader accepts (ABI 1.0). */
+#define WEFT_PLUGIN_DESC_MIN_SIZE sizeof(struct weft_plugin_desc)
+
+/**
+ * Define the plugin's descriptor.  pname is the plugin's name as a C
+ * identifier; '_' in it matches '-' in the config (http_hello is
+ * "http-hello").
+ */
+#define WEFT_PLUGIN(pname, ...)                                                \
+	WEFT_EXTERN const struct weft_plugin_desc weft_plugin_desc = {         \
+		.magic = WEFT_PLUGIN_MAGIC,                                    \
+		.abi_major = WEFT_PLUGIN_ABI_MAJOR,                            \
+		.abi_minor = WEFT_PLUGIN_ABI_MINOR,                            \
+		.struct_size = sizeof(struct weft_plugin_desc),                \
+		.name = #pname,                                                \
+		__VA_ARGS__                                                    \
+	}
+
+/* ---- Settings: the plugin's `settings = { ... }` block ---------------- */
+
+/**
+ * A setting's value, or def if it is not set.  A value of the wrong type
+ * (an int setting given "abc") records an error that fails init with the
+ * setting's file:line, and def is returned.  Every setting in the config
+ * must be read by init: one it never asks for is reported as unknown.
+ */
+WEFT_EXTERN const char *weft_setting_str(weft_plugin_ctx_t *ctx,
+    const char *key, const char *def);
+WEFT_EXTERN int64_t weft_setting_int(weft_plugin_ctx_t *ctx, const char *key,
+    int64_t def);
+WEFT_EXTERN int weft_setting_bool(weft_plugin_ctx_t *ctx, const char *key,
+    int def);
+WEFT_EXTERN double weft_setting_double(weft_plugin_ctx_t *ctx,
+    const char *key, double def);
+
+/**
+ * Refuse the settings (or report another init failure) with a message;
+ * returns -EINVAL for `return weft_plugin_error(ctx, "...")`.  If key is
+ * not NULL the message is tied to that setting's line.
+ */
+WEFT_EXTERN int weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** The plugin's name as configured. */
+WEFT_EXTERN const char *weft_plugin_name(const weft_plugin_ctx_t *ctx);
+
+/** The worker's index (0-based), for plugins that shard by worker. */
+WEFT_EXTERN int weft_plugin_worker(const weft_plugin_ctx_t *ctx);
+
+/* ---- Logging ------------------------------------------------------------ */
+
+enum weft_log_level {
+	WEFT_LOG_ERR = 3,
+	WEFT_LOG_WARNING = 4,
+	WEFT_LOG_NOTICE = 5,
+	WEFT_LOG_INFO = 6,
+	WEFT_LOG_DEBUG = 7,
+};
+
+/**
+ * Log through the host (weftd prefixes process role and plugin name and
+ * writes journald priorities).  Outside weftd it goes to stderr.
+ */
+WEFT_EXTERN void weft_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** The host installs its sink here (weftd does; plugins never need to). */
+typedef void (*weft_log_sink_fn)(int level, const char *msg);
+WEFT_EXTERN void weft_log_set_sink(weft_log_sink_fn sink);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_PLUGIN_H */
