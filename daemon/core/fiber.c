@@ -92,6 +92,7 @@ static struct {
 	size_t ntimers;
 	int attached;
 	int in_check;
+	uint64_t iter;		/* loop iterations seen (check phases) */
 	const void *main_bottom;
 	size_t main_size;
 	void *main_fake;
@@ -364,6 +365,7 @@ on_check(uv_check_t *h)
 	weft_fiber_t *last = S.rq_tail, *f;
 
 	(void)h;
+	S.iter++;
 	S.in_check = 1;
 	while ((f = runq_pop()) != NULL) {
 		fiber_run(f);
@@ -469,6 +471,12 @@ weft_join(weft_fiber_t *f)
 	}
 	fiber_release(f);
 	return 0;
+}
+
+uint64_t
+weft__loop_iter(void)
+{
+	return S.iter;
 }
 
 weft_fiber_t *

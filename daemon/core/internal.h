@@ -48,6 +48,9 @@ int weft__park(weft__wq_t *q);
 /* Test harness: drop a scheduler abandoned by a failed assertion. */
 void weft__sched_forget(void);
 
+/* Loop iterations so far: changes once per poll, for per-wakeup limits. */
+uint64_t weft__loop_iter(void);
+
 /* Make f runnable with result code; no-op unless f is parked. */
 void weft__wake(weft_fiber_t *f, int code);
 

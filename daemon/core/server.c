@@ -14,19 +14,33 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <weft/plugin.h>
+
 #include "internal.h"
 
 #define MAX_LISTENERS 16
 
+enum listener_state {
+	L_ACTIVE = 0,	/* polled for connections */
+	L_HELD,		/* not polled: the server is near max_connections */
+	L_EMFILE,	/* not polled: out of fds, waiting for the backoff */
+};
+
+/*
+ * A listening socket.  weft accepts itself (accept4 on a polled socket)
+ * rather than through uv_listen: libuv 1.44 accepts until EAGAIN in one
+ * go, and when the process runs out of fds it accepts and closes every
+ * pending client.  Here a wakeup takes at most s_accept_batch clients,
+ * and out of fds the socket is simply not polled for a while, so clients
+ * wait in the kernel's queue instead of being dropped.
+ */
 struct listener {
-	union {
-		uv_handle_t h;
-		uv_stream_t s;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} l_h;
+	uv_poll_t l_poll;
 	struct weft_server *l_srv;
+	int l_fd;
 	int l_kind;
+	int l_state;	/* enum listener_state */
+	size_t l_idx;	/* slot in s_ls */
 };
 
 struct weft_server {
@@ -34,6 +48,9 @@ struct weft_server {
 	void *s_arg;
 	size_t s_limit;
 	int s_nodelay;
+	int s_backlog;
+	int s_accept_batch;
+	size_t s_max_conns;
 	struct listener *s_ls[MAX_LISTENERS];
 	size_t s_nls;	   /* listeners created */
 	size_t s_nlive;	   /* listeners not yet closed */
@@ -43,12 +60,18 @@ struct weft_server {
 	char *s_path;	   /* UNIX path to unlink on close */
 	dev_t s_path_dev;  /* the socket file bound there */
 	ino_t s_path_ino;
+	uv_timer_t s_emfile_timer; /* ends an out-of-fds pause */
+	uint64_t s_emfile_logged;  /* last warning, loop ms */
+	unsigned long s_emfile_pauses;
+	int s_emfile_backoff;	   /* ms */
+	int s_timer_live;	   /* s_emfile_timer not closed yet */
 	uint8_t s_closed;
 	uint8_t s_freed;   /* weft_server_free called with work pending */
 	uint8_t s_forever; /* a fiber waits in weft_server_serve_forever */
 };
 
 static void server_maybe_release(weft_server_t *srv);
+static void on_listener_close(uv_handle_t *h);
 
 /* ---- Accepting --------------------------------------------------------- */
 
@@ -67,42 +90,74 @@ conn_fiber(void *arg)
 }
 
 /*
- * libuv stops watching a listener whose connection callback returns
- * without accepting.  When a connection cannot be taken (no memory), it is
- * accepted and closed instead, so the listener keeps going and the client
- * sees a reset rather than a hang.
+ * A reserve fd, closed while the process is out of descriptors so that
+ * the work in flight (a proxy's upstream connect, a log file) still has
+ * one to use; reopened when accepting resumes.
  */
+static int reserve_fd = -1;
+
 static void
-drop_pending(uv_stream_t *ls)
+reserve_acquire(void)
 {
-	if (ls->accepted_fd >= 0) {
-		close(ls->accepted_fd);
-		ls->accepted_fd = -1;
-	}
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void
-on_connection(uv_stream_t *ls, int status)
+reserve_release(void)
 {
-	struct listener *l = ls->data;
+	if (reserve_fd >= 0) {
+		close(reserve_fd);
+		reserve_fd = -1;
+	}
+}
+
+static int
+load_high(const weft_server_t *srv)
+{
+	return srv->s_max_conns != 0 &&
+	    srv->s_nconns >= srv->s_max_conns - srv->s_max_conns / 8;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+static void
+listener_poll(struct listener *l, int on)
+{
+	if (on) {
+		l->l_state = L_ACTIVE;
+		uv_poll_start(&l->l_poll, UV_READABLE, on_readable);
+	} else {
+		uv_poll_stop(&l->l_poll);
+	}
+}
+
+/* Wrap an accepted fd in a connection and start its fiber. */
+static void
+serve(struct listener *l, int fd)
+{
 	weft_server_t *srv = l->l_srv;
 	weft__conn_t *c;
+	int rc;
 
-	if (status < 0)
-		return;
 	if ((c = weft__conn_new(l->l_kind, srv->s_limit)) == NULL) {
-		drop_pending(ls);
+		close(fd);
 		return;
 	}
-	if (l->l_kind == WEFT__CONN_UNIX)
-		uv_pipe_init(ls->loop, &c->c_h.pipe, 0);
-	else
-		uv_tcp_init(ls->loop, &c->c_h.tcp);
+	if (l->l_kind == WEFT__CONN_UNIX) {
+		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
+		rc = uv_pipe_open(&c->c_h.pipe, fd);
+	} else {
+		uv_tcp_init(weft_loop(), &c->c_h.tcp);
+		rc = uv_tcp_open(&c->c_h.tcp, fd);
+	}
 	c->c_h.h.data = c;
 	c->c_handle_live = 1;
 	c->c_nodelay = (uint8_t)srv->s_nodelay;
 	c->c_server_owned = 1;
-	if (uv_accept(ls, &c->c_h.s) != 0 || weft__conn_start(c) != 0)
+	if (rc != 0)
+		close(fd); /* the handle did not take it */
+	if (rc != 0 || weft__conn_start(c) != 0)
 		goto fail;
 	c->c_srv = srv;
 	c->c_next = srv->s_conns;
@@ -113,7 +168,6 @@ on_connection(uv_stream_t *ls, int status)
 	if (weft_spawn(conn_fiber, c, NULL) != 0) {
 		c->c_owner_done = 1;
 		weft__conn_close_handle(c);
-		return;
 	}
 	return;
 fail:
@@ -121,9 +175,99 @@ fail:
 	weft__conn_close_handle(c);
 }
 
+static void
+on_emfile_timer(uv_timer_t *t)
+{
+	weft_server_t *srv = WEFT__CONTAINER_OF(t, weft_server_t,
+	    s_emfile_timer);
+	size_t i;
+
+	reserve_acquire();
+	for (i = 0; i < srv->s_nls; i++)
+		if (srv->s_ls[i] != NULL && srv->s_ls[i]->l_state == L_EMFILE)
+			listener_poll(srv->s_ls[i], 1);
+}
+
+/*
+ * Out of file descriptors: stop polling the socket for a backoff (100 ms
+ * doubling to 1.6 s) so clients wait in the kernel's queue; warn at most
+ * once a second; never spin on a socket we cannot accept from.
+ */
+static void
+emfile_pause(struct listener *l)
+{
+	weft_server_t *srv = l->l_srv;
+	uint64_t now = uv_now(weft_loop());
+
+	srv->s_emfile_pauses++;
+	if (srv->s_emfile_backoff == 0)
+		srv->s_emfile_backoff = 100;
+	else if (srv->s_emfile_backoff < 1600)
+		srv->s_emfile_backoff *= 2;
+	if (srv->s_emfile_logged == 0 || now - srv->s_emfile_logged >= 1000) {
+		weft_log(WEFT_LOG_WARNING,
+		    "accept: out of file descriptors; pausing accepts for %d "
+		    "ms (%lu pause(s) so far)",
+		    srv->s_emfile_backoff, srv->s_emfile_pauses);
+		srv->s_emfile_logged = now;
+	}
+	reserve_release();
+	listener_poll(l, 0);
+	l->l_state = L_EMFILE;
+	uv_timer_start(&srv->s_emfile_timer, on_emfile_timer,
+	    (uint64_t)srv->s_emfile_backoff, 0);
+}
+
+static void
+on_readable(uv_poll_t *h, int status, int events)
+{
+	struct listener *l = h->data;
+	weft_server_t *srv = l->l_srv;
+	int n, fd;
+
+	(void)events;
+	if (status < 0)
+		return;
+	for (n = 0; n < srv->s_accept_batch && !srv->s_closed; n++) {
+		if (load_high(srv) &&
+		    !(srv->s_max_conns != 0 && srv->s_nconns >= srv->s_max_conns)) {
+			/* Past 7/8 of max_connections: stop accepting so
+			 * sibling processes on this socket take the load. */
+			listener_poll(l, 0);
+			l->l_state = L_HELD;
+			return;
+		}
+		fd = accept4(l->l_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				emfile_pause(l);
+			/* EAGAIN: drained.  Anything else: try next time. */
+			return;
+		}
+		srv->s_emfile_backoff = 0; /* fds are back: start over */
+		if (srv->s_max_conns != 0 && srv->s_nconns >= srv->s_max_conns) {
+			/* Full: closed at once. */
+			close(fd);
+			continue;
+		}
+		serve(l, fd);
+	}
+}
+
+unsigned long
+weft_server_emfile_pauses(const weft_server_t *srv)
+{
+	return srv->s_emfile_pauses;
+}
+
 void
 weft__server_conn_gone(weft_server_t *srv, weft__conn_t *c)
 {
+	size_t i;
+
 	if (c->c_prev != NULL)
 		c->c_prev->c_next = c->c_next;
 	else
@@ -132,6 +276,11 @@ weft__server_conn_gone(weft_server_t *srv, weft__conn_t *c)
 		c->c_next->c_prev = c->c_prev;
 	c->c_srv = NULL;
 	srv->s_nconns--;
+	if (!srv->s_closed && srv->s_max_conns != 0 && !load_high(srv))
+		for (i = 0; i < srv->s_nls; i++)
+			if (srv->s_ls[i] != NULL &&
+			    srv->s_ls[i]->l_state == L_HELD)
+				listener_poll(srv->s_ls[i], 1);
 	weft__wake_all(&srv->s_waitq, 0);
 	server_maybe_release(srv);
 }
@@ -158,6 +307,15 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	srv->s_limit = opts != NULL && opts->limit > 0 ? (size_t)opts->limit
 						       : WEFT_LIMIT_DEFAULT;
 	srv->s_nodelay = opts == NULL || !opts->no_delay_off;
+	srv->s_backlog = opts != NULL && opts->backlog > 0 ? opts->backlog
+							   : 100;
+	srv->s_accept_batch = opts != NULL && opts->accept_batch > 0
+	    ? opts->accept_batch
+	    : 16;
+	srv->s_max_conns = opts != NULL ? opts->max_connections : 0;
+	uv_timer_init(weft_loop(), &srv->s_emfile_timer);
+	srv->s_timer_live = 1;
+	reserve_acquire();
 	*out = srv;
 	return 0;
 }
@@ -174,13 +332,15 @@ on_listener_close(uv_handle_t *h)
 	struct listener *l = h->data;
 	weft_server_t *srv = l->l_srv;
 
+	close(l->l_fd);
+	srv->s_ls[l->l_idx] = NULL;
 	free(l);
 	srv->s_nlive--;
 	weft__wake_all(&srv->s_waitq, 0);
 	server_maybe_release(srv);
 }
 
-/* Wrap a bound socket fd in a listener and start listening. */
+/* Take a bound socket fd, listen on it and start polling. */
 static int
 listener_add(weft_server_t *srv, int fd, int kind, int backlog)
 {
@@ -195,23 +355,26 @@ listener_add(weft_server_t *srv, int fd, int kind, int backlog)
 		close(fd);
 		return -ENOMEM;
 	}
-	l->l_srv = srv;
-	l->l_kind = kind;
-	if (kind == WEFT__CONN_UNIX) {
-		uv_pipe_init(weft_loop(), &l->l_h.pipe, 0);
-		rc = uv_pipe_open(&l->l_h.pipe, fd);
-	} else {
-		uv_tcp_init(weft_loop(), &l->l_h.tcp);
-		rc = uv_tcp_open(&l->l_h.tcp, fd);
-	}
-	l->l_h.h.data = l;
-	srv->s_ls[srv->s_nls++] = l;
-	srv->s_nlive++;
-	if (rc != 0) {
-		close(fd); /* the handle did not take it */
+	if (listen(fd, backlog) != 0) {
+		rc = -errno;
+		close(fd);
+		free(l);
 		return rc;
 	}
-	return uv_listen(&l->l_h.s, backlog, on_connection);
+	l->l_srv = srv;
+	l->l_kind = kind;
+	l->l_fd = fd;
+	if ((rc = uv_poll_init_socket(weft_loop(), &l->l_poll, fd)) != 0) {
+		close(fd);
+		free(l);
+		return rc;
+	}
+	l->l_poll.data = l;
+	l->l_idx = srv->s_nls;
+	srv->s_ls[srv->s_nls++] = l;
+	srv->s_nlive++;
+	listener_poll(l, 1);
+	return 0;
 }
 
 static void
@@ -232,7 +395,7 @@ weft_start_server(weft_client_cb cb, void *arg, const char *host, int port,
 	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
 		return rc;
 	if ((rc = weft__resolve(host, port, 1, &res)) != 0) {
-		free(srv);
+		server_abort(srv);
 		return rc;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -292,7 +455,7 @@ weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
 	 * other file is not, and binding would fail on it anyway. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			free(srv);
+			server_abort(srv);
 			return -EADDRINUSE;
 		}
 		unlink(path);
@@ -302,13 +465,13 @@ weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		free(srv);
+		server_abort(srv);
 		return -errno;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		rc = -errno;
 		close(fd);
-		free(srv);
+		server_abort(srv);
 		return rc;
 	}
 	if (opts != NULL && opts->unix_mode != 0 &&
@@ -316,7 +479,7 @@ weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
 		rc = -errno;
 		close(fd);
 		unlink(path);
-		free(srv);
+		server_abort(srv);
 		return rc;
 	}
 	if ((opts == NULL || !opts->keep_socket) && lstat(path, &st) == 0) {
@@ -359,6 +522,17 @@ weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
 
 /* ---- Closing ----------------------------------------------------------- */
 
+static void
+on_timer_close(uv_handle_t *h)
+{
+	weft_server_t *srv = WEFT__CONTAINER_OF(h, weft_server_t,
+	    s_emfile_timer);
+
+	srv->s_timer_live = 0;
+	weft__wake_all(&srv->s_waitq, 0);
+	server_maybe_release(srv);
+}
+
 int
 weft_server_close(weft_server_t *srv)
 {
@@ -369,7 +543,10 @@ weft_server_close(weft_server_t *srv)
 		return 0;
 	srv->s_closed = 1;
 	for (i = 0; i < srv->s_nls; i++)
-		uv_close(&srv->s_ls[i]->l_h.h, on_listener_close);
+		if (srv->s_ls[i] != NULL)
+			uv_close((uv_handle_t *)&srv->s_ls[i]->l_poll,
+			    on_listener_close);
+	uv_close((uv_handle_t *)&srv->s_emfile_timer, on_timer_close);
 	if (srv->s_path != NULL) {
 		/* As 3.13 does: only if the path is still our socket, not
 		 * one a newer server put there meanwhile. */
@@ -404,7 +581,8 @@ weft_server_is_serving(const weft_server_t *srv)
 static int
 server_done(const weft_server_t *srv)
 {
-	return srv->s_closed && srv->s_nlive == 0 && srv->s_nconns == 0;
+	return srv->s_closed && srv->s_nlive == 0 && srv->s_nconns == 0 &&
+	    !srv->s_timer_live;
 }
 
 int
@@ -445,15 +623,14 @@ size_t
 weft_server_sockets(const weft_server_t *srv, int *fds, size_t n)
 {
 	size_t i, k = 0;
-	uv_os_fd_t fd;
 
 	if (srv->s_closed)
 		return 0;
 	for (i = 0; i < srv->s_nls; i++) {
-		if (uv_fileno(&srv->s_ls[i]->l_h.h, &fd) != 0)
+		if (srv->s_ls[i] == NULL)
 			continue;
 		if (k < n && fds != NULL)
-			fds[k] = fd;
+			fds[k] = srv->s_ls[i]->l_fd;
 		k++;
 	}
 	return k;
@@ -463,17 +640,19 @@ int
 weft_server_port(const weft_server_t *srv)
 {
 	struct sockaddr_storage ss;
-	int len = sizeof(ss);
+	socklen_t len;
 	size_t i;
 
 	/* Closed listeners are freed (on_listener_close): no port left. */
 	if (srv->s_closed)
 		return 0;
 	for (i = 0; i < srv->s_nls; i++) {
-		if (srv->s_ls[i]->l_kind != WEFT__CONN_TCP)
+		if (srv->s_ls[i] == NULL ||
+		    srv->s_ls[i]->l_kind != WEFT__CONN_TCP)
 			continue;
-		if (uv_tcp_getsockname(&srv->s_ls[i]->l_h.tcp,
-			(struct sockaddr *)&ss, &len) != 0)
+		len = sizeof(ss);
+		if (getsockname(srv->s_ls[i]->l_fd, (struct sockaddr *)&ss,
+			&len) != 0)
 			continue;
 		if (ss.ss_family == AF_INET)
 			return ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -509,4 +688,15 @@ weft_server_free(weft_server_t **srvp)
 	 * pointer to their server: release it when the last one is gone. */
 	srv->s_freed = 1;
 	server_maybe_release(srv);
+}
+
+void
+weft_server_abort_clients(weft_server_t *srv)
+{
+	weft__conn_t *c, *next;
+
+	for (c = srv->s_conns; c != NULL; c = next) {
+		next = c->c_next;
+		weft__conn_fatal(c, -ECONNABORTED);
+	}
 }

@@ -29,6 +29,13 @@ typedef struct weft_stream_opts {
 	int unix_mode;	  /* chmod a UNIX socket to this mode; 0 = leave */
 	int keep_socket;  /* do not unlink the UNIX socket path on close */
 	int no_delay_off; /* leave Nagle on (TCP_NODELAY is set by default) */
+	/* Servers only: */
+	int accept_batch; /* accepts per loop wakeup per listener; 0 = 16 */
+	/* Live connections at most; past it new ones are closed at once, and
+	 * past 7/8 of it the server stops accepting until it drops below, so
+	 * that sibling processes on the same socket take the load.  0 = no
+	 * limit. */
+	size_t max_connections;
 } weft_stream_opts_t;
 
 /**
@@ -76,6 +83,13 @@ WEFT_EXTERN int weft_server_close(weft_server_t *srv);
 /** Close every live client connection (asyncio's close_clients). */
 WEFT_EXTERN void weft_server_close_clients(weft_server_t *srv);
 
+/**
+ * Abort every live client connection (asyncio's abort_clients): queued
+ * output is dropped and the handlers' waiting calls fail with
+ * -ECONNABORTED, so they return and their fibers end.
+ */
+WEFT_EXTERN void weft_server_abort_clients(weft_server_t *srv);
+
 /** 1 while the server accepts connections. */
 WEFT_EXTERN int weft_server_is_serving(const weft_server_t *srv);
 
@@ -99,6 +113,9 @@ WEFT_EXTERN size_t weft_server_sockets(const weft_server_t *srv, int *fds,
 
 /** The bound port of the first TCP socket (0 for UNIX servers). */
 WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
+
+/** How often accepting was paused because the process ran out of fds. */
+WEFT_EXTERN unsigned long weft_server_emfile_pauses(const weft_server_t *srv);
 
 /** Number of live client connections. */
 WEFT_EXTERN size_t weft_server_connections(const weft_server_t *srv);
