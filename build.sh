@@ -10,7 +10,7 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev
-      libcmocka-dev python3 procps"
+      libcmocka-dev libconfig-dev libinih-dev python3 procps"
 
 deps() {
 	local missing=""
@@ -64,8 +64,9 @@ deps)
 run)
 	deps
 	build _build
-	echo "weft: echo server on 127.0.0.1:7000 (Ctrl-C stops it)" >&2
-	exec _build/examples/tcp-echo-server 127.0.0.1 7000
+	echo "weftd: echo :7000, lines :7001, http-hello :7080," \
+	    "echo on unix:_build/weftd-echo.sock (Ctrl-C stops it)" >&2
+	exec _build/weftd -c conf/weftd-dev.conf
 	;;
 test)
 	deps

@@ -171,3 +171,16 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+void
+log_lines(int lvl, const char *text)
+{
+	const char *p = text, *nl;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		log_msg(lvl, "%.*s", nl != NULL ? (int)(nl - p) : (int)strlen(p),
+		    p);
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+}

@@ -22,8 +22,10 @@ struct plugin {
 /*
  * dlopen(RTLD_NOW | RTLD_LOCAL) cp->abspath and check, in order: the
  * descriptor symbol, magic, ABI major (equal), ABI minor (not newer),
- * struct size, name (cp->name, '-' == '_').  On failure returns -1 and
- * *cause names the file and what was expected and found.
+ * struct size, name (cp->name, '-' == '_'), flags (none supported yet),
+ * a client_connected handler.  On failure returns -1 and *cause (malloc'd,
+ * the caller frees it) names the file and what was expected and found.
+ * cp must outlive the plugin (p_conf points to it).  *out must be NULL.
  */
 int plugin_load(const struct conf_plugin *cp, struct plugin **out,
     char **cause);
@@ -32,7 +34,11 @@ int plugin_load(const struct conf_plugin *cp, struct plugin **out,
  * Build the settings context (worker index given) and call init.  On
  * failure (init error, a setting of the wrong type, a setting init never
  * read) returns -1 with *cause as "file:line: plugin NAME: message"
- * lines, file being the config file.
+ * lines joined by '\n' (no trailing newline), file being the config
+ * file; if init had succeeded, fini has been called.  On success the
+ * plugin is ready: run p_desc->client_connected(r, w, p_state) per
+ * connection.  The context stays alive until plugin_unload (the
+ * plugin may keep the strings it read).
  */
 int plugin_init(struct plugin *p, const char *conffile, int worker,
     char **cause);

@@ -1,13 +1,139 @@
-/* weftd: placeholder main until the supervisor lands. */
+/*
+ * weftd: parse the command line and the config, then either check it
+ * (-t), print it (--dump) or become the supervisor.
+ */
 #include "autoconf.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/plugin.h>
+#include <weft/weft.h>
 
 #include "log.h"
+#include "weftd.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: weftd [-t] [--dump] [-c FILE] [-w WORKERS] [-l LEVEL]\n"
+	    "       weftd --version | --help\n"
+	    "\n"
+	    "  -c, --config FILE   configuration (.conf: libconfig, .ini: INI)\n"
+	    "                      default " SYSCONFDIR "/weft/weftd.conf\n"
+	    "  -t, --test          check the config, load and init every "
+	    "plugin, exit 0/1\n"
+	    "      --dump          print the normalised config\n"
+	    "  -w, --workers N     override `workers`\n"
+	    "  -l, --log-level L   err, warning, notice, info or debug\n"
+	    "  -V, --version       print the version\n"
+	    "\n"
+	    "Signals: TERM/INT graceful stop, QUIT immediate stop, HUP reload,\n"
+	    "USR1 reopen logs, TTIN/TTOU one worker more/less.\n");
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	log_procinit("supervisor");
-	fatalx("not implemented yet");
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "dump", no_argument, NULL, 'D' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = SYSCONFDIR "/weft/weftd.conf";
+	struct conf *c = NULL;
+	char *cause = NULL, *end;
+	int ch, test = 0, dump = 0, workers = 0, level = -1;
+
+	log_procinit("weftd");
+	while ((ch = getopt_long(argc, argv, "c:tw:l:Vh", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'D':
+			dump = 1;
+			break;
+		case 'w':
+			workers = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || workers < 1 || workers > 1024) {
+				fprintf(stderr, "weftd: -w: bad worker count "
+						"'%s'\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if ((level = config_log_level(optarg)) < 0) {
+				fprintf(stderr, "weftd: -l: unknown level "
+						"'%s'\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("weftd %s (libweft %s, plugin ABI %d.%d)\n",
+			    PACKAGE_VERSION, weft_version_string(),
+			    WEFT_PLUGIN_ABI_MAJOR, WEFT_PLUGIN_ABI_MINOR);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(file, &c, &cause) != 0) {
+		/* Every error, one per line, each file:line: message. */
+		fprintf(stderr, "%s%s", cause != NULL ? cause : "config error",
+		    cause != NULL && cause[0] != '\0' &&
+			    cause[strlen(cause) - 1] == '\n'
+			? ""
+			: "\n");
+		free(cause);
+		return 1;
+	}
+	if (workers > 0)
+		c->workers = workers;
+	log_setlevel(level >= 0 ? level : c->log_level);
+	if (level >= 0)
+		c->log_level = level;
+	if (dump)
+		config_dump(c, stdout);
+	if (test || dump) {
+		int rc = 0;
+
+		if (test) {
+			log_procinit("check");
+			rc = worker_check_plugins(c) == 0 ? 0 : 1;
+			if (rc == 0)
+				fprintf(stderr, "weftd: %s: configuration and "
+						"plugins OK\n",
+				    file);
+		}
+		config_free(c);
+		return rc;
+	}
+	supervisor_main(c, file);
 }

@@ -13,13 +13,18 @@
  * `weftd -t` and the reload probe), checks magic, ABI major (equal), ABI
  * minor (not newer than weftd's), struct size and name, then calls init
  * with the plugin's settings from the config file.  Plugins link against
- * libweft (`pkg-config --cflags --libs weft`).
+ * libweft (`pkg-config --cflags --libs weft`).  doc/plugins.md is the
+ * guide: building, settings, what a handler must never do (block).
  *
  * ABI evolution: the major version changes when a change breaks existing
  * plugins, the minor when something is added at the end of the
  * descriptor (weftd reads a newer field only if struct_size covers it).
  * Changelog:
- *	1.0	first version: init, client_connected, fini, flags.
+ *	1.0	first version: init, client_connected, fini, flags; settings
+ *		getters, weft_plugin_error, weft_log.
+ *
+ * Plugins install into $(libdir)/weft/plugins-MAJOR, so plugins of two
+ * incompatible majors can live side by side.
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -50,7 +55,8 @@ typedef struct weft_plugin_ctx weft_plugin_ctx_t;
 /** Descriptor flags. */
 enum {
 	/* client_connected is called without a fiber, on the loop's stack:
-	 * it must not call anything that waits (see doc/plugins.md). */
+	 * it must not call anything that waits.  Planned, not built yet:
+	 * weftd 1.0 refuses a plugin that sets it (see doc/plugins.md). */
 	WEFT_PLUGIN_CALLBACK = 1u << 0,
 };
 
@@ -106,7 +112,15 @@ struct weft_plugin_desc {
  * A setting's value, or def if it is not set.  A value of the wrong type
  * (an int setting given "abc") records an error that fails init with the
  * setting's file:line, and def is returned.  Every setting in the config
- * must be read by init: one it never asks for is reported as unknown.
+ * must be read by init: one it never asks for is reported as unknown, so
+ * read all of them before validating any.
+ *
+ * Values are converted from their text, whatever the syntax gave them
+ * (INI values are all strings): an int is decimal or 0x hex ("42",
+ * "-7", "0x1f"); a bool is true/yes/on/1 or false/no/off/0 (any case);
+ * a double is anything strtod takes whole, but not inf or nan.  Any value
+ * reads as a string.  The string returned by weft_setting_str belongs to
+ * weftd and stays valid until after fini.  Getters never allocate.
  */
 WEFT_EXTERN const char *weft_setting_str(weft_plugin_ctx_t *ctx,
     const char *key, const char *def);
@@ -120,7 +134,9 @@ WEFT_EXTERN double weft_setting_double(weft_plugin_ctx_t *ctx,
 /**
  * Refuse the settings (or report another init failure) with a message;
  * returns -EINVAL for `return weft_plugin_error(ctx, "...")`.  If key is
- * not NULL the message is tied to that setting's line.
+ * not NULL the message is tied to that setting's line (the plugin
+ * stanza's if the setting is absent) and reads "setting 'KEY': message".
+ * weftd prints it as "FILE:LINE: plugin NAME: message".
  */
 WEFT_EXTERN int weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -130,6 +146,48 @@ WEFT_EXTERN const char *weft_plugin_name(const weft_plugin_ctx_t *ctx);
 
 /** The worker's index (0-based), for plugins that shard by worker. */
 WEFT_EXTERN int weft_plugin_worker(const weft_plugin_ctx_t *ctx);
+
+/* ---- Host side: weftd's loader (plugins never call these) ------------- */
+
+/** A setting's type as the config syntax gave it (config.h's CONF_T_*). */
+enum weft_setting_type {
+	WEFT_SETTING_STR = 1,
+	WEFT_SETTING_INT = 2,
+	WEFT_SETTING_BOOL = 3,
+	WEFT_SETTING_FLOAT = 4,
+};
+
+/**
+ * Create the context a plugin's init reads its settings from.  name is
+ * the plugin's config name and line its stanza's line (both copied);
+ * worker is the worker index.  *out must be NULL on entry.  Returns 0,
+ * -EINVAL or -ENOMEM.
+ */
+WEFT_EXTERN int weft_plugin_ctx_new(const char *name, int line, int worker,
+    weft_plugin_ctx_t **out);
+
+/**
+ * Add one setting (key and value are copied; value is the setting's
+ * text, type a WEFT_SETTING_*, line its config line).  Returns 0,
+ * -EINVAL (bad type, NULL key or value), -EEXIST (key already added) or
+ * -ENOMEM.
+ */
+WEFT_EXTERN int weft_plugin_ctx_add(weft_plugin_ctx_t *ctx, const char *key,
+    const char *value, int type, int line);
+
+/**
+ * Report what init left behind: values of the wrong type, settings init
+ * never read ("unknown setting 'x'") and weft_plugin_error messages, one
+ * per line as "FILE:LINE: plugin NAME: message", ordered by line, joined
+ * by '\n' (no trailing newline).  Returns the number of errors; when it
+ * is above 0, *out is set to the malloc'd text (the caller frees it).
+ * Returns -ENOMEM if the text cannot be built.
+ */
+WEFT_EXTERN int weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx,
+    const char *file, char **out);
+
+/** Free a context (after the plugin's fini) and set *ctxp to NULL. */
+WEFT_EXTERN void weft_plugin_ctx_free(weft_plugin_ctx_t **ctxp);
 
 /* ---- Logging ------------------------------------------------------------ */
 

@@ -1,0 +1,244 @@
+/*
+ * The libconfig front-end (.conf files).
+ *
+ * libconfig parses the whole file first and stops at its first syntax
+ * error, which is then the only error reported (in libconfig's words, at
+ * libconfig's line).  A file that parses is walked setting by setting;
+ * every setting goes to config.c with its file and line
+ * (config_setting_source_file/_line), which reports unknown keys and
+ * wrong types.  @include paths are relative to the including file's
+ * directory.
+ */
+#include "autoconf.h"
+
+#include <libconfig.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+struct val {
+	int type;
+	const char *text;
+	char buf[64];
+};
+
+struct walk {
+	struct conf_parse *ps;
+	const char *file;	/* the file being loaded */
+	const char *dir;	/* its directory, or NULL for "." */
+	char buf[PATH_MAX];	/* src(): config.c copies what it keeps */
+};
+
+/*
+ * The name to report for a source file: NULL for the file being loaded.
+ * libconfig names an included file as the @include directive wrote it,
+ * relative to include_dir; the name is made to say where it really is.
+ */
+static const char *
+src(struct walk *w, const char *f)
+{
+	if (f == NULL || strcmp(f, w->file) == 0)
+		return NULL;
+	if (f[0] == '/' || w->dir == NULL)
+		return f;
+	snprintf(w->buf, sizeof(w->buf), "%s/%s",
+	    strcmp(w->dir, "/") == 0 ? "" : w->dir, f);
+	return w->buf;
+}
+
+static struct conf_loc
+loc_of(struct walk *w, const config_setting_t *s)
+{
+	struct conf_loc loc;
+
+	loc.file = src(w, config_setting_source_file(s));
+	loc.line = config_setting_source_line(s);
+	return loc;
+}
+
+/*
+ * The shortest text that reads back as the same double: "0.1", not
+ * "0.10000000000000001", so a libconfig float and the same number written
+ * in INI dump alike.
+ */
+static void
+fmt_double(double d, char *buf, size_t len)
+{
+	int prec;
+
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+	snprintf(buf, len, "%.17g", d);
+}
+
+/* A setting as typed text, the form config.c takes. */
+static void
+value(const config_setting_t *s, struct val *v)
+{
+	v->text = v->buf;
+	v->buf[0] = '\0';
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v->type = CONF_T_INT;
+		snprintf(v->buf, sizeof(v->buf), "%lld",
+		    config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v->type = CONF_T_FLOAT;
+		fmt_double(config_setting_get_float(s), v->buf, sizeof(v->buf));
+		break;
+	case CONFIG_TYPE_BOOL:
+		v->type = CONF_T_BOOL;
+		v->text = config_setting_get_bool(s) ? "true" : "false";
+		break;
+	case CONFIG_TYPE_STRING:
+		v->type = CONF_T_STR;
+		v->text = config_setting_get_string(s);
+		break;
+	default:
+		v->type = CONF_T_GROUP;
+		break;
+	}
+}
+
+static void
+walk_plugin(struct walk *w, const config_setting_t *g)
+{
+	struct conf_parse *ps = w->ps;
+	const config_setting_t *k, *s;
+	const char *name;
+	struct val v;
+	int i, j, idx;
+
+	name = config_setting_name(g);
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		config_error(ps, loc_of(w, g), "plugin \"%s\": expected a "
+		    "group { path = \"...\"; }", name);
+		return;
+	}
+	if ((idx = config_plugin_add(ps, name, loc_of(w, g))) < 0)
+		return;
+	for (i = 0; i < config_setting_length(g); i++) {
+		k = config_setting_get_elem(g, (unsigned)i);
+		if (strcmp(config_setting_name(k), "settings") != 0) {
+			value(k, &v);
+			config_plugin_key(ps, idx, config_setting_name(k),
+			    v.type, v.text, loc_of(w, k));
+			continue;
+		}
+		if (config_setting_type(k) != CONFIG_TYPE_GROUP) {
+			config_error(ps, loc_of(w, k), "plugin \"%s\": "
+			    "settings: expected a group { key = value; ... }",
+			    name);
+			continue;
+		}
+		for (j = 0; j < config_setting_length(k); j++) {
+			s = config_setting_get_elem(k, (unsigned)j);
+			value(s, &v);
+			config_plugin_setting(ps, idx, config_setting_name(s),
+			    v.type, v.text, loc_of(w, s));
+		}
+	}
+}
+
+static void
+walk_listen(struct walk *w, const config_setting_t *list)
+{
+	struct conf_parse *ps = w->ps;
+	const config_setting_t *g, *k;
+	struct val v;
+	int i, j, idx;
+
+	/* An empty "listen = [];" parses as an array; accept it as none. */
+	if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(list) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(list) == 0)) {
+		config_error(ps, loc_of(w, list), "listen: expected a list of "
+		    "groups: ( { ... }, { ... } )");
+		return;
+	}
+	for (i = 0; i < config_setting_length(list); i++) {
+		g = config_setting_get_elem(list, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			config_error(ps, loc_of(w, g), "listen: expected a "
+			    "list of groups: ( { ... }, { ... } )");
+			continue;
+		}
+		if ((idx = config_listener_add(ps, NULL, loc_of(w, g))) < 0)
+			continue;
+		for (j = 0; j < config_setting_length(g); j++) {
+			k = config_setting_get_elem(g, (unsigned)j);
+			value(k, &v);
+			config_listener_key(ps, idx, config_setting_name(k),
+			    v.type, v.text, loc_of(w, k));
+		}
+	}
+}
+
+int
+config_conf_parse(struct conf_parse *ps, const char *file)
+{
+	const config_setting_t *root, *s;
+	struct conf_loc loc;
+	struct walk w;
+	struct val v;
+	config_t cfg;
+	char *dir, *slash;
+	int i, j, rc = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.ps = ps;
+	w.file = file;
+	config_init(&cfg);
+	/*
+	 * @include paths are relative to the including file's directory:
+	 * libconfig joins include_dir and the path as text.
+	 */
+	if ((dir = strdup(file)) == NULL)
+		fatal("config");
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		slash[slash == dir ? 1 : 0] = '\0';
+		config_set_include_dir(&cfg, dir);
+		w.dir = dir;
+	}
+	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
+		loc.file = src(&w, config_error_file(&cfg));
+		loc.line = config_error_line(&cfg);
+		config_error(ps, loc, "%s", config_error_text(&cfg));
+		rc = -1;
+		goto out;
+	}
+	root = config_root_setting(&cfg);
+	for (i = 0; i < config_setting_length(root); i++) {
+		s = config_setting_get_elem(root, (unsigned)i);
+		if (strcmp(config_setting_name(s), "plugins") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+				config_error(ps, loc_of(&w, s), "plugins: "
+				    "expected a group: plugins = { NAME = { "
+				    "path = \"...\"; }; };");
+				continue;
+			}
+			for (j = 0; j < config_setting_length(s); j++)
+				walk_plugin(&w, config_setting_get_elem(s,
+				    (unsigned)j));
+		} else if (strcmp(config_setting_name(s), "listen") == 0)
+			walk_listen(&w, s);
+		else {
+			value(s, &v);
+			config_top_key(ps, config_setting_name(s), v.type,
+			    v.text, loc_of(&w, s));
+		}
+	}
+out:
+	config_destroy(&cfg);
+	free(dir);
+	return rc;
+}

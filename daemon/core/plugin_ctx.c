@@ -1,0 +1,481 @@
+/*
+ * The settings context a plugin's init reads its configuration from, and
+ * the host side that fills it and reports what init made of it.
+ *
+ * Both halves live in libweft because weftd and the plugins it loads link
+ * the same shared libweft: weftd's loader builds a context with
+ * weft_plugin_ctx_new/add, the plugin's init calls the getters on it,
+ * and the loader then asks weft_plugin_ctx_errors for the verdict.
+ * Everything here runs at init time, in a worker (or in `weftd -t` and
+ * the reload probe); nothing is thread-safe.
+ *
+ * Getters never allocate: a conversion error is recorded as a code in
+ * the setting itself and only turned into text by weft_plugin_ctx_errors.
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <weft/plugin.h>
+
+#include "internal.h"
+
+#define CTX_MAGIC 0x57504358u /* "WPCX" */
+
+/* What a getter found wrong with a value. */
+enum {
+	SERR_NONE = 0,
+	SERR_INT,	/* not an integer */
+	SERR_RANGE,	/* an integer out of int64_t's range */
+	SERR_BOOL,	/* not a boolean */
+	SERR_NUMBER,	/* not a finite number */
+};
+
+struct setting {
+	char *s_key;
+	char *s_value;
+	int s_type;
+	int s_line;
+	int s_read;	/* a getter asked for it */
+	int s_err;	/* SERR_*, from the last getter that asked */
+};
+
+struct plugerr {
+	int e_line;
+	char *e_key;	/* NULL when the error is not tied to a setting */
+	char *e_msg;
+};
+
+struct weft_plugin_ctx {
+	uint32_t c_magic;	/* CTX_MAGIC: plugins hold this pointer */
+	int c_line;		/* the plugin stanza's line */
+	int c_worker;
+	char *c_name;
+	struct setting *c_set;
+	size_t c_nset;
+	struct plugerr *c_err;	/* weft_plugin_error messages */
+	size_t c_nerr;
+	size_t c_nlost;		/* messages lost to a failed allocation */
+};
+
+/* One line of the report, before formatting. */
+struct report {
+	int r_line;
+	size_t r_seq;		/* insertion order: the sort is stable */
+	const char *r_key;
+	const char *r_fmt;	/* printf format taking key and value */
+	const char *r_value;
+	const char *r_msg;	/* a plugin message, used as is */
+};
+
+static void
+ctx_check(const weft_plugin_ctx_t *ctx)
+{
+	WEFT__ASSERT(ctx != NULL && ctx->c_magic == CTX_MAGIC);
+}
+
+static struct setting *
+ctx_find(weft_plugin_ctx_t *ctx, const char *key)
+{
+	size_t i;
+
+	if (key == NULL)
+		return NULL;
+	for (i = 0; i < ctx->c_nset; i++)
+		if (strcmp(ctx->c_set[i].s_key, key) == 0)
+			return &ctx->c_set[i];
+	return NULL;
+}
+
+/* ---- Host side ---------------------------------------------------------- */
+
+int
+weft_plugin_ctx_new(const char *name, int line, int worker,
+    weft_plugin_ctx_t **out)
+{
+	weft_plugin_ctx_t *ctx;
+
+	WEFT__ASSERT(out != NULL && *out == NULL);
+	if (name == NULL)
+		return -EINVAL;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return -ENOMEM;
+	if ((ctx->c_name = strdup(name)) == NULL) {
+		free(ctx);
+		return -ENOMEM;
+	}
+	ctx->c_magic = CTX_MAGIC;
+	ctx->c_line = line;
+	ctx->c_worker = worker;
+	*out = ctx;
+	return 0;
+}
+
+int
+weft_plugin_ctx_add(weft_plugin_ctx_t *ctx, const char *key,
+    const char *value, int type, int line)
+{
+	struct setting *set, *s;
+
+	ctx_check(ctx);
+	if (key == NULL || value == NULL || type < WEFT_SETTING_STR ||
+	    type > WEFT_SETTING_FLOAT)
+		return -EINVAL;
+	if (ctx_find(ctx, key) != NULL)
+		return -EEXIST;
+	set = realloc(ctx->c_set, (ctx->c_nset + 1) * sizeof(*set));
+	if (set == NULL)
+		return -ENOMEM;
+	ctx->c_set = set;
+	s = &set[ctx->c_nset];
+	memset(s, 0, sizeof(*s));
+	s->s_key = strdup(key);
+	s->s_value = strdup(value);
+	if (s->s_key == NULL || s->s_value == NULL) {
+		free(s->s_key);
+		free(s->s_value);
+		return -ENOMEM;
+	}
+	s->s_type = type;
+	s->s_line = line;
+	ctx->c_nset++;
+	return 0;
+}
+
+void
+weft_plugin_ctx_free(weft_plugin_ctx_t **ctxp)
+{
+	weft_plugin_ctx_t *ctx;
+	size_t i;
+
+	if (ctxp == NULL || (ctx = *ctxp) == NULL)
+		return;
+	ctx_check(ctx);
+	for (i = 0; i < ctx->c_nset; i++) {
+		free(ctx->c_set[i].s_key);
+		free(ctx->c_set[i].s_value);
+	}
+	for (i = 0; i < ctx->c_nerr; i++) {
+		free(ctx->c_err[i].e_key);
+		free(ctx->c_err[i].e_msg);
+	}
+	free(ctx->c_set);
+	free(ctx->c_err);
+	free(ctx->c_name);
+	ctx->c_magic = 0;
+	free(ctx);
+	*ctxp = NULL;
+}
+
+static int
+report_cmp(const void *a, const void *b)
+{
+	const struct report *x = a, *y = b;
+
+	if (x->r_line != y->r_line)
+		return x->r_line < y->r_line ? -1 : 1;
+	return x->r_seq < y->r_seq ? -1 : x->r_seq > y->r_seq;
+}
+
+/* Append one formatted piece to a growing string; -ENOMEM on failure. */
+static int append(char **, size_t *, size_t *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	char *nbuf;
+	size_t ncap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if (*len + (size_t)n + 1 > *cap) {
+		ncap = *cap == 0 ? 256 : *cap;
+		while (*len + (size_t)n + 1 > ncap)
+			ncap *= 2;
+		if ((nbuf = realloc(*buf, ncap)) == NULL)
+			return -ENOMEM;
+		*buf = nbuf;
+		*cap = ncap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+	va_end(ap);
+	*len += (size_t)n;
+	return 0;
+}
+
+static const char *
+serr_format(int err)
+{
+	switch (err) {
+	case SERR_INT:
+		return "setting '%s': expected an integer, got '%s'";
+	case SERR_RANGE:
+		return "setting '%s': integer out of range: '%s'";
+	case SERR_BOOL:
+		return "setting '%s': expected a boolean (true/false, "
+		       "yes/no, on/off, 1/0), got '%s'";
+	default:
+		return "setting '%s': expected a number, got '%s'";
+	}
+}
+
+int
+weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
+    char **out)
+{
+	struct report *rep;
+	const struct setting *s;
+	char *buf = NULL;
+	size_t nrep = 0, len = 0, cap = 0, i;
+	int rc = 0;
+
+	ctx_check(ctx);
+	/* At most two lines per setting (a bad value is also a read one,
+	 * so in fact one), one per message, one for lost messages. */
+	rep = calloc(ctx->c_nset + ctx->c_nerr + 1, sizeof(*rep));
+	if (rep == NULL)
+		return -ENOMEM;
+	for (i = 0; i < ctx->c_nset; i++) {
+		s = &ctx->c_set[i];
+		if (s->s_read && s->s_err == SERR_NONE)
+			continue;
+		rep[nrep].r_line = s->s_line;
+		rep[nrep].r_seq = nrep;
+		rep[nrep].r_key = s->s_key;
+		rep[nrep].r_value = s->s_value;
+		rep[nrep].r_fmt = s->s_read ? serr_format(s->s_err)
+					    : "unknown setting '%s'";
+		nrep++;
+	}
+	for (i = 0; i < ctx->c_nerr; i++) {
+		rep[nrep].r_line = ctx->c_err[i].e_line;
+		rep[nrep].r_seq = nrep;
+		rep[nrep].r_key = ctx->c_err[i].e_key;
+		rep[nrep].r_msg = ctx->c_err[i].e_msg;
+		nrep++;
+	}
+	if (ctx->c_nlost > 0) {
+		rep[nrep].r_line = ctx->c_line;
+		rep[nrep].r_seq = nrep;
+		rep[nrep].r_msg = "init failed (out of memory while "
+				  "recording its error)";
+		nrep++;
+	}
+	if (nrep == 0) {
+		free(rep);
+		return 0;
+	}
+	qsort(rep, nrep, sizeof(*rep), report_cmp);
+	if (file == NULL)
+		file = "(config)";
+	for (i = 0; i < nrep && rc == 0; i++) {
+		rc = append(&buf, &len, &cap, "%s%s:%d: plugin %s: ",
+		    i > 0 ? "\n" : "", file, rep[i].r_line, ctx->c_name);
+		if (rc != 0)
+			break;
+		if (rep[i].r_msg != NULL && rep[i].r_key != NULL)
+			rc = append(&buf, &len, &cap, "setting '%s': %s",
+			    rep[i].r_key, rep[i].r_msg);
+		else if (rep[i].r_msg != NULL)
+			rc = append(&buf, &len, &cap, "%s", rep[i].r_msg);
+		else
+			rc = append(&buf, &len, &cap, rep[i].r_fmt,
+			    rep[i].r_key, rep[i].r_value);
+	}
+	free(rep);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	return (int)nrep;
+}
+
+/* ---- Plugin side: getters ----------------------------------------------- */
+
+/*
+ * Look a setting up for a getter: marks it read and clears an error an
+ * earlier getter recorded.  NULL if not set (the getter returns def).
+ */
+static struct setting *
+getter_find(weft_plugin_ctx_t *ctx, const char *key)
+{
+	struct setting *s;
+
+	if (ctx == NULL)
+		return NULL;
+	ctx_check(ctx);
+	if ((s = ctx_find(ctx, key)) == NULL)
+		return NULL;
+	s->s_read = 1;
+	s->s_err = SERR_NONE;
+	return s;
+}
+
+const char *
+weft_setting_str(weft_plugin_ctx_t *ctx, const char *key, const char *def)
+{
+	struct setting *s;
+
+	if ((s = getter_find(ctx, key)) == NULL)
+		return def;
+	return s->s_value;
+}
+
+/* Parse a whole decimal or 0x-hex integer; returns SERR_*. */
+static int
+parse_int(const char *text, int64_t *out)
+{
+	const char *p = text, *digits;
+	char *end;
+	long long v;
+	int base = 10;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		base = 16;
+	digits = base == 16 ? p + 2 : p;
+	/* strtoll would skip blanks, take a second sign or an empty hex
+	 * prefix: only digits may follow the sign and prefix. */
+	if (!isxdigit((unsigned char)*digits) ||
+	    (base == 10 && !isdigit((unsigned char)*digits)))
+		return SERR_INT;
+	errno = 0;
+	v = strtoll(text, &end, base);
+	if (*end != '\0')
+		return SERR_INT;
+	if (errno == ERANGE)
+		return SERR_RANGE;
+	*out = (int64_t)v;
+	return SERR_NONE;
+}
+
+int64_t
+weft_setting_int(weft_plugin_ctx_t *ctx, const char *key, int64_t def)
+{
+	struct setting *s;
+	int64_t v;
+
+	if ((s = getter_find(ctx, key)) == NULL)
+		return def;
+	if ((s->s_err = parse_int(s->s_value, &v)) != SERR_NONE)
+		return def;
+	return v;
+}
+
+int
+weft_setting_bool(weft_plugin_ctx_t *ctx, const char *key, int def)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	struct setting *s;
+	size_t i;
+
+	if ((s = getter_find(ctx, key)) == NULL)
+		return def;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s->s_value, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s->s_value, no[i]) == 0)
+			return 0;
+	}
+	s->s_err = SERR_BOOL;
+	return def;
+}
+
+double
+weft_setting_double(weft_plugin_ctx_t *ctx, const char *key, double def)
+{
+	struct setting *s;
+	char *end;
+	double v;
+
+	if ((s = getter_find(ctx, key)) == NULL)
+		return def;
+	/* strtod skips leading blanks; a value with any is not a number
+	 * here, as for the other getters. */
+	if (s->s_value[0] == '\0' || isspace((unsigned char)s->s_value[0])) {
+		s->s_err = SERR_NUMBER;
+		return def;
+	}
+	v = strtod(s->s_value, &end);
+	if (*end != '\0' || !isfinite(v)) {
+		s->s_err = SERR_NUMBER;
+		return def;
+	}
+	return v;
+}
+
+/* ---- Plugin side: errors and identity ----------------------------------- */
+
+int
+weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key, const char *fmt,
+    ...)
+{
+	struct plugerr *errs, *e;
+	struct setting *s;
+	va_list ap;
+	int n;
+
+	if (ctx == NULL)
+		return -EINVAL;
+	ctx_check(ctx);
+	errs = realloc(ctx->c_err, (ctx->c_nerr + 1) * sizeof(*errs));
+	if (errs == NULL) {
+		ctx->c_nlost++;
+		return -EINVAL;
+	}
+	ctx->c_err = errs;
+	e = &errs[ctx->c_nerr];
+	memset(e, 0, sizeof(*e));
+	s = ctx_find(ctx, key);
+	e->e_line = s != NULL ? s->s_line : ctx->c_line;
+	if (key != NULL && (e->e_key = strdup(key)) == NULL) {
+		ctx->c_nlost++;
+		return -EINVAL;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&e->e_msg, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		free(e->e_key);
+		ctx->c_nlost++;
+		return -EINVAL;
+	}
+	/* A setting the plugin complains about was looked at: do not also
+	 * call it unknown. */
+	if (s != NULL)
+		s->s_read = 1;
+	ctx->c_nerr++;
+	return -EINVAL;
+}
+
+const char *
+weft_plugin_name(const weft_plugin_ctx_t *ctx)
+{
+	ctx_check(ctx);
+	return ctx->c_name;
+}
+
+int
+weft_plugin_worker(const weft_plugin_ctx_t *ctx)
+{
+	ctx_check(ctx);
+	return ctx->c_worker;
+}

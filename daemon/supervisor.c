@@ -1,0 +1,1110 @@
+/*
+ * The supervisor: binds every listener, drops privileges, forks the
+ * workers that share those sockets, and keeps them alive.  It runs no
+ * plugin code and no libuv loop: a poll(2) loop over a signal self-pipe
+ * and the workers' report pipes is all it needs, and it keeps fork() free
+ * of any inherited loop state.
+ *
+ * Reload (SIGHUP) builds a new generation: parse the config, run every
+ * plugin's init in a throwaway probe process, bind new listeners (sockets
+ * whose address did not change are handed over, so nothing queued on them
+ * is lost), start the new workers, and only when all of them have
+ * reported READY ask the old ones to drain.
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weft/plugin.h>
+
+#include "log.h"
+#include "weftd.h"
+
+#define MAX_WORKERS 1024
+#define MAX_PROCS (3 * MAX_WORKERS)
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+#define HEALTHY_MS 60000     /* up this long: the slot's backoff resets */
+#define BOOT_FAILURES_MAX 5  /* consecutive failed boots of a slot */
+#define KILL_GRACE_MS 5000   /* SIGABRT → SIGKILL */
+#define STOP_GRACE_MS 5000   /* past shutdown_timeout → SIGKILL */
+
+/* One listening socket set of a generation. */
+struct lsock {
+	char key[256];	/* identity: kind, address, reuse_port */
+	int fd;		/* shared socket; -1 with reuse_port */
+	int *slot_fds;	/* reuse_port: one socket per worker slot */
+	int nslot_fds;
+	char *unlink_path; /* UNIX path to remove when the socket goes */
+};
+
+struct gen {
+	int id;
+	struct conf *conf;
+	struct lsock *ls;
+	size_t nls;
+	int nslots;
+	int draining;	/* old generation asked to stop */
+	/* per slot */
+	int *backoff_ms;
+	int *boot_failures;
+	uint64_t *respawn_at; /* 0 = nothing scheduled */
+};
+
+struct proc {
+	pid_t pid;
+	struct gen *gen;
+	int slot;
+	int pipe;	  /* read end of the report pipe, -1 once closed */
+	int ready;
+	int stopping;	  /* we sent TERM/KILL: its exit is expected */
+	uint64_t started;
+	uint64_t abort_at; /* SIGABRT sent (heartbeat), 0 = no */
+};
+
+static struct {
+	const char *conffile;
+	struct gen *cur;	/* serving, or being replaced */
+	struct gen *next;	/* reload in progress */
+	struct gen *old[8];	/* draining generations */
+	int nold;
+	struct proc procs[MAX_PROCS];
+	volatile uint64_t *hb;	/* heartbeats, indexed like procs */
+	int sigpipe[2];
+	pid_t probe;		/* reload probe child */
+	struct conf *probe_conf;
+	int stopping;		/* TERM/INT received */
+	uint64_t stop_deadline;
+	int exit_code;
+	int gen_ids;
+} S;
+
+static void spawn(struct gen *g, int slot);
+static void continue_reload(int status);
+static void abort_reload(void);
+
+/* ---- Signals ----------------------------------------------------------- */
+
+static void
+on_signal(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int saved = errno;
+
+	(void)!write(S.sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+static void
+signals_init(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
+		SIGTTIN, SIGTTOU, SIGCHLD };
+	struct sigaction sa;
+	size_t i;
+
+	if (pipe2(S.sigpipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* In a fresh child: back to default dispositions. */
+static void
+signals_reset(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
+		SIGTTIN, SIGTTOU, SIGCHLD };
+	size_t i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	close(S.sigpipe[0]);
+	close(S.sigpipe[1]);
+}
+
+/* ---- Listeners ---------------------------------------------------------- */
+
+/*
+ * A listener's identity across reloads: same kind, address and
+ * reuse_port means the socket is handed over.  Port 0 (an ephemeral port)
+ * names no address, so such a listener keeps its socket only under the
+ * same name (or, unnamed, the same position).
+ */
+static void
+lsock_key(const struct conf_listener *l, size_t idx, char *key, size_t size)
+{
+	char eph[128] = "";
+
+	if (l->kind == CONF_LISTEN_TCP && l->port == 0) {
+		if (l->name != NULL && l->name[0] != '\0')
+			snprintf(eph, sizeof(eph), " name=%s", l->name);
+		else
+			snprintf(eph, sizeof(eph), " #%zu", idx);
+	}
+	snprintf(key, size, "%s %s%s%s",
+	    l->kind == CONF_LISTEN_UNIX ? "unix" : "tcp", l->address,
+	    l->reuse_port ? " reuse_port" : "", eph);
+}
+
+static int
+bind_tcp(const struct conf_listener *l, int reuse_port, char **cause)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[16];
+	int fd, rc, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", l->port);
+	rc = getaddrinfo(l->host[0] != '\0' ? l->host : NULL, port, &hints,
+	    &res);
+	if (rc != 0) {
+		if (asprintf(cause, "%s: %s", l->address, gai_strerror(rc)) < 0)
+			*cause = NULL;
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Set before bind: Debian 12's libuv has no UV_TCP_REUSEPORT. */
+	if (reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		goto fail;
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, l->backlog) != 0)
+		goto fail;
+	freeaddrinfo(res);
+	return fd;
+fail:
+	if (asprintf(cause, "%s: %s", l->address, strerror(errno)) < 0)
+		*cause = NULL;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+static int
+bind_unix(const struct conf_listener *l, char **cause)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	if (lstat(l->path, &st) == 0) {
+		/* A socket left by an earlier run is ours to replace; any
+		 * other file is not. */
+		if (!S_ISSOCK(st.st_mode)) {
+			if (asprintf(cause, "%s: exists and is not a socket",
+				l->path) < 0)
+				*cause = NULL;
+			return -1;
+		}
+		unlink(l->path);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		goto fail;
+	if (l->mode >= 0 && chmod(l->path, (mode_t)l->mode) != 0)
+		goto fail;
+	if (listen(fd, l->backlog) != 0)
+		goto fail;
+	return fd;
+fail:
+	if (asprintf(cause, "%s: %s", l->path, strerror(errno)) < 0)
+		*cause = NULL;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int
+lsock_bind_one(const struct conf_listener *l, char **cause)
+{
+	if (l->kind == CONF_LISTEN_UNIX)
+		return bind_unix(l, cause);
+	return bind_tcp(l, l->reuse_port, cause);
+}
+
+static void
+lsock_log(const struct conf_listener *l, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int port;
+
+	if (l->kind == CONF_LISTEN_UNIX) {
+		log_info("listening on unix:%s (%s)", l->path, l->plugin);
+		return;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    host, sizeof(host));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		log_info("listening on [%s]:%d (%s)", host, port, l->plugin);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		    sizeof(host));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		log_info("listening on %s:%d (%s)", host, port, l->plugin);
+	}
+}
+
+/* Is a listener with this identity still used by a live generation? */
+static int
+key_in_use(const struct gen *except, const char *key)
+{
+	const struct gen *gens[12];
+	size_t n = 0, i, j;
+
+	gens[n++] = S.cur;
+	gens[n++] = S.next;
+	for (i = 0; i < (size_t)S.nold; i++)
+		gens[n++] = S.old[i];
+	for (i = 0; i < n; i++) {
+		if (gens[i] == NULL || gens[i] == except || gens[i]->ls == NULL)
+			continue;
+		for (j = 0; j < gens[i]->nls; j++)
+			if (strcmp(gens[i]->ls[j].key, key) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static void
+lsock_close(struct lsock *s)
+{
+	int i;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	for (i = 0; i < s->nslot_fds; i++)
+		if (s->slot_fds[i] >= 0)
+			close(s->slot_fds[i]);
+	free(s->slot_fds);
+	if (s->unlink_path != NULL) {
+		unlink(s->unlink_path);
+		free(s->unlink_path);
+	}
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+/* The fd slot `slot` of listener i listens on. */
+static int
+lsock_fd(struct gen *g, size_t i, int slot)
+{
+	struct lsock *s = &g->ls[i];
+	char *cause = NULL;
+	int *nfds, k;
+
+	if (s->fd >= 0)
+		return s->fd;
+	if (slot >= s->nslot_fds) {
+		nfds = realloc(s->slot_fds, (size_t)(slot + 1) * sizeof(int));
+		if (nfds == NULL)
+			return -1;
+		for (k = s->nslot_fds; k <= slot; k++)
+			nfds[k] = -1;
+		s->slot_fds = nfds;
+		s->nslot_fds = slot + 1;
+	}
+	if (s->slot_fds[slot] < 0) {
+		s->slot_fds[slot] = lsock_bind_one(&g->conf->listeners[i], &cause);
+		if (s->slot_fds[slot] < 0) {
+			log_warnx("cannot bind %s", cause != NULL ? cause : "?");
+			free(cause);
+		}
+	}
+	return s->slot_fds[slot];
+}
+
+/*
+ * Bind g's listeners, taking over the sockets of prev (may be NULL) whose
+ * identity is unchanged.  Returns -1 with *cause on failure (g's own new
+ * sockets are closed again; prev is untouched).
+ */
+static int
+gen_bind(struct gen *g, struct gen *prev, char **cause)
+{
+	const struct conf_listener *l;
+	size_t i, j;
+	int k;
+
+	g->nls = g->conf->nlisteners;
+	g->ls = calloc(g->nls ? g->nls : 1, sizeof(*g->ls));
+	if (g->ls == NULL)
+		fatal("calloc");
+	for (i = 0; i < g->nls; i++)
+		g->ls[i].fd = -1;
+	for (i = 0; i < g->nls; i++) {
+		l = &g->conf->listeners[i];
+		lsock_key(l, i, g->ls[i].key, sizeof(g->ls[i].key));
+		for (j = 0; prev != NULL && j < prev->nls; j++)
+			if (strcmp(prev->ls[j].key, g->ls[i].key) == 0)
+				break;
+		if (prev != NULL && j < prev->nls) {
+			/* Same address: share the socket with the old
+			 * generation, so its queue carries over. */
+			g->ls[i].fd = prev->ls[j].fd >= 0 ? dup(prev->ls[j].fd)
+							  : -1;
+			if (prev->ls[j].nslot_fds > 0) {
+				g->ls[i].slot_fds = calloc(
+				    (size_t)prev->ls[j].nslot_fds, sizeof(int));
+				g->ls[i].nslot_fds = prev->ls[j].nslot_fds;
+				for (k = 0; k < prev->ls[j].nslot_fds; k++)
+					g->ls[i].slot_fds[k] =
+					    prev->ls[j].slot_fds[k] >= 0
+						? dup(prev->ls[j].slot_fds[k])
+						: -1;
+			}
+			if (prev->ls[j].unlink_path != NULL)
+				g->ls[i].unlink_path =
+				    strdup(prev->ls[j].unlink_path);
+			continue;
+		}
+		if (l->reuse_port) {
+			for (k = 0; k < g->conf->workers; k++)
+				if (lsock_fd(g, i, k) < 0)
+					goto fail_bind;
+			lsock_log(l, g->ls[i].slot_fds[0]);
+			continue;
+		}
+		if ((g->ls[i].fd = lsock_bind_one(l, cause)) < 0)
+			goto fail;
+		if (l->kind == CONF_LISTEN_UNIX)
+			g->ls[i].unlink_path = strdup(l->path);
+		lsock_log(l, g->ls[i].fd);
+	}
+	return 0;
+fail_bind:
+	if (asprintf(cause, "cannot bind %s", l->address) < 0)
+		*cause = NULL;
+fail:
+	for (j = 0; j < g->nls; j++) {
+		/* Never unlink a path the previous generation still uses. */
+		if (g->ls[j].unlink_path != NULL &&
+		    key_in_use(g, g->ls[j].key)) {
+			free(g->ls[j].unlink_path);
+			g->ls[j].unlink_path = NULL;
+		}
+		lsock_close(&g->ls[j]);
+	}
+	free(g->ls);
+	g->ls = NULL;
+	return -1;
+}
+
+static struct gen *
+gen_new(struct conf *c)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+
+	if (g == NULL)
+		fatal("calloc");
+	g->id = ++S.gen_ids;
+	g->conf = c;
+	g->nslots = c->workers;
+	g->backoff_ms = calloc(MAX_WORKERS, sizeof(int));
+	g->boot_failures = calloc(MAX_WORKERS, sizeof(int));
+	g->respawn_at = calloc(MAX_WORKERS, sizeof(uint64_t));
+	if (g->backoff_ms == NULL || g->boot_failures == NULL ||
+	    g->respawn_at == NULL)
+		fatal("calloc");
+	return g;
+}
+
+static void
+gen_free(struct gen *g)
+{
+	size_t i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; g->ls != NULL && i < g->nls; i++) {
+		if (g->ls[i].unlink_path != NULL &&
+		    key_in_use(g, g->ls[i].key)) {
+			free(g->ls[i].unlink_path);
+			g->ls[i].unlink_path = NULL;
+		}
+		lsock_close(&g->ls[i]);
+	}
+	free(g->ls);
+	free(g->backoff_ms);
+	free(g->boot_failures);
+	free(g->respawn_at);
+	config_free(g->conf);
+	free(g);
+}
+
+static int
+gen_nprocs(const struct gen *g, int *ready)
+{
+	int i, n = 0, r = 0;
+
+	for (i = 0; i < MAX_PROCS; i++) {
+		if (S.procs[i].pid > 0 && S.procs[i].gen == g) {
+			n++;
+			r += S.procs[i].ready;
+		}
+	}
+	if (ready != NULL)
+		*ready = r;
+	return n;
+}
+
+/* ---- Privileges ---------------------------------------------------------- */
+
+static void
+drop_privileges(const struct conf *c)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	gid_t gid;
+
+	if (c->user == NULL && c->group == NULL)
+		return;
+	if (c->user != NULL && (pw = getpwnam(c->user)) == NULL)
+		fatalx("unknown user %s", c->user);
+	if (c->group != NULL && (gr = getgrnam(c->group)) == NULL)
+		fatalx("unknown group %s", c->group);
+	gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
+	if (setgroups(1, &gid) != 0 || setgid(gid) != 0)
+		fatal("cannot drop group privileges");
+	if (pw != NULL && setuid(pw->pw_uid) != 0)
+		fatal("cannot drop user privileges");
+	log_info("running as %s:%s", c->user != NULL ? c->user : "-",
+	    c->group != NULL ? c->group : "-");
+}
+
+/* ---- Workers ----------------------------------------------------------- */
+
+static struct proc *
+proc_of(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (S.procs[i].pid == pid)
+			return &S.procs[i];
+	return NULL;
+}
+
+static void
+spawn(struct gen *g, int slot)
+{
+	struct worker_args a;
+	struct proc *p = NULL;
+	int i, pfd[2], *fds;
+	size_t k;
+	pid_t pid;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (S.procs[i].pid == 0) {
+			p = &S.procs[i];
+			break;
+		}
+	if (p == NULL) {
+		log_warnx("too many worker processes");
+		return;
+	}
+	if ((fds = calloc(g->nls ? g->nls : 1, sizeof(int))) == NULL)
+		fatal("calloc");
+	for (k = 0; k < g->nls; k++)
+		if ((fds[k] = lsock_fd(g, k, slot)) < 0) {
+			free(fds);
+			g->respawn_at[slot] = weftd_now_ms() + BACKOFF_MAX_MS;
+			return;
+		}
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		log_warn("pipe");
+		free(fds);
+		return;
+	}
+	S.hb[i] = weftd_now_ms();
+	pid = fork();
+	if (pid < 0) {
+		log_warn("fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		free(fds);
+		g->respawn_at[slot] = weftd_now_ms() + BACKOFF_MIN_MS;
+		return;
+	}
+	if (pid == 0) {
+		signals_reset();
+		close(pfd[0]);
+		/* Report pipes of the other workers are not ours. */
+		for (k = 0; k < MAX_PROCS; k++)
+			if (S.procs[k].pid > 0 && S.procs[k].pipe >= 0)
+				close(S.procs[k].pipe);
+		memset(&a, 0, sizeof(a));
+		a.conf = g->conf;
+		a.index = slot;
+		a.generation = g->id;
+		a.fds = fds;
+		a.report_fd = pfd[1];
+		a.heartbeat = &S.hb[i];
+		worker_main(&a);
+	}
+	free(fds);
+	close(pfd[1]);
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->gen = g;
+	p->slot = slot;
+	p->pipe = pfd[0];
+	p->started = weftd_now_ms();
+	g->respawn_at[slot] = 0;
+	log_debug("worker %d (pid %ld, generation %d) started", slot,
+	    (long)pid, g->id);
+}
+
+static void
+proc_signal(struct proc *p, int sig)
+{
+	if (p->pid > 0)
+		kill(p->pid, sig);
+}
+
+static void
+gen_signal(struct gen *g, int sig)
+{
+	int i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (S.procs[i].pid > 0 && S.procs[i].gen == g) {
+			S.procs[i].stopping = 1;
+			proc_signal(&S.procs[i], sig);
+		}
+}
+
+static void
+describe_exit(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by signal %d (%s)%s",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSEGV
+			? ": a crash or a fiber stack overflow, see above"
+			: "");
+	else
+		snprintf(buf, size, "ended with status 0x%x", status);
+}
+
+static void
+give_up(const char *why)
+{
+	int i;
+
+	log_warnx("giving up: %s", why);
+	for (i = 0; i < MAX_PROCS; i++)
+		if (S.procs[i].pid > 0) {
+			S.procs[i].stopping = 1;
+			proc_signal(&S.procs[i], SIGKILL);
+		}
+	S.stopping = 1;
+	S.exit_code = 1;
+	S.stop_deadline = weftd_now_ms();
+}
+
+/* A worker is gone: log why, and respawn it unless that was expected. */
+static void
+reaped(struct proc *p, int status)
+{
+	struct gen *g = p->gen;
+	uint64_t now = weftd_now_ms(), up = now - p->started;
+	char how[128];
+	int slot = p->slot, crashed, expected = p->stopping;
+	int ready = p->ready;
+	long pid = (long)p->pid;
+
+	describe_exit(status, how, sizeof(how));
+	crashed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (expected && !crashed)
+		log_info("worker %d (pid %ld) %s", slot, pid, how);
+	else
+		log_warnx("worker %d (pid %ld, generation %d) %s", slot, pid,
+		    g->id, how);
+	if (p->pipe >= 0)
+		close(p->pipe);
+	S.hb[p - S.procs] = 0;
+	memset(p, 0, sizeof(*p));
+	p->pipe = -1;
+	if (expected || S.stopping || g->draining || slot >= g->nslots)
+		return;
+	/* Exponential backoff per slot, reset after a healthy minute. */
+	if (up >= HEALTHY_MS)
+		g->backoff_ms[slot] = 0;
+	g->backoff_ms[slot] = g->backoff_ms[slot] == 0
+	    ? BACKOFF_MIN_MS
+	    : g->backoff_ms[slot] * 2;
+	if (g->backoff_ms[slot] > BACKOFF_MAX_MS)
+		g->backoff_ms[slot] = BACKOFF_MAX_MS;
+	if (!ready && g == S.next) {
+		/* The probe passed but a new worker did not come up: keep
+		 * serving with the current generation. */
+		log_warnx("reload failed: a worker of generation %d did not "
+			  "start; keeping generation %d",
+		    g->id, S.cur->id);
+		abort_reload();
+		return;
+	}
+	if (!ready && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == WORKER_EXIT_BOOT) {
+		if (++g->boot_failures[slot] >= BOOT_FAILURES_MAX) {
+			snprintf(how, sizeof(how),
+			    "worker %d failed to boot %d times in a row", slot,
+			    g->boot_failures[slot]);
+			give_up(how);
+			return;
+		}
+	}
+	g->respawn_at[slot] = now + (uint64_t)g->backoff_ms[slot];
+	log_info("restarting worker %d in %d ms", slot, g->backoff_ms[slot]);
+}
+
+static void
+reap(void)
+{
+	struct proc *p;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == S.probe) {
+			S.probe = 0;
+			continue_reload(status);
+			continue;
+		}
+		if ((p = proc_of(pid)) != NULL)
+			reaped(p, status);
+	}
+}
+
+/* ---- Reload -------------------------------------------------------------- */
+
+static void
+start_reload(void)
+{
+	struct conf *c = NULL;
+	char *cause = NULL;
+	pid_t pid;
+
+	if (S.stopping)
+		return;
+	if (S.probe != 0 || S.next != NULL) {
+		log_warnx("reload already in progress; ignoring SIGHUP");
+		return;
+	}
+	log_info("reloading %s", S.conffile);
+	if (config_load(S.conffile, &c, &cause) != 0) {
+		log_warnx("reload failed, keeping generation %d:", S.cur->id);
+		log_lines(WEFT_LOG_WARNING, cause != NULL ? cause : "?");
+		free(cause);
+		return;
+	}
+	/* Plugins are loaded and initialised in a throwaway process first:
+	 * the supervisor never runs plugin code. */
+	pid = fork();
+	if (pid < 0) {
+		log_warn("reload: fork");
+		config_free(c);
+		return;
+	}
+	if (pid == 0) {
+		signals_reset();
+		log_procinit("reload probe");
+		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
+	}
+	S.probe = pid;
+	S.probe_conf = c;
+}
+
+static void
+continue_reload(int status)
+{
+	struct conf *c = S.probe_conf;
+	struct gen *g;
+	char *cause = NULL;
+	int i;
+
+	S.probe_conf = NULL;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_warnx("reload failed (plugin check), keeping generation %d",
+		    S.cur->id);
+		config_free(c);
+		return;
+	}
+	if (S.stopping) {
+		config_free(c);
+		return;
+	}
+	g = gen_new(c);
+	if (gen_bind(g, S.cur, &cause) != 0) {
+		log_warnx("reload failed, keeping generation %d: %s",
+		    S.cur->id, cause != NULL ? cause : "bind failed");
+		free(cause);
+		gen_free(g);
+		return;
+	}
+	log_setlevel(c->log_level);
+	S.next = g;
+	for (i = 0; i < g->nslots; i++)
+		spawn(g, i);
+}
+
+static void
+abort_reload(void)
+{
+	struct gen *g = S.next;
+
+	S.next = NULL;
+	g->draining = 1;
+	gen_signal(g, SIGKILL);
+	if (S.nold < (int)(sizeof(S.old) / sizeof(S.old[0])))
+		S.old[S.nold++] = g;
+}
+
+/* The new generation is up: retire the current one. */
+static void
+finish_reload(void)
+{
+	struct gen *old = S.cur;
+
+	S.cur = S.next;
+	S.next = NULL;
+	old->draining = 1;
+	gen_signal(old, SIGTERM);
+	if (S.nold < (int)(sizeof(S.old) / sizeof(S.old[0])))
+		S.old[S.nold++] = old;
+	else
+		log_warnx("too many draining generations");
+	log_info("reload complete: generation %d serving with %d worker(s)",
+	    S.cur->id, S.cur->nslots);
+}
+
+static void
+collect_old(void)
+{
+	int i, j;
+
+	for (i = 0; i < S.nold; i++) {
+		if (gen_nprocs(S.old[i], NULL) > 0)
+			continue;
+		log_debug("generation %d drained", S.old[i]->id);
+		gen_free(S.old[i]);
+		for (j = i; j < S.nold - 1; j++)
+			S.old[j] = S.old[j + 1];
+		S.nold--;
+		i--;
+	}
+}
+
+/* ---- The loop ------------------------------------------------------------ */
+
+static void
+start_stop(int sig)
+{
+	uint64_t now = weftd_now_ms();
+	int i;
+
+	if (sig == SIGQUIT) {
+		log_info("SIGQUIT: stopping now");
+		for (i = 0; i < MAX_PROCS; i++)
+			if (S.procs[i].pid > 0) {
+				S.procs[i].stopping = 1;
+				proc_signal(&S.procs[i], SIGKILL);
+			}
+		S.stopping = 1;
+		S.stop_deadline = now;
+		return;
+	}
+	if (S.stopping)
+		return;
+	log_info("%s: stopping gracefully (up to %gs)", strsignal(sig),
+	    S.cur->conf->shutdown_timeout);
+	S.stopping = 1;
+	S.stop_deadline = now +
+	    (uint64_t)(S.cur->conf->shutdown_timeout * 1000) + STOP_GRACE_MS;
+	for (i = 0; i < MAX_PROCS; i++)
+		if (S.procs[i].pid > 0) {
+			S.procs[i].stopping = 1;
+			proc_signal(&S.procs[i], SIGTERM);
+		}
+	if (S.probe != 0)
+		kill(S.probe, SIGKILL);
+}
+
+static void
+resize(int delta)
+{
+	struct gen *g = S.cur;
+	int i;
+
+	if (S.stopping || S.next != NULL)
+		return;
+	if (delta > 0 && g->nslots < MAX_WORKERS) {
+		spawn(g, g->nslots++);
+		log_info("SIGTTIN: %d worker(s)", g->nslots);
+	} else if (delta < 0 && g->nslots > 1) {
+		g->nslots--;
+		g->respawn_at[g->nslots] = 0;
+		for (i = 0; i < MAX_PROCS; i++)
+			if (S.procs[i].pid > 0 && S.procs[i].gen == g &&
+			    S.procs[i].slot == g->nslots) {
+				S.procs[i].stopping = 1;
+				proc_signal(&S.procs[i], SIGTERM);
+			}
+		log_info("SIGTTOU: %d worker(s)", g->nslots);
+	}
+}
+
+static void
+handle_signals(void)
+{
+	unsigned char sig;
+	int i;
+
+	while (read(S.sigpipe[0], &sig, 1) == 1) {
+		switch (sig) {
+		case SIGCHLD:
+			reap();
+			break;
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			start_stop(sig);
+			break;
+		case SIGHUP:
+			start_reload();
+			break;
+		case SIGUSR1:
+			log_reopen();
+			for (i = 0; i < MAX_PROCS; i++)
+				proc_signal(&S.procs[i], SIGUSR1);
+			break;
+		case SIGTTIN:
+			resize(1);
+			break;
+		case SIGTTOU:
+			resize(-1);
+			break;
+		}
+	}
+}
+
+static void
+read_reports(struct pollfd *pfds, int *idx, int n)
+{
+	struct proc *p;
+	char buf[64];
+	ssize_t r;
+	int i, k;
+
+	for (k = 0; k < n; k++) {
+		if (pfds[k].revents == 0)
+			continue;
+		p = &S.procs[idx[k]];
+		if (p->pid <= 0 || p->pipe != pfds[k].fd)
+			continue; /* reaped meanwhile */
+		r = read(p->pipe, buf, sizeof(buf));
+		if (r <= 0) {
+			/* EOF: it is exiting; SIGCHLD will tell how. */
+			close(p->pipe);
+			p->pipe = -1;
+			continue;
+		}
+		for (i = 0; i < r; i++) {
+			if (buf[i] == REPORT_READY && !p->ready) {
+				p->ready = 1;
+				p->gen->boot_failures[p->slot] = 0;
+				log_info("worker %d (pid %ld) ready", p->slot,
+				    (long)p->pid);
+			}
+		}
+	}
+}
+
+static void
+check_heartbeats(uint64_t now)
+{
+	struct proc *p;
+	uint64_t limit, last;
+	int i;
+
+	for (i = 0; i < MAX_PROCS; i++) {
+		p = &S.procs[i];
+		if (p->pid <= 0 || !p->ready || p->stopping)
+			continue;
+		if (p->abort_at != 0) {
+			if (now - p->abort_at >= KILL_GRACE_MS) {
+				log_warnx("worker %d (pid %ld) ignored SIGABRT: "
+					  "SIGKILL",
+				    p->slot, (long)p->pid);
+				proc_signal(p, SIGKILL);
+				p->abort_at = now; /* once per grace */
+			}
+			continue;
+		}
+		limit = (uint64_t)(p->gen->conf->worker_timeout * 1000);
+		last = S.hb[i];
+		if (last != 0 && now > last && now - last > limit) {
+			log_warnx("worker %d (pid %ld) loop blocked for %.1fs "
+				  "(worker_timeout %gs): SIGABRT",
+			    p->slot, (long)p->pid, (double)(now - last) / 1000,
+			    p->gen->conf->worker_timeout);
+			p->abort_at = now;
+			proc_signal(p, SIGABRT);
+		}
+	}
+}
+
+static void
+respawn_due(struct gen *g, uint64_t now, uint64_t *next)
+{
+	int i;
+
+	for (i = 0; i < g->nslots; i++) {
+		if (g->respawn_at[i] == 0)
+			continue;
+		if (g->respawn_at[i] <= now)
+			spawn(g, i);
+		else if (*next == 0 || g->respawn_at[i] < *next)
+			*next = g->respawn_at[i];
+	}
+}
+
+static int
+nprocs(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		n += S.procs[i].pid > 0;
+	return n + (S.probe != 0);
+}
+
+static void
+shutdown_done(void)
+{
+	int i;
+
+	gen_free(S.next);
+	for (i = 0; i < S.nold; i++)
+		gen_free(S.old[i]);
+	gen_free(S.cur);
+	log_info("stopped");
+	exit(S.exit_code);
+}
+
+void
+supervisor_main(struct conf *c, const char *conffile)
+{
+	struct pollfd pfds[MAX_PROCS + 1];
+	int idx[MAX_PROCS];
+	uint64_t now, next;
+	char *cause = NULL;
+	int i, n, timeout, ready;
+
+	log_procinit("supervisor");
+	S.conffile = conffile;
+	S.hb = mmap(NULL, MAX_PROCS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (S.hb == MAP_FAILED)
+		fatal("mmap");
+	for (i = 0; i < MAX_PROCS; i++)
+		S.procs[i].pipe = -1;
+	signals_init();
+	S.cur = gen_new(c);
+	if (gen_bind(S.cur, NULL, &cause) != 0)
+		fatalx("cannot listen: %s", cause != NULL ? cause : "?");
+	drop_privileges(c);
+	log_info("starting %d worker(s), generation %d", c->workers,
+	    S.cur->id);
+	for (i = 0; i < S.cur->nslots; i++)
+		spawn(S.cur, i);
+
+	for (;;) {
+		now = weftd_now_ms();
+		if (S.stopping) {
+			if (nprocs() == 0)
+				shutdown_done();
+			if (now >= S.stop_deadline) {
+				for (i = 0; i < MAX_PROCS; i++)
+					if (S.procs[i].pid > 0)
+						proc_signal(&S.procs[i], SIGKILL);
+				S.stop_deadline = now + 1000;
+			}
+		} else {
+			next = 0;
+			respawn_due(S.cur, now, &next);
+			if (S.next != NULL) {
+				respawn_due(S.next, now, &next);
+				if (gen_nprocs(S.next, &ready) == S.next->nslots &&
+				    ready == S.next->nslots)
+					finish_reload();
+			}
+			check_heartbeats(now);
+		}
+		collect_old();
+
+		n = 0;
+		pfds[n].fd = S.sigpipe[0];
+		pfds[n].events = POLLIN;
+		n++;
+		for (i = 0; i < MAX_PROCS; i++) {
+			if (S.procs[i].pid > 0 && S.procs[i].pipe >= 0) {
+				pfds[n].fd = S.procs[i].pipe;
+				pfds[n].events = POLLIN;
+				idx[n - 1] = i;
+				n++;
+			}
+		}
+		timeout = 100;
+		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		if (pfds[0].revents != 0)
+			handle_signals();
+		read_reports(pfds + 1, idx, n - 1);
+	}
+}

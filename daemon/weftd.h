@@ -1,0 +1,47 @@
+/*
+ * Declarations shared by weftd's process roles: the supervisor (binds
+ * listeners, forks and watches workers), the workers (run plugins) and the
+ * checks (`weftd -t`, the reload probe).
+ */
+#ifndef WEFTD_WEFTD_H
+#define WEFTD_WEFTD_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+/* Messages a worker writes to the supervisor over its report pipe.
+ * One byte each; bump nothing, they are only ever appended. */
+#define REPORT_READY 'R'
+
+/* Exit status of a worker that could not boot (plugin load/init). */
+#define WORKER_EXIT_BOOT 3
+
+/* What a forked worker is given. */
+struct worker_args {
+	const struct conf *conf;
+	int index;		/* slot in its generation, 0-based */
+	int generation;
+	const int *fds;		/* one listening fd per conf listener */
+	int report_fd;		/* write end of the report pipe */
+	volatile uint64_t *heartbeat; /* shared with the supervisor */
+};
+
+/* Run a worker; never returns. */
+void worker_main(const struct worker_args *a) __attribute__((noreturn));
+
+/*
+ * Load and init every plugin of c in this process, on a throwaway loop,
+ * then fini and unload them: `weftd -t` and the reload probe.  Errors are
+ * logged; returns 0 if all succeeded.
+ */
+int worker_check_plugins(const struct conf *c);
+
+/* Run the supervisor; never returns. */
+void supervisor_main(struct conf *c, const char *conffile)
+    __attribute__((noreturn));
+
+/* Milliseconds on CLOCK_MONOTONIC (shared by all processes). */
+uint64_t weftd_now_ms(void);
+
+#endif /* WEFTD_WEFTD_H */

@@ -1,0 +1,307 @@
+/*
+ * The worker process: a fresh libuv loop (never uv_loop_fork), the
+ * plugins loaded and initialised, one weft server per inherited listening
+ * socket, one fiber per connection running the plugin's handler.
+ *
+ * It reports READY to the supervisor over a pipe once every listener is
+ * accepting, and ticks a heartbeat in shared memory from a loop timer: a
+ * handler that blocks the loop stops the ticks, and the supervisor kills
+ * the worker.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <weft/plugin.h>
+#include <weft/weft.h>
+
+#include "log.h"
+#include "plugin.h"
+#include "weftd.h"
+
+struct wlistener {
+	const struct conf_listener *l;
+	struct plugin *plugin;
+	weft_server_t *srv;
+};
+
+static struct {
+	const struct worker_args *args;
+	struct plugin **plugins; /* one per conf plugin */
+	struct wlistener *ls;
+	size_t nls;
+	uv_loop_t loop;
+	uv_timer_t heartbeat;
+	uv_signal_t sig_term;
+	uv_signal_t sig_int;
+	uv_signal_t sig_quit;
+	uv_signal_t sig_usr1;
+	int stopping;
+} W;
+
+uint64_t
+weftd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Every connection's fiber starts here. */
+static void
+handle(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct wlistener *wl = arg;
+
+	wl->plugin->p_desc->client_connected(r, w, wl->plugin->p_state);
+}
+
+static void
+on_heartbeat(uv_timer_t *t)
+{
+	(void)t;
+	*W.args->heartbeat = weftd_now_ms();
+}
+
+static void
+unload_plugins(void)
+{
+	size_t i;
+
+	for (i = 0; i < W.args->conf->nplugins; i++)
+		if (W.plugins[i] != NULL)
+			plugin_unload(&W.plugins[i]);
+}
+
+/* Graceful stop: no new connections, in-flight ones get
+ * shutdown_timeout, then they are aborted. */
+static void
+stop_fiber(void *arg)
+{
+	const struct conf *c = W.args->conf;
+	size_t i, live = 0;
+	int rc = 0;
+
+	(void)arg;
+	for (i = 0; i < W.nls; i++)
+		weft_server_close(W.ls[i].srv);
+	for (i = 0; i < W.nls; i++)
+		live += weft_server_connections(W.ls[i].srv);
+	log_debug("stopping: %zu connection(s) in flight", live);
+	weft_deadline_set((uint64_t)(c->shutdown_timeout * 1000));
+	for (i = 0; i < W.nls && rc == 0; i++)
+		rc = weft_server_wait_closed(W.ls[i].srv);
+	weft_deadline_clear();
+	if (rc != 0) {
+		live = 0;
+		for (i = 0; i < W.nls; i++)
+			live += weft_server_connections(W.ls[i].srv);
+		log_warnx("shutdown_timeout (%gs) passed: aborting %zu "
+			  "connection(s)",
+		    c->shutdown_timeout, live);
+		for (i = 0; i < W.nls; i++)
+			weft_server_abort_clients(W.ls[i].srv);
+		weft_deadline_set(1000);
+		for (i = 0; i < W.nls; i++)
+			weft_server_wait_closed(W.ls[i].srv);
+		weft_deadline_clear();
+	}
+	unload_plugins();
+	uv_stop(&W.loop);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	switch (signum) {
+	case SIGTERM:
+	case SIGINT:
+		if (W.stopping)
+			return;
+		W.stopping = 1;
+		uv_timer_stop(&W.heartbeat);
+		*W.args->heartbeat = 0; /* not watched while draining */
+		if (weft_spawn(stop_fiber, NULL, NULL) != 0)
+			_exit(1);
+		break;
+	case SIGQUIT:
+		_exit(0);
+	case SIGUSR1:
+		log_reopen();
+		break;
+	}
+}
+
+static void
+signal_start(uv_signal_t *h, int signum)
+{
+	uv_signal_init(&W.loop, h);
+	uv_signal_start(h, on_signal, signum);
+	uv_unref((uv_handle_t *)h);
+}
+
+static int
+load_plugins(const struct conf *c, int index)
+{
+	char *cause = NULL;
+	size_t i;
+
+	W.plugins = calloc(c->nplugins, sizeof(*W.plugins));
+	if (W.plugins == NULL && c->nplugins > 0)
+		return -1;
+	for (i = 0; i < c->nplugins; i++) {
+		if (plugin_load(&c->plugins[i], &W.plugins[i], &cause) != 0 ||
+		    plugin_init(W.plugins[i], c->file, index, &cause) != 0) {
+			log_lines(WEFT_LOG_ERR,
+			    cause != NULL ? cause : "plugin failed");
+			free(cause);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct plugin *
+plugin_of(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nplugins; i++)
+		if (config_name_eq(c->plugins[i].name, name))
+			return W.plugins[i];
+	return NULL;
+}
+
+static int
+start_servers(const struct conf *c)
+{
+	weft_stream_opts_t opts;
+	size_t i;
+	int fd, rc;
+
+	W.nls = c->nlisteners;
+	W.ls = calloc(W.nls, sizeof(*W.ls));
+	if (W.ls == NULL && W.nls > 0)
+		return -1;
+	for (i = 0; i < W.nls; i++) {
+		W.ls[i].l = &c->listeners[i];
+		W.ls[i].plugin = plugin_of(c, c->listeners[i].plugin);
+		if (W.ls[i].plugin == NULL) {
+			log_warnx("listener %s: no plugin %s",
+			    c->listeners[i].address, c->listeners[i].plugin);
+			return -1;
+		}
+		memset(&opts, 0, sizeof(opts));
+		opts.limit = c->listeners[i].limit;
+		opts.backlog = c->listeners[i].backlog;
+		opts.max_connections = (size_t)c->listeners[i].max_connections;
+		/* A few accepts per wakeup: siblings share a burst. */
+		opts.accept_batch = 8;
+		/* weft owns the fd it is given; the inherited one stays. */
+		if ((fd = dup(W.args->fds[i])) < 0) {
+			log_warn("dup");
+			return -1;
+		}
+		rc = weft_start_server_fd(handle, &W.ls[i], fd, &opts,
+		    &W.ls[i].srv);
+		if (rc != 0) {
+			log_warnx("listener %s: %s", c->listeners[i].address,
+			    weft_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+worker_main(const struct worker_args *a)
+{
+	const struct conf *c = a->conf;
+	char role[32];
+	char r = REPORT_READY;
+	uint64_t tick;
+
+	W.args = a;
+	snprintf(role, sizeof(role), "worker %d", a->index);
+	log_procinit(role);
+	if (uv_loop_init(&W.loop) != 0 || weft_init(&W.loop) != 0)
+		fatalx("cannot create the event loop");
+	weft_fiber_stack_size_set(c->fiber_stack);
+	signal_start(&W.sig_term, SIGTERM);
+	signal_start(&W.sig_int, SIGINT);
+	signal_start(&W.sig_quit, SIGQUIT);
+	signal_start(&W.sig_usr1, SIGUSR1);
+
+	if (load_plugins(c, a->index) != 0 || start_servers(c) != 0) {
+		log_warnx("worker cannot start");
+		exit(WORKER_EXIT_BOOT);
+	}
+
+	/* Tick often enough that a healthy worker is never near the limit. */
+	tick = (uint64_t)(c->worker_timeout * 1000 / 4);
+	if (tick > 1000)
+		tick = 1000;
+	if (tick < 10)
+		tick = 10;
+	*a->heartbeat = weftd_now_ms();
+	uv_timer_init(&W.loop, &W.heartbeat);
+	uv_timer_start(&W.heartbeat, on_heartbeat, tick, tick);
+	uv_unref((uv_handle_t *)&W.heartbeat);
+
+	if (write(a->report_fd, &r, 1) != 1)
+		fatal("cannot report to the supervisor");
+	log_debug("accepting on %zu listener(s)", W.nls);
+
+	uv_run(&W.loop, UV_RUN_DEFAULT);
+	exit(0);
+}
+
+/* ---- Checks ------------------------------------------------------------ */
+
+struct check {
+	const struct conf *c;
+	int failed;
+};
+
+static int
+check_main(void *arg)
+{
+	struct check *ck = arg;
+	const struct conf *c = ck->c;
+	struct plugin *p;
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nplugins; i++) {
+		p = NULL;
+		if (plugin_load(&c->plugins[i], &p, &cause) != 0 ||
+		    plugin_init(p, c->file, 0, &cause) != 0) {
+			log_lines(WEFT_LOG_ERR,
+			    cause != NULL ? cause : "plugin failed");
+			free(cause);
+			cause = NULL;
+			ck->failed = 1;
+		}
+		if (p != NULL)
+			plugin_unload(&p);
+	}
+	return 0;
+}
+
+int
+worker_check_plugins(const struct conf *c)
+{
+	struct check ck = { c, 0 };
+
+	if (weft_run(check_main, &ck) != 0)
+		return -1;
+	return ck.failed ? -1 : 0;
+}

@@ -1,0 +1,405 @@
+/*
+ * http-hello: a minimal HTTP/1.1 keep-alive responder.  Every well-formed
+ * request gets "200 OK" with the same fixed text/plain body, the
+ * `body` setting (default "Hello, world!\n"); HEAD gets the same head and
+ * no body.  Useful as a benchmark target and as an example of a real
+ * protocol handler on weft's reader: weft_readuntil for the head,
+ * weft_readexactly for a request body.
+ *
+ * What it does with a request:
+ *   - The head (request line and headers, up to the blank line) must fit
+ *     the listener's limit, or the answer is 431 and the connection
+ *     closes.
+ *   - Request line METHOD SP TARGET SP HTTP/1.x; anything else (and a
+ *     malformed header, a folded header line, a bad or conflicting
+ *     Content-Length, an HTTP/1.1 request without exactly one Host) is a
+ *     400 Bad Request, and the connection closes.
+ *   - Content-Length: the body is read and thrown away ("Expect:
+ *     100-continue" gets its interim response first).
+ *   - Transfer-Encoding (chunked or any other): 501 Not Implemented, and
+ *     the connection closes.  Decoding chunked bodies is out of scope for
+ *     a fixed responder, and closing keeps a request we could not frame
+ *     from being read as the next one.
+ *   - "Connection: close", or HTTP/1.0 without "Connection: keep-alive":
+ *     the connection closes after the response.  Otherwise it stays open
+ *     for the next request; pipelined requests are answered in order.
+ *   - Any method gets 200: this is a fixed responder, not a router.
+ *
+ * Responses are formatted once in init; a request costs no allocation,
+ * and the head is parsed in place in the reader's buffer (zero-copy).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <weft/fiber.h>
+#include <weft/plugin.h>
+#include <weft/stream.h>
+
+#define HELLO_BODY_DEFAULT "Hello, world!\n"
+
+/* The three shapes of a 200 response. */
+enum {
+	RESP_KEEP,	/* HTTP/1.1 keep-alive: no Connection header */
+	RESP_KEEP10,	/* HTTP/1.0 keep-alive: "Connection: keep-alive" */
+	RESP_CLOSE,	/* "Connection: close" */
+	RESP_N
+};
+
+struct resp {
+	char *r_buf;	/* head and body */
+	size_t r_head;	/* length of the head (HEAD sends only this) */
+	size_t r_len;	/* head and body */
+};
+
+struct hello {
+	struct resp h_resp[RESP_N];
+};
+
+/* One parsed request head. */
+struct req {
+	int q_head;	  /* method is HEAD */
+	int q_minor;	  /* HTTP/1.<minor> */
+	int q_close;	  /* Connection: close */
+	int q_keepalive;  /* Connection: keep-alive */
+	int q_te;	  /* Transfer-Encoding present */
+	int q_continue;	  /* Expect: 100-continue */
+	int q_hosts;	  /* number of Host headers */
+	int q_has_len;	  /* Content-Length present */
+	uint64_t q_len;	  /* Content-Length */
+};
+
+#define ERR_RESPONSE(status, text)                                             \
+	"HTTP/1.1 " status "\r\n"                                              \
+	"Content-Type: text/plain\r\n"                                         \
+	"Content-Length: " #text "\r\n"                                        \
+	"Connection: close\r\n"                                                \
+	"\r\n"
+
+static const char resp_400[] = ERR_RESPONSE("400 Bad Request", 12)
+    "Bad Request\n";
+static const char resp_431[] =
+    ERR_RESPONSE("431 Request Header Fields Too Large", 32)
+    "Request Header Fields Too Large\n";
+static const char resp_501[] = ERR_RESPONSE("501 Not Implemented", 16)
+    "Not Implemented\n";
+static const char resp_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* Request bodies are read into this and dropped.  One buffer serves every
+ * connection of the worker: what lands in it is never looked at, and
+ * weft_readexactly copies only once its fiber runs again. */
+static char sink[4096];
+
+/* RFC 9110 tchar. */
+static int
+is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Case-insensitive compare of [p, p+n) with a lowercase literal. */
+static int
+token_eq(const char *p, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
+}
+
+/* Scan a Connection header value: comma-separated tokens. */
+static void
+parse_connection(struct req *q, const char *v, size_t n)
+{
+	size_t i = 0, start, end;
+
+	while (i < n) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < n && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (token_eq(v + start, end - start, "close"))
+			q->q_close = 1;
+		else if (token_eq(v + start, end - start, "keep-alive"))
+			q->q_keepalive = 1;
+	}
+}
+
+/* 1*DIGIT into *out; -1 if empty, not all digits, or absurdly large. */
+static int
+parse_length(const char *v, size_t n, uint64_t *out)
+{
+	uint64_t len = 0;
+	size_t i;
+
+	if (n == 0 || n > 18)	/* 18 digits cannot overflow */
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		len = len * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = len;
+	return 0;
+}
+
+/* One header field line (no CRLF).  0, or -1 for a malformed one. */
+static int
+parse_header(struct req *q, const char *p, size_t n)
+{
+	const char *v;
+	size_t i, k, vn;
+	uint64_t len;
+	unsigned char c;
+
+	for (i = 0; i < n && is_tchar((unsigned char)p[i]); i++)
+		;
+	/* An empty name, a space before the colon and obs-fold (a line
+	 * starting with a blank) all end up here. */
+	if (i == 0 || i == n || p[i] != ':')
+		return -1;
+	v = p + i + 1;
+	vn = n - i - 1;
+	while (vn > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vn--;
+	}
+	while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+		vn--;
+	for (k = 0; k < vn; k++) {
+		c = (unsigned char)v[k];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return -1;
+	}
+	if (token_eq(p, i, "content-length")) {
+		if (parse_length(v, vn, &len) != 0)
+			return -1;
+		if (q->q_has_len && len != q->q_len)
+			return -1;
+		q->q_has_len = 1;
+		q->q_len = len;
+	} else if (token_eq(p, i, "transfer-encoding")) {
+		q->q_te = 1;
+	} else if (token_eq(p, i, "connection")) {
+		parse_connection(q, v, vn);
+	} else if (token_eq(p, i, "host")) {
+		q->q_hosts++;
+	} else if (token_eq(p, i, "expect")) {
+		if (token_eq(v, vn, "100-continue"))
+			q->q_continue = 1;
+	}
+	return 0;
+}
+
+/* The request line.  0, or -1 for anything but METHOD SP TARGET SP
+ * HTTP/1.x. */
+static int
+parse_request_line(struct req *q, const char *p, size_t n)
+{
+	size_t i = 0, m;
+
+	while (i < n && is_tchar((unsigned char)p[i]))
+		i++;
+	if (i == 0 || i == n || p[i] != ' ')
+		return -1;
+	m = i;
+	q->q_head = m == 4 && memcmp(p, "HEAD", 4) == 0; /* case-sensitive */
+	i++;
+	if (i == n || p[i] <= 0x20 || p[i] >= 0x7f)
+		return -1;
+	while (i < n && p[i] > 0x20 && p[i] < 0x7f)
+		i++;
+	if (i == n || p[i] != ' ')
+		return -1;
+	i++;
+	if (n - i != 8 || memcmp(p + i, "HTTP/1.", 7) != 0 ||
+	    p[i + 7] < '0' || p[i + 7] > '9')
+		return -1;
+	q->q_minor = p[i + 7] - '0';
+	return 0;
+}
+
+/*
+ * Parse a request head (ending in CRLF CRLF).  Returns 0, 1 for a head of
+ * nothing but empty lines (ignored, RFC 9112 §2.2), or -1 if malformed.
+ */
+static int
+parse_head(struct req *q, const char *p, size_t n)
+{
+	const char *eol;
+	size_t len;
+	int first = 1;
+
+	memset(q, 0, sizeof(*q));
+	/* Drop the final empty line: what is left is CRLF-terminated lines. */
+	n -= 2;
+	while (n >= 2 && p[0] == '\r' && p[1] == '\n') {
+		p += 2;
+		n -= 2;
+	}
+	if (n == 0)
+		return 1;
+	while (n > 0) {
+		eol = memchr(p, '\r', n);
+		/* Every line ends in CRLF; a bare CR or LF inside one is
+		 * refused rather than guessed at. */
+		if (eol == NULL || (size_t)(eol - p) + 1 >= n || eol[1] != '\n')
+			return -1;
+		len = (size_t)(eol - p);
+		if (memchr(p, '\n', len) != NULL)
+			return -1;
+		if (first ? parse_request_line(q, p, len) != 0
+			  : parse_header(q, p, len) != 0)
+			return -1;
+		first = 0;
+		p += len + 2;
+		n -= len + 2;
+	}
+	/* HTTP/1.1 requires exactly one Host (RFC 9112 §3.2). */
+	if (q->q_minor >= 1 && q->q_hosts != 1)
+		return -1;
+	if (q->q_hosts > 1)
+		return -1;
+	return 0;
+}
+
+/* Read and drop n body bytes; 0, or a negative code. */
+static int
+discard_body(weft_reader_t *r, uint64_t n)
+{
+	size_t k;
+	int rc;
+
+	while (n > 0) {
+		k = n < sizeof(sink) ? (size_t)n : sizeof(sink);
+		if ((rc = weft_readexactly(r, sink, (ssize_t)k, NULL)) != 0)
+			return rc;
+		n -= k;
+	}
+	return 0;
+}
+
+static void
+send_static(weft_writer_t *w, const char *resp, size_t len)
+{
+	if (weft_write(w, resp, len) == 0)
+		weft_drain(w);
+}
+
+static void
+hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
+{
+	const struct hello *h = state;
+	const struct resp *rp;
+	weft_slice_t head;
+	struct req q;
+	int rc, keep;
+
+	for (;;) {
+		rc = weft_readuntil(r, "\r\n\r\n", 4, &head);
+		if (rc == WEFT_ELIMIT) {
+			send_static(w, resp_431, sizeof(resp_431) - 1);
+			return;
+		}
+		if (rc != 0)
+			return;	/* EOF (maybe mid-head) or an error */
+		rc = parse_head(&q, head.base, head.len);
+		if (rc == 1)
+			continue;
+		if (rc != 0) {
+			send_static(w, resp_400, sizeof(resp_400) - 1);
+			return;
+		}
+		if (q.q_te) {
+			send_static(w, resp_501, sizeof(resp_501) - 1);
+			return;
+		}
+		/* The head slice is not used past this point: reading the
+		 * body may reuse its bytes. */
+		if (q.q_has_len && q.q_len > 0) {
+			if (q.q_continue && q.q_minor >= 1) {
+				if (weft_write(w, resp_100,
+				    sizeof(resp_100) - 1) != 0)
+					return;
+			}
+			if (discard_body(r, q.q_len) != 0)
+				return;
+		}
+		if (q.q_close || (q.q_minor == 0 && !q.q_keepalive)) {
+			rp = &h->h_resp[RESP_CLOSE];
+			keep = 0;
+		} else {
+			rp = &h->h_resp[q.q_minor == 0 ? RESP_KEEP10 : RESP_KEEP];
+			keep = 1;
+		}
+		if (weft_write(w, rp->r_buf, q.q_head ? rp->r_head
+						      : rp->r_len) != 0)
+			return;
+		if (weft_drain(w) != 0 || !keep)
+			return;
+	}
+}
+
+static void
+hello_fini(void *state)
+{
+	struct hello *h = state;
+	int i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < RESP_N; i++)
+		free(h->h_resp[i].r_buf);
+	free(h);
+}
+
+static int
+hello_init(weft_plugin_ctx_t *ctx, void **state)
+{
+	static const char *const conn[RESP_N] = {
+		"",
+		"Connection: keep-alive\r\n",
+		"Connection: close\r\n",
+	};
+	static const char fmt[] = "HTTP/1.1 200 OK\r\n"
+				  "Content-Type: text/plain\r\n"
+				  "Content-Length: %zu\r\n"
+				  "%s"
+				  "\r\n"
+				  "%s";
+	struct hello *h;
+	struct resp *rp;
+	const char *body;
+	size_t blen;
+	int i, n;
+
+	body = weft_setting_str(ctx, "body", HELLO_BODY_DEFAULT);
+	blen = strlen(body);
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < RESP_N; i++) {
+		rp = &h->h_resp[i];
+		n = snprintf(NULL, 0, fmt, blen, conn[i], body);
+		if (n < 0 || (rp->r_buf = malloc((size_t)n + 1)) == NULL) {
+			hello_fini(h);
+			return weft_plugin_error(ctx, NULL, "out of memory");
+		}
+		snprintf(rp->r_buf, (size_t)n + 1, fmt, blen, conn[i], body);
+		rp->r_len = (size_t)n;
+		rp->r_head = (size_t)n - blen;
+	}
+	*state = h;
+	return 0;
+}
+
+WEFT_PLUGIN(http_hello,
+    .init = hello_init,
+    .client_connected = hello_client,
+    .fini = hello_fini);

@@ -1,0 +1,736 @@
+/*
+ * The plugin loader and the settings API: good plugins load and init
+ * (the test plugin "good" and the four shipped ones), each deliberately
+ * broken plugin is refused with its exact message, and settings errors
+ * come out as "file:line: plugin NAME: message" lines.
+ *
+ * struct conf_plugin values are built by hand, as the config parser would
+ * build them; nothing here needs a loop or a network.  This program links
+ * the shared libweft, the copy the plugins link too.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <weft/plugin.h>
+
+#include "config.h"
+#include "good.h"
+#include "plugin.h"
+
+#define CONF "weftd.conf"
+
+/* A plugin stanza under construction. */
+struct stanza {
+	struct conf_plugin cp;
+	struct conf_setting set[8];
+	char path[512];
+};
+
+static void
+stanza_init(struct stanza *st, const char *name, const char *dir,
+    const char *file, int line)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->path, sizeof(st->path), "%s/%s", dir, file);
+	st->cp.name = (char *)name;
+	st->cp.path = (char *)file;
+	st->cp.abspath = st->path;
+	st->cp.settings = st->set;
+	st->cp.line = line;
+}
+
+static void
+stanza_set(struct stanza *st, const char *key, const char *value, int type,
+    int line)
+{
+	struct conf_setting *s = &st->set[st->cp.nsettings++];
+
+	assert_true(st->cp.nsettings <= sizeof(st->set) / sizeof(st->set[0]));
+	s->key = (char *)key;
+	s->value = (char *)value;
+	s->type = type;
+	s->line = line;
+}
+
+/* Load and init; the plugin must be accepted. */
+static struct plugin *
+load_ok(struct stanza *st, int worker)
+{
+	struct plugin *p = NULL;
+	char *cause = NULL;
+
+	if (plugin_load(&st->cp, &p, &cause) != 0)
+		fail_msg("load %s: %s", st->path, cause);
+	assert_non_null(p);
+	assert_ptr_equal(p->p_conf, &st->cp);
+	if (plugin_init(p, CONF, worker, &cause) != 0)
+		fail_msg("init %s: %s", st->path, cause);
+	assert_null(cause);
+	assert_int_equal(p->p_inited, 1);
+	return p;
+}
+
+/* plugin_load must refuse with exactly this message. */
+static void
+load_refused(struct stanza *st, const char *want)
+{
+	struct plugin *p = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(plugin_load(&st->cp, &p, &cause), -1);
+	assert_null(p);
+	assert_non_null(cause);
+	assert_string_equal(cause, want);
+	free(cause);
+}
+
+/* Load succeeds, init fails with exactly this text. */
+static void
+init_refused(struct stanza *st, const char *want)
+{
+	struct plugin *p = NULL;
+	char *cause = NULL;
+
+	if (plugin_load(&st->cp, &p, &cause) != 0)
+		fail_msg("load %s: %s", st->path, cause);
+	assert_int_equal(plugin_init(p, CONF, 0, &cause), -1);
+	assert_int_equal(p->p_inited, 0);
+	assert_null(p->p_ctx);
+	assert_non_null(cause);
+	assert_string_equal(cause, want);
+	free(cause);
+	plugin_unload(&p);
+	assert_null(p);
+}
+
+/* The message for a test plugin: "DIR/FILE: TEXT". */
+static const char *
+msg(const char *file, const char *text)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s/%s: %s", TEST_PLUGIN_DIR, file, text);
+	return buf;
+}
+
+/* ---- Good plugins ------------------------------------------------------- */
+
+static void
+test_good_defaults(void **state)
+{
+	struct stanza st;
+	struct plugin *p;
+	struct good_state *g;
+	int fini = 0;
+
+	(void)state;
+	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
+	p = load_ok(&st, 0);
+	assert_string_equal(p->p_desc->name, "good");
+	assert_int_equal(p->p_desc->abi_major, WEFT_PLUGIN_ABI_MAJOR);
+	g = p->p_state;
+	assert_string_equal(g->g_greeting, "hello");
+	assert_int_equal(g->g_count, 1);
+	assert_int_equal(g->g_flag, 0);
+	assert_true(g->g_ratio == 0.5);
+	assert_string_equal(g->g_name, "good");
+	g->g_fini_seen = &fini;
+	plugin_unload(&p);
+	assert_null(p);
+	assert_int_equal(fini, 1);
+}
+
+/* libconfig gives typed values. */
+static void
+test_good_typed_settings(void **state)
+{
+	struct stanza st;
+	struct plugin *p;
+	struct good_state *g;
+
+	(void)state;
+	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
+	stanza_set(&st, "greeting", "hi there", CONF_T_STR, 4);
+	stanza_set(&st, "count", "-42", CONF_T_INT, 5);
+	stanza_set(&st, "flag", "true", CONF_T_BOOL, 6);
+	stanza_set(&st, "ratio", "2.5", CONF_T_FLOAT, 7);
+	p = load_ok(&st, 3);
+	g = p->p_state;
+	assert_string_equal(g->g_greeting, "hi there");
+	assert_int_equal(g->g_count, -42);
+	assert_int_equal(g->g_flag, 1);
+	assert_true(g->g_ratio == 2.5);
+	assert_int_equal(g->g_worker, 3);
+	plugin_unload(&p);
+}
+
+/* INI gives every value as a string; the getters convert. */
+static void
+test_good_ini_strings_convert(void **state)
+{
+	struct stanza st;
+	struct plugin *p;
+	struct good_state *g;
+
+	(void)state;
+	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
+	stanza_set(&st, "greeting", "hi", CONF_T_STR, 4);
+	stanza_set(&st, "count", "42", CONF_T_STR, 5);
+	stanza_set(&st, "flag", "yes", CONF_T_STR, 6);
+	stanza_set(&st, "ratio", "1e3", CONF_T_STR, 7);
+	p = load_ok(&st, 0);
+	g = p->p_state;
+	assert_int_equal(g->g_count, 42);
+	assert_int_equal(g->g_flag, 1);
+	assert_true(g->g_ratio == 1000.0);
+	plugin_unload(&p);
+}
+
+/* Two instances of one .so (RTLD_LOCAL, refcounted by the dynamic
+ * linker) load and unload independently. */
+static void
+test_good_twice(void **state)
+{
+	struct stanza st;
+	struct plugin *a, *b;
+
+	(void)state;
+	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
+	a = load_ok(&st, 0);
+	b = load_ok(&st, 1);
+	assert_ptr_not_equal(a->p_state, b->p_state);
+	plugin_unload(&a);
+	assert_int_equal(((struct good_state *)b->p_state)->g_worker, 1);
+	plugin_unload(&b);
+	plugin_unload(&b); /* NULL is fine */
+}
+
+static void
+test_shipped_plugins_load(void **state)
+{
+	struct stanza st;
+	struct plugin *p;
+
+	(void)state;
+	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 1);
+	p = load_ok(&st, 0);
+	assert_string_equal(p->p_desc->name, "echo");
+	assert_non_null(p->p_desc->client_connected);
+	plugin_unload(&p);
+
+	stanza_init(&st, "lines", PLUGIN_BUILD_DIR, "lines.so", 1);
+	p = load_ok(&st, 0);
+	assert_string_equal(p->p_desc->name, "lines");
+	plugin_unload(&p);
+
+	/* The descriptor says http_hello; '-' and '_' are the same. */
+	stanza_init(&st, "http-hello", PLUGIN_BUILD_DIR, "http-hello.so", 1);
+	stanza_set(&st, "body", "hi\n", CONF_T_STR, 2);
+	p = load_ok(&st, 0);
+	assert_string_equal(p->p_desc->name, "http_hello");
+	plugin_unload(&p);
+	stanza_init(&st, "http_hello", PLUGIN_BUILD_DIR, "http-hello.so", 1);
+	p = load_ok(&st, 0);
+	plugin_unload(&p);
+
+	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
+	stanza_set(&st, "upstream", "127.0.0.1:7000", CONF_T_STR, 2);
+	p = load_ok(&st, 0);
+	assert_string_equal(p->p_desc->name, "proxy");
+	plugin_unload(&p);
+}
+
+/* Shipped plugins export nothing but their descriptor. */
+static void
+test_shipped_export_only_descriptor(void **state)
+{
+	struct stanza st;
+	struct plugin *p;
+
+	(void)state;
+	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 1);
+	p = load_ok(&st, 0);
+	assert_non_null(dlsym(p->p_dl, "weft_plugin_desc"));
+	assert_null(dlsym(p->p_dl, "echo_client"));
+	plugin_unload(&p);
+}
+
+static void
+test_proxy_upstream_forms(void **state)
+{
+	static const char *const good[] = {
+		"127.0.0.1:7000", "[::1]:7000", "localhost:80",
+		"unix:/run/weft/up.sock", "unix:relative.sock", "h:65535",
+	};
+	struct stanza st;
+	struct plugin *p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
+		stanza_set(&st, "upstream", good[i], CONF_T_STR, 2);
+		p = load_ok(&st, 0);
+		plugin_unload(&p);
+	}
+}
+
+static void
+test_proxy_without_upstream_fails(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
+	init_refused(&st, CONF ":12: plugin proxy: setting 'upstream': "
+	    "required (expected host:port, [v6addr]:port or unix:/path)");
+}
+
+static void
+test_proxy_bad_upstream_fails(void **state)
+{
+	static const char *const bad[] = {
+		"nocolon", "host:", "host:0", "host:65536", "host:80x",
+		":80", "::1:80", "[::1]80", "[::1", "unix:", "host:-1",
+	};
+	struct stanza st;
+	char want[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
+		stanza_set(&st, "upstream", bad[i], CONF_T_STR, 14);
+		snprintf(want, sizeof(want), CONF ":14: plugin proxy: "
+		    "setting 'upstream': bad address '%s' (expected "
+		    "host:port, [v6addr]:port or unix:/path)", bad[i]);
+		init_refused(&st, want);
+	}
+}
+
+/* ---- Refused plugins ---------------------------------------------------- */
+
+static void
+test_refuse_bad_abi_major(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "bad-abi-major", TEST_PLUGIN_DIR, "bad-abi-major.so",
+	    1);
+	load_refused(&st, msg("bad-abi-major.so",
+	    "ABI major 2, weftd expects 1"));
+}
+
+static void
+test_refuse_newer_minor(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
+	load_refused(&st, msg("newer-minor.so",
+	    "built for ABI 1.99, weftd has 1.0"));
+}
+
+static void
+test_refuse_no_descriptor(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "no-desc", TEST_PLUGIN_DIR, "no-desc.so", 1);
+	load_refused(&st, msg("no-desc.so",
+	    "no weft_plugin_desc symbol (not a weft plugin?)"));
+}
+
+static void
+test_refuse_small_size(void **state)
+{
+	struct stanza st;
+	char text[128];
+
+	(void)state;
+	/* 80 on LP64 (x86-64, aarch64). */
+	if (sizeof(void *) == 8)
+		assert_int_equal(WEFT_PLUGIN_DESC_MIN_SIZE, 80);
+	snprintf(text, sizeof(text), "descriptor size 8, expected at least "
+	    "%zu", WEFT_PLUGIN_DESC_MIN_SIZE);
+	stanza_init(&st, "small-size", TEST_PLUGIN_DIR, "small-size.so", 1);
+	load_refused(&st, msg("small-size.so", text));
+}
+
+static void
+test_refuse_bad_magic(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "bad-magic", TEST_PLUGIN_DIR, "bad-magic.so", 1);
+	load_refused(&st, msg("bad-magic.so", "bad descriptor magic "
+	    "0xdeadbeef, expected 0x57454654 (not a weft plugin?)"));
+}
+
+static void
+test_refuse_wrong_name(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "wrong-name", TEST_PLUGIN_DIR, "wrong-name.so", 1);
+	load_refused(&st, msg("wrong-name.so",
+	    "plugin is named 'foo', config says 'wrong-name'"));
+	/* A valid plugin under another plugin's name, too. */
+	stanza_init(&st, "echo", TEST_PLUGIN_DIR, "good.so", 1);
+	load_refused(&st, msg("good.so",
+	    "plugin is named 'good', config says 'echo'"));
+}
+
+/* RTLD_NOW: the missing symbol is found at load, with dlerror's text. */
+static void
+test_refuse_unresolved(void **state)
+{
+	struct stanza st;
+	struct plugin *p = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	stanza_init(&st, "unresolved", TEST_PLUGIN_DIR, "unresolved.so", 1);
+	assert_int_equal(plugin_load(&st.cp, &p, &cause), -1);
+	assert_null(p);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, st.path));
+	assert_non_null(strstr(cause, "undefined symbol"));
+	assert_non_null(strstr(cause, "weft_test_no_such_function"));
+	free(cause);
+}
+
+static void
+test_refuse_missing_file(void **state)
+{
+	struct stanza st;
+	struct plugin *p = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	stanza_init(&st, "nope", TEST_PLUGIN_DIR, "nope.so", 1);
+	assert_int_equal(plugin_load(&st.cp, &p, &cause), -1);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, st.path));
+	assert_non_null(strstr(cause, "No such file"));
+	free(cause);
+}
+
+static void
+test_init_fails_with_messages(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "init-fails", TEST_PLUGIN_DIR, "init-fails.so", 3);
+	stanza_set(&st, "port", "80", CONF_T_INT, 10);
+	/* Ordered by line: the stanza's message first. */
+	init_refused(&st,
+	    CONF ":3: plugin init-fails: cannot start: no database\n"
+	    CONF ":10: plugin init-fails: setting 'port': port 80 is "
+	    "reserved");
+}
+
+/* ---- Settings errors ---------------------------------------------------- */
+
+static void
+test_settings_type_errors_and_unknown(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
+	stanza_set(&st, "typo", "1", CONF_T_INT, 9);
+	stanza_set(&st, "count", "abc", CONF_T_STR, 5);
+	stanza_set(&st, "flag", "maybe", CONF_T_STR, 6);
+	stanza_set(&st, "ratio", "fast", CONF_T_STR, 7);
+	stanza_set(&st, "greeting", "ok", CONF_T_STR, 4);
+	init_refused(&st,
+	    CONF ":5: plugin good: setting 'count': expected an integer, "
+	    "got 'abc'\n"
+	    CONF ":6: plugin good: setting 'flag': expected a boolean "
+	    "(true/false, yes/no, on/off, 1/0), got 'maybe'\n"
+	    CONF ":7: plugin good: setting 'ratio': expected a number, got "
+	    "'fast'\n"
+	    CONF ":9: plugin good: unknown setting 'typo'");
+}
+
+static void
+test_settings_unknown_on_plugin_without_init(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 20);
+	stanza_set(&st, "limit", "10", CONF_T_INT, 21);
+	init_refused(&st, CONF ":21: plugin echo: unknown setting 'limit'");
+	stanza_init(&st, "http-hello", PLUGIN_BUILD_DIR, "http-hello.so", 20);
+	stanza_set(&st, "bodyy", "x", CONF_T_STR, 22);
+	init_refused(&st,
+	    CONF ":22: plugin http-hello: unknown setting 'bodyy'");
+}
+
+static void
+test_settings_int_range(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
+	stanza_set(&st, "count", "99999999999999999999", CONF_T_INT, 5);
+	init_refused(&st, CONF ":5: plugin good: setting 'count': integer "
+	    "out of range: '99999999999999999999'");
+}
+
+/* ---- The context API directly ------------------------------------------- */
+
+static weft_plugin_ctx_t *
+ctx_with(const char *key, const char *value, int type)
+{
+	weft_plugin_ctx_t *ctx = NULL;
+
+	assert_int_equal(weft_plugin_ctx_new("t", 1, 0, &ctx), 0);
+	assert_int_equal(weft_plugin_ctx_add(ctx, key, value, type, 2), 0);
+	return ctx;
+}
+
+/* Reading text as an int must give want and record no error. */
+static void
+int_is(const char *text, int64_t want)
+{
+	weft_plugin_ctx_t *ctx = ctx_with("k", text, WEFT_SETTING_STR);
+	char *out = NULL;
+
+	assert_true(weft_setting_int(ctx, "k", -999) == want);
+	if (weft_plugin_ctx_errors(ctx, "f", &out) != 0)
+		fail_msg("'%s': %s", text, out);
+	weft_plugin_ctx_free(&ctx);
+	assert_null(ctx);
+}
+
+/* Reading text as an int must give the default and record an error. */
+static void
+int_bad(const char *text)
+{
+	weft_plugin_ctx_t *ctx = ctx_with("k", text, WEFT_SETTING_STR);
+	char *out = NULL;
+
+	assert_true(weft_setting_int(ctx, "k", -999) == -999);
+	if (weft_plugin_ctx_errors(ctx, "f", &out) != 1)
+		fail_msg("'%s' accepted as an int", text);
+	free(out);
+	weft_plugin_ctx_free(&ctx);
+}
+
+static void
+test_ctx_int_conversions(void **state)
+{
+	(void)state;
+	int_is("42", 42);
+	int_is("-7", -7);
+	int_is("+7", 7);
+	int_is("0", 0);
+	int_is("010", 10); /* decimal, not octal */
+	int_is("0x1f", 31);
+	int_is("0X1F", 31);
+	int_is("9223372036854775807", INT64_MAX);
+	int_is("-9223372036854775808", INT64_MIN);
+	int_bad("");
+	int_bad("abc");
+	int_bad(" 42");
+	int_bad("42 ");
+	int_bad("4.0");
+	int_bad("0x");
+	int_bad("--1");
+	int_bad("1e3");
+	int_bad("true");
+	int_bad("9223372036854775808");
+}
+
+static void
+bool_is(const char *text, int want)
+{
+	weft_plugin_ctx_t *ctx = ctx_with("k", text, WEFT_SETTING_STR);
+	char *out = NULL;
+
+	assert_int_equal(weft_setting_bool(ctx, "k", -1), want);
+	assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out),
+	    want == -1 ? 1 : 0);
+	free(out);
+	weft_plugin_ctx_free(&ctx);
+}
+
+static void
+test_ctx_bool_conversions(void **state)
+{
+	(void)state;
+	bool_is("yes", 1);
+	bool_is("true", 1);
+	bool_is("on", 1);
+	bool_is("1", 1);
+	bool_is("YES", 1);
+	bool_is("True", 1);
+	bool_is("no", 0);
+	bool_is("false", 0);
+	bool_is("off", 0);
+	bool_is("0", 0);
+	bool_is("OFF", 0);
+	bool_is("maybe", -1);
+	bool_is("", -1);
+	bool_is("2", -1);
+	bool_is("yes ", -1);
+}
+
+static void
+double_is(const char *text, double want, int ok)
+{
+	weft_plugin_ctx_t *ctx = ctx_with("k", text, WEFT_SETTING_STR);
+	char *out = NULL;
+
+	assert_true(weft_setting_double(ctx, "k", -1.0) == want);
+	assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), ok ? 0 : 1);
+	free(out);
+	weft_plugin_ctx_free(&ctx);
+}
+
+static void
+test_ctx_double_conversions(void **state)
+{
+	(void)state;
+	double_is("1.5", 1.5, 1);
+	double_is("30", 30.0, 1);
+	double_is("-0.25", -0.25, 1);
+	double_is("1e3", 1000.0, 1);
+	double_is("", -1.0, 0);
+	double_is("x", -1.0, 0);
+	double_is(" 1", -1.0, 0);
+	double_is("1.5s", -1.0, 0);
+	double_is("inf", -1.0, 0);
+	double_is("nan", -1.0, 0);
+}
+
+static void
+test_ctx_str_reads_any_type(void **state)
+{
+	weft_plugin_ctx_t *ctx = NULL;
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(weft_plugin_ctx_new("t", 1, 0, &ctx), 0);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "42", WEFT_SETTING_INT,
+	    2), 0);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "b", "true",
+	    WEFT_SETTING_BOOL, 3), 0);
+	assert_string_equal(weft_setting_str(ctx, "a", NULL), "42");
+	assert_string_equal(weft_setting_str(ctx, "b", NULL), "true");
+	assert_string_equal(weft_setting_str(ctx, "c", "def"), "def");
+	assert_null(weft_setting_str(ctx, "c", NULL));
+	assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), 0);
+	assert_null(out);
+	weft_plugin_ctx_free(&ctx);
+}
+
+static void
+test_ctx_add_errors(void **state)
+{
+	weft_plugin_ctx_t *ctx = NULL;
+
+	(void)state;
+	assert_int_equal(weft_plugin_ctx_new(NULL, 1, 0, &ctx), -EINVAL);
+	assert_null(ctx);
+	assert_int_equal(weft_plugin_ctx_new("t", 1, 7, &ctx), 0);
+	assert_string_equal(weft_plugin_name(ctx), "t");
+	assert_int_equal(weft_plugin_worker(ctx), 7);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "1", WEFT_SETTING_STR,
+	    2), 0);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "2", WEFT_SETTING_STR,
+	    3), -EEXIST);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "b", "1", 0, 3), -EINVAL);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "b", "1", 5, 3), -EINVAL);
+	assert_int_equal(weft_plugin_ctx_add(ctx, NULL, "1", 1, 3), -EINVAL);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "b", NULL, 1, 3), -EINVAL);
+	weft_plugin_ctx_free(&ctx);
+	weft_plugin_ctx_free(&ctx); /* NULL is fine */
+}
+
+/* A plugin error tied to an absent key gets the stanza's line; a later
+ * good read clears an earlier type error. */
+static void
+test_ctx_plugin_errors(void **state)
+{
+	weft_plugin_ctx_t *ctx = NULL;
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(weft_plugin_ctx_new("my-plugin", 7, 0, &ctx), 0);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "n", "x", WEFT_SETTING_STR,
+	    9), 0);
+	assert_int_equal(weft_plugin_ctx_add(ctx, "m", "5", WEFT_SETTING_STR,
+	    8), 0);
+	assert_int_equal(weft_setting_int(ctx, "n", 3), 3);
+	assert_string_equal(weft_setting_str(ctx, "n", NULL), "x");
+	assert_int_equal(weft_plugin_error(ctx, "missing", "needed %d", 1),
+	    -EINVAL);
+	assert_int_equal(weft_plugin_error(ctx, "m", "too %s", "big"),
+	    -EINVAL);
+	assert_int_equal(weft_plugin_error(ctx, NULL, "whole"), -EINVAL);
+	assert_int_equal(weft_plugin_ctx_errors(ctx, "/etc/w.ini", &out), 3);
+	assert_string_equal(out,
+	    "/etc/w.ini:7: plugin my-plugin: setting 'missing': needed 1\n"
+	    "/etc/w.ini:7: plugin my-plugin: whole\n"
+	    "/etc/w.ini:8: plugin my-plugin: setting 'm': too big");
+	free(out);
+	weft_plugin_ctx_free(&ctx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_defaults),
+		cmocka_unit_test(test_good_typed_settings),
+		cmocka_unit_test(test_good_ini_strings_convert),
+		cmocka_unit_test(test_good_twice),
+		cmocka_unit_test(test_shipped_plugins_load),
+		cmocka_unit_test(test_shipped_export_only_descriptor),
+		cmocka_unit_test(test_proxy_upstream_forms),
+		cmocka_unit_test(test_proxy_without_upstream_fails),
+		cmocka_unit_test(test_proxy_bad_upstream_fails),
+		cmocka_unit_test(test_refuse_bad_abi_major),
+		cmocka_unit_test(test_refuse_newer_minor),
+		cmocka_unit_test(test_refuse_no_descriptor),
+		cmocka_unit_test(test_refuse_small_size),
+		cmocka_unit_test(test_refuse_bad_magic),
+		cmocka_unit_test(test_refuse_wrong_name),
+		cmocka_unit_test(test_refuse_unresolved),
+		cmocka_unit_test(test_refuse_missing_file),
+		cmocka_unit_test(test_init_fails_with_messages),
+		cmocka_unit_test(test_settings_type_errors_and_unknown),
+		cmocka_unit_test(test_settings_unknown_on_plugin_without_init),
+		cmocka_unit_test(test_settings_int_range),
+		cmocka_unit_test(test_ctx_int_conversions),
+		cmocka_unit_test(test_ctx_bool_conversions),
+		cmocka_unit_test(test_ctx_double_conversions),
+		cmocka_unit_test(test_ctx_str_reads_any_type),
+		cmocka_unit_test(test_ctx_add_errors),
+		cmocka_unit_test(test_ctx_plugin_errors),
+	};
+
+	alarm(60);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,721 @@
+/*
+ * The four shipped plugins over loopback: each is loaded with weftd's
+ * loader, initialised with its settings, and its client_connected runs
+ * as the handler of a weft_start_server listener, as a worker runs it.
+ *
+ * Each test body runs on the first fiber of a fresh loop.  The harness is
+ * local (tests/harness.h reaches libweft internals, and this program must
+ * link the shared libweft the plugins link, where internals are hidden):
+ * an assertion that fails inside a fiber leaves the scheduler attached,
+ * so the tests after it fail too rather than run on a broken loop.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <weft/fiber.h>
+#include <weft/plugin.h>
+#include <weft/server.h>
+#include <weft/stream.h>
+
+#include "config.h"
+#include "plugin.h"
+
+#define LOCALHOST "127.0.0.1"
+
+static char tmpdir[64];
+static char big[1 << 20];	/* never on a 64 KiB fiber stack */
+static char back[1 << 20];
+
+/* ---- Harness ------------------------------------------------------------ */
+
+struct run {
+	void (*body)(void *);
+	void *arg;
+	int done;
+};
+
+static int
+run_main(void *p)
+{
+	struct run *c = p;
+
+	c->body(c->arg);
+	c->done = 1;
+	return 0;
+}
+
+/* Run body(arg) as the first fiber of a fresh loop, to the end. */
+static void
+run(void (*body)(void *), void *arg)
+{
+	struct run c = { body, arg, 0 };
+
+	assert_int_equal(weft_run(run_main, &c), 0);
+	assert_true(c.done);
+}
+
+/* ---- Plugins ------------------------------------------------------------ */
+
+/* A plugin stanza as the config parser would build it. */
+struct stanza {
+	struct conf_plugin cp;
+	struct conf_setting set[2];
+	char path[512];
+};
+
+static struct plugin *
+load(struct stanza *st, const char *name, const char *file,
+    const char *key, const char *value)
+{
+	struct plugin *p = NULL;
+	char *cause = NULL;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->path, sizeof(st->path), "%s/%s", PLUGIN_BUILD_DIR, file);
+	st->cp.name = (char *)name;
+	st->cp.path = (char *)file;
+	st->cp.abspath = st->path;
+	st->cp.settings = st->set;
+	st->cp.line = 1;
+	if (key != NULL) {
+		st->set[0].key = (char *)key;
+		st->set[0].value = (char *)value;
+		st->set[0].type = CONF_T_STR;
+		st->set[0].line = 2;
+		st->cp.nsettings = 1;
+	}
+	if (plugin_load(&st->cp, &p, &cause) != 0)
+		fail_msg("load: %s", cause);
+	if (plugin_init(p, "test.conf", 0, &cause) != 0)
+		fail_msg("init: %s", cause);
+	return p;
+}
+
+/* Serve the plugin on an ephemeral loopback port, as a worker would:
+ * client_connected is the server's callback and the plugin's state its
+ * argument. */
+static int
+serve(struct plugin *p, ssize_t limit, weft_server_t **srv)
+{
+	weft_stream_opts_t opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.limit = limit;
+	*srv = NULL;
+	assert_int_equal(weft_start_server(p->p_desc->client_connected,
+	    p->p_state, LOCALHOST, 0, &opts, srv), 0);
+	assert_true(weft_server_port(*srv) > 0);
+	return weft_server_port(*srv);
+}
+
+/* ---- Client helpers ----------------------------------------------------- */
+
+static void
+connect_tcp(int port, weft_reader_t **r, weft_writer_t **w)
+{
+	*r = NULL;
+	*w = NULL;
+	assert_int_equal(weft_open_connection(LOCALHOST, port, NULL, r, w), 0);
+}
+
+static void
+send_str(weft_writer_t *w, const char *s)
+{
+	assert_int_equal(weft_write(w, s, strlen(s)), 0);
+	assert_int_equal(weft_drain(w), 0);
+}
+
+/* The next bytes from r must be exactly s. */
+static void
+expect(weft_reader_t *r, const char *s)
+{
+	char buf[1024];
+	size_t n = strlen(s), got = 0;
+	int rc;
+
+	assert_true(n <= sizeof(buf));
+	rc = weft_readexactly(r, buf, (ssize_t)n, &got);
+	if (rc != 0)
+		fail_msg("expected \"%s\": %s after %zu bytes \"%.*s\"", s,
+		    weft_err_name(rc), got, (int)got, buf);
+	assert_memory_equal(buf, s, n);
+}
+
+/* The peer must have closed with nothing more to read. */
+static void
+expect_eof(weft_reader_t *r)
+{
+	weft_slice_t all;
+	int rc;
+
+	rc = weft_read_all(r, 0, &all);
+	if (rc != 0)
+		fail_msg("expected EOF: %s", weft_err_name(rc));
+	if (all.len != 0)
+		fail_msg("expected EOF, got \"%.*s\"", (int)all.len, all.base);
+}
+
+static void
+client_done(weft_writer_t *w)
+{
+	weft_close(w);
+	weft_wait_closed(w);
+	weft_stream_free(w);
+}
+
+static void
+server_done(weft_server_t **srv)
+{
+	assert_int_equal(weft_server_close(*srv), 0);
+	assert_int_equal(weft_server_wait_closed(*srv), 0);
+	weft_server_free(srv);
+}
+
+/* Write 1 MiB of a pattern and read the same back. */
+static void
+roundtrip_big(weft_reader_t *r, weft_writer_t *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		big[i] = (char)(i * 7 + i / 251);
+	/* No drain: weft_write buffers, so the echo can flow back while
+	 * the rest is still going out. */
+	assert_int_equal(weft_write(w, big, n), 0);
+	assert_int_equal(weft_readexactly(r, back, (ssize_t)n, NULL), 0);
+	assert_memory_equal(big, back, n);
+}
+
+/* ---- echo --------------------------------------------------------------- */
+
+static void
+body_echo(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port;
+
+	(void)arg;
+	p = load(&st, "echo", "echo.so", NULL, NULL);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	send_str(w, "hello\n");
+	expect(r, "hello\n");
+	send_str(w, "no newline");
+	expect(r, "no newline");
+	roundtrip_big(r, w, sizeof(big));
+	/* The echo goes on to EOF, then returns: the connection closes. */
+	send_str(w, "last");
+	assert_int_equal(weft_write_eof(w), 0);
+	expect(r, "last");
+	expect_eof(r);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_echo(void **state)
+{
+	(void)state;
+	run(body_echo, NULL);
+}
+
+/* ---- lines -------------------------------------------------------------- */
+
+static void
+body_lines(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port;
+
+	(void)arg;
+	p = load(&st, "lines", "lines.so", NULL, NULL);
+	port = serve(p, 16, &srv);
+	connect_tcp(port, &r, &w);
+	send_str(w, "one\n");
+	expect(r, "one\n");
+	send_str(w, "a\nb\nc\n");
+	expect(r, "a\nb\nc\n");
+
+	/* A long line with its '\n' in one go: refused, the next line
+	 * goes on. */
+	send_str(w, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+	expect(r, "ERR line too long\n");
+	send_str(w, "two\n");
+	expect(r, "two\n");
+
+	/* A long line that arrives in two parts: one ERR, and its tail is
+	 * not echoed as a line of its own. */
+	send_str(w, "yyyyyyyyyyyyyyyyyyyy");
+	expect(r, "ERR line too long\n");
+	send_str(w, "yyyyy\nthree\n");
+	expect(r, "three\n");
+
+	/* Exactly at the limit is fine. */
+	send_str(w, "0123456789abcdef\n");
+	expect(r, "0123456789abcdef\n");
+
+	/* A partial line at EOF is echoed, then the connection closes. */
+	send_str(w, "tail");
+	assert_int_equal(weft_write_eof(w), 0);
+	expect(r, "tail");
+	expect_eof(r);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_lines(void **state)
+{
+	(void)state;
+	run(body_lines, NULL);
+}
+
+/* ---- http-hello --------------------------------------------------------- */
+
+#define HDR "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+#define OK_KA HDR "\r\nhi\n"
+#define HEAD_KA HDR "\r\n"
+#define OK_CLOSE HDR "Connection: close\r\n\r\nhi\n"
+#define OK_KA10 HDR "Connection: keep-alive\r\n\r\nhi\n"
+#define ERR_HDR(status, len)                                                   \
+	"HTTP/1.1 " status "\r\nContent-Type: text/plain\r\n"                  \
+	"Content-Length: " len "\r\nConnection: close\r\n\r\n"
+#define R400 ERR_HDR("400 Bad Request", "12") "Bad Request\n"
+#define R431                                                                   \
+	ERR_HDR("431 Request Header Fields Too Large", "32")                   \
+	"Request Header Fields Too Large\n"
+#define R501 ERR_HDR("501 Not Implemented", "16") "Not Implemented\n"
+#define GET "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+/* One connection: send each request in turn, expect each answer; if
+ * closes, the server must close after the last one. */
+static void
+http_exchange(int port, const char *const *req, const char *const *resp,
+    size_t n, int closes)
+{
+	weft_reader_t *r;
+	weft_writer_t *w;
+	size_t i;
+
+	connect_tcp(port, &r, &w);
+	for (i = 0; i < n; i++) {
+		send_str(w, req[i]);
+		expect(r, resp[i]);
+	}
+	if (closes)
+		expect_eof(r);
+	client_done(w);
+}
+
+/* One request, one answer, and the server closes. */
+static void
+http_once_closes(int port, const char *req, const char *resp)
+{
+	http_exchange(port, &req, &resp, 1, 1);
+}
+
+static void
+body_http_keepalive(void *arg)
+{
+	static const char *const req[] = {
+		GET,
+		"GET /again?x=1 HTTP/1.1\r\nHost: t\r\nUser-Agent: t\r\n\r\n",
+		"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n",
+		/* If HEAD had sent a body, it would be read here. */
+		GET,
+		"GET / HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nConnection: Close\r\n\r\n",
+	};
+	static const char *const resp[] = {
+		OK_KA, OK_KA, HEAD_KA, OK_KA, OK_KA, OK_CLOSE,
+	};
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	int port;
+
+	(void)arg;
+	p = load(&st, "http-hello", "http-hello.so", "body", "hi\n");
+	port = serve(p, 0, &srv);
+	http_exchange(port, req, resp, sizeof(req) / sizeof(req[0]), 1);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_keepalive(void **state)
+{
+	(void)state;
+	run(body_http_keepalive, NULL);
+}
+
+static void
+body_http_bodies_and_versions(void *arg)
+{
+	static const char *const with_body[] = {
+		"POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n"
+		"hello world",
+		"PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+		GET,
+	};
+	static const char *const three_ok[] = { OK_KA, OK_KA, OK_KA };
+	static const char *const http10_ka[] = {
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		GET,
+	};
+	static const char *const http10_ka_resp[] = { OK_KA10, OK_KA };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port;
+
+	(void)arg;
+	p = load(&st, "http-hello", "http-hello.so", "body", "hi\n");
+	port = serve(p, 0, &srv);
+	http_exchange(port, with_body, three_ok, 3, 0);
+
+	/* A body arriving in pieces, after the head. */
+	connect_tcp(port, &r, &w);
+	send_str(w, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
+	    "01234");
+	weft_sleep(20);
+	send_str(w, "567");
+	weft_sleep(20);
+	send_str(w, "89" GET);
+	expect(r, OK_KA);
+	expect(r, OK_KA);
+	client_done(w);
+
+	/* Expect: 100-continue gets the interim response first. */
+	connect_tcp(port, &r, &w);
+	send_str(w, "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 5\r\n\r\n");
+	expect(r, "HTTP/1.1 100 Continue\r\n\r\n");
+	send_str(w, "abcde");
+	expect(r, OK_KA);
+	client_done(w);
+
+	/* Pipelined requests are answered in order. */
+	connect_tcp(port, &r, &w);
+	send_str(w, GET "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" GET);
+	expect(r, OK_KA HEAD_KA OK_KA);
+	client_done(w);
+
+	/* HTTP/1.0: close unless asked to keep alive (no Host needed). */
+	http_once_closes(port, "GET / HTTP/1.0\r\n\r\n", OK_CLOSE);
+	http_exchange(port, http10_ka, http10_ka_resp, 2, 0);
+	/* HEAD with Connection: close: the head, then the close. */
+	http_once_closes(port, "HEAD / HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", HDR "Connection: close\r\n\r\n");
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_bodies_and_versions(void **state)
+{
+	(void)state;
+	run(body_http_bodies_and_versions, NULL);
+}
+
+static void
+body_http_errors(void *arg)
+{
+	static const char *const bad[] = {
+		"GARBAGE\r\n\r\n",
+		"GET /\r\nHost: t\r\n\r\n",
+		"GET / HTTP/2.0\r\nHost: t\r\n\r\n",
+		"GET / HTTP/1.1 extra\r\nHost: t\r\n\r\n",
+		"GET  / HTTP/1.1\r\nHost: t\r\n\r\n",
+		"G(T / HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET / http/1.1\r\nHost: t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost : t\r\n\r\n",
+		"GET / HTTP/1.1\r\n: t\r\nHost: t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\n folded\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\nHost: t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\rx\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1, 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+		"Content-Length: 2\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: "
+		"99999999999999999999\r\n\r\n",
+	};
+	static const char *const good_then_bad[] = { GET, "BAD\r\n\r\n" };
+	static const char *const good_then_bad_resp[] = {
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+		"Content-Length: 14\r\n\r\nHello, world!\n",
+		R400,
+	};
+	char huge[1100];
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	size_t i;
+	int port;
+
+	(void)arg;
+	/* No settings: the default body. */
+	p = load(&st, "http-hello", "http-hello.so", NULL, NULL);
+	port = serve(p, 512, &srv);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		http_once_closes(port, bad[i], R400);
+	http_exchange(port, good_then_bad, good_then_bad_resp, 2, 1);
+
+	/* Transfer-Encoding is not implemented: 501 and close. */
+	http_once_closes(port, "POST / HTTP/1.1\r\nHost: t\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", R501);
+
+	/* A head over the listener's limit (512): 431 and close. */
+	snprintf(huge, sizeof(huge), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
+	memset(huge + strlen(huge), 'b', 1000 - strlen(huge));
+	huge[1000] = '\0';
+	http_once_closes(port, huge, R431);
+
+	/* EOF in the middle of a head: closed without an answer. */
+	connect_tcp(port, &r, &w);
+	send_str(w, "GET / HT");
+	assert_int_equal(weft_write_eof(w), 0);
+	expect_eof(r);
+	client_done(w);
+
+	/* Empty lines before a request are ignored. */
+	http_once_closes(port, "\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 14\r\nConnection: close\r\n\r\nHello, world!\n");
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_errors(void **state)
+{
+	(void)state;
+	run(body_http_errors, NULL);
+}
+
+/* ---- proxy -------------------------------------------------------------- */
+
+/* The upstream: echo to EOF, then one more line after the client's
+ * half-close, then close. */
+struct upstream {
+	int conns;
+	int saw_eof;
+};
+
+static void
+h_upstream(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct upstream *u = arg;
+	weft_slice_t s;
+	ssize_t n;
+
+	u->conns++;
+	while ((n = weft_read_slice(r, 65536, &s)) > 0)
+		if (weft_write(w, s.base, s.len) != 0 || weft_drain(w) != 0)
+			return;
+	if (n == 0) {
+		u->saw_eof++;
+		weft_write(w, "bye\n", 4);
+	}
+}
+
+/* Through the proxy at port: echo, 1 MiB both ways, half-close. */
+static void
+proxy_session(int port, struct upstream *u)
+{
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int eofs = u->saw_eof;
+
+	connect_tcp(port, &r, &w);
+	send_str(w, "ping\n");
+	expect(r, "ping\n");
+	roundtrip_big(r, w, sizeof(big));
+	/* Half-close: our EOF reaches the upstream, which still answers;
+	 * its close then reaches us. */
+	send_str(w, "abc");
+	assert_int_equal(weft_write_eof(w), 0);
+	expect(r, "abc");
+	expect(r, "bye\n");
+	expect_eof(r);
+	assert_int_equal(u->saw_eof, eofs + 1);
+	client_done(w);
+
+	/* A client that sends nothing and shuts down at once. */
+	connect_tcp(port, &r, &w);
+	assert_int_equal(weft_write_eof(w), 0);
+	expect(r, "bye\n");
+	expect_eof(r);
+	assert_int_equal(u->saw_eof, eofs + 2);
+	client_done(w);
+}
+
+static void
+body_proxy_tcp(void *arg)
+{
+	struct upstream u;
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *up, *srv;
+	char addr[64];
+	int port;
+
+	(void)arg;
+	memset(&u, 0, sizeof(u));
+	up = NULL;
+	assert_int_equal(weft_start_server(h_upstream, &u, LOCALHOST, 0, NULL,
+	    &up), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
+	p = load(&st, "proxy", "proxy.so", "upstream", addr);
+	port = serve(p, 0, &srv);
+	proxy_session(port, &u);
+	assert_int_equal(u.conns, 2);
+	server_done(&srv);
+	server_done(&up);
+	plugin_unload(&p);
+}
+
+static void
+test_proxy_tcp(void **state)
+{
+	(void)state;
+	run(body_proxy_tcp, NULL);
+}
+
+static void
+body_proxy_unix(void *arg)
+{
+	struct upstream u;
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *up, *srv;
+	char path[128], addr[160];
+	int port;
+
+	(void)arg;
+	memset(&u, 0, sizeof(u));
+	snprintf(path, sizeof(path), "%s/up.sock", tmpdir);
+	up = NULL;
+	assert_int_equal(weft_start_unix_server(h_upstream, &u, path, NULL,
+	    &up), 0);
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	p = load(&st, "proxy", "proxy.so", "upstream", addr);
+	port = serve(p, 0, &srv);
+	proxy_session(port, &u);
+	server_done(&srv);
+	server_done(&up);
+	plugin_unload(&p);
+}
+
+static void
+test_proxy_unix(void **state)
+{
+	(void)state;
+	run(body_proxy_unix, NULL);
+}
+
+/* Nothing listens upstream: the client is closed. */
+static void
+body_proxy_upstream_down(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *gone, *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	weft_slice_t all;
+	char addr[128];
+	int port, rc;
+
+	(void)arg;
+	/* A port that was just free: bind, note it, close. */
+	gone = NULL;
+	assert_int_equal(weft_start_server(h_upstream, NULL, LOCALHOST, 0,
+	    NULL, &gone), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST,
+	    weft_server_port(gone));
+	server_done(&gone);
+	p = load(&st, "proxy", "proxy.so", "upstream", addr);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	rc = weft_read_all(r, 0, &all);
+	assert_true(rc == 0 || rc == -ECONNRESET);
+	if (rc == 0)
+		assert_int_equal(all.len, 0);
+	client_done(w);
+
+	/* Same for a UNIX path with nothing behind it. */
+	server_done(&srv);
+	plugin_unload(&p);
+	snprintf(addr, sizeof(addr), "unix:%s/nobody.sock", tmpdir);
+	p = load(&st, "proxy", "proxy.so", "upstream", addr);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	rc = weft_read_all(r, 0, &all);
+	assert_true(rc == 0 || rc == -ECONNRESET);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_proxy_upstream_down(void **state)
+{
+	(void)state;
+	run(body_proxy_upstream_down, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_http_keepalive),
+		cmocka_unit_test(test_http_bodies_and_versions),
+		cmocka_unit_test(test_http_errors),
+		cmocka_unit_test(test_proxy_tcp),
+		cmocka_unit_test(test_proxy_unix),
+		cmocka_unit_test(test_proxy_upstream_down),
+	};
+	int rc;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/weft-plugnet-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	alarm(120);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rmdir(tmpdir);
+	return rc;
+}
