@@ -44,7 +44,13 @@ build() {
 # check DIR: make check in DIR; prints the automake summary counts.
 check() {
 	local dir=$1 out rc=0
+	rm -f "$dir/test-suite.log"
 	out=$(cd "$dir" && make -j"$jobs" check 2>&1) || rc=$?
+	if [ $rc -ne 0 ] && [ ! -f "$dir/test-suite.log" ]; then
+		# Nothing ran: the build of the tests failed.
+		printf '%s\n' "$out" | tail -30
+		printf '# FAIL:  1\n' >"$dir/test-suite.log"
+	fi
 	printf '%s\n' "$out" | grep -E '^(# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR)|(FAIL|ERROR|XPASS):)' || true
 	if [ $rc -ne 0 ]; then
 		find "$dir/tests" -name '*.log' -exec grep -l -E '^(not ok|ERROR|FAIL)' {} + 2>/dev/null |
