@@ -97,11 +97,12 @@ plugin_check(const struct conf_plugin *cp, const char *file,
 		    "'%s'", file, d->name, cp->name);
 		return -1;
 	}
-	/* Callback mode (WEFT_PLUGIN_CALLBACK) is not built yet; a plugin
-	 * asking for it or for an unknown flag would misbehave. */
-	if (d->flags != 0) {
+	/* A flag this weftd does not know would change how the handler
+	 * must be called: refuse rather than guess. */
+	if ((d->flags & ~(uint32_t)WEFT_PLUGIN_CALLBACK) != 0) {
 		plugin_cause(cause, "%s: unsupported descriptor flags 0x%x, "
-		    "weftd supports 0x0", file, (unsigned)d->flags);
+		    "weftd supports 0x%x", file, (unsigned)d->flags,
+		    (unsigned)WEFT_PLUGIN_CALLBACK);
 		return -1;
 	}
 	if (d->client_connected == NULL) {

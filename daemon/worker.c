@@ -205,6 +205,8 @@ start_servers(const struct conf *c)
 		opts.max_connections = (size_t)c->listeners[i].max_connections;
 		/* A few accepts per wakeup: siblings share a burst. */
 		opts.accept_batch = 8;
+		opts.callback_mode = (W.ls[i].plugin->p_desc->flags &
+					 WEFT_PLUGIN_CALLBACK) != 0;
 		/* weft owns the fd it is given; the inherited one stays. */
 		if ((fd = dup(W.args->fds[i])) < 0) {
 			log_warn("dup");

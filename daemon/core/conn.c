@@ -115,6 +115,7 @@ weft__conn_maybe_free(weft__conn_t *c)
 {
 	if (!c->c_owner_done || c->c_handle_live)
 		return;
+	weft__reader_gone(&c->c_r);
 	if (c->c_srv != NULL)
 		weft__server_conn_gone(c->c_srv, c);
 	weft__reader_destroy(&c->c_r);

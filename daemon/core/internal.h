@@ -82,7 +82,13 @@ struct weft_reader {
 	char *r_lent;	    /* old buffer kept while a slice into it is lent */
 	const weft_transport_ops_t *r_ops;
 	void *r_ctx;
-	weft__wq_t r_wq;    /* at most one waiter */
+	union {
+		weft__wq_t r_wq; /* fiber mode: at most one waiter */
+		struct {	 /* callback mode (r_cbmode) */
+			weft_read_cb cb;
+			void *arg;
+		} r_cbk;
+	};
 	/* 32-bit offsets keep an idle connection small; the limit is capped
 	 * at WEFT__LIMIT_MAX so a paused buffer stays far below 4 GiB. */
 	uint32_t r_cap;	    /* size of r_buf */
@@ -99,6 +105,8 @@ struct weft_reader {
 	uint8_t r_standalone : 1; /* made by weft_reader_new */
 	uint8_t r_errfound : 1;
 	uint8_t r_errcode : 2;	  /* 1 ELIMIT, 2 EINCOMPLETE */
+	uint8_t r_cbmode : 1;	  /* weft_read_start: reads never wait */
+	uint8_t r_incb : 1;	  /* inside the read callback */
 };
 
 /* Largest reader limit: 2*limit plus a read must fit 32-bit offsets. */
@@ -110,6 +118,8 @@ void weft__reader_destroy(weft_reader_t *r);
 /* Space for a transport to read into, then the count it read. */
 int weft__reader_reserve(weft_reader_t *r, char **base, size_t *len);
 void weft__reader_commit(weft_reader_t *r, size_t n);
+/* Callback mode: the final WEFT_ECLOSED callback before the free. */
+void weft__reader_gone(weft_reader_t *r);
 /* Return the buffer to the pool if nothing is buffered or lent. */
 void weft__reader_trim(weft_reader_t *r);
 
@@ -126,8 +136,15 @@ struct weft__wstate; /* write buffers + uv_write_t, only while writing */
 struct weft_writer {
 	struct weft__wstate *w_st;
 	/* Fibers in drain() and wait_closed() share one queue: both wake on
-	 * connection_lost; wait_closed() loops past a resume_writing wake. */
-	weft__wq_t w_wq;
+	 * connection_lost; wait_closed() loops past a resume_writing wake.
+	 * A callback-mode writer keeps its drain callback there instead. */
+	union {
+		weft__wq_t w_wq;
+		struct {
+			weft_write_cb cb;
+			void *arg;
+		} w_cbk;
+	};
 	uint32_t w_high;
 	uint32_t w_low;
 	int32_t w_lost_err;
@@ -136,6 +153,7 @@ struct weft_writer {
 	uint8_t w_closing : 1; /* close called or transport closing */
 	uint8_t w_closed : 1;  /* weft_close called (not just a lost transport) */
 	uint8_t w_lost : 1;    /* connection_lost happened */
+	uint8_t w_cbmode : 1;  /* weft_drain_start: drain never waits */
 };
 
 /*

@@ -135,22 +135,82 @@ maybe_resume(weft_reader_t *r)
 	}
 }
 
-/* After bytes were appended: wake the waiter, pause past 2*limit. */
+/* Tell whoever waits: the fiber parked on the reader, or the callback. */
+static void
+notify(weft_reader_t *r, int status)
+{
+	if (!r->r_cbmode) {
+		weft__wake_one(&r->r_wq, status);
+		return;
+	}
+	if (r->r_cbk.cb == NULL || r->r_incb)
+		return;
+	r->r_incb = 1;
+	r->r_cbk.cb(r, status, r->r_cbk.arg);
+	r->r_incb = 0;
+}
+
+/* After bytes were appended: pause past 2*limit, then wake the reader.
+ * (A callback may consume and resume at once.) */
 static void
 after_data(weft_reader_t *r)
 {
-	weft__wake_one(&r->r_wq, 0);
 	if (r->r_ops != NULL && !r->r_paused && LEN(r) > 2 * r->r_limit) {
 		if (r->r_ops->pause_reading(r->r_ctx) == -ENOTSUP)
 			r->r_ops = NULL;
 		else
 			r->r_paused = 1;
 	}
+	notify(r, 0);
+}
+
+/* The last callback of a callback-mode reader before it is freed. */
+void
+weft__reader_gone(weft_reader_t *r)
+{
+	if (r->r_cbmode && r->r_cbk.cb != NULL) {
+		r->r_incb = 0;
+		notify(r, WEFT_ECLOSED);
+	}
+}
+
+int
+weft_read_start(weft_reader_t *r, weft_read_cb cb, void *arg)
+{
+	if (cb == NULL)
+		return -EINVAL;
+	if (!r->r_cbmode && !weft__wq_empty(&r->r_wq))
+		return WEFT_EBUSY;
+	r->r_cbmode = 1;
+	r->r_cbk.cb = cb;
+	r->r_cbk.arg = arg;
+	if (r->r_paused && LEN(r) <= 2 * r->r_limit) {
+		r->r_paused = 0;
+		if (r->r_ops != NULL)
+			r->r_ops->resume_reading(r->r_ctx);
+	}
+	if (LEN(r) > 0 || r->r_eof || r->r_exc != 0)
+		notify(r, r->r_exc);
+	return 0;
+}
+
+int
+weft_read_stop(weft_reader_t *r)
+{
+	if (!r->r_cbmode)
+		return -EINVAL;
+	r->r_cbk.cb = NULL;
+	if (!r->r_paused && r->r_ops != NULL &&
+	    r->r_ops->pause_reading(r->r_ctx) == 0)
+		r->r_paused = 1;
+	return 0;
 }
 
 static int
 wait_for_data(weft_reader_t *r)
 {
+	if (r->r_cbmode)
+		return -EAGAIN; /* callback mode: the next callback retries */
 	if (!weft__wq_empty(&r->r_wq))
 		return WEFT_EBUSY;
 	if (weft_current() == NULL)
@@ -296,7 +356,7 @@ void
 weft_feed_eof(weft_reader_t *r)
 {
 	r->r_eof = 1;
-	weft__wake_one(&r->r_wq, 0);
+	notify(r, 0);
 }
 
 int
@@ -316,7 +376,7 @@ weft_reader_set_exception(weft_reader_t *r, int err)
 {
 	r->r_exc = err;
 	if (err != 0)
-		weft__wake_one(&r->r_wq, err);
+		notify(r, err);
 }
 
 int

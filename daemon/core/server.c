@@ -48,6 +48,7 @@ struct weft_server {
 	void *s_arg;
 	size_t s_limit;
 	int s_nodelay;
+	int s_cbmode;
 	int s_backlog;
 	int s_accept_batch;
 	size_t s_max_conns;
@@ -165,6 +166,14 @@ serve(struct listener *l, int fd)
 		srv->s_conns->c_prev = c;
 	srv->s_conns = c;
 	srv->s_nconns++;
+	if (srv->s_cbmode) {
+		/* No fiber: the handler sets up its callbacks and returns;
+		 * the connection lives until it is closed. */
+		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
+		c->c_owner_done = 1;
+		weft__conn_maybe_free(c);
+		return;
+	}
 	if (weft_spawn(conn_fiber, c, NULL) != 0) {
 		c->c_owner_done = 1;
 		weft__conn_close_handle(c);
@@ -313,6 +322,7 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	    ? opts->accept_batch
 	    : 16;
 	srv->s_max_conns = opts != NULL ? opts->max_connections : 0;
+	srv->s_cbmode = opts != NULL && opts->callback_mode;
 	uv_timer_init(weft_loop(), &srv->s_emfile_timer);
 	srv->s_timer_live = 1;
 	reserve_acquire();

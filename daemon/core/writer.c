@@ -32,6 +32,11 @@ weft__writer_resume(weft_writer_t *w)
 	if (!w->w_paused)
 		return;
 	w->w_paused = 0;
+	if (w->w_cbmode) {
+		if (w->w_cbk.cb != NULL)
+			w->w_cbk.cb(w, 0, w->w_cbk.arg);
+		return;
+	}
 	weft__wake_all(&w->w_wq, 0);
 }
 
@@ -50,6 +55,14 @@ weft__conn_lost(weft__conn_t *c, int err)
 		weft_feed_eof(&c->c_r);
 	/* Drains and wait_closed()s already waiting return err: 0 (a drain
 	 * returns normally) on a clean close. */
+	if (w->w_cbmode) {
+		if (w->w_paused && err != 0 && w->w_cbk.cb != NULL) {
+			w->w_paused = 0;
+			w->w_cbk.cb(w, err, w->w_cbk.arg);
+		}
+		w->w_paused = 0;
+		return;
+	}
 	w->w_paused = 0;
 	weft__wake_all(&w->w_wq, err);
 }
@@ -99,6 +112,8 @@ weft_drain(weft_writer_t *w)
 		return -ECONNRESET;
 	if (!w->w_paused)
 		return 0;
+	if (w->w_cbmode)
+		return -EAGAIN; /* the drain callback says when */
 	return weft__park(&w->w_wq);
 }
 
@@ -146,6 +161,8 @@ weft_wait_closed(weft_writer_t *w)
 {
 	int rc;
 
+	if (w->w_cbmode && !w->w_lost)
+		return -EAGAIN;
 	while (!w->w_lost) {
 		if ((rc = weft__park(&w->w_wq)) != 0 || w->w_lost)
 			return rc;
@@ -191,4 +208,15 @@ weft_reader_t *
 weft_writer_reader(const weft_writer_t *w)
 {
 	return &weft__conn_of_writer(w)->c_r;
+}
+
+int
+weft_drain_start(weft_writer_t *w, weft_write_cb cb, void *arg)
+{
+	if (!w->w_cbmode && !weft__wq_empty(&w->w_wq))
+		return WEFT_EBUSY;
+	w->w_cbmode = 1;
+	w->w_cbk.cb = cb;
+	w->w_cbk.arg = arg;
+	return 0;
 }

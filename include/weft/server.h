@@ -36,6 +36,10 @@ typedef struct weft_stream_opts {
 	 * that sibling processes on the same socket take the load.  0 = no
 	 * limit. */
 	size_t max_connections;
+	/* The client callback runs on the loop's stack, not on a fiber, and
+	 * the connection stays open when it returns: it sets up callbacks
+	 * with weft_read_start (see stream.h) and closes with weft_close. */
+	int callback_mode;
 } weft_stream_opts_t;
 
 /**

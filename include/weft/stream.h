@@ -191,6 +191,46 @@ WEFT_EXTERN int weft_readexactly(weft_reader_t *r, void *buf, ssize_t n,
 WEFT_EXTERN ssize_t weft_readline_copy(weft_reader_t *r, void *buf,
     size_t size);
 
+/* ---- Callback style ------------------------------------------------ */
+
+/**
+ * A reader callback: status 0 when new bytes are buffered or EOF arrived
+ * (weft_at_eof tells), < 0 when the connection failed, and WEFT_ECLOSED
+ * once, last, when the connection is released: r and its writer must not
+ * be used after that call returns.
+ */
+typedef void (*weft_read_cb)(weft_reader_t *r, int status, void *arg);
+
+/**
+ * Callback style, for handlers that run without a fiber (a plugin flagged
+ * WEFT_PLUGIN_CALLBACK, or any code on the loop's own stack): cb is
+ * called on the loop's stack as data arrives.  From then on the read
+ * calls of this reader never wait: where they would, they return -EAGAIN
+ * and consume nothing, so the callback returns and is called again with
+ * more data.  If bytes are already buffered, cb is called before this
+ * returns.  Costs no fiber and no stack: the leanest way to hold many
+ * mostly-idle connections.
+ */
+WEFT_EXTERN int weft_read_start(weft_reader_t *r, weft_read_cb cb, void *arg);
+
+/**
+ * Stop the callbacks and stop reading from the socket (backpressure);
+ * weft_read_start resumes.  Data already buffered stays.
+ */
+WEFT_EXTERN int weft_read_stop(weft_reader_t *r);
+
+/** A writer callback: status 0 once the buffer is at or below low water. */
+typedef void (*weft_write_cb)(weft_writer_t *w, int status, void *arg);
+
+/**
+ * Callback style for the writer: weft_drain never waits (it returns
+ * -EAGAIN above the high-water mark) and cb is called once the buffer
+ * drains to the low-water mark, or with the error when the connection is
+ * lost.  Pair it with weft_read_stop/start for backpressure.
+ */
+WEFT_EXTERN int weft_drain_start(weft_writer_t *w, weft_write_cb cb,
+    void *arg);
+
 /* ---- Writer ---------------------------------------------------------- */
 
 /**
