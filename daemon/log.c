@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "log.h"
 
 static char role[32] = "weftd";
+static char *logfile;	/* --log-file, reopened on SIGUSR1 */
 static int level = WEFT_LOG_INFO;
 static int journal = -1; /* unknown until the first line */
 
@@ -125,11 +127,35 @@ log_getlevel(void)
 	return level;
 }
 
-void
+int
+log_file(const char *path)
+{
+	free(logfile);
+	logfile = path != NULL ? strdup(path) : NULL;
+	return log_reopen();
+}
+
+int
 log_reopen(void)
 {
-	/* stderr is the only sink; reopening re-checks the journal. */
+	int fd;
+
+	/* Everything is written to stderr; with a log file, stderr is that
+	 * file, reopened here so that logrotate can move it away. */
 	journal = -1;
+	if (logfile == NULL)
+		return 0;
+	fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_warn("cannot open log file %s", logfile);
+		return -1;
+	}
+	if (dup2(fd, STDERR_FILENO) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 #define LOG_FN(fn, lvl, witherr)                                               \

@@ -15,8 +15,12 @@ void log_procinit(const char *role);
 void log_setlevel(int level);
 int log_getlevel(void);
 
-/* Reopen stderr onto the log file if one was given (USR1). */
-void log_reopen(void);
+/* Send stderr (so every line) to path, or back to nothing special with
+ * NULL; -1 if it cannot be opened. */
+int log_file(const char *path);
+
+/* Reopen the log file (SIGUSR1, after logrotate moved it). */
+int log_reopen(void);
 
 /* A line at an explicit level (WEFT_LOG_*). */
 void log_msg(int level, const char *fmt, ...)

@@ -400,10 +400,13 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 			continue;
 		}
 		if (l->reuse_port) {
-			for (k = 0; k < g->conf->workers; k++)
+			/* One SO_REUSEPORT socket per worker slot, bound now
+			 * while privileges allow low ports. */
+			for (k = 0; k < g->conf->workers; k++) {
 				if (lsock_fd(g, i, k) < 0)
 					goto fail_bind;
-			lsock_log(l, g->ls[i].slot_fds[0]);
+				lsock_log(l, g->ls[i].slot_fds[k]);
+			}
 			continue;
 		}
 		if ((g->ls[i].fd = lsock_bind_one(l, cause)) < 0)

@@ -23,7 +23,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: weftd [-t] [--dump] [-c FILE] [-w WORKERS] [-l LEVEL]\n"
+	    "usage: weftd [-t] [--dump] [-c FILE] [-w WORKERS] [-l LEVEL] "
+	    "[-L FILE]\n"
 	    "       weftd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE   configuration (.conf: libconfig, .ini: INI)\n"
@@ -33,6 +34,8 @@ usage(FILE *fp)
 	    "      --dump          print the normalised config\n"
 	    "  -w, --workers N     override `workers`\n"
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
+	    "  -L, --log-file FILE log there instead of stderr (SIGUSR1 "
+	    "reopens it)\n"
 	    "  -V, --version       print the version\n"
 	    "\n"
 	    "Signals: TERM/INT graceful stop, QUIT immediate stop, HUP reload,\n"
@@ -48,6 +51,7 @@ main(int argc, char **argv)
 		{ "dump", no_argument, NULL, 'D' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-file", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -58,7 +62,7 @@ main(int argc, char **argv)
 	int ch, test = 0, dump = 0, workers = 0, level = -1;
 
 	log_procinit("weftd");
-	while ((ch = getopt_long(argc, argv, "c:tw:l:Vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:tw:l:L:Vh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -86,6 +90,10 @@ main(int argc, char **argv)
 				    optarg);
 				return 2;
 			}
+			break;
+		case 'L':
+			if (log_file(optarg) != 0)
+				return 1;
 			break;
 		case 'V':
 			printf("weftd %s (libweft %s, plugin ABI %d.%d)\n",
