@@ -60,6 +60,8 @@ handle(weft_reader_t *r, weft_writer_t *w, void *arg)
 {
 	struct wlistener *wl = arg;
 
+	/* A stack overflow report then names the plugin. */
+	weft_fiber_set_name(weft_current(), wl->plugin->p_conf->name);
 	wl->plugin->p_desc->client_connected(r, w, wl->plugin->p_state);
 }
 

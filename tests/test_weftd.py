@@ -23,6 +23,10 @@ SRCDIR = os.environ.get("SRCDIR", ".")
 results = []
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here; reported as TAP SKIP."""
+
+
 def test(fn):
     results.append(fn)
     return fn
@@ -463,6 +467,93 @@ def usr1_reopens_log_file():
 
 
 @test
+def crashing_handler_replaced():
+    conf = BASE.replace(
+        'proxy = { path',
+        'crash = { path = "@TPLUGINS@/crash.so"; };\n  proxy = { path'
+    ).replace('plugin = "proxy"; }',
+              'plugin = "proxy"; },\n  { tcp = "127.0.0.1:0"; plugin = '
+              '"crash"; }')
+    w = Weftd(conf)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        before = w.wait_workers(2)
+        s = connect(local(w.ports()["crash"][0]))
+        s.sendall(b"crash\n")
+        recv_until(s, lambda d: False)  # the connection dies with it
+        s.close()
+        # Under ASan the crash is reported and exit status is 1 instead.
+        w.wait_log(r"(killed by signal 11|exited with status 1)")
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=3)
+        after = w.wait_workers(2)
+        assert len(set(before) & set(after)) == 1, (before, after)
+        assert exchange(local(w.ports()["echo"][0]), b"ok") == b"ok"
+    finally:
+        w.stop()
+
+
+@test
+def journald_priorities():
+    w = None
+    d = tempfile.mkdtemp()
+    logpath = os.path.join(d, "journal")
+    with open(logpath, "wb") as f:
+        st = os.fstat(f.fileno())
+        env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev,
+                                                          st.st_ino))
+        p = subprocess.Popen([WEFTD, "-t", "-c", "/nonexistent.conf"],
+                             stdout=f, stderr=f, env=env)
+        p.wait(10)
+    # Not the journal: plain lines; the journal: "<N>" priorities.
+    p2 = subprocess.run([WEFTD, "-c", os.path.join(d, "x.conf"), "-w",
+                         "1"], capture_output=True)
+    assert p2.returncode == 1
+    conf = os.path.join(d, "j.conf")
+    with open(conf, "w") as f:
+        f.write('workers = 1;\nplugin_dir = "%s";\nplugins = { echo = { '
+                'path = "echo.so"; }; };\nlisten = ( { tcp = '
+                '"127.0.0.1:0"; plugin = "echo"; } );\n' % PLUGIN_DIR)
+    with open(logpath, "wb") as f:
+        st = os.fstat(f.fileno())
+        env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev,
+                                                          st.st_ino))
+        p = subprocess.Popen([WEFTD, "-c", conf], stdout=f, stderr=f,
+                             env=env)
+        try:
+            end = time.time() + 10
+            while time.time() < end and b"ready" not in open(
+                    logpath, "rb").read():
+                time.sleep(0.05)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+    text = open(logpath, "rb").read().decode()
+    assert re.search(r"^<6>supervisor: listening on", text, re.M), text
+    assert re.search(r"^<6>supervisor: worker 0 \(pid \d+\) ready", text,
+                     re.M), text
+
+
+@test
+def privileges_dropped():
+    if os.geteuid() != 0:
+        raise Skip("needs root to switch to user nobody")
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    conf = BASE.replace("workers = 2;", 'workers = 1;\nuser = "nobody";\n'
+                        'group = "nogroup";')
+    w = Weftd(conf)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        for pid in [w.proc.pid] + w.wait_workers(1):
+            with open("/proc/%d/status" % pid) as f:
+                uid = re.search(r"^Uid:\s+(\d+)", f.read(), re.M)
+            assert int(uid.group(1)) == nobody.pw_uid, pid
+        assert exchange(local(w.ports()["echo"][0]), b"nobody") == b"nobody"
+    finally:
+        w.stop()
+
+
+@test
 def callback_mode_plugin():
     conf = """
 workers = 1;
@@ -548,6 +639,8 @@ def main():
         try:
             fn()
             print("ok %d - %s" % (i, fn.__name__))
+        except Skip as e:
+            print("ok %d - %s # SKIP %s" % (i, fn.__name__, e))
         except Exception:
             failed += 1
             print("not ok %d - %s" % (i, fn.__name__))
