@@ -34,7 +34,9 @@
 
 #include <weft/plugin.h>
 
+#include "control.h"
 #include "log.h"
+#include "notify.h"
 #include "weftd.h"
 
 #define MAX_WORKERS 1024
@@ -66,6 +68,7 @@ struct gen {
 	int *backoff_ms;
 	int *boot_failures;
 	uint64_t *respawn_at; /* 0 = nothing scheduled */
+	int *restarts;	      /* per slot, for `weftd -s status` */
 };
 
 struct proc {
@@ -86,7 +89,7 @@ static struct {
 	struct gen *old[8];	/* draining generations */
 	int nold;
 	struct proc procs[MAX_PROCS];
-	volatile uint64_t *hb;	/* heartbeats, indexed like procs */
+	struct worker_stats *hb; /* shared stats, indexed like procs */
 	int sigpipe[2];
 	pid_t probe;		/* reload probe child */
 	struct conf *probe_conf;
@@ -94,9 +97,31 @@ static struct {
 	uint64_t stop_deadline;
 	int exit_code;
 	int gen_ids;
+	uint64_t started;
+	/* systemd */
+	int ready_sent;		/* READY=1 after start or reload */
+	uint64_t watchdog_ms;
+	uint64_t last_watchdog;
+	uint64_t last_status;
+	uint64_t last_extend;
+	int *act_fds;		/* socket activation: fds and names */
+	char **act_names;
+	int nact;
+	int *act_used;
+	/* control socket */
+	const char *ctl_path;
+	int ctl_fd;
+	struct ctl_client {
+		int fd;
+		int waiting_reload;
+	} ctl[16];
 } S;
 
 static void spawn(struct gen *g, int slot);
+static void reload_done(int ok, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+struct ctl_client;
+static void ctl_reply(struct ctl_client *cl, const char *text);
 static void continue_reload(int status);
 static void abort_reload(void);
 
@@ -355,6 +380,70 @@ lsock_fd(struct gen *g, size_t i, int slot)
 	return s->slot_fds[slot];
 }
 
+/* ---- Socket activation ------------------------------------------------ */
+
+/* Does the activated socket fd listen on l's address? */
+static int
+same_address(int fd, const struct conf_listener *l)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+	socklen_t len = sizeof(ss);
+	unsigned char want[16];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (l->kind == CONF_LISTEN_UNIX)
+		return ss.ss_family == AF_UNIX &&
+		    strcmp(un->sun_path, l->path) == 0;
+	if (ss.ss_family == AF_INET) {
+		if (ntohs(in->sin_port) != l->port)
+			return 0;
+		if (l->host[0] == '\0')
+			return in->sin_addr.s_addr == htonl(INADDR_ANY);
+		return inet_pton(AF_INET, l->host, want) == 1 &&
+		    memcmp(&in->sin_addr, want, 4) == 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		if (ntohs(in6->sin6_port) != l->port)
+			return 0;
+		if (l->host[0] == '\0')
+			return IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+		return inet_pton(AF_INET6, l->host, want) == 1 &&
+		    memcmp(&in6->sin6_addr, want, 16) == 0;
+	}
+	return 0;
+}
+
+/* The activated fd for l: by FileDescriptorName, else by address. */
+static int
+activated_fd(const struct conf_listener *l)
+{
+	int k;
+
+	for (k = 0; k < S.nact; k++)
+		if (!S.act_used[k] && l->name != NULL && l->name[0] != '\0' &&
+		    strcmp(S.act_names[k], l->name) == 0) {
+			S.act_used[k] = 1;
+			return S.act_fds[k];
+		}
+	for (k = 0; k < S.nact; k++)
+		if (!S.act_used[k] && S.act_names[k][0] == '\0' &&
+		    same_address(S.act_fds[k], l)) {
+			S.act_used[k] = 1;
+			return S.act_fds[k];
+		}
+	for (k = 0; k < S.nact; k++)
+		if (!S.act_used[k] && same_address(S.act_fds[k], l)) {
+			S.act_used[k] = 1;
+			return S.act_fds[k];
+		}
+	return -1;
+}
+
 /*
  * Bind g's listeners, taking over the sockets of prev (may be NULL) whose
  * identity is unchanged.  Returns -1 with *cause on failure (g's own new
@@ -397,6 +486,14 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 			if (prev->ls[j].unlink_path != NULL)
 				g->ls[i].unlink_path =
 				    strdup(prev->ls[j].unlink_path);
+			continue;
+		}
+		if (prev == NULL && S.nact > 0 &&
+		    (g->ls[i].fd = activated_fd(l)) >= 0) {
+			/* systemd bound it (and owns the path). */
+			log_info("using socket %d from systemd for %s",
+			    g->ls[i].fd, l->address);
+			lsock_log(l, g->ls[i].fd);
 			continue;
 		}
 		if (l->reuse_port) {
@@ -447,8 +544,9 @@ gen_new(struct conf *c)
 	g->backoff_ms = calloc(MAX_WORKERS, sizeof(int));
 	g->boot_failures = calloc(MAX_WORKERS, sizeof(int));
 	g->respawn_at = calloc(MAX_WORKERS, sizeof(uint64_t));
+	g->restarts = calloc(MAX_WORKERS, sizeof(int));
 	if (g->backoff_ms == NULL || g->boot_failures == NULL ||
-	    g->respawn_at == NULL)
+	    g->respawn_at == NULL || g->restarts == NULL)
 		fatal("calloc");
 	return g;
 }
@@ -472,6 +570,7 @@ gen_free(struct gen *g)
 	free(g->backoff_ms);
 	free(g->boot_failures);
 	free(g->respawn_at);
+	free(g->restarts);
 	config_free(g->conf);
 	free(g);
 }
@@ -560,7 +659,8 @@ spawn(struct gen *g, int slot)
 		free(fds);
 		return;
 	}
-	S.hb[i] = weftd_now_ms();
+	memset(&S.hb[i], 0, sizeof(S.hb[i]));
+	S.hb[i].heartbeat = weftd_now_ms();
 	pid = fork();
 	if (pid < 0) {
 		log_warn("fork");
@@ -572,6 +672,12 @@ spawn(struct gen *g, int slot)
 	}
 	if (pid == 0) {
 		signals_reset();
+		notify_forget();
+		if (S.ctl_fd >= 0)
+			close(S.ctl_fd);
+		for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
+			if (S.ctl[k].fd > 0)
+				close(S.ctl[k].fd);
 		close(pfd[0]);
 		/* Report pipes of the other workers are not ours. */
 		for (k = 0; k < MAX_PROCS; k++)
@@ -583,7 +689,7 @@ spawn(struct gen *g, int slot)
 		a.generation = g->id;
 		a.fds = fds;
 		a.report_fd = pfd[1];
-		a.heartbeat = &S.hb[i];
+		a.stats = &S.hb[i];
 		worker_main(&a);
 	}
 	free(fds);
@@ -670,7 +776,7 @@ reaped(struct proc *p, int status)
 		    g->id, how);
 	if (p->pipe >= 0)
 		close(p->pipe);
-	S.hb[p - S.procs] = 0;
+	S.hb[p - S.procs].heartbeat = 0;
 	memset(p, 0, sizeof(*p));
 	p->pipe = -1;
 	if (expected || S.stopping || g->draining || slot >= g->nslots)
@@ -690,6 +796,7 @@ reaped(struct proc *p, int status)
 			  "start; keeping generation %d",
 		    g->id, S.cur->id);
 		abort_reload();
+		reload_done(0, "a new worker did not start (see the log)");
 		return;
 	}
 	if (!ready && WIFEXITED(status) &&
@@ -703,6 +810,7 @@ reaped(struct proc *p, int status)
 		}
 	}
 	g->respawn_at[slot] = now + (uint64_t)g->backoff_ms[slot];
+	g->restarts[slot]++;
 	log_info("restarting worker %d in %d ms", slot, g->backoff_ms[slot]);
 }
 
@@ -736,13 +844,16 @@ start_reload(void)
 	if (S.stopping)
 		return;
 	if (S.probe != 0 || S.next != NULL) {
-		log_warnx("reload already in progress; ignoring SIGHUP");
+		log_info("reload already in progress");
 		return;
 	}
 	log_info("reloading %s", S.conffile);
+	notify_reloading();
+	S.ready_sent = 0;
 	if (config_load(S.conffile, &c, &cause) != 0) {
 		log_warnx("reload failed, keeping generation %d:", S.cur->id);
 		log_lines(WEFT_LOG_WARNING, cause != NULL ? cause : "?");
+		reload_done(0, "config: %s", cause != NULL ? cause : "?");
 		free(cause);
 		return;
 	}
@@ -752,10 +863,12 @@ start_reload(void)
 	if (pid < 0) {
 		log_warn("reload: fork");
 		config_free(c);
+		reload_done(0, "fork failed");
 		return;
 	}
 	if (pid == 0) {
 		signals_reset();
+		notify_forget();
 		log_procinit("reload probe");
 		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
 	}
@@ -776,16 +889,19 @@ continue_reload(int status)
 		log_warnx("reload failed (plugin check), keeping generation %d",
 		    S.cur->id);
 		config_free(c);
+		reload_done(0, "a plugin failed to load or init (see the log)");
 		return;
 	}
 	if (S.stopping) {
 		config_free(c);
+		reload_done(0, "stopping");
 		return;
 	}
 	g = gen_new(c);
 	if (gen_bind(g, S.cur, &cause) != 0) {
 		log_warnx("reload failed, keeping generation %d: %s",
 		    S.cur->id, cause != NULL ? cause : "bind failed");
+		reload_done(0, "%s", cause != NULL ? cause : "bind failed");
 		free(cause);
 		gen_free(g);
 		return;
@@ -824,6 +940,7 @@ finish_reload(void)
 		log_warnx("too many draining generations");
 	log_info("reload complete: generation %d serving with %d worker(s)",
 	    S.cur->id, S.cur->nslots);
+	reload_done(1, "generation %d ready", S.cur->id);
 }
 
 static void
@@ -852,6 +969,7 @@ start_stop(int sig)
 	int i;
 
 	if (sig == SIGQUIT) {
+		notify_send("STOPPING=1");
 		log_info("SIGQUIT: stopping now");
 		for (i = 0; i < MAX_PROCS; i++)
 			if (S.procs[i].pid > 0) {
@@ -864,6 +982,7 @@ start_stop(int sig)
 	}
 	if (S.stopping)
 		return;
+	notify_send("STOPPING=1");
 	log_info("%s: stopping gracefully (up to %gs)", strsignal(sig),
 	    S.cur->conf->shutdown_timeout);
 	S.stopping = 1;
@@ -990,7 +1109,7 @@ check_heartbeats(uint64_t now)
 			continue;
 		}
 		limit = (uint64_t)(p->gen->conf->worker_timeout * 1000);
-		last = S.hb[i];
+		last = S.hb[i].heartbeat;
 		if (last != 0 && now > last && now - last > limit) {
 			log_warnx("worker %d (pid %ld) loop blocked for %.1fs "
 				  "(worker_timeout %gs): SIGABRT",
@@ -1036,22 +1155,252 @@ shutdown_done(void)
 	for (i = 0; i < S.nold; i++)
 		gen_free(S.old[i]);
 	gen_free(S.cur);
+	for (i = 0; i < 16; i++)
+		if (S.ctl[i].fd > 0)
+			ctl_reply(&S.ctl[i], "ERR stopped\n");
+	if (S.ctl_fd >= 0) {
+		close(S.ctl_fd);
+		unlink(S.ctl_path);
+	}
 	log_info("stopped");
 	exit(S.exit_code);
 }
 
-void
-supervisor_main(struct conf *c, const char *conffile)
+/* ---- systemd and the control socket ------------------------------------ */
+
+static uint64_t
+live_connections(void)
 {
-	struct pollfd pfds[MAX_PROCS + 1];
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (S.procs[i].pid > 0)
+			n += S.hb[i].active;
+	return n;
+}
+
+static void
+send_status(void)
+{
+	int ready = 0, n = gen_nprocs(S.cur, &ready);
+
+	notify_send("STATUS=generation %d, %d/%d worker(s) ready, %llu "
+		    "connection(s)",
+	    S.cur->id, ready, n, (unsigned long long)live_connections());
+}
+
+static void
+ctl_reply(struct ctl_client *cl, const char *text)
+{
+	size_t len = strlen(text);
+
+	(void)!send(cl->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(cl->fd);
+	cl->fd = 0;
+	cl->waiting_reload = 0;
+}
+
+static void
+reload_done(int ok, const char *fmt, ...)
+{
+	char msg[1024], line[1100];
+	va_list ap;
+	size_t k;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* After RELOADING=1 systemd waits for READY=1, success or not. */
+	notify_send("READY=1");
+	S.ready_sent = 1;
+	send_status();
+	snprintf(line, sizeof(line), "%s %s\n",
+	    ok ? "OK reloaded:" : "ERR reload failed:", msg);
+	for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
+		if (S.ctl[k].fd > 0 && S.ctl[k].waiting_reload)
+			ctl_reply(&S.ctl[k], line);
+}
+
+static void
+ctl_status(struct ctl_client *cl)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *fp = open_memstream(&buf, &size);
+	uint64_t now = weftd_now_ms();
+	struct proc *p;
+	int i;
+
+	if (fp == NULL) {
+		ctl_reply(cl, "ERR out of memory\n");
+		return;
+	}
+	fprintf(fp, "OK weftd %s, pid %ld, up %llus, generation %d, %d "
+		    "worker(s), %llu connection(s)%s\n",
+	    PACKAGE_VERSION, (long)getpid(),
+	    (unsigned long long)((now - S.started) / 1000), S.cur->id,
+	    S.cur->nslots, (unsigned long long)live_connections(),
+	    S.next != NULL || S.probe != 0 ? ", reloading" : "");
+	fprintf(fp, "%-6s %-8s %-4s %-8s %-10s %-8s %-8s %s\n", "worker",
+	    "pid", "gen", "uptime", "accepted", "active", "restarts",
+	    "emfile_pauses");
+	for (i = 0; i < MAX_PROCS; i++) {
+		p = &S.procs[i];
+		if (p->pid <= 0)
+			continue;
+		fprintf(fp,
+		    "%-6d %-8ld %-4d %-8llu %-10llu %-8llu %-8d %llu%s\n",
+		    p->slot, (long)p->pid, p->gen->id,
+		    (unsigned long long)((now - p->started) / 1000),
+		    (unsigned long long)S.hb[i].accepted,
+		    (unsigned long long)S.hb[i].active,
+		    p->gen->restarts[p->slot],
+		    (unsigned long long)S.hb[i].emfile_pauses,
+		    p->ready ? "" : " (starting)");
+	}
+	fclose(fp);
+	(void)!send(cl->fd, buf, size, MSG_NOSIGNAL);
+	free(buf);
+	close(cl->fd);
+	cl->fd = 0;
+}
+
+static void
+ctl_command(struct ctl_client *cl, char *cmd)
+{
+	cmd[strcspn(cmd, "\r\n")] = '\0';
+	if (strcmp(cmd, "status") == 0) {
+		ctl_status(cl);
+	} else if (strcmp(cmd, "stop") == 0) {
+		ctl_reply(cl, "OK stopping\n");
+		start_stop(SIGTERM);
+	} else if (strcmp(cmd, "reload") == 0) {
+		if (S.stopping) {
+			ctl_reply(cl, "ERR stopping\n");
+			return;
+		}
+		cl->waiting_reload = 1;
+		start_reload();
+	} else {
+		ctl_reply(cl, "ERR unknown command (reload, stop, status)\n");
+	}
+}
+
+static void
+ctl_accept(void)
+{
+	size_t k;
+	int fd;
+
+	while ((fd = accept4(S.ctl_fd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
+			if (S.ctl[k].fd == 0)
+				break;
+		if (k == sizeof(S.ctl) / sizeof(S.ctl[0])) {
+			(void)!send(fd, "ERR busy\n", 9, MSG_NOSIGNAL);
+			close(fd);
+			continue;
+		}
+		S.ctl[k].fd = fd;
+		S.ctl[k].waiting_reload = 0;
+	}
+}
+
+static void
+ctl_read(struct ctl_client *cl)
+{
+	char buf[128];
+	ssize_t n;
+
+	n = read(cl->fd, buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		if (n < 0 && errno == EAGAIN)
+			return;
+		close(cl->fd); /* went away (a waiting reload goes on) */
+		cl->fd = 0;
+		cl->waiting_reload = 0;
+		return;
+	}
+	buf[n] = '\0';
+	if (!cl->waiting_reload)
+		ctl_command(cl, buf);
+}
+
+/* READY, STATUS, WATCHDOG and EXTEND_TIMEOUT, from the main loop. */
+static void
+systemd_tick(uint64_t now)
+{
+	int ready = 0, n, i, fresh = 1;
+
+	n = gen_nprocs(S.cur, &ready);
+	if (!S.ready_sent && S.next == NULL && S.probe == 0 &&
+	    n == S.cur->nslots && ready == n) {
+		notify_send("READY=1");
+		S.ready_sent = 1;
+		send_status();
+		S.last_status = now;
+	}
+	if (!S.ready_sent && now - S.last_extend >= 1000) {
+		/* Plugins are still initialising: ask for more time. */
+		notify_send("EXTEND_TIMEOUT_USEC=%llu", 5000000ULL);
+		S.last_extend = now;
+	}
+	if (now - S.last_status >= 5000) {
+		send_status();
+		S.last_status = now;
+	}
+	if (S.watchdog_ms != 0 && now - S.last_watchdog >= S.watchdog_ms / 2) {
+		/* Pet the watchdog only while every serving worker's loop is
+		 * alive, i.e. has ticked within two heartbeat periods: a
+		 * wedged worker shows in systemd before it is killed. */
+		for (i = 0; i < MAX_PROCS; i++) {
+			struct proc *p = &S.procs[i];
+			uint64_t tick;
+
+			if (p->pid <= 0 || !p->ready || p->stopping ||
+			    S.hb[i].heartbeat == 0)
+				continue;
+			tick = heartbeat_tick_ms(p->gen->conf);
+			if (now > S.hb[i].heartbeat &&
+			    now - S.hb[i].heartbeat > 2 * tick + 100) {
+				if (fresh)
+					log_debug("watchdog withheld: worker "
+						  "%d (pid %ld) heartbeat "
+						  "%llu ms old",
+					    p->slot, (long)p->pid,
+					    (unsigned long long)(now -
+						S.hb[i].heartbeat));
+				fresh = 0;
+			}
+		}
+		if (fresh) {
+			notify_send("WATCHDOG=1");
+			S.last_watchdog = now;
+		}
+	}
+}
+
+void
+supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
+{
+	struct pollfd pfds[MAX_PROCS + 2 + 16];
 	int idx[MAX_PROCS];
 	uint64_t now, next;
 	char *cause = NULL;
-	int i, n, timeout, ready;
+	int i, n, nprocfds, timeout, ready, k;
 
 	log_procinit("supervisor");
 	S.conffile = conffile;
-	S.hb = mmap(NULL, MAX_PROCS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	S.started = weftd_now_ms();
+	S.ctl_fd = -1;
+	S.watchdog_ms = notify_watchdog_ms();
+	S.nact = notify_listen_fds(&S.act_fds, &S.act_names);
+	if (S.nact > 0 && (S.act_used = calloc((size_t)S.nact, sizeof(int))) ==
+	    NULL)
+		fatal("calloc");
+	S.hb = mmap(NULL, MAX_PROCS * sizeof(*S.hb), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (S.hb == MAP_FAILED)
 		fatal("mmap");
@@ -1061,6 +1410,19 @@ supervisor_main(struct conf *c, const char *conffile)
 	S.cur = gen_new(c);
 	if (gen_bind(S.cur, NULL, &cause) != 0)
 		fatalx("cannot listen: %s", cause != NULL ? cause : "?");
+	for (k = 0; k < S.nact; k++)
+		if (!S.act_used[k])
+			fatalx("socket activation: fd %d (name '%s') matches no "
+			       "listener in %s",
+			    S.act_fds[k], S.act_names[k], conffile);
+	S.ctl_path = ctl_path != NULL ? ctl_path : control_default_path();
+	if ((S.ctl_fd = control_listen(S.ctl_path, &cause)) < 0) {
+		/* Serving matters more than being controllable. */
+		log_warnx("%s; weftd -s will not reach this process",
+		    cause != NULL ? cause : "control socket");
+		free(cause);
+		cause = NULL;
+	}
 	drop_privileges(c);
 	log_info("starting %d worker(s), generation %d", c->workers,
 	    S.cur->id);
@@ -1088,6 +1450,7 @@ supervisor_main(struct conf *c, const char *conffile)
 					finish_reload();
 			}
 			check_heartbeats(now);
+			systemd_tick(now);
 		}
 		collect_old();
 
@@ -1103,11 +1466,26 @@ supervisor_main(struct conf *c, const char *conffile)
 				n++;
 			}
 		}
+		nprocfds = n - 1;
+		pfds[n].fd = S.ctl_fd; /* -1 is ignored by poll */
+		pfds[n].events = POLLIN;
+		n++;
+		for (k = 0; k < 16; k++) {
+			pfds[n].fd = S.ctl[k].fd > 0 ? S.ctl[k].fd : -1;
+			pfds[n].events = POLLIN;
+			n++;
+		}
 		timeout = 100;
 		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			fatal("poll");
 		if (pfds[0].revents != 0)
 			handle_signals();
-		read_reports(pfds + 1, idx, n - 1);
+		read_reports(pfds + 1, idx, nprocfds);
+		for (k = 0; k < 16; k++)
+			if (pfds[nprocfds + 2 + k].revents != 0 &&
+			    S.ctl[k].fd == pfds[nprocfds + 2 + k].fd)
+				ctl_read(&S.ctl[k]);
+		if (pfds[nprocfds + 1].revents != 0)
+			ctl_accept();
 	}
 }

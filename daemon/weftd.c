@@ -12,6 +12,7 @@
 #include <weft/plugin.h>
 #include <weft/weft.h>
 
+#include "control.h"
 #include "log.h"
 #include "weftd.h"
 
@@ -24,7 +25,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: weftd [-t] [--dump] [-c FILE] [-w WORKERS] [-l LEVEL] "
-	    "[-L FILE]\n"
+	    "[-L FILE] [-C PATH]\n"
+	    "       weftd -s reload|stop|status [-C PATH]\n"
 	    "       weftd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE   configuration (.conf: libconfig, .ini: INI)\n"
@@ -36,6 +38,11 @@ usage(FILE *fp)
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
 	    "  -L, --log-file FILE log there instead of stderr (SIGUSR1 "
 	    "reopens it)\n"
+	    "  -s, --signal CMD    reload, stop or status: talk to the running "
+	    "supervisor\n"
+	    "  -C, --control PATH  its control socket (default "
+	    "$RUNTIME_DIRECTORY/weftd.sock\n"
+	    "                      or /run/weft/weftd.sock)\n"
 	    "  -V, --version       print the version\n"
 	    "\n"
 	    "Signals: TERM/INT graceful stop, QUIT immediate stop, HUP reload,\n"
@@ -52,6 +59,8 @@ main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-file", required_argument, NULL, 'L' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "control", required_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -59,10 +68,11 @@ main(int argc, char **argv)
 	const char *file = SYSCONFDIR "/weft/weftd.conf";
 	struct conf *c = NULL;
 	char *cause = NULL, *end;
+	const char *sigcmd = NULL, *ctl = NULL;
 	int ch, test = 0, dump = 0, workers = 0, level = -1;
 
 	log_procinit("weftd");
-	while ((ch = getopt_long(argc, argv, "c:tw:l:L:Vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:tw:l:L:s:C:Vh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -91,6 +101,12 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 's':
+			sigcmd = optarg;
+			break;
+		case 'C':
+			ctl = optarg;
+			break;
 		case 'L':
 			if (log_file(optarg) != 0)
 				return 1;
@@ -111,6 +127,15 @@ main(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (sigcmd != NULL) {
+		if (strcmp(sigcmd, "reload") != 0 && strcmp(sigcmd, "stop") != 0 &&
+		    strcmp(sigcmd, "status") != 0) {
+			fprintf(stderr, "weftd: -s: reload, stop or status\n");
+			return 2;
+		}
+		return control_client(ctl != NULL ? ctl : control_default_path(),
+		    sigcmd);
 	}
 	if (config_load(file, &c, &cause) != 0) {
 		/* Every error, one per line, each file:line: message. */
@@ -143,5 +168,5 @@ main(int argc, char **argv)
 		config_free(c);
 		return rc;
 	}
-	supervisor_main(c, file);
+	supervisor_main(c, file, ctl);
 }

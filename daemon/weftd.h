@@ -17,6 +17,17 @@
 /* Exit status of a worker that could not boot (plugin load/init). */
 #define WORKER_EXIT_BOOT 3
 
+/* What each worker publishes in memory shared with the supervisor: the
+ * heartbeat the supervisor watches, and the figures `weftd -s status`
+ * prints.  Written by one worker, read by the supervisor; word-sized
+ * fields, so torn reads cannot happen on the platforms we build for. */
+struct worker_stats {
+	volatile uint64_t heartbeat; /* CLOCK_MONOTONIC ms; 0 = not watched */
+	volatile uint64_t accepted;
+	volatile uint64_t active;
+	volatile uint64_t emfile_pauses;
+};
+
 /* What a forked worker is given. */
 struct worker_args {
 	const struct conf *conf;
@@ -24,7 +35,7 @@ struct worker_args {
 	int generation;
 	const int *fds;		/* one listening fd per conf listener */
 	int report_fd;		/* write end of the report pipe */
-	volatile uint64_t *heartbeat; /* shared with the supervisor */
+	struct worker_stats *stats;	/* shared with the supervisor */
 };
 
 /* Run a worker; never returns. */
@@ -38,8 +49,11 @@ void worker_main(const struct worker_args *a) __attribute__((noreturn));
 int worker_check_plugins(const struct conf *c);
 
 /* Run the supervisor; never returns. */
-void supervisor_main(struct conf *c, const char *conffile)
-    __attribute__((noreturn));
+void supervisor_main(struct conf *c, const char *conffile,
+    const char *ctl_path) __attribute__((noreturn));
+
+/* How often a worker ticks its heartbeat under config c. */
+uint64_t heartbeat_tick_ms(const struct conf *c);
 
 /* Milliseconds on CLOCK_MONOTONIC (shared by all processes). */
 uint64_t weftd_now_ms(void);

@@ -46,6 +46,19 @@ static struct {
 } W;
 
 uint64_t
+heartbeat_tick_ms(const struct conf *c)
+{
+	/* Often enough that a healthy worker is never near the limit. */
+	uint64_t tick = (uint64_t)(c->worker_timeout * 1000 / 4);
+
+	if (tick > 1000)
+		tick = 1000;
+	if (tick < 10)
+		tick = 10;
+	return tick;
+}
+
+uint64_t
 weftd_now_ms(void)
 {
 	struct timespec ts;
@@ -68,8 +81,20 @@ handle(weft_reader_t *r, weft_writer_t *w, void *arg)
 static void
 on_heartbeat(uv_timer_t *t)
 {
+	struct worker_stats *st = W.args->stats;
+	uint64_t acc = 0, act = 0, emf = 0;
+	size_t i;
+
 	(void)t;
-	*W.args->heartbeat = weftd_now_ms();
+	for (i = 0; i < W.nls; i++) {
+		acc += weft_server_accepted(W.ls[i].srv);
+		act += weft_server_connections(W.ls[i].srv);
+		emf += weft_server_emfile_pauses(W.ls[i].srv);
+	}
+	st->accepted = acc;
+	st->active = act;
+	st->emfile_pauses = emf;
+	st->heartbeat = weftd_now_ms();
 }
 
 static void
@@ -130,7 +155,7 @@ on_signal(uv_signal_t *h, int signum)
 			return;
 		W.stopping = 1;
 		uv_timer_stop(&W.heartbeat);
-		*W.args->heartbeat = 0; /* not watched while draining */
+		W.args->stats->heartbeat = 0; /* not watched while draining */
 		if (weft_spawn(stop_fiber, NULL, NULL) != 0)
 			_exit(1);
 		break;
@@ -249,13 +274,8 @@ worker_main(const struct worker_args *a)
 		exit(WORKER_EXIT_BOOT);
 	}
 
-	/* Tick often enough that a healthy worker is never near the limit. */
-	tick = (uint64_t)(c->worker_timeout * 1000 / 4);
-	if (tick > 1000)
-		tick = 1000;
-	if (tick < 10)
-		tick = 10;
-	*a->heartbeat = weftd_now_ms();
+	tick = heartbeat_tick_ms(c);
+	a->stats->heartbeat = weftd_now_ms();
 	uv_timer_init(&W.loop, &W.heartbeat);
 	uv_timer_start(&W.heartbeat, on_heartbeat, tick, tick);
 	uv_unref((uv_handle_t *)&W.heartbeat);

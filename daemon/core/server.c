@@ -57,6 +57,7 @@ struct weft_server {
 	size_t s_nlive;	   /* listeners not yet closed */
 	weft__conn_t *s_conns;
 	size_t s_nconns;
+	unsigned long s_accepted;
 	weft__wq_t s_waitq;
 	char *s_path;	   /* UNIX path to unlink on close */
 	dev_t s_path_dev;  /* the socket file bound there */
@@ -166,6 +167,7 @@ serve(struct listener *l, int fd)
 		srv->s_conns->c_prev = c;
 	srv->s_conns = c;
 	srv->s_nconns++;
+	srv->s_accepted++;
 	if (srv->s_cbmode) {
 		/* No fiber: the handler sets up its callbacks and returns;
 		 * the connection lives until it is closed. */
@@ -264,6 +266,12 @@ on_readable(uv_poll_t *h, int status, int events)
 		}
 		serve(l, fd);
 	}
+}
+
+unsigned long
+weft_server_accepted(const weft_server_t *srv)
+{
+	return srv->s_accepted;
 }
 
 unsigned long

@@ -118,6 +118,9 @@ WEFT_EXTERN size_t weft_server_sockets(const weft_server_t *srv, int *fds,
 /** The bound port of the first TCP socket (0 for UNIX servers). */
 WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 
+/** Connections accepted since the server started. */
+WEFT_EXTERN unsigned long weft_server_accepted(const weft_server_t *srv);
+
 /** How often accepting was paused because the process ran out of fds. */
 WEFT_EXTERN unsigned long weft_server_emfile_pauses(const weft_server_t *srv);
 

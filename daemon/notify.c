@@ -1,0 +1,106 @@
+/*
+ * systemd notifications and socket activation.  Only the supervisor (the
+ * unit's main PID, NotifyAccess=main) talks to systemd.
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "log.h"
+#include "notify.h"
+
+void
+notify_send(const char *fmt, ...)
+{
+#ifdef HAVE_SYSTEMD
+	char msg[512];
+	va_list ap;
+
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sd_notify(0, msg) < 0)
+		log_debug("sd_notify failed");
+#else
+	(void)fmt;
+#endif
+}
+
+void
+notify_reloading(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+		(unsigned long long)ts.tv_nsec / 1000ULL);
+}
+
+uint64_t
+notify_watchdog_ms(void)
+{
+#ifdef HAVE_SYSTEMD
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		return usec / 1000;
+#endif
+	return 0;
+}
+
+int
+notify_listen_fds(int **fds, char ***names)
+{
+#ifdef HAVE_SYSTEMD
+	char **nm = NULL;
+	int n, i;
+
+	*fds = NULL;
+	*names = NULL;
+	n = sd_listen_fds_with_names(1, &nm);
+	if (n <= 0)
+		return 0;
+	if ((*fds = calloc((size_t)n, sizeof(int))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++)
+		(*fds)[i] = SD_LISTEN_FDS_START + i;
+	if (nm == NULL) {
+		/* No names: all unnamed. */
+		if ((nm = calloc((size_t)n + 1, sizeof(char *))) == NULL)
+			fatal("calloc");
+		for (i = 0; i < n; i++)
+			nm[i] = strdup("");
+	}
+	for (i = 0; i < n; i++)
+		if (nm[i] != NULL && strcmp(nm[i], "unknown") == 0)
+			nm[i][0] = '\0'; /* systemd's name for "unnamed" */
+	*names = nm;
+	return n;
+#else
+	*fds = NULL;
+	*names = NULL;
+	return 0;
+#endif
+}
+
+void
+notify_forget(void)
+{
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+}

@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""systemd integration of weftd: sd_notify messages and their order
+(start, reload, stop, watchdog) seen by a test NOTIFY_SOCKET receiver, the
+control socket (weftd -s), socket activation (systemd-socket-activate, when
+installed) and `systemd-analyze verify` of the generated units.  TAP."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+WEFTD = os.environ.get("WEFTD", "./weftd")
+PLUGIN_DIR = os.path.abspath(os.environ.get("PLUGIN_DIR", "plugins/.libs"))
+TEST_PLUGIN_DIR = os.path.abspath(
+    os.environ.get("TEST_PLUGIN_DIR", "tests/plugins/.libs"))
+BUILDDIR = os.path.abspath(os.environ.get("BUILDDIR", "."))
+HAVE_SYSTEMD = os.environ.get("HAVE_SYSTEMD", "yes") == "yes"
+
+tests = []
+
+
+class Skip(Exception):
+    pass
+
+
+def test(fn):
+    tests.append(fn)
+    return fn
+
+
+class Receiver:
+    """A NOTIFY_SOCKET: collects every datagram weftd sends."""
+
+    def __init__(self, d):
+        self.path = os.path.join(d, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.msgs = []
+
+    def pump(self, until=None, timeout=10.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                data = self.sock.recv(4096).decode()
+                self.msgs.append(data)
+            except socket.timeout:
+                pass
+            if until is not None and any(until(m) for m in self.msgs):
+                return
+        if until is not None:
+            raise AssertionError("never got it; messages: %r" % self.msgs)
+
+    def index(self, pred, start=0):
+        for i in range(start, len(self.msgs)):
+            if pred(self.msgs[i]):
+                return i
+        raise AssertionError("not found after %d in %r" % (start, self.msgs))
+
+
+def conf_text(d, extra=""):
+    return """
+workers = 2;
+log_level = "debug";
+shutdown_timeout = 3.0;
+worker_timeout = 1.0;
+plugin_dir = "%s";
+plugins = { echo = { path = "echo.so"; };
+            block = { path = "%s/block.so"; }; };
+listen = ( { name = "echo-tcp"; tcp = "127.0.0.1:0"; plugin = "echo"; },
+           { name = "block"; tcp = "127.0.0.1:0"; plugin = "block"; } %s);
+""" % (PLUGIN_DIR, TEST_PLUGIN_DIR, extra)
+
+
+def start(d, env_extra=None, conf=None, argv_prefix=()):
+    path = os.path.join(d, "weftd.conf")
+    with open(path, "w") as f:
+        f.write(conf if conf is not None else conf_text(d))
+    log = open(os.path.join(d, "log"), "wb")
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    p = subprocess.Popen(list(argv_prefix) + [WEFTD, "-c", path, "-C",
+                                               os.path.join(d, "ctl.sock")],
+                         stdout=log, stderr=log, env=env)
+    return p
+
+
+def logtext(d):
+    with open(os.path.join(d, "log")) as f:
+        return f.read()
+
+
+def ports(d):
+    return {p: int(n) for n, p in
+            re.findall(r"listening on 127\.0\.0\.1:(\d+) \((\S+)\)",
+                       logtext(d))}
+
+
+def echo(port, payload=b"ping"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(payload)
+    got = b""
+    while len(got) < len(payload):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    return got
+
+
+def ctl(d, cmd):
+    return subprocess.run([WEFTD, "-s", cmd, "-C",
+                           os.path.join(d, "ctl.sock")],
+                          capture_output=True, timeout=30)
+
+
+@test
+def notify_start_reload_stop_order():
+    if not HAVE_SYSTEMD:
+        raise Skip("built without libsystemd: no notifications")
+    d = tempfile.mkdtemp()
+    r = Receiver(d)
+    p = start(d, {"NOTIFY_SOCKET": r.path})
+    try:
+        r.pump(lambda m: m == "READY=1")
+        i_ready = r.index(lambda m: m == "READY=1")
+        r.pump(lambda m: m.startswith("STATUS=generation 1, 2/2"))
+        assert echo(ports(d)["echo"]) == b"ping"
+        # A reload through the control socket: synchronous.
+        res = ctl(d, "reload")
+        assert res.returncode == 0, res
+        assert res.stdout.startswith(b"OK reloaded: generation 2"), res
+        r.pump(timeout=0.5)
+        i_rel = r.index(lambda m: m.startswith("RELOADING=1"), i_ready + 1)
+        assert re.match(r"RELOADING=1\nMONOTONIC_USEC=\d+$", r.msgs[i_rel])
+        r.index(lambda m: m == "READY=1", i_rel + 1)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(15) == 0
+        r.pump(timeout=0.3)
+        i_stop = r.index(lambda m: m == "STOPPING=1")
+        assert i_stop > i_rel
+        # No WATCHDOG=1 unless systemd asked for one.
+        assert not any(m == "WATCHDOG=1" for m in r.msgs)
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+@test
+def failed_reload_still_sends_ready():
+    if not HAVE_SYSTEMD:
+        raise Skip("built without libsystemd: no notifications")
+    d = tempfile.mkdtemp()
+    r = Receiver(d)
+    p = start(d, {"NOTIFY_SOCKET": r.path})
+    try:
+        r.pump(lambda m: m == "READY=1")
+        with open(os.path.join(d, "weftd.conf"), "a") as f:
+            f.write("\nnot_a_key = 1;\n")
+        res = ctl(d, "reload")
+        assert res.returncode == 1, res
+        assert res.stdout.startswith(b"ERR reload failed: config:"), res
+        assert b"not_a_key" in res.stdout, res
+        r.pump(timeout=0.5)
+        i_rel = r.index(lambda m: m.startswith("RELOADING=1"))
+        r.index(lambda m: m == "READY=1", i_rel + 1)
+        assert echo(ports(d)["echo"]) == b"ping"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(15)
+
+
+@test
+def watchdog_only_while_heartbeats_fresh():
+    if not HAVE_SYSTEMD:
+        raise Skip("built without libsystemd: no notifications")
+    d = tempfile.mkdtemp()
+    r = Receiver(d)
+    p = start(d, {"NOTIFY_SOCKET": r.path, "WATCHDOG_USEC": "300000"})
+    try:
+        r.pump(lambda m: m == "READY=1")
+        r.pump(timeout=1.0)
+        n = sum(1 for m in r.msgs if m == "WATCHDOG=1")
+        assert n >= 3, r.msgs
+        # Block one worker's loop: its heartbeat goes stale, the petting
+        # stops until the supervisor has replaced it.
+        s = socket.create_connection(("127.0.0.1", ports(d)["block"]))
+        s.sendall(b"block\n")
+        deadline = time.time() + 15
+        while time.time() < deadline and "loop blocked" not in logtext(d):
+            r.pump(timeout=0.05)
+        text = logtext(d)
+        assert "loop blocked" in text
+        # The stale heartbeat held the watchdog back before the worker
+        # was killed, and petting resumed once it was replaced.
+        withheld = text.index("watchdog withheld: worker")
+        assert withheld < text.index("loop blocked"), text
+        before = sum(1 for m in r.msgs if m == "WATCHDOG=1")
+        r.pump(timeout=2.0)
+        s.close()
+        assert sum(1 for m in r.msgs if m == "WATCHDOG=1") > before
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(15)
+
+
+@test
+def control_status_and_stop():
+    d = tempfile.mkdtemp()
+    p = start(d)
+    try:
+        end = time.time() + 10
+        while time.time() < end and logtext(d).count(") ready") < 2:
+            time.sleep(0.05)
+        for _ in range(5):
+            assert echo(ports(d)["echo"]) == b"ping"
+        st = os.stat(os.path.join(d, "ctl.sock"))
+        assert st.st_mode & 0o777 == 0o600, oct(st.st_mode)
+        res = ctl(d, "status")
+        assert res.returncode == 0, res
+        out = res.stdout.decode()
+        assert out.startswith("OK weftd"), out
+        assert "generation 1, 2 worker(s)" in out, out
+        rows = [l.split() for l in out.splitlines()[2:]]
+        assert len(rows) == 2, out
+        # worker pid gen uptime accepted active restarts emfile_pauses
+        assert sum(int(row[4]) for row in rows) >= 0
+        res = ctl(d, "bogus")
+        assert res.returncode == 2, res
+        res = ctl(d, "stop")
+        assert res.returncode == 0 and res.stdout.startswith(b"OK"), res
+        assert p.wait(15) == 0
+        assert not os.path.exists(os.path.join(d, "ctl.sock"))
+        res = ctl(d, "status")
+        assert res.returncode == 1 and b"cannot reach" in res.stderr, res
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+@test
+def status_counts_accepted():
+    d = tempfile.mkdtemp()
+    p = start(d)
+    try:
+        end = time.time() + 10
+        while time.time() < end and logtext(d).count(") ready") < 2:
+            time.sleep(0.05)
+        for _ in range(20):
+            assert echo(ports(d)["echo"]) == b"ping"
+        time.sleep(1.2)  # one heartbeat tick publishes the counters
+        out = ctl(d, "status").stdout.decode()
+        rows = [l.split() for l in out.splitlines()[2:]]
+        assert sum(int(row[4]) for row in rows) == 20, out
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(15)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@test
+def socket_activation():
+    tool = "/usr/bin/systemd-socket-activate"
+    if not os.path.exists(tool):
+        raise Skip("systemd-socket-activate not installed")
+    if not HAVE_SYSTEMD:
+        raise Skip("built without libsystemd: no socket activation")
+    d = tempfile.mkdtemp()
+    port = free_port()
+    conf = conf_text(d).replace('tcp = "127.0.0.1:0"; plugin = "echo"',
+                                'tcp = "127.0.0.1:%d"; plugin = "echo"' %
+                                port)
+    p = start(d, conf=conf, argv_prefix=(tool, "-l", "127.0.0.1:%d" % port,
+                                          "--fdname=echo-tcp"))
+    try:
+        time.sleep(0.3)
+        # The activator starts weftd on the first connection.
+        assert echo(port, b"activated") == b"activated"
+        assert re.search(r"using socket 3 from systemd", logtext(d)), \
+            logtext(d)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(15)
+    # An activated socket that matches no listener is an error.
+    d = tempfile.mkdtemp()
+    port2 = free_port()
+    p = start(d, argv_prefix=(tool, "-l", "127.0.0.1:%d" % port2,
+                              "--fdname=nobody-listens"))
+    try:
+        time.sleep(0.3)
+        try:
+            socket.create_connection(("127.0.0.1", port2), timeout=2).close()
+        except OSError:
+            pass
+        assert p.wait(15) == 1
+        assert "matches no listener" in logtext(d), logtext(d)
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+@test
+def units_verify():
+    tool = "/usr/bin/systemd-analyze"
+    if not os.path.exists(tool):
+        raise Skip("systemd-analyze not installed")
+    d = tempfile.mkdtemp()
+    for unit in ("weftd.service", "weftd@.service"):
+        src = os.path.join(BUILDDIR, "systemd", unit)
+        text = open(src).read()
+        assert "@sbindir@" not in text and "@sysconfdir@" not in text
+        # verify resolves ExecStart= binaries: point them at this build.
+        text = re.sub(r"ExecStart(Pre)?=\S+/weftd", lambda m: m.group(0)
+                      .split("=")[0] + "=" + WEFTD, text)
+        text = text.replace("ExecReload=" + text.split("ExecReload=")[1]
+                            .split()[0], "ExecReload=" + WEFTD)
+        name = unit.replace("@.", "@test.")
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    res = subprocess.run([tool, "verify", "--man=no",
+                          os.path.join(d, "weftd.service"),
+                          os.path.join(d, "weftd@test.service")],
+                         capture_output=True, timeout=60)
+    err = res.stderr.decode()
+    # Only complaints about our units count (the host's own units may be
+    # odd in a container).
+    ours = [l for l in err.splitlines() if "weftd" in l]
+    assert res.returncode == 0 or not ours, err
+
+
+def main():
+    print("1..%d" % len(tests))
+    failed = 0
+    for i, fn in enumerate(tests, 1):
+        try:
+            fn()
+            print("ok %d - %s" % (i, fn.__name__))
+        except Skip as e:
+            print("ok %d - %s # SKIP %s" % (i, fn.__name__, e))
+        except Exception:
+            failed += 1
+            print("not ok %d - %s" % (i, fn.__name__))
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
