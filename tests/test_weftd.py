@@ -538,9 +538,17 @@ def privileges_dropped():
     if os.geteuid() != 0:
         raise Skip("needs root to switch to user nobody")
     import pwd
+    import shutil
     nobody = pwd.getpwnam("nobody")
-    conf = BASE.replace("workers = 2;", 'workers = 1;\nuser = "nobody";\n'
-                        'group = "nogroup";')
+    # Workers load plugins after the drop: they must be readable by
+    # nobody (an installed plugin dir is; a build tree may not be).
+    pdir = tempfile.mkdtemp()
+    os.chmod(pdir, 0o755)
+    shutil.copy(os.path.join(PLUGIN_DIR, "echo.so"), pdir)
+    conf = ('workers = 1;\nuser = "nobody";\ngroup = "nogroup";\n'
+            'plugin_dir = "%s";\nplugins = { echo = { path = "echo.so"; '
+            '}; };\nlisten = ( { tcp = "127.0.0.1:0"; plugin = "echo"; } '
+            ');\n' % pdir)
     w = Weftd(conf)
     try:
         w.wait_log(r"worker \d \(pid \d+\) ready")
