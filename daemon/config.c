@@ -65,6 +65,7 @@ enum {
 	K_STR,		/* char *, not empty */
 	K_BOOL,		/* int, 0 or 1 */
 	K_LEVEL,	/* int, a log level name */
+	K_STACKS,	/* int, "private" (0) or "shared" (1) */
 	K_MODE,		/* int, a file mode 0..0777 */
 	K_LNAME,	/* char *, a listener name */
 	K_TCP,		/* listener address "host:port" */
@@ -88,6 +89,7 @@ static const struct key top_keys[] = {
 	TOP("shutdown_timeout", K_DOUBLE, shutdown_timeout, 0, 0),
 	TOP("worker_timeout", K_DOUBLE, worker_timeout, 0, 0),
 	TOP("fiber_stack", K_SIZE, fiber_stack, MIN_STACK, MAX_STACK),
+	TOP("fiber_stacks", K_STACKS, fiber_stacks_shared, 0, 0),
 	TOP("plugin_dir", K_STR, plugin_dir, 0, 0),
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
@@ -705,6 +707,15 @@ set_key(struct conf_parse *ps, void *base, const struct key *keys,
 			break;
 		}
 		*(int *)(p + k->off) = b;
+		break;
+	case K_STACKS:
+		if (get_str(ps, key, type, text, loc) != 0)
+			break;
+		if (strcmp(text, "private") == 0 || strcmp(text, "shared") == 0)
+			*(int *)(p + k->off) = strcmp(text, "shared") == 0;
+		else
+			config_error(ps, loc, "%s: \"%s\" is neither \"private\" "
+			    "nor \"shared\"", key, text);
 		break;
 	case K_LNAME:
 		if (get_str(ps, key, type, text, loc) != 0)
@@ -1365,6 +1376,8 @@ config_dump(const struct conf *c, FILE *fp)
 	fprintf(fp, "shutdown_timeout = %g\n", c->shutdown_timeout);
 	fprintf(fp, "worker_timeout = %g\n", c->worker_timeout);
 	fprintf(fp, "fiber_stack = %zu\n", c->fiber_stack);
+	fprintf(fp, "fiber_stacks = %s\n",
+	    c->fiber_stacks_shared ? "shared" : "private");
 	fputs("plugin_dir = ", fp);
 	put_value(fp, c->plugin_dir);
 	fputc('\n', fp);

@@ -66,6 +66,7 @@ struct conf {
 	double shutdown_timeout; /* seconds, default 30 */
 	double worker_timeout;	/* seconds, default 30 */
 	size_t fiber_stack;	/* bytes, default 65536 */
+	int fiber_stacks_shared; /* fiber_stacks = "shared" (default private) */
 	char *plugin_dir;	/* default PLUGINDIR */
 	struct conf_plugin *plugins;
 	size_t nplugins;

@@ -264,6 +264,9 @@ worker_main(const struct worker_args *a)
 	if (uv_loop_init(&W.loop) != 0 || weft_init(&W.loop) != 0)
 		fatalx("cannot create the event loop");
 	weft_fiber_stack_size_set(c->fiber_stack);
+	if (c->fiber_stacks_shared && weft_fiber_stacks_shared(1) < 0)
+		log_warnx("fiber_stacks = shared is not available on this "
+			  "CPU; using private stacks");
 	signal_start(&W.sig_term, SIGTERM);
 	signal_start(&W.sig_int, SIGINT);
 	signal_start(&W.sig_quit, SIGQUIT);

@@ -85,7 +85,7 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	const struct proxy *x = state;
 	weft_reader_t *ur = NULL;
 	weft_writer_t *uw = NULL;
-	struct pump up, down;
+	struct pump *pp, *up, *down;
 	weft_fiber_t *f = NULL;
 	int rc;
 
@@ -98,25 +98,33 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		    x->x_addr, weft_strerror(rc));
 		return;
 	}
-	memset(&up, 0, sizeof(up));
-	memset(&down, 0, sizeof(down));
-	up.u_from = r;
-	up.u_to = uw;
-	up.u_from_w = w;
-	down.u_from = ur;
-	down.u_to = w;
-	down.u_from_w = uw;
-	if ((rc = weft_spawn(pump_fiber, &down, &f)) != 0) {
-		weft_log(WEFT_LOG_WARNING, "proxy: cannot start a fiber: %s",
-		    weft_strerror(rc));
+	/* The pumps live on the heap, not on this fiber's stack: the other
+	 * fiber uses one, and with fiber_stacks = shared a parked fiber's
+	 * stack is not where its address says. */
+	if ((pp = calloc(2, sizeof(*pp))) == NULL) {
 		weft_stream_free(uw);
 		return;
 	}
+	up = &pp[0];
+	down = &pp[1];
+	up->u_from = r;
+	up->u_to = uw;
+	up->u_from_w = w;
+	down->u_from = ur;
+	down->u_to = w;
+	down->u_from_w = uw;
+	if ((rc = weft_spawn(pump_fiber, down, &f)) != 0) {
+		weft_log(WEFT_LOG_WARNING, "proxy: cannot start a fiber: %s",
+		    weft_strerror(rc));
+		weft_stream_free(uw);
+		free(pp);
+		return;
+	}
 	weft_fiber_set_name(f, "proxy-down");
-	pump_run(&up);
-	/* down lives on this stack: it must end before we return.  A
-	 * cancelled or timed-out join is retried after making sure the
-	 * other pump is on its way out. */
+	pump_run(up);
+	/* The other pump uses both connections: it must end before we
+	 * return.  A cancelled or timed-out join is retried after making
+	 * sure it is on its way out. */
 	while (weft_join(f) != 0) {
 		weft_close(uw);
 		weft_close(w);
@@ -124,9 +132,10 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		weft_deadline_clear();
 	}
 	weft_close(uw);
-	if (!up.u_failed && !down.u_failed)
+	if (!up->u_failed && !down->u_failed)
 		weft_wait_closed(uw);	/* flush the last bytes upstream */
 	weft_stream_free(uw);
+	free(pp);
 }
 
 /* Parse "unix:/path", "[v6]:port" or "host:port"; 0 or -1. */

@@ -7,6 +7,7 @@
 #define WEFT_TEST_HARNESS_H
 
 #include <setjmp.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,9 @@ wt_run(void (*body)(void *), void *arg)
 	struct wt_ctx c = { body, arg, 0 };
 
 	weft__sched_forget();
+	/* WEFT_TEST_SHARED=1 runs a whole program in shared-stack mode. */
+	if (getenv("WEFT_TEST_SHARED") != NULL)
+		weft_fiber_stacks_shared(1);
 	assert_int_equal(weft_run(wt_main, &c), 0);
 	assert_true(c.done);
 }

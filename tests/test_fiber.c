@@ -214,6 +214,66 @@ test_cancel_after_wake(void **state)
 	wt_run(body_cancel_after_wake, NULL);
 }
 
+/* ---- Shared-stack mode ------------------------------------------------ */
+
+static long *shared_results;
+
+static void
+shared_worker(void *arg)
+{
+	int id = (int)(intptr_t)arg, i, k;
+	unsigned char pattern[700];
+	long sum = 0;
+
+	/* Locals must survive being copied out and back in. */
+	for (i = 0; i < (int)sizeof(pattern); i++)
+		pattern[i] = (unsigned char)(id * 7 + i);
+	for (k = 0; k < 10; k++) {
+		weft_yield();
+		for (i = 0; i < (int)sizeof(pattern); i++)
+			if (pattern[i] != (unsigned char)(id * 7 + i))
+				sum = -1000000;
+	}
+	for (i = 0; i < (int)sizeof(pattern); i++)
+		sum += pattern[i];
+	shared_results[id] = sum;
+}
+
+static void
+body_shared(void *arg)
+{
+	weft_fiber_t *f[100];
+	long want;
+	int i, j;
+
+	(void)arg;
+	shared_results = calloc(100, sizeof(long));
+	for (i = 0; i < 100; i++)
+		assert_int_equal(weft_spawn(shared_worker, (void *)(intptr_t)i,
+				     &f[i]),
+		    0);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(weft_join(f[i]), 0);
+	for (i = 0; i < 100; i++) {
+		want = 0;
+		for (j = 0; j < 700; j++)
+			want += (unsigned char)(i * 7 + j);
+		assert_int_equal(shared_results[i], want);
+	}
+	free(shared_results);
+}
+
+static void
+test_shared_stack_locals(void **state)
+{
+	(void)state;
+	weft__sched_forget();
+	weft_fiber_stacks_shared(1);
+	wt_run(body_shared, NULL);
+	weft_fiber_stacks_shared(0);
+	assert_int_equal(weft_fiber_count(), 0);
+}
+
 /* Recurse until the guard page stops us; volatile defeats tail calls. */
 static volatile int depth_limit = 1 << 30;
 
@@ -278,6 +338,38 @@ test_stack_overflow_reported(void **state)
 	    "weft: fiber stack overflow in fiber 'deep-recursion'"));
 }
 
+static void
+test_shared_stack_overflow(void **state)
+{
+	char buf[4096];
+	int fds[2], status;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		weft__sched_forget();
+		weft_fiber_stack_size_set(32 * 1024);
+		weft_fiber_stacks_shared(1);
+		weft_run(overflow_main, NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_non_null(strstr(buf,
+	    "weft: fiber stack overflow in fiber 'deep-recursion'"));
+}
+
 int
 main(void)
 {
@@ -292,6 +384,8 @@ main(void)
 		cmocka_unit_test(test_outside_fiber),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stack_overflow_reported),
+		cmocka_unit_test(test_shared_stack_locals),
+		cmocka_unit_test(test_shared_stack_overflow),
 	};
 
 	WT_TIMEOUT(120);

@@ -595,6 +595,35 @@ listen = ( { tcp = "127.0.0.1:0"; plugin = "cb-lines"; limit = 16; } );
 
 
 @test
+def shared_stacks_serve():
+    w = Weftd(BASE.replace("workers = 2;",
+                           'workers = 2;\nfiber_stacks = "shared";'))
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        p = w.ports()
+        big = os.urandom(300000)
+        assert exchange(local(p["echo"][0]), big) == big
+        s = connect(local(p["lines"][0]))
+        s.sendall(b"a\n" + b"y" * 40 + b"\nb\n")
+        assert recv_until(s, lambda d: d.count(b"\n") >= 3) == \
+            b"a\nERR line too long\nb\n"
+        s.close()
+        assert exchange(local(p["proxy"][0]), b"via proxy") == b"via proxy"
+        # Many parked fibers taking turns on the one stack.
+        conns = [connect(local(p["echo"][0])) for _ in range(100)]
+        for i, c in enumerate(conns):
+            c.sendall(b"m%03d" % i)
+        for i, c in enumerate(conns):
+            assert recv_until(c, lambda d: len(d) >= 4) == b"m%03d" % i
+            c.close()
+        r = subprocess.run([WEFTD, "-t", "--dump", "-c", w.conf],
+                           capture_output=True)
+        assert b"fiber_stacks = shared" in r.stdout, r
+    finally:
+        assert w.stop() == 0
+
+
+@test
 def ini_syntax_serves():
     w = Weftd(INI, name="weftd.ini")
     try:

@@ -61,6 +61,10 @@ struct weft_fiber {
 	uint8_t f_cancel;	/* cancel requested while not parked */
 	uint8_t f_joinable;
 	uint8_t f_ran;		/* has run at least once */
+	uint8_t f_shared;	/* runs on the shared stack (copy-stack) */
+	char *f_save;		/* shared: its stack bytes while swapped out */
+	uint32_t f_save_len;
+	uint32_t f_save_cap;
 #ifdef WEFT_SANITIZERS
 	void *f_asan_fake;
 #endif
@@ -96,6 +100,17 @@ static struct {
 	const void *main_bottom;
 	size_t main_size;
 	void *main_fake;
+	/* Shared-stack mode (libaco's copy-stack): every such fiber runs on
+	 * one stack; the fiber occupying it is copied out (just the bytes it
+	 * uses) when another needs it, and back in when it runs again. */
+	int shared;		/* new fibers go on the shared stack */
+	char *sh_map;		/* guard page + shared stack */
+	size_t sh_map_size;
+	char *sh_top;		/* 16-aligned top of the shared stack */
+	weft_fiber_t *sh_owner;	/* whose frames are on it now */
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	unsigned sh_vg_id;
+#endif
 #if !WEFT__CTX_ASM
 	ucontext_t main_uc;
 #endif
@@ -323,7 +338,15 @@ runq_pop(void)
 static size_t
 fiber_usable(const weft_fiber_t *f)
 {
+	if (f->f_shared)
+		return (size_t)(S.sh_top - S.sh_map) - S.page;
 	return (size_t)((const char *)f - f->f_map) - S.page;
+}
+
+static char *
+fiber_stack_lo(const weft_fiber_t *f)
+{
+	return (f->f_shared ? S.sh_map : f->f_map) + S.page;
 }
 
 static void
@@ -333,23 +356,82 @@ fiber_release(weft_fiber_t *f)
 	size_t map_size = f->f_map_size;
 
 	S.nfibers--;
-#ifdef HAVE_VALGRIND_VALGRIND_H
-	VALGRIND_STACK_DEREGISTER(f->f_vg_id);
-#endif
 	if (f->f_timer != NULL) {
 		timer_put(f->f_timer);
 		f->f_timer = NULL;
 	}
+	if (f->f_shared) {
+		if (S.sh_owner == f)
+			S.sh_owner = NULL;
+		free(f->f_save);
+		free(f);
+		return;
+	}
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	VALGRIND_STACK_DEREGISTER(f->f_vg_id);
+#endif
 	stack_put(map, map_size);
+}
+
+/* A plain copy ASan does not check: stack bytes include frame redzones. */
+#ifdef WEFT_SANITIZERS
+__attribute__((no_sanitize("address")))
+#endif
+static void
+stack_copy(char *dst, const char *src, size_t n)
+{
+	volatile char *d = dst;
+
+	while (n-- > 0)
+		*d++ = *src++;
+}
+
+/* Put f's frames on the shared stack, moving the current owner's out. */
+static int
+shared_swap_in(weft_fiber_t *f)
+{
+	weft_fiber_t *o = S.sh_owner;
+	size_t len;
+	char *nb;
+
+	if (o == f)
+		return 0;
+	if (o != NULL && o->f_state != F_DONE) {
+		len = (size_t)(S.sh_top - (char *)o->f_sp);
+		if (len > o->f_save_cap) {
+			/* Round up so a growing handler does not realloc on
+			 * every swap. */
+			size_t cap = (len + 255) & ~(size_t)255;
+
+			if ((nb = realloc(o->f_save, cap)) == NULL)
+				return -ENOMEM;
+			o->f_save = nb;
+			o->f_save_cap = (uint32_t)cap;
+		}
+		stack_copy(o->f_save, (char *)o->f_sp, len);
+		o->f_save_len = (uint32_t)len;
+	}
+#ifdef WEFT_SANITIZERS
+	ASAN_UNPOISON_MEMORY_REGION(S.sh_map + S.page,
+	    S.sh_map_size - S.page);
+#endif
+	stack_copy(S.sh_top - f->f_save_len, f->f_save, f->f_save_len);
+	S.sh_owner = f;
+	return 0;
 }
 
 static void
 fiber_run(weft_fiber_t *f)
 {
+	if (f->f_shared && shared_swap_in(f) != 0) {
+		/* No memory to save the resident fiber: try again later. */
+		runq_push(f);
+		return;
+	}
 	S.cur = f;
 	f->f_state = F_RUNNING;
 	f->f_ran = 1;
-	asan_start(&S.main_fake, f->f_map + S.page, fiber_usable(f));
+	asan_start(&S.main_fake, fiber_stack_lo(f), fiber_usable(f));
 	ctx_switch(NULL, f);
 	asan_finish(S.main_fake, NULL, NULL);
 	S.cur = NULL;
@@ -407,6 +489,59 @@ fiber_main_uc(unsigned hi, unsigned lo)
 }
 #endif
 
+#if WEFT__CTX_ASM
+static int
+shared_stack_init(void)
+{
+	size_t sz = S.stack_size + S.page;
+
+	if (S.sh_map != NULL)
+		return 0;
+	S.sh_map = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (S.sh_map == MAP_FAILED) {
+		S.sh_map = NULL;
+		return -ENOMEM;
+	}
+	if (mprotect(S.sh_map, S.page, PROT_NONE) != 0) {
+		munmap(S.sh_map, sz);
+		S.sh_map = NULL;
+		return -ENOMEM;
+	}
+	S.sh_map_size = sz;
+	S.sh_top = (char *)((uintptr_t)(S.sh_map + sz) & ~(uintptr_t)15);
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	S.sh_vg_id = VALGRIND_STACK_REGISTER(S.sh_map + S.page, S.sh_top);
+#endif
+	return 0;
+}
+
+/*
+ * A new fiber on the shared stack: its first frame is built in a scratch
+ * area with the same alignment and kept as its saved bytes.  The frame
+ * holds no stack addresses, so it can be copied to the shared top.
+ */
+static int
+shared_spawn(weft_fiber_t *f)
+{
+	char scratch[512] __attribute__((aligned(16)));
+	char *sp;
+	size_t len;
+
+	if (shared_stack_init() != 0)
+		return -ENOMEM;
+	sp = weft__ctx_make(scratch, sizeof(scratch), fiber_main, f);
+	len = (size_t)(scratch + sizeof(scratch) - sp);
+	if ((f->f_save = malloc(256)) == NULL)
+		return -ENOMEM;
+	f->f_save_cap = 256;
+	memcpy(f->f_save, sp, len);
+	f->f_save_len = (uint32_t)len;
+	f->f_sp = S.sh_top - len;
+	return 0;
+}
+#endif
+
 int
 weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 {
@@ -418,6 +553,19 @@ weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 		return WEFT_ENOTFIBER;
 	if (fn == NULL)
 		return -EINVAL;
+#if WEFT__CTX_ASM
+	if (S.shared) {
+		if ((f = calloc(1, sizeof(*f))) == NULL)
+			return -ENOMEM;
+		f->f_shared = 1;
+		if (shared_spawn(f) != 0) {
+			free(f->f_save);
+			free(f);
+			return -ENOMEM;
+		}
+		goto ready;
+	}
+#endif
 	if ((map = stack_get(&map_size)) == NULL)
 		return -ENOMEM;
 	f = (weft_fiber_t *)(void *)((uintptr_t)(map + map_size - sizeof(*f)) &
@@ -431,10 +579,6 @@ weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 #ifdef HAVE_VALGRIND_VALGRIND_H
 	f->f_vg_id = VALGRIND_STACK_REGISTER(map + S.page, (char *)f);
 #endif
-	f->f_fn = fn;
-	f->f_arg = arg;
-	f->f_name = "fiber";
-	f->f_joinable = out != NULL;
 #if WEFT__CTX_ASM
 	f->f_sp = weft__ctx_make(map + S.page, fiber_usable(f), fiber_main, f);
 #else
@@ -445,12 +589,33 @@ weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 	makecontext(&f->f_uc, (void (*)(void))fiber_main_uc, 2,
 	    (unsigned)((uintptr_t)f >> 32), (unsigned)(uintptr_t)f);
 #endif
+#if WEFT__CTX_ASM
+ready:
+#endif
+	f->f_fn = fn;
+	f->f_arg = arg;
+	f->f_name = "fiber";
+	f->f_joinable = out != NULL;
 	S.nfibers++;
 	f->f_state = F_READY;
 	runq_push(f);
 	if (out != NULL)
 		*out = f;
 	return 0;
+}
+
+int
+weft_fiber_stacks_shared(int on)
+{
+	int old = S.shared;
+
+#if WEFT__CTX_ASM
+	S.shared = on != 0;
+	return old;
+#else
+	(void)on;
+	return on ? -ENOTSUP : old;
+#endif
 }
 
 int
@@ -513,7 +678,7 @@ weft_fiber_stack_size_set(size_t size)
 	if (size < 16 * 1024)
 		size = 16 * 1024;
 	size = (size + page - 1) & ~(page - 1);
-	if (size != S.stack_size) {
+	if (size != S.stack_size && S.sh_map == NULL) {
 		/* Pooled stacks of the old size are no longer handed out. */
 		while (S.nstacks > 0)
 			munmap(S.stacks[--S.nstacks], S.stack_size + page);
@@ -738,8 +903,10 @@ on_segv(int sig, siginfo_t *si, void *uc)
 
 	(void)uc;
 	/* A frame larger than the guard can jump past it: allow 64 KiB. */
-	if (f != NULL && f->f_map != NULL && addr < f->f_map + S.page &&
-	    addr + 64 * 1024 >= f->f_map) {
+	char *guard = f == NULL ? NULL : f->f_shared ? S.sh_map : f->f_map;
+
+	if (guard != NULL && addr < guard + S.page &&
+	    addr + 64 * 1024 >= guard) {
 		write_str("weft: fiber stack overflow in fiber '");
 		write_str(f->f_name);
 		write_str("'\n");
@@ -829,6 +996,14 @@ weft_fini(void)
 	free(S.stacks);
 	S.stacks = NULL;
 	weft__pool_fini();
+	if (S.sh_map != NULL) {
+#ifdef HAVE_VALGRIND_VALGRIND_H
+		VALGRIND_STACK_DEREGISTER(S.sh_vg_id);
+#endif
+		munmap(S.sh_map, S.sh_map_size);
+		S.sh_map = NULL;
+		S.sh_owner = NULL;
+	}
 	S.rq_head = S.rq_tail = NULL;
 	S.cur = NULL;
 	S.loop = NULL;

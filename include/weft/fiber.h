@@ -113,6 +113,17 @@ WEFT_EXTERN void weft_deadline_clear(void);
  */
 WEFT_EXTERN size_t weft_fiber_stack_size_set(size_t size);
 
+/**
+ * Shared-stack mode (libaco's copy-stack model) for fibers spawned from
+ * now on: they all run on one stack, and a parked fiber keeps only the
+ * bytes of stack it uses (typically a few hundred) instead of a 4 KiB
+ * page.  The price is a memcpy of those bytes when fibers take turns, and
+ * one rule: no pointer into a fiber's stack may be used by anyone else
+ * while that fiber is parked (pass heap memory between fibers).  Returns
+ * the previous setting, or -ENOTSUP where only ucontext is available.
+ */
+WEFT_EXTERN int weft_fiber_stacks_shared(int on);
+
 /** Number of live fibers (diagnostics, tests). */
 WEFT_EXTERN size_t weft_fiber_count(void);
 
