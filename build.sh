@@ -10,7 +10,7 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev
-      libcmocka-dev libconfig-dev libinih-dev python3 procps"
+      libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc"
 
 deps() {
 	local missing=""
