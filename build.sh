@@ -86,8 +86,22 @@ test)
 	echo "== make check (sanitizers)"
 	ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check _build-san || rc=1
-	pass=$(count _build PASS)
-	fail=$(( $(count _build FAIL) + $(count _build ERROR) + $(count _build XPASS) ))
+	# Install checks: one test each (their own output says what failed).
+	extra_pass=0
+	extra_fail=0
+	for target in installcheck distcheck; do
+		echo "== make $target"
+		if (cd _build && make -j"$jobs" $target >"$top/_build/$target.out" 2>&1); then
+			extra_pass=$((extra_pass + 1))
+			tail -3 "_build/$target.out"
+		else
+			extra_fail=$((extra_fail + 1))
+			tail -40 "_build/$target.out"
+			rc=1
+		fi
+	done
+	pass=$(( $(count _build PASS) + extra_pass ))
+	fail=$(( $(count _build FAIL) + $(count _build ERROR) + $(count _build XPASS) + extra_fail ))
 	sfail=$(( $(count _build-san FAIL) + $(count _build-san ERROR) + $(count _build-san XPASS) ))
 	skip=$(count _build SKIP)
 	echo "sanitizer build: $(count _build-san PASS) passed, $sfail failed"

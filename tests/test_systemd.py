@@ -3,8 +3,10 @@
 (start, reload, stop, watchdog) seen by a test NOTIFY_SOCKET receiver, the
 control socket (weftd -s), socket activation (systemd-socket-activate, when
 installed) and `systemd-analyze verify` of the generated units.  TAP."""
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +23,19 @@ BUILDDIR = os.path.abspath(os.environ.get("BUILDDIR", "."))
 HAVE_SYSTEMD = os.environ.get("HAVE_SYSTEMD", "yes") == "yes"
 
 tests = []
+
+_made = []
+_mkdtemp = tempfile.mkdtemp
+
+
+def _tracked_mkdtemp(*a, **kw):
+    d = _mkdtemp(*a, **kw)
+    _made.append(d)
+    return d
+
+
+tempfile.mkdtemp = _tracked_mkdtemp
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 
 class Skip(Exception):

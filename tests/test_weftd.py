@@ -4,8 +4,10 @@ paths, no root) and talk to it over loopback.  Prints TAP.
 
 Environment (set by the Makefile): WEFTD, PLUGIN_DIR (shipped plugins),
 TEST_PLUGIN_DIR (deliberately broken/odd plugins), SRCDIR."""
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +23,20 @@ TEST_PLUGIN_DIR = os.path.abspath(
 SRCDIR = os.environ.get("SRCDIR", ".")
 
 results = []
+
+# Every temp dir the tests make is removed at exit, even after failures.
+_made = []
+_mkdtemp = tempfile.mkdtemp
+
+
+def _tracked_mkdtemp(*a, **kw):
+    d = _mkdtemp(*a, **kw)
+    _made.append(d)
+    return d
+
+
+tempfile.mkdtemp = _tracked_mkdtemp
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 
 class Skip(Exception):

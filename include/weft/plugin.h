@@ -54,9 +54,11 @@ typedef struct weft_plugin_ctx weft_plugin_ctx_t;
 
 /** Descriptor flags. */
 enum {
-	/* client_connected is called without a fiber, on the loop's stack:
-	 * it must not call anything that waits.  Planned, not built yet:
-	 * weftd 1.0 refuses a plugin that sets it (see doc/plugins.md). */
+	/* client_connected is called without a fiber, on the loop's stack,
+	 * and the connection stays open when it returns: it registers
+	 * weft_read_start callbacks (stream.h), in which read calls return
+	 * -EAGAIN instead of waiting.  See doc/plugins.md, "Fiber mode or
+	 * callback mode". */
 	WEFT_PLUGIN_CALLBACK = 1u << 0,
 };
 
@@ -97,6 +99,7 @@ struct weft_plugin_desc {
  * "http-hello").
  */
 #define WEFT_PLUGIN(pname, ...)                                                \
+	WEFT_EXTERN extern const struct weft_plugin_desc weft_plugin_desc;     \
 	WEFT_EXTERN const struct weft_plugin_desc weft_plugin_desc = {         \
 		.magic = WEFT_PLUGIN_MAGIC,                                    \
 		.abi_major = WEFT_PLUGIN_ABI_MAJOR,                            \
@@ -200,7 +203,7 @@ enum weft_log_level {
 };
 
 /**
- * Log through the host (weftd prefixes process role and plugin name and
+ * Log through the host (weftd prefixes its process role and
  * writes journald priorities).  Outside weftd it goes to stderr.
  */
 WEFT_EXTERN void weft_log(int level, const char *fmt, ...)
