@@ -3,6 +3,7 @@
 #   ./build.sh run    build everything, run the main program in the foreground
 #   ./build.sh test   build (normal and ASan+UBSan) and run the whole test suite
 #   ./build.sh deps   only install the Debian packages the build needs
+#   ./build.sh fuzz [SECONDS]  run the libFuzzer targets, SECONDS each (20)
 # Missing Debian packages are installed with apt-get (run as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +12,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev
       libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc"
+# Only for ./build.sh fuzz: clang and its libFuzzer runtime (Debian 12).
+FUZZ_PKGS="clang libclang-rt-14-dev"
 
 deps() {
 	local missing=""
@@ -109,8 +112,27 @@ test)
 	echo "$pass passed, $((fail + sfail)) failed, $skip skipped"
 	exit $rc
 	;;
+fuzz)
+	# doc/fuzzing.md: configure with clang in _build-fuzz (nothing else
+	# is built there) and run each target for SECONDS.
+	PKGS="$PKGS $FUZZ_PKGS"
+	deps
+	secs=${2:-20}
+	if ! printf 'int LLVMFuzzerTestOneInput(const char *d, long n)
+	    { return 0; }\n' | clang -fsanitize=fuzzer -x c - \
+	    -o /tmp/build-sh-fuzz-probe.$$ >/dev/null 2>&1; then
+		echo "build.sh: clang -fsanitize=fuzzer does not link" >&2
+		exit 1
+	fi
+	rm -f /tmp/build-sh-fuzz-probe.$$
+	[ -x configure ] || ./autogen.sh
+	mkdir -p _build-fuzz
+	(cd _build-fuzz &&
+	    { [ -f Makefile ] || "$top/configure" CC=clang >/dev/null; } &&
+	    make fuzz FUZZ_SECONDS="$secs")
+	;;
 *)
-	sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

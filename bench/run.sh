@@ -1,21 +1,37 @@
-#!/bin/sh
-# bench/run.sh: weft's example echo server and fiber switch against the
-# peers in ../shared/anchors, measured in one run, printed as one table of
-# absolute figures and ratios to bare libuv.  See bench/README.md.
+#!/bin/bash
+# bench/run.sh: weftd (and libweft's example server and fiber switch)
+# against bare libuv echo and the peers of ../shared/anchors, nginx, Node,
+# HAProxy and uvloop, every row measured in the same run and printed as one
+# table of absolute figures and ratios, then the targets of issue D with
+# met / MISSED.  See bench/README.md.
 #
 # Environment (all optional):
-#   WEFT_BUILDDIR   build directory holding examples/ and bench/ (default:
-#                   the source tree, for in-tree builds)
-#   WEFT_ANCHORS    the anchors directory (default: ../shared/anchors
-#                   beside the source tree)
-#   BENCH_ROUNDS    rounds of the echo tests, interleaved (3); the median
-#                   is reported
-#   BENCH_SECONDS   length of one load run (5)
-#   BENCH_CONNS     connections of the echo tests (50)
-#   BENCH_IDLE      idle connections for the memory test (5000)
-#   BENCH_YIELDS    yields of the fiber benchmark (10000000)
-#   BENCH_PEERS     0: measure weft and bare libuv only (1)
-#   CC              compiler for the anchors (cc)
+#   WEFT_BUILDDIR        build directory: weftd, plugins/.libs,
+#                        tests/plugins/.libs, examples/, bench/ (default:
+#                        the source tree, for in-tree builds)
+#   WEFT_ANCHORS         the anchors directory (../shared/anchors)
+#   BENCH_ROUNDS         interleaved rounds of the throughput tests (3);
+#                        the median is reported
+#   BENCH_SECS           length of one load run in whole seconds (5);
+#                        BENCH_SECONDS is an older name for it
+#   BENCH_CONNS          connections of the echo, lines, proxy and http
+#                        tests (50)
+#   BENCH_ACCEPT_CLIENTS concurrent clients of the accept-rate test (50)
+#   BENCH_IDLE           idle connections, memory rows (5000)
+#   BENCH_IDLE_BIG       idle connections, big row (100000; lowered to
+#                        fit RLIMIT_NOFILE, with a note)
+#   BENCH_BALANCE        short connections of the balance test (10000)
+#   BENCH_YIELDS         yields of the fiber benchmark (10000000)
+#   BENCH_PEERS          0: only the peers the targets compare against
+#                        (libuv, uvloop, nginx, HAProxy) (1)
+#   BENCH_KEEP           1: keep the temp dir (configs, logs, results)
+#   CC                   compiler for the anchors and load generators (cc)
+#
+# It changes one system setting, only as root and only when too low for
+# the big idle row: vm.max_map_count (every fiber stack is an mmap plus a
+# guard page, two mappings per connection).  The old value is put back on
+# exit.  Every server it starts gets a process group of its own (setsid)
+# and is killed on exit; all traffic stays on 127.0.0.0/8.
 
 set -u
 
@@ -24,341 +40,1013 @@ top_src=$(cd "$here/.." && pwd)
 build=${WEFT_BUILDDIR:-$top_src}
 anchors=${WEFT_ANCHORS:-$top_src/../shared/anchors}
 rounds=${BENCH_ROUNDS:-3}
-secs=${BENCH_SECONDS:-5}
+secs=${BENCH_SECS:-${BENCH_SECONDS:-5}}
 conns=${BENCH_CONNS:-50}
+acc_clients=${BENCH_ACCEPT_CLIENTS:-50}
 idle_n=${BENCH_IDLE:-5000}
+idle_big=${BENCH_IDLE_BIG:-100000}
+bal_n=${BENCH_BALANCE:-10000}
 yields=${BENCH_YIELDS:-10000000}
 peers=${BENCH_PEERS:-1}
 cc=${CC:-cc}
 py=/usr/bin/python3
+body='Hello, world!\n'		# as written in configs (escaped)
+body_bytes=$'Hello, world!\n'	# the bytes
+t_begin=$(date +%s)
 
-weft_server=$build/examples/tcp-echo-server
+weftd=$build/weftd
+plugdir=$build/plugins/.libs
+cbso=$build/tests/plugins/.libs/cb-lines.so
+example=$build/examples/tcp-echo-server
 fiber_switch=$build/bench/fiber_switch
 
 die() {
 	echo "bench: $*" >&2
 	exit 1
 }
+say() {
+	echo "bench [$(($(date +%s) - t_begin))s]: $*" >&2
+}
 
-[ -x "$weft_server" ] || die "no $weft_server: run make first"
+[ -x "$weftd" ] || die "no $weftd: run make first"
+for p in echo lines http-hello proxy; do
+	[ -f "$plugdir/$p.so" ] || die "no $plugdir/$p.so: run make first"
+done
 [ -x "$fiber_switch" ] || die "no $fiber_switch: run make first"
 [ -f "$anchors/loadgen.c" ] || die "no anchors in $anchors (set WEFT_ANCHORS)"
+case $secs in
+'' | *[!0-9]* | 0) die "BENCH_SECS must be a whole number of seconds" ;;
+esac
 
-# Thousands of idle connections need as many descriptors in the server
-# and in the load generator.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+notes=()	# printed under the table
+changes=()	# system settings changed (and restored)
+note() {
+	notes+=("$*")
+}
+
+# ---- Limits --------------------------------------------------------------
+
+# The big idle row needs idle_big descriptors in weftd's worker and as
+# many in the holder; both inherit this shell's limit.  Raising the hard
+# limit needs CAP_SYS_RESOURCE; without it we go as high as it allows.
+want=$((idle_big + 1024))
+[ "$want" -lt $((idle_n + 1024)) ] && want=$((idle_n + 1024))
+[ "$want" -lt 16384 ] && want=16384
+hard=$(ulimit -Hn)
+if ! ulimit -n "$want" 2>/dev/null; then
+	ulimit -Sn "$hard" 2>/dev/null
+fi
 nofile=$(ulimit -n)
-notes=
-if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((idle_n + 64)) ]; then
-	idle_n=$((nofile - 64))
-	notes="$notes
-note: ulimit -n is $nofile (hard limit), idle test uses $idle_n connections"
+[ "$nofile" = unlimited ] && nofile=1048576
+idle_big_req=$idle_big
+if [ "$nofile" -lt $((idle_n + 256)) ]; then
+	idle_n=$((nofile - 256))
+	note "ulimit -n is $nofile: the idle rows use $idle_n connections"
+fi
+if [ "$nofile" -lt $((idle_big + 256)) ]; then
+	idle_big=$(((nofile - 256) / 1000 * 1000))
+	note "RLIMIT_NOFILE: hard limit $(ulimit -Hn), and this shell cannot raise it" \
+	    "(no CAP_SYS_RESOURCE?): the big idle row holds $idle_big, not" \
+	    "$idle_big_req connections; run as a root that may raise it"
+fi
+# Source addresses 127.0.0.1..N: each gives the one destination about
+# 28 000 ephemeral ports (32768-60999), so 100 000 connections need 4;
+# the accept test's TIME_WAIT entries spread over them too.
+srcaddrs=$((idle_big / 20000 + 2))
+[ "$srcaddrs" -lt 8 ] && srcaddrs=8
+
+# Fiber stacks are two mappings each (stack + guard page).
+mmc_old=
+mmc_need=$((2 * idle_big + 65530))
+mmc_cur=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 0)
+if [ "$mmc_cur" -lt "$mmc_need" ]; then
+	if [ -w /proc/sys/vm/max_map_count ] &&
+	    echo "$mmc_need" >/proc/sys/vm/max_map_count 2>/dev/null; then
+		mmc_old=$mmc_cur
+		changes+=("vm.max_map_count $mmc_cur -> $mmc_need for the run (restored at exit)")
+	else
+		note "vm.max_map_count is $mmc_cur, below the $mmc_need that" \
+		    "$idle_big fibers need, and not writable (run as root)"
+	fi
 fi
 
-# Servers on CPU 0, the load generator on CPU 1, as run_peers.sh does.
+# ---- CPUs ------------------------------------------------------------------
+
+# Servers on CPU 0, load generators on CPU 1, as run_peers.sh does.  A
+# server's whole process group is pinned: weftd's workers, nginx's worker
+# inherit the supervisor's / master's affinity.
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 if command -v taskset >/dev/null 2>&1 && [ "$ncpu" -ge 2 ]; then
 	pin_srv="taskset -c 0"
 	pin_gen="taskset -c 1"
-	pinning="servers on CPU 0, loadgen on CPU 1"
+	pinning="servers on CPU 0, load generators on CPU 1"
 else
 	pin_srv=
 	pin_gen=
 	pinning="no CPU pinning (needs taskset and 2 CPUs)"
 fi
 
+# ---- Temp dir, cleanup ---------------------------------------------------
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX") || exit 1
-spid=
+groups=" "	# process groups of the servers we started
+hpid=		# the idle holder, when running
 cleanup() {
-	[ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
-	rm -rf "$tmp"
+	local g
+	[ -n "$hpid" ] && kill -KILL "$hpid" 2>/dev/null
+	for g in $groups; do
+		kill -KILL -- "-$g" 2>/dev/null
+	done
+	[ -n "$mmc_old" ] && echo "$mmc_old" >/proc/sys/vm/max_map_count
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-echo "bench: building the anchors from $anchors" >&2
+say "building the anchors from $anchors and the load generators"
 $cc -O2 -o "$tmp/loadgen" "$anchors/loadgen.c" || die "cannot build loadgen"
 $cc -O2 -o "$tmp/echo_epoll" "$anchors/echo_epoll.c" ||
     die "cannot build echo_epoll"
 $cc -O2 -o "$tmp/echo_libuv" "$anchors/echo_libuv.c" -luv ||
     die "cannot build echo_libuv"
+$cc -O2 -o "$tmp/shortconn" "$here/shortconn.c" || die "cannot build shortconn"
+$cc -O2 -o "$tmp/idlehold" "$here/idlehold.c" || die "cannot build idlehold"
 
-# The servers measured, in this order; weft and libuv always.
-servers="weft libuv"
-skipped=
-if [ "$peers" != 0 ]; then
-	servers="$servers epoll"
-	if command -v node >/dev/null 2>&1; then
-		servers="$servers node"
-	else
-		skipped="$skipped
-node      skipped: no node (apt-get install nodejs)"
-	fi
-	if [ -x "$py" ]; then
-		servers="$servers asyncio"
-		if "$py" -c 'import uvloop' 2>/dev/null; then
-			servers="$servers uvloop"
-		else
-			skipped="$skipped
-uvloop    skipped: $py cannot import uvloop (apt-get install python3-uvloop)"
-		fi
-	else
-		skipped="$skipped
-asyncio   skipped: no $py
-uvloop    skipped: no $py"
-	fi
-fi
+# ---- Processes -------------------------------------------------------------
 
-label() {
-	case $1 in
-	weft) echo "weft (tcp-echo-server)" ;;
-	libuv) echo "libuv (echo_libuv.c)" ;;
-	epoll) echo "epoll (echo_epoll.c)" ;;
-	node) echo "node (echo_node.js)" ;;
-	asyncio) echo "asyncio (echo_asyncio.py)" ;;
-	uvloop) echo "uvloop (echo_asyncio.py)" ;;
-	esac
+# launch LOG PIN CMD...: start CMD in a process group of its own, pinned;
+# sets $lpid (= its pgid).
+launch() {
+	local log=$1 pin=$2
+	shift 2
+	# shellcheck disable=SC2086
+	setsid $pin "$@" >>"$log" 2>&1 </dev/null &
+	lpid=$!
+	groups="$groups$lpid "
 }
 
-# 1 if something listens on 127.0.0.1:$1 (or any address), from procfs.
+# reap PGID: TERM the group, KILL it after 5 s, wait for the leader.
+reap() {
+	local g=$1 i=0
+	[ -n "$g" ] || return 0
+	kill -TERM -- "-$g" 2>/dev/null
+	while [ $i -lt 50 ] &&
+	    ps -o stat= -s "$g" 2>/dev/null | grep -qv '^Z'; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -KILL -- "-$g" 2>/dev/null
+	wait "$g" 2>/dev/null
+	groups=${groups/ $g / }
+}
+
+# Something listens on 127.0.0.1:$1 (or on any address).
 listening() {
+	local hex
 	hex=$(printf '%04X' "$1")
 	grep -q ":$hex 00000000:0000 0A " /proc/net/tcp 2>/dev/null
 }
 
+# Server ports come from outside the ephemeral range: the clients'
+# TIME_WAIT entries sit on ephemeral ports, and a server bound to one of
+# those would fail with EADDRINUSE.
+read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+    { eph_lo=32768; eph_hi=60999; }
+if [ "$eph_lo" -ge 12000 ]; then
+	port_base=10000
+	port_span=$((eph_lo - 10000))
+elif [ "$eph_hi" -le 63000 ]; then
+	port_base=$((eph_hi + 1))
+	port_span=$((65535 - eph_hi))
+else
+	port_base=20000
+	port_span=30000
+	note "ip_local_port_range is $eph_lo-$eph_hi: server ports may" \
+	    "collide with client ports"
+fi
+used_ports=" "
 free_port() {
+	local p
 	while :; do
-		p=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		p=$((20000 + p % 30000))
+		p=$((port_base + RANDOM % port_span))
+		case $used_ports in *" $p "*) continue ;; esac
 		listening "$p" || break
 	done
+	used_ports="$used_ports$p "
 	echo "$p"
 }
-
-# start NAME MODE PIN: start a server; sets $spid and $sport (empty when
-# it did not come up within 10 s).
-start() {
-	name=$1
-	mode=$2
-	pin=$3
-	sport=
-	case $name in
-	weft)
-		if [ "$mode" = lines ]; then
-			$pin "$weft_server" --lines 127.0.0.1 0 \
-			    >"$tmp/weft.out" 2>&1 &
-		else
-			$pin "$weft_server" 127.0.0.1 0 >"$tmp/weft.out" 2>&1 &
-		fi
-		spid=$!
-		i=0
-		while [ $i -lt 100 ]; do
-			sport=$(sed -n \
-			    's/^Serving on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-			    "$tmp/weft.out")
-			[ -n "$sport" ] && return
-			sleep 0.1
-			i=$((i + 1))
-		done
-		return
-		;;
-	libuv)
-		port=$(free_port)
-		$pin "$tmp/echo_libuv" "$port" >>"$tmp/servers.log" 2>&1 &
-		;;
-	epoll)
-		port=$(free_port)
-		$pin "$tmp/echo_epoll" "$port" >>"$tmp/servers.log" 2>&1 &
-		;;
-	node)
-		port=$(free_port)
-		$pin node "$anchors/echo_node.js" "$port" \
-		    >>"$tmp/servers.log" 2>&1 &
-		;;
-	asyncio)
-		port=$(free_port)
-		$pin "$py" "$anchors/echo_asyncio.py" "$port" "$mode" \
-		    >>"$tmp/servers.log" 2>&1 &
-		;;
-	uvloop)
-		port=$(free_port)
-		$pin "$py" "$anchors/echo_asyncio.py" "$port" "$mode" uvloop \
-		    >>"$tmp/servers.log" 2>&1 &
-		;;
-	esac
-	spid=$!
-	i=0
-	while [ $i -lt 100 ]; do
-		if listening "$port"; then
-			sport=$port
-			return
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-stop() {
-	kill "$spid" 2>/dev/null
-	wait "$spid" 2>/dev/null
-	spid=
-}
-
-# median FILE COLUMN: the median of a column of numbers.
-median() {
-	awk -v c="$2" '{ print $c }' "$1" | sort -n |
-	    awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "-"; exit }
-		if (NR % 2) print v[(NR + 1) / 2];
-		else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# ---- Throughput: echo (read) and lines, interleaved rounds ------------
-
-echo "bench: $rounds rounds of ${secs}s runs: $servers" >&2
-r=1
-while [ "$r" -le "$rounds" ]; do
-	for mode in read lines; do
-		if [ "$mode" = lines ]; then
-			size=64
-		else
-			size=1024
-		fi
-		for s in $servers; do
-			start "$s" "$mode" "$pin_srv"
-			if [ -z "$sport" ]; then
-				echo "bench: $s did not start" >&2
-				stop
-				continue
-			fi
-			# shellcheck disable=SC2086
-			out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" \
-			    "$conns" "$size" "$secs" $mode)
-			stop
-			echo "bench: round $r $mode $s: $out" >&2
-			# reqs/s N  MiB/s N  p50_us N  p99_us N  errors N
-			echo "$out" | awk '$1 == "reqs/s" {
-			    print $2, $6, $8, $10 }' >>"$tmp/$s.$mode"
-		done
-	done
-	r=$((r + 1))
-done
-
-# ---- Idle memory per connection ----------------------------------------
 
 kib() {
 	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
-echo "bench: idle RSS with $idle_n connections: $servers" >&2
-for s in $servers; do
-	start "$s" read ""
-	if [ -z "$sport" ]; then
-		echo "bench: $s did not start" >&2
-		stop
-		continue
+# ---- weftd -----------------------------------------------------------------
+
+# weftd_conf FILE WORKERS PORT PLUGIN PATH SETTINGS TOP LISTEN: a
+# libconfig file with one listener.
+weftd_conf() {
+	cat >"$1" <<EOF
+# written by bench/run.sh
+workers = $2;
+log_level = "warning";
+shutdown_timeout = 1.0;
+plugin_dir = "$plugdir";
+$7
+plugins = {
+	$4 = { path = "$5"; $6 };
+};
+listen = (
+	{ name = "bench"; tcp = "127.0.0.1:$3"; plugin = "$4"; $8 }
+);
+EOF
+}
+
+# weftd_status CTL: the supervisor's status, or nothing.
+weftd_status() {
+	"$weftd" -s status -C "$1" 2>/dev/null
+}
+
+# Worker rows of a status: "slot pid gen uptime accepted active restarts
+# emfile_pauses", ready ones only.
+weftd_workers() {
+	awk '$1 ~ /^[0-9]+$/ && NF == 8'
+}
+
+# start_weftd ID WORKERS PIN: start weftd on $tmp/ID.conf; waits until
+# every worker is ready; sets spid, wpids, ctl (sport is in the conf).
+start_weftd() {
+	local id=$1 n=$2 pin=$3 i=0 st
+	ctl=$tmp/$id.sock
+	rm -f "$ctl"
+	launch "$tmp/$id.log" "$pin" "$weftd" -c "$tmp/$id.conf" -C "$ctl"
+	spid=$lpid
+	wpids=
+	while [ $i -lt 200 ]; do
+		st=$(weftd_status "$ctl")
+		wpids=$(echo "$st" | weftd_workers | awk '{ print $2 }')
+		if [ "$(echo "$wpids" | grep -c .)" -eq "$n" ]; then
+			return 0
+		fi
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.05
+		i=$((i + 1))
+	done
+	wpids=
+	return 1
+}
+
+# ---- Servers ---------------------------------------------------------------
+
+# up KIND MODE PIN: start a server of KIND; sets spid (its pgid), sport,
+# and for weftd wpids (workers) and ctl; upid for a proxy's upstream.
+# Returns 1 if it did not come up.
+up() {
+	local kind=$1 mode=$2 pin=$3 i=0 uport
+	spid=
+	wpids=
+	upid=
+	sport=$(free_port)
+	case $kind in
+	weftd-echo)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" echo echo.so "" "" ""
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
+	weftd-shared)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" echo echo.so "" \
+		    "fiber_stacks = \"shared\";" ""
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
+	weftd-lines)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" lines lines.so "" "" ""
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
+	weftd-cb)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" cb-lines "$cbso" "" "" ""
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
+	weftd-http)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" http-hello \
+		    http-hello.so "settings = { body = \"$body\"; };" "" ""
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
+	weftd-bal)
+		weftd_conf "$tmp/$kind.conf" 2 "$sport" echo echo.so "" "" ""
+		start_weftd "$kind" 2 "$pin"
+		return
+		;;
+	weftd-balrp)
+		weftd_conf "$tmp/$kind.conf" 2 "$sport" echo echo.so "" "" \
+		    "reuse_port = true;"
+		start_weftd "$kind" 2 "$pin"
+		return
+		;;
+	weftd-proxy | haproxy)
+		# The upstream: bare libuv echo beside the load generator, so
+		# the proxy has CPU 0 to itself.
+		uport=$(free_port)
+		launch "$tmp/servers.log" "$pin_gen" "$tmp/echo_libuv" "$uport"
+		upid=$lpid
+		while [ $i -lt 200 ] && ! listening "$uport"; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+		i=0
+		if [ "$kind" = weftd-proxy ]; then
+			weftd_conf "$tmp/$kind.conf" 1 "$sport" proxy proxy.so \
+			    "settings = { upstream = \"127.0.0.1:$uport\"; };" \
+			    "" ""
+			start_weftd "$kind" 1 "$pin"
+			return
+		fi
+		# Two descriptors a connection; HAProxy refuses to start if
+		# the limit cannot hold maxconn.
+		hp_maxconn=$(((nofile - 100) / 2))
+		[ "$hp_maxconn" -gt 4096 ] && hp_maxconn=4096
+		cat >"$tmp/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn $hp_maxconn
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend bench
+    bind 127.0.0.1:$sport
+    default_backend echo
+backend echo
+    server echo 127.0.0.1:$uport
+EOF
+		launch "$tmp/haproxy.log" "$pin" haproxy -db -f "$tmp/haproxy.cfg"
+		;;
+	example)
+		if [ "$mode" = lines ]; then
+			launch "$tmp/servers.log" "$pin" "$example" --lines \
+			    127.0.0.1 "$sport"
+		else
+			launch "$tmp/servers.log" "$pin" "$example" 127.0.0.1 \
+			    "$sport"
+		fi
+		;;
+	libuv)
+		launch "$tmp/servers.log" "$pin" "$tmp/echo_libuv" "$sport"
+		;;
+	epoll)
+		launch "$tmp/servers.log" "$pin" "$tmp/echo_epoll" "$sport"
+		;;
+	node)
+		launch "$tmp/servers.log" "$pin" node "$anchors/echo_node.js" \
+		    "$sport"
+		;;
+	asyncio)
+		launch "$tmp/servers.log" "$pin" "$py" \
+		    "$anchors/echo_asyncio.py" "$sport" "$mode"
+		;;
+	uvloop)
+		launch "$tmp/servers.log" "$pin" "$py" \
+		    "$anchors/echo_asyncio.py" "$sport" "$mode" uvloop
+		;;
+	nodehttp)
+		launch "$tmp/servers.log" "$pin" node "$here/http_node.js" \
+		    "$sport" "$body_bytes"
+		;;
+	nginx)
+		mkdir -p "$tmp/nginx"
+		cat >"$tmp/nginx/nginx.conf" <<EOF
+# written by bench/run.sh: one worker, return 200 with http-hello's body
+worker_processes 1;
+daemon off;
+master_process on;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	fastcgi_temp_path $tmp/nginx/fastcgi;
+	uwsgi_temp_path $tmp/nginx/uwsgi;
+	scgi_temp_path $tmp/nginx/scgi;
+	# weftd's http-hello never closes a keep-alive connection; nginx's
+	# default closes one after 1000 requests.
+	keepalive_requests 1000000;
+	server {
+		listen 127.0.0.1:$sport;
+		location / {
+			default_type text/plain;
+			return 200 "$body";
+		}
+	}
+}
+EOF
+		launch "$tmp/nginx/out.log" "$pin" nginx -p "$tmp/nginx" \
+		    -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf"
+		;;
+	*)
+		die "unknown server kind $kind"
+		;;
+	esac
+	spid=$lpid
+	while [ $i -lt 200 ]; do
+		listening "$sport" && return 0
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+down() {
+	reap "$spid"
+	reap "$upid"
+	spid=
+	upid=
+	wpids=
+}
+
+# ---- What is installed -------------------------------------------------------
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+declare -A skip	# kind -> why it is not measured
+[ -f "$cbso" ] ||
+    skip[weftd-cb]="not built (make check TESTS= builds tests/plugins)"
+[ -x "$example" ] || skip[example]="no $example"
+have node || { skip[node]="skipped: not installed (apt-get install nodejs)"
+	skip[nodehttp]=${skip[node]}; }
+if [ -x "$py" ]; then
+	"$py" -c 'import uvloop' 2>/dev/null ||
+	    skip[uvloop]="skipped: not installed (apt-get install python3-uvloop)"
+else
+	skip[asyncio]="skipped: no $py"
+	skip[uvloop]="skipped: no $py"
+fi
+have nginx || skip[nginx]="skipped: not installed (apt-get install nginx)"
+have haproxy || skip[haproxy]="skipped: not installed (apt-get install haproxy)"
+have wrk || for k in weftd-http nginx nodehttp; do
+	skip[$k]="skipped: wrk not installed (apt-get install wrk)"
+done
+if [ "$peers" = 0 ]; then
+	for k in epoll node asyncio nodehttp example; do
+		skip[$k]="skipped: BENCH_PEERS=0"
+	done
+fi
+
+# fiber_stacks = shared: being built.  weftd -t refuses the key while it
+# does not exist; a worker that cannot do it says so in its log.
+weftd_conf "$tmp/probe.conf" 1 "$(free_port)" echo echo.so "" \
+    "fiber_stacks = \"shared\";" ""
+if ! "$weftd" -t -c "$tmp/probe.conf" >"$tmp/probe.out" 2>&1; then
+	skip[weftd-shared]="not built (weftd: $(grep -v 'plugins OK' \
+	    "$tmp/probe.out" | head -n 1 | sed 's/^[^ ]*conf:[0-9]*: //'))"
+elif up weftd-shared read "$pin_srv"; then
+	sleep 0.2
+	if grep -q 'not available' "$tmp/weftd-shared.log"; then
+		skip[weftd-shared]="not built ($(grep 'not available' \
+		    "$tmp/weftd-shared.log" | head -n 1 | sed 's/.*: //'))"
 	fi
-	sleep 1
-	base=$(kib "$spid")
-	: >"$tmp/idle.out"
-	HOLD=4 "$tmp/loadgen" "127.0.0.1:$sport" "$idle_n" 64 3 idle \
-	    >"$tmp/idle.out" 2>"$tmp/idle.err" &
-	lpid=$!
+	down
+else
+	skip[weftd-shared]="not built (weftd with fiber_stacks = shared did not start)"
+	down
+fi
+
+ok() {
+	[ -z "${skip[$1]:-}" ]
+}
+
+# ---- Labels ------------------------------------------------------------------
+
+label() {
+	case $1:$2 in
+	*:weftd-echo) echo "weftd echo, 1 worker" ;;
+	*:weftd-shared) echo "weftd echo, 1 w., fiber_stacks = shared" ;;
+	*:weftd-lines) echo "weftd lines, 1 worker" ;;
+	*:weftd-cb) echo "weftd cb-lines (callback mode), 1 w." ;;
+	*:weftd-http) echo "weftd http-hello, 1 worker" ;;
+	*:weftd-proxy) echo "weftd proxy, 1 worker" ;;
+	*:weftd-bal) echo "weftd echo, 2 workers, shared socket" ;;
+	*:weftd-balrp) echo "weftd echo, 2 workers, reuse_port" ;;
+	lines:example) echo "weft tcp-echo-server --lines" ;;
+	*:example) echo "weft tcp-echo-server (example)" ;;
+	lines:libuv) echo "libuv echo_libuv.c (raw echo)" ;;
+	*:libuv) echo "libuv echo_libuv.c" ;;
+	lines:epoll) echo "epoll echo_epoll.c (raw echo)" ;;
+	*:epoll) echo "epoll echo_epoll.c" ;;
+	lines:node) echo "node echo_node.js (raw echo)" ;;
+	*:node) echo "node echo_node.js" ;;
+	lines:asyncio) echo "asyncio readline()" ;;
+	*:asyncio) echo "asyncio echo_asyncio.py" ;;
+	lines:uvloop) echo "uvloop readline()" ;;
+	*:uvloop) echo "uvloop echo_asyncio.py" ;;
+	*:nginx) echo "nginx return 200, 1 worker" ;;
+	*:nodehttp) echo "node http (bench/http_node.js)" ;;
+	*:haproxy) echo "haproxy mode tcp, nbthread 1" ;;
+	*) echo "$2" ;;
+	esac
+}
+
+# ---- Throughput jobs, interleaved rounds -----------------------------------------
+
+jobs=()
+addjob() {	# WORKLOAD KIND...
+	local wl=$1 k
+	shift
+	for k in "$@"; do
+		jobs+=("$wl:$k")
+	done
+}
+addjob echo weftd-echo weftd-shared example libuv epoll node uvloop asyncio
+addjob lines weftd-lines weftd-cb example libuv epoll node uvloop asyncio
+addjob accept weftd-echo libuv epoll
+addjob http weftd-http nginx nodehttp
+addjob proxy weftd-proxy haproxy
+
+# The body each http server sends, checked once.
+http_check() {
+	local got
+	[ -x "$py" ] || return 0
+	got=$("$py" - "$sport" <<'EOF' 2>&1
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+head, _, rest = data.partition(b"\r\n\r\n")
+n = 0
+for line in head.split(b"\r\n")[1:]:
+    k, _, v = line.partition(b":")
+    if k.strip().lower() == b"content-length":
+        n = int(v)
+while len(rest) < n:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    rest += chunk
+print(head.split(b"\r\n")[0].decode(), repr(rest[:n].decode()))
+EOF
+)
+	echo "$got" >>"$tmp/http-check"
+	case $got in
+	"HTTP/1.1 200 OK 'Hello, world!\\n'") ;;
+	*) note "http check of $1: $got" ;;
+	esac
+}
+
+# parse_wrk: "req/s p99_us errors" from wrk --latency output.
+parse_wrk() {
+	awk '
+	/^Requests\/sec:/ { r = $2 }
+	$1 == "99%" {
+		v = $2
+		if (v ~ /us$/) { sub(/us$/, "", v); v += 0 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); v *= 1000 }
+		else if (v ~ /m$/) { sub(/m$/, "", v); v *= 60e6 }
+		else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1e6 }
+		p = v
+	}
+	/Non-2xx or 3xx/ { e += $NF }
+	/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
+	END { if (r == "") print "- - 1"; else printf "%.0f %.0f %d\n", r, p, e }'
+}
+
+run_job() {
+	local wl=${1%%:*} kind=${1#*:} r=$2 mode=read out res
+	ok "$kind" || return 0
+	[ "$wl" = lines ] && mode=lines
+	if ! up "$kind" "$mode" "$pin_srv"; then
+		say "round $r $wl $kind: did not start"
+		note "$wl $kind did not start in round $r"
+		down
+		return 0
+	fi
+	sleep 0.2
+	case $wl in
+	echo | proxy)
+		out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" "$conns" 1024 \
+		    "$secs")
+		res=$(echo "$out" | awk '$1 == "reqs/s" { print $2, $8, $10 }')
+		;;
+	lines)
+		out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" "$conns" 64 \
+		    "$secs" lines)
+		res=$(echo "$out" | awk '$1 == "reqs/s" { print $2, $8, $10 }')
+		;;
+	accept)
+		out=$($pin_gen "$tmp/shortconn" "127.0.0.1:$sport" \
+		    "$acc_clients" "$secs" 0 "$srcaddrs")
+		res=$(echo "$out" | awk '$1 == "conns/s" { print $2, $8, $10 }')
+		;;
+	http)
+		[ "$r" = 1 ] && http_check "$kind"
+		out=$($pin_gen wrk -t1 -c"$conns" -d"${secs}s" --latency \
+		    "http://127.0.0.1:$sport/" 2>&1)
+		res=$(echo "$out" | parse_wrk)
+		out=$(echo "$out" | grep -E '^Requests/sec|99%|Non-2xx|Socket' |
+		    tr -s ' \n' ' ')
+		;;
+	esac
+	down
+	say "round $r $wl $kind: $out"
+	[ -n "$res" ] || res="- - 1"
+	echo "$res" >>"$tmp/r.$wl.$kind"
+}
+
+njobs=${#jobs[@]}
+say "$rounds rounds of ${secs}s runs, $njobs jobs a round"
+r=1
+while [ "$r" -le "$rounds" ]; do
+	for j in "${jobs[@]}"; do
+		run_job "$j" "$r"
+	done
+	r=$((r + 1))
+done
+
+# ---- Idle memory -------------------------------------------------------------
+
+# idle_one KIND N TAG: RSS growth per idle connection with N held; appends
+# "kib_per_conn held again total_kib secs" to $tmp/r.TAG.KIND.  For weftd
+# the worker's growth, and total is supervisor + worker.
+idle_one() {
+	local kind=$1 n=$2 tag=$3 mpid base now sbase snow i held again tot
+	local lim
+	ok "$kind" || return 0
+	if ! up "$kind" read "$pin_srv"; then
+		note "idle $kind did not start"
+		down
+		return 0
+	fi
+	if [ -n "$wpids" ]; then
+		mpid=$wpids
+	else
+		mpid=$spid
+	fi
+	sleep 0.5
+	base=$(kib "$mpid")
+	sbase=0
+	[ "$mpid" != "$spid" ] && sbase=$(kib "$spid")
+	: >"$tmp/hold.out"
+	$pin_gen "$tmp/idlehold" "127.0.0.1:$sport" "$n" "$srcaddrs" 64 256 \
+	    600 >"$tmp/hold.out" 2>"$tmp/hold.err" &
+	hpid=$!
+	lim=$((1200 + n / 50))	# tenths of a second
 	i=0
-	while [ $i -lt 240 ] && [ ! -s "$tmp/idle.out" ]; do
-		sleep 0.5
+	while [ $i -lt $lim ] && ! grep -q '^held' "$tmp/hold.out"; do
+		kill -0 "$hpid" 2>/dev/null || break
+		sleep 0.1
 		i=$((i + 1))
 	done
 	sleep 1
-	now=$(kib "$spid")
-	wait "$lpid"
-	stop
-	answered=$(awk '/^idle conns answered/ { print $4 }' "$tmp/idle.out")
-	echo "bench: idle $s: base $base KiB, with $idle_n: $now KiB," \
-	    "answered ${answered:-0}" >&2
-	if [ -n "$base" ] && [ -n "$now" ] &&
-	    [ "${answered:-0}" -eq "$idle_n" ]; then
-		echo "$base $now" | awk -v n="$idle_n" \
-		    '{ printf "%.2f\n", ($2 - $1) / n }' >"$tmp/$s.idle"
-	else
-		notes="$notes
-note: idle test of $s: ${answered:-0} of $idle_n connections answered"
+	now=$(kib "$mpid")
+	snow=0
+	[ "$mpid" != "$spid" ] && snow=$(kib "$spid")
+	kill -USR1 "$hpid" 2>/dev/null
+	wait "$hpid"
+	hpid=
+	down
+	held=$(awk '$1 == "held" { print $2 }' "$tmp/hold.out")
+	again=$(awk '$1 == "again" { print $2 }' "$tmp/hold.out")
+	say "idle $kind x $n: base $base KiB (sup $sbase), held: $now KiB" \
+	    "(sup $snow); $(tr '\n' ' ' <"$tmp/hold.out")$(head -c 200 \
+	    "$tmp/hold.err")"
+	if [ -z "$base" ] || [ -z "$now" ]; then
+		note "idle $kind x $n: no RSS reading"
+		return 0
 	fi
+	[ "${held:-0}" = "$n" ] ||
+	    note "idle $kind x $n: only ${held:-0} answered ($(head -n 1 \
+	    "$tmp/hold.err"))"
+	echo "$base $now $snow ${held:-0} ${again:-0}" | awk -v n="$n" \
+	    '{ printf "%.2f %d %d %d\n", ($2 - $1) / n, $4, $5, $2 + $3 }' \
+	    >>"$tmp/r.$tag.$kind"
+}
+
+say "idle RSS with $idle_n connections"
+for k in weftd-echo weftd-shared weftd-cb example libuv epoll node asyncio \
+    uvloop; do
+	idle_one "$k" "$idle_n" idle
+done
+say "idle RSS with $idle_big connections"
+for k in weftd-echo weftd-shared weftd-cb; do
+	idle_one "$k" "$idle_big" idlebig
 done
 
-# ---- Fiber switch -------------------------------------------------------
+# ---- Balance ---------------------------------------------------------------------
 
-echo "bench: fiber_switch $yields" >&2
+# Two workers, unpinned (a worker per CPU is what workers = 2 is for on
+# this box), bal_n short connections from shortconn, then each worker's
+# "accepted" from weftd -s status (the heartbeat refreshes it every
+# second).
+bal_one() {
+	local kind=$1 out i=0 st acc sum
+	if ! up "$kind" read ""; then
+		note "balance $kind did not start"
+		down
+		return 0
+	fi
+	sleep 0.3
+	out=$("$tmp/shortconn" "127.0.0.1:$sport" "$acc_clients" 120 "$bal_n" \
+	    "$srcaddrs")
+	while [ $i -lt 50 ]; do
+		st=$(weftd_status "$ctl")
+		acc=$(echo "$st" | weftd_workers | awk '{ print $5 }' |
+		    tr '\n' ' ')
+		sum=$(echo "$acc" | awk '{ for (i = 1; i <= NF; i++) s += $i }
+		    END { print s + 0 }')
+		[ "$sum" -ge "$bal_n" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	down
+	say "balance $kind: $out; accepted per worker: $acc"
+	echo "$acc" | awk -v out="$out" '{
+		mx = $1; mn = $1
+		for (i = 2; i <= NF; i++) {
+			if ($i > mx) mx = $i
+			if ($i < mn) mn = $i
+		}
+		split(out, o, " ")
+		sh = $1; for (i = 2; i <= NF; i++) sh = sh "/" $i
+		if (mn > 0) printf "%.2f %s %s\n", mx / mn, sh, o[10]
+		else printf "inf %s %s\n", sh, o[10] }' >"$tmp/r.balance.$kind"
+}
+say "balance: workers = 2, $bal_n short connections"
+bal_one weftd-bal
+bal_one weftd-balrp
+
+# ---- Fiber switch ---------------------------------------------------------------
+
+say "fiber_switch $yields"
 $pin_srv "$fiber_switch" "$yields" >"$tmp/fiber.out" ||
-    notes="$notes
-note: fiber_switch failed"
+    note "fiber_switch failed"
 fsw() {
 	awk -v k="$1" '$1 == k { print $2 }' "$tmp/fiber.out"
 }
 
-# ---- The table ----------------------------------------------------------
+# ---- The table ---------------------------------------------------------------------
 
-# ratio A B: A/B as "0.97x", or "-".
-ratio() {
+# median FILE COLUMN
+median() {
+	awk -v c="$2" '$c != "-" { print $c }' "$1" | sort -g |
+	    awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		if (NR % 2) print v[(NR + 1) / 2];
+		else {
+			m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf (m >= 100 ? "%.0f\n" : "%.2f\n"), m
+		} }'
+}
+get() {	# TAG KIND COLUMN
+	if [ -s "$tmp/r.$1.$2" ]; then
+		median "$tmp/r.$1.$2" "$3"
+	else
+		echo -
+	fi
+}
+ratio() {	# A B: A/B as "0.97x", or "-"
 	awk -v a="$1" -v b="$2" 'BEGIN {
 	    if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0)
 		print "-";
 	    else printf "%.2fx\n", a / b }'
 }
 
-get() {
-	if [ -s "$tmp/$1" ]; then
-		median "$tmp/$1" "$2"
-	else
-		echo -
+fmt='%-42s %10s %8s %9s %9s  %s\n'
+section() {	# TITLE UNIT P99 RATIO1 RATIO2
+	echo
+	echo "$1"
+	printf "$fmt" "" "$2" "$3" "$4" "$5" ""
+}
+row() {	# LABEL VALUE P99 R1 R2 NOTE
+	printf "$fmt" "  $1" "$2" "${3:-}" "${4:-}" "${5:-}" "${6:-}"
+}
+skiprow() {	# LABEL WHY
+	printf '%-42s %s\n' "  $1" "$2"
+}
+
+uv_echo=$(get echo libuv 1)
+uv_lines=$(get lines libuv 1)
+uv_acc=$(get accept libuv 1)
+uv_idle=$(get idle libuv 1)
+ng_http=$(get http nginx 1)
+hp_proxy=$(get proxy haproxy 1)
+uvl_lines=$(get lines uvloop 1)
+
+# tput WORKLOAD KIND PEERVALUE: a throughput row (PEERVALUE for vs peer).
+tput_row() {
+	local wl=$1 kind=$2 peer=${3:-} base v
+	if ! ok "$kind"; then
+		skiprow "$(label "$wl" "$kind")" "${skip[$kind]}"
+		return
 	fi
+	case $wl in
+	echo | proxy | http) base=$uv_echo ;;
+	lines) base=$uv_lines ;;
+	accept) base=$uv_acc ;;
+	esac
+	v=$(get "$wl" "$kind" 1)
+	row "$(label "$wl" "$kind")" "$v" "$(get "$wl" "$kind" 2)" \
+	    "$(ratio "$v" "$base")" "$( [ -n "$peer" ] && ratio "$v" "$peer")"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null |
     head -n 1)
 uvver=$(pkg-config --modversion libuv 2>/dev/null || echo "?")
-lib_read=$(get libuv.read 1)
-lib_lines=$(get libuv.lines 1)
-lib_idle=$(get libuv.idle 1)
+cmdline="make bench"
+envs=$(env | grep -E '^BENCH_[A-Z_]+=' | sort | tr '\n' ' ')
+[ -n "$envs" ] && cmdline="$envs$cmdline"
 
 echo
-echo "weft bench, $(date -u '+%Y-%m-%d %H:%M UTC'): $ncpu CPUs (${cpu:-?}), libuv $uvver"
-echo "$pinning; $conns conns, ${secs}s per run, median of $rounds interleaved rounds"
-echo
-printf '%-26s %29s   %29s   %19s\n' "" "echo 1 KiB x $conns conns" \
-    "lines 64 B x $conns conns" "idle x $idle_n conns"
-printf '%-26s %9s %8s %10s   %9s %8s %10s   %9s %9s\n' server \
-    req/s p99_us "vs libuv" req/s p99_us "vs libuv" KiB/conn "vs libuv"
-for s in $servers; do
-	rd=$(get "$s.read" 1)
-	rdp=$(get "$s.read" 3)
-	ln=$(get "$s.lines" 1)
-	lnp=$(get "$s.lines" 3)
-	id=$(get "$s.idle" 1)
-	printf '%-26s %9s %8s %10s   %9s %8s %10s   %9s %9s\n' "$(label "$s")" \
-	    "$rd" "$rdp" "$(ratio "$rd" "$lib_read")" \
-	    "$ln" "$lnp" "$(ratio "$ln" "$lib_lines")" \
-	    "$id" "$(ratio "$id" "$lib_idle")"
+echo "weft bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n): nproc $ncpu, ${cpu:-?}, libuv $uvver"
+echo "command: $cmdline"
+echo "$pinning; ${secs}s per run, median of $rounds interleaved rounds;" \
+    "ratios from the same run"
+
+section "echo 1 KiB x $conns conns (loadgen)" req/s p99_us "vs libuv" ""
+for k in weftd-echo weftd-shared example libuv epoll node uvloop asyncio; do
+	tput_row echo "$k"
 done
-[ -n "$skipped" ] && echo "$skipped" | sed '/^$/d'
+section "lines 64 B x $conns conns (loadgen lines)" req/s p99_us \
+    "vs libuv" "vs uvloop"
+for k in weftd-lines weftd-cb example libuv epoll node uvloop asyncio; do
+	tput_row lines "$k" "$uvl_lines"
+done
+section "accept: connect, 64 B echo, close; $acc_clients clients" conns/s \
+    p99_us "vs libuv" ""
+for k in weftd-echo libuv epoll; do
+	tput_row accept "$k"
+done
+section "http keep-alive, wrk -t1 -c$conns, same body" req/s p99_us \
+    "vs libuv" "vs nginx"
+for k in weftd-http nginx nodehttp; do
+	tput_row http "$k" "$ng_http"
+done
+section "proxy -> echo_libuv (CPU 1), echo 1 KiB x $conns" req/s p99_us \
+    "vs libuv" "vs haproxy"
+for k in weftd-proxy haproxy; do
+	tput_row proxy "$k" "$hp_proxy"
+done
+
+section "idle RSS, $idle_n conns held (idlehold)" KiB/conn "" "vs libuv" ""
+for k in weftd-echo weftd-shared weftd-cb example libuv epoll node asyncio \
+    uvloop; do
+	if ! ok "$k"; then
+		skiprow "$(label idle "$k")" "${skip[$k]}"
+		continue
+	fi
+	case $k in
+	weftd-echo) l="weftd echo (fiber mode)" ;;
+	weftd-shared) l="weftd echo (fiber_stacks = shared)" ;;
+	weftd-cb) l="weftd cb-lines (callback mode)" ;;
+	*) l=$(label idle "$k") ;;
+	esac
+	v=$(get idle "$k" 1)
+	row "$l" "$v" "" "$(ratio "$v" "$uv_idle")" "" \
+	    "answered $(get idle "$k" 2)/$idle_n, again $(get idle "$k" 3)"
+done
+
+section "idle, $idle_big conns held, 1 worker" KiB/conn "" "" ""
+for k in weftd-echo weftd-shared weftd-cb; do
+	case $k in
+	weftd-echo) l="weftd echo (fiber mode)" ;;
+	weftd-shared) l="weftd echo (fiber_stacks = shared)" ;;
+	weftd-cb) l="weftd cb-lines (callback mode)" ;;
+	esac
+	if ! ok "$k"; then
+		skiprow "$l" "${skip[$k]}"
+		continue
+	fi
+	tot=$(get idlebig "$k" 4)
+	totm=$(awk -v t="$tot" 'BEGIN { if (t == "-") print "-";
+	    else printf "%.0f", t / 1024 }')
+	row "$l" "$(get idlebig "$k" 1)" "" "" "" \
+	    "sup+worker ${totm} MiB; answered $(get idlebig "$k" 2)/$idle_big, again $(get idlebig "$k" 3)"
+done
+
+section "balance: workers = 2, $bal_n short conns" max/min "" "" ""
+for k in weftd-bal weftd-balrp; do
+	if [ -s "$tmp/r.balance.$k" ]; then
+		read -r bv bs berr <"$tmp/r.balance.$k"
+	else
+		bv=- bs=- berr=-
+	fi
+	row "$(label balance "$k")" "$bv" "" "" "" \
+	    "accepted per worker $bs; client errors $berr"
+done
+
+section "fiber switch (bench/fiber_switch, $yields yields)" ns "" "" ""
+row "yield round trip, 2 fibers ping-pong" "$(fsw pingpong_round_trip_ns)"
+row "yield, $(fsw many_fibers) fibers" "$(fsw many_yield_ns)"
+row "one context switch (half the above)" "$(fsw switch_ns)"
+row "one loop iteration (derived)" "$(fsw loop_iteration_ns)"
+
+# ---- Targets ---------------------------------------------------------------------
+
+met=0
+missed=0
+unmeasured=0
+# target TEXT MEASURED OP LIMIT [WHY-NOT]: OP is ge or le; a WHY-NOT
+# ("not built", ...) stands for the verdict.
+target() {
+	local text=$1 v=$2 op=$3 lim=$4 why=${5:-} verdict
+	v=${v%x}
+	if [ -n "$why" ]; then
+		verdict=$why
+		case $why in
+		MISSED*) missed=$((missed + 1)) ;;
+		*) unmeasured=$((unmeasured + 1)) ;;
+		esac
+	elif [ -z "$v" ] || [ "$v" = - ]; then
+		verdict="not measured"
+		unmeasured=$((unmeasured + 1))
+	elif [ "$v" != inf ] &&
+	    awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN {
+	    exit !(op == "ge" ? v + 0 >= l + 0 : v + 0 <= l + 0) }'; then
+		verdict=met
+		met=$((met + 1))
+	else
+		verdict=MISSED
+		missed=$((missed + 1))
+	fi
+	printf '  %-66s %8s  %s\n' "$text" "${v:--}" "$verdict"
+}
+why_skip() {	# KIND: the skip reason, for target()
+	ok "$1" || echo "${skip[$1]}"
+}
+
 echo
-echo "fiber switch (bench/fiber_switch, $yields yields, public API only):"
-printf '  %-52s %8s ns\n' \
-    "yield round trip, 2 fibers ping-pong" "$(fsw pingpong_round_trip_ns)" \
-    "yield, $(fsw many_fibers) fibers (loop pass shared by all)" \
-    "$(fsw many_yield_ns)" \
-    "one context switch (derived: half of the above)" "$(fsw switch_ns)" \
-    "one loop iteration (derived: round trip - 4 switches)" \
-    "$(fsw loop_iteration_ns)"
+printf '%-68s %8s  %s\n' 'targets (issue D)' measured verdict
+target "echo 1 KiB: weftd echo (1 worker) >= 1.00x bare libuv" \
+    "$(ratio "$(get echo weftd-echo 1)" "$uv_echo")" ge 1.00
+target "lines 64 B: weftd lines >= 0.95x bare libuv (lines mode)" \
+    "$(ratio "$(get lines weftd-lines 1)" "$uv_lines")" ge 0.95
+target "lines 64 B: weftd lines >= 1.2x uvloop" \
+    "$(ratio "$(get lines weftd-lines 1)" "$uvl_lines")" ge 1.2 \
+    "$(why_skip uvloop)"
+target "idle RSS/conn, fiber mode ($idle_n conns) <= 4.5 KiB" \
+    "$(get idle weftd-echo 1)" le 4.5
+target "idle RSS/conn, fiber_stacks = shared <= 1.5 KiB" \
+    "$(get idle weftd-shared 1)" le 1.5 "$(why_skip weftd-shared)"
+target "idle RSS/conn, callback mode (cb-lines) <= 1 KiB" \
+    "$(get idle weftd-cb 1)" le 1.0 "$(why_skip weftd-cb)"
+big_tot=$(get idlebig weftd-echo 4)
+big_ok=$(awk -v h="$(get idlebig weftd-echo 2)" \
+    -v a="$(get idlebig weftd-echo 3)" -v n="$idle_big" \
+    'BEGIN { print (h == n && a == n) ? "yes" : "no" }')
+big_mib=$(awk -v t="$big_tot" 'BEGIN { if (t == "-") print "-";
+    else printf "%.0f", t / 1024 }')
+big_why=
+if [ "$idle_big" -lt "$idle_big_req" ]; then
+	big_ext=$(awk -v t="$big_tot" -v p="$(get idlebig weftd-echo 1)" \
+	    -v n="$idle_big" -v want="$idle_big_req" 'BEGIN {
+	    if (t == "-" || p == "-") print "-";
+	    else printf "%.0f", (t + p * (want - n)) / 1024 }')
+	big_why="not measured: $idle_big held (RLIMIT_NOFILE); extrapolated ${big_ext} MiB"
+fi
+if [ "$big_ok" != yes ] && [ -z "$big_why" ] && [ "$big_mib" != - ]; then
+	big_why="MISSED: not all connections held and answered"
+fi
+target "$idle_big_req idle conns, 1 worker: all answered, sup+worker RSS <= 512 MiB" \
+    "$big_mib" le 512 "$big_why"
+target "accept rate: weftd echo >= 0.9x bare libuv" \
+    "$(ratio "$(get accept weftd-echo 1)" "$uv_acc")" ge 0.9
+target "fiber switch <= 30 ns" "$(fsw switch_ns)" le 30
+target "balance, workers = 2, shared socket: max/min <= 1.5" \
+    "$(get balance weftd-bal 1)" le 1.5
+target "balance, workers = 2, reuse_port: max/min <= 1.5" \
+    "$(get balance weftd-balrp 1)" le 1.5
+target "http-hello keep-alive >= nginx return 200, 1 worker each" \
+    "$(ratio "$(get http weftd-http 1)" "$ng_http")" ge 1.00 \
+    "$(why_skip nginx)"
+target "proxy >= HAProxy mode tcp, 1 process each" \
+    "$(ratio "$(get proxy weftd-proxy 1)" "$hp_proxy")" ge 1.00 \
+    "$(why_skip haproxy)"
+echo "  $met met, $missed MISSED, $unmeasured not measured"
+
 echo
-lr=$(ratio "$(get weft.lines 1)" "$lib_lines" | tr -d x)
-verdict=$(awk -v r="$lr" 'BEGIN {
-    if (r == "-") print "not measured";
-    else if (r + 0 >= 0.95) print "met";
-    else print "NOT met" }')
-echo "target: readline echo >= 0.95x bare libuv in lines mode: ${lr}x ($verdict)"
-errs=$(cat "$tmp"/*.read "$tmp"/*.lines 2>/dev/null |
-    awk '{ s += $4 } END { print s + 0 }')
-echo "loadgen errors over all runs: $errs"
-[ -n "$notes" ] && echo "$notes" | sed '/^$/d'
+errs=$(cat "$tmp"/r.echo.* "$tmp"/r.lines.* "$tmp"/r.accept.* \
+    "$tmp"/r.http.* "$tmp"/r.proxy.* 2>/dev/null |
+    awk '{ s += $3 } END { print s + 0 }')
+echo "load generator errors over all runs: $errs"
+for c in "${changes[@]}"; do
+	echo "system: $c"
+done
+for n in "${notes[@]}"; do
+	echo "note: $n"
+done
+echo "bench took $(($(date +%s) - t_begin)) s"
 exit 0

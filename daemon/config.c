@@ -245,6 +245,37 @@ where(struct conf_parse *ps, struct conf_loc at, struct conf_loc from,
 	return buf;
 }
 
+/*
+ * Messages quote values as written, and a value may hold a newline (a
+ * libconfig string, an INI "\n" escape): written as is it would break
+ * the one-error-per-line promise and forge a line of its own in the log.
+ * Control characters but tab are written as C escapes instead.
+ */
+static char *
+escape_controls(char *s)
+{
+	const unsigned char *p;
+	char *out, *w;
+	size_t n = 0;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		n += (*p < 0x20 && *p != '\t') || *p == 0x7f ? 4 : 1;
+	if (n == strlen(s))
+		return s;
+	out = w = xreallocarray(NULL, n + 1, 1);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\n' || *p == '\r')
+			w += sprintf(w, "\\%c", *p == '\n' ? 'n' : 'r');
+		else if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			w += sprintf(w, "\\x%02x", *p);
+		else
+			*w++ = (char)*p;
+	}
+	*w = '\0';
+	free(s);
+	return out;
+}
+
 void
 config_error(struct conf_parse *ps, struct conf_loc loc, const char *fmt,
     ...)
@@ -258,6 +289,7 @@ config_error(struct conf_parse *ps, struct conf_loc loc, const char *fmt,
 	if (vasprintf(&msg, fmt, ap) < 0)
 		fatal("config");
 	va_end(ap);
+	msg = escape_controls(msg);
 	f = intern(ps, loc.file);
 	ps->errs = xreallocarray(ps->errs, ps->nerrs + 1, sizeof(*ps->errs));
 	e = &ps->errs[ps->nerrs];

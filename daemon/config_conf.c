@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "log.h"
@@ -183,6 +184,137 @@ walk_listen(struct walk *w, const config_setting_t *list)
 	}
 }
 
+/*
+ * libconfig 1.5 fopen()s an @include target and hands it to its flex
+ * scanner, which exit()s the whole process ("input in flex scanner
+ * failed") when a read fails, as it does on a directory, and blocks on a
+ * FIFO: `@include "conf.d"` would take the supervisor down on a reload.
+ * So the includes are looked at first, found as libconfig's scanner finds
+ * them (outside strings and comments, a line of blanks, "@include",
+ * blanks, then a quoted name in which only \\ and \" are escapes), and
+ * one naming anything but a regular file is an error.  Missing files and
+ * every other error are left to libconfig.  Returns 0, -1 after an
+ * error, 1 to stop looking (too deep: libconfig says so).
+ */
+#define INCLUDE_DEPTH_MAX 10	/* libconfig's */
+
+/* libconfig's include path: include_dir "/" name, or name. */
+static char *
+include_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (dir == NULL)
+		p = strdup(name);
+	else if (asprintf(&p, "%s/%s", dir, name) < 0)
+		p = NULL;
+	if (p == NULL)
+		fatal("config");
+	return p;
+}
+
+static int
+check_includes(struct walk *w, const char *path, const char *written,
+    int depth)
+{
+	struct conf_loc loc;
+	struct stat st;
+	char *text = NULL, *name, *full;
+	size_t len = 0, cap = 0, n, i, k;
+	int line = 1, bol = 1, rc = 0;
+	FILE *fp;
+
+	if (depth > INCLUDE_DEPTH_MAX)
+		return 1;
+	/* Only regular files are read here: what a FIFO gave is gone. */
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return 0;
+	}
+	do {
+		if (cap - len < 4096 &&
+		    (text = realloc(text, cap = cap * 2 + 4096)) == NULL)
+			fatal("config");
+		len += n = fread(text + len, 1, cap - len, fp);
+	} while (n > 0);
+	fclose(fp);
+	if ((name = malloc(len + 1)) == NULL)
+		fatal("config");
+	for (i = 0; i < len && rc == 0; i++) {
+		if (text[i] == '\n') {
+			line++;
+			bol = 1;
+		} else if (text[i] == ' ' || text[i] == '\t') {
+			continue;
+		} else if (bol && len - i > 9 &&
+		    memcmp(text + i, "@include", 8) == 0 &&
+		    (text[i + 8] == ' ' || text[i + 8] == '\t')) {
+			bol = 0;
+			loc.file = depth == 0 ? NULL : src(w, written);
+			loc.line = line;
+			for (i += 8; i < len && (text[i] == ' ' ||
+			    text[i] == '\t'); i++)
+				;
+			if (i == len || text[i] != '"') {
+				i--;	/* not an include: look again */
+				continue;
+			}
+			/* A run of plain bytes counts up to a NUL, as in
+			 * libconfig's string buffer. */
+			for (i++, k = 0; i < len && text[i] != '"'; i++) {
+				line += text[i] == '\n';
+				if (text[i] == '\\' && i + 1 < len &&
+				    (text[i + 1] == '\\' || text[i + 1] == '"'))
+					name[k++] = text[++i];
+				else if (text[i] == '\\')
+					continue; /* flex drops it */
+				else if (text[i] == '\0')
+					for (; i + 1 < len && text[i + 1] != '"' &&
+					    text[i + 1] != '\\'; i++)
+						line += text[i + 1] == '\n';
+				else
+					name[k++] = text[i];
+			}
+			name[k] = '\0';
+			if (i == len)
+				break;
+			full = include_path(w->dir, name);
+			if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+				config_error(w->ps, loc, "@include \"%s\": not "
+				    "a regular file", name);
+				rc = -1;
+			} else if (stat(full, &st) == 0) {
+				rc = check_includes(w, full, name, depth + 1);
+			}
+			free(full);
+		} else if (text[i] == '#' || (text[i] == '/' && i + 1 < len &&
+		    text[i + 1] == '/')) {
+			while (i + 1 < len && text[i + 1] != '\n')
+				i++;
+		} else if (text[i] == '/' && i + 1 < len && text[i + 1] == '*') {
+			for (i += 2; i + 1 < len && !(text[i] == '*' &&
+			    text[i + 1] == '/'); i++)
+				line += text[i] == '\n';
+			i++;
+			bol = 0;
+		} else if (text[i] == '"') {
+			for (i++; i < len && text[i] != '"'; i++) {
+				if (text[i] == '\\' && i + 1 < len)
+					i++;
+				line += text[i] == '\n';
+			}
+			bol = 0;
+		} else {
+			bol = 0;
+		}
+	}
+	free(name);
+	free(text);
+	return rc;
+}
+
 int
 config_conf_parse(struct conf_parse *ps, const char *file)
 {
@@ -208,6 +340,10 @@ config_conf_parse(struct conf_parse *ps, const char *file)
 		slash[slash == dir ? 1 : 0] = '\0';
 		config_set_include_dir(&cfg, dir);
 		w.dir = dir;
+	}
+	if (check_includes(&w, file, NULL, 0) < 0) {
+		rc = -1;
+		goto out;
 	}
 	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
 		loc.file = src(&w, config_error_file(&cfg));

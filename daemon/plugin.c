@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <weft/plugin.h>
 
@@ -113,6 +115,91 @@ plugin_check(const struct conf_plugin *cp, const char *file,
 	return 0;
 }
 
+/*
+ * Who may have put this code here?  A plugin runs with the worker's
+ * privileges, so a file, or a directory holding it, that someone else can
+ * write is a way in: refuse a file or directory writable by group or
+ * others, or owned by anyone but root or the user weftd runs as.  `what`
+ * is "file" or "directory".  0, or -1 with *cause naming `file`.
+ */
+static int
+plugin_path_safe(const char *file, const char *path, const char *what,
+    char **cause)
+{
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (stat(path, &st) != 0)
+		return 0; /* missing: dlopen reports it in its own words */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		if (strcmp(what, "file") == 0)
+			plugin_cause(cause, "%s: refusing to load: the file is "
+			    "writable by %s (mode %04o)", file,
+			    (st.st_mode & S_IWOTH) ? "others" : "its group",
+			    (unsigned)(st.st_mode & 07777));
+		else
+			plugin_cause(cause, "%s: refusing to load: its "
+			    "directory %s is writable by %s (mode %04o)", file,
+			    path, (st.st_mode & S_IWOTH) ? "others"
+							 : "its group",
+			    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != me) {
+		if (strcmp(what, "file") == 0)
+			plugin_cause(cause, "%s: refusing to load: the file is "
+			    "owned by uid %u, not root or uid %u (this weftd)",
+			    file, (unsigned)st.st_uid, (unsigned)me);
+		else
+			plugin_cause(cause, "%s: refusing to load: its "
+			    "directory %s is owned by uid %u, not root or uid "
+			    "%u (this weftd)", file, path, (unsigned)st.st_uid,
+			    (unsigned)me);
+		return -1;
+	}
+	return 0;
+}
+
+/* Cut path at its last '/': its directory, "/" or "." in place. */
+static const char *
+dir_of(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return ".";
+	if (slash == path)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return path;
+}
+
+/* The file, the directory it is named in and, through a symlink, the
+ * directory it really is in. */
+static int
+plugin_file_safe(const char *file, char **cause)
+{
+	char *named, *real;
+	const char *dir;
+	int rc = -1;
+
+	if ((named = strdup(file)) == NULL) {
+		plugin_cause(cause, "%s: %s", file, strerror(ENOMEM));
+		return -1;
+	}
+	real = realpath(file, NULL);
+	dir = dir_of(named);
+	if (plugin_path_safe(file, file, "file", cause) == 0 &&
+	    plugin_path_safe(file, dir, "directory", cause) == 0 &&
+	    (real == NULL || strcmp(dir_of(real), dir) == 0 ||
+		plugin_path_safe(file, real, "directory", cause) == 0))
+		rc = 0;
+	free(real);
+	free(named);
+	return rc;
+}
+
 int
 plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 {
@@ -130,6 +217,9 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 		plugin_cause(cause, "plugin '%s': no path", cp->name);
 		return -1;
 	}
+
+	if (plugin_file_safe(file, cause) != 0)
+		return -1;
 
 	/* RTLD_NOW: an unresolved symbol fails here, in `weftd -t`, and not
 	 * in a worker the first time a handler calls it.  RTLD_LOCAL: two

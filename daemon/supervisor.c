@@ -86,12 +86,14 @@ static struct {
 	const char *conffile;
 	struct gen *cur;	/* serving, or being replaced */
 	struct gen *next;	/* reload in progress */
-	struct gen *old[8];	/* draining generations */
+	struct gen **old;	/* draining generations (grown as needed) */
 	int nold;
+	int old_cap;
 	struct proc procs[MAX_PROCS];
 	struct worker_stats *hb; /* shared stats, indexed like procs */
 	int sigpipe[2];
 	pid_t probe;		/* reload probe child */
+	int reload_again;	/* SIGHUP during a reload: reload once more */
 	struct conf *probe_conf;
 	int stopping;		/* TERM/INT received */
 	uint64_t stop_deadline;
@@ -315,18 +317,17 @@ lsock_log(const struct conf_listener *l, int fd)
 static int
 key_in_use(const struct gen *except, const char *key)
 {
-	const struct gen *gens[12];
-	size_t n = 0, i, j;
+	const struct gen *g;
+	size_t j;
+	int k;
 
-	gens[n++] = S.cur;
-	gens[n++] = S.next;
-	for (i = 0; i < (size_t)S.nold; i++)
-		gens[n++] = S.old[i];
-	for (i = 0; i < n; i++) {
-		if (gens[i] == NULL || gens[i] == except || gens[i]->ls == NULL)
+	/* k = -2: the current generation, -1: the next, then the old. */
+	for (k = -2; k < S.nold; k++) {
+		g = k == -2 ? S.cur : k == -1 ? S.next : S.old[k];
+		if (g == NULL || g == except || g->ls == NULL)
 			continue;
-		for (j = 0; j < gens[i]->nls; j++)
-			if (strcmp(gens[i]->ls[j].key, key) == 0)
+		for (j = 0; j < g->nls; j++)
+			if (strcmp(g->ls[j].key, key) == 0)
 				return 1;
 	}
 	return 0;
@@ -551,13 +552,12 @@ gen_new(struct conf *c)
 	return g;
 }
 
+/* Close g's listening sockets; a UNIX path goes with the last user. */
 static void
-gen_free(struct gen *g)
+gen_close_listeners(struct gen *g)
 {
 	size_t i;
 
-	if (g == NULL)
-		return;
 	for (i = 0; g->ls != NULL && i < g->nls; i++) {
 		if (g->ls[i].unlink_path != NULL &&
 		    key_in_use(g, g->ls[i].key)) {
@@ -566,6 +566,14 @@ gen_free(struct gen *g)
 		}
 		lsock_close(&g->ls[i]);
 	}
+}
+
+static void
+gen_free(struct gen *g)
+{
+	if (g == NULL)
+		return;
+	gen_close_listeners(g);
 	free(g->ls);
 	free(g->backoff_ms);
 	free(g->boot_failures);
@@ -764,7 +772,7 @@ reaped(struct proc *p, int status)
 	uint64_t now = weftd_now_ms(), up = now - p->started;
 	char how[128];
 	int slot = p->slot, crashed, expected = p->stopping;
-	int ready = p->ready;
+	int ready = p->ready, delay;
 	long pid = (long)p->pid;
 
 	describe_exit(status, how, sizeof(how));
@@ -781,14 +789,25 @@ reaped(struct proc *p, int status)
 	p->pipe = -1;
 	if (expected || S.stopping || g->draining || slot >= g->nslots)
 		return;
-	/* Exponential backoff per slot, reset after a healthy minute. */
+	/* Exponential backoff per slot, reset after a healthy minute.  A
+	 * worker that was serving and dies for the first time (a crash,
+	 * kill -9, the heartbeat) is replaced at once: its share of the
+	 * load has nobody to accept it.  Only a slot that fails again
+	 * within the minute, or a worker that never got ready, waits:
+	 * 100 ms, then doubling. */
 	if (up >= HEALTHY_MS)
 		g->backoff_ms[slot] = 0;
-	g->backoff_ms[slot] = g->backoff_ms[slot] == 0
-	    ? BACKOFF_MIN_MS
-	    : g->backoff_ms[slot] * 2;
-	if (g->backoff_ms[slot] > BACKOFF_MAX_MS)
-		g->backoff_ms[slot] = BACKOFF_MAX_MS;
+	if (ready && g->backoff_ms[slot] == 0) {
+		delay = 0;
+		g->backoff_ms[slot] = BACKOFF_MIN_MS / 2; /* next: 100 ms */
+	} else {
+		g->backoff_ms[slot] = g->backoff_ms[slot] == 0
+		    ? BACKOFF_MIN_MS
+		    : g->backoff_ms[slot] * 2;
+		if (g->backoff_ms[slot] > BACKOFF_MAX_MS)
+			g->backoff_ms[slot] = BACKOFF_MAX_MS;
+		delay = g->backoff_ms[slot];
+	}
 	if (!ready && g == S.next) {
 		/* The probe passed but a new worker did not come up: keep
 		 * serving with the current generation. */
@@ -809,9 +828,11 @@ reaped(struct proc *p, int status)
 			return;
 		}
 	}
-	g->respawn_at[slot] = now + (uint64_t)g->backoff_ms[slot];
+	/* With no delay this is simply due now (now is never 0, which
+	 * would mean "nothing scheduled"): the loop's next turn forks. */
+	g->respawn_at[slot] = now + (uint64_t)delay;
 	g->restarts[slot]++;
-	log_info("restarting worker %d in %d ms", slot, g->backoff_ms[slot]);
+	log_info("restarting worker %d in %d ms", slot, delay);
 }
 
 static void
@@ -844,7 +865,11 @@ start_reload(void)
 	if (S.stopping)
 		return;
 	if (S.probe != 0 || S.next != NULL) {
-		log_info("reload already in progress");
+		/* The file may have changed since this reload read it: read
+		 * it again once this one is done, or the change is lost. */
+		log_info("reload already in progress: will reload again when "
+			 "it is done");
+		S.reload_again = 1;
 		return;
 	}
 	log_info("reloading %s", S.conffile);
@@ -912,6 +937,29 @@ continue_reload(int status)
 		spawn(g, i);
 }
 
+/*
+ * A generation that drains until its last worker exits.  Reloads may come
+ * faster than old workers finish their connections (up to
+ * shutdown_timeout each), so there is no fixed number of them: a
+ * generation that could not be tracked would never be freed, and its
+ * listening sockets would leak.
+ */
+static void
+old_add(struct gen *g)
+{
+	struct gen **n;
+	int cap;
+
+	if (S.nold == S.old_cap) {
+		cap = S.old_cap == 0 ? 8 : 2 * S.old_cap;
+		if ((n = realloc(S.old, (size_t)cap * sizeof(*n))) == NULL)
+			fatal("realloc");
+		S.old = n;
+		S.old_cap = cap;
+	}
+	S.old[S.nold++] = g;
+}
+
 static void
 abort_reload(void)
 {
@@ -920,8 +968,7 @@ abort_reload(void)
 	S.next = NULL;
 	g->draining = 1;
 	gen_signal(g, SIGKILL);
-	if (S.nold < (int)(sizeof(S.old) / sizeof(S.old[0])))
-		S.old[S.nold++] = g;
+	old_add(g);
 }
 
 /* The new generation is up: retire the current one. */
@@ -934,10 +981,7 @@ finish_reload(void)
 	S.next = NULL;
 	old->draining = 1;
 	gen_signal(old, SIGTERM);
-	if (S.nold < (int)(sizeof(S.old) / sizeof(S.old[0])))
-		S.old[S.nold++] = old;
-	else
-		log_warnx("too many draining generations");
+	old_add(old);
 	log_info("reload complete: generation %d serving with %d worker(s)",
 	    S.cur->id, S.cur->nslots);
 	reload_done(1, "generation %d ready", S.cur->id);
@@ -963,6 +1007,18 @@ collect_old(void)
 /* ---- The loop ------------------------------------------------------------ */
 
 static void
+stop_listening(void)
+{
+	int i;
+
+	if (S.next != NULL)
+		gen_close_listeners(S.next);
+	for (i = 0; i < S.nold; i++)
+		gen_close_listeners(S.old[i]);
+	gen_close_listeners(S.cur);
+}
+
+static void
 start_stop(int sig)
 {
 	uint64_t now = weftd_now_ms();
@@ -985,6 +1041,10 @@ start_stop(int sig)
 	notify_send("STOPPING=1");
 	log_info("%s: stopping gracefully (up to %gs)", strsignal(sig),
 	    S.cur->conf->shutdown_timeout);
+	/* Nothing will be respawned: the supervisor's copies of the
+	 * listening sockets go first, so that each closes as soon as the
+	 * workers have taken what is queued on it and closed theirs. */
+	stop_listening();
 	S.stopping = 1;
 	S.stop_deadline = now +
 	    (uint64_t)(S.cur->conf->shutdown_timeout * 1000) + STOP_GRACE_MS;
@@ -1215,6 +1275,14 @@ reload_done(int ok, const char *fmt, ...)
 	notify_send("READY=1");
 	S.ready_sent = 1;
 	send_status();
+	if (S.reload_again && !S.stopping) {
+		/* A reload was asked for meanwhile: the clients waiting for
+		 * a reply get the one of that reload. */
+		S.reload_again = 0;
+		start_reload();
+		return;
+	}
+	S.reload_again = 0;
 	snprintf(line, sizeof(line), "%s %s\n",
 	    ok ? "OK reloaded:" : "ERR reload failed:", msg);
 	for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
@@ -1431,6 +1499,7 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 
 	for (;;) {
 		now = weftd_now_ms();
+		next = 0;
 		if (S.stopping) {
 			if (nprocs() == 0)
 				shutdown_done();
@@ -1441,7 +1510,6 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 				S.stop_deadline = now + 1000;
 			}
 		} else {
-			next = 0;
 			respawn_due(S.cur, now, &next);
 			if (S.next != NULL) {
 				respawn_due(S.next, now, &next);
@@ -1475,7 +1543,11 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 			pfds[n].events = POLLIN;
 			n++;
 		}
+		/* A respawn due sooner than the usual tick is not late. */
 		timeout = 100;
+		now = weftd_now_ms();
+		if (next != 0 && next < now + 100)
+			timeout = next <= now ? 0 : (int)(next - now);
 		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			fatal("poll");
 		if (pfds[0].revents != 0)

@@ -117,8 +117,15 @@ stop_fiber(void *arg)
 	int rc = 0;
 
 	(void)arg;
-	for (i = 0; i < W.nls; i++)
+	/* Each server takes what is already queued and closes its copy of
+	 * the socket; the inherited copy goes right after, so that once the
+	 * supervisor and every worker are done, the socket is gone: new
+	 * clients are refused, rather than queued where nobody accepts
+	 * them and reset when the last copy closes. */
+	for (i = 0; i < W.nls; i++) {
 		weft_server_close(W.ls[i].srv);
+		close(W.args->fds[i]);
+	}
 	for (i = 0; i < W.nls; i++)
 		live += weft_server_connections(W.ls[i].srv);
 	log_debug("stopping: %zu connection(s) in flight", live);

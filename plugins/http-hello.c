@@ -24,6 +24,11 @@
  *     the connection closes after the response.  Otherwise it stays open
  *     for the next request; pipelined requests are answered in order.
  *   - Any method gets 200: this is a fixed responder, not a router.
+ *   - Every error close (431, 400, 501) is a lingering close: after the
+ *     response, write-EOF, then what the client still sends is read and
+ *     dropped until it closes too, for 2 s at most, so that the kernel
+ *     does not reset the connection (and destroy the response) over
+ *     unread input.
  *
  * Responses are formatted once in init; a request costs no allocation,
  * and the head is parsed in place in the reader's buffer (zero-copy).
@@ -286,11 +291,31 @@ discard_body(weft_reader_t *r, uint64_t n)
 	return 0;
 }
 
+/* How long an error response waits for the client to stop sending. */
+#define LINGER_MS 2000
+
+/*
+ * An error response, then a lingering close.  The request was not read to
+ * its end, and closing a socket with unread input makes the kernel send a
+ * reset, which can destroy the response before the client reads it (a
+ * client still sending a huge head never sees its 431).  So: send the
+ * response, half-close, and read and drop what still comes, until the
+ * client closes too or LINGER_MS have passed.
+ */
 static void
-send_static(weft_writer_t *w, const char *resp, size_t len)
+send_static(weft_reader_t *r, weft_writer_t *w, const char *resp,
+    size_t len)
 {
-	if (weft_write(w, resp, len) == 0)
-		weft_drain(w);
+	weft_slice_t s;
+
+	if (weft_write(w, resp, len) != 0 || weft_drain(w) != 0)
+		return;
+	if (weft_write_eof(w) != 0)
+		return;
+	weft_deadline_set(LINGER_MS);
+	while (weft_read_slice(r, 65536, &s) > 0)
+		;
+	weft_deadline_clear();
 }
 
 static void
@@ -305,7 +330,7 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	for (;;) {
 		rc = weft_readuntil(r, "\r\n\r\n", 4, &head);
 		if (rc == WEFT_ELIMIT) {
-			send_static(w, resp_431, sizeof(resp_431) - 1);
+			send_static(r, w, resp_431, sizeof(resp_431) - 1);
 			return;
 		}
 		if (rc != 0)
@@ -314,11 +339,11 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		if (rc == 1)
 			continue;
 		if (rc != 0) {
-			send_static(w, resp_400, sizeof(resp_400) - 1);
+			send_static(r, w, resp_400, sizeof(resp_400) - 1);
 			return;
 		}
 		if (q.q_te) {
-			send_static(w, resp_501, sizeof(resp_501) - 1);
+			send_static(r, w, resp_501, sizeof(resp_501) - 1);
 			return;
 		}
 		/* The head slice is not used past this point: reading the

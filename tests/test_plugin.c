@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -431,6 +432,67 @@ test_refuse_missing_file(void **state)
 	free(cause);
 }
 
+/* Copy src to dst (a fresh file, mode 0644); 0 or -1. */
+static int
+copy_file(const char *src, const char *dst)
+{
+	char buf[65536];
+	FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+	size_t n;
+	int rc = 0;
+
+	if (in == NULL || out == NULL)
+		rc = -1;
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -1;
+	if (in != NULL)
+		fclose(in);
+	if (out != NULL && fclose(out) != 0)
+		rc = -1;
+	return rc == 0 ? chmod(dst, 0644) : -1;
+}
+
+/* A plugin file or directory others can write is refused, by name. */
+static void
+test_refuse_writable_by_others(void **state)
+{
+	char dir[] = "/tmp/weft-test-plugin-XXXXXX", src[512], want[1024];
+	struct stanza st;
+	struct plugin *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(src, sizeof(src), "%s/good.so", TEST_PLUGIN_DIR);
+	stanza_init(&st, "good", dir, "good.so", 1);
+	assert_int_equal(copy_file(src, st.path), 0);
+
+	p = load_ok(&st, 0);
+	plugin_unload(&p);
+
+	assert_int_equal(chmod(st.path, 0666), 0);
+	snprintf(want, sizeof(want), "%s: refusing to load: the file is "
+	    "writable by others (mode 0666)", st.path);
+	load_refused(&st, want);
+	assert_int_equal(chmod(st.path, 0664), 0);
+	snprintf(want, sizeof(want), "%s: refusing to load: the file is "
+	    "writable by its group (mode 0664)", st.path);
+	load_refused(&st, want);
+
+	assert_int_equal(chmod(st.path, 0644), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(want, sizeof(want), "%s: refusing to load: its directory "
+	    "%s is writable by others (mode 0777)", st.path, dir);
+	load_refused(&st, want);
+
+	assert_int_equal(chmod(dir, 0755), 0);
+	p = load_ok(&st, 0);
+	plugin_unload(&p);
+	unlink(st.path);
+	rmdir(dir);
+}
+
 static void
 test_init_fails_with_messages(void **state)
 {
@@ -719,6 +781,7 @@ main(void)
 		cmocka_unit_test(test_refuse_wrong_name),
 		cmocka_unit_test(test_refuse_unresolved),
 		cmocka_unit_test(test_refuse_missing_file),
+		cmocka_unit_test(test_refuse_writable_by_others),
 		cmocka_unit_test(test_init_fails_with_messages),
 		cmocka_unit_test(test_settings_type_errors_and_unknown),
 		cmocka_unit_test(test_settings_unknown_on_plugin_without_init),

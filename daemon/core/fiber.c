@@ -881,25 +881,48 @@ weft_deadline_clear(void)
 static struct sigaction old_segv;
 static char *altstack;
 
+/* Append s to buf[*n..size), async-signal-safe. */
 static void
-write_str(const char *s)
+cat_str(char *buf, size_t *n, size_t size, const char *s)
 {
-	size_t n = strlen(s);
-
-	while (n > 0) {
-		ssize_t w = write(STDERR_FILENO, s, n);
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
+	while (*s != '\0' && *n < size - 1)
+		buf[(*n)++] = *s++;
 }
 
+static void
+cat_hex(char *buf, size_t *n, size_t size, uintptr_t v)
+{
+	char tmp[2 + 2 * sizeof(v)];
+	size_t k = sizeof(tmp);
+
+	do {
+		tmp[--k] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v != 0);
+	tmp[--k] = 'x';
+	tmp[--k] = '0';
+	while (k < sizeof(tmp) && *n < size - 1)
+		buf[(*n)++] = tmp[k++];
+}
+
+/*
+ * SIGSEGV on the sigaltstack.  While a fiber runs, one line names it (a
+ * handler fiber carries its plugin's name): "fiber stack overflow" when
+ * the address is in or just below its guard page, "crash" otherwise.  The
+ * line is built on this stack and written with one write(2), so it does
+ * not interleave with other processes' lines.  Then the fault is left to
+ * the default action (overflow) or to the handler that was there before
+ * (a crash: a sanitizer's, or the default), by returning to the faulting
+ * instruction.
+ */
 static void
 on_segv(int sig, siginfo_t *si, void *uc)
 {
 	weft_fiber_t *f = S.cur;
 	char *addr = si->si_addr;
+	char line[256];
+	size_t n = 0;
+	ssize_t w;
 
 	(void)uc;
 	/* A frame larger than the guard can jump past it: allow 64 KiB. */
@@ -907,13 +930,26 @@ on_segv(int sig, siginfo_t *si, void *uc)
 
 	if (guard != NULL && addr < guard + S.page &&
 	    addr + 64 * 1024 >= guard) {
-		write_str("weft: fiber stack overflow in fiber '");
-		write_str(f->f_name);
-		write_str("'\n");
+		cat_str(line, &n, sizeof(line),
+		    "weft: fiber stack overflow in fiber '");
+		cat_str(line, &n, sizeof(line), f->f_name);
+		cat_str(line, &n, sizeof(line), "'\n");
+		w = write(STDERR_FILENO, line, n);
+		(void)w;
 		signal(sig, SIG_DFL);
 		return;
 	}
-	/* Not ours: let the previous handler (or the default) see it. */
+	if (f != NULL) {
+		cat_str(line, &n, sizeof(line), "weft: crash in fiber '");
+		cat_str(line, &n, sizeof(line), f->f_name);
+		cat_str(line, &n, sizeof(line), "' (SIGSEGV at address ");
+		cat_hex(line, &n, sizeof(line), (uintptr_t)addr);
+		cat_str(line, &n, sizeof(line), ")\n");
+		w = write(STDERR_FILENO, line, n);
+		(void)w;
+	}
+	/* Not an overflow: let the previous handler (or the default) see
+	 * it when the instruction faults again. */
 	sigaction(sig, &old_segv, NULL);
 }
 

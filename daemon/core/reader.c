@@ -20,6 +20,9 @@
 
 /* Room the transport gets per read at least, before we compact or grow. */
 #define READ_MIN (16 * 1024)
+/* The most a transport read may fill the buffer to: reading pauses past
+ * 2*limit, and one read goes at most READ_MIN beyond that. */
+#define READ_MOST(r) (2 * (size_t)(r)->r_limit + READ_MIN)
 
 static const weft_slice_t newline = { "\n", 1 };
 
@@ -103,6 +106,10 @@ ensure_space(weft_reader_t *r, size_t need)
 		return 0;
 	}
 	ncap = (size_t)r->r_cap * 2;
+	/* No need to double past what a transport read can fill (see
+	 * weft__reader_reserve). */
+	if (ncap > READ_MOST(r) && len + need <= READ_MOST(r))
+		ncap = READ_MOST(r);
 	if (ncap < len + need)
 		ncap = len + need;
 	if (ncap > UINT32_MAX)
@@ -209,8 +216,18 @@ weft_read_stop(weft_reader_t *r)
 static int
 wait_for_data(weft_reader_t *r)
 {
-	if (r->r_cbmode)
-		return -EAGAIN; /* callback mode: the next callback retries */
+	if (r->r_cbmode) {
+		/* Callback mode: -EAGAIN is this mode's wait (the next
+		 * callback retries), so a paused reader resumes first, as
+		 * below: a callback waiting for more than 2*limit bytes would
+		 * never be called again.  weft_read_stop's pause stays. */
+		if (r->r_paused && r->r_cbk.cb != NULL) {
+			r->r_paused = 0;
+			if (r->r_ops != NULL)
+				r->r_ops->resume_reading(r->r_ctx);
+		}
+		return -EAGAIN;
+	}
 	if (!weft__wq_empty(&r->r_wq))
 		return WEFT_EBUSY;
 	if (weft_current() == NULL)
@@ -332,12 +349,18 @@ weft_feed_data(weft_reader_t *r, const void *data, size_t len)
 int
 weft__reader_reserve(weft_reader_t *r, char **base, size_t *len)
 {
+	size_t have = LEN(r);
 	int rc;
 
 	if ((rc = ensure_space(r, READ_MIN)) != 0)
 		return rc;
 	*base = r->r_buf + r->r_tail;
 	*len = r->r_cap - r->r_tail;
+	/* However large the buffer has grown, one read does not take it
+	 * past READ_MOST: a peer that sends without end (and a handler that
+	 * does not read) costs 2*limit + READ_MIN here, not twice that. */
+	if (have < READ_MOST(r) && *len > READ_MOST(r) - have)
+		*len = READ_MOST(r) - have;
 	return 0;
 }
 
@@ -462,6 +485,8 @@ weft_read_all(weft_reader_t *r, size_t max, weft_slice_t *out)
 			rc = WEFT_ELIMIT;
 		else
 			rc = wait_for_data(r);
+		if (rc == -EAGAIN || rc == WEFT_ENOTFIBER)
+			return rc; /* did not wait: nothing consumed */
 		if (rc < 0) {
 			/* CPython's read(-1) has consumed these chunks
 			 * already when the error comes: they are lost. */
