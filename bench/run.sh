@@ -84,6 +84,27 @@ note() {
 	notes+=("$*")
 }
 
+# ---- Temp dir, cleanup ---------------------------------------------------
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX") || exit 1
+groups=" "	# process groups of the servers we started
+hpid=		# the idle holder, when running
+cleanup() {
+	local g
+	[ -n "$hpid" ] && kill -KILL "$hpid" 2>/dev/null
+	for g in $groups; do
+		kill -KILL -- "-$g" 2>/dev/null
+	done
+	[ -n "${mmc_old:-}" ] && echo "$mmc_old" >/proc/sys/vm/max_map_count
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
 # ---- Limits --------------------------------------------------------------
 
 # The big idle row needs idle_big descriptors in weftd's worker and as
@@ -145,27 +166,6 @@ else
 	pin_gen=
 	pinning="no CPU pinning (needs taskset and 2 CPUs)"
 fi
-
-# ---- Temp dir, cleanup ---------------------------------------------------
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX") || exit 1
-groups=" "	# process groups of the servers we started
-hpid=		# the idle holder, when running
-cleanup() {
-	local g
-	[ -n "$hpid" ] && kill -KILL "$hpid" 2>/dev/null
-	for g in $groups; do
-		kill -KILL -- "-$g" 2>/dev/null
-	done
-	[ -n "$mmc_old" ] && echo "$mmc_old" >/proc/sys/vm/max_map_count
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "bench: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
 
 say "building the anchors from $anchors and the load generators"
 $cc -O2 -o "$tmp/loadgen" "$anchors/loadgen.c" || die "cannot build loadgen"
