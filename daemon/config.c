@@ -625,6 +625,12 @@ parse_tcp(const char *text, char **host, int *port, char *msg, size_t len)
 			}
 		}
 		if (hl > 0 && digits_dots) {
+			/* buf holds any IPv4 address, but not any host. */
+			if (hl >= sizeof(buf)) {
+				snprintf(msg, len, "bad IPv4 address \"%.*s\"",
+				    (int)hl, h);
+				return -1;
+			}
 			memcpy(buf, h, hl);
 			buf[hl] = '\0';
 			if (inet_pton(AF_INET, buf, a) != 1) {

@@ -281,13 +281,14 @@ check_includes(struct walk *w, const char *path, const char *written,
 			if (i == len)
 				break;
 			full = include_path(w->dir, name);
-			if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (stat(full, &st) != 0)
+				;	/* libconfig's "cannot open" */
+			else if (!S_ISREG(st.st_mode)) {
 				config_error(w->ps, loc, "@include \"%s\": not "
 				    "a regular file", name);
 				rc = -1;
-			} else if (stat(full, &st) == 0) {
+			} else
 				rc = check_includes(w, full, name, depth + 1);
-			}
 			free(full);
 		} else if (text[i] == '#' || (text[i] == '/' && i + 1 < len &&
 		    text[i + 1] == '/')) {

@@ -35,6 +35,7 @@
  * are the lexer's own and nothing of weftd's is allocated there.
  */
 const char *__lsan_default_suppressions(void);
+const char *__lsan_default_options(void);
 
 const char *
 __lsan_default_suppressions(void)
@@ -42,8 +43,15 @@ __lsan_default_suppressions(void)
 	return "leak:libconfig_yylex\nleak:strbuf_append\n";
 }
 
-static char dir[64];
-static char path_conf[128], path_ini[128], inc_conf[128], inc_ini[128];
+/* Without this every leak check lists the suppressions used. */
+const char *
+__lsan_default_options(void)
+{
+	return "print_suppressions=0";
+}
+
+static char dir[256];
+static char path_conf[300], path_ini[300], inc_conf[300], inc_ini[300];
 static FILE *devnull;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -67,7 +75,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	snprintf(dir, sizeof(dir), "%s/weft-fuzz-config.XXXXXX",
-	    tmp != NULL && strlen(tmp) < 30 ? tmp : "/tmp");
+	    tmp != NULL && strlen(tmp) < 200 ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL) {
 		perror("fuzz_config: mkdtemp");
 		exit(1);

@@ -6,7 +6,7 @@
  * as weftd runs it, with no change to the plugin.
  *
  * Input layout:
- *   byte 0  the reader limit: 8 + 4 * b (8..1028), or 65536 when b >= 0xf0
+ *   byte 0  the reader limit: 8 + 4 * b (8..964), or 65536 when b >= 0xf0
  *   byte 1  seed of the feed chunking
  *   rest    the bytes a client sends, then EOF
  *

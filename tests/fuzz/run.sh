@@ -11,7 +11,10 @@ shift 4
 name=$(basename "$bin")
 dict=$(dirname "$0")/${name#fuzz_}.dict
 
-mkdir -p "$work/corpus" || exit 1
+mkdir -p "$work/corpus" "$work/tmp" || exit 1
+# fuzz_config's temporary files: a crash leaves them here, not in /tmp.
+TMPDIR=$(cd "$work/tmp" && pwd)
+export TMPDIR
 rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
 set -- -max_total_time="$secs" -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$work/" "$@"
