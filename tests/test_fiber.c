@@ -305,15 +305,17 @@ overflow_main(void *arg)
 	return 0;
 }
 
+/*
+ * Overflow a fiber in a child process (private or shared stacks) and
+ * collect what it wrote to stderr; *status is its wait status.
+ */
 static void
-test_stack_overflow_reported(void **state)
+overflow_child(int shared, char *buf, size_t size, int *status)
 {
-	char buf[4096];
-	int fds[2], status;
+	int fds[2];
 	ssize_t n, len = 0;
 	pid_t pid;
 
-	(void)state;
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -323,15 +325,26 @@ test_stack_overflow_reported(void **state)
 		close(fds[0]);
 		weft__sched_forget();
 		weft_fiber_stack_size_set(32 * 1024);
+		weft_fiber_stacks_shared(shared);
 		weft_run(overflow_main, NULL);
 		_exit(0);
 	}
 	close(fds[1]);
-	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+	while ((n = read(fds[0], buf + len, size - 1 - (size_t)len)) > 0)
 		len += n;
 	buf[len] = '\0';
 	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+}
+
+static void
+test_stack_overflow_reported(void **state)
+{
+	char buf[4096];
+	int status;
+
+	(void)state;
+	overflow_child(0, buf, sizeof(buf), &status);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGSEGV);
 	assert_non_null(strstr(buf,
@@ -342,29 +355,10 @@ static void
 test_shared_stack_overflow(void **state)
 {
 	char buf[4096];
-	int fds[2], status;
-	ssize_t n, len = 0;
-	pid_t pid;
+	int status;
 
 	(void)state;
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		weft__sched_forget();
-		weft_fiber_stack_size_set(32 * 1024);
-		weft_fiber_stacks_shared(1);
-		weft_run(overflow_main, NULL);
-		_exit(0);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	overflow_child(1, buf, sizeof(buf), &status);
 	assert_true(WIFSIGNALED(status));
 	assert_non_null(strstr(buf,
 	    "weft: fiber stack overflow in fiber 'deep-recursion'"));
