@@ -21,7 +21,9 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -70,6 +72,8 @@ enum {
 	K_LNAME,	/* char *, a listener name */
 	K_TCP,		/* listener address "host:port" */
 	K_UNIX,		/* listener address, a path */
+	K_OWNER,	/* listener owner: a user name or uid */
+	K_GROUP,	/* listener group: a group name or gid */
 };
 
 struct key {
@@ -105,10 +109,12 @@ static const struct key listener_keys[] = {
 	LIS("backlog", K_INT, backlog, 1, 65535),
 	LIS("reuse_port", K_BOOL, reuse_port, 0, 0),
 	LIS("max_connections", K_I64, max_connections, 0, MAX_CONNS),
+	LIS("owner", K_OWNER, owner, 0, 0),
+	LIS("group", K_GROUP, group, 0, 0),
 };
 #define NLIS (sizeof(listener_keys) / sizeof(listener_keys[0]))
 enum { L_NAME, L_TCP, L_UNIX, L_MODE, L_PLUGIN, L_LIMIT, L_BACKLOG,
-	L_REUSE, L_MAXCONN };
+	L_REUSE, L_MAXCONN, L_OWNER, L_GROUP };
 
 static const struct key plugin_keys[] = {
 	{ "path", K_STR, offsetof(struct conf_plugin, path), 0, 0 },
@@ -554,6 +560,68 @@ get_mode(struct conf_parse *ps, const char *key, int type, const char *text,
 }
 
 /*
+ * A UNIX listener's owner or group: a numeric id, taken as it is (as
+ * chown(1) takes an id that has no name), or a name, looked up now so
+ * that a misspelt one is a FILE:LINE error of `weftd -t` and of a reload
+ * rather than a failed bind.  libconfig may give the id as an integer.
+ * (uid_t)-1 means "leave it" to chown(2), so it is not an id.
+ */
+static int
+get_id(struct conf_parse *ps, const char *key, int type, const char *text,
+    struct conf_loc loc, int is_group, unsigned long *out)
+{
+	const char *what = is_group ? "group" : "user";
+	unsigned long long v;
+	struct passwd *pw;
+	struct group *gr;
+	const char *p;
+
+	if (type != CONF_T_INT && type != CONF_T_STR && type != CONF_T_TEXT) {
+		config_error(ps, loc, "%s: expected a %s name or id", key,
+		    what);
+		return -1;
+	}
+	if (*text == '\0') {
+		config_error(ps, loc, "%s: must not be empty", key);
+		return -1;
+	}
+	/* "-1" is a number too, if not an id: out of range, not a name. */
+	for (p = text + (text[0] == '-'); *p >= '0' && *p <= '9'; p++)
+		;
+	if (*p == '\0' && p > text + (text[0] == '-')) {
+		errno = 0;
+		v = strtoull(text, NULL, 10);
+		if (text[0] == '-' || errno == ERANGE || v >= UINT32_MAX) {
+			config_error(ps, loc, "%s: %s is out of range "
+			    "0..%lu", key, text, (unsigned long)UINT32_MAX - 1);
+			return -1;
+		}
+		*out = (unsigned long)v;
+		return 0;
+	}
+	errno = 0;
+	if (is_group) {
+		if ((gr = getgrnam(text)) != NULL) {
+			*out = (unsigned long)gr->gr_gid;
+			return 0;
+		}
+	} else if ((pw = getpwnam(text)) != NULL) {
+		*out = (unsigned long)pw->pw_uid;
+		return 0;
+	}
+	/* "Not found" may come with various errno values (getpwnam(3));
+	 * these few mean the lookup itself failed. */
+	if (errno == EIO || errno == EINTR || errno == EMFILE ||
+	    errno == ENFILE || errno == ENOMEM)
+		config_error(ps, loc, "%s: cannot look up %s \"%s\": %s", key,
+		    what, text, strerror(errno));
+	else
+		config_error(ps, loc, "%s: unknown %s \"%s\"", key, what,
+		    text);
+	return -1;
+}
+
+/*
  * "host:port", "[v6]:port", "*:port" or ":port" (any address).  On success
  * *host is the host without brackets ("" for any) and *port the port.
  */
@@ -691,6 +759,7 @@ set_key(struct conf_parse *ps, void *base, const struct key *keys,
 	const struct key *k = NULL;
 	struct conf_listener *l = base;
 	char *p = (char *)base, msg[512], at[300];
+	unsigned long id;
 	int64_t v;
 	double d;
 	size_t i;
@@ -801,6 +870,17 @@ set_key(struct conf_parse *ps, void *base, const struct key *keys,
 		free(l->path);
 		l->path = xstrdup(text);
 		ps->lm[l - ps->c->listeners].addr_ok = 1;
+		break;
+	case K_OWNER:
+	case K_GROUP:
+		if (get_id(ps, key, type, text, loc, k->kind == K_GROUP,
+		    &id) != 0)
+			break;
+		*(char **)(p + k->off) = xstrdup(text);
+		if (k->kind == K_GROUP)
+			l->gid = (gid_t)id;
+		else
+			l->uid = (uid_t)id;
 		break;
 	}
 	return 0;
@@ -965,6 +1045,8 @@ config_listener_add(struct conf_parse *ps, const char *name,
 	memset(&ps->lm[n], 0, sizeof(ps->lm[n]));
 	l->name = xstrdup(name != NULL ? name : "");
 	l->mode = -1;
+	l->uid = (uid_t)-1;
+	l->gid = (gid_t)-1;
 	l->limit = DEF_LIMIT;
 	l->backlog = DEF_BACKLOG;
 	l->line = loc.line;
@@ -1052,6 +1134,12 @@ check_listener(struct conf_parse *ps, size_t i)
 		    "defined", nb, l->plugin);
 	if (m->keys[L_MODE].line != 0 && m->keys[L_UNIX].line == 0)
 		config_error(ps, m->keys[L_MODE], "%s: mode is only for unix "
+		    "listeners", nb);
+	if (m->keys[L_OWNER].line != 0 && m->keys[L_UNIX].line == 0)
+		config_error(ps, m->keys[L_OWNER], "%s: owner is only for unix "
+		    "listeners", nb);
+	if (m->keys[L_GROUP].line != 0 && m->keys[L_UNIX].line == 0)
+		config_error(ps, m->keys[L_GROUP], "%s: group is only for unix "
 		    "listeners", nb);
 	if (m->keys[L_REUSE].line != 0 && m->keys[L_TCP].line == 0)
 		config_error(ps, m->keys[L_REUSE], "%s: reuse_port is only for "
@@ -1267,6 +1355,8 @@ config_free(struct conf *c)
 		free(l->host);
 		free(l->path);
 		free(l->plugin);
+		free(l->owner);
+		free(l->group);
 	}
 	free(c->listeners);
 	free(c->file);
@@ -1388,6 +1478,12 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 			fprintf(fp, "mode = %04o\n", (unsigned)l->mode);
 		else
 			fputs("mode = (none)\n", fp);
+		/* As written: a name and its id are two ways to say it. */
+		fputs("owner = ", fp);
+		put_value(fp, l->owner != NULL ? l->owner : "(none)");
+		fputs("\ngroup = ", fp);
+		put_value(fp, l->group != NULL ? l->group : "(none)");
+		fputc('\n', fp);
 	}
 	p = config_plugin(c, l->plugin);
 	fprintf(fp, "plugin = %s\n", p != NULL ? p->name : l->plugin);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 enum {
 	CONF_T_STR = 1,
@@ -49,6 +50,10 @@ struct conf_listener {
 	int port;	    /* TCP */
 	char *path;	    /* UNIX */
 	int mode;	    /* UNIX: chmod mode, -1 = leave */
+	char *owner;	    /* UNIX: owner as written, NULL = leave */
+	char *group;	    /* UNIX: group as written, NULL = leave */
+	uid_t uid;	    /* owner resolved, (uid_t)-1 = leave */
+	gid_t gid;	    /* group resolved, (gid_t)-1 = leave */
 	char *plugin;	    /* plugin config name */
 	int64_t limit;	    /* reader limit, default 65536 */
 	int backlog;	    /* default 511 */

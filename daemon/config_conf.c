@@ -11,12 +11,15 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -187,14 +190,18 @@ walk_listen(struct walk *w, const config_setting_t *list)
 /*
  * libconfig 1.5 fopen()s an @include target and hands it to its flex
  * scanner, which exit()s the whole process ("input in flex scanner
- * failed") when a read fails, as it does on a directory, and blocks on a
- * FIFO: `@include "conf.d"` would take the supervisor down on a reload.
- * So the includes are looked at first, found as libconfig's scanner finds
- * them (outside strings and comments, a line of blanks, "@include",
- * blanks, then a quoted name in which only \\ and \" are escapes), and
- * one naming anything but a regular file is an error.  Missing files and
- * every other error are left to libconfig.  Returns 0, -1 after an
- * error, 1 to stop looking (too deep: libconfig says so).
+ * failed") when a read fails, and blocks on a FIFO.  A read fails on a
+ * directory, and on files that are regular as far as stat(2) can tell,
+ * such as /proc/self/mem (EIO at offset 0).  `@include "conf.d"` would
+ * take the supervisor down on a reload.  So the includes are looked at
+ * first, found as libconfig's scanner finds them (outside strings and
+ * comments, a line of blanks, "@include", blanks, then a quoted name in
+ * which only \\ and \" are escapes), and each target is opened and read
+ * here to the end, as libconfig would.  One that is not a regular file,
+ * or that cannot be opened or read, is an error naming the include.  A
+ * missing file is left to libconfig ("cannot open include file").  The
+ * file being loaded is read here first too: `weftd -c /proc/self/mem`
+ * would exit the same way.
  */
 #define INCLUDE_DEPTH_MAX 10	/* libconfig's */
 
@@ -213,33 +220,75 @@ include_path(const char *dir, const char *name)
 	return p;
 }
 
+/*
+ * Read all of path into *text and *len (the caller frees *text).
+ * Returns 0, an errno value, or -1 for a file that is not a regular file,
+ * which is not read: what a FIFO gave would be lost to libconfig.  The
+ * open does not wait for a FIFO's writer (O_NONBLOCK), and the check is
+ * on the file opened, so it cannot be swapped in between.
+ */
 static int
-check_includes(struct walk *w, const char *path, const char *written,
-    int depth)
+read_whole(const char *path, char **text, size_t *len)
+{
+	struct stat st;
+	size_t cap = 0;
+	ssize_t n;
+	int fd, error = 0;
+
+	*text = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno;
+	if (fstat(fd, &st) != 0) {
+		error = errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error = -1;
+		goto out;
+	}
+	for (;;) {
+		if (cap - *len < 4096 &&
+		    (*text = realloc(*text, cap = cap * 2 + 4096)) == NULL)
+			fatal("config");
+		n = read(fd, *text + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+out:
+	close(fd);
+	if (error != 0) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
+	}
+	return error;
+}
+
+/*
+ * Check the @includes of text (the file written as `written`, NULL for the
+ * file being loaded, at include depth `depth`).  Returns 0, -1 after an
+ * error, 1 to stop looking (too deep: libconfig says so).
+ */
+static int
+check_includes(struct walk *w, const char *text, size_t len,
+    const char *written, int depth)
 {
 	struct conf_loc loc;
 	struct stat st;
-	char *text = NULL, *name, *full;
-	size_t len = 0, cap = 0, n, i, k;
-	int line = 1, bol = 1, rc = 0;
-	FILE *fp;
+	char *name, *full, *inc;
+	size_t inclen, i, k;
+	int line = 1, bol = 1, rc = 0, error;
 
 	if (depth > INCLUDE_DEPTH_MAX)
 		return 1;
-	/* Only regular files are read here: what a FIFO gave is gone. */
-	if ((fp = fopen(path, "r")) == NULL)
-		return 0;
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(fp);
-		return 0;
-	}
-	do {
-		if (cap - len < 4096 &&
-		    (text = realloc(text, cap = cap * 2 + 4096)) == NULL)
-			fatal("config");
-		len += n = fread(text + len, 1, cap - len, fp);
-	} while (n > 0);
-	fclose(fp);
 	if ((name = malloc(len + 1)) == NULL)
 		fatal("config");
 	for (i = 0; i < len && rc == 0; i++) {
@@ -281,14 +330,19 @@ check_includes(struct walk *w, const char *path, const char *written,
 			if (i == len)
 				break;
 			full = include_path(w->dir, name);
-			if (stat(full, &st) != 0)
-				;	/* libconfig's "cannot open" */
-			else if (!S_ISREG(st.st_mode)) {
-				config_error(w->ps, loc, "@include \"%s\": not "
-				    "a regular file", name);
+			if (stat(full, &st) != 0 && errno == ENOENT)
+				error = 0;	/* libconfig's "cannot open" */
+			else if ((error = read_whole(full, &inc, &inclen)) == 0) {
+				rc = check_includes(w, inc, inclen, name,
+				    depth + 1);
+				free(inc);
+			}
+			if (error != 0) {
+				config_error(w->ps, loc, "@include \"%s\": %s",
+				    name, error == -1 ? "not a regular file" :
+				    strerror(error));
 				rc = -1;
-			} else
-				rc = check_includes(w, full, name, depth + 1);
+			}
 			free(full);
 		} else if (text[i] == '#' || (text[i] == '/' && i + 1 < len &&
 		    text[i + 1] == '/')) {
@@ -312,6 +366,29 @@ check_includes(struct walk *w, const char *path, const char *written,
 		}
 	}
 	free(name);
+	return rc;
+}
+
+/*
+ * The file being loaded: config_load() has opened it, and refused a
+ * directory.  Anything else that is not a regular file is left to
+ * libconfig as before; a regular file that cannot be read is an error.
+ */
+static int
+check_file(struct walk *w, const char *file)
+{
+	struct conf_loc none = { NULL, 0 };
+	char *text;
+	size_t len;
+	int error, rc;
+
+	if ((error = read_whole(file, &text, &len)) == -1)
+		return 0;
+	if (error != 0) {
+		config_error(w->ps, none, "%s", strerror(error));
+		return -1;
+	}
+	rc = check_includes(w, text, len, NULL, 0);
 	free(text);
 	return rc;
 }
@@ -342,7 +419,7 @@ config_conf_parse(struct conf_parse *ps, const char *file)
 		config_set_include_dir(&cfg, dir);
 		w.dir = dir;
 	}
-	if (check_includes(&w, file, NULL, 0) < 0) {
+	if (check_file(&w, file) < 0) {
 		rc = -1;
 		goto out;
 	}

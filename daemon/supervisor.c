@@ -110,6 +110,8 @@ static struct {
 	char **act_names;
 	int nact;
 	int *act_used;
+	/* "user:group" privileges were dropped to, "" if they were not */
+	char run_as[512];
 	/* control socket */
 	const char *ctl_path;
 	int ctl_fd;
@@ -239,6 +241,61 @@ fail:
 	return -1;
 }
 
+/* "owner weft, group www-data" for messages. */
+static void
+owner_text(const struct conf_listener *l, uid_t uid, gid_t gid, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s%s", uid != (uid_t)-1 ? "owner " : "",
+	    uid != (uid_t)-1 ? l->owner : "",
+	    uid != (uid_t)-1 && gid != (gid_t)-1 ? ", " : "",
+	    gid != (gid_t)-1 ? "group " : "", gid != (gid_t)-1 ? l->group : "");
+}
+
+/*
+ * Give a UNIX listener's socket file a mode, owner and group (-1: leave
+ * that one).  At startup the supervisor still runs as whoever started it,
+ * root in production, so any owner works.  After dropping privileges it
+ * is `user` and can only give a file to itself and to its own groups, so
+ * on a reload a socket that needs another owner cannot be made: that is
+ * an error, which fails the reload, and the message says why.
+ *
+ * lchown(), not chown(): the path is in a directory others may write to,
+ * and a symlink put there in place of the socket must not be followed.
+ * chmod() has no such variant; it was always so.
+ */
+static int
+unix_attrs(const struct conf_listener *l, int mode, uid_t uid, gid_t gid,
+    char **cause)
+{
+	char what[600], hint[sizeof(S.run_as) + 128] = "";
+	int error;
+
+	if (mode >= 0 && chmod(l->path, (mode_t)mode) != 0) {
+		error = errno;
+		snprintf(what, sizeof(what), "mode %04o", (unsigned)mode);
+		goto fail;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    lchown(l->path, uid, gid) != 0) {
+		error = errno;
+		owner_text(l, uid, gid, what, sizeof(what));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (error == EPERM && S.run_as[0] != '\0')
+		snprintf(hint, sizeof(hint), " (the supervisor runs as %s since "
+		    "it dropped privileges; restart weftd to apply this)",
+		    S.run_as);
+	else if (error == EPERM && geteuid() != 0)
+		snprintf(hint, sizeof(hint), " (weftd does not run as root)");
+	if (asprintf(cause, "%s: cannot set %s: %s%s", l->path, what,
+	    strerror(error), hint) < 0)
+		*cause = NULL;
+	return -1;
+}
+
 static int
 bind_unix(const struct conf_listener *l, char **cause)
 {
@@ -265,8 +322,12 @@ bind_unix(const struct conf_listener *l, char **cause)
 		goto fail;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 		goto fail;
-	if (l->mode >= 0 && chmod(l->path, (mode_t)l->mode) != 0)
-		goto fail;
+	/* Before listen(): nobody connects while it has the wrong owner. */
+	if (unix_attrs(l, l->mode, l->uid, l->gid, cause) != 0) {
+		close(fd);
+		unlink(l->path);
+		return -1;
+	}
 	if (listen(fd, l->backlog) != 0)
 		goto fail;
 	return fd;
@@ -345,7 +406,11 @@ lsock_close(struct lsock *s)
 			close(s->slot_fds[i]);
 	free(s->slot_fds);
 	if (s->unlink_path != NULL) {
-		unlink(s->unlink_path);
+		/* After the drop the directory may be root's: say what is
+		 * left behind and why (the next start replaces it). */
+		if (unlink(s->unlink_path) != 0 && errno != ENOENT)
+			log_notice("cannot remove socket %s: %s",
+			    s->unlink_path, strerror(errno));
 		free(s->unlink_path);
 	}
 	memset(s, 0, sizeof(*s));
@@ -446,9 +511,32 @@ activated_fd(const struct conf_listener *l)
 }
 
 /*
+ * A reload hands over a UNIX socket whose path did not change.  If its
+ * mode, owner or group changed in the file, they are applied to the
+ * socket the listener keeps; one that cannot be (the supervisor no longer
+ * runs as root) fails the reload rather than leaving the socket other
+ * than the file says.  A key removed from the file leaves the socket as
+ * it is.  Returns nonzero with *cause after a failure.
+ */
+static int
+unix_changed(const struct conf_listener *o, const struct conf_listener *l,
+    char **cause)
+{
+	int mode = l->mode >= 0 && l->mode != o->mode ? l->mode : -1;
+	uid_t uid = l->uid != o->uid ? l->uid : (uid_t)-1;
+	gid_t gid = l->gid != o->gid ? l->gid : (gid_t)-1;
+
+	if (l->kind != CONF_LISTEN_UNIX ||
+	    (mode < 0 && uid == (uid_t)-1 && gid == (gid_t)-1))
+		return 0;
+	return unix_attrs(l, mode, uid, gid, cause) != 0;
+}
+
+/*
  * Bind g's listeners, taking over the sockets of prev (may be NULL) whose
  * identity is unchanged.  Returns -1 with *cause on failure (g's own new
- * sockets are closed again; prev is untouched).
+ * sockets are closed again; prev keeps its sockets, though a kept UNIX
+ * socket may already have the mode, owner or group of g's file).
  */
 static int
 gen_bind(struct gen *g, struct gen *prev, char **cause)
@@ -512,6 +600,18 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 		if (l->kind == CONF_LISTEN_UNIX)
 			g->ls[i].unlink_path = strdup(l->path);
 		lsock_log(l, g->ls[i].fd);
+	}
+	/* Kept sockets change only once every new one is bound, so that a
+	 * bind that fails leaves them as they were.  (systemd's have no
+	 * unlink_path, and are left to its socket unit.) */
+	for (i = 0; prev != NULL && i < g->nls; i++) {
+		for (j = 0; j < prev->nls; j++)
+			if (strcmp(prev->ls[j].key, g->ls[i].key) == 0)
+				break;
+		if (j < prev->nls && prev->ls[j].unlink_path != NULL &&
+		    unix_changed(&prev->conf->listeners[j],
+		    &g->conf->listeners[i], cause))
+			goto fail;
 	}
 	return 0;
 fail_bind:
@@ -619,6 +719,8 @@ drop_privileges(const struct conf *c)
 		fatal("cannot drop group privileges");
 	if (pw != NULL && setuid(pw->pw_uid) != 0)
 		fatal("cannot drop user privileges");
+	snprintf(S.run_as, sizeof(S.run_as), "%s:%s",
+	    c->user != NULL ? c->user : "-", c->group != NULL ? c->group : "-");
 	log_info("running as %s:%s", c->user != NULL ? c->user : "-",
 	    c->group != NULL ? c->group : "-");
 }
@@ -1220,7 +1322,9 @@ shutdown_done(void)
 			ctl_reply(&S.ctl[i], "ERR stopped\n");
 	if (S.ctl_fd >= 0) {
 		close(S.ctl_fd);
-		unlink(S.ctl_path);
+		if (unlink(S.ctl_path) != 0 && errno != ENOENT)
+			log_notice("cannot remove control socket %s: %s",
+			    S.ctl_path, strerror(errno));
 	}
 	log_info("stopped");
 	exit(S.exit_code);

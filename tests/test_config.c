@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -235,6 +236,10 @@ check_defaults(struct conf *c)
 	assert_int_equal(l->limit, 65536);
 	assert_int_equal(l->backlog, 511);
 	assert_int_equal(l->mode, -1);
+	assert_null(l->owner);
+	assert_null(l->group);
+	assert_true(l->uid == (uid_t)-1);
+	assert_true(l->gid == (gid_t)-1);
 	assert_int_equal(l->reuse_port, 0);
 	assert_int_equal(l->max_connections, 0);
 	assert_string_equal(l->plugin, "echo");
@@ -413,6 +418,80 @@ test_dump_same_from_both(void **state)
 	free(db);
 	config_free(a);
 	config_free(b);
+}
+
+/* ---- UNIX socket owner and group ----------------------------------------- */
+
+static void
+test_unix_owner_group(void **state)
+{
+	struct conf *a, *b;
+	char *da, *db;
+
+	/* Names are looked up when the file is read; ids are taken as they
+	 * are, even without a name (4242), as chown(1) does.  root exists
+	 * everywhere, as user and group 0. */
+	a = load_text_ok("own.conf", CONF_PLUGIN "listen = (\n"
+	    "  { name = \"a\"; unix = \"/a.sock\"; owner = \"root\"; "
+	    "group = 4242; mode = \"0660\"; plugin = \"echo\"; },\n"
+	    "  { name = \"b\"; unix = \"/b.sock\"; group = \"root\"; "
+	    "plugin = \"echo\"; } );\n");
+	b = load_text_ok("own.ini", INI_PLUGIN
+	    "[listen.a]\nunix = /a.sock\nowner = root\ngroup = 4242\n"
+	    "mode = 0660\nplugin = echo\n"
+	    "[listen.b]\nunix = /b.sock\ngroup = root\nplugin = echo\n");
+	assert_string_equal(a->listeners[0].owner, "root");
+	assert_true(a->listeners[0].uid == 0);
+	assert_string_equal(a->listeners[0].group, "4242");
+	assert_true(a->listeners[0].gid == 4242);
+	assert_null(a->listeners[1].owner);
+	assert_true(a->listeners[1].uid == (uid_t)-1);
+	assert_true(a->listeners[1].gid == 0);
+	assert_true(b->listeners[0].uid == 0 && b->listeners[0].gid == 4242);
+	assert_true(b->listeners[1].uid == (uid_t)-1);
+	da = dump(a);
+	db = dump(b);
+	assert_string_equal(da, db);
+	assert_non_null(strstr(da, "[listen.a]\nunix = /a.sock\nmode = 0660\n"
+	    "owner = root\ngroup = 4242\nplugin = echo\n"));
+	assert_non_null(strstr(da, "[listen.b]\nunix = /b.sock\nmode = (none)\n"
+	    "owner = (none)\ngroup = root\nplugin = echo\n"));
+	/* A TCP listener has no file to own: nothing is dumped for it. */
+	free(da);
+	free(db);
+	config_free(a);
+	config_free(b);
+}
+
+static void
+test_err_owner_group(void **state)
+{
+	load_fails("own-e.conf", CONF_PLUGIN "listen = (\n"
+	    "  { unix = \"/a\"; owner = \"no-such-user-weft\"; plugin = \"echo\";"
+	    " },\n"
+	    "  { unix = \"/b\"; group = \"no-such-group-weft\"; "
+	    "plugin = \"echo\"; },\n"
+	    "  { tcp = \":1\"; owner = \"root\";\n"
+	    "    group = \"root\"; plugin = \"echo\"; },\n"
+	    "  { unix = \"/c\"; owner = -1; group = 4294967295L; "
+	    "plugin = \"echo\"; },\n"
+	    "  { unix = \"/d\"; owner = true; group = \"\"; plugin = \"echo\"; }"
+	    " );\n",
+	    "F:3: owner: unknown user \"no-such-user-weft\"\n"
+	    "F:4: group: unknown group \"no-such-group-weft\"\n"
+	    "F:5: listener #3: owner is only for unix listeners\n"
+	    "F:6: listener #3: group is only for unix listeners\n"
+	    "F:7: owner: -1 is out of range 0..4294967294\n"
+	    "F:7: group: 4294967295 is out of range 0..4294967294\n"
+	    "F:8: owner: expected a user name or id\n"
+	    "F:8: group: must not be empty");
+	load_fails("own-e.ini", INI_PLUGIN
+	    "[listen.a]\nunix = /a\nowner = root\nowner = 0\n"
+	    "group = no-such-group-weft\nplugin = echo\n"
+	    "[listen.t]\ntcp = :1\ngroup = 0\nplugin = echo\n",
+	    "F:6: owner: given twice (first at line 5)\n"
+	    "F:7: group: unknown group \"no-such-group-weft\"\n"
+	    "F:11: listener \"t\": group is only for unix listeners");
 }
 
 /* ---- Errors: each in both syntaxes where it makes sense ----------------- */
@@ -929,6 +1008,137 @@ test_log_level_names(void **state)
 	assert_false(config_name_eq("echo", "echo2"));
 }
 
+/* ---- Bugs found by fuzzing (doc/fuzzing.md) ------------------------------ */
+
+/*
+ * Bug 4: libconfig's flex scanner exit()s the process when a read of an
+ * @include target fails, as on a directory.  "" and "." name the including
+ * file's directory.  The test process surviving is half the test.
+ */
+static void
+test_include_not_regular(void **state)
+{
+	char *dir = path_of("conf.d"), *fifo = path_of("inc.fifo");
+	char *inc, *top, *cause = NULL, *want;
+	struct conf *c = NULL;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	load_fails("inc-dir.conf", "workers = 1;\n@include \"conf.d\"\n",
+	    "F:2: @include \"conf.d\": not a regular file");
+	load_fails("inc-empty.conf", "@include \"\"\n",
+	    "F:1: @include \"\": not a regular file");
+	load_fails("inc-dot.conf", "# a comment\n  @include \".\"\n",
+	    "F:2: @include \".\": not a regular file");
+	/* A FIFO would block libconfig: refused, and without waiting for
+	 * a writer (the alarm() in main() would end a hang). */
+	load_fails("inc-fifo.conf", "@include \"inc.fifo\"\n",
+	    "F:1: @include \"inc.fifo\": not a regular file");
+	/* Inside strings and comments it is no @include. */
+	c = load_text_ok("inc-not.conf", "// @include \".\"\n"
+	    "/* @include \".\" */ # @include \".\"\n"
+	    "user = \"\n@include \\\".\\\"\";\n");
+	assert_string_equal(c->user, "\n@include \".\"");
+	config_free(c);
+	c = NULL;
+
+	/* One level down, the error names the included file. */
+	inc = put("inc-nested.conf", "workers = 1;\n\n@include \".\"\n");
+	top = put("inc-top.conf", "@include \"inc-nested.conf\"\n");
+	assert_int_equal(config_load(top, &c, &cause), -1);
+	assert_null(c);
+	assert_true(asprintf(&want, "%s:3: @include \".\": not a regular file",
+	    inc) > 0);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	free(top);
+	free(inc);
+	free(fifo);
+	free(dir);
+}
+
+/*
+ * /proc/self/mem is a regular file as far as stat(2) can tell, but reading
+ * it at offset 0 fails (EIO): libconfig's scanner would exit() on it too.
+ * libconfig joins the include directory and the name as text, so the path
+ * climbs out of tmpdir (/tmp/weft-config-XXXXXX).
+ */
+static void
+test_include_unreadable(void **state)
+{
+	struct conf *c = NULL;
+	char *cause = NULL, *want;
+
+	if (access("/proc/self/mem", R_OK) != 0)
+		skip();
+	assert_true(asprintf(&want, "F:1: @include \"../../proc/self/mem\": "
+	    "%s", strerror(EIO)) > 0);
+	load_fails("inc-mem.conf", "@include \"../../proc/self/mem\"\n", want);
+	free(want);
+
+	/* The same for the file being loaded. */
+	assert_int_equal(config_load("/proc/self/mem", &c, &cause), -1);
+	assert_null(c);
+	assert_true(asprintf(&want, "/proc/self/mem: %s", strerror(EIO)) > 0);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+
+	/* A missing include is still libconfig's to report. */
+	load_fails("inc-missing.conf", "\n@include \"no-such.conf\"\n",
+	    "F:2: cannot open include file");
+}
+
+/* Bug 5: an all-digit host longer than parse_tcp's buffer overflowed it. */
+static void
+test_err_long_ipv4(void **state)
+{
+	char host[122], text[512], want[512];
+	size_t i;
+
+	memset(host, '1', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(text, sizeof(text), CONF_PLUGIN
+	    "listen = ( { tcp = \"%s:80\"; plugin = \"echo\"; } );\n", host);
+	snprintf(want, sizeof(want), "F:2: tcp: \"%s:80\": bad IPv4 address "
+	    "\"%s\"", host, host);
+	load_fails("long4.conf", text, want);
+	snprintf(text, sizeof(text), INI_PLUGIN
+	    "[listen.a]\ntcp = %s:80\nplugin = echo\n", host);
+	snprintf(want, sizeof(want), "F:4: tcp: \"%s:80\": bad IPv4 address "
+	    "\"%s\"", host, host);
+	load_fails("long4.ini", text, want);
+	/* Dotted, and as long: the same. */
+	for (i = 0; i < sizeof(host) - 1; i++)
+		host[i] = i % 2 == 0 ? '1' : '.';
+	snprintf(text, sizeof(text), CONF_PLUGIN
+	    "listen = ( { tcp = \"%s:80\"; plugin = \"echo\"; } );\n", host);
+	snprintf(want, sizeof(want), "F:2: tcp: \"%s:80\": bad IPv4 address "
+	    "\"%s\"", host, host);
+	load_fails("long4d.conf", text, want);
+}
+
+/*
+ * Bug 3: a value quoted in an error may hold a newline (a libconfig
+ * string, an INI escape); written as is it would start a line that is no
+ * "FILE:LINE: message".  Control characters but tab come out as C escapes.
+ */
+static void
+test_err_control_chars_escaped(void **state)
+{
+	load_fails("ctl.conf", "log_level = \"lo\\nud\\r\";\n" CONF_PLUGIN
+	    "listen = ( { tcp = \"1\\n2:3\"; plugin = \"echo\"; } );\n",
+	    "F:1: log_level: unknown level \"lo\\nud\\r\" (use err, warning, "
+	    "notice, info or debug)\n"
+	    "F:3: tcp: \"1\\n2:3\": bad host \"1\\n2\"");
+	load_fails("ctl.ini", "log_level = \"a\\x01\\tb\\x7f\"\n" INI_PLUGIN
+	    "[listen.a]\ntcp = \"1\\n2:3\"\nplugin = echo\n",
+	    "F:1: log_level: unknown level \"a\\x01\tb\\x7f\" (use err, "
+	    "warning, notice, info or debug)\n"
+	    "F:5: tcp: \"1\\n2:3\": bad host \"1\\n2\"");
+}
+
 /* ---- Setup -------------------------------------------------------------- */
 
 static int
@@ -992,6 +1202,12 @@ main(void)
 		cmocka_unit_test(test_ini_quotes_and_comments),
 		cmocka_unit_test(test_ini_long_line),
 		cmocka_unit_test(test_log_level_names),
+		cmocka_unit_test(test_unix_owner_group),
+		cmocka_unit_test(test_err_owner_group),
+		cmocka_unit_test(test_include_not_regular),
+		cmocka_unit_test(test_include_unreadable),
+		cmocka_unit_test(test_err_long_ipv4),
+		cmocka_unit_test(test_err_control_chars_escaped),
 	};
 
 	alarm(60);
