@@ -57,6 +57,17 @@ stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino;
 }
 
+int
+log_prefix(int lvl, char *buf, size_t size)
+{
+	if (journal < 0)
+		journal = stderr_is_journal();
+	if (journal)
+		return snprintf(buf, size, "<%d>%s: ", lvl, role);
+	return snprintf(buf, size, "weftd[%ld]: %s: %s: ", (long)getpid(),
+	    role, level_name(lvl));
+}
+
 static void
 vlog(int lvl, const char *errstr, const char *fmt, va_list ap)
 {
@@ -66,13 +77,7 @@ vlog(int lvl, const char *errstr, const char *fmt, va_list ap)
 
 	if (lvl > level)
 		return;
-	if (journal < 0)
-		journal = stderr_is_journal();
-	if (journal)
-		k = snprintf(line, sizeof(line), "<%d>%s: ", lvl, role);
-	else
-		k = snprintf(line, sizeof(line), "weftd[%ld]: %s: %s: ",
-		    (long)getpid(), role, level_name(lvl));
+	k = log_prefix(lvl, line, sizeof(line));
 	if (k > 0)
 		n = (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1;
 	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

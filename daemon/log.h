@@ -7,6 +7,7 @@
 #define WEFTD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Set the role shown in every line ("supervisor", "worker 3", "check"). */
 void log_procinit(const char *role);
@@ -21,6 +22,12 @@ int log_file(const char *path);
 
 /* Reopen the log file (SIGUSR1, after logrotate moved it). */
 int log_reopen(void);
+
+/*
+ * Write the prefix of a line at lvl into buf, as snprintf does; for code
+ * that must build a line ahead of time (a signal handler).
+ */
+int log_prefix(int level, char *buf, size_t size);
 
 /* A line at an explicit level (WEFT_LOG_*). */
 void log_msg(int level, const char *fmt, ...)

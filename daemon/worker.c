@@ -45,6 +45,63 @@ static struct {
 	int stopping;
 } W;
 
+/*
+ * SIGABRT names the fiber that was running.  The supervisor sends it to a
+ * worker whose loop stopped ticking (worker_timeout), and its own line
+ * cannot know which handler blocked; a handler fiber carries its plugin's
+ * name.  abort() in a plugin lands here too.  The line's prefix is made
+ * at start-up, because snprintf is not async-signal-safe; the handler
+ * only copies bytes and writes them with one write(2), then lets the
+ * default action end the process (with a core, as before).
+ */
+static char abort_prefix[96];
+
+static void
+abort_cat(char *buf, size_t *n, size_t size, const char *s)
+{
+	while (*s != '\0' && *n < size - 1)
+		buf[(*n)++] = *s++;
+}
+
+static void
+on_abort(int sig)
+{
+	weft_fiber_t *f = weft_current();
+	char line[256];
+	size_t n = 0;
+
+	abort_cat(line, &n, sizeof(line), abort_prefix);
+	if (f != NULL) {
+		abort_cat(line, &n, sizeof(line), "SIGABRT while fiber '");
+		abort_cat(line, &n, sizeof(line), weft_fiber_name(f));
+		abort_cat(line, &n, sizeof(line), "' was running");
+	} else {
+		abort_cat(line, &n, sizeof(line),
+		    "SIGABRT outside any fiber (in the loop or a "
+		    "callback-mode plugin)");
+	}
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+abort_report_install(void)
+{
+	struct sigaction sa;
+
+	if (log_prefix(WEFT_LOG_ERR, abort_prefix, sizeof(abort_prefix)) < 0)
+		abort_prefix[0] = '\0';
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_abort;
+	/* A fiber that overflowed its stack may be running: use the
+	 * sigaltstack libweft set up, when there is one. */
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGABRT, &sa, NULL);
+}
+
 uint64_t
 heartbeat_tick_ms(const struct conf *c)
 {
@@ -278,6 +335,7 @@ worker_main(const struct worker_args *a)
 	signal_start(&W.sig_int, SIGINT);
 	signal_start(&W.sig_quit, SIGQUIT);
 	signal_start(&W.sig_usr1, SIGUSR1);
+	abort_report_install();
 
 	if (load_plugins(c, a->index) != 0 || start_servers(c) != 0) {
 		log_warnx("worker cannot start");

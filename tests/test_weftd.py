@@ -17,6 +17,10 @@ import time
 import traceback
 
 WEFTD = os.environ.get("WEFTD", "./weftd")
+# make check-valgrind starts every weftd through WEFT_TEST_WRAPPER (under
+# memcheck) and stretches the time limits by WEFT_TEST_TIMEOUT_MULT.
+WEFTD_CMD = os.environ.get("WEFT_TEST_WRAPPER", "").split() + [WEFTD]
+SLOW = float(os.environ.get("WEFT_TEST_TIMEOUT_MULT", "1"))
 PLUGIN_DIR = os.path.abspath(os.environ.get("PLUGIN_DIR", "plugins/.libs"))
 TEST_PLUGIN_DIR = os.path.abspath(
     os.environ.get("TEST_PLUGIN_DIR", "tests/plugins/.libs"))
@@ -57,7 +61,8 @@ class Weftd:
         self.write_conf(conf_text)
         self.logpath = os.path.join(self.dir, "log")
         self.log = open(self.logpath, "wb")
-        self.proc = subprocess.Popen([WEFTD, "-c", self.conf] + list(args),
+        self.proc = subprocess.Popen(WEFTD_CMD + ["-c", self.conf] +
+                                     list(args),
                                      stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
 
@@ -73,7 +78,7 @@ class Weftd:
             return f.read().decode("utf-8", "replace")
 
     def wait_log(self, pattern, timeout=10.0, count=1):
-        end = time.time() + timeout
+        end = time.time() + timeout * SLOW
         while time.time() < end:
             found = re.findall(pattern, self.text())
             if len(found) >= count:
@@ -102,7 +107,7 @@ class Weftd:
             return []
 
     def wait_workers(self, n, timeout=10.0, ready=None):
-        end = time.time() + timeout
+        end = time.time() + timeout * SLOW
         while time.time() < end:
             w = self.workers()
             if len(w) == n:
@@ -115,7 +120,7 @@ class Weftd:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            return self.proc.wait(timeout * SLOW)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -127,7 +132,7 @@ def connect(addr, timeout=5.0):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    s.settimeout(timeout * SLOW)
     s.connect(addr)
     return s
 
@@ -390,6 +395,9 @@ def blocked_loop_worker_replaced():
         s = connect(local(w.ports()["block"][0]))
         s.sendall(b"block\n")
         w.wait_log(r"loop blocked", timeout=15)
+        # The worker's own last line names the fiber, so the plugin.
+        w.wait_log(r"worker \d: error: SIGABRT while fiber 'block' was "
+                   r"running", timeout=15)
         w.wait_log(r"worker \d \(pid \d+\) ready", count=3, timeout=15)
         s.close()
         port = w.ports()["echo"][0]
@@ -517,11 +525,11 @@ def journald_priorities():
         st = os.fstat(f.fileno())
         env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev,
                                                           st.st_ino))
-        p = subprocess.Popen([WEFTD, "-t", "-c", "/nonexistent.conf"],
+        p = subprocess.Popen(WEFTD_CMD + ["-t", "-c", "/nonexistent.conf"],
                              stdout=f, stderr=f, env=env)
         p.wait(10)
     # Not the journal: plain lines; the journal: "<N>" priorities.
-    p2 = subprocess.run([WEFTD, "-c", os.path.join(d, "x.conf"), "-w",
+    p2 = subprocess.run(WEFTD_CMD + ["-c", os.path.join(d, "x.conf"), "-w",
                          "1"], capture_output=True)
     assert p2.returncode == 1
     conf = os.path.join(d, "j.conf")
@@ -533,7 +541,7 @@ def journald_priorities():
         st = os.fstat(f.fileno())
         env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev,
                                                           st.st_ino))
-        p = subprocess.Popen([WEFTD, "-c", conf], stdout=f, stderr=f,
+        p = subprocess.Popen(WEFTD_CMD + ["-c", conf], stdout=f, stderr=f,
                              env=env)
         try:
             end = time.time() + 10
@@ -575,6 +583,41 @@ def privileges_dropped():
         assert exchange(local(w.ports()["echo"][0]), b"nobody") == b"nobody"
     finally:
         w.stop()
+
+
+@test
+def unix_owner_group():
+    # chown(2) to another user needs root; as root weftd keeps it here
+    # (no `user`), so a reload can change the owner too.
+    if os.geteuid() != 0:
+        raise Skip("needs root to give a socket to user nobody")
+    import grp
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    nogroup = grp.getgrnam("nogroup")
+    conf = ('workers = 1;\nplugins = { echo = { path = "@PLUGINS@/echo.so";'
+            ' }; };\nlisten = ( { unix = "@DIR@/o.sock"; mode = "0660"; '
+            'owner = "nobody"; group = "nogroup"; plugin = "echo"; } );\n')
+    w = Weftd(conf)
+    path = os.path.join(w.dir, "o.sock")
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == \
+            (nobody.pw_uid, nogroup.gr_gid, 0o660), st
+        assert exchange(path, b"owned") == b"owned"
+        # A reload applies a changed group (and mode) to the socket it
+        # hands over.
+        w.write_conf(conf.replace('group = "nogroup"', 'group = 0')
+                     .replace('"0660"', '"0640"'))
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete")
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == \
+            (nobody.pw_uid, 0, 0o640), st
+    finally:
+        assert w.stop() == 0
+    assert not os.path.exists(path)
 
 
 @test
@@ -632,7 +675,7 @@ def shared_stacks_serve():
         for i, c in enumerate(conns):
             assert recv_until(c, lambda d: len(d) >= 4) == b"m%03d" % i
             c.close()
-        r = subprocess.run([WEFTD, "-t", "--dump", "-c", w.conf],
+        r = subprocess.run(WEFTD_CMD + ["-t", "--dump", "-c", w.conf],
                            capture_output=True)
         assert b"fiber_stacks = shared" in r.stdout, r
     finally:
@@ -660,7 +703,7 @@ def check_mode_reports_errors():
         f.write('workers = 1;\nplugins = { echo = { path = "%s/echo.so"; '
                 '}; };\nlisten = ( { tcp = "127.0.0.1:0"; plugin = '
                 '"nope"; } );\n' % PLUGIN_DIR)
-    r = subprocess.run([WEFTD, "-t", "-c", bad], capture_output=True)
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", bad], capture_output=True)
     assert r.returncode == 1, r
     assert re.search(rb"bad\.conf:\d+: ", r.stderr), r.stderr
     good = os.path.join(d, "good.conf")
@@ -668,7 +711,7 @@ def check_mode_reports_errors():
         f.write('workers = 1;\nplugins = { echo = { path = "%s/echo.so"; '
                 '}; };\nlisten = ( { tcp = "127.0.0.1:0"; plugin = '
                 '"echo"; } );\n' % PLUGIN_DIR)
-    r = subprocess.run([WEFTD, "-t", "-c", good], capture_output=True)
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", good], capture_output=True)
     assert r.returncode == 0, r.stderr
 
 
@@ -680,7 +723,7 @@ def check_mode_bad_plugin():
         f.write('plugins = { bad-abi-major = { path = "%s/bad-abi-major.so";'
                 ' }; };\nlisten = ( { tcp = "127.0.0.1:0"; plugin = '
                 '"bad-abi-major"; } );\n' % TEST_PLUGIN_DIR)
-    r = subprocess.run([WEFTD, "-t", "-c", conf], capture_output=True)
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
     assert r.returncode == 1, r
     assert b"bad-abi-major.so" in r.stderr and b"ABI" in r.stderr, r.stderr
 
