@@ -10,9 +10,10 @@
 #                        tests/plugins/.libs, examples/, bench/ (default:
 #                        the source tree, for in-tree builds)
 #   WEFT_ANCHORS         the anchors directory (../shared/anchors)
-#   BENCH_ROUNDS         interleaved rounds of the throughput tests (3);
-#                        the median is reported
-#   BENCH_SECS           length of one load run in whole seconds (5);
+#   BENCH_ROUNDS         interleaved rounds of the throughput tests (5);
+#                        the median is reported, and each ratio is the
+#                        median of the ratios within a round
+#   BENCH_SECS           length of one load run in whole seconds (3);
 #                        BENCH_SECONDS is an older name for it
 #   BENCH_CONNS          connections of the echo, lines, proxy and http
 #                        tests (50)
@@ -39,8 +40,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top_src=$(cd "$here/.." && pwd)
 build=${WEFT_BUILDDIR:-$top_src}
 anchors=${WEFT_ANCHORS:-$top_src/../shared/anchors}
-rounds=${BENCH_ROUNDS:-3}
-secs=${BENCH_SECS:-${BENCH_SECONDS:-5}}
+rounds=${BENCH_ROUNDS:-5}
+secs=${BENCH_SECS:-${BENCH_SECONDS:-3}}
 conns=${BENCH_CONNS:-50}
 acc_clients=${BENCH_ACCEPT_CLIENTS:-50}
 idle_n=${BENCH_IDLE:-5000}
@@ -633,6 +634,8 @@ run_job() {
 		say "round $r $wl $kind: did not start"
 		note "$wl $kind did not start in round $r"
 		down
+		# One line per round keeps the rounds of two kinds paired.
+		echo "- - 1" >>"$tmp/r.$wl.$kind"
 		return 0
 	fi
 	sleep 0.2
@@ -669,11 +672,20 @@ run_job() {
 
 njobs=${#jobs[@]}
 say "$rounds rounds of ${secs}s runs, $njobs jobs a round"
+# Odd rounds run the jobs in order, even rounds in reverse: a pair that
+# is compared (weftd and its peer) then swaps places, so a drift of the
+# machine over a round does not always favour the one that runs first.
 r=1
 while [ "$r" -le "$rounds" ]; do
-	for j in "${jobs[@]}"; do
-		run_job "$j" "$r"
-	done
+	if [ $((r % 2)) -eq 1 ]; then
+		for j in "${jobs[@]}"; do
+			run_job "$j" "$r"
+		done
+	else
+		for ((ji = njobs - 1; ji >= 0; ji--)); do
+			run_job "${jobs[$ji]}" "$r"
+		done
+	fi
 	r=$((r + 1))
 done
 
@@ -818,6 +830,23 @@ get() {	# TAG KIND COLUMN
 		echo -
 	fi
 }
+# pratio TAG_A KIND_A TAG_B KIND_B: the median over rounds of the ratio of
+# the two runs of the same round, as "0.97x", or "-".  Runs of one round
+# are seconds apart, so this cancels the slow drift of a shared VM that
+# a ratio of two medians keeps.  With no complete pair, "-".
+pratio() {
+	local a=$tmp/r.$1.$2 b=$tmp/r.$3.$4
+	if [ ! -s "$a" ] || [ ! -s "$b" ]; then
+		echo -
+		return
+	fi
+	paste -d ' ' "$a" "$b" |
+	    awk '$1 != "-" && $4 != "-" && $4 + 0 > 0 { print $1 / $4 }' |
+	    sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.2fx\n", m }'
+}
 ratio() {	# A B: A/B as "0.97x", or "-"
 	awk -v a="$1" -v b="$2" 'BEGIN {
 	    if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0)
@@ -838,15 +867,11 @@ skiprow() {	# LABEL WHY
 	printf '%-42s %s\n' "  $1" "$2"
 }
 
-uv_echo=$(get echo libuv 1)
-uv_lines=$(get lines libuv 1)
-uv_acc=$(get accept libuv 1)
 uv_idle=$(get idle libuv 1)
-ng_http=$(get http nginx 1)
-hp_proxy=$(get proxy haproxy 1)
-uvl_lines=$(get lines uvloop 1)
 
-# tput WORKLOAD KIND PEERVALUE: a throughput row (PEERVALUE for vs peer).
+# tput_row WORKLOAD KIND [PEER]: a throughput row; the ratios are paired
+# per round (pratio): to bare libuv echo (lines mode for lines), and to
+# the PEER kind on the same workload.
 tput_row() {
 	local wl=$1 kind=$2 peer=${3:-} base v
 	if ! ok "$kind"; then
@@ -854,13 +879,13 @@ tput_row() {
 		return
 	fi
 	case $wl in
-	echo | proxy | http) base=$uv_echo ;;
-	lines) base=$uv_lines ;;
-	accept) base=$uv_acc ;;
+	echo | proxy | http) base=echo ;;
+	*) base=$wl ;;
 	esac
 	v=$(get "$wl" "$kind" 1)
 	row "$(label "$wl" "$kind")" "$v" "$(get "$wl" "$kind" 2)" \
-	    "$(ratio "$v" "$base")" "$( [ -n "$peer" ] && ratio "$v" "$peer")"
+	    "$(pratio "$wl" "$kind" "$base" libuv)" \
+	    "$( [ -n "$peer" ] && pratio "$wl" "$kind" "$wl" "$peer")"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null |
@@ -873,7 +898,9 @@ envs=$(env | grep -E '^BENCH_[A-Z_]+=' | sort | tr '\n' ' ')
 echo
 echo "weft bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n): nproc $ncpu, ${cpu:-?}, libuv $uvver"
 echo "command: $cmdline"
-echo "$pinning; ${secs}s per run, median of $rounds interleaved rounds;" \
+echo "$pinning; ${secs}s per run, median of $rounds interleaved rounds" \
+    "(even rounds in reverse order); each ratio is the median of the" \
+    "per-round ratios" \
     "ratios from the same run"
 
 section "echo 1 KiB x $conns conns (loadgen)" req/s p99_us "vs libuv" ""
@@ -883,7 +910,7 @@ done
 section "lines 64 B x $conns conns (loadgen lines)" req/s p99_us \
     "vs libuv" "vs uvloop"
 for k in weftd-lines weftd-cb example libuv epoll node uvloop asyncio; do
-	tput_row lines "$k" "$uvl_lines"
+	tput_row lines "$k" uvloop
 done
 section "accept: connect, 64 B echo, close; $acc_clients clients" conns/s \
     p99_us "vs libuv" ""
@@ -893,12 +920,12 @@ done
 section "http keep-alive, wrk -t1 -c$conns, same body" req/s p99_us \
     "vs libuv" "vs nginx"
 for k in weftd-http nginx nodehttp; do
-	tput_row http "$k" "$ng_http"
+	tput_row http "$k" nginx
 done
 section "proxy -> echo_libuv (CPU 1), echo 1 KiB x $conns" req/s p99_us \
     "vs libuv" "vs haproxy"
 for k in weftd-proxy haproxy; do
-	tput_row proxy "$k" "$hp_proxy"
+	tput_row proxy "$k" haproxy
 done
 
 section "idle RSS, $idle_n conns held (idlehold)" KiB/conn "" "vs libuv" ""
@@ -991,11 +1018,11 @@ why_skip() {	# KIND: the skip reason, for target()
 echo
 printf '%-68s %8s  %s\n' 'targets (issue D)' measured verdict
 target "echo 1 KiB: weftd echo (1 worker) >= 1.00x bare libuv" \
-    "$(ratio "$(get echo weftd-echo 1)" "$uv_echo")" ge 1.00
+    "$(pratio echo weftd-echo echo libuv)" ge 1.00
 target "lines 64 B: weftd lines >= 0.95x bare libuv (lines mode)" \
-    "$(ratio "$(get lines weftd-lines 1)" "$uv_lines")" ge 0.95
+    "$(pratio lines weftd-lines lines libuv)" ge 0.95
 target "lines 64 B: weftd lines >= 1.2x uvloop" \
-    "$(ratio "$(get lines weftd-lines 1)" "$uvl_lines")" ge 1.2 \
+    "$(pratio lines weftd-lines lines uvloop)" ge 1.2 \
     "$(why_skip uvloop)"
 target "idle RSS/conn, fiber mode ($idle_n conns) <= 4.5 KiB" \
     "$(get idle weftd-echo 1)" le 4.5
@@ -1023,17 +1050,17 @@ fi
 target "$idle_big_req idle conns, 1 worker: all answered, sup+worker RSS <= 512 MiB" \
     "$big_mib" le 512 "$big_why"
 target "accept rate: weftd echo >= 0.9x bare libuv" \
-    "$(ratio "$(get accept weftd-echo 1)" "$uv_acc")" ge 0.9
+    "$(pratio accept weftd-echo accept libuv)" ge 0.9
 target "fiber switch <= 30 ns" "$(fsw switch_ns)" le 30
 target "balance, workers = 2, shared socket: max/min <= 1.5" \
     "$(get balance weftd-bal 1)" le 1.5
 target "balance, workers = 2, reuse_port: max/min <= 1.5" \
     "$(get balance weftd-balrp 1)" le 1.5
 target "http-hello keep-alive >= nginx return 200, 1 worker each" \
-    "$(ratio "$(get http weftd-http 1)" "$ng_http")" ge 1.00 \
+    "$(pratio http weftd-http http nginx)" ge 1.00 \
     "$(why_skip nginx)"
 target "proxy >= HAProxy mode tcp, 1 process each" \
-    "$(ratio "$(get proxy weftd-proxy 1)" "$hp_proxy")" ge 1.00 \
+    "$(pratio proxy weftd-proxy proxy haproxy)" ge 1.00 \
     "$(why_skip haproxy)"
 echo "  $met met, $missed MISSED, $unmeasured not measured"
 
