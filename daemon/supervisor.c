@@ -753,7 +753,13 @@ spawn(struct gen *g, int slot)
 			break;
 		}
 	if (p == NULL) {
-		log_warnx("too many worker processes");
+		/* Draining generations fill the table in a HUP storm; they
+		 * free entries as they end, so try again rather than leave a
+		 * reload waiting for a worker that is never started. */
+		if (g->respawn_at[slot] == 0)
+			log_warnx("too many worker processes (%d): worker %d "
+				  "waits for one to end", MAX_PROCS, slot);
+		g->respawn_at[slot] = weftd_now_ms() + BACKOFF_MIN_MS;
 		return;
 	}
 	if ((fds = calloc(g->nls ? g->nls : 1, sizeof(int))) == NULL)
