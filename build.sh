@@ -4,6 +4,7 @@
 #   ./build.sh test   build (normal and ASan+UBSan) and run the whole test suite
 #   ./build.sh deps   only install the Debian packages the build needs
 #   ./build.sh fuzz [SECONDS]  run the libFuzzer targets, SECONDS each (20)
+#   ./build.sh valgrind  build in _build-vg, run make check-valgrind (memcheck)
 # Missing Debian packages are installed with apt-get (run as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,6 +15,9 @@ PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev
       libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc"
 # Only for ./build.sh fuzz: clang and its libFuzzer runtime (Debian 12).
 FUZZ_PKGS="clang libclang-rt-14-dev"
+# Only for ./build.sh valgrind: memcheck, and valgrind/valgrind.h, which
+# configure must see so fibers register their stacks with valgrind.
+VALGRIND_PKGS="valgrind"
 
 deps() {
 	local missing=""
@@ -131,8 +135,28 @@ fuzz)
 	    { [ -f Makefile ] || "$top/configure" CC=clang >/dev/null; } &&
 	    make fuzz FUZZ_SECONDS="$secs")
 	;;
+valgrind)
+	# doc/reliability.md, "Valgrind": a normal build (--enable-werror,
+	# no sanitizers) of its own in _build-vg, then the network and
+	# integration tests under memcheck.  It prints the failures, the
+	# automake summary and the scan of the memcheck logs, not every PASS.
+	PKGS="$PKGS $VALGRIND_PKGS"
+	deps
+	# Configured before valgrind was installed: configure again, or
+	# the fiber stacks would not be registered with valgrind.
+	if [ -f _build-vg/autoconf.h ] && ! grep -q \
+	    '^#define HAVE_VALGRIND_VALGRIND_H 1' _build-vg/autoconf.h; then
+		rm -f _build-vg/Makefile
+	fi
+	build _build-vg
+	quiet='^(PASS|SKIP|XFAIL): |^  (CC|CCLD|GEN) |^make\[[0-9]+\]: [EL]'
+	set +e
+	(cd _build-vg && make -s -j"$jobs" check-valgrind 2>&1) |
+	    grep -v -E "$quiet"
+	exit "${PIPESTATUS[0]}"
+	;;
 *)
-	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

@@ -4,7 +4,7 @@
  * `body` setting (default "Hello, world!\n"); HEAD gets the same head and
  * no body.  Useful as a benchmark target and as an example of a real
  * protocol handler on weft's reader: weft_readuntil for the head,
- * weft_readexactly for a request body.
+ * weft_readexactly for a request body, fiber deadlines for timeouts.
  *
  * What it does with a request:
  *   - The head (request line and headers, up to the blank line) must fit
@@ -20,15 +20,29 @@
  *     the connection closes.  Decoding chunked bodies is out of scope for
  *     a fixed responder, and closing keeps a request we could not frame
  *     from being read as the next one.
- *   - "Connection: close", or HTTP/1.0 without "Connection: keep-alive":
- *     the connection closes after the response.  Otherwise it stays open
- *     for the next request; pipelined requests are answered in order.
+ *   - "Connection: close", HTTP/1.0 without "Connection: keep-alive", or
+ *     keepalive_timeout = 0: the connection closes after the response.
+ *     Otherwise it stays open for the next request; pipelined requests
+ *     are answered in order.
  *   - Any method gets 200: this is a fixed responder, not a router.
- *   - Every error close (431, 400, 501) is a lingering close: after the
- *     response, write-EOF, then what the client still sends is read and
- *     dropped until it closes too, for 2 s at most, so that the kernel
- *     does not reset the connection (and destroy the response) over
- *     unread input.
+ *   - Every error close (431, 400, 501, 408) is a lingering close: after
+ *     the response, write-EOF, then what the client still sends is read
+ *     and dropped until it closes too, for 2 s at most, so that the
+ *     kernel does not reset the connection (and destroy the response)
+ *     over unread input.
+ *
+ * Timeouts, as nginx's client_header_timeout and keepalive_timeout (both
+ * settings in seconds; see doc/plugins.md):
+ *   - header_timeout (default 60, 0 = none): the first request's head
+ *     must be complete within it of the accept; a later request's head
+ *     within it of that request's first byte.  Late: 408 Request Timeout
+ *     and a lingering close.  A connection that sends nothing at all
+ *     within it of the accept is closed without a response.
+ *   - keepalive_timeout (default 75, 0 = no keep-alive: every response
+ *     says "Connection: close"): how long a kept-alive connection may wait
+ *     for the first byte of its next request; then it closes silently.
+ * Both are fiber deadlines (weft_deadline_set), so a request costs at
+ * most one timer start and stop: the one of the wait for its first byte.
  *
  * Responses are formatted once in init; a request costs no allocation,
  * and the head is parsed in place in the reader's buffer (zero-copy).
@@ -62,7 +76,16 @@ struct resp {
 
 struct hello {
 	struct resp h_resp[RESP_N];
+	uint64_t h_header_ms;	 /* header_timeout; 0 = none */
+	uint64_t h_keepalive_ms; /* keepalive_timeout; 0 = no keep-alive */
 };
+
+/* The settings' defaults, nginx's client_header_timeout and
+ * keepalive_timeout, and the most either accepts (weftd's own timeouts
+ * stop at a day too). */
+#define HEADER_TIMEOUT_DEFAULT 60.0
+#define KEEPALIVE_TIMEOUT_DEFAULT 75.0
+#define TIMEOUT_MAX 86400.0
 
 /* One parsed request head. */
 struct req {
@@ -91,6 +114,8 @@ static const char resp_431[] =
     "Request Header Fields Too Large\n";
 static const char resp_501[] = ERR_RESPONSE("501 Not Implemented", 16)
     "Not Implemented\n";
+static const char resp_408[] = ERR_RESPONSE("408 Request Timeout", 16)
+    "Request Timeout\n";
 static const char resp_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 /* Request bodies are read into this and dropped.  One buffer serves every
@@ -102,10 +127,15 @@ static char sink[4096];
 static int
 is_tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	/* RFC 9110 tchar, one bit per byte: ALPHA, DIGIT and
+	 * !#$%&'*+-.^_`|~.  A table, because every byte of a method and
+	 * of each header name goes through here. */
+	static const uint32_t tchar[8] = {
+		0x00000000, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff,
+		0, 0, 0, 0,
+	};
+
+	return (tchar[c >> 5] >> (c & 31)) & 1;
 }
 
 /* Case-insensitive compare of [p, p+n) with a lowercase literal. */
@@ -203,19 +233,21 @@ parse_header(struct req *q, const char *p, size_t n)
 	return 0;
 }
 
-/* The request line.  0, or -1 for anything but METHOD SP TARGET SP
- * HTTP/1.x. */
+/* The request line: its first byte c, then [p, p+n).  0, or -1 for
+ * anything but METHOD SP TARGET SP HTTP/1.x. */
 static int
-parse_request_line(struct req *q, const char *p, size_t n)
+parse_request_line(struct req *q, int c, const char *p, size_t n)
 {
-	size_t i = 0, m;
+	size_t i = 0;
 
+	if (!is_tchar((unsigned char)c))
+		return -1;
 	while (i < n && is_tchar((unsigned char)p[i]))
 		i++;
-	if (i == 0 || i == n || p[i] != ' ')
+	if (i == n || p[i] != ' ')
 		return -1;
-	m = i;
-	q->q_head = m == 4 && memcmp(p, "HEAD", 4) == 0; /* case-sensitive */
+	/* The method is c and p[0..i); HEAD is case-sensitive. */
+	q->q_head = c == 'H' && i == 3 && memcmp(p, "EAD", 3) == 0;
 	i++;
 	if (i == n || p[i] <= 0x20 || p[i] >= 0x7f)
 		return -1;
@@ -232,25 +264,35 @@ parse_request_line(struct req *q, const char *p, size_t n)
 }
 
 /*
- * Parse a request head (ending in CRLF CRLF).  Returns 0, 1 for a head of
- * nothing but empty lines (ignored, RFC 9112 §2.2), or -1 if malformed.
+ * Parse a request head: its first byte c, which was read on its own (it
+ * ends the wait for a request), then [p, p+n), which ends in CRLF CRLF.
+ * Returns 0, 1 for a head of nothing but empty lines (ignored, RFC 9112
+ * §2.2), or -1 if malformed.
  */
 static int
-parse_head(struct req *q, const char *p, size_t n)
+parse_head(struct req *q, int c, const char *p, size_t n)
 {
 	const char *eol;
 	size_t len;
 	int first = 1;
 
 	memset(q, 0, sizeof(*q));
-	/* Drop the final empty line: what is left is CRLF-terminated lines. */
+	/* Drop the final empty line: what is left is CRLF-terminated lines
+	 * (c being the first byte of the first of them). */
 	n -= 2;
-	while (n >= 2 && p[0] == '\r' && p[1] == '\n') {
+	/* Skip empty lines, moving c to the next line's first byte. */
+	while (c == '\r') {
+		if (n == 0 || p[0] != '\n')
+			return -1;	/* a bare CR */
+		if (n == 1)
+			return 1;
+		c = (unsigned char)p[1];
 		p += 2;
 		n -= 2;
 	}
+	/* The request line needs its CRLF in [p, p+n). */
 	if (n == 0)
-		return 1;
+		return -1;
 	while (n > 0) {
 		eol = memchr(p, '\r', n);
 		/* Every line ends in CRLF; a bare CR or LF inside one is
@@ -260,7 +302,7 @@ parse_head(struct req *q, const char *p, size_t n)
 		len = (size_t)(eol - p);
 		if (memchr(p, '\n', len) != NULL)
 			return -1;
-		if (first ? parse_request_line(q, p, len) != 0
+		if (first ? parse_request_line(q, c, p, len) != 0
 			  : parse_header(q, p, len) != 0)
 			return -1;
 		first = 0;
@@ -323,22 +365,50 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 {
 	const struct hello *h = state;
 	const struct resp *rp;
-	weft_slice_t head;
+	weft_slice_t head, first;
 	struct req q;
-	int rc, keep;
+	int rc, prc, keep, c, idle = 0;
 
+	/* The first request's head is due within header_timeout of the
+	 * accept, as in nginx: that also bounds a connection that never
+	 * sends a byte. */
+	if (h->h_header_ms != 0)
+		weft_deadline_set(h->h_header_ms);
 	for (;;) {
+		/* The request's first byte is read on its own: it ends the
+		 * keep-alive wait, and it is where a later request's
+		 * header_timeout starts.  When the wait ends in the deadline,
+		 * nothing of a request has come: close without a word. */
+		if (weft_read_slice(r, 1, &first) <= 0)
+			return;	/* EOF, a timeout or an error */
+		c = (unsigned char)first.base[0];
+		if (idle) {
+			idle = 0;
+			if (h->h_header_ms != 0)
+				weft_deadline_set(h->h_header_ms);
+			else
+				weft_deadline_clear();
+		}
 		rc = weft_readuntil(r, "\r\n\r\n", 4, &head);
+		prc = rc == 0 ? parse_head(&q, c, head.base, head.len) : 0;
+		/* Empty lines before a request are part of its wait for a
+		 * head: the deadline stays as it is. */
+		if (prc == 1)
+			continue;
+		/* The rest of the request is not timed, and the error
+		 * responses below must not meet an expired deadline. */
+		weft_deadline_clear();
+		if (rc == WEFT_ETIMEDOUT) {
+			send_static(r, w, resp_408, sizeof(resp_408) - 1);
+			return;
+		}
 		if (rc == WEFT_ELIMIT) {
 			send_static(r, w, resp_431, sizeof(resp_431) - 1);
 			return;
 		}
 		if (rc != 0)
 			return;	/* EOF (maybe mid-head) or an error */
-		rc = parse_head(&q, head.base, head.len);
-		if (rc == 1)
-			continue;
-		if (rc != 0) {
+		if (prc != 0) {
 			send_static(r, w, resp_400, sizeof(resp_400) - 1);
 			return;
 		}
@@ -357,7 +427,8 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 			if (discard_body(r, q.q_len) != 0)
 				return;
 		}
-		if (q.q_close || (q.q_minor == 0 && !q.q_keepalive)) {
+		if (q.q_close || (q.q_minor == 0 && !q.q_keepalive) ||
+		    h->h_keepalive_ms == 0) {
 			rp = &h->h_resp[RESP_CLOSE];
 			keep = 0;
 		} else {
@@ -369,7 +440,21 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 			return;
 		if (weft_drain(w) != 0 || !keep)
 			return;
+		/* Keep-alive: the next request's first byte is due within
+		 * keepalive_timeout. */
+		weft_deadline_set(h->h_keepalive_ms);
+		idle = 1;
 	}
+}
+
+/* A timeout setting in milliseconds.  Rounded up, so that a tiny one
+ * does not turn into 0, which means something else. */
+static uint64_t
+seconds_to_ms(double s)
+{
+	uint64_t ms = (uint64_t)(s * 1000.0);
+
+	return (double)ms < s * 1000.0 ? ms + 1 : ms;
 }
 
 static void
@@ -402,13 +487,32 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 	struct hello *h;
 	struct resp *rp;
 	const char *body;
+	double header, keepalive;
 	size_t blen;
-	int i, n;
+	int i, n, bad = 0;
 
+	/* Every setting is read before any is judged: an early return
+	 * would leave the rest reported as unknown. */
 	body = weft_setting_str(ctx, "body", HELLO_BODY_DEFAULT);
+	header = weft_setting_double(ctx, "header_timeout",
+	    HEADER_TIMEOUT_DEFAULT);
+	keepalive = weft_setting_double(ctx, "keepalive_timeout",
+	    KEEPALIVE_TIMEOUT_DEFAULT);
+	if (header < 0 || header > TIMEOUT_MAX)
+		bad = weft_plugin_error(ctx, "header_timeout",
+		    "must be from 0 (no timeout) to %g seconds, not %g",
+		    TIMEOUT_MAX, header);
+	if (keepalive < 0 || keepalive > TIMEOUT_MAX)
+		bad = weft_plugin_error(ctx, "keepalive_timeout",
+		    "must be from 0 (no keep-alive) to %g seconds, not %g",
+		    TIMEOUT_MAX, keepalive);
+	if (bad != 0)
+		return bad;
 	blen = strlen(body);
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
+	h->h_header_ms = seconds_to_ms(header);
+	h->h_keepalive_ms = seconds_to_ms(keepalive);
 	for (i = 0; i < RESP_N; i++) {
 		rp = &h->h_resp[i];
 		n = snprintf(NULL, 0, fmt, blen, conn[i], body);

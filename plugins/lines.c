@@ -2,30 +2,62 @@
  * lines: a line-echo service.  Every line ('\n'-terminated) comes back as
  * it was sent.  A line longer than the listener's limit is answered with
  * "ERR line too long\n" and the connection goes on with the next line.
- * At EOF a last line without '\n' is echoed too.  No settings.
+ * At EOF a last line without '\n' is echoed too.
  *
  * weft_readline discards an over-limit line the way CPython's readline
  * does: when the '\n' is already buffered, up to and including it;
  * otherwise only what is buffered, and the rest of that line is still to
  * come.  That rest is skipped here (up to its '\n') rather than echoed as
  * if it were a line of its own, and reported only once.
+ *
+ * One setting, idle_timeout (seconds, default 0 = none): a connection
+ * that takes longer than that to send its next complete line (counted
+ * from the connect, then from the previous line) gets "ERR idle
+ * timeout\n" and is closed.  A silent client and one that trickles a
+ * line byte by byte are treated alike, so neither can hold a connection
+ * for ever.  The same clock covers flushing the echo, so a client that
+ * stops reading is closed too (without the ERR line, which it would not
+ * read).  The default is none because lines, like echo, is a dev and
+ * test service whose peers may rightly sit silent (an nc session);
+ * max_connections is the backstop there.
  */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
 #include <weft/fiber.h>
 #include <weft/plugin.h>
 #include <weft/stream.h>
 
+/* The most idle_timeout accepts (weftd's own timeouts stop at a day). */
+#define IDLE_TIMEOUT_MAX 86400.0
+
+struct lines {
+	uint64_t l_idle_ms; /* idle_timeout; 0 = none */
+};
+
 static const char too_long[] = "ERR line too long\n";
+static const char idle_err[] = "ERR idle timeout\n";
 
 static void
 lines_client(weft_reader_t *r, weft_writer_t *w, void *state)
 {
+	const struct lines *l = state;
 	weft_read_error_t info;
 	weft_slice_t line;
 	int rc, skipping = 0;
 
-	(void)state;
 	for (;;) {
+		/* A store, not a timer: the timer is started only if the
+		 * readline or the drain below has to wait. */
+		if (l->l_idle_ms != 0)
+			weft_deadline_set(l->l_idle_ms);
 		rc = weft_readline(r, &line);
+		if (rc == WEFT_ETIMEDOUT) {
+			/* Returning flushes this, then closes. */
+			weft_write(w, idle_err, sizeof(idle_err) - 1);
+			break;
+		}
 		if (rc == WEFT_ELIMIT) {
 			if (!skipping &&
 			    weft_write(w, too_long, sizeof(too_long) - 1) != 0)
@@ -44,9 +76,40 @@ lines_client(weft_reader_t *r, weft_writer_t *w, void *state)
 			break;
 		}
 		if (weft_drain(w) != 0)
-			break;
+			break;	/* the peer is gone, or has not read in time */
 	}
 }
 
+static int
+lines_init(weft_plugin_ctx_t *ctx, void **state)
+{
+	struct lines *l;
+	double idle;
+	uint64_t ms;
+
+	idle = weft_setting_double(ctx, "idle_timeout", 0.0);
+	if (idle < 0 || idle > IDLE_TIMEOUT_MAX)
+		return weft_plugin_error(ctx, "idle_timeout",
+		    "must be from 0 (no timeout) to %g seconds, not %g",
+		    IDLE_TIMEOUT_MAX, idle);
+	/* Rounded up: a tiny timeout must not become 0, which is none. */
+	ms = (uint64_t)(idle * 1000.0);
+	if ((double)ms < idle * 1000.0)
+		ms++;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -ENOMEM;
+	l->l_idle_ms = ms;
+	*state = l;
+	return 0;
+}
+
+static void
+lines_fini(void *state)
+{
+	free(state);
+}
+
 WEFT_PLUGIN(lines,
-    .client_connected = lines_client);
+    .init = lines_init,
+    .client_connected = lines_client,
+    .fini = lines_fini);

@@ -7,6 +7,11 @@
 # present, serves as a real HTTP server and as an idle client.
 
 ex=./examples
+# make check-valgrind runs every example program under memcheck through
+# WEFT_TEST_WRAPPER and multiplies the time limits by
+# WEFT_TEST_TIMEOUT_MULT, for memcheck's slowdown.
+run=${WEFT_TEST_WRAPPER:-}
+tmo=$((10 * ${WEFT_TEST_TIMEOUT_MULT:-1}))
 n=0
 nfail=0
 pids=
@@ -92,14 +97,14 @@ reap() {
 	forget "$1"
 }
 
-# wait_line FILE REGEX PID: wait up to 10 s for a line matching REGEX to
+# wait_line FILE REGEX PID: wait up to $tmo s for a line matching REGEX to
 # appear in FILE while PID runs.
 wait_line() {
 	i=0
 	while ! grep -q "$2" "$1" 2>/dev/null; do
 		kill -0 "$3" 2>/dev/null || return 1
 		i=$((i + 1))
-		[ $i -gt 100 ] && return 1
+		[ $i -gt $((tmo * 10)) ] && return 1
 		sleep 0.1
 	done
 	return 0
@@ -110,7 +115,7 @@ wait_line() {
 start_server() {
 	name=$1
 	shift
-	"$ex/tcp-echo-server" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	$run "$ex/tcp-echo-server" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	spid=$!
 	pids="$pids $spid"
 	sport=
@@ -140,7 +145,7 @@ else
 fi
 
 # 2: the seed's client against it.
-timeout 10 "$ex/tcp-echo-client" 127.0.0.1 "$sport" \
+timeout $tmo $run "$ex/tcp-echo-client" 127.0.0.1 "$sport" \
     >"$tmp/client.out" 2>"$tmp/client.err"
 status=$?
 if [ $status -eq 0 ] && cmp -s "$tmp/client.out" "$tmp/client.expected"
@@ -155,7 +160,7 @@ fi
 cpids=
 i=0
 while [ $i -lt 20 ]; do
-	timeout 10 "$ex/tcp-echo-client" 127.0.0.1 "$sport" \
+	timeout $tmo $run "$ex/tcp-echo-client" 127.0.0.1 "$sport" \
 	    >"$tmp/c$i.out" 2>"$tmp/c$i.err" &
 	cpids="$cpids $!"
 	i=$((i + 1))
@@ -179,7 +184,7 @@ fi
 # 4: http-headers against the echo server: the request comes back, so its
 # own lines are the "headers", up to the blank line.
 t="http-headers: request echoed back by tcp-echo-server"
-timeout 10 "$ex/http-headers" "http://127.0.0.1:$sport/" \
+timeout $tmo $run "$ex/http-headers" "http://127.0.0.1:$sport/" \
     >"$tmp/hh-echo.out" 2>"$tmp/hh-echo.err"
 status=$?
 printf 'HTTP header> HEAD / HTTP/1.0\nHTTP header> Host: 127.0.0.1\n' \
@@ -206,7 +211,7 @@ if [ -n "$py" ]; then
 		hport=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' \
 		    "$tmp/http.out" | head -n 1)
 	fi
-	timeout 10 "$ex/http-headers" "http://127.0.0.1:${hport:-1}/" \
+	timeout $tmo $run "$ex/http-headers" "http://127.0.0.1:${hport:-1}/" \
 	    >"$tmp/hh.out" 2>"$tmp/hh.err"
 	status=$?
 	if [ $status -eq 0 ] &&
@@ -219,13 +224,13 @@ if [ -n "$py" ]; then
 		diag "$tmp/hh.out" "$tmp/hh.err" "$tmp/http.out" "$tmp/http.err"
 	fi
 	kill "$hpid" 2>/dev/null
-	reap "$hpid" 10
+	reap "$hpid" $tmo
 else
 	skip "$t" "no python3"
 fi
 
 # 6: the socketpair example.
-timeout 10 "$ex/socketpair-wait" >"$tmp/sp.out" 2>"$tmp/sp.err"
+timeout $tmo $run "$ex/socketpair-wait" >"$tmp/sp.out" 2>"$tmp/sp.err"
 status=$?
 if [ $status -eq 0 ] && [ "$(cat "$tmp/sp.out")" = "Received: 'abc'" ]; then
 	ok "socketpair-wait: Received: 'abc'"
@@ -253,10 +258,10 @@ print("eof" if s.recv(100) == b"" else "data")
 	wait_line "$tmp/idle.out" '^ready' "$idle"
 fi
 kill -TERM "$spid"
-reap "$spid" 10
+reap "$spid" $tmo
 srvstatus=$status
 if [ -n "$idle" ]; then
-	reap "$idle" 10
+	reap "$idle" $tmo
 fi
 if [ $srvstatus -eq 0 ] && [ ! -s "$tmp/srv.err" ] &&
     { [ -z "$idle" ] || grep -q '^eof' "$tmp/idle.out"; }; then
@@ -268,7 +273,7 @@ fi
 
 # 8: nothing listens there any more.
 t="tcp-echo-client: refused once the server is gone"
-timeout 10 "$ex/tcp-echo-client" 127.0.0.1 "$sport" \
+timeout $tmo $run "$ex/tcp-echo-client" 127.0.0.1 "$sport" \
     >"$tmp/refused.out" 2>"$tmp/refused.err"
 status=$?
 if [ $status -eq 1 ] && grep -qi 'refused' "$tmp/refused.err"; then
@@ -289,7 +294,7 @@ else
 fi
 
 # 10
-timeout 10 "$ex/http-headers" 127.0.0.1 "$sport" /lines \
+timeout $tmo $run "$ex/http-headers" 127.0.0.1 "$sport" /lines \
     >"$tmp/hh-lines.out" 2>"$tmp/hh-lines.err"
 status=$?
 printf 'HTTP header> HEAD /lines HTTP/1.0\nHTTP header> Host: 127.0.0.1\n' \
@@ -304,7 +309,7 @@ fi
 
 # 11: SIGINT stops it as cleanly.
 kill -INT "$spid"
-reap "$spid" 10
+reap "$spid" $tmo
 if [ $status -eq 0 ] && [ ! -s "$tmp/lines.err" ]; then
 	ok "tcp-echo-server --lines: SIGINT exits 0"
 else
@@ -313,7 +318,7 @@ else
 fi
 
 # 12: a bad command line is refused.
-"$ex/tcp-echo-server" --port 70000 >"$tmp/usage.out" 2>"$tmp/usage.err"
+$run "$ex/tcp-echo-server" --port 70000 >"$tmp/usage.out" 2>"$tmp/usage.err"
 status=$?
 if [ $status -eq 2 ] && grep -q '^usage:' "$tmp/usage.err"; then
 	ok "tcp-echo-server: bad port is a usage error"

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -66,18 +67,24 @@ run(void (*body)(void *), void *arg)
 /* ---- Plugins ------------------------------------------------------------ */
 
 /* A plugin stanza as the config parser would build it. */
+#define MAX_SETTINGS 4
 struct stanza {
 	struct conf_plugin cp;
-	struct conf_setting set[2];
+	struct conf_setting set[MAX_SETTINGS];
 	char path[512];
 };
 
+/*
+ * Load a plugin with the settings kv: NULL, or key, value, key, value...
+ * NULL.  They are text, as INI gives them, on lines 2, 3 and so on of
+ * "test.conf" (the stanza is line 1).
+ */
 static struct plugin *
-load(struct stanza *st, const char *name, const char *file,
-    const char *key, const char *value)
+load_kv(struct stanza *st, const char *name, const char *file,
+    const char *const *kv, char **cause)
 {
 	struct plugin *p = NULL;
-	char *cause = NULL;
+	size_t i;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->path, sizeof(st->path), "%s/%s", PLUGIN_BUILD_DIR, file);
@@ -86,18 +93,76 @@ load(struct stanza *st, const char *name, const char *file,
 	st->cp.abspath = st->path;
 	st->cp.settings = st->set;
 	st->cp.line = 1;
-	if (key != NULL) {
-		st->set[0].key = (char *)key;
-		st->set[0].value = (char *)value;
-		st->set[0].type = CONF_T_STR;
-		st->set[0].line = 2;
-		st->cp.nsettings = 1;
+	for (i = 0; kv != NULL && kv[2 * i] != NULL; i++) {
+		assert_true(i < MAX_SETTINGS);
+		st->set[i].key = (char *)kv[2 * i];
+		st->set[i].value = (char *)kv[2 * i + 1];
+		st->set[i].type = CONF_T_STR;
+		st->set[i].line = 2 + (int)i;
 	}
-	if (plugin_load(&st->cp, &p, &cause) != 0)
-		fail_msg("load: %s", cause);
-	if (plugin_init(p, "test.conf", 0, &cause) != 0)
+	st->cp.nsettings = i;
+	*cause = NULL;
+	if (plugin_load(&st->cp, &p, cause) != 0)
+		fail_msg("load: %s", *cause);
+	/* A refusal leaves its text in *cause, for the caller to judge. */
+	if (plugin_init(p, "test.conf", 0, cause) != 0 && *cause == NULL)
+		fail_msg("init failed without a message");
+	return p;
+}
+
+static struct plugin *
+load(struct stanza *st, const char *name, const char *file,
+    const char *key, const char *value)
+{
+	const char *kv[3] = { key, value, NULL };
+	struct plugin *p;
+	char *cause;
+
+	p = load_kv(st, name, file, key != NULL ? kv : NULL, &cause);
+	if (cause != NULL)
 		fail_msg("init: %s", cause);
 	return p;
+}
+
+/* Load with the settings kv (see load_kv), which init must accept. */
+static struct plugin *
+load_with(struct stanza *st, const char *name, const char *file,
+    const char *const *kv)
+{
+	struct plugin *p;
+	char *cause;
+
+	p = load_kv(st, name, file, kv, &cause);
+	if (cause != NULL)
+		fail_msg("init: %s", cause);
+	return p;
+}
+
+/* init must refuse the settings kv with exactly the text want. */
+static void
+refused(const char *name, const char *file, const char *const *kv,
+    const char *want)
+{
+	struct stanza st;
+	struct plugin *p;
+	char *cause;
+
+	p = load_kv(&st, name, file, kv, &cause);
+	if (cause == NULL)
+		fail_msg("%s: init accepted settings it should refuse", name);
+	assert_string_equal(cause, want);
+	free(cause);
+	plugin_unload(&p);
+}
+
+/* Milliseconds on the monotonic clock. */
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Serve the plugin on an ephemeral loopback port, as a worker would:
@@ -195,6 +260,55 @@ roundtrip_big(weft_reader_t *r, weft_writer_t *w, size_t n)
 	assert_memory_equal(big, back, n);
 }
 
+/*
+ * Send one byte every `every` ms, at most n times, until the server
+ * answers or goes away; then the answer must be exactly want, followed
+ * by the server's EOF or a reset.  The answer is looked at in the
+ * reader's buffer first: a byte sent just after the server closed may
+ * earn a reset, and the reader's sticky error must not hide what came
+ * before it.
+ */
+static void
+trickle_until_answered(weft_reader_t *r, weft_writer_t *w, int every,
+    int n, const char *want)
+{
+	char got[256];
+	size_t len = strlen(want);
+	weft_slice_t b, all;
+	int i, rc;
+
+	assert_true(len <= sizeof(got));
+	for (i = 0; i < n; i++) {
+		b = weft_reader_buffer(r);
+		if (b.len > 0 || weft_at_eof(r) || weft_reader_exception(r))
+			break;
+		(void)weft_write(w, "x", 1);	/* it may fail: see above */
+		weft_sleep((uint64_t)every);
+	}
+	if (i == n)
+		fail_msg("no answer after %d bytes %d ms apart", n, every);
+	/* The rest of the answer: up to 5 s. */
+	for (i = 0; i < 500 && weft_reader_buffer(r).len < len &&
+	     !weft_at_eof(r) && !weft_reader_exception(r); i++)
+		weft_sleep(10);
+	b = weft_reader_buffer(r);
+	if (b.len < len || memcmp(b.base, want, len) != 0)
+		fail_msg("expected \"%s\", got \"%.*s\" (%s)", want,
+		    (int)b.len, b.base, weft_err_name(weft_reader_exception(r)));
+	if (weft_reader_exception(r) != 0) {
+		assert_int_equal(b.len, len);	/* nothing after it */
+		return;
+	}
+	assert_int_equal(weft_read(r, got, len), (ssize_t)len);
+	rc = weft_read_all(r, 0, &all);
+	if (rc == 0 && all.len != 0)
+		fail_msg("expected the end after \"%s\", got \"%.*s\"", want,
+		    (int)all.len, all.base);
+	if (rc != 0 && rc != -ECONNRESET)
+		fail_msg("expected the end after \"%s\": %s", want,
+		    weft_err_name(rc));
+}
+
 /* ---- echo --------------------------------------------------------------- */
 
 static void
@@ -289,6 +403,61 @@ test_lines(void **state)
 	run(body_lines, NULL);
 }
 
+/* idle_timeout: a connection that sends no complete line in time is told
+ * so and closed; one that keeps sending lines is not. */
+static void
+body_lines_idle(void *arg)
+{
+	static const char *const kv[] = { "idle_timeout", "0.2", NULL };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	double t0;
+	int port, i;
+
+	(void)arg;
+	p = load_with(&st, "lines", "lines.so", kv);
+	port = serve(p, 0, &srv);
+
+	/* Six lines 100 ms apart, 600 ms in all: the clock restarts at
+	 * each line, so all are echoed.  Then silence: the ERR line (not
+	 * before the timeout), and the close. */
+	connect_tcp(port, &r, &w);
+	for (i = 0; i < 6; i++) {
+		weft_sleep(100);
+		send_str(w, "tick\n");
+		expect(r, "tick\n");
+	}
+	t0 = now_ms();
+	expect(r, "ERR idle timeout\n");
+	assert_true(now_ms() - t0 >= 100);
+	expect_eof(r);
+	client_done(w);
+
+	/* A line trickled a byte every 50 ms never completes: its bytes do
+	 * not restart the clock, so the answer comes while it trickles. */
+	connect_tcp(port, &r, &w);
+	trickle_until_answered(r, w, 50, 40, "ERR idle timeout\n");
+	client_done(w);
+
+	/* A client that connects and says nothing: the same. */
+	connect_tcp(port, &r, &w);
+	expect(r, "ERR idle timeout\n");
+	expect_eof(r);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_lines_idle_timeout(void **state)
+{
+	(void)state;
+	run(body_lines_idle, NULL);
+}
+
 /* ---- http-hello --------------------------------------------------------- */
 
 #define HDR "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
@@ -304,6 +473,7 @@ test_lines(void **state)
 	ERR_HDR("431 Request Header Fields Too Large", "32")                   \
 	"Request Header Fields Too Large\n"
 #define R501 ERR_HDR("501 Not Implemented", "16") "Not Implemented\n"
+#define R408 ERR_HDR("408 Request Timeout", "16") "Request Timeout\n"
 #define GET "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
 /* One connection: send each request in turn, expect each answer; if
@@ -522,6 +692,180 @@ test_http_errors(void **state)
 	run(body_http_errors, NULL);
 }
 
+/* Send s in pieces of `piece` bytes, `gap` ms apart. */
+static void
+send_slowly(weft_writer_t *w, const char *s, size_t piece, int gap)
+{
+	size_t n = strlen(s), k;
+
+	while (n > 0) {
+		k = n < piece ? n : piece;
+		assert_int_equal(weft_write(w, s, k), 0);
+		assert_int_equal(weft_drain(w), 0);
+		s += k;
+		n -= k;
+		if (n > 0)
+			weft_sleep((uint64_t)gap);
+	}
+}
+
+/*
+ * header_timeout (600 ms here): a slow head that is complete in time is
+ * answered; a later request's clock starts at its own first byte, not at
+ * the previous response; a late head gets 408 and a close; a connection
+ * that sends nothing is closed without a word.
+ */
+static void
+body_http_header_timeout(void *arg)
+{
+	static const char *const kv[] = { "body", "hi\n", "header_timeout",
+		"0.6", NULL };
+	/* 31 bytes: 4 pieces of 8, 100 ms apart, 300 ms in all. */
+	static const char slow[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	double t0;
+	int port;
+
+	(void)arg;
+	p = load_with(&st, "http-hello", "http-hello.so", kv);
+	port = serve(p, 0, &srv);
+
+	connect_tcp(port, &r, &w);
+	send_slowly(w, slow, 8, 100);
+	expect(r, OK_KA);
+	/* Idle for longer than header_timeout (keepalive_timeout is 75 s),
+	 * then another slow head: still in time, counted from its first
+	 * byte. */
+	weft_sleep(800);
+	send_slowly(w, slow, 8, 100);
+	expect(r, OK_KA);
+	/* A head that stops half-way: 408 no sooner than the timeout, then
+	 * the server's EOF. */
+	t0 = now_ms();
+	send_str(w, "GET / HTTP/1.1\r\n");
+	expect(r, R408);
+	assert_true(now_ms() - t0 >= 500);
+	expect_eof(r);
+	client_done(w);
+
+	/* A first head trickled a byte every 50 ms: its bytes do not
+	 * restart the clock, so the 408 comes while it trickles. */
+	connect_tcp(port, &r, &w);
+	send_str(w, "GET / HTTP/1.1\r\nX-Slow: ");
+	trickle_until_answered(r, w, 50, 100, R408);
+	client_done(w);
+
+	/* Nothing at all within header_timeout of the accept: closed, no
+	 * response (nothing was asked). */
+	connect_tcp(port, &r, &w);
+	t0 = now_ms();
+	expect_eof(r);
+	assert_true(now_ms() - t0 >= 500);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_header_timeout(void **state)
+{
+	(void)state;
+	run(body_http_header_timeout, NULL);
+}
+
+/* keepalive_timeout: an idle kept-alive connection is closed without a
+ * word; 0 turns keep-alive off. */
+static void
+body_http_keepalive_timeout(void *arg)
+{
+	static const char *const kv[] = { "body", "hi\n",
+		"keepalive_timeout", "0.2", NULL };
+	static const char *const off[] = { "body", "hi\n",
+		"keepalive_timeout", "0", "header_timeout", "0", NULL };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	double t0;
+	int port;
+
+	(void)arg;
+	p = load_with(&st, "http-hello", "http-hello.so", kv);
+	port = serve(p, 0, &srv);
+	/* Requests 100 ms apart keep it open. */
+	connect_tcp(port, &r, &w);
+	send_str(w, GET);
+	expect(r, OK_KA);
+	weft_sleep(100);
+	send_str(w, GET);
+	expect(r, OK_KA);
+	/* Then idle: closed, with nothing sent, after the timeout. */
+	t0 = now_ms();
+	expect_eof(r);
+	assert_true(now_ms() - t0 >= 100);
+	client_done(w);
+	/* Pipelined requests: the second one is there at once, then the
+	 * idle close. */
+	connect_tcp(port, &r, &w);
+	send_str(w, GET GET);
+	expect(r, OK_KA OK_KA);
+	expect_eof(r);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+
+	/* keepalive_timeout = 0: every response closes (and
+	 * header_timeout = 0, no head timeout, is accepted). */
+	p = load_with(&st, "http-hello", "http-hello.so", off);
+	port = serve(p, 0, &srv);
+	http_once_closes(port, GET, OK_CLOSE);
+	http_once_closes(port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "\r\n", OK_CLOSE);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_keepalive_timeout(void **state)
+{
+	(void)state;
+	run(body_http_keepalive_timeout, NULL);
+}
+
+/* Timeout settings out of range, or not numbers, are refused with the
+ * setting's line. */
+static void
+test_timeout_settings_refused(void **state)
+{
+	static const char *const neg[] = { "header_timeout", "-1", NULL };
+	static const char *const both[] = { "header_timeout", "100000",
+		"keepalive_timeout", "-0.5", NULL };
+	static const char *const word[] = { "keepalive_timeout", "soon",
+		NULL };
+	static const char *const idle[] = { "idle_timeout", "-2", NULL };
+
+	(void)state;
+	refused("http-hello", "http-hello.so", neg,
+	    "test.conf:2: plugin http-hello: setting 'header_timeout': must "
+	    "be from 0 (no timeout) to 86400 seconds, not -1");
+	refused("http-hello", "http-hello.so", both,
+	    "test.conf:2: plugin http-hello: setting 'header_timeout': must "
+	    "be from 0 (no timeout) to 86400 seconds, not 100000\n"
+	    "test.conf:3: plugin http-hello: setting 'keepalive_timeout': "
+	    "must be from 0 (no keep-alive) to 86400 seconds, not -0.5");
+	refused("http-hello", "http-hello.so", word,
+	    "test.conf:2: plugin http-hello: setting 'keepalive_timeout': "
+	    "expected a number, got 'soon'");
+	refused("lines", "lines.so", idle,
+	    "test.conf:2: plugin lines: setting 'idle_timeout': must be from "
+	    "0 (no timeout) to 86400 seconds, not -2");
+}
+
 /* ---- proxy -------------------------------------------------------------- */
 
 /* The upstream: echo to EOF, then one more line after the client's
@@ -700,9 +1044,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_lines_idle_timeout),
 		cmocka_unit_test(test_http_keepalive),
 		cmocka_unit_test(test_http_bodies_and_versions),
 		cmocka_unit_test(test_http_errors),
+		cmocka_unit_test(test_http_header_timeout),
+		cmocka_unit_test(test_http_keepalive_timeout),
+		cmocka_unit_test(test_timeout_settings_refused),
 		cmocka_unit_test(test_proxy_tcp),
 		cmocka_unit_test(test_proxy_unix),
 		cmocka_unit_test(test_proxy_upstream_down),

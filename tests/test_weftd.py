@@ -271,6 +271,11 @@ def proxy_to_echo():
 
 @test
 def spread_over_workers():
+    if "valgrind" in os.environ.get("WEFT_TEST_WRAPPER", ""):
+        # Both workers wake for each connection and the first to call
+        # accept() wins; under memcheck that is the one whose code is
+        # already translated, nearly every time.
+        raise Skip("under valgrind the warmer worker wins every accept")
     w = base()
     port = w.ports()["echo"][0]
     pids = w.wait_workers(2)
@@ -340,7 +345,9 @@ def hup_broken_config_keeps_serving():
     w.write_conf(good + "\nbogus_key = 1;\n")
     w.proc.send_signal(signal.SIGHUP)
     w.wait_log(r"reload failed")
-    assert "unknown" in w.text() or "bogus_key" in w.text()
+    # The cause follows on lines of their own, which a slow supervisor
+    # (under memcheck) may not have written yet.
+    w.wait_log(r"unknown|bogus_key")
     assert exchange(local(port), b"alive") == b"alive"
     w.write_conf(good)
 

@@ -27,6 +27,8 @@
 #include <ucontext.h>
 #endif
 #ifdef HAVE_VALGRIND_VALGRIND_H
+/* memcheck.h comes in the same package (Debian: valgrind) as valgrind.h. */
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 #ifdef WEFT_SANITIZERS
@@ -55,6 +57,7 @@ struct weft_fiber {
 	uv_timer_t *f_timer;	/* deadline / sleep timer, lazily taken */
 	uint64_t f_deadline;	/* loop time in ms; 0 = none */
 	uint64_t f_wake_at;	/* sleep end; 0 = none */
+	uint64_t f_timer_at;	/* when f_timer fires; 0 = not armed */
 	weft_fiber_t *f_joiner;
 	int f_wake;		/* result handed to the parked call */
 	uint8_t f_state;
@@ -241,18 +244,35 @@ stack_put(char *map, size_t map_size)
 
 /* ---- Timers ------------------------------------------------------------ */
 
+static int arm_timer(weft_fiber_t *f);
+
+/*
+ * A fiber's timer is lazy: a wait that ends before the timer is due leaves
+ * it running, and the next wait reuses it when it is due no later than
+ * that wait's deadline.  A keep-alive loop that sets a deadline for each
+ * request then starts the timer once per deadline period rather than
+ * starting and stopping it on every wait (two heap operations each, about
+ * a sixth of a keep-alive request's instructions).  So when it fires,
+ * what it was armed for may have moved: nothing is due (it stops), or a
+ * later deadline is (it is armed again).
+ */
 static void
 on_fiber_timer(uv_timer_t *t)
 {
 	weft_fiber_t *f = t->data;
 	uint64_t now = uv_now(S.loop);
 
-	if (f == NULL || f->f_state != F_PARKED)
+	if (f == NULL)
+		return;
+	f->f_timer_at = 0;
+	if (f->f_state != F_PARKED)
 		return;
 	if (f->f_deadline != 0 && now >= f->f_deadline)
 		weft__wake(f, WEFT_ETIMEDOUT);
 	else if (f->f_wake_at != 0 && now >= f->f_wake_at)
 		weft__wake(f, 0);
+	else
+		(void)arm_timer(f);
 }
 
 static uv_timer_t *
@@ -279,6 +299,7 @@ static void
 timer_put(uv_timer_t *t)
 {
 	uv_timer_stop(t);
+	uv_ref((uv_handle_t *)t);
 	t->data = NULL;
 	if (S.ntimers < TIMER_POOL_MAX) {
 		if (S.timers == NULL)
@@ -414,6 +435,12 @@ shared_swap_in(weft_fiber_t *f)
 #ifdef WEFT_SANITIZERS
 	ASAN_UNPOISON_MEMORY_REGION(S.sh_map + S.page,
 	    S.sh_map_size - S.page);
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	/* Memcheck made the bytes below the last owner's stack pointer
+	 * unaddressable as its frames returned; f's frames go back there.
+	 * Addressable is all they need: the copy brings their definedness. */
+	VALGRIND_MAKE_MEM_UNDEFINED(S.sh_top - f->f_save_len, f->f_save_len);
 #endif
 	stack_copy(S.sh_top - f->f_save_len, f->f_save, f->f_save_len);
 	S.sh_owner = f;
@@ -717,6 +744,12 @@ wq_remove(weft__wq_t *q, weft_fiber_t *f)
 	f->f_wprev = f->f_wnext = NULL;
 }
 
+/*
+ * Make sure f's timer fires no later than its deadline or sleep end.  A
+ * timer left running by an earlier wait (see on_fiber_timer) that is due
+ * in time is kept.  Without anything due it may still run; it is then
+ * unreferenced, so that it alone does not keep the loop alive.
+ */
 static int
 arm_timer(weft_fiber_t *f)
 {
@@ -726,13 +759,22 @@ arm_timer(weft_fiber_t *f)
 		at = f->f_deadline;
 	if (f->f_wake_at != 0 && (at == 0 || f->f_wake_at < at))
 		at = f->f_wake_at;
-	if (at == 0)
+	if (at == 0) {
+		if (f->f_timer_at != 0)
+			uv_unref((uv_handle_t *)f->f_timer);
 		return 0;
+	}
+	if (f->f_timer_at != 0 && f->f_timer_at <= at) {
+		uv_ref((uv_handle_t *)f->f_timer);
+		return 0;
+	}
 	if (f->f_timer == NULL && (f->f_timer = timer_get()) == NULL)
 		return -ENOMEM;
 	f->f_timer->data = f;
+	uv_ref((uv_handle_t *)f->f_timer);
 	uv_timer_start(f->f_timer, on_fiber_timer, at > now ? at - now : 0, 0);
-	return 1;
+	f->f_timer_at = at > now ? at : now;
+	return 0;
 }
 
 static inline void **
@@ -750,7 +792,7 @@ int
 weft__park(weft__wq_t *q)
 {
 	weft_fiber_t *f = S.cur;
-	int armed;
+	int rc;
 
 	if (f == NULL)
 		return WEFT_ENOTFIBER;
@@ -760,8 +802,8 @@ weft__park(weft__wq_t *q)
 	}
 	if (f->f_deadline != 0 && uv_now(S.loop) >= f->f_deadline)
 		return WEFT_ETIMEDOUT;
-	if ((armed = arm_timer(f)) < 0)
-		return armed;
+	if ((rc = arm_timer(f)) < 0)
+		return rc;
 	if (q != NULL)
 		wq_append(q, f);
 	f->f_state = F_PARKED;
@@ -771,8 +813,6 @@ weft__park(weft__wq_t *q)
 #ifdef WEFT_SANITIZERS
 	asan_finish(f->f_asan_fake, NULL, NULL);
 #endif
-	if (armed)
-		uv_timer_stop(f->f_timer);
 	return f->f_wake;
 }
 

@@ -8,6 +8,15 @@
 
 #include "internal.h"
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/memcheck.h>
+#define POOL_NOACCESS(p)  VALGRIND_MAKE_MEM_NOACCESS((p), WEFT__BUF_SIZE)
+#define POOL_UNDEFINED(p) VALGRIND_MAKE_MEM_UNDEFINED((p), WEFT__BUF_SIZE)
+#else
+#define POOL_NOACCESS(p)  ((void)(p))
+#define POOL_UNDEFINED(p) ((void)(p))
+#endif
+
 #define POOL_MAX 64
 
 static char *pool[POOL_MAX];
@@ -16,8 +25,15 @@ static size_t npool;
 char *
 weft__buf_get(void)
 {
-	if (npool > 0)
-		return pool[--npool];
+	char *buf;
+
+	if (npool > 0) {
+		/* To memcheck a reused buffer is as new as malloc's: its
+		 * bytes from the last connection count as uninitialised. */
+		buf = pool[--npool];
+		POOL_UNDEFINED(buf);
+		return buf;
+	}
 	return malloc(WEFT__BUF_SIZE);
 }
 
@@ -26,9 +42,13 @@ weft__buf_put(char *buf)
 {
 	if (buf == NULL)
 		return;
-	if (npool < POOL_MAX)
+	if (npool < POOL_MAX) {
+		/* A pooled buffer is freed memory to memcheck, so a reader or
+		 * writer that still uses it after giving it back is caught
+		 * as a use after free would be. */
+		POOL_NOACCESS(buf);
 		pool[npool++] = buf;
-	else
+	} else
 		free(buf);
 }
 

@@ -514,6 +514,40 @@ weft_read_all(weft_reader_t *r, size_t max, weft_slice_t *out)
  * not touched.  Returns 0, WEFT_ELIMIT (details recorded),
  * WEFT_EINCOMPLETE (EOF, nothing matched) or a wait error.
  */
+/*
+ * memmem for a separator of up to SHORT_SEP bytes ("\r\n", "\r\n\r\n"):
+ * memchr to each candidate first byte, then compare the rest.  glibc's
+ * memmem sets up a shift table on every call, which cost more than the
+ * whole search of a typical HTTP head (callgrind: about 280 of 2250
+ * instructions per keep-alive request in http-hello).  The worst case is
+ * SHORT_SEP compares per byte, still linear; longer separators keep
+ * memmem's linear-time guarantee.
+ */
+#define SHORT_SEP 4
+
+static const char *
+find_sep(const char *h, size_t hlen, const char *n, size_t nlen)
+{
+	const char *p, *last;
+	size_t k;
+
+	if (nlen > SHORT_SEP)
+		return memmem(h, hlen, n, nlen);
+	if (hlen < nlen)
+		return NULL;
+	last = h + (hlen - nlen);
+	for (p = h; p <= last; p++) {
+		p = memchr(p, n[0], (size_t)(last - p) + 1);
+		if (p == NULL)
+			return NULL;
+		for (k = 1; k < nlen && p[k] == n[k]; k++)
+			;
+		if (k == nlen)
+			return p;
+	}
+	return NULL;
+}
+
 static int
 search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
     size_t *start, size_t *end)
@@ -542,8 +576,9 @@ search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
 					p = memchr(base + offset, seps[i].base[0],
 					    buflen - offset);
 				else
-					p = memmem(base + offset, buflen - offset,
-					    seps[i].base, seps[i].len);
+					p = find_sep(base + offset,
+					    buflen - offset, seps[i].base,
+					    seps[i].len);
 				if (p == NULL)
 					continue;
 				if ((size_t)(p - base) + seps[i].len < best_end ||

@@ -121,7 +121,9 @@ check_head(const uint8_t *head, size_t n)
 	if ((copy = malloc(n)) == NULL)
 		abort();
 	memcpy(copy, head, n);
-	rc = parse_head(&q, copy, n);
+	/* The handler reads a request's first byte on its own (it ends the
+	 * keep-alive wait), and the rest of the head with readuntil. */
+	rc = parse_head(&q, (unsigned char)copy[0], copy + 1, n - 1);
 	free(copy);
 
 	crlf_only = 1;
