@@ -900,8 +900,7 @@ echo "weft bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n): nproc $ncpu, ${
 echo "command: $cmdline"
 echo "$pinning; ${secs}s per run, median of $rounds interleaved rounds" \
     "(even rounds in reverse order); each ratio is the median of the" \
-    "per-round ratios" \
-    "ratios from the same run"
+    "per-round ratios"
 
 section "echo 1 KiB x $conns conns (loadgen)" req/s p99_us "vs libuv" ""
 for k in weftd-echo weftd-shared example libuv epoll node uvloop asyncio; do

@@ -110,6 +110,81 @@ test_deadline(void **state)
 	wt_run(body_deadline, NULL);
 }
 
+/*
+ * Fiber timers are lazy: a wait that ends before its deadline leaves the
+ * timer running for the next wait.  Whatever that timer was armed for, a
+ * later wait must time out at its own deadline: not at the stale timer's
+ * time when its deadline is later, and not after it when it is earlier.
+ * Waits are woken early by joining a fiber that only yields.  The bounds
+ * are far from the expected times, so that a slow machine cannot fail
+ * the test; only a timer armed for the wrong wait can.
+ */
+static void
+yielder(void *arg)
+{
+	(void)arg;
+	weft_yield();
+	weft_yield();
+}
+
+static void
+early_wake(void)
+{
+	weft_fiber_t *f = NULL;
+
+	assert_int_equal(weft_spawn(yielder, NULL, &f), 0);
+	assert_int_equal(weft_join(f), 0);
+}
+
+static uint64_t
+loop_ms(void)
+{
+	uv_update_time(weft_loop());
+	return uv_now(weft_loop());
+}
+
+static void
+body_deadline_lazy_timer(void *arg)
+{
+	uint64_t t0;
+
+	(void)arg;
+	/* A timer left armed 60 s out; then a 50 ms deadline must still
+	 * fire at 50 ms, long before the stale timer or the sleep end. */
+	assert_int_equal(weft_deadline_set(60000), 0);
+	early_wake();
+	assert_int_equal(weft_deadline_set(50), 0);
+	t0 = loop_ms();
+	assert_int_equal(weft_sleep(60000), WEFT_ETIMEDOUT);
+	assert_true(loop_ms() - t0 >= 50);
+	assert_true(loop_ms() - t0 < 30000);
+
+	/* A timer left armed 20 ms out; then a 300 ms deadline: the stale
+	 * timer fires first and must re-arm, not time the wait out. */
+	assert_int_equal(weft_deadline_set(20), 0);
+	early_wake();
+	assert_int_equal(weft_deadline_set(300), 0);
+	t0 = loop_ms();
+	assert_int_equal(weft_sleep(60000), WEFT_ETIMEDOUT);
+	assert_true(loop_ms() - t0 >= 300);
+	assert_true(loop_ms() - t0 < 30000);
+
+	/* A stale timer and no deadline: a wait is not cut short. */
+	assert_int_equal(weft_deadline_set(10), 0);
+	early_wake();
+	weft_deadline_clear();
+	t0 = loop_ms();
+	assert_int_equal(weft_sleep(100), 0);
+	assert_true(loop_ms() - t0 >= 100);
+}
+
+static void
+test_deadline_lazy_timer(void **state)
+{
+	(void)state;
+	wt_run(body_deadline_lazy_timer, NULL);
+}
+
 static int counter;
 
 static void
@@ -373,6 +448,7 @@ main(void)
 		cmocka_unit_test(test_cancel_before_park),
 		cmocka_unit_test(test_cancel_after_wake),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_deadline_lazy_timer),
 		cmocka_unit_test(test_many_fibers),
 		cmocka_unit_test(test_run_returns_main_result),
 		cmocka_unit_test(test_outside_fiber),
