@@ -3,17 +3,14 @@
 (start, reload, stop, watchdog) seen by a test NOTIFY_SOCKET receiver, the
 control socket (weftd -s), socket activation (systemd-socket-activate, when
 installed) and `systemd-analyze verify` of the generated units.  TAP."""
-import atexit
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 WEFTD = os.environ.get("WEFTD", "./weftd")
 PLUGIN_DIR = os.path.abspath(os.environ.get("PLUGIN_DIR", "plugins/.libs"))
@@ -22,29 +19,8 @@ TEST_PLUGIN_DIR = os.path.abspath(
 BUILDDIR = os.path.abspath(os.environ.get("BUILDDIR", "."))
 HAVE_SYSTEMD = os.environ.get("HAVE_SYSTEMD", "yes") == "yes"
 
-tests = []
-
-_made = []
-_mkdtemp = tempfile.mkdtemp
-
-
-def _tracked_mkdtemp(*a, **kw):
-    d = _mkdtemp(*a, **kw)
-    _made.append(d)
-    return d
-
-
-tempfile.mkdtemp = _tracked_mkdtemp
-atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _made])
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    tests.append(fn)
-    return fn
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import Skip, run, test  # noqa: E402
 
 
 class Receiver:
@@ -355,23 +331,5 @@ def units_verify():
     assert res.returncode == 0 or not ours, err
 
 
-def main():
-    print("1..%d" % len(tests))
-    failed = 0
-    for i, fn in enumerate(tests, 1):
-        try:
-            fn()
-            print("ok %d - %s" % (i, fn.__name__))
-        except Skip as e:
-            print("ok %d - %s # SKIP %s" % (i, fn.__name__, e))
-        except Exception:
-            failed += 1
-            print("not ok %d - %s" % (i, fn.__name__))
-            for line in traceback.format_exc().splitlines():
-                print("# " + line)
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -4,7 +4,6 @@ paths, no root) and talk to it over loopback.  Prints TAP.
 
 Environment (set by the Makefile): WEFTD, PLUGIN_DIR (shipped plugins),
 TEST_PLUGIN_DIR (deliberately broken/odd plugins), SRCDIR."""
-import atexit
 import os
 import re
 import shutil
@@ -14,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 WEFTD = os.environ.get("WEFTD", "./weftd")
 # make check-valgrind starts every weftd through WEFT_TEST_WRAPPER (under
@@ -26,30 +24,8 @@ TEST_PLUGIN_DIR = os.path.abspath(
     os.environ.get("TEST_PLUGIN_DIR", "tests/plugins/.libs"))
 SRCDIR = os.environ.get("SRCDIR", ".")
 
-results = []
-
-# Every temp dir the tests make is removed at exit, even after failures.
-_made = []
-_mkdtemp = tempfile.mkdtemp
-
-
-def _tracked_mkdtemp(*a, **kw):
-    d = _mkdtemp(*a, **kw)
-    _made.append(d)
-    return d
-
-
-tempfile.mkdtemp = _tracked_mkdtemp
-atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _made])
-
-
-class Skip(Exception):
-    """Raised by a test that cannot run here; reported as TAP SKIP."""
-
-
-def test(fn):
-    results.append(fn)
-    return fn
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import Skip, run, test  # noqa: E402
 
 
 class Weftd:
@@ -569,7 +545,6 @@ def privileges_dropped():
     if os.geteuid() != 0:
         raise Skip("needs root to switch to user nobody")
     import pwd
-    import shutil
     nobody = pwd.getpwnam("nobody")
     # Workers load plugins after the drop: they must be readable by
     # nobody (an installed plugin dir is; a build tree may not be).
@@ -735,28 +710,10 @@ def check_mode_bad_plugin():
     assert b"bad-abi-major.so" in r.stderr and b"ABI" in r.stderr, r.stderr
 
 
-def main():
-    print("1..%d" % len(results))
-    failed = 0
-    for i, fn in enumerate(results, 1):
-        try:
-            fn()
-            print("ok %d - %s" % (i, fn.__name__))
-        except Skip as e:
-            print("ok %d - %s # SKIP %s" % (i, fn.__name__, e))
-        except Exception:
-            failed += 1
-            print("not ok %d - %s" % (i, fn.__name__))
-            for line in traceback.format_exc().splitlines():
-                print("# " + line)
-        sys.stdout.flush()
+def stop_shared():
     if "w" in shared:
-        try:
-            shared["w"].stop()
-        except Exception:
-            pass
-    return 1 if failed else 0
+        shared["w"].stop()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(stop_shared))
