@@ -16,13 +16,23 @@
  * in either direction closes both connections, which ends the other pump
  * too.  When both directions are done the upstream connection is closed
  * and released and the handler returns, which closes the client.
+ *
+ * Setting `idle_timeout` (seconds, default 600, 0 = none), as nginx's
+ * stream proxy_timeout: when no byte has moved in either direction for
+ * that long, both connections are closed.  Each pump waits with a fiber
+ * deadline; one that times out looks at the other direction's last
+ * activity and waits again if the connection as a whole is not idle, so
+ * a long download with a silent client is not cut.  A connection
+ * stalled on a peer that does not read counts as idle too.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <weft/fiber.h>
 #include <weft/plugin.h>
@@ -30,6 +40,8 @@
 #include <weft/stream.h>
 
 #define PROXY_CHUNK (64 * 1024)
+#define IDLE_DEFAULT 600.0
+#define IDLE_MAX 86400.0
 #define PROXY_HINT "expected host:port, [v6addr]:port or unix:/path"
 
 struct proxy {
@@ -37,6 +49,7 @@ struct proxy {
 	char *x_host;	/* TCP host, or NULL for UNIX */
 	int x_port;
 	char *x_path;	/* UNIX path, or NULL for TCP */
+	uint64_t x_idle_ms; /* idle_timeout; 0 = none */
 };
 
 /* One direction. */
@@ -44,8 +57,58 @@ struct pump {
 	weft_reader_t *u_from;
 	weft_writer_t *u_to;
 	weft_writer_t *u_from_w;  /* the writer of u_from's connection */
+	uint64_t *u_last;	  /* last activity of the pair, ms */
+	uint64_t u_idle_ms;
 	int u_failed;
+	int u_timedout;		/* ended by idle_timeout */
 };
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	/* Coarse is enough for a timeout in seconds, and the cheapest. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * After a wait timed out: 1 if the pair has been idle for idle_timeout
+ * (give up), else 0 with a new deadline at the pair's last activity
+ * plus idle_timeout (wait again).
+ */
+static int
+pump_idle(struct pump *u)
+{
+	uint64_t now = now_ms(), idle = now - *u->u_last;
+
+	if (idle >= u->u_idle_ms)
+		return 1;
+	weft_deadline_set(u->u_idle_ms - idle);
+	return 0;
+}
+
+static ssize_t
+pump_read(struct pump *u, weft_slice_t *s)
+{
+	ssize_t n;
+
+	while ((n = weft_read_slice(u->u_from, PROXY_CHUNK, s)) ==
+	    WEFT_ETIMEDOUT && !pump_idle(u))
+		;
+	return n;
+}
+
+static int
+pump_drain(struct pump *u)
+{
+	int rc;
+
+	while ((rc = weft_drain(u->u_to)) == WEFT_ETIMEDOUT && !pump_idle(u))
+		;
+	return rc;
+}
 
 static void
 pump_run(struct pump *u)
@@ -53,9 +116,17 @@ pump_run(struct pump *u)
 	weft_slice_t s;
 	ssize_t n;
 
-	while ((n = weft_read_slice(u->u_from, PROXY_CHUNK, &s)) > 0) {
+	if (u->u_idle_ms != 0)
+		weft_deadline_set(u->u_idle_ms);
+	while ((n = pump_read(u, &s)) > 0) {
+		if (u->u_idle_ms != 0) {
+			/* A store and a vDSO clock read: the timer behind
+			 * the deadline is lazy (see fiber.c). */
+			*u->u_last = now_ms();
+			weft_deadline_set(u->u_idle_ms);
+		}
 		if (weft_write(u->u_to, s.base, s.len) != 0 ||
-		    weft_drain(u->u_to) != 0) {
+		    pump_drain(u) != 0) {
 			n = -1;
 			break;
 		}
@@ -63,8 +134,11 @@ pump_run(struct pump *u)
 	if (n == 0) {
 		/* EOF: pass the half-close on; the other direction goes on. */
 		weft_write_eof(u->u_to);
+		weft_deadline_clear();
 		return;
 	}
+	u->u_timedout = n == WEFT_ETIMEDOUT;
+	weft_deadline_clear();
 	/* A reset, a write to a gone peer, a cancellation: tear both
 	 * connections down.  Closing makes the other pump's read see EOF
 	 * and its writes fail, so it ends as well. */
@@ -87,6 +161,7 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	weft_writer_t *uw = NULL;
 	struct pump *pp, *up, *down;
 	weft_fiber_t *f = NULL;
+	uint64_t *last;
 	int rc;
 
 	if (x->x_path != NULL)
@@ -101,12 +176,16 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	/* The pumps live on the heap, not on this fiber's stack: the other
 	 * fiber uses one, and with fiber_stacks = shared a parked fiber's
 	 * stack is not where its address says. */
-	if ((pp = calloc(2, sizeof(*pp))) == NULL) {
+	if ((pp = calloc(1, 2 * sizeof(*pp) + sizeof(*last))) == NULL) {
 		weft_stream_free(uw);
 		return;
 	}
 	up = &pp[0];
 	down = &pp[1];
+	last = (uint64_t *)(void *)&pp[2];
+	*last = now_ms();
+	up->u_last = down->u_last = last;
+	up->u_idle_ms = down->u_idle_ms = x->x_idle_ms;
 	up->u_from = r;
 	up->u_to = uw;
 	up->u_from_w = w;
@@ -131,6 +210,9 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		weft_cancel(f);
 		weft_deadline_clear();
 	}
+	if (up->u_timedout || down->u_timedout)
+		weft_log(WEFT_LOG_INFO, "proxy: idle for %llu ms, closing",
+		    (unsigned long long)x->x_idle_ms);
 	weft_close(uw);
 	if (!up->u_failed && !down->u_failed)
 		weft_wait_closed(uw);	/* flush the last bytes upstream */
@@ -196,8 +278,15 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 {
 	struct proxy *x;
 	const char *up;
+	double idle;
 
+	/* Both read first: a setting not read counts as unknown. */
 	up = weft_setting_str(ctx, "upstream", NULL);
+	idle = weft_setting_double(ctx, "idle_timeout", IDLE_DEFAULT);
+	if (idle < 0 || idle > IDLE_MAX)
+		return weft_plugin_error(ctx, "idle_timeout",
+		    "must be from 0 (no timeout) to %g seconds, not %g",
+		    IDLE_MAX, idle);
 	if (up == NULL)
 		return weft_plugin_error(ctx, "upstream",
 		    "required (" PROXY_HINT ")");
@@ -211,6 +300,10 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 		return weft_plugin_error(ctx, "upstream",
 		    "bad address '%s' (" PROXY_HINT ")", up);
 	}
+	/* Rounded up: a tiny timeout must not become 0, which is none. */
+	x->x_idle_ms = (uint64_t)(idle * 1000.0);
+	if ((double)x->x_idle_ms < idle * 1000.0)
+		x->x_idle_ms++;
 	*state = x;
 	return 0;
 }

@@ -1038,6 +1038,92 @@ test_proxy_upstream_down(void **state)
 	run(body_proxy_upstream_down, NULL);
 }
 
+/* An upstream that speaks first: six ticks 100 ms apart, then close. */
+static void
+h_ticker(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	int i;
+
+	(void)r;
+	(void)arg;
+	for (i = 0; i < 6; i++) {
+		weft_sleep(100);
+		if (weft_write(w, "t\n", 2) != 0 || weft_drain(w) != 0)
+			return;
+	}
+}
+
+/* idle_timeout: a pair with no byte moving either way is closed; bytes in
+ * one direction only keep it open. */
+static void
+body_proxy_idle(void *arg)
+{
+	struct upstream u;
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *up, *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	char addr[64];
+	const char *kv[5] = { "upstream", addr, "idle_timeout", "0.3", NULL };
+	double t0;
+	int port, i;
+
+	(void)arg;
+	memset(&u, 0, sizeof(u));
+	up = NULL;
+	assert_int_equal(weft_start_server(h_upstream, &u, LOCALHOST, 0, NULL,
+	    &up), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
+	p = load_with(&st, "proxy", "proxy.so", kv);
+	port = serve(p, 0, &srv);
+	/* Exchanges 150 ms apart, 750 ms in all, then silence: closed, not
+	 * before the timeout. */
+	connect_tcp(port, &r, &w);
+	for (i = 0; i < 5; i++) {
+		weft_sleep(150);
+		send_str(w, "ping\n");
+		expect(r, "ping\n");
+	}
+	t0 = now_ms();
+	expect_eof(r);
+	assert_true(now_ms() - t0 >= 200);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+	server_done(&up);
+
+	/* A silent client while the upstream talks for 600 ms: every tick
+	 * arrives, then the upstream's close. */
+	up = NULL;
+	assert_int_equal(weft_start_server(h_ticker, NULL, LOCALHOST, 0, NULL,
+	    &up), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
+	p = load_with(&st, "proxy", "proxy.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	for (i = 0; i < 6; i++)
+		expect(r, "t\n");
+	expect_eof(r);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+	server_done(&up);
+}
+
+static void
+test_proxy_idle_timeout(void **state)
+{
+	static const char *const neg[] = { "upstream", "127.0.0.1:1",
+		"idle_timeout", "-1", NULL };
+
+	(void)state;
+	run(body_proxy_idle, NULL);
+	refused("proxy", "proxy.so", neg,
+	    "test.conf:3: plugin proxy: setting 'idle_timeout': must be from "
+	    "0 (no timeout) to 86400 seconds, not -1");
+}
+
 int
 main(void)
 {
@@ -1054,6 +1140,7 @@ main(void)
 		cmocka_unit_test(test_proxy_tcp),
 		cmocka_unit_test(test_proxy_unix),
 		cmocka_unit_test(test_proxy_upstream_down),
+		cmocka_unit_test(test_proxy_idle_timeout),
 	};
 	int rc;
 
