@@ -41,8 +41,9 @@
  *   - keepalive_timeout (default 75, 0 = no keep-alive: every response
  *     says "Connection: close"): how long a kept-alive connection may wait
  *     for the first byte of its next request; then it closes silently.
- * Both are fiber deadlines (weft_deadline_set), so a request costs at
- * most one timer start and stop: the one of the wait for its first byte.
+ * Both are fiber deadlines (weft_deadline_set): a store per request, no
+ * allocation, and the fiber timer behind them is lazy (daemon/core/
+ * fiber.c), so a keep-alive request does not start or stop it.
  *
  * Responses are formatted once in init; a request costs no allocation,
  * and the head is parsed in place in the reader's buffer (zero-copy).
