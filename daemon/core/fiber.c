@@ -874,6 +874,7 @@ weft_sleep(uint64_t ms)
 
 	if (f == NULL)
 		return WEFT_ENOTFIBER;
+	uv_update_time(S.loop); /* from now, as weft_deadline_set */
 	f->f_wake_at = uv_now(S.loop) + (ms != 0 ? ms : 0);
 	if (f->f_wake_at == 0)
 		f->f_wake_at = 1;
@@ -903,6 +904,10 @@ weft_deadline_set(uint64_t ms)
 {
 	if (S.cur == NULL)
 		return WEFT_ENOTFIBER;
+	/* From now, not from the start of this loop iteration: a fiber that
+	 * has run for a while would otherwise get a deadline that much too
+	 * early.  One vDSO clock read (libuv's fast clock). */
+	uv_update_time(S.loop);
 	S.cur->f_deadline = uv_now(S.loop) + ms;
 	if (S.cur->f_deadline == 0)
 		S.cur->f_deadline = 1;
