@@ -642,6 +642,19 @@ def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
            "t_end": time.time()})
 
 
+def _background(target, *args):
+    """Run target(*args, stop, q) in a forked daemon process, tracked for
+    cleanup; returns (process, stop event, result queue)."""
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=args + (stop, q))
+    p.daemon = True
+    p.start()
+    _loadgens.append(p)
+    return p, stop, q
+
+
 class Load:
     """The load generator in its own process (so its work never delays the
     harness's timing)."""
@@ -1495,14 +1508,7 @@ def slowloris(rep):
     echo_latencies(port, 200)      # warm up
     idle = echo_latencies(port, N["lat_samples"], spread=D["latency"])
     rss0 = sum(rss_kb(p) for p in w.children())
-    ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    q = ctx.Queue()
-    p = ctx.Process(target=_slowloris, args=(w.port("http-hello"), n,
-                                             stop, q))
-    p.daemon = True
-    p.start()
-    _loadgens.append(p)
+    p, stop, q = _background(_slowloris, w.port("http-hello"), n)
     try:
         kind, connected = q.get(timeout=60)
         time.sleep(2.0)
@@ -1556,13 +1562,7 @@ def slowloris(rep):
 def _slowloris_wave(w, addr, n, timeout):
     """One wave of _slowloris_timed against w; returns its figures."""
     fds0, rss0 = _worker_fds_rss(w)
-    ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    q = ctx.Queue()
-    p = ctx.Process(target=_slowloris_timed, args=(addr, n, stop, q))
-    p.daemon = True
-    p.start()
-    _loadgens.append(p)
+    p, stop, q = _background(_slowloris_timed, addr, n)
     f = {"fds0": fds0, "rss0": rss0, "peak_fds": fds0, "peak_rss": rss0,
          "t_back": None, "served": None, "connected": 0, "info": {}}
     try:
@@ -1765,13 +1765,7 @@ def flood_no_read(rep):
     port = w.port("echo")
     pids = w.children()
     rss0 = sum(rss_kb(p) for p in pids)
-    ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    q = ctx.Queue()
-    p = ctx.Process(target=_flood, args=(port, n, stop, q))
-    p.daemon = True
-    p.start()
-    _loadgens.append(p)
+    p, stop, q = _background(_flood, port, n)
     samples = []
     lat = []
     try:
