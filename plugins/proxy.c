@@ -20,9 +20,9 @@
  * Setting `idle_timeout` (seconds, default 600, 0 = none), as nginx's
  * stream proxy_timeout: when no byte has moved in either direction for
  * that long, both connections are closed.  Each pump waits with a fiber
- * deadline; one that times out looks at the other direction's last
- * activity and waits again if the connection as a whole is not idle, so
- * a long download with a silent client is not cut.  A connection
+ * deadline; one that times out looks at the pair's last activity (either
+ * direction) and waits again if the connection as a whole is not idle,
+ * so a long download with a silent client is not cut.  A connection
  * stalled on a peer that does not read counts as idle too.
  */
 #include <errno.h>
@@ -119,12 +119,11 @@ pump_run(struct pump *u)
 	if (u->u_idle_ms != 0)
 		weft_deadline_set(u->u_idle_ms);
 	while ((n = pump_read(u, &s)) > 0) {
-		if (u->u_idle_ms != 0) {
-			/* A store and a vDSO clock read: the timer behind
-			 * the deadline is lazy (see fiber.c). */
+		/* A coarse vDSO clock read and a store.  The deadline is not
+		 * moved here: when it passes, pump_idle looks at this time and
+		 * sets the next one, so a busy pair costs nothing more. */
+		if (u->u_idle_ms != 0)
 			*u->u_last = now_ms();
-			weft_deadline_set(u->u_idle_ms);
-		}
 		if (weft_write(u->u_to, s.base, s.len) != 0 ||
 		    pump_drain(u) != 0) {
 			n = -1;
