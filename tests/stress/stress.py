@@ -77,11 +77,8 @@ _loadgens = []     # multiprocessing.Process objects
 _tmpdirs = []
 
 
-def _cleanup():
-    for p in _loadgens:
-        if p.is_alive():
-            p.kill()
-            p.join(2)
+def _kill_children():
+    """SIGKILL every weftd still running, with its process group."""
     for p in _children:
         if p.poll() is None:
             try:
@@ -94,6 +91,14 @@ def _cleanup():
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def _cleanup():
+    for p in _loadgens:
+        if p.is_alive():
+            p.kill()
+            p.join(2)
+    _kill_children()
     if not KEEP:
         for d in _tmpdirs:
             shutil.rmtree(d, ignore_errors=True)
@@ -2299,13 +2304,7 @@ def main():
                         status = "not ok"
             del _weftds[:]
             # Whatever it started is gone before the next one.
-            for p in _children:
-                if p.poll() is None:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                    p.wait()
+            _kill_children()
         el = time.time() - t0
         rep.set("duration s", "%.1f" % el)
         results.append((fn.__name__, status, rep))
