@@ -26,6 +26,10 @@
 #   BENCH_PEERS          0: only the peers the targets compare against
 #                        (libuv, uvloop, nginx, HAProxy) (1)
 #   BENCH_KEEP           1: keep the temp dir (configs, logs, results)
+#   BENCH_ONLY           comma-separated sections to run, e.g. "proxy,http"
+#                        (echo lines accept http proxy proxyg idle idlebig
+#                        balance fiber); unset: all.  Not a full table:
+#                        the rest read "not measured"
 #   CC                   compiler for the anchors and load generators (cc)
 #
 # It changes one system setting, only as root and only when too low for
@@ -49,6 +53,7 @@ idle_big=${BENCH_IDLE_BIG:-100000}
 bal_n=${BENCH_BALANCE:-10000}
 yields=${BENCH_YIELDS:-10000000}
 peers=${BENCH_PEERS:-1}
+only_list=${BENCH_ONLY:-}
 cc=${CC:-cc}
 py=/usr/bin/python3
 body='Hello, world!\n'		# as written in configs (escaped)
@@ -78,6 +83,21 @@ done
 case $secs in
 '' | *[!0-9]* | 0) die "BENCH_SECS must be a whole number of seconds" ;;
 esac
+# want SECTION: whether BENCH_ONLY lets SECTION run.
+want() {
+	[ -z "$only_list" ] && return 0
+	case ",$only_list," in
+	*",$1,"*) return 0 ;;
+	esac
+	return 1
+}
+for o in $(echo "$only_list" | tr ',' ' '); do
+	case $o in
+	echo | lines | accept | http | proxy | proxyg | idle | idlebig | \
+	    balance | fiber) ;;
+	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig balance fiber)" ;;
+	esac
+done
 
 notes=()	# printed under the table
 changes=()	# system settings changed (and restored)
@@ -111,11 +131,11 @@ trap 'exit 1' HUP INT TERM
 # The big idle row needs idle_big descriptors in weftd's worker and as
 # many in the holder; both inherit this shell's limit.  Raising the hard
 # limit needs CAP_SYS_RESOURCE; without it we go as high as it allows.
-want=$((idle_big + 1024))
-[ "$want" -lt $((idle_n + 1024)) ] && want=$((idle_n + 1024))
-[ "$want" -lt 16384 ] && want=16384
+nofile_want=$((idle_big + 1024))
+[ "$nofile_want" -lt $((idle_n + 1024)) ] && nofile_want=$((idle_n + 1024))
+[ "$nofile_want" -lt 16384 ] && nofile_want=16384
 hard=$(ulimit -Hn)
-if ! ulimit -n "$want" 2>/dev/null; then
+if ! ulimit -n "$nofile_want" 2>/dev/null; then
 	ulimit -Sn "$hard" 2>/dev/null
 fi
 nofile=$(ulimit -n)
@@ -127,7 +147,7 @@ if [ "$nofile" -lt $((idle_n + 256)) ]; then
 fi
 if [ "$nofile" -lt $((idle_big + 256)) ]; then
 	idle_big=$(((nofile - 256) / 1000 * 1000))
-	note "RLIMIT_NOFILE: hard limit $(ulimit -Hn), and this shell cannot raise it" \
+	want idlebig && note "RLIMIT_NOFILE: hard limit $(ulimit -Hn), and this shell cannot raise it" \
 	    "(no CAP_SYS_RESOURCE?): the big idle row holds $idle_big, not" \
 	    "$idle_big_req connections; run as a root that may raise it"
 fi
@@ -141,7 +161,7 @@ srcaddrs=$((idle_big / 20000 + 2))
 mmc_old=
 mmc_need=$((2 * idle_big + 65530))
 mmc_cur=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 0)
-if [ "$mmc_cur" -lt "$mmc_need" ]; then
+if want idlebig && [ "$mmc_cur" -lt "$mmc_need" ]; then
 	if [ -w /proc/sys/vm/max_map_count ] &&
 	    echo "$mmc_need" >/proc/sys/vm/max_map_count 2>/dev/null; then
 		mmc_old=$mmc_cur
@@ -351,10 +371,17 @@ up() {
 		return
 		;;
 	weftd-proxy | haproxy)
-		# The upstream: bare libuv echo beside the load generator, so
-		# the proxy has CPU 0 to itself.
+		# The upstream: bare libuv echo.  Mode "gen" puts it beside the
+		# load generator, otherwise it shares the proxy's CPU (see
+		# bench/README.md, "proxy").
 		uport=$(free_port)
-		launch "$tmp/servers.log" "$pin_gen" "$tmp/echo_libuv" "$uport"
+		if [ "$mode" = gen ]; then
+			launch "$tmp/servers.log" "$pin_gen" "$tmp/echo_libuv" \
+			    "$uport"
+		else
+			launch "$tmp/servers.log" "$pin" "$tmp/echo_libuv" \
+			    "$uport"
+		fi
 		upid=$lpid
 		while [ $i -lt 200 ] && ! listening "$uport"; do
 			sleep 0.05
@@ -564,6 +591,7 @@ jobs=()
 addjob() {	# WORKLOAD KIND...
 	local wl=$1 k
 	shift
+	want "$wl" || return 0
 	for k in "$@"; do
 		jobs+=("$wl:$k")
 	done
@@ -573,6 +601,7 @@ addjob lines weftd-lines weftd-cb example libuv epoll node uvloop asyncio
 addjob accept weftd-echo libuv epoll
 addjob http weftd-http nginx nodehttp
 addjob proxy weftd-proxy haproxy
+addjob proxyg weftd-proxy haproxy
 
 # The body each http server sends, checked once.
 http_check() {
@@ -630,6 +659,7 @@ run_job() {
 	local wl=${1%%:*} kind=${1#*:} r=$2 mode=read out res
 	ok "$kind" || return 0
 	[ "$wl" = lines ] && mode=lines
+	[ "$wl" = proxyg ] && mode=gen
 	if ! up "$kind" "$mode" "$pin_srv"; then
 		say "round $r $wl $kind: did not start"
 		note "$wl $kind did not start in round $r"
@@ -640,7 +670,7 @@ run_job() {
 	fi
 	sleep 0.2
 	case $wl in
-	echo | proxy)
+	echo | proxy | proxyg)
 		out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" "$conns" 1024 \
 		    "$secs")
 		res=$(echo "$out" | awk '$1 == "reqs/s" { print $2, $8, $10 }')
@@ -748,15 +778,19 @@ idle_one() {
 	    >>"$tmp/r.$tag.$kind"
 }
 
-say "idle RSS with $idle_n connections"
-for k in weftd-echo weftd-shared weftd-cb example libuv epoll node asyncio \
-    uvloop; do
-	idle_one "$k" "$idle_n" idle
-done
-say "idle RSS with $idle_big connections"
-for k in weftd-echo weftd-shared weftd-cb; do
-	idle_one "$k" "$idle_big" idlebig
-done
+if want idle; then
+	say "idle RSS with $idle_n connections"
+	for k in weftd-echo weftd-shared weftd-cb example libuv epoll node \
+	    asyncio uvloop; do
+		idle_one "$k" "$idle_n" idle
+	done
+fi
+if want idlebig; then
+	say "idle RSS with $idle_big connections"
+	for k in weftd-echo weftd-shared weftd-cb; do
+		idle_one "$k" "$idle_big" idlebig
+	done
+fi
 
 # ---- Balance ---------------------------------------------------------------------
 
@@ -797,15 +831,22 @@ bal_one() {
 		if (mn > 0) printf "%.2f %s %s\n", mx / mn, sh, o[10]
 		else printf "inf %s %s\n", sh, o[10] }' >"$tmp/r.balance.$kind"
 }
-say "balance: workers = 2, $bal_n short connections"
-bal_one weftd-bal
-bal_one weftd-balrp
+if want balance; then
+	say "balance: workers = 2, $bal_n short connections"
+	bal_one weftd-bal
+	bal_one weftd-balrp
+fi
 
 # ---- Fiber switch ---------------------------------------------------------------
 
-say "fiber_switch $yields"
-$pin_srv "$fiber_switch" "$yields" >"$tmp/fiber.out" ||
-    note "fiber_switch failed"
+: >"$tmp/fiber.out"
+if want fiber; then
+	say "fiber_switch $yields"
+	$pin_srv "$fiber_switch" "$yields" >"$tmp/fiber.out" ||
+	    note "fiber_switch failed"
+fi
+[ -n "$only_list" ] &&
+    note "BENCH_ONLY=$only_list: only these sections ran, not a full table"
 fsw() {
 	awk -v k="$1" '$1 == k { print $2 }' "$tmp/fiber.out"
 }
@@ -879,7 +920,7 @@ tput_row() {
 		return
 	fi
 	case $wl in
-	echo | proxy | http) base=echo ;;
+	echo | proxy | proxyg | http) base=echo ;;
 	*) base=$wl ;;
 	esac
 	v=$(get "$wl" "$kind" 1)
@@ -921,10 +962,15 @@ section "http keep-alive, wrk -t1 -c$conns, same body" req/s p99_us \
 for k in weftd-http nginx nodehttp; do
 	tput_row http "$k" nginx
 done
-section "proxy -> echo_libuv (CPU 1), echo 1 KiB x $conns" req/s p99_us \
-    "vs libuv" "vs haproxy"
+section "proxy -> echo_libuv on the proxy's CPU, echo 1 KiB x $conns" \
+    req/s p99_us "vs libuv" "vs haproxy"
 for k in weftd-proxy haproxy; do
 	tput_row proxy "$k" haproxy
+done
+section "proxy -> echo_libuv beside the load generator (both CPUs full)" \
+    req/s p99_us "vs libuv" "vs haproxy"
+for k in weftd-proxy haproxy; do
+	tput_row proxyg "$k" haproxy
 done
 
 section "idle RSS, $idle_n conns held (idlehold)" KiB/conn "" "vs libuv" ""
@@ -1065,7 +1111,7 @@ echo "  $met met, $missed MISSED, $unmeasured not measured"
 
 echo
 errs=$(cat "$tmp"/r.echo.* "$tmp"/r.lines.* "$tmp"/r.accept.* \
-    "$tmp"/r.http.* "$tmp"/r.proxy.* 2>/dev/null |
+    "$tmp"/r.http.* "$tmp"/r.proxy.* "$tmp"/r.proxyg.* 2>/dev/null |
     awk '{ s += $3 } END { print s + 0 }')
 echo "load generator errors over all runs: $errs"
 for c in "${changes[@]}"; do
