@@ -311,6 +311,81 @@ test_emfile_pause_and_recover(void **state)
 	assert_true(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec < 2);
 }
 
+/*
+ * In fiber mode an accepted connection lives on its handler's stack
+ * (weft__carve), not on the heap; with shared stacks it cannot, and goes
+ * on the heap.  Either way it serves, and everything is released: the
+ * handler returns before the client closes (the connection outlives the
+ * fiber) or after (the fiber outlives nothing).
+ */
+static int carved_seen[2];
+
+static void
+echo_note_carved(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	carved_seen[weft__conn_of_reader(r)->c_carved]++;
+	if (arg != NULL) {	/* answer once and return at once */
+		char c;
+
+		if (weft_read(r, &c, 1) == 1)
+			weft_write(w, &c, 1);
+		return;
+	}
+	echo(r, w, NULL);
+}
+
+static void
+carved_round(int shared, int early_return)
+{
+	weft_server_t *srv = NULL;
+	int fds[20], i, port, old;
+	char buf[1];
+
+	old = weft_fiber_stacks_shared(shared);
+	assert_int_equal(weft_start_server(echo_note_carved,
+			     early_return ? (void *)1 : NULL, "127.0.0.1", 0,
+			     NULL, &srv),
+	    0);
+	port = weft_server_port(srv);
+	for (i = 0; i < 20; i++) {
+		fds[i] = tcp_connect_nb(port);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(fiber_send(fds[i], "x"), 0);
+		assert_int_equal(fiber_recv(fds[i], buf, 1, 3000), 1);
+		assert_int_equal(buf[0], 'x');
+	}
+	for (i = 0; i < 20; i++)
+		close(fds[i]);
+	weft_server_close(srv);
+	assert_int_equal(weft_server_wait_closed(srv), 0);
+	assert_int_equal(weft_server_connections(srv), 0);
+	weft_server_free(&srv);
+	weft_fiber_stacks_shared(old);
+}
+
+static void
+body_conn_carved(void *arg)
+{
+	(void)arg;
+	memset(carved_seen, 0, sizeof(carved_seen));
+	carved_round(0, 0);
+	carved_round(0, 1);
+	assert_int_equal(carved_seen[1], 40);
+	assert_int_equal(carved_seen[0], 0);
+	if (weft_fiber_stacks_shared(0) == -ENOTSUP)
+		return;	/* no shared stacks in this build */
+	carved_round(1, 0);
+	assert_int_equal(carved_seen[0], 20);
+}
+
+static void
+test_conn_carved(void **state)
+{
+	(void)state;
+	wt_run(body_conn_carved, NULL);
+	assert_int_equal(weft_fiber_count(), 0);
+}
+
 int
 main(void)
 {
@@ -319,6 +394,7 @@ main(void)
 		cmocka_unit_test(test_max_connections_full),
 		cmocka_unit_test(test_accept_batch),
 		cmocka_unit_test(test_emfile_pause_and_recover),
+		cmocka_unit_test(test_conn_carved),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

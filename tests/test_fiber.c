@@ -439,6 +439,87 @@ test_shared_stack_overflow(void **state)
 	    "weft: fiber stack overflow in fiber 'deep-recursion'"));
 }
 
+/*
+ * Carved objects (a server's connection on its handler's stack): the
+ * stack goes back to the pool only once both the object and the fiber
+ * are done, in either order.  The pool is LIFO, so "recycled" shows as
+ * the next carve returning the same address.
+ */
+static int carve_done;
+
+static void
+carve_fiber(void *arg)
+{
+	char *obj = arg;
+
+	obj[0]++;
+	weft_yield();	/* the object may be put meanwhile: no more use */
+	weft_yield();
+	carve_done = 1;
+}
+
+static void
+carve_finish(void)
+{
+	while (!carve_done)
+		weft_yield();
+}
+
+static void
+body_carve(void *arg)
+{
+	char *a, *b, *c;
+
+	(void)arg;
+	/* The object ends first, its fiber still running. */
+	a = weft__carve(256);
+	assert_non_null(a);
+	assert_int_equal((uintptr_t)a % 64, 0);
+	memset(a, 0, 256);
+	carve_done = 0;
+	weft__carve_spawn(a, carve_fiber, a);
+	weft_yield();
+	assert_int_equal(a[0], 1);
+	b = weft__carve(256);	/* not spawned: put alone recycles it */
+	assert_ptr_not_equal(b, a);
+	weft__carve_put(b);
+	c = weft__carve(256);
+	assert_ptr_equal(c, b);
+	weft__carve_put(c);
+	weft__carve_put(a);	/* a's fiber still holds the stack */
+	c = weft__carve(256);
+	assert_ptr_equal(c, b);	/* not a's */
+	weft__carve_put(c);
+	carve_finish();
+	c = weft__carve(256);	/* the fiber ended: now it is back */
+	assert_ptr_equal(c, a);
+
+	/* The fiber ends first, the object lives on. */
+	memset(c, 0, 256);
+	carve_done = 0;
+	weft__carve_spawn(c, carve_fiber, c);
+	carve_finish();
+	assert_int_equal(c[0], 1);	/* still ours to read */
+	b = weft__carve(256);
+	assert_ptr_not_equal(b, c);
+	weft__carve_put(b);
+	weft__carve_put(c);
+	b = weft__carve(256);
+	assert_ptr_equal(b, c);
+	weft__carve_put(b);
+
+	/* Too big for the page the fiber shares with it: heap instead. */
+	assert_null(weft__carve(16 * 1024));
+}
+
+static void
+test_carve(void **state)
+{
+	(void)state;
+	wt_run(body_carve, NULL);
+	assert_int_equal(weft_fiber_count(), 0);
+}
+
 int
 main(void)
 {
@@ -456,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_stack_overflow_reported),
 		cmocka_unit_test(test_shared_stack_locals),
 		cmocka_unit_test(test_shared_stack_overflow),
+		cmocka_unit_test(test_carve),
 	};
 
 	WT_TIMEOUT(120);

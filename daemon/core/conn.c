@@ -89,17 +89,31 @@ static int tr_pause(void *ctx);
 static int tr_resume(void *ctx);
 static const weft_transport_ops_t conn_ops = { tr_pause, tr_resume };
 
+size_t
+weft__conn_size(int kind)
+{
+	if (kind == WEFT__CONN_TCP)
+		return offsetof(weft__conn_t, c_h) + sizeof(uv_tcp_t);
+	return sizeof(weft__conn_t); /* fake and UNIX connections */
+}
+
 weft__conn_t *
 weft__conn_new(int kind, size_t limit)
 {
-	size_t size = sizeof(weft__conn_t); /* fake and UNIX connections */
-	weft__conn_t *c;
+	void *mem;
 
-	if (kind == WEFT__CONN_TCP)
-		size = offsetof(weft__conn_t, c_h) + sizeof(uv_tcp_t);
-	if ((c = malloc(size)) == NULL)
+	if ((mem = malloc(weft__conn_size(kind))) == NULL)
 		return NULL;
-	memset(c, 0, size);
+	return weft__conn_init(mem, kind, limit, 0);
+}
+
+weft__conn_t *
+weft__conn_init(void *mem, int kind, size_t limit, int carved)
+{
+	weft__conn_t *c = mem;
+
+	memset(c, 0, weft__conn_size(kind));
+	c->c_carved = (uint16_t)(carved != 0);
 	weft__reader_init(&c->c_r, limit);
 	c->c_w.w_high = WEFT_WRITE_HIGH_DEFAULT;
 	c->c_w.w_low = WEFT_WRITE_LOW_DEFAULT;
@@ -120,7 +134,10 @@ weft__conn_maybe_free(weft__conn_t *c)
 		weft__server_conn_gone(c->c_srv, c);
 	weft__reader_destroy(&c->c_r);
 	wstate_put(c);
-	free(c);
+	if (c->c_carved)
+		weft__carve_put(c);
+	else
+		free(c);
 }
 
 void

@@ -65,6 +65,7 @@ struct weft_fiber {
 	uint8_t f_joinable;
 	uint8_t f_ran;		/* has run at least once */
 	uint8_t f_shared;	/* runs on the shared stack (copy-stack) */
+	struct carve *f_carve;	/* its stack is shared with a carved object */
 	char *f_save;		/* shared: its stack bytes while swapped out */
 	uint32_t f_save_len;
 	uint32_t f_save_cap;
@@ -80,6 +81,18 @@ struct weft_fiber {
 };
 
 #define STACK_POOL_MAX 256
+
+/*
+ * The head of an object carved from the top of a fiber stack (see
+ * weft__carve): it sits right below the object, and the mapping goes back
+ * to the pool when both the object and the fiber are done with it.
+ */
+struct carve {
+	char *c_map;
+	size_t c_map_size;
+	size_t c_size;		/* the object's size */
+	unsigned c_refs;	/* the object, and the fiber once spawned */
+} __attribute__((aligned(16)));
 #define TIMER_POOL_MAX 256
 
 static struct {
@@ -242,6 +255,13 @@ stack_put(char *map, size_t map_size)
 	munmap(map, map_size);
 }
 
+static void
+carve_unref(struct carve *h)
+{
+	if (--h->c_refs == 0)
+		stack_put(h->c_map, h->c_map_size);
+}
+
 /* ---- Timers ------------------------------------------------------------ */
 
 static int arm_timer(weft_fiber_t *f);
@@ -391,7 +411,10 @@ fiber_release(weft_fiber_t *f)
 #ifdef HAVE_VALGRIND_VALGRIND_H
 	VALGRIND_STACK_DEREGISTER(f->f_vg_id);
 #endif
-	stack_put(map, map_size);
+	if (f->f_carve != NULL)
+		carve_unref(f->f_carve);
+	else
+		stack_put(map, map_size);
 }
 
 /* A plain copy ASan does not check: stack bytes include frame redzones. */
@@ -569,6 +592,60 @@ shared_spawn(weft_fiber_t *f)
 }
 #endif
 
+/*
+ * Lay a new fiber out on a private stack: its struct at the top (below
+ * `top`, which is the mapping's end or a carved object's head), then its
+ * frames down to the guard page.
+ */
+static weft_fiber_t *
+fiber_on_stack(char *map, size_t map_size, char *top)
+{
+	weft_fiber_t *f;
+
+	f = (weft_fiber_t *)(void *)((uintptr_t)(top - sizeof(*f)) &
+	    ~(uintptr_t)63);
+#ifdef WEFT_SANITIZERS
+	ASAN_UNPOISON_MEMORY_REGION(map + S.page, (size_t)(top - map) - S.page);
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	/* A stack from the pool may end lower than its last fiber's did (a
+	 * carved object above it): memcheck made that fiber's returned frames
+	 * unaddressable, and this fiber's struct and first frame go there. */
+	VALGRIND_MAKE_MEM_UNDEFINED(map + S.page, (size_t)(top - map) - S.page);
+#endif
+	memset(f, 0, sizeof(*f));
+	f->f_map = map;
+	f->f_map_size = map_size;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	f->f_vg_id = VALGRIND_STACK_REGISTER(map + S.page, (char *)f);
+#endif
+#if WEFT__CTX_ASM
+	f->f_sp = weft__ctx_make(map + S.page, fiber_usable(f), fiber_main, f);
+#else
+	getcontext(&f->f_uc);
+	f->f_uc.uc_stack.ss_sp = map + S.page;
+	f->f_uc.uc_stack.ss_size = fiber_usable(f);
+	f->f_uc.uc_link = NULL;
+	makecontext(&f->f_uc, (void (*)(void))fiber_main_uc, 2,
+	    (unsigned)((uintptr_t)f >> 32), (unsigned)(uintptr_t)f);
+#endif
+	return f;
+}
+
+static void
+fiber_ready(weft_fiber_t *f, weft_fiber_fn fn, void *arg, weft_fiber_t **out)
+{
+	f->f_fn = fn;
+	f->f_arg = arg;
+	f->f_name = "fiber";
+	f->f_joinable = out != NULL;
+	S.nfibers++;
+	f->f_state = F_READY;
+	runq_push(f);
+	if (out != NULL)
+		*out = f;
+}
+
 int
 weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 {
@@ -595,40 +672,67 @@ weft_spawn(weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 #endif
 	if ((map = stack_get(&map_size)) == NULL)
 		return -ENOMEM;
-	f = (weft_fiber_t *)(void *)((uintptr_t)(map + map_size - sizeof(*f)) &
-	    ~(uintptr_t)63);
-#ifdef WEFT_SANITIZERS
-	ASAN_UNPOISON_MEMORY_REGION(map + S.page, map_size - S.page);
-#endif
-	memset(f, 0, sizeof(*f));
-	f->f_map = map;
-	f->f_map_size = map_size;
-#ifdef HAVE_VALGRIND_VALGRIND_H
-	f->f_vg_id = VALGRIND_STACK_REGISTER(map + S.page, (char *)f);
-#endif
-#if WEFT__CTX_ASM
-	f->f_sp = weft__ctx_make(map + S.page, fiber_usable(f), fiber_main, f);
-#else
-	getcontext(&f->f_uc);
-	f->f_uc.uc_stack.ss_sp = map + S.page;
-	f->f_uc.uc_stack.ss_size = fiber_usable(f);
-	f->f_uc.uc_link = NULL;
-	makecontext(&f->f_uc, (void (*)(void))fiber_main_uc, 2,
-	    (unsigned)((uintptr_t)f >> 32), (unsigned)(uintptr_t)f);
-#endif
+	f = fiber_on_stack(map, map_size, map + map_size);
 #if WEFT__CTX_ASM
 ready:
 #endif
-	f->f_fn = fn;
-	f->f_arg = arg;
-	f->f_name = "fiber";
-	f->f_joinable = out != NULL;
-	S.nfibers++;
-	f->f_state = F_READY;
-	runq_push(f);
-	if (out != NULL)
-		*out = f;
+	fiber_ready(f, fn, arg, out);
 	return 0;
+}
+
+void *
+weft__carve(size_t size)
+{
+	struct carve *h;
+	size_t map_size;
+	char *map, *obj;
+
+	/* The object shares the page the parked fiber touches anyway, so
+	 * it must leave most of that page to the fiber. */
+	if (!S.attached || S.shared || size > S.page / 4)
+		return NULL;
+	if ((map = stack_get(&map_size)) == NULL)
+		return NULL;
+	obj = (char *)((uintptr_t)(map + map_size - size) & ~(uintptr_t)63);
+	h = (struct carve *)(void *)obj - 1;
+#ifdef WEFT_SANITIZERS
+	ASAN_UNPOISON_MEMORY_REGION(map + S.page, map_size - S.page);
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	/* Memcheck made what was below an earlier fiber's stack pointer
+	 * unaddressable; the object is plain memory now. */
+	VALGRIND_MAKE_MEM_UNDEFINED(h, (size_t)(map + map_size - (char *)h));
+#endif
+	h->c_map = map;
+	h->c_map_size = map_size;
+	h->c_size = size;
+	h->c_refs = 1;
+	return obj;
+}
+
+void
+weft__carve_spawn(void *obj, weft_fiber_fn fn, void *arg)
+{
+	struct carve *h = (struct carve *)obj - 1;
+	weft_fiber_t *f;
+
+	f = fiber_on_stack(h->c_map, h->c_map_size, (char *)h);
+	f->f_carve = h;
+	h->c_refs++;
+	fiber_ready(f, fn, arg, NULL);
+}
+
+void
+weft__carve_put(void *obj)
+{
+	struct carve *h = (struct carve *)obj - 1;
+
+#ifdef WEFT_SANITIZERS
+	/* A use of the object after this is caught as it would be on the
+	 * heap; the next fiber on this stack unpoisons it. */
+	ASAN_POISON_MEMORY_REGION(obj, h->c_size);
+#endif
+	carve_unref(h);
 }
 
 int

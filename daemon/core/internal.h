@@ -45,6 +45,19 @@ typedef struct weft__wq {
  */
 int weft__park(weft__wq_t *q);
 
+/*
+ * An object that lives in the top bytes of a fiber stack: a server's
+ * connection goes in the page its parked handler touches anyway, instead
+ * of on the heap.  weft__carve returns size bytes (64-aligned) on a fresh
+ * stack, or NULL (shared stacks, no scheduler, too big, no memory: use
+ * the heap); weft__carve_spawn starts a fiber on the rest of that stack
+ * (it cannot fail); weft__carve_put ends the object.  The stack is
+ * recycled when both the object and the fiber are done.
+ */
+void *weft__carve(size_t size);
+void weft__carve_spawn(void *obj, weft_fiber_fn fn, void *arg);
+void weft__carve_put(void *obj);
+
 /* Test harness: drop a scheduler abandoned by a failed assertion. */
 void weft__sched_forget(void);
 
@@ -175,6 +188,7 @@ typedef struct weft__conn {
 	uint16_t c_server_owned : 1;   /* released by weft when handler ends */
 	uint16_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
 	uint16_t c_nodelay : 1;
+	uint16_t c_carved : 1;	/* lives on its fiber's stack (weft__carve) */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
@@ -185,6 +199,11 @@ typedef struct weft__conn {
 
 /* Allocate a connection of the given kind with a reader of limit. */
 weft__conn_t *weft__conn_new(int kind, size_t limit);
+/* Bytes a connection of that kind takes. */
+size_t weft__conn_size(int kind);
+/* Set one up in mem (weft__conn_size bytes); carved: mem came from
+ * weft__carve, and goes back with weft__carve_put. */
+weft__conn_t *weft__conn_init(void *mem, int kind, size_t limit, int carved);
 /* Start reading from an initialised, connected handle. */
 int weft__conn_start(weft__conn_t *c);
 /* asyncio's _force_close(err): lost with err, handle closed. */

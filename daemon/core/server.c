@@ -134,15 +134,27 @@ listener_poll(struct listener *l, int on)
 	}
 }
 
-/* Wrap an accepted fd in a connection and start its fiber. */
+/*
+ * Wrap an accepted fd in a connection and start its fiber.  In fiber mode
+ * the connection lives at the top of its handler's stack, in the page the
+ * parked handler touches anyway: an idle connection costs that page, not
+ * that page plus a heap block (see weft__carve).
+ */
 static void
 serve(struct listener *l, int fd)
 {
 	weft_server_t *srv = l->l_srv;
 	weft__conn_t *c;
+	void *mem = NULL;
 	int rc;
 
-	if ((c = weft__conn_new(l->l_kind, srv->s_limit)) == NULL) {
+	if (!srv->s_cbmode)
+		mem = weft__carve(weft__conn_size(l->l_kind));
+	if (mem != NULL)
+		c = weft__conn_init(mem, l->l_kind, srv->s_limit, 1);
+	else
+		c = weft__conn_new(l->l_kind, srv->s_limit);
+	if (c == NULL) {
 		close(fd);
 		return;
 	}
@@ -174,6 +186,10 @@ serve(struct listener *l, int fd)
 		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
 		c->c_owner_done = 1;
 		weft__conn_maybe_free(c);
+		return;
+	}
+	if (c->c_carved) {
+		weft__carve_spawn(c, conn_fiber, c);
 		return;
 	}
 	if (weft_spawn(conn_fiber, c, NULL) != 0) {
