@@ -14,6 +14,7 @@ Environment:
   STRESS_ONLY=a,b     run only these scenarios (by function name)
   STRESS_REPORT=FILE  also write the results table (markdown) there
   STRESS_KEEP=1       keep the temp dirs (logs) of every scenario
+  STRESS_WAVES=N      waves of slowloris's timeout phase (3)
 
 Output: one "ok N - name" / "not ok N - name" line per scenario with its
 figures as "#" lines below, then a results table.  Exit status 1 if any
@@ -1629,7 +1630,8 @@ def _slowloris_wave(w, addr, n, timeout):
     return f
 
 
-def _slowloris_timeout(rep, n, timeout=3.0, waves=3):
+def _slowloris_timeout(rep, n, timeout=3.0,
+                       waves=int(os.environ.get("STRESS_WAVES", "3"))):
     """Phase 2 of slowloris: `waves` waves of n clients, one after the
     other, against header_timeout = `timeout` s (see _slowloris_timed).
     Every wave must be answered and dropped, and the workers' fds must
@@ -1731,11 +1733,16 @@ def _slowloris_timeout(rep, n, timeout=3.0, waves=3):
               max(late) <= timeout + 5.0,
               "answers outside %g..%g s: %s" % (timeout, timeout + 5.0,
                                                 span(late)))
-    # The later waves reuse what the first left in the pools.
-    rep.check(fs[-1]["rss1"] - fs[-1]["rss0"] <= n,
+    # The later waves reuse what the first left in the pools: after it,
+    # at most 1 KiB per client and wave, on average over those waves.
+    # One wave alone can take a few hundred KiB more (malloc's free lists
+    # and the pooled stacks settle over a few waves: 0-416 KiB seen in a
+    # third wave, 85 KiB a wave over seven); a leak of a buffer page or
+    # a stack per connection shows at several times the bound.
+    grow = (fs[-1]["rss1"] - fs[0]["rss1"]) / float(len(fs) - 1)
+    rep.check(grow <= n,
               "RSS still grows by %d KiB a wave of %d clients: %s" % (
-                  fs[-1]["rss1"] - fs[-1]["rss0"], n, per_wave(
-                      "%d", lambda f: f["rss1"])))
+                  grow, n, per_wave("%d", lambda f: f["rss1"])))
     rep.check(w.stop() == 0, "weftd exit status (timeout phase)")
 
 
