@@ -81,6 +81,7 @@ struct weft_fiber {
 };
 
 #define STACK_POOL_MAX 256
+#define TIMER_POOL_MAX 256
 
 /*
  * The head of an object carved from the top of a fiber stack (see
@@ -93,7 +94,6 @@ struct carve {
 	size_t c_size;		/* the object's size */
 	unsigned c_refs;	/* the object, and the fiber once spawned */
 } __attribute__((aligned(16)));
-#define TIMER_POOL_MAX 256
 
 static struct {
 	uv_loop_t *loop;
@@ -695,12 +695,12 @@ weft__carve(size_t size)
 		return NULL;
 	obj = (char *)((uintptr_t)(map + map_size - size) & ~(uintptr_t)63);
 	h = (struct carve *)(void *)obj - 1;
+	/* What was an earlier fiber's frames is plain memory now (the
+	 * fiber's part below is made so by fiber_on_stack). */
 #ifdef WEFT_SANITIZERS
-	ASAN_UNPOISON_MEMORY_REGION(map + S.page, map_size - S.page);
+	ASAN_UNPOISON_MEMORY_REGION(h, (size_t)(map + map_size - (char *)h));
 #endif
 #ifdef HAVE_VALGRIND_VALGRIND_H
-	/* Memcheck made what was below an earlier fiber's stack pointer
-	 * unaddressable; the object is plain memory now. */
 	VALGRIND_MAKE_MEM_UNDEFINED(h, (size_t)(map + map_size - (char *)h));
 #endif
 	h->c_map = map;
