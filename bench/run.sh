@@ -655,8 +655,27 @@ parse_wrk() {
 	END { if (r == "") print "- - 1"; else printf "%.0f %.0f %d\n", r, p, e }'
 }
 
+# cpu_ns PGID: CPU time so far, in ns, of every thread of every process in
+# group PGID (/proc/PID/task/TID/schedstat, time on a CPU: this VM's
+# utime/stime ticks read near 0 for a busy process).  A proxy's upstream
+# has a group of its own, so it is not counted.
+cpu_ns() {
+	local p f t=0 v
+	for p in $(pgrep -g "$1" 2>/dev/null); do
+		for f in /proc/"$p"/task/*/schedstat; do
+			read -r v _ <"$f" 2>/dev/null || continue
+			t=$((t + v))
+		done
+	done
+	echo "$t"
+}
+
+# A result line: "value p99_us errors cpu_us_per_unit"; the last is the
+# server's CPU time over the run divided by what it completed, which
+# tells two servers apart when the load generator is the one that is
+# saturated (then both reach the same value).
 run_job() {
-	local wl=${1%%:*} kind=${1#*:} r=$2 mode=read out res
+	local wl=${1%%:*} kind=${1#*:} r=$2 mode=read out res c0 c1
 	ok "$kind" || return 0
 	[ "$wl" = lines ] && mode=lines
 	[ "$wl" = proxyg ] && mode=gen
@@ -665,10 +684,11 @@ run_job() {
 		note "$wl $kind did not start in round $r"
 		down
 		# One line per round keeps the rounds of two kinds paired.
-		echo "- - 1" >>"$tmp/r.$wl.$kind"
+		echo "- - 1 -" >>"$tmp/r.$wl.$kind"
 		return 0
 	fi
 	sleep 0.2
+	c0=$(cpu_ns "$spid")
 	case $wl in
 	echo | proxy | proxyg)
 		out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" "$conns" 1024 \
@@ -694,9 +714,13 @@ run_job() {
 		    tr -s ' \n' ' ')
 		;;
 	esac
+	c1=$(cpu_ns "$spid")
 	down
 	say "round $r $wl $kind: $out"
 	[ -n "$res" ] || res="- - 1"
+	res="$res $(echo "$res" | awk -v c=$((c1 - c0)) -v s="$secs" '
+	    $1 != "-" && $1 + 0 > 0 { printf "%.2f", c / 1000 / ($1 * s); next }
+	    { print "-" }')"
 	echo "$res" >>"$tmp/r.$wl.$kind"
 }
 
@@ -881,8 +905,10 @@ pratio() {
 		echo -
 		return
 	fi
+	# Both files have the same columns: the second starts at NF / 2 + 1.
 	paste -d ' ' "$a" "$b" |
-	    awk '$1 != "-" && $4 != "-" && $4 + 0 > 0 { print $1 / $4 }' |
+	    awk '{ n = NF / 2 + 1 }
+	    $1 != "-" && $n != "-" && $n + 0 > 0 { print $1 / $n }' |
 	    sort -g | awk '{ v[NR] = $1 } END {
 		if (NR == 0) { print "-"; exit }
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -914,19 +940,22 @@ uv_idle=$(get idle libuv 1)
 # per round (pratio): to bare libuv echo (lines mode for lines), and to
 # the PEER kind on the same workload.
 tput_row() {
-	local wl=$1 kind=$2 peer=${3:-} base v
+	local wl=$1 kind=$2 peer=${3:-} base v unit=req cpu
 	if ! ok "$kind"; then
 		skiprow "$(label "$wl" "$kind")" "${skip[$kind]}"
 		return
 	fi
+	[ "$wl" = accept ] && unit=conn
 	case $wl in
 	echo | proxy | proxyg | http) base=echo ;;
 	*) base=$wl ;;
 	esac
 	v=$(get "$wl" "$kind" 1)
+	cpu=$(get "$wl" "$kind" 4)
+	[ "$cpu" = - ] && cpu= || cpu="CPU $cpu us/$unit"
 	row "$(label "$wl" "$kind")" "$v" "$(get "$wl" "$kind" 2)" \
 	    "$(pratio "$wl" "$kind" "$base" libuv)" \
-	    "$( [ -n "$peer" ] && pratio "$wl" "$kind" "$wl" "$peer")"
+	    "$( [ -n "$peer" ] && pratio "$wl" "$kind" "$wl" "$peer")" "$cpu"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null |
