@@ -272,6 +272,15 @@ class Weftd:
             f.write(text)
         os.rename(tmp, self.conf)
 
+    def hup(self, timeout=10.0):
+        """SIGHUP, then wait for that reload's end: (log mark before the
+        signal, the "reload complete/failed ..." line)."""
+        mark = self.log.mark()
+        self.proc.send_signal(signal.SIGHUP)
+        res = self.log.wait(r"reload (complete|failed)[^\n]*", start=mark,
+                            timeout=timeout)
+        return mark, res[0][2].group(0)
+
     def wait_ready(self, n, timeout=15.0):
         self.log.wait(r"worker \d+ \(pid \d+\) ready", count=n,
                       timeout=timeout, proc=self.proc)
@@ -2199,26 +2208,20 @@ def privileges(rep):
         rep.set("config 0600 root: started", "yes")
         # HUP with the root-only config: the supervisor (now weftstress)
         # cannot read it.
-        mark = w.log.mark()
-        w.proc.send_signal(signal.SIGHUP)
-        res = w.log.wait(r"reload (complete|failed)[^\n]*", start=mark,
-                         timeout=10)
+        mark, line = w.hup()
         detail = "\n".join(l for _, l in w.log.lines[mark:mark + 4])
         m = re.search(r"(Permission denied|cannot open[^\n]*)", detail)
         rep.set("HUP with 0600 root config", "%s (%s)" % (
-            res[0][2].group(0)[:60], m.group(0) if m else "?"))
+            line[:60], m.group(0) if m else "?"))
         rep.check(exchange(port, b"still") == b"still",
                   "serving after the failed reload")
         # Readable by the service user's group: reload works.
         os.chown(w.conf, 0, pw.pw_gid)
         os.chmod(w.conf, 0o640)
-        mark = w.log.mark()
-        w.proc.send_signal(signal.SIGHUP)
-        res = w.log.wait(r"reload (complete|failed)[^\n]*", start=mark,
-                         timeout=10)
+        _, line = w.hup()
         rep.set("HUP with 0640 root:%s config" % gname,
-                res[0][2].group(0)[:60])
-        rep.check("complete" in res[0][2].group(0),
+                line[:60])
+        rep.check("complete" in line,
                   "reload with a group-readable config failed")
         # A new socket for root: the supervisor runs as weftstress and
         # cannot give it away, so the reload fails and says why.
@@ -2226,11 +2229,7 @@ def privileges(rep):
                'owner = "%s"; plugin = "echo"; }\n);')
         w.write_conf(text.rstrip().rstrip(");").rstrip() +
                      add % "root")
-        mark = w.log.mark()
-        w.proc.send_signal(signal.SIGHUP)
-        res = w.log.wait(r"reload (complete|failed)[^\n]*", start=mark,
-                         timeout=10)
-        line = res[0][2].group(0)
+        _, line = w.hup()
         m = re.search(r"cannot set owner root: [^(]*", line)
         rep.set("HUP adding a socket with owner root", "%s (%s)" % (
             line[:13], m.group(0).strip() if m else line[:60]))
@@ -2244,16 +2243,13 @@ def privileges(rep):
         # For itself it can.
         w.write_conf(text.rstrip().rstrip(");").rstrip() +
                      add % "weftstress")
-        mark = w.log.mark()
-        w.proc.send_signal(signal.SIGHUP)
-        res = w.log.wait(r"reload (complete|failed)[^\n]*", start=mark,
-                         timeout=10)
-        rep.check("complete" in res[0][2].group(0),
+        _, line = w.hup()
+        rep.check("complete" in line,
                   "reload adding a socket for weftstress: %s" %
-                  res[0][2].group(0))
+                  line)
         st = os.stat(extra)
         rep.set("HUP adding a socket with owner weftstress",
-                "%s, socket %d:%d" % (res[0][2].group(0)[:15], st.st_uid,
+                "%s, socket %d:%d" % (line[:15], st.st_uid,
                                       st.st_gid))
         rep.check(st.st_uid == pw.pw_uid, "extra.sock owner %d" % st.st_uid)
         rep.check(exchange(extra, b"extra") == b"extra", "echo over extra")
