@@ -22,6 +22,7 @@
 
 static char role[32] = "weftd";
 static char *logfile;	/* --log-file, reopened on SIGUSR1 */
+static uid_t log_owner = 0; /* besides root and us: the service user */
 static int level = WEFT_LOG_INFO;
 static int journal = -1; /* unknown until the first line */
 
@@ -132,6 +133,12 @@ log_getlevel(void)
 	return level;
 }
 
+void
+log_file_owner(uid_t uid)
+{
+	log_owner = uid;
+}
+
 int
 log_file(const char *path)
 {
@@ -140,21 +147,63 @@ log_file(const char *path)
 	return log_reopen();
 }
 
+/*
+ * Opened as root, and then stderr of every worker: a symlink or hard link
+ * planted in the log directory, a FIFO or a device must not become it.
+ * O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a
+ * FIFO from blocking the open; what was opened must then be a regular
+ * file with one link, owned by root, by us or by the service user.
+ */
+static int
+log_open(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY | O_NONBLOCK, 0640);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			log_warnx("log file %s: is a symbolic link, refusing "
+				  "to follow it", path);
+		else
+			log_warn("cannot open log file %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		log_warn("log file %s: fstat", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		log_warnx("log file %s: not a regular file with a single link, "
+			  "refusing it", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != log_owner) {
+		log_warnx("log file %s: owned by uid %ld, not by root or the "
+			  "service user, refusing it", path, (long)st.st_uid);
+		close(fd);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, O_APPEND);
+	return fd;
+}
+
 int
 log_reopen(void)
 {
 	int fd;
 
 	/* Everything is written to stderr; with a log file, stderr is that
-	 * file, reopened here so that logrotate can move it away. */
+	 * file, reopened here so that logrotate can move it away.  A file
+	 * that is refused leaves stderr as it was. */
 	journal = -1;
 	if (logfile == NULL)
 		return 0;
-	fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		log_warn("cannot open log file %s", logfile);
+	if ((fd = log_open(logfile)) < 0)
 		return -1;
-	}
 	if (dup2(fd, STDERR_FILENO) < 0) {
 		close(fd);
 		return -1;

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Set the role shown in every line ("supervisor", "worker 3", "check"). */
 void log_procinit(const char *role);
@@ -17,10 +18,16 @@ void log_setlevel(int level);
 int log_getlevel(void);
 
 /* Send stderr (so every line) to path, or back to nothing special with
- * NULL; -1 if it cannot be opened. */
+ * NULL; -1 if it cannot be opened or is refused: a symlink, not a regular
+ * file, more than one link, or owned by someone other than root, this
+ * process's user or log_file_owner(). */
 int log_file(const char *path);
 
-/* Reopen the log file (SIGUSR1, after logrotate moved it). */
+/* The service user, who may own the log file too. */
+void log_file_owner(uid_t uid);
+
+/* Reopen the log file (SIGUSR1, after logrotate moved it), with the same
+ * checks; a refused file leaves the current one in place. */
 int log_reopen(void);
 
 /*

@@ -115,6 +115,8 @@ static struct {
 	/* control socket */
 	const char *ctl_path;
 	int ctl_fd;
+	int lock_fd;		/* control_lock(), held while we run */
+	uid_t ctl_uids[3];	/* may talk to it: root, starter, `user` */
 	struct ctl_client {
 		int fd;
 		int waiting_reload;
@@ -260,28 +262,51 @@ owner_text(const struct conf_listener *l, uid_t uid, gid_t gid, char *buf,
  * on a reload a socket that needs another owner cannot be made: that is
  * an error, which fails the reload, and the message says why.
  *
- * lchown(), not chown(): the path is in a directory others may write to,
- * and a symlink put there in place of the socket must not be followed.
- * chmod() has no such variant; it was always so.
+ * The path is in a directory others may write to (the shipped runtime
+ * directory is writable by the service's group), so whatever is there
+ * now may have been put there in place of the socket.  Nothing is done
+ * by path: an O_PATH|O_NOFOLLOW open takes what is there without
+ * following a symlink, and only a socket is changed, through that fd.
  */
 static int
 unix_attrs(const struct conf_listener *l, int mode, uid_t uid, gid_t gid,
     char **cause)
 {
-	char what[600], hint[sizeof(S.run_as) + 128] = "";
-	int error;
+	char what[600], hint[sizeof(S.run_as) + 128] = "", proc[64];
+	struct stat st;
+	int fd, error;
 
-	if (mode >= 0 && chmod(l->path, (mode_t)mode) != 0) {
+	if ((fd = open(l->path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		error = errno;
+		snprintf(what, sizeof(what), "its mode or owner");
+		goto fail;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		if (asprintf(cause, "%s: is no longer a socket (replaced by "
+		    "someone else?): not changing its mode or owner",
+		    l->path) < 0)
+			*cause = NULL;
+		return -1;
+	}
+	/* fchmod() fails on an O_PATH fd and fchmodat() has no
+	 * AT_EMPTY_PATH before Linux 6.6; /proc/self/fd/N names the inode
+	 * the fd holds, not the path. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (mode >= 0 && chmod(proc, (mode_t)mode) != 0) {
+		error = errno;
+		close(fd);
 		snprintf(what, sizeof(what), "mode %04o", (unsigned)mode);
 		goto fail;
 	}
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	    lchown(l->path, uid, gid) != 0) {
+	    fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0) {
 		error = errno;
+		close(fd);
 		owner_text(l, uid, gid, what, sizeof(what));
 		goto fail;
 	}
+	close(fd);
 	return 0;
 fail:
 	if (error == EPERM && S.run_as[0] != '\0')
@@ -300,30 +325,32 @@ static int
 bind_unix(const struct conf_listener *l, char **cause)
 {
 	struct sockaddr_un sun;
-	struct stat st;
-	int fd;
+	mode_t old = 0;
+	int fd, rc;
 
-	if (lstat(l->path, &st) == 0) {
-		/* A socket left by an earlier run is ours to replace; any
-		 * other file is not. */
-		if (!S_ISSOCK(st.st_mode)) {
-			if (asprintf(cause, "%s: exists and is not a socket",
-				l->path) < 0)
-				*cause = NULL;
-			return -1;
-		}
-		unlink(l->path);
-	}
+	/* A socket left by an earlier run is ours to replace; a live one
+	 * (another weftd's) or any other file is not. */
+	if (control_clear_stale(l->path, cause) != 0)
+		return -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+	/* bind() creates the file 0777 & ~umask: the mode is right from
+	 * the start, with no chmod by path someone could redirect between
+	 * bind() and chmod() (one thread: the umask is ours alone). */
+	if (l->mode >= 0)
+		old = umask(~(mode_t)l->mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (l->mode >= 0)
+		umask(old);
+	if (rc != 0)
 		goto fail;
 	/* Before listen(): nobody connects while it has the wrong owner. */
-	if (unix_attrs(l, l->mode, l->uid, l->gid, cause) != 0) {
+	if ((l->uid != (uid_t)-1 || l->gid != (gid_t)-1) &&
+	    unix_attrs(l, -1, l->uid, l->gid, cause) != 0) {
 		close(fd);
 		unlink(l->path);
 		return -1;
@@ -791,6 +818,8 @@ spawn(struct gen *g, int slot)
 		notify_forget();
 		if (S.ctl_fd >= 0)
 			close(S.ctl_fd);
+		if (S.lock_fd >= 0)
+			close(S.lock_fd);
 		for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
 			if (S.ctl[k].fd > 0)
 				close(S.ctl[k].fd);
@@ -1003,6 +1032,8 @@ start_reload(void)
 		signals_reset();
 		notify_forget();
 		log_procinit("reload probe");
+		if (S.lock_fd >= 0)
+			close(S.lock_fd);
 		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
 	}
 	S.probe = pid;
@@ -1465,6 +1496,33 @@ ctl_command(struct ctl_client *cl, char *cmd)
 	}
 }
 
+/*
+ * The socket is 0600, but a mode is all that keeps others out, and a
+ * socket's mode is easily loosened (by hand, by a wrong RuntimeDirectory
+ * setting): the peer itself must be root, the user that started us (who
+ * owns the socket) or `user`.  Others are closed unanswered.
+ */
+static int
+ctl_peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	size_t k;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		log_warn("control connection: SO_PEERCRED");
+		return 0;
+	}
+	for (k = 0; k < sizeof(S.ctl_uids) / sizeof(S.ctl_uids[0]); k++)
+		if (cr.uid == S.ctl_uids[k])
+			return 1;
+	log_warnx("control connection from pid %ld, uid %ld refused: only "
+		  "root, the user weftd was started as (uid %ld) and the "
+		  "service user may use it",
+	    (long)cr.pid, (long)cr.uid, (long)S.ctl_uids[1]);
+	return 0;
+}
+
 static void
 ctl_accept(void)
 {
@@ -1473,6 +1531,10 @@ ctl_accept(void)
 
 	while ((fd = accept4(S.ctl_fd, NULL, NULL,
 		    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (!ctl_peer_allowed(fd)) {
+			close(fd);
+			continue;
+		}
 		for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
 			if (S.ctl[k].fd == 0)
 				break;
@@ -1573,6 +1635,7 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 	S.conffile = conffile;
 	S.started = weftd_now_ms();
 	S.ctl_fd = -1;
+	S.lock_fd = -1;
 	S.watchdog_ms = notify_watchdog_ms();
 	S.nact = notify_listen_fds(&S.act_fds, &S.act_names);
 	if (S.nact > 0 && (S.act_used = calloc((size_t)S.nact, sizeof(int))) ==
@@ -1585,6 +1648,28 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 	for (i = 0; i < MAX_PROCS; i++)
 		S.procs[i].pipe = -1;
 	signals_init();
+	/* One supervisor per control socket, found out before anything is
+	 * bound (or removed). */
+	S.ctl_path = ctl_path != NULL ? ctl_path : control_default_path();
+	if ((S.lock_fd = control_lock(S.ctl_path, &cause)) == -2)
+		fatalx("%s", cause != NULL ? cause : "already running");
+	if (S.lock_fd < 0) {
+		/* Like the control socket itself, which it goes with. */
+		log_warnx("cannot lock: %s; a second weftd with the same control "
+			  "socket would not be detected",
+		    cause != NULL ? cause : "?");
+		free(cause);
+		cause = NULL;
+	}
+	S.ctl_uids[0] = 0;
+	S.ctl_uids[1] = geteuid();
+	S.ctl_uids[2] = 0;
+	if (c->user != NULL) {
+		struct passwd *pw = getpwnam(c->user);
+
+		if (pw != NULL)
+			S.ctl_uids[2] = pw->pw_uid;
+	}
 	S.cur = gen_new(c);
 	if (gen_bind(S.cur, NULL, &cause) != 0)
 		fatalx("cannot listen: %s", cause != NULL ? cause : "?");
@@ -1593,8 +1678,9 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 			fatalx("socket activation: fd %d (name '%s') matches no "
 			       "listener in %s",
 			    S.act_fds[k], S.act_names[k], conffile);
-	S.ctl_path = ctl_path != NULL ? ctl_path : control_default_path();
-	if ((S.ctl_fd = control_listen(S.ctl_path, &cause)) < 0) {
+	if ((S.ctl_fd = control_listen(S.ctl_path, &cause)) == -2)
+		fatalx("%s", cause != NULL ? cause : "control socket in use");
+	if (S.ctl_fd < 0) {
 		/* Serving matters more than being controllable. */
 		log_warnx("%s; weftd -s will not reach this process",
 		    cause != NULL ? cause : "control socket");

@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ main(int argc, char **argv)
 	const char *file = SYSCONFDIR "/weft/weftd.conf";
 	struct conf *c = NULL;
 	char *cause = NULL, *end;
-	const char *sigcmd = NULL, *ctl = NULL;
+	const char *sigcmd = NULL, *ctl = NULL, *logpath = NULL;
 	int ch, test = 0, dump = 0, workers = 0, level = -1;
 
 	log_procinit("weftd");
@@ -108,8 +109,7 @@ main(int argc, char **argv)
 			ctl = optarg;
 			break;
 		case 'L':
-			if (log_file(optarg) != 0)
-				return 1;
+			logpath = optarg;
 			break;
 		case 'V':
 			printf("weftd %s (libweft %s, plugin ABI %d.%d)\n",
@@ -146,6 +146,18 @@ main(int argc, char **argv)
 			: "\n");
 		free(cause);
 		return 1;
+	}
+	if (logpath != NULL) {
+		/* Opened once the config names the service user, who may own
+		 * it too (config errors above went to stderr). */
+		struct passwd *pw = c->user != NULL ? getpwnam(c->user) : NULL;
+
+		if (pw != NULL)
+			log_file_owner(pw->pw_uid);
+		if (log_file(logpath) != 0) {
+			config_free(c);
+			return 1;
+		}
 	}
 	if (workers > 0)
 		c->workers = workers;

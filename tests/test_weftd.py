@@ -31,16 +31,23 @@ from taplib import Skip, run, test  # noqa: E402
 class Weftd:
     """A weftd process with its log captured to a file."""
 
-    def __init__(self, conf_text, name="weftd.conf", args=()):
+    def __init__(self, conf_text, name="weftd.conf", args=(), env=None):
         self.dir = tempfile.mkdtemp(prefix="weftd-test-")
         self.conf = os.path.join(self.dir, name)
         self.write_conf(conf_text)
         self.logpath = os.path.join(self.dir, "log")
         self.log = open(self.logpath, "wb")
-        self.proc = subprocess.Popen(WEFTD_CMD + ["-c", self.conf] +
-                                     list(args),
+        # A control socket of its own: one supervisor per control socket.
+        self.ctl = os.path.join(self.dir, "weftd.sock")
+        args = list(args)
+        if "-C" not in args:
+            args += ["-C", self.ctl]
+        if env is not None:
+            env = dict(os.environ, **{k: v.replace("@DIR@", self.dir)
+                                      for k, v in env.items()})
+        self.proc = subprocess.Popen(WEFTD_CMD + ["-c", self.conf] + args,
                                      stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
 
     def write_conf(self, text):
         text = text.replace("@DIR@", self.dir)
@@ -708,6 +715,334 @@ def check_mode_bad_plugin():
     r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
     assert r.returncode == 1, r
     assert b"bad-abi-major.so" in r.stderr and b"ABI" in r.stderr, r.stderr
+
+
+# ---- hostile-review regressions: privileged file and socket handling ----
+
+NOBODY = 65534
+# The tests' own interpreter may live where nobody cannot read it.
+SYS_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) \
+    else sys.executable
+
+
+def need_root(what):
+    if os.geteuid() != 0:
+        raise Skip("needs root " + what)
+    import pwd
+    return pwd.getpwnam("nobody").pw_uid
+
+
+def as_nobody(code, *argv, **kw):
+    """Run python code as user nobody (bounded)."""
+    return subprocess.run([SYS_PYTHON, "-c", code] + list(argv),
+                          user=NOBODY, group=NOBODY, capture_output=True,
+                          timeout=20 * SLOW, **kw)
+
+
+UNIX_ONLY = """
+workers = 1;
+plugins = { echo = { path = "@PLUGINS@/echo.so"; }; };
+listen = ( { unix = "%s"; %splugin = "echo"; } );
+"""
+
+
+def wait_exit(p, timeout=15.0):
+    """The exit status of p, which must end by itself in time."""
+    try:
+        return p.wait(timeout * SLOW)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise AssertionError("weftd kept running")
+
+
+@test
+def unix_mode_no_symlink_race():
+    # A user who may write the listener's directory renames a symlink
+    # over the socket between bind() and the mode being set (bindswap.so
+    # does it right after bind()): the file it points to keeps its mode.
+    need_root("to own the target file")
+    shim = os.path.join(TEST_PLUGIN_DIR, "bindswap.so")
+    env = {"LD_PRELOAD": shim,
+           "WEFT_TEST_BINDSWAP": "@DIR@/m.sock=@DIR@/target",
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+           ":verify_asan_link_order=0"}
+    w = Weftd(UNIX_ONLY % ("@DIR@/m.sock", 'mode = "0666"; '), env=env)
+    target = os.path.join(w.dir, "target")
+    with open(target, "w") as f:
+        f.write("secret\n")
+    os.chmod(target, 0o600)
+    try:
+        w.wait_log(r"(worker \d \(pid \d+\) ready|cannot listen)")
+        assert os.path.islink(os.path.join(w.dir, "m.sock")), w.text()
+        st = os.stat(target)
+        assert st.st_mode & 0o7777 == 0o600, oct(st.st_mode)
+        assert open(target).read() == "secret\n"
+    finally:
+        w.stop()
+    # With an owner to set, what is at the path is not a socket any more:
+    # nothing is changed and weftd says why.
+    w = Weftd(UNIX_ONLY % ("@DIR@/m.sock", 'mode = "0666"; owner = '
+                           '"nobody"; '), env=env)
+    target = os.path.join(w.dir, "target")
+    with open(target, "w") as f:
+        f.write("secret\n")
+    os.chmod(target, 0o600)
+    try:
+        assert wait_exit(w.proc) != 0, w.text()
+        assert "no longer a socket" in w.text(), w.text()
+        st = os.stat(target)
+        assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o600), st
+    finally:
+        w.stop()
+    # Without the race, the socket gets exactly the configured mode,
+    # whatever the umask weftd was started with.
+    for mode in (0o666, 0o640, 0o600):
+        w = Weftd(UNIX_ONLY % ("@DIR@/m.sock", 'mode = "%04o"; ' % mode))
+        try:
+            w.wait_log(r"worker \d \(pid \d+\) ready")
+            path = os.path.join(w.dir, "m.sock")
+            st = os.lstat(path)
+            assert st.st_mode & 0o7777 == mode, (oct(st.st_mode), mode)
+            assert exchange(path, b"m") == b"m"
+        finally:
+            assert w.stop() == 0
+
+
+@test
+def log_file_refused_unless_safe():
+    need_root("to own files as another user")
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "l.conf")
+    with open(conf, "w") as f:
+        f.write(UNIX_ONLY.replace("@PLUGINS@", PLUGIN_DIR) %
+                (os.path.join(d, "l.sock"), ""))
+    target = os.path.join(d, "target")
+    with open(target, "w") as f:
+        f.write("keep\n")
+    link = os.path.join(d, "link.log")
+    os.symlink(target, link)
+    other = os.path.join(d, "other.log")
+    open(other, "w").close()
+    os.chown(other, NOBODY, NOBODY)
+    hard = os.path.join(d, "hard.log")
+    os.link(target, hard)
+    for path, why in ((link, "symbolic link"), (other, "uid %d" % NOBODY),
+                      (hard, "single link"), (d, "Is a directory")):
+        p = subprocess.Popen(WEFTD_CMD + ["-c", conf, "-L", path, "-C",
+                                          os.path.join(d, "c.sock")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        rc = wait_exit(p)
+        err = p.stderr.read().decode()
+        assert rc != 0 and path in err and why in err, (rc, err)
+    assert open(target).read() == "keep\n"
+    assert os.path.getsize(other) == 0
+    # The service user may own it: that is who recreates it after a
+    # rotation (the supervisor reopens it after dropping privileges).
+    with open(conf, "a") as f:
+        f.write('user = "nobody";\n')
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-L", other],
+                       capture_output=True, timeout=30 * SLOW)
+    assert r.returncode == 0, r
+    assert "plugins OK" in open(other).read()
+    # A reopen (SIGUSR1) refuses a symlink put in place meanwhile, and
+    # keeps writing to the file it has.
+    logf = os.path.join(d, "weftd.log")
+    w = Weftd(BASE, args=("-L", logf))
+    try:
+        end = time.time() + 10 * SLOW
+        while time.time() < end and not (os.path.exists(logf) and
+                                          "ready" in open(logf).read()):
+            time.sleep(0.05)
+        os.rename(logf, logf + ".1")
+        os.symlink(target, logf)
+        w.proc.send_signal(signal.SIGUSR1)
+        end = time.time() + 10 * SLOW
+        while time.time() < end and \
+                "symbolic link" not in open(logf + ".1").read():
+            time.sleep(0.05)
+        assert "%s: is a symbolic link" % logf in open(logf + ".1").read()
+        w.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10 * SLOW
+        while time.time() < end and \
+                "reload" not in open(logf + ".1").read():
+            time.sleep(0.05)
+        assert "reload" in open(logf + ".1").read()
+        assert open(target).read() == "keep\n"
+    finally:
+        assert w.stop() == 0
+
+
+def ctl(path, cmd, **kw):
+    return subprocess.run(WEFTD_CMD + ["-s", cmd, "-C", path],
+                          capture_output=True, timeout=30 * SLOW, **kw)
+
+
+@test
+def second_instance_refused():
+    conf = UNIX_ONLY % ("@DIR@/a.sock", 'mode = "0600"; ')
+    a = Weftd(conf)
+    try:
+        a.wait_log(r"worker \d \(pid \d+\) ready")
+        sock = os.path.join(a.dir, "a.sock")
+        assert exchange(sock, b"a") == b"a"
+        # `weftd -t` on the same config does not take the lock.
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", a.conf],
+                           capture_output=True, timeout=30 * SLOW)
+        assert r.returncode == 0, r
+        # B with the same control socket: refused before it touches
+        # anything, naming A.
+        b = Weftd(conf.replace("@DIR@", a.dir), args=("-C", a.ctl))
+        try:
+            assert wait_exit(b.proc) != 0, b.text()
+            assert "another weftd (pid %d)" % a.proc.pid in b.text(), \
+                b.text()
+        finally:
+            b.stop()
+        # B with its own control socket but A's UNIX listener: the
+        # listener is live, so it is not removed, and B says whose.
+        b = Weftd(conf.replace("@DIR@", a.dir))
+        try:
+            assert wait_exit(b.proc) != 0, b.text()
+            # (The pid of whoever last listen()ed: a worker of A.)
+            m = re.search(r"a\.sock: in use: a running process \(pid "
+                          r"(\d+)\)", b.text())
+            assert m and int(m.group(1)) in [a.proc.pid] + a.workers(), \
+                (a.proc.pid, a.workers(), b.text())
+        finally:
+            b.stop()
+        # A is untouched: its listener and its control socket work.
+        assert exchange(sock, b"still a") == b"still a"
+        r = ctl(a.ctl, "status")
+        assert r.returncode == 0, r
+        assert b"pid %d," % a.proc.pid in r.stdout, r
+        # Not a socket: never removed.
+        c = Weftd(UNIX_ONLY % (a.conf, ""))
+        try:
+            assert wait_exit(c.proc) != 0, c.text()
+            assert "exists and is not a socket" in c.text(), c.text()
+        finally:
+            c.stop()
+        assert os.path.isfile(a.conf)
+    finally:
+        assert a.stop() == 0
+    # A stale socket (bound, nobody listening) is replaced.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(sock)
+    s.close()
+    a = Weftd(conf.replace("@DIR@", a.dir))
+    try:
+        a.wait_log(r"worker \d \(pid \d+\) ready")
+        assert exchange(sock, b"again") == b"again"
+    finally:
+        assert a.stop() == 0
+
+
+FAKE_SERVER = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(100)
+        c.sendall(sys.argv[2].encode("latin-1"))
+    except OSError:
+        pass  # the client gave up on us
+    c.close()
+"""
+
+
+@test
+def control_socket_spoof_refused():
+    need_root("to run a fake supervisor as nobody")
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o777)  # like a runtime directory others may write to
+    path = os.path.join(d, "weftd.sock")
+    reply = "OK reloaded: spoofed\n"
+    fakes = []
+    try:
+        # A socket nobody made and serves.
+        p = subprocess.Popen([SYS_PYTHON, "-c", FAKE_SERVER, path,
+                              reply], user=NOBODY, group=NOBODY,
+                             stdout=subprocess.PIPE)
+        fakes.append(p)
+        assert p.stdout.readline() == b"listening\n"
+        assert os.lstat(path).st_uid == NOBODY
+        r = ctl(path, "reload")
+        assert r.returncode != 0, r
+        assert b"owned by uid %d" % NOBODY in r.stderr, r
+        assert b"spoofed" not in r.stdout, r
+        # Given to root, it is still served by nobody: SO_PEERCRED.
+        os.chown(path, 0, 0)
+        r = ctl(path, "reload")
+        assert r.returncode != 0, r
+        assert b"uid %d) runs neither as root" % NOBODY in r.stderr, r
+        assert b"spoofed" not in r.stdout, r
+        p.kill()
+        p.wait()
+        os.unlink(path)
+        # A root server's reply reaches the terminal without its control
+        # characters.
+        evil = "OK reloaded: \x1b[31mred\x1b]0;title\x07 \x9b2J\ttab\r\n"
+        p = subprocess.Popen([sys.executable, "-c", FAKE_SERVER, path,
+                              evil], stdout=subprocess.PIPE)
+        fakes.append(p)
+        assert p.stdout.readline() == b"listening\n"
+        r = ctl(path, "reload")
+        assert r.returncode == 0, r
+        assert r.stdout == b"OK reloaded: ?[31mred?]0;title? ?2J\ttab?\n", \
+            r.stdout
+    finally:
+        for p in fakes:
+            p.kill()
+            p.wait()
+
+
+CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b"status\n")
+except (BrokenPipeError, ConnectionResetError):
+    pass  # refused at once: the reply is still there to read
+data = b""
+while True:
+    try:
+        chunk = s.recv(4096)
+    except ConnectionResetError:
+        break  # closed with our command unread
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode())
+"""
+
+
+@test
+def control_socket_peer_checked():
+    # The socket is 0600; were it opened up, the supervisor still talks
+    # only to root, the user it started as and the service user.
+    need_root("to connect as nobody")
+    w = Weftd(UNIX_ONLY % ("@DIR@/p.sock", ""))
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        assert os.stat(w.ctl).st_mode & 0o777 == 0o600
+        os.chmod(w.dir, 0o755)
+        os.chmod(w.ctl, 0o666)
+        r = as_nobody(CLIENT, w.ctl)
+        assert r.returncode == 0, r
+        assert r.stdout == b"", r  # closed unanswered
+        w.wait_log(r"control connection from pid \d+, uid %d refused" %
+                   NOBODY)
+        r = ctl(w.ctl, "status")
+        assert r.returncode == 0 and r.stdout.startswith(b"OK weftd"), r
+    finally:
+        assert w.stop() == 0
 
 
 def stop_shared():
