@@ -321,6 +321,15 @@ fail:
 	return -1;
 }
 
+static void
+unlink_own_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+}
+
 static int
 bind_unix(const struct conf_listener *l, char **cause)
 {
@@ -622,6 +631,11 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 			}
 			continue;
 		}
+		/* A draining generation may still listen there (the address
+		 * left the file and came back): that socket is ours to
+		 * replace, and its generation will not remove ours. */
+		if (l->kind == CONF_LISTEN_UNIX && key_in_use(g, g->ls[i].key))
+			unlink_own_socket(l->path);
 		if ((g->ls[i].fd = lsock_bind_one(l, cause)) < 0)
 			goto fail;
 		if (l->kind == CONF_LISTEN_UNIX)

@@ -938,6 +938,39 @@ def second_instance_refused():
         assert a.stop() == 0
 
 
+@test
+def unix_listener_back_while_draining():
+    # A live socket is never removed, except one of weftd's own: a UNIX
+    # listener that left the config and came back while the generation
+    # that had it still drains.
+    conf = UNIX_ONLY.replace("workers = 1;", "workers = 1;\n"
+                             "shutdown_timeout = 30.0;")
+    with_unix = conf % ("@DIR@/d.sock", "")
+    without = with_unix.replace('unix = "@DIR@/d.sock";',
+                                'tcp = "127.0.0.1:0";')
+    w = Weftd(with_unix)
+    path = os.path.join(w.dir, "d.sock")
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        held = connect(path)
+        held.sendall(b"x")
+        assert recv_until(held, lambda d: len(d) >= 1) == b"x"
+        w.write_conf(without)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete")
+        w.write_conf(with_unix)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete", count=2)
+        assert "reload failed" not in w.text(), w.text()
+        assert exchange(path, b"back") == b"back"
+        # The first generation ends; the path is the third one's now.
+        held.close()
+        w.wait_log(r"exited with status 0", count=2)
+        assert exchange(path, b"kept") == b"kept"
+    finally:
+        assert w.stop() == 0
+
+
 FAKE_SERVER = r"""
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
