@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +47,19 @@ fill_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
+static int set_cause(char **cause, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* *cause = the message; returns -1. */
 static int
-set_cause(char **cause, const char *fmt, const char *path, const char *err)
+set_cause(char **cause, const char *fmt, ...)
 {
-	if (asprintf(cause, fmt, path, err) < 0)
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) < 0)
 		*cause = NULL;
+	va_end(ap);
 	return -1;
 }
 
@@ -71,10 +80,10 @@ control_clear_stale(const char *path, char **cause)
 	/* Never remove what is not a socket: a file or a symlink put there
 	 * is somebody else's. */
 	if (!S_ISSOCK(st.st_mode))
-		return set_cause(cause, "%s: exists and is not a socket%s", path,
-		    "");
+		return set_cause(cause, "%s: exists and is not a socket",
+		    path);
 	if (fill_addr(path, &sun) != 0)
-		return set_cause(cause, "%s: path too long%s", path, "");
+		return set_cause(cause, "%s: path too long", path);
 	/* Only a socket nobody listens on is left over from an earlier run.
 	 * Non-blocking: a full backlog (EAGAIN) also means live. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -99,8 +108,8 @@ control_clear_stale(const char *path, char **cause)
 		return set_cause(cause, "%s: cannot tell whether it is in use: "
 		    "%s", path, strerror(error));
 	if (unlink(path) != 0 && errno != ENOENT)
-		return set_cause(cause, "%s: cannot remove the stale socket: %s",
-		    path, strerror(errno));
+		return set_cause(cause, "%s: cannot remove the stale "
+		    "socket: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -115,7 +124,7 @@ control_lock(const char *path, char **cause)
 
 	if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >=
 	    (int)sizeof(lpath))
-		return set_cause(cause, "%s.lock: path too long%s", path, "");
+		return set_cause(cause, "%s.lock: path too long", path);
 	/* The directory may be writable by the service's group: no
 	 * symlink is followed, and only a plain file of ours is used. */
 	fd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
@@ -125,8 +134,8 @@ control_lock(const char *path, char **cause)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		close(fd);
-		return set_cause(cause, "%s: %s", lpath,
-		    "not a regular file of root or of this user (refused)");
+		return set_cause(cause, "%s: not a regular file of root or of "
+		    "this user (refused)", lpath);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK) {
@@ -159,8 +168,8 @@ control_listen(const char *path, char **cause)
 	int fd, rc;
 
 	if (fill_addr(path, &sun) != 0)
-		return set_cause(cause, "control socket %s: path too long%s",
-		    path, "");
+		return set_cause(cause, "control socket %s: path too long",
+		    path);
 	if ((rc = control_clear_stale(path, cause)) != 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -231,7 +240,8 @@ control_client(const char *path, const char *cmd)
 		    path, strerror(errno));
 		return 1;
 	}
-	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+	if (!S_ISSOCK(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		fprintf(stderr, "weftd: %s: %s uid %ld, not by root or by "
 				"this user: not the supervisor's, refusing to "
 				"use it\n",

@@ -181,7 +181,8 @@ log_open(const char *path)
 		close(fd);
 		return -1;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != log_owner) {
+	if (st.st_uid != 0 && st.st_uid != geteuid() &&
+	    st.st_uid != log_owner) {
 		log_warnx("log file %s: owned by uid %ld, not by root or the "
 			  "service user, refusing it", path, (long)st.st_uid);
 		close(fd);

@@ -1669,8 +1669,8 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 		fatalx("%s", cause != NULL ? cause : "already running");
 	if (S.lock_fd < 0) {
 		/* Like the control socket itself, which it goes with. */
-		log_warnx("cannot lock: %s; a second weftd with the same control "
-			  "socket would not be detected",
+		log_warnx("cannot lock: %s; a second weftd with the same "
+			  "control socket would not be detected",
 		    cause != NULL ? cause : "?");
 		free(cause);
 		cause = NULL;

@@ -926,14 +926,23 @@ def second_instance_refused():
         assert os.path.isfile(a.conf)
     finally:
         assert a.stop() == 0
-    # A stale socket (bound, nobody listening) is replaced.
+    # A stale socket (bound, nobody listening) is replaced.  A symlink
+    # planted as the lock file is not followed: weftd warns and serves.
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(sock)
     s.close()
-    a = Weftd(conf.replace("@DIR@", a.dir))
+    target = os.path.join(a.dir, "target")
+    with open(target, "w") as f:
+        f.write("keep\n")
+    lock = os.path.join(a.dir, "planted.sock.lock")
+    os.symlink(target, lock)
+    a = Weftd(conf.replace("@DIR@", a.dir),
+              args=("-C", lock[:-len(".lock")]))
     try:
         a.wait_log(r"worker \d \(pid \d+\) ready")
         assert exchange(sock, b"again") == b"again"
+        assert "cannot lock: %s: " % lock in a.text(), a.text()
+        assert open(target).read() == "keep\n"
     finally:
         assert a.stop() == 0
 
