@@ -1,7 +1,7 @@
 /*
- * weftd's plugin loader: dlopen a handler .so, check its descriptor in a
- * fixed order, run its init with the settings from the config file, and
- * unload it again.  Workers, `weftd -t` and the reload probe call it; the
+ * weftd's plugin loader: open a handler .so through checked directories,
+ * dlopen a sealed copy of it, check its descriptor in a fixed order, run
+ * its init with the settings from the config file, and unload it again.  Workers, `weftd -t` and the reload probe call it; the
  * supervisor never does (it runs no plugin code).
  *
  * Every refusal names the file and what was expected and found, so
@@ -406,7 +406,8 @@ out:
 
 /*
  * A sealed in-memory copy of what fd reads: the fd of the copy
- * (O_CLOEXEC), or -1 with *cause set.  Loading the copy, not the file,
+ * (O_CLOEXEC: no program a plugin runs inherits it), or -1 with *cause
+ * set.  Loading the copy, not the file,
  * means nothing done to the file later can change the code a process
  * runs: a `cp` over a loaded plugin truncates and rewrites the very
  * pages a mapping of the file would execute.
@@ -461,49 +462,54 @@ fail:
 }
 
 /*
- * dlopen the copy mfd as "/proc/self/fd/N".  The dynamic linker takes a
- * name it has loaded before for the same library, and a memfd closed
- * after an earlier plugin's dlopen leaves its number free while that
- * library stays loaded under the name: the number is moved until no
- * loaded library has the name, so this always loads these bytes.
- * Closes mfd.  The handle, or NULL with *cause naming file.
+ * dlopen the copy mfd as "/proc/PID/fd/N", the name the dynamic linker
+ * keeps for it.  mfd stays open while the plugin is loaded, so that name
+ * keeps leading to the code: gdb attaching to a worker and ASan's
+ * symbolizer open it to read the plugin's symbols (a /proc/self name
+ * would be their own).  The dynamic linker returns a library it already
+ * has under the same name, and a name can come back (a library that
+ * outlived its dlclose, a number reused): the copy is moved to another
+ * number until no loaded library has its name, so this always loads
+ * these bytes.  The handle, with *fdp the (maybe moved) copy, or NULL
+ * with mfd closed and *cause naming file.
  */
 static void *
-plugin_dlopen(const char *file, int mfd, char **cause)
+plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 {
+	struct stat st, named;
 	char path[64];
 	const char *err, *at;
 	void *dl, *old;
 	int nfd;
 
 	for (;;) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%d",
+		    (long)getpid(), mfd);
 		if ((old = dlopen(path, RTLD_LAZY | RTLD_NOLOAD)) == NULL)
 			break;
 		dlclose(old);
 		if ((nfd = fcntl(mfd, F_DUPFD_CLOEXEC, mfd + 1)) < 0) {
 			plugin_cause(cause, "%s: %s", file, strerror(errno));
-			close(mfd);
-			return NULL;
+			goto fail;
 		}
 		close(mfd);
 		mfd = nfd;
 	}
-	if (access(path, R_OK) != 0) {
-		plugin_cause(cause, "%s: cannot load the checked copy as %s: "
-		    "%s (is /proc mounted?)", file, path, strerror(errno));
-		close(mfd);
-		return NULL;
+	/* A /proc of another PID namespace would name another process. */
+	if (fstat(mfd, &st) != 0 || stat(path, &named) != 0 ||
+	    st.st_dev != named.st_dev || st.st_ino != named.st_ino) {
+		plugin_cause(cause, "%s: cannot load the checked copy as %s "
+		    "(is this process's /proc mounted?)", file, path);
+		goto fail;
 	}
 	/* RTLD_NOW: an unresolved symbol fails here, in `weftd -t`, and not
 	 * in a worker the first time a handler calls it.  RTLD_LOCAL: two
 	 * plugins' private symbols never interpose on each other. */
 	dlerror();
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	/* The mappings hold the copy now; the fd is not needed. */
-	close(mfd);
-	if (dl != NULL)
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) != NULL) {
+		*fdp = mfd;
 		return dl;
+	}
 	if ((err = dlerror()) == NULL)
 		err = "unknown dlopen error";
 	/* glibc's text names the copy: name the file instead. */
@@ -512,6 +518,8 @@ plugin_dlopen(const char *file, int mfd, char **cause)
 		    at + strlen(path));
 	else
 		plugin_cause(cause, "%s: %s", file, err);
+fail:
+	close(mfd);
 	return NULL;
 }
 
@@ -540,7 +548,7 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 	close(fd);
 	if (mfd < 0)
 		return -1;
-	if ((dl = plugin_dlopen(file, mfd, cause)) == NULL)
+	if ((dl = plugin_dlopen(file, mfd, &mfd, cause)) == NULL)
 		return -1;
 	d = dlsym(dl, WEFT_PLUGIN_SYMBOL);
 	if (d == NULL) {
@@ -556,11 +564,13 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 	}
 	p->p_conf = cp;
 	p->p_dl = dl;
+	p->p_fd = mfd;
 	p->p_desc = d;
 	*out = p;
 	return 0;
 fail:
 	dlclose(dl);
+	close(mfd);
 	return -1;
 }
 
@@ -653,6 +663,9 @@ plugin_unload(struct plugin **pp)
 	weft_plugin_ctx_free(&p->p_ctx);
 	if (p->p_dl != NULL)
 		dlclose(p->p_dl);
+	/* Only now: the dynamic linker's name for it leads here. */
+	if (p->p_fd >= 0)
+		close(p->p_fd);
 	free(p);
 	*pp = NULL;
 }
