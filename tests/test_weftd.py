@@ -780,6 +780,44 @@ def check_mode_bad_plugin():
     assert b"bad-abi-major.so" in r.stderr and b"ABI" in r.stderr, r.stderr
 
 
+@test
+def check_mode_plugin_dir_swapped():
+    """weftd -t (root's ExecStartPre) checks a plugin, and the directory
+    holding it is swapped for another between the checks and the load (an
+    LD_PRELOAD shim around dlopen does it): the bytes checked are the
+    bytes run, and the planted copy's code never runs."""
+    d = tempfile.mkdtemp(prefix="weftd-test-swap-")
+    os.chmod(d, 0o755)
+    good = os.path.join(d, "plugins")
+    planted = os.path.join(d, "planted")
+    marker = os.path.join(d, "planted-code-ran")
+    for sub in (good, planted):
+        os.mkdir(sub)
+        os.chmod(sub, 0o755)
+    shutil.copyfile(os.path.join(TEST_PLUGIN_DIR, "good.so"),
+                    os.path.join(good, "good.so"))
+    # marker.so is named "good" too; its constructor creates `marker`.
+    shutil.copyfile(os.path.join(TEST_PLUGIN_DIR, "marker.so"),
+                    os.path.join(planted, "good.so"))
+    conf = os.path.join(d, "w.conf")
+    with open(conf, "w") as f:
+        f.write('plugins = { good = { path = "%s/good.so"; }; };\n'
+                'listen = ( { tcp = "127.0.0.1:0"; plugin = "good"; } );\n'
+                % good)
+    env = dict(os.environ,
+               LD_PRELOAD=os.path.join(TEST_PLUGIN_DIR, "swap-shim.so"),
+               WEFT_TEST_SWAP_DIR=good, WEFT_TEST_SWAP_WITH=planted,
+               WEFT_TEST_MARKER=marker,
+               # The shim comes before the ASan runtime in an ASan build.
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+               ":verify_asan_link_order=0")
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], env=env,
+                       capture_output=True, timeout=60 * SLOW)
+    assert os.path.isdir(good + ".aside"), r.stderr  # the swap happened
+    assert not os.path.exists(marker), r.stderr
+    assert r.returncode == 0, r.stderr
+
+
 def stop_shared():
     if "w" in shared:
         shared["w"].stop()
