@@ -1,8 +1,9 @@
 /*
  * weftd's plugin loader: open a handler .so through checked directories,
  * dlopen a sealed copy of it, check its descriptor in a fixed order, run
- * its init with the settings from the config file, and unload it again.  Workers, `weftd -t` and the reload probe call it; the
- * supervisor never does (it runs no plugin code).
+ * its init with the settings from the config file, and unload it again.
+ * Workers, `weftd -t` and the reload probe call it; the supervisor never
+ * does (it runs no plugin code).
  *
  * Every refusal names the file and what was expected and found, so
  * `weftd -t` can say why a plugin cannot be used without anyone having to
@@ -400,17 +401,19 @@ out:
 	return fd;
 }
 
+/* Linux 6.3: executable even under vm.memfd_noexec=1 (older kernels
+ * refuse the flag, and their memfds are executable anyway). */
 #ifndef MFD_EXEC
-#define MFD_EXEC 0x0010U	/* Linux 6.3: executable even if vm.memfd_noexec=1 */
+#define MFD_EXEC 0x0010U
 #endif
 
 /*
  * A sealed in-memory copy of what fd reads: the fd of the copy
  * (O_CLOEXEC: no program a plugin runs inherits it), or -1 with *cause
- * set.  Loading the copy, not the file,
- * means nothing done to the file later can change the code a process
- * runs: a `cp` over a loaded plugin truncates and rewrites the very
- * pages a mapping of the file would execute.
+ * set.  Loading the copy, not the file, means nothing done to the file
+ * later can change the code a process runs: a `cp` over a loaded plugin
+ * truncates and rewrites the very pages a mapping of the file would
+ * execute.
  */
 static int
 plugin_copy(const char *file, int fd, char **cause)
