@@ -27,9 +27,11 @@ struct plugin {
  * later write to the file changes nothing loaded.  Then check, in
  * order: the descriptor symbol, magic, ABI major (equal), ABI minor (not
  * newer), struct size, name (cp->name, '-' == '_'), flags (none
- * supported yet), a client_connected handler.  On failure returns -1 and *cause (malloc'd,
- * the caller frees it) names the file and what was expected and found.
- * cp must outlive the plugin (p_conf points to it).  *out must be NULL.
+ * supported yet), a client_connected handler.  On failure returns -1
+ * and *cause (malloc'd, the caller frees it) names the file and what was
+ * expected and found.  cp must outlive the plugin (p_conf points to it).
+ * *out must be NULL.  The copy's fd (p_fd) stays open until
+ * plugin_unload: the dynamic linker and debuggers name the plugin by it.
  */
 int plugin_load(const struct conf_plugin *cp, struct plugin **out,
     char **cause);
