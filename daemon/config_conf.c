@@ -292,6 +292,12 @@ make_copy(struct walk *w, struct conf_loc loc, const char *name,
 	c->fd = fd;
 	c->name = (char *)name;
 	snprintf(c->path, sizeof(c->path), "/proc/self/fd/%d", fd);
+	/* Without /proc libconfig would only say "file I/O error". */
+	if (access(c->path, R_OK) != 0) {
+		config_error(w->ps, loc, "cannot read the checked copy as %s: "
+		    "%s (is /proc mounted?)", c->path, strerror(errno));
+		return NULL;
+	}
 	return c->path;
 }
 
