@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,11 +31,20 @@ struct val {
 	char buf[64];
 };
 
+/* A checked copy libconfig reads instead of the file (check_includes). */
+struct copy {
+	int fd;
+	char path[32];		/* "/proc/self/fd/N", what libconfig names */
+	char *name;		/* as @include wrote it; NULL: the loaded file */
+};
+
 struct walk {
 	struct conf_parse *ps;
 	const char *file;	/* the file being loaded */
 	const char *dir;	/* its directory, or NULL for "." */
 	char buf[PATH_MAX];	/* src(): config.c copies what it keeps */
+	struct copy *copies;
+	size_t ncopies;
 };
 
 /*
@@ -45,6 +55,13 @@ struct walk {
 static const char *
 src(struct walk *w, const char *f)
 {
+	size_t i;
+
+	for (i = 0; f != NULL && i < w->ncopies; i++)
+		if (strcmp(f, w->copies[i].path) == 0) {
+			f = w->copies[i].name;
+			break;
+		}
 	if (f == NULL || strcmp(f, w->file) == 0)
 		return NULL;
 	if (f[0] == '/' || w->dir == NULL)
@@ -198,12 +215,105 @@ walk_listen(struct walk *w, const config_setting_t *list)
  * comments, a line of blanks, "@include", blanks, then a quoted name in
  * which only \\ and \" are escapes), and each target is opened and read
  * here to the end, as libconfig would.  One that is not a regular file,
- * or that cannot be opened or read, is an error naming the include.  A
- * missing file is left to libconfig ("cannot open include file").  The
+ * or that cannot be opened or read, is an error naming the include, and
+ * a missing one gets libconfig's words ("cannot open include file").  The
  * file being loaded is read here first too: `weftd -c /proc/self/mem`
  * would exit the same way.
+ *
+ * libconfig must then parse the bytes that were checked, not open the
+ * paths again: a file replaced in between (by a directory, a FIFO) would
+ * take the supervisor down after all.  libconfig 1.5 has no hook for
+ * reading an include, so each file read here is handed over as a copy in
+ * a memfd, and every @include checked is rewritten to name its copy as
+ * "/proc/self/fd/N" (with no include_dir, which libconfig would put in
+ * front of it).  src() turns those names back into the files' own.
  */
 #define INCLUDE_DEPTH_MAX 10	/* libconfig's */
+#define INCLUDE_COPIES_MAX 512	/* fds held while libconfig parses */
+
+/* A growing text. */
+struct text {
+	char *b;
+	size_t len, cap;
+};
+
+static void
+text_add(struct text *t, const char *p, size_t n)
+{
+	if (t->cap - t->len < n) {
+		t->cap = t->len + n + t->cap + 256;
+		if ((t->b = realloc(t->b, t->cap)) == NULL)
+			fatal("config");
+	}
+	memcpy(t->b + t->len, p, n);
+	t->len += n;
+}
+
+/*
+ * Keep text as a copy for libconfig, named `name` (as @include wrote it,
+ * NULL for the file being loaded).  Its "/proc/self/fd/N" path, or NULL
+ * after an error reported at loc.
+ */
+static const char *
+make_copy(struct walk *w, struct conf_loc loc, const char *name,
+    const char *text, size_t len)
+{
+	struct copy *c;
+	ssize_t n;
+	size_t off;
+	int fd;
+
+	if (w->ncopies == INCLUDE_COPIES_MAX) {
+		config_error(w->ps, loc, "more than %d @include files",
+		    INCLUDE_COPIES_MAX);
+		return NULL;
+	}
+	if ((fd = memfd_create("weftd-config", MFD_CLOEXEC)) < 0) {
+		config_error(w->ps, loc, "memfd_create: %s", strerror(errno));
+		return NULL;
+	}
+	for (off = 0; off < len; off += (size_t)n) {
+		n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0) {
+			config_error(w->ps, loc, "copying: %s",
+			    strerror(n < 0 ? errno : EIO));
+			close(fd);
+			return NULL;
+		}
+	}
+	w->copies = reallocarray(w->copies, w->ncopies + 1,
+	    sizeof(*w->copies));
+	if (w->copies == NULL || (name != NULL &&
+	    (name = strdup(name)) == NULL))
+		fatal("config");
+	c = &w->copies[w->ncopies++];
+	c->fd = fd;
+	c->name = (char *)name;
+	snprintf(c->path, sizeof(c->path), "/proc/self/fd/%d", fd);
+	/* Without /proc libconfig would only say "file I/O error". */
+	if (access(c->path, R_OK) != 0) {
+		config_error(w->ps, loc, "cannot read the checked copy as %s: "
+		    "%s (is /proc mounted?)", c->path, strerror(errno));
+		return NULL;
+	}
+	return c->path;
+}
+
+static void
+free_copies(struct walk *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->ncopies; i++) {
+		close(w->copies[i].fd);
+		free(w->copies[i].name);
+	}
+	free(w->copies);
+	w->copies = NULL;
+	w->ncopies = 0;
+}
 
 /* libconfig's include path: include_dir "/" name, or name. */
 static char *
@@ -274,21 +384,20 @@ out:
 
 /*
  * Check the @includes of text (the file written as `written`, NULL for the
- * file being loaded, at include depth `depth`).  Returns 0, -1 after an
- * error, 1 to stop looking (too deep: libconfig says so).
+ * file being loaded, at include depth `depth`) and append it to *out with
+ * each checked @include naming its copy.  Returns 0 or -1 after an error.
  */
 static int
 check_includes(struct walk *w, const char *text, size_t len,
-    const char *written, int depth)
+    const char *written, int depth, struct text *out)
 {
 	struct conf_loc loc;
-	struct stat st;
+	struct text sub;
 	char *name, *full, *inc;
-	size_t inclen, i, k;
-	int line = 1, bol = 1, rc = 0, error;
+	const char *copy;
+	size_t inclen, i, k, q, done = 0;
+	int line = 1, bol = 1, rc = 0, error, nl;
 
-	if (depth > INCLUDE_DEPTH_MAX)
-		return 1;
 	if ((name = malloc(len + 1)) == NULL)
 		fatal("config");
 	for (i = 0; i < len && rc == 0; i++) {
@@ -312,8 +421,10 @@ check_includes(struct walk *w, const char *text, size_t len,
 			}
 			/* A run of plain bytes counts up to a NUL, as in
 			 * libconfig's string buffer. */
+			q = i;
+			nl = 0;
 			for (i++, k = 0; i < len && text[i] != '"'; i++) {
-				line += text[i] == '\n';
+				nl += text[i] == '\n';
 				if (text[i] == '\\' && i + 1 < len &&
 				    (text[i + 1] == '\\' || text[i + 1] == '"'))
 					name[k++] = text[++i];
@@ -322,22 +433,46 @@ check_includes(struct walk *w, const char *text, size_t len,
 				else if (text[i] == '\0')
 					for (; i + 1 < len && text[i + 1] != '"' &&
 					    text[i + 1] != '\\'; i++)
-						line += text[i + 1] == '\n';
+						nl += text[i + 1] == '\n';
 				else
 					name[k++] = text[i];
 			}
+			line += nl;
 			name[k] = '\0';
 			if (i == len)
 				break;
+			/* Nested deeper than libconfig goes: it refuses
+			 * this @include without opening anything. */
+			if (depth >= INCLUDE_DEPTH_MAX)
+				continue;
 			full = include_path(w->dir, name);
-			if (stat(full, &st) != 0 && errno == ENOENT)
-				error = 0;	/* libconfig's "cannot open" */
-			else if ((error = read_whole(full, &inc, &inclen)) == 0) {
+			if ((error = read_whole(full, &inc, &inclen)) == 0) {
+				memset(&sub, 0, sizeof(sub));
 				rc = check_includes(w, inc, inclen, name,
-				    depth + 1);
+				    depth + 1, &sub);
 				free(inc);
-			}
-			if (error != 0) {
+				copy = NULL;
+				/* src() shares one buffer: name it again. */
+				loc.file = depth == 0 ? NULL : src(w, written);
+				if (rc == 0 && (copy = make_copy(w, loc, name,
+				    sub.b != NULL ? sub.b : "", sub.len)) == NULL)
+					rc = -1;
+				free(sub.b);
+				if (copy != NULL) {
+					/* The name becomes the copy's; the
+					 * lines it spanned stay lines. */
+					text_add(out, text + done, q + 1 - done);
+					text_add(out, copy, strlen(copy));
+					text_add(out, "\"", 1);
+					while (nl-- > 0)
+						text_add(out, "\n", 1);
+					done = i + 1;
+				}
+			} else if (error == ENOENT) {
+				config_error(w->ps, loc,
+				    "cannot open include file");
+				rc = -1;
+			} else {
 				config_error(w->ps, loc, "@include \"%s\": %s",
 				    name, error == -1 ? "not a regular file" :
 				    strerror(error));
@@ -366,29 +501,39 @@ check_includes(struct walk *w, const char *text, size_t len,
 		}
 	}
 	free(name);
+	if (rc == 0 && done < len)
+		text_add(out, text + done, len - done);
 	return rc;
 }
 
 /*
  * The file being loaded: config_load() has opened it, and refused a
  * directory.  Anything else that is not a regular file is left to
- * libconfig as before; a regular file that cannot be read is an error.
+ * libconfig as before (*copy stays NULL); a regular file that cannot be
+ * read is an error.  Otherwise *copy is the checked copy libconfig reads.
  */
 static int
-check_file(struct walk *w, const char *file)
+check_file(struct walk *w, const char *file, const char **copy)
 {
 	struct conf_loc none = { NULL, 0 };
+	struct text out;
 	char *text;
 	size_t len;
 	int error, rc;
 
+	*copy = NULL;
 	if ((error = read_whole(file, &text, &len)) == -1)
 		return 0;
 	if (error != 0) {
 		config_error(w->ps, none, "%s", strerror(error));
 		return -1;
 	}
-	rc = check_includes(w, text, len, NULL, 0);
+	memset(&out, 0, sizeof(out));
+	rc = check_includes(w, text, len, NULL, 0, &out);
+	if (rc == 0 && (*copy = make_copy(w, none, NULL,
+	    out.b != NULL ? out.b : "", out.len)) == NULL)
+		rc = -1;
+	free(out.b);
 	free(text);
 	return rc;
 }
@@ -401,6 +546,7 @@ config_conf_parse(struct conf_parse *ps, const char *file)
 	struct walk w;
 	struct val v;
 	config_t cfg;
+	const char *copy;
 	char *dir, *slash;
 	int i, j, rc = 0;
 
@@ -416,14 +562,17 @@ config_conf_parse(struct conf_parse *ps, const char *file)
 		fatal("config");
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir ? 1 : 0] = '\0';
-		config_set_include_dir(&cfg, dir);
 		w.dir = dir;
 	}
-	if (check_file(&w, file) < 0) {
+	if (check_file(&w, file, &copy) < 0) {
 		rc = -1;
 		goto out;
 	}
-	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
+	/* A copy's @includes name copies, which an include_dir would
+	 * break; a file read by libconfig itself has the plain names. */
+	if (copy == NULL && w.dir != NULL)
+		config_set_include_dir(&cfg, w.dir);
+	if (config_read_file(&cfg, copy != NULL ? copy : file) != CONFIG_TRUE) {
 		loc.file = src(&w, config_error_file(&cfg));
 		loc.line = config_error_line(&cfg);
 		config_error(ps, loc, "%s", config_error_text(&cfg));
@@ -453,6 +602,7 @@ config_conf_parse(struct conf_parse *ps, const char *file)
 	}
 out:
 	config_destroy(&cfg);
+	free_copies(&w);
 	free(dir);
 	return rc;
 }

@@ -13,6 +13,7 @@
 struct plugin {
 	const struct conf_plugin *p_conf;
 	void *p_dl;
+	int p_fd;		/* the sealed copy p_dl was loaded from */
 	const struct weft_plugin_desc *p_desc;
 	weft_plugin_ctx_t *p_ctx;
 	void *p_state;
@@ -20,12 +21,17 @@ struct plugin {
 };
 
 /*
- * dlopen(RTLD_NOW | RTLD_LOCAL) cp->abspath and check, in order: the
- * descriptor symbol, magic, ABI major (equal), ABI minor (not newer),
- * struct size, name (cp->name, '-' == '_'), flags (none supported yet),
- * a client_connected handler.  On failure returns -1 and *cause (malloc'd,
- * the caller frees it) names the file and what was expected and found.
- * cp must outlive the plugin (p_conf points to it).  *out must be NULL.
+ * Open cp->abspath through directory fds checked on the way (owner, mode:
+ * plugin.c says which), copy it into a sealed memfd and dlopen(RTLD_NOW |
+ * RTLD_LOCAL) that copy, so the bytes checked are the bytes run and a
+ * later write to the file changes nothing loaded.  Then check, in
+ * order: the descriptor symbol, magic, ABI major (equal), ABI minor (not
+ * newer), struct size, name (cp->name, '-' == '_'), flags (none
+ * supported yet), a client_connected handler.  On failure returns -1
+ * and *cause (malloc'd, the caller frees it) names the file and what was
+ * expected and found.  cp must outlive the plugin (p_conf points to it).
+ * *out must be NULL.  The copy's fd (p_fd) stays open until
+ * plugin_unload: the dynamic linker and debuggers name the plugin by it.
  */
 int plugin_load(const struct conf_plugin *cp, struct plugin **out,
     char **cause);

@@ -9,6 +9,7 @@
  */
 #include "autoconf.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1090,6 +1092,104 @@ test_include_unreadable(void **state)
 	    "F:2: cannot open include file");
 }
 
+/*
+ * A file replaced after weftd checked it and before libconfig opens it.
+ * libconfig 1.5 fopen()s with mode "rt" (config.c uses "r"), and the
+ * program's fopen comes before libc's: armed with swap_path, the first
+ * "rt" open renames swap_with over swap_path, or with no swap_with puts
+ * a directory there, then opens what it was asked to.  (Default
+ * visibility: libconfig.so calls it through the dynamic symbol table.)
+ */
+static char swap_path[256], swap_with[256];
+
+FILE *fopen(const char *, const char *)
+    __attribute__((visibility("default")));
+
+FILE *
+fopen(const char *path, const char *mode)
+{
+	static FILE *(*real)(const char *, const char *);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "fopen");
+	if (swap_path[0] != '\0' && strcmp(mode, "rt") == 0) {
+		if (swap_with[0] != '\0')
+			(void)rename(swap_with, swap_path);
+		else if (unlink(swap_path) == 0)
+			(void)mkdir(swap_path, 0755);
+		swap_path[0] = swap_with[0] = '\0';
+	}
+	return real(path, mode);
+}
+
+static void
+swap_arm(const char *path, const char *with)
+{
+	snprintf(swap_path, sizeof(swap_path), "%s", path);
+	snprintf(swap_with, sizeof(swap_with), "%s", with != NULL ? with : "");
+}
+
+/* libconfig parses the bytes that were checked, not what the paths hold
+ * by the time it reads them. */
+static void
+test_include_swapped_after_check(void **state)
+{
+	char *inc, *other, *top;
+	struct conf *c;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	inc = put("swap-inc.conf", "workers = 3;\n");
+	other = put("swap-other.conf", "workers = 7;\n");
+	top = put("swap-top.conf", "# top\n@include \"swap-inc.conf\"\n");
+	swap_arm(inc, other);
+	c = load_ok(top);
+	assert_string_equal(swap_path, "");	/* the swap happened */
+	assert_int_equal(c->workers, 3);
+	config_free(c);
+	free(other);
+
+	/* The file being loaded itself. */
+	other = put("swap-other.conf", "workers = 7;\n");
+	free(top);
+	top = put("swap-top.conf", "workers = 3;\n");
+	swap_arm(top, other);
+	c = load_ok(top);
+	assert_string_equal(swap_path, "");
+	assert_int_equal(c->workers, 3);
+	config_free(c);
+
+	/* A directory in its place would make libconfig's scanner exit()
+	 * the process (the supervisor, on a reload): in a child. */
+	free(top);
+	free(inc);
+	inc = put("swap-inc.conf", "workers = 3;\n");
+	top = put("swap-top.conf", "@include \"swap-inc.conf\"\n");
+	swap_arm(inc, NULL);
+	fflush(NULL);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		c = NULL;
+		status = config_load(top, &c, NULL) == 0 && c->workers == 3 &&
+		    swap_path[0] == '\0' ? 0 : 1;
+		/* Under valgrind a leak would be the child's exit status. */
+		config_free(c);
+		free(top);
+		free(inc);
+		free(other);
+		_exit(status);
+	}
+	swap_path[0] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(rmdir(inc), 0);
+	free(top);
+	free(inc);
+	free(other);
+}
+
 /* Bug 5: an all-digit host longer than parse_tcp's buffer overflowed it. */
 static void
 test_err_long_ipv4(void **state)
@@ -1206,6 +1306,7 @@ main(void)
 		cmocka_unit_test(test_err_owner_group),
 		cmocka_unit_test(test_include_not_regular),
 		cmocka_unit_test(test_include_unreadable),
+		cmocka_unit_test(test_include_swapped_after_check),
 		cmocka_unit_test(test_err_long_ipv4),
 		cmocka_unit_test(test_err_control_chars_escaped),
 	};

@@ -30,6 +30,34 @@
 
 #define CONF "weftd.conf"
 
+/*
+ * The loader's dlopen calls land here first (the program's own symbol
+ * wins over libc's).  With swap_from set, the next load first renames
+ * that directory aside and swap_to into its place, as someone who can
+ * rename an ancestor directory would between the loader's checks and its
+ * dlopen.  A probe (RTLD_NOLOAD) loads nothing and does not trigger it.
+ */
+static char swap_from[256], swap_to[256], swap_aside[256];
+static int swaps;
+
+void *dlopen(const char *, int);
+
+void *
+dlopen(const char *file, int flags)
+{
+	static void *(*real)(const char *, int);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "dlopen");
+	if (swap_from[0] != '\0' && (flags & RTLD_NOLOAD) == 0) {
+		if (rename(swap_from, swap_aside) == 0 &&
+		    rename(swap_to, swap_from) == 0)
+			swaps++;
+		swap_from[0] = '\0';
+	}
+	return real(file, flags);
+}
+
 /* A plugin stanza under construction. */
 struct stanza {
 	struct conf_plugin cp;
@@ -493,6 +521,229 @@ test_refuse_writable_by_others(void **state)
 	rmdir(dir);
 }
 
+/* Make path a directory with this mode (mkdir, then chmod past umask). */
+static void
+dir_make(const char *path, mode_t mode)
+{
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Copy test plugin `from` (in TEST_PLUGIN_DIR) to dir/to. */
+static void
+plant(const char *from, const char *dir, const char *to)
+{
+	char src[512], dst[1024];
+
+	snprintf(src, sizeof(src), "%s/%s", TEST_PLUGIN_DIR, from);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, to);
+	assert_int_equal(copy_file(src, dst), 0);
+}
+
+/* Does path exist? */
+static int
+exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+/*
+ * The directory holding a checked plugin is swapped for another between
+ * the checks and the load (what the dlopen hook above does).  The bytes
+ * that were checked are the ones loaded: good's init runs, and the
+ * planted copy's constructor never does.
+ */
+static void
+test_swap_between_check_and_load(void **state)
+{
+	char base[] = "/tmp/weft-test-swap-XXXXXX", marker[256], f[512];
+	struct stanza st;
+	struct plugin *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(chmod(base, 0755), 0);
+	snprintf(swap_from, sizeof(swap_from), "%s/plugins", base);
+	snprintf(swap_to, sizeof(swap_to), "%s/planted", base);
+	snprintf(swap_aside, sizeof(swap_aside), "%s/aside", base);
+	snprintf(marker, sizeof(marker), "%s/planted-code-ran", base);
+	dir_make(swap_from, 0755);
+	dir_make(swap_to, 0755);
+	plant("good.so", swap_from, "good.so");
+	plant("marker.so", swap_to, "good.so");
+	assert_int_equal(setenv("WEFT_TEST_MARKER", marker, 1), 0);
+	stanza_init(&st, "good", swap_from, "good.so", 1);
+
+	swaps = 0;
+	p = load_ok(&st, 0);
+	assert_int_equal(swaps, 1);
+	assert_false(exists(marker));
+	assert_non_null(p->p_desc->init);
+	assert_int_equal(((struct good_state *)p->p_state)->g_count, 1);
+	plugin_unload(&p);
+
+	unsetenv("WEFT_TEST_MARKER");
+	snprintf(f, sizeof(f), "%s/good.so", swap_aside);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/plugins/good.so", base);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/plugins", base);
+	rmdir(f);
+	rmdir(swap_aside);
+	rmdir(base);
+}
+
+/*
+ * A plugin rewritten in place (cp truncates and writes the same inode)
+ * while loaded: the loaded one keeps the bytes it was loaded from, and
+ * loading it again gets the new bytes, not the library already loaded
+ * under that name.
+ */
+static void
+test_rewritten_while_loaded(void **state)
+{
+	char dir[] = "/tmp/weft-test-rewrite-XXXXXX", marker[256];
+	struct stanza st;
+	struct plugin *a, *b = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(marker, sizeof(marker), "%s/new-code-ran", dir);
+	plant("good.so", dir, "good.so");
+	stanza_init(&st, "good", dir, "good.so", 1);
+	a = load_ok(&st, 3);
+
+	plant("marker.so", dir, "good.so");
+	assert_int_equal(setenv("WEFT_TEST_MARKER", marker, 1), 0);
+	if (plugin_load(&st.cp, &b, &cause) != 0)
+		fail_msg("load %s again: %s", st.path, cause);
+	assert_true(exists(marker));
+	assert_null(b->p_desc->init);
+	assert_non_null(a->p_desc->init);
+	assert_string_equal(a->p_desc->name, "good");
+	assert_int_equal(((struct good_state *)a->p_state)->g_worker, 3);
+	plugin_unload(&b);
+	plugin_unload(&a);
+
+	unsetenv("WEFT_TEST_MARKER");
+	unlink(marker);
+	unlink(st.path);
+	rmdir(dir);
+}
+
+/* Several plugins loaded at once each get their own code (the copies
+ * are loaded under names that could repeat). */
+static void
+test_distinct_plugins_loaded_together(void **state)
+{
+	struct stanza s1, s2, s3;
+	struct plugin *a, *b, *c;
+
+	(void)state;
+	stanza_init(&s1, "good", TEST_PLUGIN_DIR, "good.so", 1);
+	stanza_init(&s2, "echo", PLUGIN_BUILD_DIR, "echo.so", 1);
+	stanza_init(&s3, "lines", PLUGIN_BUILD_DIR, "lines.so", 1);
+	a = load_ok(&s1, 0);
+	b = load_ok(&s2, 0);
+	plugin_unload(&a);
+	c = load_ok(&s3, 0);
+	a = load_ok(&s1, 0);
+	assert_string_equal(a->p_desc->name, "good");
+	assert_string_equal(b->p_desc->name, "echo");
+	assert_string_equal(c->p_desc->name, "lines");
+	plugin_unload(&b);
+	plugin_unload(&c);
+	plugin_unload(&a);
+}
+
+/*
+ * Every directory on the way: owned by root or this uid, and writable by
+ * others only if sticky.  Through symlinks, each directory walked is
+ * checked, the one the file really is in as strictly as the one it is
+ * named in.
+ */
+static void
+test_refuse_unsafe_path(void **state)
+{
+	char base[] = "/tmp/weft-test-path-XXXXXX", mid[256], plug[384];
+	char real[256], named[256], link[512], dlink[300], want[2048];
+	struct stanza st;
+	struct plugin *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(chmod(base, 0755), 0);
+	snprintf(mid, sizeof(mid), "%s/mid", base);
+	snprintf(plug, sizeof(plug), "%s/plugins", mid);
+	dir_make(mid, 0775);
+	dir_make(plug, 0755);
+	plant("good.so", plug, "good.so");
+	stanza_init(&st, "good", plug, "good.so", 1);
+	snprintf(want, sizeof(want), "%s: refusing to load: directory %s on "
+	    "its path is writable by its group and not sticky (mode 0775)",
+	    st.path, mid);
+	load_refused(&st, want);
+	assert_int_equal(chmod(mid, 01777), 0);
+	p = load_ok(&st, 0);
+	plugin_unload(&p);
+	assert_int_equal(chmod(mid, 0755), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(mid, 4242, 4242), 0);
+		snprintf(want, sizeof(want), "%s: refusing to load: directory "
+		    "%s on its path is owned by uid 4242, not root or uid 0 "
+		    "(this weftd)", st.path, mid);
+		load_refused(&st, want);
+		assert_int_equal(chown(mid, 0, 0), 0);
+	}
+
+	/* named/link.so -> ../real/good.so, and named/dir -> real */
+	snprintf(real, sizeof(real), "%s/real", base);
+	snprintf(named, sizeof(named), "%s/named", base);
+	dir_make(real, 0755);
+	dir_make(named, 0755);
+	plant("good.so", real, "good.so");
+	snprintf(link, sizeof(link), "%s/link.so", named);
+	assert_int_equal(symlink("../real/good.so", link), 0);
+	stanza_init(&st, "good", named, "link.so", 1);
+	p = load_ok(&st, 0);
+	plugin_unload(&p);
+	assert_int_equal(chmod(real, 0777), 0);
+	snprintf(want, sizeof(want), "%s: refusing to load: its directory %s "
+	    "is writable by others (mode 0777)", st.path, real);
+	load_refused(&st, want);
+	snprintf(dlink, sizeof(dlink), "%s/dir", named);
+	assert_int_equal(symlink(real, dlink), 0);
+	stanza_init(&st, "good", dlink, "good.so", 1);
+	snprintf(want, sizeof(want), "%s: refusing to load: its directory %s "
+	    "is writable by others (mode 0777)", st.path, real);
+	load_refused(&st, want);
+	assert_int_equal(chmod(real, 0755), 0);
+	p = load_ok(&st, 0);
+	plugin_unload(&p);
+
+	/* Not a regular file. */
+	stanza_init(&st, "good", base, "real", 1);
+	snprintf(want, sizeof(want), "%s/real: not a regular file", base);
+	load_refused(&st, want);
+
+	unlink(dlink);
+	snprintf(link, sizeof(link), "%s/link.so", named);
+	unlink(link);
+	rmdir(named);
+	snprintf(link, sizeof(link), "%s/good.so", real);
+	unlink(link);
+	rmdir(real);
+	snprintf(link, sizeof(link), "%s/good.so", plug);
+	unlink(link);
+	rmdir(plug);
+	rmdir(mid);
+	rmdir(base);
+}
+
 static void
 test_init_fails_with_messages(void **state)
 {
@@ -782,6 +1033,10 @@ main(void)
 		cmocka_unit_test(test_refuse_unresolved),
 		cmocka_unit_test(test_refuse_missing_file),
 		cmocka_unit_test(test_refuse_writable_by_others),
+		cmocka_unit_test(test_swap_between_check_and_load),
+		cmocka_unit_test(test_rewritten_while_loaded),
+		cmocka_unit_test(test_distinct_plugins_loaded_together),
+		cmocka_unit_test(test_refuse_unsafe_path),
 		cmocka_unit_test(test_init_fails_with_messages),
 		cmocka_unit_test(test_settings_type_errors_and_unknown),
 		cmocka_unit_test(test_settings_unknown_on_plugin_without_init),

@@ -507,6 +507,76 @@ def crashing_handler_replaced():
 
 
 @test
+def cp_over_loaded_plugin():
+    """cp truncates and rewrites a plugin file in place.  The workers run
+    sealed copies made at load, so they keep serving, old connections and
+    new, and a reload is what brings in the new bytes."""
+    pd = tempfile.mkdtemp(prefix="weftd-test-plug-")
+    os.chmod(pd, 0o755)
+    plug = os.path.join(pd, "good.so")
+    marker = os.path.join(pd, "new-code-ran")
+    shutil.copyfile(os.path.join(TEST_PLUGIN_DIR, "good.so"), plug)
+    conf = """
+workers = 2;
+log_level = "debug";
+shutdown_timeout = 5.0;
+plugins = { good = { path = "%s"; }; };
+listen = ( { tcp = "127.0.0.1:0"; plugin = "good"; } );
+""" % plug
+    # marker.so (also named "good") creates this file from a constructor.
+    os.environ["WEFT_TEST_MARKER"] = marker
+    try:
+        w = Weftd(conf)
+    finally:
+        del os.environ["WEFT_TEST_MARKER"]
+    held = []
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        before = sorted(w.wait_workers(2))
+        addr = local(w.ports()["good"][0])
+        for i in range(8):
+            s = connect(addr)
+            s.sendall(b"a")
+            assert s.recv(1) == b"a"
+            held.append(s)
+        shutil.copyfile(os.path.join(TEST_PLUGIN_DIR, "marker.so"), plug)
+        for s in held:
+            s.sendall(b"after")
+            assert recv_until(s, lambda d: len(d) >= 5) == b"after"
+        for i in range(20):
+            assert exchange(addr, b"new\n") == b"new\n"
+        assert sorted(w.workers()) == before, (before, w.workers())
+        assert not re.search(r"killed by signal|exited with status",
+                             w.text()), w.text()
+        assert not os.path.exists(marker)
+        for s in held:
+            s.close()
+        held = []
+        # A reload loads what the file holds now: marker.so's handler
+        # closes at once, and its constructor ran.
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 2")
+        end = time.time() + 10 * SLOW
+        while set(w.workers()) & set(before) and time.time() < end:
+            time.sleep(0.05)
+        assert not set(w.workers()) & set(before), (before, w.workers())
+        assert os.path.exists(marker)
+        s = connect(addr)
+        try:
+            s.sendall(b"x")
+            assert s.recv(16) == b""
+        except ConnectionResetError:
+            pass  # closed with "x" unread
+        finally:
+            s.close()
+    finally:
+        for s in held:
+            s.close()
+        w.stop()
+        shutil.rmtree(pd)
+
+
+@test
 def journald_priorities():
     w = None
     d = tempfile.mkdtemp()
@@ -1085,6 +1155,42 @@ def control_socket_peer_checked():
         assert r.returncode == 0 and r.stdout.startswith(b"OK weftd"), r
     finally:
         assert w.stop() == 0
+@test
+def check_mode_plugin_dir_swapped():
+    """weftd -t (root's ExecStartPre) checks a plugin, and the directory
+    holding it is swapped for another between the checks and the load (an
+    LD_PRELOAD shim around dlopen does it): the bytes checked are the
+    bytes run, and the planted copy's code never runs."""
+    d = tempfile.mkdtemp(prefix="weftd-test-swap-")
+    os.chmod(d, 0o755)
+    good = os.path.join(d, "plugins")
+    planted = os.path.join(d, "planted")
+    marker = os.path.join(d, "planted-code-ran")
+    for sub in (good, planted):
+        os.mkdir(sub)
+        os.chmod(sub, 0o755)
+    shutil.copyfile(os.path.join(TEST_PLUGIN_DIR, "good.so"),
+                    os.path.join(good, "good.so"))
+    # marker.so is named "good" too; its constructor creates `marker`.
+    shutil.copyfile(os.path.join(TEST_PLUGIN_DIR, "marker.so"),
+                    os.path.join(planted, "good.so"))
+    conf = os.path.join(d, "w.conf")
+    with open(conf, "w") as f:
+        f.write('plugins = { good = { path = "%s/good.so"; }; };\n'
+                'listen = ( { tcp = "127.0.0.1:0"; plugin = "good"; } );\n'
+                % good)
+    env = dict(os.environ,
+               LD_PRELOAD=os.path.join(TEST_PLUGIN_DIR, "swap-shim.so"),
+               WEFT_TEST_SWAP_DIR=good, WEFT_TEST_SWAP_WITH=planted,
+               WEFT_TEST_MARKER=marker,
+               # The shim comes before the ASan runtime in an ASan build.
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+               ":verify_asan_link_order=0")
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], env=env,
+                       capture_output=True, timeout=60 * SLOW)
+    assert os.path.isdir(good + ".aside"), r.stderr  # the swap happened
+    assert not os.path.exists(marker), r.stderr
+    assert r.returncode == 0, r.stderr
 
 
 def stop_shared():
