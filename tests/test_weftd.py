@@ -1040,6 +1040,16 @@ def ttin_low_reuse_port_refused():
         assert not re.search(r"worker 1 \(pid", w.text()), w.text()
         assert len(w.workers()) == 1, w.text()
         assert exchange(local(port), b"still one") == b"still one"
+        # A reload to more workers binds the new slots' sockets before
+        # it starts anything: it fails, and says why, rather than waiting
+        # for a worker that cannot be started.
+        w.write_conf(conf.replace("workers = 1;", "workers = 2;"))
+        os.chmod(w.dir, 0o755)  # the supervisor reads it as nobody
+        os.chmod(w.conf, 0o644)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload failed, keeping generation 1: 127\.0\.0\.1:%d: "
+                   r"Permission denied" % port)
+        assert exchange(local(port), b"after hup") == b"after hup"
     finally:
         assert w.stop() == 0
 
