@@ -63,7 +63,7 @@ enum {
 	K_INT,		/* int, in [min, max] */
 	K_I64,		/* int64_t, in [min, max] */
 	K_SIZE,		/* size_t, in [min, max] */
-	K_DOUBLE,	/* double, in (0, max] */
+	K_DOUBLE,	/* double, in (0, max], or [min ms / 1000, max] */
 	K_STR,		/* char *, not empty */
 	K_BOOL,		/* int, 0 or 1 */
 	K_LEVEL,	/* int, a log level name */
@@ -91,7 +91,8 @@ static const struct key top_keys[] = {
 	TOP("group", K_STR, group, 0, 0),
 	TOP("log_level", K_LEVEL, log_level, 0, 0),
 	TOP("shutdown_timeout", K_DOUBLE, shutdown_timeout, 0, 0),
-	TOP("worker_timeout", K_DOUBLE, worker_timeout, 0, 0),
+	TOP("worker_timeout", K_DOUBLE, worker_timeout,
+	    (int64_t)(CONF_MIN_WORKER_TIMEOUT * 1000), 0),
 	TOP("fiber_stack", K_SIZE, fiber_stack, MIN_STACK, MAX_STACK),
 	TOP("fiber_stacks", K_STACKS, fiber_stacks_shared, 0, 0),
 	TOP("plugin_dir", K_STR, plugin_dir, 0, 0),
@@ -450,7 +451,7 @@ get_int(struct conf_parse *ps, const char *key, int type, const char *text,
 
 static int
 get_double(struct conf_parse *ps, const char *key, int type,
-    const char *text, struct conf_loc loc, double *out)
+    const char *text, struct conf_loc loc, int64_t min_ms, double *out)
 {
 	double v;
 	char *end;
@@ -464,6 +465,11 @@ get_double(struct conf_parse *ps, const char *key, int type,
 	if (end == text || *end != '\0' || isspace((unsigned char)*text) ||
 	    isnan(v)) {
 		config_error(ps, loc, "%s: expected a number", key);
+		return -1;
+	}
+	if (min_ms > 0 && !(v >= (double)min_ms / 1000 && v <= MAX_TIMEOUT)) {
+		config_error(ps, loc, "%s: %s is out of range: must be >= %g "
+		    "and <= %g", key, text, (double)min_ms / 1000, MAX_TIMEOUT);
 		return -1;
 	}
 	if (!(v > 0 && v <= MAX_TIMEOUT)) {
@@ -794,7 +800,7 @@ set_key(struct conf_parse *ps, void *base, const struct key *keys,
 			*(size_t *)(p + k->off) = (size_t)v;
 		break;
 	case K_DOUBLE:
-		if (get_double(ps, key, type, text, loc, &d) == 0)
+		if (get_double(ps, key, type, text, loc, k->min, &d) == 0)
 			*(double *)(p + k->off) = d;
 		break;
 	case K_BOOL:

@@ -12,6 +12,15 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/*
+ * The shortest worker_timeout.  A worker ticks its heartbeat every
+ * worker_timeout / 4 (at least every 10 ms, at most every second) and the
+ * supervisor looks every 100 ms; below a second a loop that is merely busy
+ * (a burst of connections, a page fault storm) reads as blocked, and a
+ * timeout below the tick kills every worker over and over.
+ */
+#define CONF_MIN_WORKER_TIMEOUT 1.0
+
 enum {
 	CONF_T_STR = 1,
 	CONF_T_INT,
@@ -69,7 +78,8 @@ struct conf {
 	char *group;
 	int log_level;		/* WEFT_LOG_* (syslog numbers); default info */
 	double shutdown_timeout; /* seconds, default 30 */
-	double worker_timeout;	/* seconds, default 30 */
+	double worker_timeout;	/* seconds, default 30, at least
+				 * CONF_MIN_WORKER_TIMEOUT */
 	size_t fiber_stack;	/* bytes, default 65536 */
 	int fiber_stacks_shared; /* fiber_stacks = "shared" (default private) */
 	char *plugin_dir;	/* default PLUGINDIR */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -453,33 +454,57 @@ lsock_close(struct lsock *s)
 	s->fd = -1;
 }
 
-/* The fd slot `slot` of listener i listens on. */
+/*
+ * The fd slot `slot` of listener i listens on, bound now if it is a
+ * reuse_port socket the slot does not have yet.  -1 with *cause if that
+ * bind fails.
+ */
 static int
-lsock_fd(struct gen *g, size_t i, int slot)
+lsock_fd(struct gen *g, size_t i, int slot, char **cause)
 {
 	struct lsock *s = &g->ls[i];
-	char *cause = NULL;
 	int *nfds, k;
 
 	if (s->fd >= 0)
 		return s->fd;
 	if (slot >= s->nslot_fds) {
 		nfds = realloc(s->slot_fds, (size_t)(slot + 1) * sizeof(int));
-		if (nfds == NULL)
+		if (nfds == NULL) {
+			*cause = strdup("out of memory");
 			return -1;
+		}
 		for (k = s->nslot_fds; k <= slot; k++)
 			nfds[k] = -1;
 		s->slot_fds = nfds;
 		s->nslot_fds = slot + 1;
 	}
-	if (s->slot_fds[slot] < 0) {
-		s->slot_fds[slot] = lsock_bind_one(&g->conf->listeners[i], &cause);
-		if (s->slot_fds[slot] < 0) {
-			log_warnx("cannot bind %s", cause != NULL ? cause : "?");
-			free(cause);
+	if (s->slot_fds[slot] < 0)
+		s->slot_fds[slot] = lsock_bind_one(&g->conf->listeners[i], cause);
+	return s->slot_fds[slot];
+}
+
+/*
+ * A slot that is retired (SIGTTOU, or a generation that ends) takes its
+ * reuse_port sockets with it.  The kernel hashes new connections over
+ * every socket of a reuse_port group that is open anywhere: one kept
+ * here, with no worker behind it any more, would queue a share of them
+ * where nobody accepts.  The supervisor's copy goes first, before the
+ * worker is told to stop, so that the socket closes when the worker has
+ * taken what is queued on it and closed its own.
+ */
+static void
+slot_close(struct gen *g, int slot)
+{
+	struct lsock *s;
+	size_t i;
+
+	for (i = 0; g->ls != NULL && i < g->nls; i++) {
+		s = &g->ls[i];
+		if (slot < s->nslot_fds && s->slot_fds[slot] >= 0) {
+			close(s->slot_fds[slot]);
+			s->slot_fds[slot] = -1;
 		}
 	}
-	return s->slot_fds[slot];
 }
 
 /* ---- Socket activation ------------------------------------------------ */
@@ -598,19 +623,32 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 			 * generation, so its queue carries over. */
 			g->ls[i].fd = prev->ls[j].fd >= 0 ? dup(prev->ls[j].fd)
 							  : -1;
-			if (prev->ls[j].nslot_fds > 0) {
-				g->ls[i].slot_fds = calloc(
-				    (size_t)prev->ls[j].nslot_fds, sizeof(int));
-				g->ls[i].nslot_fds = prev->ls[j].nslot_fds;
-				for (k = 0; k < prev->ls[j].nslot_fds; k++)
-					g->ls[i].slot_fds[k] =
-					    prev->ls[j].slot_fds[k] >= 0
-						? dup(prev->ls[j].slot_fds[k])
-						: -1;
-			}
 			if (prev->ls[j].unlink_path != NULL)
 				g->ls[i].unlink_path =
 				    strdup(prev->ls[j].unlink_path);
+			if (g->ls[i].fd >= 0 || !l->reuse_port)
+				continue;
+			/* reuse_port: the slots both generations have keep
+			 * their sockets; those beyond the old generation's
+			 * are bound now, and those beyond the new one's are
+			 * not taken (they go with the old generation). */
+			g->ls[i].slot_fds = calloc((size_t)g->nslots,
+			    sizeof(int));
+			if (g->ls[i].slot_fds == NULL)
+				fatal("calloc");
+			g->ls[i].nslot_fds = g->nslots;
+			for (k = 0; k < g->nslots; k++)
+				g->ls[i].slot_fds[k] =
+				    k < prev->ls[j].nslot_fds &&
+					prev->ls[j].slot_fds[k] >= 0
+				    ? dup(prev->ls[j].slot_fds[k])
+				    : -1;
+			for (k = 0; k < g->nslots; k++)
+				if (g->ls[i].slot_fds[k] < 0) {
+					if (lsock_fd(g, i, k, cause) < 0)
+						goto fail;
+					lsock_log(l, g->ls[i].slot_fds[k]);
+				}
 			continue;
 		}
 		if (prev == NULL && S.nact > 0 &&
@@ -624,9 +662,9 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 		if (l->reuse_port) {
 			/* One SO_REUSEPORT socket per worker slot, bound now
 			 * while privileges allow low ports. */
-			for (k = 0; k < g->conf->workers; k++) {
-				if (lsock_fd(g, i, k) < 0)
-					goto fail_bind;
+			for (k = 0; k < g->nslots; k++) {
+				if (lsock_fd(g, i, k, cause) < 0)
+					goto fail;
 				lsock_log(l, g->ls[i].slot_fds[k]);
 			}
 			continue;
@@ -655,9 +693,6 @@ gen_bind(struct gen *g, struct gen *prev, char **cause)
 			goto fail;
 	}
 	return 0;
-fail_bind:
-	if (asprintf(cause, "cannot bind %s", l->address) < 0)
-		*cause = NULL;
 fail:
 	for (j = 0; j < g->nls; j++) {
 		/* Never unlink a path the previous generation still uses. */
@@ -779,14 +814,104 @@ proc_of(pid_t pid)
 	return NULL;
 }
 
+/* Close fds lo..hi (hi may be past the last one). */
+static void
+fds_close(unsigned int lo, unsigned int hi)
+{
+	long max;
+	unsigned int fd;
+
+#ifdef HAVE_CLOSE_RANGE
+	if (close_range(lo, hi, 0) == 0)
+		return;
+#endif
+	if ((max = sysconf(_SC_OPEN_MAX)) < 0)
+		max = 65536;
+	for (fd = lo; fd <= hi && fd < (unsigned long)max; fd++)
+		close((int)fd);
+}
+
+/*
+ * In a child just forked: close every fd but stdin, stdout, stderr (the
+ * log) and keep[0..n-1].  Workers do not exec, so close-on-exec does not
+ * help: without this each one would hold every listener of every live
+ * generation (a listener a reload removed would go on completing
+ * handshakes, and could not be bound again until a restart), the other
+ * slots' reuse_port sockets (kept open, they queue connections nobody
+ * accepts), the control socket and its clients, and the other workers'
+ * report pipes.  keep is reordered.
+ */
+static void
+close_inherited(int *keep, size_t n)
+{
+	unsigned int lo = 3;
+	size_t i, j;
+	int t;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned int)keep[i] < lo)
+			continue;
+		if ((unsigned int)keep[i] > lo)
+			fds_close(lo, (unsigned int)keep[i] - 1);
+		lo = (unsigned int)keep[i] + 1;
+	}
+	fds_close(lo, ~0U);
+}
+
+/*
+ * In a child just forked: get `sig` when the supervisor dies, so that a
+ * worker does not go on serving (and holding the ports a new weftd must
+ * bind) after a kill -9 of its supervisor.  A supervisor that died before
+ * the prctl() is seen in getppid().
+ */
+static void
+child_watch_parent(pid_t parent, int sig)
+{
+	if (prctl(PR_SET_PDEATHSIG, sig) != 0)
+		log_warn("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != parent)
+		_exit(0);
+}
+
+/*
+ * In a worker just forked: keep only its own entry of the shared stats.
+ * Mapped writable, the others would let a compromised worker forge a
+ * sibling's heartbeat (keeping a hung one alive, or getting a healthy one
+ * killed) and its figures.  Each entry is a page of its own for this.
+ */
+static void
+hb_isolate(int own)
+{
+	size_t size = MAX_PROCS * sizeof(*S.hb), lo, hi;
+	long pg = sysconf(_SC_PAGESIZE);
+	char *base = (char *)S.hb;
+
+	if (pg <= 0)
+		pg = 4096;
+	lo = (size_t)own * sizeof(*S.hb) / (size_t)pg * (size_t)pg;
+	hi = ((size_t)(own + 1) * sizeof(*S.hb) + (size_t)pg - 1) /
+	    (size_t)pg * (size_t)pg;
+	if (lo > 0)
+		munmap(base, lo);
+	if (hi < size)
+		munmap(base + hi, size - hi);
+}
+
 static void
 spawn(struct gen *g, int slot)
 {
 	struct worker_args a;
 	struct proc *p = NULL;
-	int i, pfd[2], *fds;
+	int i, pfd[2], *fds, *keep;
+	char *cause = NULL;
 	size_t k;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	for (i = 0; i < MAX_PROCS; i++)
 		if (S.procs[i].pid == 0) {
@@ -803,10 +928,13 @@ spawn(struct gen *g, int slot)
 		g->respawn_at[slot] = weftd_now_ms() + BACKOFF_MIN_MS;
 		return;
 	}
-	if ((fds = calloc(g->nls ? g->nls : 1, sizeof(int))) == NULL)
+	if ((fds = calloc(g->nls + 1, sizeof(int))) == NULL)
 		fatal("calloc");
 	for (k = 0; k < g->nls; k++)
-		if ((fds[k] = lsock_fd(g, k, slot)) < 0) {
+		if ((fds[k] = lsock_fd(g, k, slot, &cause)) < 0) {
+			log_warnx("worker %d: cannot bind %s", slot,
+			    cause != NULL ? cause : "?");
+			free(cause);
 			free(fds);
 			g->respawn_at[slot] = weftd_now_ms() + BACKOFF_MAX_MS;
 			return;
@@ -830,18 +958,14 @@ spawn(struct gen *g, int slot)
 	if (pid == 0) {
 		signals_reset();
 		notify_forget();
-		if (S.ctl_fd >= 0)
-			close(S.ctl_fd);
-		if (S.lock_fd >= 0)
-			close(S.lock_fd);
-		for (k = 0; k < sizeof(S.ctl) / sizeof(S.ctl[0]); k++)
-			if (S.ctl[k].fd > 0)
-				close(S.ctl[k].fd);
-		close(pfd[0]);
-		/* Report pipes of the other workers are not ours. */
-		for (k = 0; k < MAX_PROCS; k++)
-			if (S.procs[k].pid > 0 && S.procs[k].pipe >= 0)
-				close(S.procs[k].pipe);
+		child_watch_parent(parent, SIGTERM);
+		if ((keep = calloc(g->nls + 1, sizeof(int))) == NULL)
+			_exit(WORKER_EXIT_BOOT);
+		memcpy(keep, fds, g->nls * sizeof(int));
+		keep[g->nls] = pfd[1];
+		close_inherited(keep, g->nls + 1);
+		free(keep);
+		hb_isolate(i);
 		memset(&a, 0, sizeof(a));
 		a.conf = g->conf;
 		a.index = slot;
@@ -849,6 +973,7 @@ spawn(struct gen *g, int slot)
 		a.fds = fds;
 		a.report_fd = pfd[1];
 		a.stats = &S.hb[i];
+		a.supervisor = parent;
 		worker_main(&a);
 	}
 	free(fds);
@@ -1011,7 +1136,7 @@ start_reload(void)
 {
 	struct conf *c = NULL;
 	char *cause = NULL;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (S.stopping)
 		return;
@@ -1045,9 +1170,12 @@ start_reload(void)
 	if (pid == 0) {
 		signals_reset();
 		notify_forget();
+		child_watch_parent(parent, SIGKILL);
+		/* Plugin code runs here: it gets no listener, no control
+		 * socket and no heartbeat of any worker. */
+		close_inherited(NULL, 0);
+		munmap(S.hb, MAX_PROCS * sizeof(*S.hb));
 		log_procinit("reload probe");
-		if (S.lock_fd >= 0)
-			close(S.lock_fd);
 		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
 	}
 	S.probe = pid;
@@ -1120,6 +1248,7 @@ abort_reload(void)
 
 	S.next = NULL;
 	g->draining = 1;
+	gen_close_listeners(g);
 	gen_signal(g, SIGKILL);
 	old_add(g);
 }
@@ -1133,6 +1262,12 @@ finish_reload(void)
 	S.cur = S.next;
 	S.next = NULL;
 	old->draining = 1;
+	/* A draining generation is never respawned: the supervisor's copies
+	 * of its sockets go now, before its workers are told to stop, so that
+	 * a listener the new file removed (or a reuse_port slot it no longer
+	 * has) closes once those workers have closed theirs.  What the new
+	 * generation kept, it holds dups of. */
+	gen_close_listeners(old);
 	gen_signal(old, SIGTERM);
 	old_add(old);
 	log_info("reload complete: generation %d serving with %d worker(s)",
@@ -1210,20 +1345,52 @@ start_stop(int sig)
 		kill(S.probe, SIGKILL);
 }
 
+/* Bind the reuse_port sockets slot needs; -1 with *cause if one fails. */
+static int
+slot_bind(struct gen *g, int slot, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < g->nls; i++)
+		if (lsock_fd(g, i, slot, cause) < 0) {
+			slot_close(g, slot);
+			return -1;
+		}
+	return 0;
+}
+
 static void
 resize(int delta)
 {
 	struct gen *g = S.cur;
+	char *cause = NULL;
 	int i;
 
 	if (S.stopping || S.next != NULL)
 		return;
 	if (delta > 0 && g->nslots < MAX_WORKERS) {
+		/* A reuse_port listener needs a socket of its own for the
+		 * new slot, bound now: after the privilege drop a port below
+		 * 1024 cannot be, and the worker is then refused here rather
+		 * than logged as started and never run. */
+		if (slot_bind(g, g->nslots, &cause) != 0) {
+			log_warnx("SIGTTIN refused, still %d worker(s): cannot "
+				  "bind %s%s%s%s",
+			    g->nslots, cause != NULL ? cause : "?",
+			    S.run_as[0] != '\0' ? " (the supervisor runs as " : "",
+			    S.run_as,
+			    S.run_as[0] != '\0' ? " since it dropped privileges; "
+						  "raise workers and restart)"
+						: "");
+			free(cause);
+			return;
+		}
 		spawn(g, g->nslots++);
 		log_info("SIGTTIN: %d worker(s)", g->nslots);
 	} else if (delta < 0 && g->nslots > 1) {
 		g->nslots--;
 		g->respawn_at[g->nslots] = 0;
+		slot_close(g, g->nslots);
 		for (i = 0; i < MAX_PROCS; i++)
 			if (S.procs[i].pid > 0 && S.procs[i].gen == g &&
 			    S.procs[i].slot == g->nslots) {

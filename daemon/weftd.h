@@ -7,6 +7,7 @@
 #define WEFTD_WEFTD_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -20,8 +21,10 @@
 /* What each worker publishes in memory shared with the supervisor: the
  * heartbeat the supervisor watches, and the figures `weftd -s status`
  * prints.  Written by one worker, read by the supervisor; word-sized
- * fields, so torn reads cannot happen on the platforms we build for. */
-struct worker_stats {
+ * fields, so torn reads cannot happen on the platforms we build for.
+ * Each is a page of its own, so that a worker can be left with its own
+ * entry mapped and no other (with larger pages, a few share one). */
+struct __attribute__((aligned(4096))) worker_stats {
 	volatile uint64_t heartbeat; /* CLOCK_MONOTONIC ms; 0 = not watched */
 	volatile uint64_t accepted;
 	volatile uint64_t active;
@@ -36,6 +39,7 @@ struct worker_args {
 	const int *fds;		/* one listening fd per conf listener */
 	int report_fd;		/* write end of the report pipe */
 	struct worker_stats *stats;	/* shared with the supervisor */
+	pid_t supervisor;	/* its death stops the worker (SIGTERM) */
 };
 
 /* Run a worker; never returns. */

@@ -11,9 +11,12 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,6 +167,35 @@ unload_plugins(void)
 			plugin_unload(&W.plugins[i]);
 }
 
+/*
+ * A reuse_port socket is this worker's alone once the supervisor has
+ * closed its copy (a retired slot, a stop): closing ours closes the
+ * socket, and the kernel resets every connection still queued on it.
+ * So the server goes on accepting until the queue is empty (on a
+ * listener, tcpi_unacked is its length), for a second at most: a server
+ * held at max_connections does not accept.  A connection that completes
+ * its handshake between that last look and the close is still reset,
+ * unless net.ipv4.tcp_migrate_req hands it to another socket of the
+ * group.
+ */
+static void
+drain_own_queue(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len;
+	int n;
+
+	for (n = 0; n < 200; n++) {
+		len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+		    ti.tcpi_unacked == 0)
+			return;
+		if (weft_sleep(5) != 0)
+			return;
+	}
+}
+
 /* Graceful stop: no new connections, in-flight ones get
  * shutdown_timeout, then they are aborted. */
 static void
@@ -174,6 +206,9 @@ stop_fiber(void *arg)
 	int rc = 0;
 
 	(void)arg;
+	for (i = 0; i < W.nls; i++)
+		if (W.ls[i].l->kind == CONF_LISTEN_TCP && W.ls[i].l->reuse_port)
+			drain_own_queue(W.args->fds[i]);
 	/* Each server takes what is already queued and closes its copy of
 	 * the socket; the inherited copy goes right after, so that once the
 	 * supervisor and every worker are done, the socket is gone: new
@@ -218,6 +253,10 @@ on_signal(uv_signal_t *h, int signum)
 		if (W.stopping)
 			return;
 		W.stopping = 1;
+		if (getppid() != W.args->supervisor)
+			log_warnx("the supervisor (pid %ld) is gone: no new "
+				  "connections, finishing the current ones",
+			    (long)W.args->supervisor);
 		uv_timer_stop(&W.heartbeat);
 		W.args->stats->heartbeat = 0; /* not watched while draining */
 		if (weft_spawn(stop_fiber, NULL, NULL) != 0)

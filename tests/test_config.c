@@ -561,7 +561,7 @@ test_err_ranges(void **state)
 	    "limit = 0; backlog = 65536; max_connections = -1; } );\n",
 	    "F:1: workers: 0 is out of range 1..1024\n"
 	    "F:2: fiber_stack: 1024 is out of range 16384..67108864\n"
-	    "F:3: worker_timeout: 0 is out of range: must be > 0 and "
+	    "F:3: worker_timeout: 0 is out of range: must be >= 1 and "
 	    "<= 86400\n"
 	    "F:5: limit: 0 is out of range 1..1073741824\n"
 	    "F:5: backlog: 65536 is out of range 1..65535\n"
@@ -569,6 +569,26 @@ test_err_ranges(void **state)
 	load_fails("r.ini", "workers = 1025\nshutdown_timeout = -1\n",
 	    "F:1: workers: 1025 is out of range 1..1024\n"
 	    "F:2: shutdown_timeout: -1 is out of range: must be > 0 and "
+	    "<= 86400");
+}
+
+/*
+ * A worker_timeout shorter than the heartbeat can show is an error in
+ * both syntaxes, naming the minimum: accepted, it had every worker killed
+ * by SIGABRT as soon as it was ready, forever.
+ */
+static void
+test_err_worker_timeout_min(void **state)
+{
+	load_fails("wt.conf", "\nworker_timeout = 0.005;\n" CONF_PLUGIN
+	    "listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; } );\n",
+	    "F:2: worker_timeout: 0.005 is out of range: must be >= 1 and "
+	    "<= 86400");
+	load_fails("wt.ini", "workers = 1\nworker_timeout = 0.5\n",
+	    "F:2: worker_timeout: 0.5 is out of range: must be >= 1 and "
+	    "<= 86400");
+	load_fails("wt2.ini", "worker_timeout = 86401\n",
+	    "F:1: worker_timeout: 86401 is out of range: must be >= 1 and "
 	    "<= 86400");
 }
 
@@ -1278,6 +1298,7 @@ main(void)
 		cmocka_unit_test(test_err_unknown_plugin_key),
 		cmocka_unit_test(test_err_wrong_type),
 		cmocka_unit_test(test_err_ranges),
+		cmocka_unit_test(test_err_worker_timeout_min),
 		cmocka_unit_test(test_err_address_no_port),
 		cmocka_unit_test(test_err_address_port_range),
 		cmocka_unit_test(test_err_address_v6),

@@ -1193,6 +1193,350 @@ def check_mode_plugin_dir_swapped():
     assert r.returncode == 0, r.stderr
 
 
+def free_port():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def serve_all(port, n, tag):
+    """n fresh connections to port: each must be answered within a few
+    seconds (a hang is a connection queued where nobody accepts) and none
+    refused.  Returns the failures."""
+    bad = []
+    for i in range(n):
+        msg = b"%s %d" % (tag, i)
+        try:
+            s = connect(local(port), timeout=3.0)
+            try:
+                s.sendall(msg)
+                got = recv_until(s, lambda d: len(d) >= len(msg))
+            finally:
+                s.close()
+            if got != msg:
+                bad.append((i, got))
+        except OSError as e:
+            bad.append((i, repr(e)))
+    return bad
+
+
+def proc_gone(pid):
+    """True once pid has exited (a zombie nobody reaped counts)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def port_free(port):
+    """Can a new listener bind port (as weftd does, SO_REUSEADDR)?"""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        s.listen(1)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def socket_fds(pid):
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith("socket:"):
+            out.append(t)
+    return out
+
+
+REUSE3 = """
+workers = 3;
+log_level = "debug";
+shutdown_timeout = 5.0;
+plugins = { echo = { path = "echo.so"; }; };
+plugin_dir = "@PLUGINS@";
+listen = ( { tcp = "127.0.0.1:%d"; plugin = "echo"; reuse_port = true; } );
+"""
+
+
+@test
+def reuse_port_ttou_no_black_hole():
+    # A slot dropped by SIGTTOU takes its SO_REUSEPORT socket with it:
+    # kept open by the supervisor (or a sibling), the kernel went on
+    # hashing a third of new connections to a queue nobody accepted.
+    port = free_port()
+    w = Weftd(REUSE3 % port)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=3)
+        w.proc.send_signal(signal.SIGTTOU)
+        w.wait_log(r"SIGTTOU: 2 worker")
+        w.wait_workers(2)
+        bad = serve_all(port, 50, b"ttou")
+        assert not bad, (bad, w.text())
+    finally:
+        assert w.stop() == 0
+
+
+@test
+def reuse_port_reload_fewer_no_black_hole():
+    port = free_port()
+    w = Weftd(REUSE3 % port)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=3)
+        w.write_conf((REUSE3 % port).replace("workers = 3;", "workers = 2;"))
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 2 serving with 2 worker")
+        w.wait_workers(2)
+        bad = serve_all(port, 50, b"hup")
+        assert not bad, (bad, w.text())
+        # And back to three: the new slot gets a socket of its own.
+        w.write_conf(REUSE3 % port)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 3 serving with 3 worker")
+        w.wait_workers(3)
+        bad = serve_all(port, 50, b"hup3")
+        assert not bad, (bad, w.text())
+    finally:
+        assert w.stop() == 0
+
+
+TWO = """
+workers = 2;
+log_level = "debug";
+shutdown_timeout = 5.0;
+plugins = { echo = { path = "echo.so"; }; };
+plugin_dir = "@PLUGINS@";
+listen = (
+  { tcp = "127.0.0.1:0"; plugin = "echo"; }%s
+);
+"""
+
+
+@test
+def reload_removed_listener_frees_port():
+    # A worker holds only its own generation's listeners: a listener a
+    # reload removed is closed everywhere, its port can be bound again,
+    # and a reload that adds it back serves on it.
+    port = free_port()
+    extra = ',\n  { tcp = "127.0.0.1:%d"; plugin = "echo"; }' % port
+    w = Weftd(TWO % extra)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        assert exchange(local(port), b"first") == b"first"
+        # Generation 2 is forked while generation 1's sockets are open.
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 2")
+        w.write_conf(TWO % "")
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 3")
+        end = time.time() + 10 * SLOW
+        while time.time() < end and not port_free(port):
+            time.sleep(0.05)
+        assert port_free(port), w.text()
+        try:
+            connect(local(port), timeout=2.0).close()
+            raise AssertionError("removed listener still accepts")
+        except ConnectionRefusedError:
+            pass
+        w.write_conf(TWO % extra)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 4")
+        assert exchange(local(port), b"back") == b"back"
+    finally:
+        assert w.stop() == 0
+
+
+@test
+def worker_holds_only_its_own():
+    # After a reload, a worker of the new generation holds its own
+    # generation's listeners (the inherited fd and weft's dup of it) and
+    # no other socket, and of the stats shared with the supervisor only
+    # its own page.
+    w = Weftd(BASE)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 2")
+        pids = [int(p) for p in re.findall(
+            r"worker \d \(pid (\d+), generation 2\) started", w.text())]
+        assert len(pids) == 2, w.text()
+        nls = 5  # BASE's listeners
+        for pid in pids:
+            socks = socket_fds(pid)
+            assert len(socks) == 2 * nls, (pid, socks)
+            assert len(set(socks)) == nls, (pid, socks)
+            shared = []
+            with open("/proc/%d/maps" % pid) as f:
+                for line in f:
+                    f5 = line.split()
+                    if f5[1] == "rw-s":
+                        lo, hi = (int(x, 16) for x in f5[0].split("-"))
+                        shared.append(hi - lo)
+            assert shared == [os.sysconf("SC_PAGESIZE")], (pid, shared)
+        # The supervisor's listener sockets the workers hold are theirs:
+        # nothing of generation 1 is left in them.
+        sup = set(socket_fds(w.proc.pid))
+        for pid in pids:
+            assert set(socket_fds(pid)) <= sup, pid
+    finally:
+        assert w.stop() == 0
+
+
+@test
+def reload_probe_holds_nothing():
+    # The reload probe runs plugin init code: it gets no listener, no
+    # control socket, no worker's pipe.
+    d = tempfile.mkdtemp()
+    ctl = os.path.join(d, "ctl.sock")
+    conf = TWO.replace(
+        'echo = { path = "echo.so"; };',
+        'echo = { path = "echo.so"; };\n  fd-list = { path = '
+        '"@TPLUGINS@/fd-list.so"; settings = { dir = "%s"; }; };' % d) % (
+        ',\n  { tcp = "127.0.0.1:0"; plugin = "fd-list"; }')
+    w = Weftd(conf, args=("-C", ctl))
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload complete: generation 2")
+        workers = set(int(p) for p in re.findall(
+            r"worker \d \(pid (\d+), generation \d\) started", w.text()))
+        files = [f for f in os.listdir(d) if f.startswith("fds.")]
+        probes = [f for f in files if int(f[4:]) not in workers]
+        assert len(probes) == 1, (files, workers)
+        with open(os.path.join(d, probes[0])) as f:
+            held = [line.split(None, 1) for line in f.read().splitlines()]
+        # stdin, stdout, stderr, and whatever the probe's own loop opened
+        # (no socket, no pipe of the supervisor's: only anon inodes and
+        # the loop's own signal pipe, which come after).
+        socks = [t for fd, t in held if t.startswith("socket:")]
+        assert not socks, held
+        for pid in workers:
+            p = os.path.join(d, "fds.%d" % pid)
+            if not os.path.exists(p):
+                continue
+            with open(p) as f:
+                n = sum(1 for line in f if "socket:" in line)
+            assert n == 2, (pid, open(p).read())
+    finally:
+        assert w.stop() == 0
+
+
+@test
+def supervisor_kill9_workers_stop():
+    # kill -9 of the supervisor: the workers stop accepting at once, so
+    # the port is free for a new weftd, finish what is in flight, exit.
+    port = free_port()
+    conf = """
+workers = 2;
+log_level = "debug";
+shutdown_timeout = 20.0;
+plugins = { echo = { path = "echo.so"; }; };
+plugin_dir = "@PLUGINS@";
+listen = ( { tcp = "127.0.0.1:%d"; plugin = "echo"; } );
+""" % port
+    w = Weftd(conf)
+    w2 = None
+    workers = []
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        workers = w.wait_workers(2)
+        s = connect(local(port))
+        s.sendall(b"before")
+        assert recv_until(s, lambda d: len(d) >= 6) == b"before"
+        w.proc.kill()
+        w.proc.wait(10)
+        end = time.time() + 10 * SLOW
+        while time.time() < end and not port_free(port):
+            time.sleep(0.05)
+        assert port_free(port), "workers still listen:\n" + w.text()
+        w.wait_log(r"supervisor \(pid %d\) is gone" % w.proc.pid,
+                   count=2)
+        # The connection in flight is still served...
+        s.sendall(b"after")
+        assert recv_until(s, lambda d: len(d) >= 5) == b"after"
+        # ...and a new weftd starts on the same port meanwhile.
+        w2 = Weftd(conf)
+        w2.wait_log(r"worker \d \(pid \d+\) ready", count=2)
+        assert exchange(local(port), b"new") == b"new"
+        s.close()
+        end = time.time() + 10 * SLOW
+        while time.time() < end and not all(proc_gone(p) for p in workers):
+            time.sleep(0.05)
+        assert all(proc_gone(p) for p in workers), w.text()
+    finally:
+        # Orphans of a supervisor that failed this test: not left running.
+        for pid in workers:
+            if not proc_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        if w.proc.poll() is None:
+            w.stop()
+        if w2 is not None:
+            assert w2.stop() == 0
+
+
+@test
+def ttin_low_reuse_port_refused():
+    # After the privilege drop a new reuse_port socket cannot be bound on
+    # a port below 1024: SIGTTIN is refused, and said to be, rather than
+    # logged as a worker that never runs.
+    if os.geteuid() != 0:
+        raise Skip("needs root to bind a port below 1024")
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        start = int(f.read())
+    port = None
+    for p in range(min(start, 1024) - 1, 500, -1):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            port = p
+            break
+        except OSError:
+            pass
+        finally:
+            s.close()
+    if port is None:
+        raise AssertionError("no free port below %d" % start)
+    pdir = tempfile.mkdtemp()
+    os.chmod(pdir, 0o755)
+    shutil.copy(os.path.join(PLUGIN_DIR, "echo.so"), pdir)
+    conf = ('workers = 1;\nuser = "nobody";\ngroup = "nogroup";\n'
+            'log_level = "debug";\nplugin_dir = "%s";\n'
+            'plugins = { echo = { path = "echo.so"; }; };\n'
+            'listen = ( { tcp = "127.0.0.1:%d"; plugin = "echo"; '
+            'reuse_port = true; } );\n' % (pdir, port))
+    w = Weftd(conf)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        w.proc.send_signal(signal.SIGTTIN)
+        w.wait_log(r"SIGTTIN refused, still 1 worker\(s\): cannot bind "
+                   r"127\.0\.0\.1:%d: Permission denied" % port)
+        time.sleep(0.3)
+        assert not re.search(r"SIGTTIN: \d worker", w.text()), w.text()
+        assert not re.search(r"worker 1 \(pid", w.text()), w.text()
+        assert len(w.workers()) == 1, w.text()
+        assert exchange(local(port), b"still one") == b"still one"
+        # A reload to more workers binds the new slots' sockets before
+        # it starts anything: it fails, and says why, rather than waiting
+        # for a worker that cannot be started.
+        w.write_conf(conf.replace("workers = 1;", "workers = 2;"))
+        os.chmod(w.dir, 0o755)  # the supervisor reads it as nobody
+        os.chmod(w.conf, 0o644)
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"reload failed, keeping generation 1: 127\.0\.0\.1:%d: "
+                   r"Permission denied" % port)
+        assert exchange(local(port), b"after hup") == b"after hup"
+    finally:
+        assert w.stop() == 0
+
+
 def stop_shared():
     if "w" in shared:
         shared["w"].stop()

@@ -1136,6 +1136,81 @@ def hup_during_reload(rep):
     rep.check(w.stop() == 0, "weftd exit status")
 
 
+REUSE_PORT = """
+workers = %d;
+log_level = "info";
+shutdown_timeout = 5.0;
+plugin_dir = "%s";
+plugins = { echo = { path = "echo.so"; }; };
+listen = ( { tcp = "127.0.0.1:%d"; plugin = "echo"; reuse_port = true; } );
+"""
+
+
+@scenario
+def reuse_port_shrink(rep):
+    """A reuse_port listener (3 workers, a socket each) under a load of
+    short connections, shrunk and grown again by TTOU/TTIN and by reloads
+    to 2 and back to 3 workers: no connection may hang in the queue of a
+    socket nobody accepts from (the load's exchange timeout would fail it)
+    and none may be refused.  A connection that completes its handshake
+    the instant a retired socket closes is reset unless the kernel
+    migrates it (net.ipv4.tcp_migrate_req): those are counted."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    try:
+        with open("/proc/sys/net/ipv4/tcp_migrate_req") as f:
+            migrate = f.read().strip()
+    except OSError:
+        migrate = "absent"
+    rounds = 4 if QUICK else 10
+    # Each shrink lasts longer than the load's exchange timeout: a
+    # connection queued where nobody accepts is not rescued by the grow
+    # that follows.
+    hold = 3.5
+    w = Weftd(REUSE_PORT % (3, PLUGIN_DIR, port)).wait_ready(3)
+    shrinks = 0
+    try:
+        with Load([tcp(("127.0.0.1", port))], exchanges=1,
+                  timeout=3.0) as ld:
+            time.sleep(D["warm"])
+            for k in range(rounds):
+                mark = w.log.mark()
+                if k % 2 == 0:
+                    w.proc.send_signal(signal.SIGTTOU)
+                    w.log.wait(r"SIGTTOU: 2 worker", start=mark)
+                    w.wait_children(2)
+                    time.sleep(hold)
+                    mark = w.log.mark()
+                    w.proc.send_signal(signal.SIGTTIN)
+                    w.log.wait(r"worker 2 \(pid \d+\) ready", start=mark)
+                else:
+                    w.write_conf(REUSE_PORT % (2, PLUGIN_DIR, port))
+                    _reload(w, 0)
+                    w.wait_children(2)
+                    time.sleep(hold)
+                    w.write_conf(REUSE_PORT % (3, PLUGIN_DIR, port))
+                    _reload(w, 0)
+                shrinks += 1
+                time.sleep(0.2)
+            # Past the load's exchange timeout: a connection stuck in a
+            # queue nobody accepts from shows as failed.
+            time.sleep(hold)
+            r = ld.finish()
+    finally:
+        rep.check(w.stop() == 0, "weftd exit status")
+    c = rep.load("load c/f/r/ref", r)
+    rep.set("shrinks (TTOU or reload to 2)", shrinks)
+    rep.set("net.ipv4.tcp_migrate_req", migrate)
+    rep.set("reset per shrink", "%.2f" % (c["reset"] / max(shrinks, 1)))
+    rep.check(c["failed"] == 0, "hung or failed connections: " +
+              fail_summary(r))
+    rep.check(c["refused"] == 0, "refused connections")
+    if migrate == "1":
+        rep.check(c["reset"] == 0, "resets with tcp_migrate_req = 1")
+
+
 def _slow_exchange(addr, first, rest, delay, out, key):
     """A client whose exchange is in flight when TERM comes: half the
     message now, the rest after `delay`."""
