@@ -2009,6 +2009,74 @@ test_drain_deadline(void **state)
 	wt_run(body_drain_deadline, NULL);
 }
 
+/*
+ * weft_abort: a handler whose peer does not read queues more than the
+ * kernel takes, then aborts.  The queued bytes are dropped and the socket
+ * closed at once: the peer gets less than was written, then the end,
+ * where weft_close would have held the connection until it read it all.
+ */
+static void
+h_write_abort(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct hs *s = arg;
+	unsigned char *p;
+
+	(void)r;
+	s->started = 1;
+	if ((p = calloc(1, BIG)) == NULL) {
+		s->rc = -ENOMEM;
+		s->done = 1;
+		return;
+	}
+	s->rc = weft_write(w, p, BIG);
+	free(p);
+	s->len = weft_writer_buffered(w);
+	if (s->rc == 0)
+		s->rc = weft_abort(w);
+	if (s->rc == 0 && weft_drain(w) != -ECONNABORTED)
+		s->rc = -EPROTO;
+	if (s->rc == 0 && weft_write(w, "x", 1) != WEFT_ECLOSED)
+		s->rc = -EPROTO;
+	if (s->rc == 0)
+		s->rc = weft_abort(w);	/* idempotent */
+	s->done = 1;
+}
+
+static void
+body_abort(void *arg)
+{
+	struct hs s;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	size_t got = 0;
+	ssize_t n;
+	int port;
+
+	(void)arg;
+	memset(&s, 0, sizeof(s));
+	port = start_tcp(h_write_abort, &s, &srv);
+	connect_tcp(port, &r, &w);
+	assert_true(wait_flag(&s.done));
+	assert_int_equal(s.rc, 0);
+	assert_true(s.len > 0);	/* something was still queued */
+	/* The server's side is gone before we read a byte. */
+	weft_sleep(50);
+	while ((n = weft_read(r, iobuf, sizeof(iobuf))) > 0)
+		got += (size_t)n;
+	assert_true(n == 0 || n == -ECONNRESET);
+	assert_true(got < BIG);
+	client_done(w);
+	server_done(&srv);
+}
+
+static void
+test_abort(void **state)
+{
+	(void)state;
+	wt_run(body_abort, NULL);
+}
+
 /* ---- Echo of a large payload -------------------------------------------- */
 
 #define ECHO_LEN (1024 * 1024)
@@ -2213,6 +2281,7 @@ main(void)
 		cmocka_unit_test(test_stream_free_aborts),
 		cmocka_unit_test(test_cancel_open_connection),
 		cmocka_unit_test(test_drain_deadline),
+		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_socketpair_open_connection_fd),
 		cmocka_unit_test(test_ipv6_echo),
 	};
