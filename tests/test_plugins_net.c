@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -837,6 +838,127 @@ test_http_keepalive_timeout(void **state)
 	run(body_http_keepalive_timeout, NULL);
 }
 
+/*
+ * body_timeout (500 ms here) bounds each wait for the body, not the
+ * body: one trickled 2 bytes every 200 ms (longer than the timeout in
+ * all) is read and answered; one that stops half-way gets 408 and a
+ * close.  The test's own waits end at a deadline, so that a server that
+ * never times out fails the test instead of hanging it.
+ */
+static void
+body_http_body_timeout(void *arg)
+{
+	static const char *const kv[] = { "body", "hi\n", "body_timeout",
+		"0.5", NULL };
+	static const char head8[] = "POST / HTTP/1.1\r\nHost: t\r\n"
+				    "Content-Length: 8\r\n\r\n";
+	static const char head100[] = "POST / HTTP/1.1\r\nHost: t\r\n"
+				      "Content-Length: 100\r\n\r\n";
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	double t0;
+	int port;
+
+	(void)arg;
+	p = load_with(&st, "http-hello", "http-hello.so", kv);
+	port = serve(p, 0, &srv);
+
+	connect_tcp(port, &r, &w);
+	send_str(w, head8);
+	send_slowly(w, "abcdefgh", 2, 200);
+	expect(r, OK_KA);
+	/* A stalled body: 408 no sooner than the timeout, then the end. */
+	t0 = now_ms();
+	send_str(w, head100);
+	send_str(w, "0123456789");
+	assert_int_equal(weft_deadline_set(10000), 0);
+	expect(r, R408);
+	expect_eof(r);
+	weft_deadline_clear();
+	assert_true(now_ms() - t0 >= 400);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_body_timeout(void **state)
+{
+	(void)state;
+	run(body_http_body_timeout, NULL);
+}
+
+/* An 8 MiB response body: more than the kernel buffers for a client that
+ * does not read (its receive buffer is made small, too). */
+#define SEND_BODY (8 << 20)
+
+/*
+ * send_timeout (1 s here): a client that asks for a large response and
+ * never reads is disconnected, with the rest of the response dropped;
+ * before, the response sat in the writer's buffer and the connection
+ * stayed open for as long as the client did.  A client that reads gets
+ * all of it.
+ */
+static void
+body_http_send_timeout(void *arg)
+{
+	const char *kv[5] = { "body", NULL, "send_timeout", "1", NULL };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	weft_slice_t sl;
+	char *body;
+	size_t got = 0;
+	ssize_t n;
+	int port, i, rcvbuf = 4096;
+
+	(void)arg;
+	assert_non_null(body = malloc(SEND_BODY + 1));
+	memset(body, 'x', SEND_BODY);
+	body[SEND_BODY] = '\0';
+	kv[1] = body;
+	p = load_with(&st, "http-hello", "http-hello.so", kv);
+	free(body);
+	port = serve(p, 0, &srv);
+
+	connect_tcp(port, &r, &w);
+	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
+	    &rcvbuf, sizeof(rcvbuf)), 0);
+	send_str(w, GET);
+	/* Read nothing; the server must let go of the connection.  Up to
+	 * 20 s, for slow (sanitizer, valgrind) builds. */
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(50);
+	assert_int_equal(weft_server_connections(srv), 0);
+	client_done(w);
+
+	/* A client that reads gets the whole response, then the close. */
+	connect_tcp(port, &r, &w);
+	send_str(w, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+	    "\r\n");
+	assert_int_equal(weft_deadline_set(20000), 0);
+	while ((n = weft_read_slice(r, 65536, &sl)) > 0)
+		got += (size_t)n;
+	weft_deadline_clear();
+	assert_int_equal(n, 0);
+	assert_true(got > SEND_BODY);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_send_timeout(void **state)
+{
+	(void)state;
+	run(body_http_send_timeout, NULL);
+}
+
 /* Timeout settings out of range, or not numbers, are refused with the
  * setting's line. */
 static void
@@ -848,6 +970,9 @@ test_timeout_settings_refused(void **state)
 	static const char *const word[] = { "keepalive_timeout", "soon",
 		NULL };
 	static const char *const idle[] = { "idle_timeout", "-2", NULL };
+	static const char *const body[] = { "body_timeout", "-1",
+		"send_timeout", "86401", NULL };
+	static const char *const send[] = { "send_timeout", "never", NULL };
 
 	(void)state;
 	refused("http-hello", "http-hello.so", neg,
@@ -861,6 +986,14 @@ test_timeout_settings_refused(void **state)
 	refused("http-hello", "http-hello.so", word,
 	    "test.conf:2: plugin http-hello: setting 'keepalive_timeout': "
 	    "expected a number, got 'soon'");
+	refused("http-hello", "http-hello.so", body,
+	    "test.conf:2: plugin http-hello: setting 'body_timeout': must "
+	    "be from 0 (no timeout) to 86400 seconds, not -1\n"
+	    "test.conf:3: plugin http-hello: setting 'send_timeout': must "
+	    "be from 0 (no timeout) to 86400 seconds, not 86401");
+	refused("http-hello", "http-hello.so", send,
+	    "test.conf:2: plugin http-hello: setting 'send_timeout': "
+	    "expected a number, got 'never'");
 	refused("lines", "lines.so", idle,
 	    "test.conf:2: plugin lines: setting 'idle_timeout': must be from "
 	    "0 (no timeout) to 86400 seconds, not -2");
@@ -1136,6 +1269,8 @@ main(void)
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_http_header_timeout),
 		cmocka_unit_test(test_http_keepalive_timeout),
+		cmocka_unit_test(test_http_body_timeout),
+		cmocka_unit_test(test_http_send_timeout),
 		cmocka_unit_test(test_timeout_settings_refused),
 		cmocka_unit_test(test_proxy_tcp),
 		cmocka_unit_test(test_proxy_unix),
