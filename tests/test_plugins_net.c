@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1244,6 +1246,148 @@ body_proxy_idle(void *arg)
 	server_done(&up);
 }
 
+/*
+ * A listener that answers no SYN: listen(0) and never accept, then two
+ * connects.  The first fills the accept queue; Linux drops SYNs to a
+ * listener whose queue is full, so the second, and every connect after
+ * it, waits in SYN-SENT through the kernel's retries (about two
+ * minutes).  fds[0] is the listener, fds[1..2] the fillers.
+ */
+static int
+black_hole(int fds[3])
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int i;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fds[0] = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(fds[0], (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	assert_int_equal(listen(fds[0], 0), 0);
+	assert_int_equal(getsockname(fds[0], (struct sockaddr *)&sin, &len),
+	    0);
+	for (i = 1; i <= 2; i++) {
+		assert_true((fds[i] = socket(AF_INET,
+		    SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0);
+		if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) != 0)
+			assert_int_equal(errno, EINPROGRESS);
+		weft_sleep(50);	/* let the first handshake land */
+	}
+	return ntohs(sin.sin_port);
+}
+
+/* connect_timeout: an upstream that never answers the SYN.  With a 1 s
+ * timeout the client is closed; before, it waited out the kernel's two
+ * minutes of SYN retries.  The test's wait has a bound of its own. */
+static void
+body_proxy_connect_timeout(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	weft_slice_t all;
+	char addr[64];
+	const char *kv[5] = { "upstream", addr, "connect_timeout", "1",
+		NULL };
+	double t0;
+	int fds[3], port, rc, i;
+
+	(void)arg;
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, black_hole(fds));
+	p = load_with(&st, "proxy", "proxy.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	t0 = now_ms();
+	assert_int_equal(weft_deadline_set(20000), 0);
+	rc = weft_read_all(r, 0, &all);
+	weft_deadline_clear();
+	if (rc != 0 && rc != -ECONNRESET)
+		fail_msg("expected the proxy to close: %s", weft_err_name(rc));
+	assert_true(now_ms() - t0 >= 900);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+}
+
+static void
+test_proxy_connect_timeout(void **state)
+{
+	static const char *const neg[] = { "upstream", "127.0.0.1:1",
+		"connect_timeout", "-1", NULL };
+	static const char *const word[] = { "upstream", "127.0.0.1:1",
+		"connect_timeout", "later", NULL };
+
+	(void)state;
+	run(body_proxy_connect_timeout, NULL);
+	refused("proxy", "proxy.so", neg,
+	    "test.conf:3: plugin proxy: setting 'connect_timeout': must be "
+	    "from 0 (no timeout) to 86400 seconds, not -1");
+	refused("proxy", "proxy.so", word,
+	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
+	    "a number, got 'later'");
+}
+
+/* An upstream that sends 8 MiB at once, then waits for the client. */
+static void
+h_flood(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	char *p;
+	weft_slice_t s;
+
+	(void)arg;
+	if ((p = calloc(1, 8 << 20)) == NULL)
+		return;
+	(void)weft_write(w, p, 8 << 20);
+	free(p);
+	while (weft_read_slice(r, 65536, &s) > 0)
+		;
+}
+
+/* idle_timeout with a client that does not read: the pair is stalled,
+ * so idle, and both connections go, where a close would have waited for
+ * the client to read what the proxy had queued for it. */
+static void
+body_proxy_idle_stalled(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *up, *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	char addr[64];
+	const char *kv[5] = { "upstream", addr, "idle_timeout", "0.5", NULL };
+	int port, i, rcvbuf = 4096;
+
+	(void)arg;
+	up = NULL;
+	assert_int_equal(weft_start_server(h_flood, NULL, LOCALHOST, 0, NULL,
+	    &up), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
+	p = load_with(&st, "proxy", "proxy.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
+	    &rcvbuf, sizeof(rcvbuf)), 0);
+	send_str(w, "go\n");
+	/* Up to 20 s (slow builds) for the proxy to let go. */
+	for (i = 0; i < 400 && (weft_server_connections(srv) > 0 ||
+	     weft_server_connections(up) > 0); i++)
+		weft_sleep(50);
+	assert_int_equal(weft_server_connections(srv), 0);
+	assert_int_equal(weft_server_connections(up), 0);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+	server_done(&up);
+}
+
 static void
 test_proxy_idle_timeout(void **state)
 {
@@ -1252,6 +1396,7 @@ test_proxy_idle_timeout(void **state)
 
 	(void)state;
 	run(body_proxy_idle, NULL);
+	run(body_proxy_idle_stalled, NULL);
 	refused("proxy", "proxy.so", neg,
 	    "test.conf:3: plugin proxy: setting 'idle_timeout': must be from "
 	    "0 (no timeout) to 86400 seconds, not -1");
@@ -1276,6 +1421,7 @@ main(void)
 		cmocka_unit_test(test_proxy_unix),
 		cmocka_unit_test(test_proxy_upstream_down),
 		cmocka_unit_test(test_proxy_idle_timeout),
+		cmocka_unit_test(test_proxy_connect_timeout),
 	};
 	int rc;
 
