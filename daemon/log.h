@@ -29,6 +29,15 @@ int log_reopen(void);
  */
 int log_prefix(int level, char *buf, size_t size);
 
+/*
+ * Rate limit: each kind of message (its text without digits) may log
+ * burst lines per window_ms, the rest are counted and reported in one
+ * "suppressed N similar messages" line after the window.  The default is
+ * 10 per 5000 ms; burst 0 turns the limit off.  log_lines and fatal are
+ * never limited.
+ */
+void log_ratelimit(unsigned burst, unsigned window_ms);
+
 /* A line at an explicit level (WEFT_LOG_*). */
 void log_msg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
