@@ -35,7 +35,7 @@
  * minutes of retries.
  *
  * Warnings about a failing upstream come once per client; the daemon's
- * logger rate-limits repeats (doc/weftd.8, LOGGING).
+ * logger rate-limits repeats (weftd(8), "Logging").
  */
 #include <errno.h>
 #include <stdint.h>
