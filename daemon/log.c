@@ -5,8 +5,8 @@
  * device and inode) each line starts with a "<N>" syslog priority, which
  * journald turns into the entry's priority, and carries no timestamp.
  *
- * Repeats are rate-limited, as the kernel's printk_ratelimit and
- * journald's RateLimitBurst do: a flood (a proxy logging every failed
+ * A worker's repeats are rate-limited, as the kernel's printk_ratelimit
+ * and journald's RateLimitBurst do: a flood (a proxy logging every failed
  * upstream connect, thousands a second) would otherwise fill the disk
  * and drown everything else.  See rl_admit.
  */
@@ -63,6 +63,14 @@ struct rl_slot {
 };
 
 static struct rl_slot rl[RL_SLOTS];
+/*
+ * Only workers are limited (log_procinit).  Floods come from clients,
+ * and only workers serve them: libweft's and the plugins' weft_log()
+ * run there.  The supervisor's lines are its own events, each of which
+ * matters (every reload's "reload complete", every "worker N ready"),
+ * and its restart backoff already paces them.
+ */
+static int rl_on;
 static unsigned rl_burst = 10;
 static uint64_t rl_window = 5000;
 /* When the earliest window with suppressed lines ends. */
@@ -190,7 +198,7 @@ rl_admit(int lvl, const char *p, size_t n)
 	uint64_t now;
 	uint32_t h;
 
-	if (rl_burst == 0)
+	if (!rl_on || rl_burst == 0)
 		return 1;
 	now = rl_now();
 	rl_flush_due(now);
@@ -284,6 +292,7 @@ void
 log_procinit(const char *r)
 {
 	snprintf(role, sizeof(role), "%s", r);
+	rl_on = strncmp(r, "worker", 6) == 0;
 	weft_log_set_sink(weft_sink);
 }
 

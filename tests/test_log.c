@@ -119,6 +119,7 @@ test_repeats_suppressed(void **state)
 	    "refused\n"));
 	assert_true(strstr(out, "suppressed") < strstr(out, "something else"));
 	assert_int_equal(count("something else"), 1);
+	assert_int_equal(count("worker 0: warning: proxy"), BURST);
 }
 
 /* A new window lets the message through again. */
@@ -198,6 +199,23 @@ test_log_lines_unlimited(void **state)
 	assert_int_equal(count("suppressed"), 0);
 }
 
+/* The supervisor's lines are its own events (each reload, each worker
+ * ready) and are not limited; nor is anything with burst 0. */
+static void
+test_supervisor_unlimited(void **state)
+{
+	int i;
+
+	(void)state;
+	log_procinit("supervisor");
+	capture();
+	for (i = 0; i < 50; i++)
+		log_info("worker %d (pid %d) ready", i % 2, 1000 + i);
+	captured();
+	log_procinit("worker 0");
+	assert_int_equal(count(") ready"), 50);
+}
+
 /* burst 0: no limit. */
 static void
 test_limit_off(void **state)
@@ -222,11 +240,12 @@ main(void)
 		cmocka_unit_test_setup(test_distinct_messages, setup),
 		cmocka_unit_test_setup(test_weft_log_limited, setup),
 		cmocka_unit_test_setup(test_log_lines_unlimited, setup),
+		cmocka_unit_test_setup(test_supervisor_unlimited, setup),
 		cmocka_unit_test_setup(test_limit_off, setup),
 	};
 
 	unsetenv("JOURNAL_STREAM");
-	log_procinit("test");
+	log_procinit("worker 0");	/* workers are the limited role */
 	log_setlevel(WEFT_LOG_DEBUG);
 	alarm(60);
 	return cmocka_run_group_tests(tests, NULL, NULL);
