@@ -454,11 +454,47 @@ body_lines_idle(void *arg)
 	plugin_unload(&p);
 }
 
+/* idle_timeout with a client that sends lines and never reads their
+ * echo: the connection goes once the echo has stalled for the timeout,
+ * where a close would have waited for the client to read it. */
+static void
+body_lines_no_reader(void *arg)
+{
+	static const char *const kv[] = { "idle_timeout", "0.3", NULL };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port, i, rcvbuf = 4096;
+
+	(void)arg;
+	p = load_with(&st, "lines", "lines.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
+	    &rcvbuf, sizeof(rcvbuf)), 0);
+	/* 8 MiB of 1 KiB lines, whose echo is more than the kernel
+	 * buffers (the server stops reading once its echo stalls). */
+	memset(big, 'x', sizeof(big));
+	for (i = 1; i <= (int)(sizeof(big) / 1024); i++)
+		big[i * 1024 - 1] = '\n';
+	for (i = 0; i < 8; i++)
+		assert_int_equal(weft_write(w, big, sizeof(big)), 0);
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(50);
+	assert_int_equal(weft_server_connections(srv), 0);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
 static void
 test_lines_idle_timeout(void **state)
 {
 	(void)state;
 	run(body_lines_idle, NULL);
+	run(body_lines_no_reader, NULL);
 }
 
 /* ---- http-hello --------------------------------------------------------- */
