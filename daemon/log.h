@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Set the role shown in every line ("supervisor", "worker 3", "check"). */
+/* Set the role shown in every line ("supervisor", "worker 3", "check");
+ * a worker's lines are rate-limited (log_ratelimit). */
 void log_procinit(const char *role);
 
 /* Minimum level written (WEFT_LOG_*); also routes weft_log(). */
@@ -35,6 +36,16 @@ int log_reopen(void);
  * that must build a line ahead of time (a signal handler).
  */
 int log_prefix(int level, char *buf, size_t size);
+
+/*
+ * Rate limit, in workers (a role "worker ..."; see log_procinit): each
+ * kind of message (its text without digits) may log burst lines per
+ * window_ms, the rest are counted and reported in one "suppressed N
+ * similar messages" line after the window.  The default is 10 per
+ * 5000 ms; burst 0 turns the limit off.  log_lines and fatal are never
+ * limited.
+ */
+void log_ratelimit(unsigned burst, unsigned window_ms);
 
 /* A line at an explicit level (WEFT_LOG_*). */
 void log_msg(int level, const char *fmt, ...)

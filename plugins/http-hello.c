@@ -4,7 +4,7 @@
  * `body` setting (default "Hello, world!\n"); HEAD gets the same head and
  * no body.  Useful as a benchmark target and as an example of a real
  * protocol handler on weft's reader: weft_readuntil for the head,
- * weft_readexactly for a request body, fiber deadlines for timeouts.
+ * weft_read_slice for a request body, fiber deadlines for timeouts.
  *
  * What it does with a request:
  *   - The head (request line and headers, up to the blank line) must fit
@@ -31,8 +31,9 @@
  *     kernel does not reset the connection (and destroy the response)
  *     over unread input.
  *
- * Timeouts, as nginx's client_header_timeout and keepalive_timeout (both
- * settings in seconds; see doc/plugins.md):
+ * Timeouts, as nginx's client_header_timeout, keepalive_timeout,
+ * client_body_timeout and send_timeout (settings in seconds; see
+ * doc/plugins.md):
  *   - header_timeout (default 60, 0 = none): the first request's head
  *     must be complete within it of the accept; a later request's head
  *     within it of that request's first byte.  Late: 408 Request Timeout
@@ -41,9 +42,20 @@
  *   - keepalive_timeout (default 75, 0 = no keep-alive: every response
  *     says "Connection: close"): how long a kept-alive connection may wait
  *     for the first byte of its next request; then it closes silently.
- * Both are fiber deadlines (weft_deadline_set): a store per request, no
+ *   - body_timeout (default 60, 0 = none): the longest wait between two
+ *     reads of a request body, not for the whole body.  Late: 408 and a
+ *     lingering close.
+ *   - send_timeout (default 60, 0 = none): the longest time a response
+ *     may make no progress into the kernel (the client does not read).
+ *     Then the connection is aborted: what is still queued is dropped,
+ *     since a close would wait for it to flush, holding the descriptor
+ *     for as long as the client stalls.  Each response is handed to the
+ *     kernel in full before the next request is read (water marks 0), so
+ *     no response outlives its handler in weft's buffer either.
+ * All are fiber deadlines (weft_deadline_set): a store per request, no
  * allocation, and the fiber timer behind them is lazy (daemon/core/
- * fiber.c), so a keep-alive request does not start or stop it.
+ * fiber.c), so a keep-alive request does not start or stop it.  A
+ * response that the kernel takes at once sets no deadline at all.
  *
  * Responses are formatted once in init; a request costs no allocation,
  * and the head is parsed in place in the reader's buffer (zero-copy).
@@ -79,13 +91,17 @@ struct hello {
 	struct resp h_resp[RESP_N];
 	uint64_t h_header_ms;	 /* header_timeout; 0 = none */
 	uint64_t h_keepalive_ms; /* keepalive_timeout; 0 = no keep-alive */
+	uint64_t h_body_ms;	 /* body_timeout; 0 = none */
+	uint64_t h_send_ms;	 /* send_timeout; 0 = none */
 };
 
-/* The settings' defaults, nginx's client_header_timeout and
- * keepalive_timeout, and the most either accepts (weftd's own timeouts
- * stop at a day too). */
+/* The settings' defaults, nginx's client_header_timeout,
+ * keepalive_timeout, client_body_timeout and send_timeout, and the most
+ * any accepts (weftd's own timeouts stop at a day too). */
 #define HEADER_TIMEOUT_DEFAULT 60.0
 #define KEEPALIVE_TIMEOUT_DEFAULT 75.0
+#define BODY_TIMEOUT_DEFAULT 60.0
+#define SEND_TIMEOUT_DEFAULT 60.0
 #define TIMEOUT_MAX 86400.0
 
 /* One parsed request head. */
@@ -118,11 +134,6 @@ static const char resp_501[] = ERR_RESPONSE("501 Not Implemented", 16)
 static const char resp_408[] = ERR_RESPONSE("408 Request Timeout", 16)
     "Request Timeout\n";
 static const char resp_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-/* Request bodies are read into this and dropped.  One buffer serves every
- * connection of the worker: what lands in it is never looked at, and
- * weft_readexactly copies only once its fiber runs again. */
-static char sink[4096];
 
 /* RFC 9110 tchar. */
 static int
@@ -318,20 +329,65 @@ parse_head(struct req *q, int c, const char *p, size_t n)
 	return 0;
 }
 
-/* Read and drop n body bytes; 0, or a negative code. */
+/*
+ * Read and drop n body bytes, zero-copy; 0, or a negative code
+ * (WEFT_ETIMEDOUT: body_timeout passed between two reads).  The deadline
+ * is set again before each read, so that it bounds each wait, as nginx's
+ * client_body_timeout does, and a slow but steady upload goes through.
+ */
 static int
-discard_body(weft_reader_t *r, uint64_t n)
+discard_body(const struct hello *h, weft_reader_t *r, uint64_t n)
 {
-	size_t k;
-	int rc;
+	weft_slice_t s;
+	ssize_t k;
 
 	while (n > 0) {
-		k = n < sizeof(sink) ? (size_t)n : sizeof(sink);
-		if ((rc = weft_readexactly(r, sink, (ssize_t)k, NULL)) != 0)
-			return rc;
-		n -= k;
+		if (h->h_body_ms != 0)
+			weft_deadline_set(h->h_body_ms);
+		k = weft_read_slice(r, n < 65536 ? (size_t)n : 65536, &s);
+		if (k <= 0) {
+			weft_deadline_clear();
+			return k == 0 ? WEFT_EINCOMPLETE : (int)k;
+		}
+		n -= (uint64_t)k;
 	}
+	weft_deadline_clear();
 	return 0;
+}
+
+/*
+ * Wait until everything written is in the kernel (the water marks are 0:
+ * see hello_client).  With send_timeout, the wait is cut into quarters of
+ * it; at the end of each, progress is whether the queue shrank.  After
+ * send_timeout without any, the client is not reading: abort the
+ * connection (weft_close would wait for the queue to flush) and return
+ * WEFT_ETIMEDOUT.  So it ends between send_timeout and 1.25 times it
+ * after the last progress.  Nothing queued: no deadline, no wait.
+ */
+static int
+flush(const struct hello *h, weft_writer_t *w)
+{
+	uint64_t step, stalled = 0;
+	size_t was, left;
+	int rc;
+
+	if (h->h_send_ms == 0 || (was = weft_writer_buffered(w)) == 0)
+		return weft_drain(w);
+	step = h->h_send_ms >= 4 ? h->h_send_ms / 4 : 1;
+	for (;;) {
+		weft_deadline_set(step);
+		rc = weft_drain(w);
+		weft_deadline_clear();
+		if (rc != WEFT_ETIMEDOUT)
+			return rc;
+		if ((left = weft_writer_buffered(w)) < was) {
+			was = left;
+			stalled = 0;
+		} else if ((stalled += step) >= h->h_send_ms) {
+			weft_abort(w);
+			return WEFT_ETIMEDOUT;
+		}
+	}
 }
 
 /* How long an error response waits for the client to stop sending. */
@@ -346,12 +402,14 @@ discard_body(weft_reader_t *r, uint64_t n)
  * client closes too or LINGER_MS have passed.
  */
 static void
-send_static(weft_reader_t *r, weft_writer_t *w, const char *resp,
-    size_t len)
+send_static(const struct hello *h, weft_reader_t *r, weft_writer_t *w,
+    const char *resp, size_t len)
 {
 	weft_slice_t s;
 
-	if (weft_write(w, resp, len) != 0 || weft_drain(w) != 0)
+	/* Small, but the queue may hold earlier pipelined responses that a
+	 * client does not read: send_timeout bounds this wait too. */
+	if (weft_write(w, resp, len) != 0 || flush(h, w) != 0)
 		return;
 	if (weft_write_eof(w) != 0)
 		return;
@@ -370,6 +428,11 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	struct req q;
 	int rc, prc, keep, c, idle = 0;
 
+	/* Every wait for the client to read is a flush to the kernel (see
+	 * flush): with water marks of 0, a drain returns once nothing is
+	 * left in weft's buffer, so a connection never closes with a
+	 * response still queued there, where no timeout would reach it. */
+	weft_writer_set_limits(w, 0, 0);
 	/* The first request's head is due within header_timeout of the
 	 * accept, as in nginx: that also bounds a connection that never
 	 * sends a byte. */
@@ -396,25 +459,26 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		 * head: the deadline stays as it is. */
 		if (prc == 1)
 			continue;
-		/* The rest of the request is not timed, and the error
-		 * responses below must not meet an expired deadline. */
+		/* The body and the response have deadlines of their own,
+		 * and the error responses below must not meet an expired
+		 * one. */
 		weft_deadline_clear();
 		if (rc == WEFT_ETIMEDOUT) {
-			send_static(r, w, resp_408, sizeof(resp_408) - 1);
+			send_static(h, r, w, resp_408, sizeof(resp_408) - 1);
 			return;
 		}
 		if (rc == WEFT_ELIMIT) {
-			send_static(r, w, resp_431, sizeof(resp_431) - 1);
+			send_static(h, r, w, resp_431, sizeof(resp_431) - 1);
 			return;
 		}
 		if (rc != 0)
 			return;	/* EOF (maybe mid-head) or an error */
 		if (prc != 0) {
-			send_static(r, w, resp_400, sizeof(resp_400) - 1);
+			send_static(h, r, w, resp_400, sizeof(resp_400) - 1);
 			return;
 		}
 		if (q.q_te) {
-			send_static(r, w, resp_501, sizeof(resp_501) - 1);
+			send_static(h, r, w, resp_501, sizeof(resp_501) - 1);
 			return;
 		}
 		/* The head slice is not used past this point: reading the
@@ -425,7 +489,13 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 				    sizeof(resp_100) - 1) != 0)
 					return;
 			}
-			if (discard_body(r, q.q_len) != 0)
+			rc = discard_body(h, r, q.q_len);
+			if (rc == WEFT_ETIMEDOUT) {
+				send_static(h, r, w, resp_408,
+				    sizeof(resp_408) - 1);
+				return;
+			}
+			if (rc != 0)
 				return;
 		}
 		if (q.q_close || (q.q_minor == 0 && !q.q_keepalive) ||
@@ -439,7 +509,7 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		if (weft_write(w, rp->r_buf, q.q_head ? rp->r_head
 						      : rp->r_len) != 0)
 			return;
-		if (weft_drain(w) != 0 || !keep)
+		if (flush(h, w) != 0 || !keep)
 			return;
 		/* Keep-alive: the next request's first byte is due within
 		 * keepalive_timeout. */
@@ -488,7 +558,7 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 	struct hello *h;
 	struct resp *rp;
 	const char *body;
-	double header, keepalive;
+	double header, keepalive, body_to, send_to;
 	size_t blen;
 	int i, n, bad = 0;
 
@@ -499,6 +569,10 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 	    HEADER_TIMEOUT_DEFAULT);
 	keepalive = weft_setting_double(ctx, "keepalive_timeout",
 	    KEEPALIVE_TIMEOUT_DEFAULT);
+	body_to = weft_setting_double(ctx, "body_timeout",
+	    BODY_TIMEOUT_DEFAULT);
+	send_to = weft_setting_double(ctx, "send_timeout",
+	    SEND_TIMEOUT_DEFAULT);
 	if (header < 0 || header > TIMEOUT_MAX)
 		bad = weft_plugin_error(ctx, "header_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
@@ -507,6 +581,14 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 		bad = weft_plugin_error(ctx, "keepalive_timeout",
 		    "must be from 0 (no keep-alive) to %g seconds, not %g",
 		    TIMEOUT_MAX, keepalive);
+	if (body_to < 0 || body_to > TIMEOUT_MAX)
+		bad = weft_plugin_error(ctx, "body_timeout",
+		    "must be from 0 (no timeout) to %g seconds, not %g",
+		    TIMEOUT_MAX, body_to);
+	if (send_to < 0 || send_to > TIMEOUT_MAX)
+		bad = weft_plugin_error(ctx, "send_timeout",
+		    "must be from 0 (no timeout) to %g seconds, not %g",
+		    TIMEOUT_MAX, send_to);
 	if (bad != 0)
 		return bad;
 	blen = strlen(body);
@@ -514,6 +596,8 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 		return -ENOMEM;
 	h->h_header_ms = seconds_to_ms(header);
 	h->h_keepalive_ms = seconds_to_ms(keepalive);
+	h->h_body_ms = seconds_to_ms(body_to);
+	h->h_send_ms = seconds_to_ms(send_to);
 	for (i = 0; i < RESP_N; i++) {
 		rp = &h->h_resp[i];
 		n = snprintf(NULL, 0, fmt, blen, conn[i], body);

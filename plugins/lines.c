@@ -17,7 +17,8 @@
  * line byte by byte are treated alike, so neither can hold a connection
  * for ever.  The same clock covers flushing the echo, so a client that
  * stops reading is closed too (without the ERR line, which it would not
- * read).  The default is none because lines, like echo, is a dev and
+ * read): aborted, since a close would wait for the queued echo to be
+ * read, for as long as the client does not.  The default is none because lines, like echo, is a dev and
  * test service whose peers may rightly sit silent (an nc session);
  * max_connections is the backstop there.
  */
@@ -54,8 +55,12 @@ lines_client(weft_reader_t *r, weft_writer_t *w, void *state)
 			weft_deadline_set(l->l_idle_ms);
 		rc = weft_readline(r, &line);
 		if (rc == WEFT_ETIMEDOUT) {
-			/* Returning flushes this, then closes. */
+			/* Returning flushes this, then closes.  Unless the
+			 * kernel would not take it: then the client does not
+			 * read, and the close would wait for it to. */
 			weft_write(w, idle_err, sizeof(idle_err) - 1);
+			if (weft_writer_buffered(w) > 0)
+				weft_abort(w);
 			break;
 		}
 		if (rc == WEFT_ELIMIT) {
@@ -75,8 +80,13 @@ lines_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		} else if (weft_write(w, line.base, line.len) != 0) {
 			break;
 		}
-		if (weft_drain(w) != 0)
-			break;	/* the peer is gone, or has not read in time */
+		if ((rc = weft_drain(w)) != 0) {
+			/* The peer is gone, or has not read in time: then
+			 * what is queued would hold the connection open. */
+			if (rc == WEFT_ETIMEDOUT)
+				weft_abort(w);
+			break;
+		}
 	}
 }
 

@@ -23,7 +23,19 @@
  * deadline; one that times out looks at the pair's last activity (either
  * direction) and waits again if the connection as a whole is not idle,
  * so a long download with a silent client is not cut.  A connection
- * stalled on a peer that does not read counts as idle too.
+ * stalled on a peer that does not read counts as idle too; a timed-out
+ * pair is aborted (weft_abort), not closed, since a close would wait for
+ * that peer to read what is queued.
+ *
+ * Setting `connect_timeout` (seconds, default 60, 0 = none), as nginx's
+ * proxy_connect_timeout: the name lookup and the connect to the upstream
+ * must be done within it, or the client is closed with a warning.
+ * idle_timeout starts only once the upstream is connected, so without it
+ * an upstream that drops SYNs held each client for the kernel's two
+ * minutes of retries.
+ *
+ * Warnings about a failing upstream come once per client; the daemon's
+ * logger rate-limits repeats (weftd(8), "Logging").
  */
 #include <errno.h>
 #include <stdint.h>
@@ -41,7 +53,8 @@
 
 #define PROXY_CHUNK (64 * 1024)
 #define IDLE_DEFAULT 600.0
-#define IDLE_MAX 86400.0
+#define CONNECT_DEFAULT 60.0
+#define TIMEOUT_MAX 86400.0
 #define PROXY_HINT "expected host:port, [v6addr]:port or unix:/path"
 
 struct proxy {
@@ -50,6 +63,7 @@ struct proxy {
 	int x_port;
 	char *x_path;	/* UNIX path, or NULL for TCP */
 	uint64_t x_idle_ms; /* idle_timeout; 0 = none */
+	uint64_t x_connect_ms; /* connect_timeout; 0 = none */
 };
 
 /* One direction. */
@@ -140,10 +154,17 @@ pump_run(struct pump *u)
 	weft_deadline_clear();
 	/* A reset, a write to a gone peer, a cancellation: tear both
 	 * connections down.  Closing makes the other pump's read see EOF
-	 * and its writes fail, so it ends as well. */
+	 * and its writes fail, so it ends as well.  After idle_timeout,
+	 * abort: the pair may be stalled on a peer that does not read, and
+	 * a close would wait for it to take what is queued. */
 	u->u_failed = 1;
-	weft_close(u->u_to);
-	weft_close(u->u_from_w);
+	if (u->u_timedout) {
+		weft_abort(u->u_to);
+		weft_abort(u->u_from_w);
+	} else {
+		weft_close(u->u_to);
+		weft_close(u->u_from_w);
+	}
 }
 
 static void
@@ -163,10 +184,21 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	uint64_t *last;
 	int rc;
 
+	/* The deadline covers the name lookup too: it is part of
+	 * weft_open_connection. */
+	if (x->x_connect_ms != 0)
+		weft_deadline_set(x->x_connect_ms);
 	if (x->x_path != NULL)
 		rc = weft_open_unix_connection(x->x_path, NULL, &ur, &uw);
 	else
 		rc = weft_open_connection(x->x_host, x->x_port, NULL, &ur, &uw);
+	weft_deadline_clear();
+	if (rc == WEFT_ETIMEDOUT) {
+		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: not connected "
+		    "within connect_timeout (%llu ms)", x->x_addr,
+		    (unsigned long long)x->x_connect_ms);
+		return;
+	}
 	if (rc != 0) {
 		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: %s",
 		    x->x_addr, weft_strerror(rc));
@@ -217,6 +249,16 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		weft_wait_closed(uw);	/* flush the last bytes upstream */
 	weft_stream_free(uw);
 	free(pp);
+}
+
+/* A timeout setting in milliseconds.  Rounded up: a tiny one must not
+ * become 0, which is none. */
+static uint64_t
+seconds_to_ms(double s)
+{
+	uint64_t ms = (uint64_t)(s * 1000.0);
+
+	return (double)ms < s * 1000.0 ? ms + 1 : ms;
 }
 
 /* Parse "unix:/path", "[v6]:port" or "host:port"; 0 or -1. */
@@ -277,15 +319,23 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 {
 	struct proxy *x;
 	const char *up;
-	double idle;
+	double idle, conn;
+	int bad = 0;
 
-	/* Both read first: a setting not read counts as unknown. */
+	/* All read first: a setting not read counts as unknown. */
 	up = weft_setting_str(ctx, "upstream", NULL);
 	idle = weft_setting_double(ctx, "idle_timeout", IDLE_DEFAULT);
-	if (idle < 0 || idle > IDLE_MAX)
-		return weft_plugin_error(ctx, "idle_timeout",
+	conn = weft_setting_double(ctx, "connect_timeout", CONNECT_DEFAULT);
+	if (idle < 0 || idle > TIMEOUT_MAX)
+		bad = weft_plugin_error(ctx, "idle_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    IDLE_MAX, idle);
+		    TIMEOUT_MAX, idle);
+	if (conn < 0 || conn > TIMEOUT_MAX)
+		bad = weft_plugin_error(ctx, "connect_timeout",
+		    "must be from 0 (no timeout) to %g seconds, not %g",
+		    TIMEOUT_MAX, conn);
+	if (bad != 0)
+		return bad;
 	if (up == NULL)
 		return weft_plugin_error(ctx, "upstream",
 		    "required (" PROXY_HINT ")");
@@ -299,10 +349,8 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 		return weft_plugin_error(ctx, "upstream",
 		    "bad address '%s' (" PROXY_HINT ")", up);
 	}
-	/* Rounded up: a tiny timeout must not become 0, which is none. */
-	x->x_idle_ms = (uint64_t)(idle * 1000.0);
-	if ((double)x->x_idle_ms < idle * 1000.0)
-		x->x_idle_ms++;
+	x->x_idle_ms = seconds_to_ms(idle);
+	x->x_connect_ms = seconds_to_ms(conn);
 	*state = x;
 	return 0;
 }

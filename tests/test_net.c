@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -1910,6 +1911,7 @@ test_stream_free_aborts(void **state)
 struct opener {
 	const char *host;
 	int port;
+	uint64_t deadline;	/* ms, 0 = none */
 	int rc;
 	weft_reader_t *r;
 	weft_writer_t *w;
@@ -1920,7 +1922,10 @@ open_fiber(void *arg)
 {
 	struct opener *o = arg;
 
+	if (o->deadline != 0)
+		weft_deadline_set(o->deadline);
 	o->rc = weft_open_connection(o->host, o->port, NULL, &o->r, &o->w);
+	weft_deadline_clear();
 }
 
 /*
@@ -1969,6 +1974,77 @@ test_cancel_open_connection(void **state)
 	wt_run(body_cancel_open, NULL);
 }
 
+/*
+ * A name lookup given up on (deadline) while it still waits for libuv's
+ * thread pool is taken off the pool's queue, instead of running there
+ * later for nobody and holding up the lookups of other connections.
+ * main() makes the pool one thread; a blocker occupies it, three lookups
+ * time out behind it, and then only the blocker may be left pending on
+ * the loop: the cancelled lookups have been called back already.
+ */
+static int pool_pipe[2] = { -1, -1 };
+static int pool_blocked_done;
+
+static void
+pool_block(uv_work_t *req)
+{
+	struct pollfd pfd = { pool_pipe[0], POLLIN, 0 };
+
+	(void)req;
+	(void)poll(&pfd, 1, 20000);	/* bounded, in case of a bug */
+}
+
+static void
+pool_block_done(uv_work_t *req, int status)
+{
+	(void)req;
+	(void)status;
+	pool_blocked_done = 1;
+}
+
+static void
+body_lookup_cancel_dequeues(void *arg)
+{
+	static uv_work_t blocker;
+	struct opener o[3];
+	weft_fiber_t *f[3];
+	unsigned before;
+	int i;
+
+	(void)arg;
+	assert_int_equal(pipe(pool_pipe), 0);
+	pool_blocked_done = 0;
+	before = weft_loop()->active_reqs.count;
+	assert_int_equal(uv_queue_work(weft_loop(), &blocker, pool_block,
+	    pool_block_done), 0);
+	for (i = 0; i < 3; i++) {
+		memset(&o[i], 0, sizeof(o[i]));
+		o[i].host = "localhost";
+		o[i].port = 9;
+		o[i].deadline = 50;
+		f[i] = NULL;
+		assert_int_equal(weft_spawn(open_fiber, &o[i], &f[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(weft_join(f[i]), 0);
+		assert_int_equal(o[i].rc, WEFT_ETIMEDOUT);
+	}
+	weft_sleep(50);
+	/* Only the blocker: the three lookups are no longer queued. */
+	assert_int_equal(weft_loop()->active_reqs.count, before + 1);
+	assert_int_equal(write(pool_pipe[1], "x", 1), 1);
+	assert_true(wait_flag(&pool_blocked_done));
+	close(pool_pipe[0]);
+	close(pool_pipe[1]);
+}
+
+static void
+test_lookup_cancel_dequeues(void **state)
+{
+	(void)state;
+	wt_run(body_lookup_cancel_dequeues, NULL);
+}
+
 /* A drain that times out leaves the writer usable; a later one works. */
 static void
 body_drain_deadline(void *arg)
@@ -2007,6 +2083,74 @@ test_drain_deadline(void **state)
 {
 	(void)state;
 	wt_run(body_drain_deadline, NULL);
+}
+
+/*
+ * weft_abort: a handler whose peer does not read queues more than the
+ * kernel takes, then aborts.  The queued bytes are dropped and the socket
+ * closed at once: the peer gets less than was written, then the end,
+ * where weft_close would have held the connection until it read it all.
+ */
+static void
+h_write_abort(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct hs *s = arg;
+	unsigned char *p;
+
+	(void)r;
+	s->started = 1;
+	if ((p = calloc(1, BIG)) == NULL) {
+		s->rc = -ENOMEM;
+		s->done = 1;
+		return;
+	}
+	s->rc = weft_write(w, p, BIG);
+	free(p);
+	s->len = weft_writer_buffered(w);
+	if (s->rc == 0)
+		s->rc = weft_abort(w);
+	if (s->rc == 0 && weft_drain(w) != -ECONNABORTED)
+		s->rc = -EPROTO;
+	if (s->rc == 0 && weft_write(w, "x", 1) != WEFT_ECLOSED)
+		s->rc = -EPROTO;
+	if (s->rc == 0)
+		s->rc = weft_abort(w);	/* idempotent */
+	s->done = 1;
+}
+
+static void
+body_abort(void *arg)
+{
+	struct hs s;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	size_t got = 0;
+	ssize_t n;
+	int port;
+
+	(void)arg;
+	memset(&s, 0, sizeof(s));
+	port = start_tcp(h_write_abort, &s, &srv);
+	connect_tcp(port, &r, &w);
+	assert_true(wait_flag(&s.done));
+	assert_int_equal(s.rc, 0);
+	assert_true(s.len > 0);	/* something was still queued */
+	/* The server's side is gone before we read a byte. */
+	weft_sleep(50);
+	while ((n = weft_read(r, iobuf, sizeof(iobuf))) > 0)
+		got += (size_t)n;
+	assert_true(n == 0 || n == -ECONNRESET);
+	assert_true(got < BIG);
+	client_done(w);
+	server_done(&srv);
+}
+
+static void
+test_abort(void **state)
+{
+	(void)state;
+	wt_run(body_abort, NULL);
 }
 
 /* ---- Echo of a large payload -------------------------------------------- */
@@ -2212,7 +2356,9 @@ main(void)
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_stream_free_aborts),
 		cmocka_unit_test(test_cancel_open_connection),
+		cmocka_unit_test(test_lookup_cancel_dequeues),
 		cmocka_unit_test(test_drain_deadline),
+		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_socketpair_open_connection_fd),
 		cmocka_unit_test(test_ipv6_echo),
 	};
@@ -2224,6 +2370,9 @@ main(void)
 		return 1;
 	}
 	WT_TIMEOUT(120);
+	/* One thread in libuv's pool, which only name lookups use here:
+	 * test_lookup_cancel_dequeues fills it with one job. */
+	setenv("UV_THREADPOOL_SIZE", "1", 1);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rmdir(tmpdir);
 	return rc;

@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -451,11 +454,47 @@ body_lines_idle(void *arg)
 	plugin_unload(&p);
 }
 
+/* idle_timeout with a client that sends lines and never reads their
+ * echo: the connection goes once the echo has stalled for the timeout,
+ * where a close would have waited for the client to read it. */
+static void
+body_lines_no_reader(void *arg)
+{
+	static const char *const kv[] = { "idle_timeout", "0.3", NULL };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port, i, rcvbuf = 4096;
+
+	(void)arg;
+	p = load_with(&st, "lines", "lines.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
+	    &rcvbuf, sizeof(rcvbuf)), 0);
+	/* 8 MiB of 1 KiB lines, whose echo is more than the kernel
+	 * buffers (the server stops reading once its echo stalls). */
+	memset(big, 'x', sizeof(big));
+	for (i = 1; i <= (int)(sizeof(big) / 1024); i++)
+		big[i * 1024 - 1] = '\n';
+	for (i = 0; i < 8; i++)
+		assert_int_equal(weft_write(w, big, sizeof(big)), 0);
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(50);
+	assert_int_equal(weft_server_connections(srv), 0);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
 static void
 test_lines_idle_timeout(void **state)
 {
 	(void)state;
 	run(body_lines_idle, NULL);
+	run(body_lines_no_reader, NULL);
 }
 
 /* ---- http-hello --------------------------------------------------------- */
@@ -837,6 +876,127 @@ test_http_keepalive_timeout(void **state)
 	run(body_http_keepalive_timeout, NULL);
 }
 
+/*
+ * body_timeout (500 ms here) bounds each wait for the body, not the
+ * body: one trickled 2 bytes every 200 ms (longer than the timeout in
+ * all) is read and answered; one that stops half-way gets 408 and a
+ * close.  The test's own waits end at a deadline, so that a server that
+ * never times out fails the test instead of hanging it.
+ */
+static void
+body_http_body_timeout(void *arg)
+{
+	static const char *const kv[] = { "body", "hi\n", "body_timeout",
+		"0.5", NULL };
+	static const char head8[] = "POST / HTTP/1.1\r\nHost: t\r\n"
+				    "Content-Length: 8\r\n\r\n";
+	static const char head100[] = "POST / HTTP/1.1\r\nHost: t\r\n"
+				      "Content-Length: 100\r\n\r\n";
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	double t0;
+	int port;
+
+	(void)arg;
+	p = load_with(&st, "http-hello", "http-hello.so", kv);
+	port = serve(p, 0, &srv);
+
+	connect_tcp(port, &r, &w);
+	send_str(w, head8);
+	send_slowly(w, "abcdefgh", 2, 200);
+	expect(r, OK_KA);
+	/* A stalled body: 408 no sooner than the timeout, then the end. */
+	t0 = now_ms();
+	send_str(w, head100);
+	send_str(w, "0123456789");
+	assert_int_equal(weft_deadline_set(10000), 0);
+	expect(r, R408);
+	expect_eof(r);
+	weft_deadline_clear();
+	assert_true(now_ms() - t0 >= 400);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_body_timeout(void **state)
+{
+	(void)state;
+	run(body_http_body_timeout, NULL);
+}
+
+/* An 8 MiB response body: more than the kernel buffers for a client that
+ * does not read (its receive buffer is made small, too). */
+#define SEND_BODY (8 << 20)
+
+/*
+ * send_timeout (1 s here): a client that asks for a large response and
+ * never reads is disconnected, with the rest of the response dropped;
+ * before, the response sat in the writer's buffer and the connection
+ * stayed open for as long as the client did.  A client that reads gets
+ * all of it.
+ */
+static void
+body_http_send_timeout(void *arg)
+{
+	const char *kv[5] = { "body", NULL, "send_timeout", "1", NULL };
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	weft_slice_t sl;
+	char *body;
+	size_t got = 0;
+	ssize_t n;
+	int port, i, rcvbuf = 4096;
+
+	(void)arg;
+	assert_non_null(body = malloc(SEND_BODY + 1));
+	memset(body, 'x', SEND_BODY);
+	body[SEND_BODY] = '\0';
+	kv[1] = body;
+	p = load_with(&st, "http-hello", "http-hello.so", kv);
+	free(body);
+	port = serve(p, 0, &srv);
+
+	connect_tcp(port, &r, &w);
+	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
+	    &rcvbuf, sizeof(rcvbuf)), 0);
+	send_str(w, GET);
+	/* Read nothing; the server must let go of the connection.  Up to
+	 * 20 s, for slow (sanitizer, valgrind) builds. */
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(50);
+	assert_int_equal(weft_server_connections(srv), 0);
+	client_done(w);
+
+	/* A client that reads gets the whole response, then the close. */
+	connect_tcp(port, &r, &w);
+	send_str(w, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+	    "\r\n");
+	assert_int_equal(weft_deadline_set(20000), 0);
+	while ((n = weft_read_slice(r, 65536, &sl)) > 0)
+		got += (size_t)n;
+	weft_deadline_clear();
+	assert_int_equal(n, 0);
+	assert_true(got > SEND_BODY);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+}
+
+static void
+test_http_send_timeout(void **state)
+{
+	(void)state;
+	run(body_http_send_timeout, NULL);
+}
+
 /* Timeout settings out of range, or not numbers, are refused with the
  * setting's line. */
 static void
@@ -848,6 +1008,9 @@ test_timeout_settings_refused(void **state)
 	static const char *const word[] = { "keepalive_timeout", "soon",
 		NULL };
 	static const char *const idle[] = { "idle_timeout", "-2", NULL };
+	static const char *const body[] = { "body_timeout", "-1",
+		"send_timeout", "86401", NULL };
+	static const char *const send[] = { "send_timeout", "never", NULL };
 
 	(void)state;
 	refused("http-hello", "http-hello.so", neg,
@@ -861,6 +1024,14 @@ test_timeout_settings_refused(void **state)
 	refused("http-hello", "http-hello.so", word,
 	    "test.conf:2: plugin http-hello: setting 'keepalive_timeout': "
 	    "expected a number, got 'soon'");
+	refused("http-hello", "http-hello.so", body,
+	    "test.conf:2: plugin http-hello: setting 'body_timeout': must "
+	    "be from 0 (no timeout) to 86400 seconds, not -1\n"
+	    "test.conf:3: plugin http-hello: setting 'send_timeout': must "
+	    "be from 0 (no timeout) to 86400 seconds, not 86401");
+	refused("http-hello", "http-hello.so", send,
+	    "test.conf:2: plugin http-hello: setting 'send_timeout': "
+	    "expected a number, got 'never'");
 	refused("lines", "lines.so", idle,
 	    "test.conf:2: plugin lines: setting 'idle_timeout': must be from "
 	    "0 (no timeout) to 86400 seconds, not -2");
@@ -1111,6 +1282,148 @@ body_proxy_idle(void *arg)
 	server_done(&up);
 }
 
+/*
+ * A listener that answers no SYN: listen(0) and never accept, then two
+ * connects.  The first fills the accept queue; Linux drops SYNs to a
+ * listener whose queue is full, so the second, and every connect after
+ * it, waits in SYN-SENT through the kernel's retries (about two
+ * minutes).  fds[0] is the listener, fds[1..2] the fillers.
+ */
+static int
+black_hole(int fds[3])
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int i;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fds[0] = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(fds[0], (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	assert_int_equal(listen(fds[0], 0), 0);
+	assert_int_equal(getsockname(fds[0], (struct sockaddr *)&sin, &len),
+	    0);
+	for (i = 1; i <= 2; i++) {
+		assert_true((fds[i] = socket(AF_INET,
+		    SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0);
+		if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) != 0)
+			assert_int_equal(errno, EINPROGRESS);
+		weft_sleep(50);	/* let the first handshake land */
+	}
+	return ntohs(sin.sin_port);
+}
+
+/* connect_timeout: an upstream that never answers the SYN.  With a 1 s
+ * timeout the client is closed; before, it waited out the kernel's two
+ * minutes of SYN retries.  The test's wait has a bound of its own. */
+static void
+body_proxy_connect_timeout(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	weft_slice_t all;
+	char addr[64];
+	const char *kv[5] = { "upstream", addr, "connect_timeout", "1",
+		NULL };
+	double t0;
+	int fds[3], port, rc, i;
+
+	(void)arg;
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, black_hole(fds));
+	p = load_with(&st, "proxy", "proxy.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	t0 = now_ms();
+	assert_int_equal(weft_deadline_set(20000), 0);
+	rc = weft_read_all(r, 0, &all);
+	weft_deadline_clear();
+	if (rc != 0 && rc != -ECONNRESET)
+		fail_msg("expected the proxy to close: %s", weft_err_name(rc));
+	assert_true(now_ms() - t0 >= 900);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+}
+
+static void
+test_proxy_connect_timeout(void **state)
+{
+	static const char *const neg[] = { "upstream", "127.0.0.1:1",
+		"connect_timeout", "-1", NULL };
+	static const char *const word[] = { "upstream", "127.0.0.1:1",
+		"connect_timeout", "later", NULL };
+
+	(void)state;
+	run(body_proxy_connect_timeout, NULL);
+	refused("proxy", "proxy.so", neg,
+	    "test.conf:3: plugin proxy: setting 'connect_timeout': must be "
+	    "from 0 (no timeout) to 86400 seconds, not -1");
+	refused("proxy", "proxy.so", word,
+	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
+	    "a number, got 'later'");
+}
+
+/* An upstream that sends 8 MiB at once, then waits for the client. */
+static void
+h_flood(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	char *p;
+	weft_slice_t s;
+
+	(void)arg;
+	if ((p = calloc(1, 8 << 20)) == NULL)
+		return;
+	(void)weft_write(w, p, 8 << 20);
+	free(p);
+	while (weft_read_slice(r, 65536, &s) > 0)
+		;
+}
+
+/* idle_timeout with a client that does not read: the pair is stalled,
+ * so idle, and both connections go, where a close would have waited for
+ * the client to read what the proxy had queued for it. */
+static void
+body_proxy_idle_stalled(void *arg)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *up, *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	char addr[64];
+	const char *kv[5] = { "upstream", addr, "idle_timeout", "0.5", NULL };
+	int port, i, rcvbuf = 4096;
+
+	(void)arg;
+	up = NULL;
+	assert_int_equal(weft_start_server(h_flood, NULL, LOCALHOST, 0, NULL,
+	    &up), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
+	p = load_with(&st, "proxy", "proxy.so", kv);
+	port = serve(p, 0, &srv);
+	connect_tcp(port, &r, &w);
+	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
+	    &rcvbuf, sizeof(rcvbuf)), 0);
+	send_str(w, "go\n");
+	/* Up to 20 s (slow builds) for the proxy to let go. */
+	for (i = 0; i < 400 && (weft_server_connections(srv) > 0 ||
+	     weft_server_connections(up) > 0); i++)
+		weft_sleep(50);
+	assert_int_equal(weft_server_connections(srv), 0);
+	assert_int_equal(weft_server_connections(up), 0);
+	client_done(w);
+	server_done(&srv);
+	plugin_unload(&p);
+	server_done(&up);
+}
+
 static void
 test_proxy_idle_timeout(void **state)
 {
@@ -1119,6 +1432,7 @@ test_proxy_idle_timeout(void **state)
 
 	(void)state;
 	run(body_proxy_idle, NULL);
+	run(body_proxy_idle_stalled, NULL);
 	refused("proxy", "proxy.so", neg,
 	    "test.conf:3: plugin proxy: setting 'idle_timeout': must be from "
 	    "0 (no timeout) to 86400 seconds, not -1");
@@ -1136,11 +1450,14 @@ main(void)
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_http_header_timeout),
 		cmocka_unit_test(test_http_keepalive_timeout),
+		cmocka_unit_test(test_http_body_timeout),
+		cmocka_unit_test(test_http_send_timeout),
 		cmocka_unit_test(test_timeout_settings_refused),
 		cmocka_unit_test(test_proxy_tcp),
 		cmocka_unit_test(test_proxy_unix),
 		cmocka_unit_test(test_proxy_upstream_down),
 		cmocka_unit_test(test_proxy_idle_timeout),
+		cmocka_unit_test(test_proxy_connect_timeout),
 	};
 	int rc;
 

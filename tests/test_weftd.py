@@ -1537,6 +1537,58 @@ def ttin_low_reuse_port_refused():
         assert w.stop() == 0
 
 
+PROXY_DOWN = """
+workers = 1;
+plugin_dir = "@PLUGINS@";
+plugins = {
+  proxy = { path = "proxy.so"; settings = { upstream = "127.0.0.1:%d"; }; };
+};
+listen = ( { tcp = "127.0.0.1:0"; plugin = "proxy"; } );
+"""
+
+
+@test
+def proxy_refused_log_bounded():
+    """A refused upstream and many clients: the proxy's warning per client
+    is rate-limited (10 per 5 s per kind of message), and what was
+    dropped is counted in a "suppressed N similar messages" line, so
+    every client is accounted for."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()  # nothing listens there now: every connect is refused
+    w = Weftd(PROXY_DOWN % dead)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        port = w.ports()["proxy"][0]
+        clients = 300
+        t0 = time.time()
+        for _ in range(clients):
+            c = connect(local(port))
+            recv_until(c, lambda d: False)  # the proxy closes it
+            c.close()
+        elapsed = time.time() - t0
+        # After the window, one more: the summary comes before its line.
+        time.sleep(5.5)
+        c = connect(local(port))
+        recv_until(c, lambda d: False)
+        c.close()
+        w.wait_log(r"suppressed \d+ similar messages")
+        w.wait_log(r"127\.0\.0\.1:%d: Connection refused" % dead,
+                   count=11)
+        text = w.text()
+        shown = len(re.findall(r"warning: proxy: upstream 127\.0\.0\.1:%d: "
+                               r"Connection refused" % dead, text))
+        dropped = sum(int(n) for n in re.findall(
+            r"suppressed (\d+) similar messages", text))
+        # 10 per window started; the clients took `elapsed` seconds.
+        assert shown <= 10 * (int(elapsed / 5) + 2), (shown, text[-2000:])
+        assert shown + dropped == clients + 1, (shown, dropped,
+                                                text[-2000:])
+    finally:
+        assert w.stop() == 0
+
+
 def stop_shared():
     if "w" in shared:
         shared["w"].stop()

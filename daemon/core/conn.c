@@ -639,6 +639,7 @@ struct op {
 	int status;
 	int done;
 	int abandoned;
+	int gai;	/* u.gai is the request */
 };
 
 /*
@@ -660,6 +661,15 @@ op_wait(struct op *op)
 				free(op);
 			} else {
 				op->abandoned = 1;
+				/* A lookup still queued for libuv's thread
+				 * pool (4 threads by default) is taken off
+				 * it: nobody waits for its answer, and
+				 * there it would hold up the lookups of
+				 * other connections.  One already running
+				 * cannot be stopped.  Either way on_gai
+				 * frees op. */
+				if (op->gai)
+					(void)uv_cancel((uv_req_t *)&op->u.gai);
 			}
 			return rc;
 		}
@@ -719,6 +729,7 @@ weft__resolve(const char *host, int port, int passive, struct addrinfo **res)
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		return -ENOMEM;
 	op->u.gai.data = op;
+	op->gai = 1;
 	rc = uv_getaddrinfo(weft_loop(), &op->u.gai, on_gai, host, service,
 	    &hints);
 	if (rc != 0) {

@@ -151,6 +151,23 @@ weft_close(weft_writer_t *w)
 }
 
 int
+weft_abort(weft_writer_t *w)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+
+	w->w_closed = 1;
+	w->w_closing = 1;
+	/* Lost first, so that waiters see the abort rather than the clean
+	 * close that on_close reports; then the handle goes, and with it
+	 * every queued write (libuv cancels them). */
+	if (c->c_kind == WEFT__CONN_FAKE)
+		weft__conn_lost(c, -ECONNABORTED);
+	else
+		weft__conn_fatal(c, -ECONNABORTED);
+	return 0;
+}
+
+int
 weft_is_closing(const weft_writer_t *w)
 {
 	return w->w_closing;

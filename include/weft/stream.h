@@ -265,6 +265,17 @@ WEFT_EXTERN int weft_can_write_eof(const weft_writer_t *w);
  */
 WEFT_EXTERN int weft_close(weft_writer_t *w);
 
+/**
+ * Abort the connection now, asyncio's transport.abort(): bytes still
+ * buffered are dropped and the socket is closed at once; waiting reads
+ * and drains return -ECONNABORTED.  Where weft_close would wait for the
+ * buffer to flush for as long as a peer that stopped reading keeps it
+ * full, this frees the descriptor: the way out after a send timeout.
+ * Idempotent; never waits.  A server's connection is still released
+ * when its handler returns.
+ */
+WEFT_EXTERN int weft_abort(weft_writer_t *w);
+
 /** 1 after weft_close, or once the transport is closing. */
 WEFT_EXTERN int weft_is_closing(const weft_writer_t *w);
 
