@@ -132,8 +132,8 @@ WEFT_EXTERN int weft_fiber_stacks_shared(int on);
  * after the load went away.  A timer does it, which never keeps the loop
  * alive and stops once there is nothing left to trim.  0 turns trimming
  * off.  The default is 5000, or the environment variable
- * WEFT_POOL_TRIM_MS (decimal ms) when weft_init first runs.  Returns the
- * previous value.
+ * WEFT_POOL_TRIM_MS (decimal ms) if set when weft_init first runs and
+ * this was not called before.  Returns the previous value.
  */
 WEFT_EXTERN uint64_t weft_pool_trim_set(uint64_t ms);
 
