@@ -576,6 +576,22 @@ run_toucher(unsigned char seed)
 }
 
 static void
+nap(void *arg)
+{
+	(void)arg;
+	assert_int_equal(weft_sleep(1), 0);
+}
+
+static void
+run_sleeper(void)
+{
+	weft_fiber_t *f = NULL;
+
+	assert_int_equal(weft_spawn(nap, NULL, &f), 0);
+	assert_int_equal(weft_join(f), 0);
+}
+
+static void
 body_pool_trim(void *arg)
 {
 	size_t stacks, trimmed, bufs, pages = TOUCH / 4096 - 1;
@@ -586,19 +602,19 @@ body_pool_trim(void *arg)
 	weft__pool_trim(1);
 	run_toucher(1);
 	first = touched;
-	weft__pool_stats(&stacks, &trimmed, NULL);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
 	assert_true(stacks >= 1);
 	assert_int_equal(trimmed, stacks - 1);
 	assert_true(resident(first, TOUCH) >= pages);
 
 	/* Not idle a whole period yet: a tick keeps it. */
 	weft__pool_trim(0);
-	weft__pool_stats(NULL, &trimmed, NULL);
+	weft__pool_stats(NULL, &trimmed, NULL, NULL);
 	assert_int_equal(trimmed, stacks - 1);
 	assert_true(resident(first, TOUCH) >= pages);
 	/* Idle through the next period: its pages go. */
 	weft__pool_trim(0);
-	weft__pool_stats(&stacks, &trimmed, NULL);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
 	assert_int_equal(trimmed, stacks);
 	assert_int_equal(resident(first, TOUCH), 0);
 
@@ -606,7 +622,7 @@ body_pool_trim(void *arg)
 	 * LIFO: the same stack, the same bytes). */
 	run_toucher(2);
 	assert_ptr_equal(touched, first);
-	weft__pool_stats(NULL, &trimmed, NULL);
+	weft__pool_stats(NULL, &trimmed, NULL, NULL);
 	assert_true(trimmed < stacks);	/* taken: no longer counted */
 
 	/* A carve on a trimmed stack, and a fiber under the object. */
@@ -634,17 +650,33 @@ body_pool_trim(void *arg)
 		weft__buf_put(b1);
 		weft__buf_put(b2);
 		weft__pool_trim(0);
-		weft__pool_stats(NULL, NULL, &bufs);
+		weft__pool_stats(NULL, NULL, &bufs, NULL);
 		assert_int_equal(bufs, 2);
 		b = weft__buf_get();
 		memset(b, 1, WEFT__BUF_SIZE);
 		weft__buf_put(b);
 		weft__pool_trim(0);
-		weft__pool_stats(NULL, NULL, &bufs);
+		weft__pool_stats(NULL, NULL, &bufs, NULL);
 		assert_int_equal(bufs, 1);
 		weft__pool_trim(0);
-		weft__pool_stats(NULL, NULL, &bufs);
+		weft__pool_stats(NULL, NULL, &bufs, NULL);
 		assert_int_equal(bufs, 0);
+	}
+
+	/* Timers: a fiber's pooled one is closed by a trim of everything,
+	 * and a sleep afterwards takes a new one. */
+	{
+		size_t timers;
+
+		run_sleeper();
+		weft__pool_stats(NULL, NULL, NULL, &timers);
+		assert_true(timers >= 1);
+		weft__pool_trim(1);
+		weft__pool_stats(NULL, NULL, NULL, &timers);
+		assert_int_equal(timers, 0);
+		run_sleeper();
+		weft__pool_stats(NULL, NULL, NULL, &timers);
+		assert_int_equal(timers, 1);
 	}
 	weft_fiber_stacks_shared(old);
 }
@@ -680,20 +712,20 @@ body_pool_cap(void *arg)
 		assert_int_equal(weft_spawn(parked, NULL, &f[i]), 0);
 	for (i = 0; i < 300; i++)
 		assert_int_equal(weft_join(f[i]), 0);
-	weft__pool_stats(&stacks, NULL, NULL);
+	weft__pool_stats(&stacks, NULL, NULL, NULL);
 	assert_int_equal(stacks, 256);
 	weft__pool_trim(1);
-	weft__pool_stats(&stacks, &trimmed, NULL);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
 	assert_int_equal(stacks, 256);
 	assert_int_equal(trimmed, 256);
 	for (i = 0; i < 300; i++)
 		assert_int_equal(weft_spawn(parked, NULL, &f[i]), 0);
-	weft__pool_stats(&stacks, &trimmed, NULL);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
 	assert_int_equal(stacks, 0);
 	assert_int_equal(trimmed, 0);
 	for (i = 0; i < 300; i++)
 		assert_int_equal(weft_join(f[i]), 0);
-	weft__pool_stats(&stacks, NULL, NULL);
+	weft__pool_stats(&stacks, NULL, NULL, NULL);
 	assert_int_equal(stacks, 256);
 	weft_fiber_stacks_shared(old);
 }
@@ -730,7 +762,7 @@ body_pool_trim_timer(void *arg)
 	assert_int_equal(n, 0);
 	/* The tick comes 50 ms after the stack was pooled; allow 10 s. */
 	for (i = 0; i < 1000; i++) {
-		weft__pool_stats(&stacks, &trimmed, NULL);
+		weft__pool_stats(&stacks, &trimmed, NULL, NULL);
 		if (stacks > 0 && trimmed == stacks)
 			break;
 		/* weft_sleep's own timer; the pool's is not counted above */

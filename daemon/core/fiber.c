@@ -122,8 +122,10 @@ static struct {
 	size_t ntrimmed;
 	uv_timer_t trim;
 	int trim_armed;
+	int trim_heap;		/* closed timers: malloc_trim next tick too */
 	uv_timer_t **timers;
 	size_t ntimers;
+	size_t timers_low;	/* as stacks_low, for the timer pool */
 	int attached;
 	int in_check;
 	uint64_t iter;		/* loop iterations seen (check phases) */
@@ -283,6 +285,7 @@ stack_put(char *map, size_t map_size)
 /* ---- Trimming the pools ------------------------------------------------ */
 
 static void on_trim(uv_timer_t *t);
+static void free_handle_cb(uv_handle_t *h);
 
 /* Fold what stack_get saw into ntrimmed, and start a new period. */
 static void
@@ -291,6 +294,7 @@ trim_period(void)
 	if (S.ntrimmed > S.stacks_low)
 		S.ntrimmed = S.stacks_low;
 	S.stacks_low = S.nstacks;
+	S.timers_low = S.ntimers;
 }
 
 /*
@@ -325,7 +329,8 @@ weft__pool_trim_arm(void)
 static void
 trim(int all)
 {
-	size_t i, lo, n = 0;
+	size_t i, lo, k, n = 0;
+	int heap = S.trim_heap;
 
 	if (S.ntrimmed > S.stacks_low)
 		S.ntrimmed = S.stacks_low;
@@ -342,13 +347,29 @@ trim(int all)
 		S.ntrimmed = lo;
 	S.stacks_low = S.nstacks;
 	n += weft__buf_trim(all);
+	/* Pooled timers are small, but each was malloc'd while its
+	 * connection was busy, between that connection's buffers: one left
+	 * live pins a page that malloc_trim could give back otherwise. */
+	k = all ? S.ntimers : S.timers_low;
+	for (i = 0; i < k; i++)
+		uv_close((uv_handle_t *)S.timers[i], free_handle_cb);
+	if (k > 0)
+		memmove(S.timers, S.timers + k,
+		    (S.ntimers - k) * sizeof(*S.timers));
+	S.ntimers -= k;
+	S.timers_low = S.ntimers;
+	/* Closed handles are freed in the loop's close phase, after this:
+	 * the next tick trims the heap for them. */
+	S.trim_heap = k > 0;
 #ifdef HAVE_MALLOC_TRIM
 	/* Once the pools have gone idle, so has most of the heap that the
 	 * connections used (a callback-mode connection, libuv's requests):
 	 * without this glibc keeps what it does not find at the top of the
 	 * heap. */
-	if (n > 0)
+	if (n > 0 || heap)
 		(void)malloc_trim(0);
+#else
+	(void)heap;
 #endif
 }
 
@@ -359,7 +380,8 @@ on_trim(uv_timer_t *t)
 	S.trim_armed = 0;
 	trim(0);
 	/* Again while something pooled is not trimmed yet. */
-	if (S.nstacks > S.ntrimmed || weft__buf_pooled() > 0)
+	if (S.nstacks > S.ntrimmed || weft__buf_pooled() > 0 ||
+	    S.ntimers > 0 || S.trim_heap)
 		weft__pool_trim_arm();
 }
 
@@ -370,8 +392,11 @@ weft__pool_trim(int all)
 }
 
 void
-weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs)
+weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs,
+    size_t *timers)
 {
+	if (timers != NULL)
+		*timers = S.ntimers;
 	if (stacks != NULL)
 		*stacks = S.nstacks;
 	if (trimmed != NULL)
@@ -439,8 +464,11 @@ timer_get(void)
 {
 	uv_timer_t *t;
 
-	if (S.ntimers > 0)
-		return S.timers[--S.ntimers];
+	if (S.ntimers > 0) {
+		if (--S.ntimers < S.timers_low)
+			S.timers_low = S.ntimers;
+		return S.timers[S.ntimers];
+	}
 	t = malloc(sizeof(*t));
 	if (t == NULL)
 		return NULL;
@@ -465,6 +493,8 @@ timer_put(uv_timer_t *t)
 			S.timers = calloc(TIMER_POOL_MAX, sizeof(*S.timers));
 		if (S.timers != NULL) {
 			S.timers[S.ntimers++] = t;
+			if (!S.trim_armed)
+				weft__pool_trim_arm();
 			return;
 		}
 	}
@@ -1337,6 +1367,8 @@ weft_fini(void)
 		uv_close((uv_handle_t *)S.timers[--S.ntimers], free_handle_cb);
 	free(S.timers);
 	S.timers = NULL;
+	S.timers_low = 0;
+	S.trim_heap = 0;
 	while (S.nstacks > 0)
 		munmap(S.stacks[--S.nstacks], S.stack_size + S.page);
 	free(S.stacks);

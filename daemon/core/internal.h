@@ -95,11 +95,13 @@ void weft__buf_trim_period(void);
 size_t weft__buf_pooled(void);
 /* Something was pooled: make sure a trim tick is due (cheap when one is). */
 void weft__pool_trim_arm(void);
-/* Trim the fiber-stack and buffer pools now, as the idle timer would;
- * `all`: as if everything pooled had been idle a whole period.  And what
- * is pooled: stacks, of which trimmed (pages released), and buffers. */
+/* Trim the fiber-stack, buffer and timer pools now, as the idle timer
+ * would; `all`: as if everything pooled had been idle a whole period.
+ * And what is pooled: stacks, of which trimmed (pages released), buffers
+ * and fiber timers. */
 void weft__pool_trim(int all);
-void weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs);
+void weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs,
+    size_t *timers);
 
 /* ---- Readers ----------------------------------------------------------- */
 

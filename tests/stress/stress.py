@@ -1592,6 +1592,23 @@ def slowloris(rep):
     _slowloris_timeout(rep, n)
 
 
+def _worker_rss_split(w):
+    """(RssAnon, RssFile + RssShmem) KiB summed over w's workers."""
+    anon = other = 0
+    for pid in w.children():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        for key, v in re.findall(r"^(Rss\w+):\s+(\d+)", st, re.M):
+            if key == "RssAnon":
+                anon += int(v)
+            else:
+                other += int(v)
+    return anon, other
+
+
 def _slowloris_wave(w, addr, n, timeout, base, margin):
     """One wave of _slowloris_timed against w; returns its figures.  Once
     the workers' fds are back, their RSS is read after the pools' trim
@@ -1628,6 +1645,7 @@ def _slowloris_wave(w, addr, n, timeout, base, margin):
                 break
             time.sleep(0.1)
         f["t_rss"] = time.time() - t_rss
+        f["split1"] = _worker_rss_split(w)
         # The workers' counts in the status reach the supervisor with
         # their heartbeat, up to 1 s late.
         for _ in range(30):
@@ -1690,6 +1708,7 @@ def _slowloris_timeout(rep, n, timeout=3.0,
     echo_latencies(w.port("echo"), 50)
     time.sleep(2 * _TRIM_MS / 1000.0 + 0.5)
     base = _worker_fds_rss(w)[1]
+    split0 = _worker_rss_split(w)
     fs = [_slowloris_wave(w, addr, n, timeout, base, _RSS_MARGIN)
           for _ in range(waves)]
 
@@ -1739,6 +1758,8 @@ def _slowloris_timeout(rep, n, timeout=3.0,
     rep.set("workers' RSS KiB after each wave - baseline %d KiB "
             "(margin %d)" % (base, _RSS_MARGIN),
             per_wave("%+d", lambda f: f["rss1"] - base))
+    rep.set("anon/file KiB baseline %d/%d, after each wave" % split0,
+            per_wave("%d/%d", lambda f: f["split1"]))
     rep.set("s from baseline fds to the RSS reading per wave", per_wave(
         "%.1f", lambda f: f.get("t_rss", 0)))
     for i, f in enumerate(fs, 1):
