@@ -1,5 +1,7 @@
 /* Fibers: spawning, yielding, sleeping, cancel, deadlines, join. */
+#include <alloca.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -520,6 +522,272 @@ test_carve(void **state)
 	assert_int_equal(weft_fiber_count(), 0);
 }
 
+/*
+ * Trimming the pools: a pooled stack's pages go back to the kernel (seen
+ * with mincore), the stack stays pooled and works as before, the pool
+ * stays capped, and the idle timer does it by itself without keeping the
+ * loop alive.
+ */
+#define TOUCH (32 * 1024)
+
+static char *touched;	/* the bytes the last toucher wrote, on its stack */
+
+/* Write TOUCH bytes of the fiber's stack (alloca: on the stack proper
+ * even where ASan moves locals to a fake stack), then check them. */
+static void
+toucher(void *arg)
+{
+	unsigned char seed = (unsigned char)(uintptr_t)arg;
+	char *p = alloca(TOUCH);
+	size_t i;
+
+	touched = p;
+	for (i = 0; i < TOUCH; i++)
+		p[i] = (char)(seed + i * 7);
+	weft_yield();
+	for (i = 0; i < TOUCH; i++)
+		assert_int_equal((unsigned char)p[i],
+		    (unsigned char)(seed + i * 7));
+}
+
+/* Resident pages among the whole pages of [p, p + len). */
+static size_t
+resident(const char *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 0, i;
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(page - 1);
+	unsigned char vec[TOUCH / 4096 + 2];
+
+	assert_true(hi > lo && (hi - lo) / page <= sizeof(vec));
+	assert_int_equal(mincore((void *)lo, hi - lo, vec), 0);
+	for (i = 0; i < (hi - lo) / page; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+static void
+run_toucher(unsigned char seed)
+{
+	weft_fiber_t *f = NULL;
+
+	assert_int_equal(weft_spawn(toucher, (void *)(uintptr_t)seed, &f), 0);
+	assert_int_equal(weft_join(f), 0);
+}
+
+static void
+nap(void *arg)
+{
+	(void)arg;
+	assert_int_equal(weft_sleep(1), 0);
+}
+
+static void
+run_sleeper(void)
+{
+	weft_fiber_t *f = NULL;
+
+	assert_int_equal(weft_spawn(nap, NULL, &f), 0);
+	assert_int_equal(weft_join(f), 0);
+}
+
+static void
+body_pool_trim(void *arg)
+{
+	size_t stacks, trimmed, bufs, pages = TOUCH / 4096 - 1;
+	char *first, *obj;
+	int old = weft_fiber_stacks_shared(0);
+
+	(void)arg;
+	weft__pool_trim(1);
+	run_toucher(1);
+	first = touched;
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
+	assert_true(stacks >= 1);
+	assert_int_equal(trimmed, stacks - 1);
+	assert_true(resident(first, TOUCH) >= pages);
+
+	/* Not idle a whole period yet: a tick keeps it. */
+	weft__pool_trim(0);
+	weft__pool_stats(NULL, &trimmed, NULL, NULL);
+	assert_int_equal(trimmed, stacks - 1);
+	assert_true(resident(first, TOUCH) >= pages);
+	/* Idle through the next period: its pages go. */
+	weft__pool_trim(0);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
+	assert_int_equal(trimmed, stacks);
+	assert_int_equal(resident(first, TOUCH), 0);
+
+	/* Still pooled, and a fiber runs on it as before (the pool is
+	 * LIFO: the same stack, the same bytes). */
+	run_toucher(2);
+	assert_ptr_equal(touched, first);
+	weft__pool_stats(NULL, &trimmed, NULL, NULL);
+	assert_true(trimmed < stacks);	/* taken: no longer counted */
+
+	/* A carve on a trimmed stack, and a fiber under the object. */
+	weft__pool_trim(1);
+	assert_int_equal(resident(first, TOUCH), 0);
+	obj = weft__carve(256);
+	assert_non_null(obj);
+	assert_true(obj > first && obj < first + 64 * 1024);
+	memset(obj, 0x5a, 256);
+	carve_done = 0;
+	weft__carve_spawn(obj, carve_fiber, obj);
+	carve_finish();
+	assert_int_equal((unsigned char)obj[0], 0x5b);
+	assert_int_equal((unsigned char)obj[255], 0x5a);
+	weft__carve_put(obj);
+
+	/* Buffers: one taken since the last tick stays, the other goes;
+	 * the next tick frees the rest. */
+	{
+		char *b1 = weft__buf_get(), *b2 = weft__buf_get(), *b;
+
+		assert_non_null(b1);
+		assert_non_null(b2);
+		weft__pool_trim(1);
+		weft__buf_put(b1);
+		weft__buf_put(b2);
+		weft__pool_trim(0);
+		weft__pool_stats(NULL, NULL, &bufs, NULL);
+		assert_int_equal(bufs, 2);
+		b = weft__buf_get();
+		memset(b, 1, WEFT__BUF_SIZE);
+		weft__buf_put(b);
+		weft__pool_trim(0);
+		weft__pool_stats(NULL, NULL, &bufs, NULL);
+		assert_int_equal(bufs, 1);
+		weft__pool_trim(0);
+		weft__pool_stats(NULL, NULL, &bufs, NULL);
+		assert_int_equal(bufs, 0);
+	}
+
+	/* Timers: a fiber's pooled one is closed by a trim of everything,
+	 * and a sleep afterwards takes a new one. */
+	{
+		size_t timers;
+
+		run_sleeper();
+		weft__pool_stats(NULL, NULL, NULL, &timers);
+		assert_true(timers >= 1);
+		weft__pool_trim(1);
+		weft__pool_stats(NULL, NULL, NULL, &timers);
+		assert_int_equal(timers, 0);
+		run_sleeper();
+		weft__pool_stats(NULL, NULL, NULL, &timers);
+		assert_int_equal(timers, 1);
+	}
+	weft_fiber_stacks_shared(old);
+}
+
+static void
+test_pool_trim(void **state)
+{
+	uint64_t old = weft_pool_trim_set(0);	/* ticks by hand only */
+
+	(void)state;
+	wt_run(body_pool_trim, NULL);
+	weft_pool_trim_set(old);
+	assert_int_equal(weft_fiber_count(), 0);
+}
+
+/* More fibers than the pool keeps: it stays at its cap, trimmed or not. */
+static void
+parked(void *arg)
+{
+	(void)arg;
+	weft_yield();
+}
+
+static void
+body_pool_cap(void *arg)
+{
+	weft_fiber_t *f[300];
+	size_t i, stacks, trimmed;
+	int old = weft_fiber_stacks_shared(0);
+
+	(void)arg;
+	for (i = 0; i < 300; i++)
+		assert_int_equal(weft_spawn(parked, NULL, &f[i]), 0);
+	for (i = 0; i < 300; i++)
+		assert_int_equal(weft_join(f[i]), 0);
+	weft__pool_stats(&stacks, NULL, NULL, NULL);
+	assert_int_equal(stacks, 256);
+	weft__pool_trim(1);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
+	assert_int_equal(stacks, 256);
+	assert_int_equal(trimmed, 256);
+	for (i = 0; i < 300; i++)
+		assert_int_equal(weft_spawn(parked, NULL, &f[i]), 0);
+	weft__pool_stats(&stacks, &trimmed, NULL, NULL);
+	assert_int_equal(stacks, 0);
+	assert_int_equal(trimmed, 0);
+	for (i = 0; i < 300; i++)
+		assert_int_equal(weft_join(f[i]), 0);
+	weft__pool_stats(&stacks, NULL, NULL, NULL);
+	assert_int_equal(stacks, 256);
+	weft_fiber_stacks_shared(old);
+}
+
+static void
+test_pool_cap(void **state)
+{
+	uint64_t old = weft_pool_trim_set(0);
+
+	(void)state;
+	wt_run(body_pool_cap, NULL);
+	weft_pool_trim_set(old);
+}
+
+/* Active timers that keep the loop alive (the body itself uses none). */
+static void
+count_ref_timers(uv_handle_t *h, void *arg)
+{
+	if (h->type == UV_TIMER && uv_is_active(h) && uv_has_ref(h))
+		(*(int *)arg)++;
+}
+
+static void
+body_pool_trim_timer(void *arg)
+{
+	size_t stacks, trimmed;
+	char *first;
+	int n = 0, i, old = weft_fiber_stacks_shared(0);
+
+	(void)arg;
+	run_toucher(3);
+	first = touched;
+	uv_walk(weft_loop(), count_ref_timers, &n);
+	assert_int_equal(n, 0);
+	/* The tick comes 50 ms after the stack was pooled; allow 10 s. */
+	for (i = 0; i < 1000; i++) {
+		weft__pool_stats(&stacks, &trimmed, NULL, NULL);
+		if (stacks > 0 && trimmed == stacks)
+			break;
+		/* weft_sleep's own timer; the pool's is not counted above */
+		assert_int_equal(weft_sleep(10), 0);
+	}
+	assert_true(stacks > 0);
+	assert_int_equal(trimmed, stacks);
+	assert_int_equal(resident(first, TOUCH), 0);
+	weft_fiber_stacks_shared(old);
+}
+
+static void
+test_pool_trim_timer(void **state)
+{
+	uint64_t old = weft_pool_trim_set(50);
+
+	(void)state;
+	wt_run(body_pool_trim_timer, NULL);
+	/* A trim period of an hour, with a stack pooled when the main fiber
+	 * ends: weft_run still returns at once. */
+	weft_pool_trim_set(3600 * 1000);
+	wt_run(body_spawn_order, NULL);
+	weft_pool_trim_set(old);
+}
+
 int
 main(void)
 {
@@ -538,6 +806,9 @@ main(void)
 		cmocka_unit_test(test_shared_stack_locals),
 		cmocka_unit_test(test_shared_stack_overflow),
 		cmocka_unit_test(test_carve),
+		cmocka_unit_test(test_pool_trim),
+		cmocka_unit_test(test_pool_cap),
+		cmocka_unit_test(test_pool_trim_timer),
 	};
 
 	WT_TIMEOUT(120);

@@ -8,6 +8,7 @@
  * -EPIPE); only its identity matters.
  */
 #include <errno.h>
+#include <limits.h>
 
 #include "harness.h"
 
@@ -371,6 +372,27 @@ body_limits(void *arg)
 	weft_writer_get_limits(w, &lo, &hi);
 	assert_int_equal(lo, 16384);
 	assert_int_equal(hi, 65536);
+	/* Negative values other than -1 and marks that do not fit are
+	 * refused as asyncio's ValueError, not computed with: 4 * a huge
+	 * low overflowed (UBSan) and a negative low became a huge mark. */
+	assert_int_equal(weft_writer_set_limits(w, -1, SSIZE_MAX), -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, -1, SSIZE_MAX / 4 + 1),
+	    -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, -1, 0x40000000), -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, -2, 10), -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, 10, -2), -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, -5, -5), -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, SSIZE_MAX, -1), -EINVAL);
+	assert_int_equal(weft_writer_set_limits(w, SSIZE_MAX, SSIZE_MAX),
+	    -EINVAL);
+	weft_writer_get_limits(w, &lo, &hi);
+	assert_int_equal(lo, 16384);
+	assert_int_equal(hi, 65536);
+	/* The largest marks that fit are still accepted. */
+	assert_int_equal(weft_writer_set_limits(w, -1, 0x3fffffff), 0);
+	weft_writer_get_limits(w, &lo, &hi);
+	assert_int_equal(lo, 0x3fffffff);
+	assert_int_equal(hi, 0xfffffffc);
 	assert_int_equal(weft_writer_set_limits(w, 0, 0), 0);
 	weft__fake_free(w);
 }

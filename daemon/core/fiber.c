@@ -9,11 +9,17 @@
  * which gives asyncio's "one loop iteration" ordering.
  *
  * Stacks are mmap'd with a PROT_NONE guard page below them and kept in a
- * pool, so creating a fiber costs no syscall once the pool is warm.
+ * pool, so creating a fiber costs no syscall once the pool is warm.  The
+ * pool gives its memory back lazily: stacks (and I/O buffers) that stay
+ * pooled through a whole trim period have their pages released by a
+ * timer (see on_trim), so the hot path pays no syscall for it.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,6 +88,7 @@ struct weft_fiber {
 
 #define STACK_POOL_MAX 256
 #define TIMER_POOL_MAX 256
+#define POOL_TRIM_DEFAULT_MS 5000
 
 /*
  * The head of an object carved from the top of a fiber stack (see
@@ -108,8 +115,17 @@ static struct {
 	size_t nfibers;
 	char **stacks;		/* pooled mappings of stack_size + page */
 	size_t nstacks;
+	/* Trimming: stacks[0 .. stacks_low) have not been taken since the
+	 * last trim tick (the pool is LIFO, so they are its idle bottom), and
+	 * stacks[0 .. ntrimmed) already had their pages released. */
+	size_t stacks_low;
+	size_t ntrimmed;
+	uv_timer_t trim;
+	int trim_armed;
+	int trim_heap;		/* closed timers: malloc_trim next tick too */
 	uv_timer_t **timers;
 	size_t ntimers;
+	size_t timers_low;	/* as stacks_low, for the timer pool */
 	int attached;
 	int in_check;
 	uint64_t iter;		/* loop iterations seen (check phases) */
@@ -221,6 +237,11 @@ ctx_switch(weft_fiber_t *from, weft_fiber_t *to)
 
 /* ---- Stacks ------------------------------------------------------------ */
 
+/* The trim period in ms, 0 for never; UINT64_MAX: not set yet (weft_init
+ * takes WEFT_POOL_TRIM_MS or the default).  Outside S, which a test's
+ * weft__sched_forget wipes, so a setting made before weft_init holds. */
+static uint64_t trim_ms = UINT64_MAX;
+
 static char *
 stack_get(size_t *map_size)
 {
@@ -228,8 +249,12 @@ stack_get(size_t *map_size)
 	char *map;
 
 	*map_size = sz;
-	if (S.nstacks > 0)
-		return S.stacks[--S.nstacks];
+	if (S.nstacks > 0) {
+		/* One compare: the trim timer's bookkeeping. */
+		if (--S.nstacks < S.stacks_low)
+			S.stacks_low = S.nstacks;
+		return S.stacks[S.nstacks];
+	}
 	map = mmap(NULL, sz, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (map == MAP_FAILED)
@@ -249,10 +274,149 @@ stack_put(char *map, size_t map_size)
 			S.stacks = calloc(STACK_POOL_MAX, sizeof(*S.stacks));
 		if (S.stacks != NULL) {
 			S.stacks[S.nstacks++] = map;
+			if (!S.trim_armed)
+				weft__pool_trim_arm();
 			return;
 		}
 	}
 	munmap(map, map_size);
+}
+
+/* ---- Trimming the pools ------------------------------------------------ */
+
+static void on_trim(uv_timer_t *t);
+static void free_handle_cb(uv_handle_t *h);
+
+/* Fold what stack_get saw into ntrimmed, and start a new period. */
+static void
+trim_period(void)
+{
+	if (S.ntrimmed > S.stacks_low)
+		S.ntrimmed = S.stacks_low;
+	S.stacks_low = S.nstacks;
+	S.timers_low = S.ntimers;
+}
+
+/*
+ * Called when something is pooled and no trim tick is due: one tick
+ * trim_ms from now, for what stays pooled from now until then.  The
+ * timer is unreferenced, so it never keeps the loop alive, and it keeps
+ * ticking only while the pools hold something not yet trimmed: an idle
+ * process wakes for it once or twice, then no more.
+ */
+void
+weft__pool_trim_arm(void)
+{
+	if (!S.attached || S.trim_armed || trim_ms == 0 ||
+	    trim_ms == UINT64_MAX)
+		return;
+	trim_period();
+	weft__buf_trim_period();
+	S.trim_armed = 1;
+	uv_timer_start(&S.trim, on_trim, trim_ms, 0);
+}
+
+/*
+ * Release what stayed pooled through a whole period (all: everything
+ * pooled).  The pages of such stacks go back to the kernel
+ * (MADV_DONTNEED: they read as zeros when next touched, a page fault
+ * each, as a new mapping's would, but no mmap), such buffers go back to
+ * malloc, and malloc gives its free pages back.  A pooled stack holds
+ * nothing, not even a carved object (a stack is pooled only once that
+ * is done with too), so all of it goes.  How many stacks stay pooled is
+ * capped by STACK_POOL_MAX: stack_put unmaps the rest.
+ */
+static void
+trim(int all)
+{
+	size_t i, lo, k, n = 0;
+	int heap = S.trim_heap;
+
+	if (S.ntrimmed > S.stacks_low)
+		S.ntrimmed = S.stacks_low;
+	lo = all ? S.nstacks : S.stacks_low;
+	for (i = S.ntrimmed; i < lo; i++) {
+		/* Memcheck keeps its own view of these bytes; every reuse
+		 * marks what it uses as undefined first (fiber_on_stack,
+		 * weft__carve), which zeros are. */
+		if (madvise(S.stacks[i] + S.page, S.stack_size,
+		    MADV_DONTNEED) == 0)
+			n++;
+	}
+	if (lo > S.ntrimmed)
+		S.ntrimmed = lo;
+	S.stacks_low = S.nstacks;
+	n += weft__buf_trim(all);
+	/* Pooled timers are small, but each was malloc'd while its
+	 * connection was busy, between that connection's buffers: one left
+	 * live pins a page that malloc_trim could give back otherwise. */
+	k = all ? S.ntimers : S.timers_low;
+	for (i = 0; i < k; i++)
+		uv_close((uv_handle_t *)S.timers[i], free_handle_cb);
+	if (k > 0)
+		memmove(S.timers, S.timers + k,
+		    (S.ntimers - k) * sizeof(*S.timers));
+	S.ntimers -= k;
+	S.timers_low = S.ntimers;
+	/* Closed handles are freed in the loop's close phase, after this:
+	 * the next tick trims the heap for them. */
+	S.trim_heap = k > 0;
+#ifdef HAVE_MALLOC_TRIM
+	/* Once the pools have gone idle, so has most of the heap that the
+	 * connections used (a callback-mode connection, libuv's requests):
+	 * without this glibc keeps what it does not find at the top of the
+	 * heap. */
+	if (n > 0 || heap)
+		(void)malloc_trim(0);
+#else
+	(void)heap;
+#endif
+}
+
+static void
+on_trim(uv_timer_t *t)
+{
+	(void)t;
+	S.trim_armed = 0;
+	trim(0);
+	/* Again while something pooled is not trimmed yet. */
+	if (S.nstacks > S.ntrimmed || weft__buf_pooled() > 0 ||
+	    S.ntimers > 0 || S.trim_heap)
+		weft__pool_trim_arm();
+}
+
+void
+weft__pool_trim(int all)
+{
+	trim(all);
+}
+
+void
+weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs,
+    size_t *timers)
+{
+	if (timers != NULL)
+		*timers = S.ntimers;
+	if (stacks != NULL)
+		*stacks = S.nstacks;
+	if (trimmed != NULL)
+		*trimmed = S.ntrimmed < S.stacks_low ? S.ntrimmed :
+		    S.stacks_low;
+	if (bufs != NULL)
+		*bufs = weft__buf_pooled();
+}
+
+uint64_t
+weft_pool_trim_set(uint64_t ms)
+{
+	uint64_t old = trim_ms == UINT64_MAX ? POOL_TRIM_DEFAULT_MS : trim_ms;
+
+	trim_ms = ms == UINT64_MAX ? UINT64_MAX - 1 : ms;
+	if (ms == 0 && S.trim_armed) {
+		uv_timer_stop(&S.trim);
+		S.trim_armed = 0;
+	}
+	return old;
 }
 
 static void
@@ -300,8 +464,11 @@ timer_get(void)
 {
 	uv_timer_t *t;
 
-	if (S.ntimers > 0)
-		return S.timers[--S.ntimers];
+	if (S.ntimers > 0) {
+		if (--S.ntimers < S.timers_low)
+			S.timers_low = S.ntimers;
+		return S.timers[S.ntimers];
+	}
 	t = malloc(sizeof(*t));
 	if (t == NULL)
 		return NULL;
@@ -326,6 +493,8 @@ timer_put(uv_timer_t *t)
 			S.timers = calloc(TIMER_POOL_MAX, sizeof(*S.timers));
 		if (S.timers != NULL) {
 			S.timers[S.ntimers++] = t;
+			if (!S.trim_armed)
+				weft__pool_trim_arm();
 			return;
 		}
 	}
@@ -813,6 +982,7 @@ weft_fiber_stack_size_set(size_t size)
 		/* Pooled stacks of the old size are no longer handed out. */
 		while (S.nstacks > 0)
 			munmap(S.stacks[--S.nstacks], S.stack_size + page);
+		S.stacks_low = S.ntrimmed = 0;
 		S.stack_size = size;
 	}
 	return old;
@@ -1146,6 +1316,23 @@ weft_init(uv_loop_t *loop)
 	uv_check_start(&S.check, on_check);
 	uv_unref((uv_handle_t *)&S.check);
 	uv_idle_init(loop, &S.idle);
+	uv_timer_init(loop, &S.trim);
+	uv_unref((uv_handle_t *)&S.trim);
+	S.trim_armed = 0;
+	if (trim_ms == UINT64_MAX) {
+		const char *e = getenv("WEFT_POOL_TRIM_MS");
+		char *end;
+		unsigned long long v;
+
+		trim_ms = POOL_TRIM_DEFAULT_MS;
+		if (e != NULL && *e != '\0') {
+			errno = 0;
+			v = strtoull(e, &end, 10);
+			/* A bad value is ignored: the default is safe. */
+			if (errno == 0 && *end == '\0' && v < UINT64_MAX)
+				trim_ms = v;
+		}
+	}
 	S.attached = 1;
 	overflow_handler_install();
 	/* A write to a peer that has gone must fail with EPIPE, not kill
@@ -1172,14 +1359,21 @@ weft_fini(void)
 		uv_close((uv_handle_t *)&S.check, NULL);
 	if (!uv_is_closing((uv_handle_t *)&S.idle))
 		uv_close((uv_handle_t *)&S.idle, NULL);
+	uv_timer_stop(&S.trim);
+	S.trim_armed = 0;
+	if (!uv_is_closing((uv_handle_t *)&S.trim))
+		uv_close((uv_handle_t *)&S.trim, NULL);
 	while (S.ntimers > 0)
 		uv_close((uv_handle_t *)S.timers[--S.ntimers], free_handle_cb);
 	free(S.timers);
 	S.timers = NULL;
+	S.timers_low = 0;
+	S.trim_heap = 0;
 	while (S.nstacks > 0)
 		munmap(S.stacks[--S.nstacks], S.stack_size + S.page);
 	free(S.stacks);
 	S.stacks = NULL;
+	S.stacks_low = S.ntrimmed = 0;
 	weft__pool_fini();
 	if (S.sh_map != NULL) {
 #ifdef HAVE_VALGRIND_VALGRIND_H

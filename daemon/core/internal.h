@@ -87,6 +87,21 @@ weft__wq_empty(const weft__wq_t *q)
 char *weft__buf_get(void);
 void weft__buf_put(char *buf);
 void weft__pool_fini(void);
+/* Free the pooled buffers that were not taken since the last call (all of
+ * them if `all`); returns how many were freed.  The fiber pool's trim
+ * timer calls it (see fiber.c). */
+size_t weft__buf_trim(int all);
+void weft__buf_trim_period(void);
+size_t weft__buf_pooled(void);
+/* Something was pooled: make sure a trim tick is due (cheap when one is). */
+void weft__pool_trim_arm(void);
+/* Trim the fiber-stack, buffer and timer pools now, as the idle timer
+ * would; `all`: as if everything pooled had been idle a whole period.
+ * And what is pooled: stacks, of which trimmed (pages released), buffers
+ * and fiber timers. */
+void weft__pool_trim(int all);
+void weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs,
+    size_t *timers);
 
 /* ---- Readers ----------------------------------------------------------- */
 

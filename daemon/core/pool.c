@@ -2,9 +2,14 @@
  * Pool of fixed-size I/O buffers shared by every reader and writer of the
  * process.  A reader holds a buffer only while it has unread data, so an
  * idle connection costs no buffer at all, and busy ones reuse the same few
- * cache-warm buffers instead of calling malloc per read.
+ * cache-warm buffers instead of calling malloc per read.  Buffers that
+ * stay pooled through a whole idle period are freed (weft__buf_trim, from
+ * the fiber pool's trim timer), so a burst of busy connections does not
+ * leave its buffers resident for good.
  */
 #include "autoconf.h"
+
+#include <string.h>
 
 #include "internal.h"
 
@@ -21,6 +26,9 @@
 
 static char *pool[POOL_MAX];
 static size_t npool;
+/* The fewest buffers pooled since the last trim: pool[0 .. low) have not
+ * been taken since, so they are the ones an idle period frees. */
+static size_t low;
 
 char *
 weft__buf_get(void)
@@ -31,6 +39,8 @@ weft__buf_get(void)
 		/* To memcheck a reused buffer is as new as malloc's: its
 		 * bytes from the last connection count as uninitialised. */
 		buf = pool[--npool];
+		if (npool < low)
+			low = npool;
 		POOL_UNDEFINED(buf);
 		return buf;
 	}
@@ -48,8 +58,37 @@ weft__buf_put(char *buf)
 		 * as a use after free would be. */
 		POOL_NOACCESS(buf);
 		pool[npool++] = buf;
+		weft__pool_trim_arm();
 	} else
 		free(buf);
+}
+
+size_t
+weft__buf_trim(int all)
+{
+	size_t n = all ? npool : low, i;
+
+	/* Freed rather than kept with their pages released: a buffer is
+	 * heap memory, and malloc_trim (fiber.c) gives the pages back once
+	 * malloc has them. */
+	for (i = 0; i < n; i++)
+		free(pool[i]);
+	memmove(pool, pool + n, (npool - n) * sizeof(*pool));
+	npool -= n;
+	low = npool;
+	return n;
+}
+
+void
+weft__buf_trim_period(void)
+{
+	low = npool;
+}
+
+size_t
+weft__buf_pooled(void)
+{
+	return npool;
 }
 
 void
@@ -57,4 +96,5 @@ weft__pool_fini(void)
 {
 	while (npool > 0)
 		free(pool[--npool]);
+	low = 0;
 }

@@ -190,15 +190,23 @@ weft_wait_closed(weft_writer_t *w)
 int
 weft_writer_set_limits(weft_writer_t *w, ssize_t high, ssize_t low)
 {
-	if (high < 0 && low < 0) {
+	/* -1 stands for asyncio's None; any other negative value is refused
+	 * as asyncio refuses it, before the arithmetic below can overflow
+	 * (4 * low of a huge low, or of a negative one). */
+	if (high < -1 || low < -1 || high > (ssize_t)UINT32_MAX ||
+	    low > (ssize_t)UINT32_MAX)
+		return -EINVAL;
+	if (high == -1 && low == -1) {
 		high = WEFT_WRITE_HIGH_DEFAULT;
 		low = WEFT_WRITE_LOW_DEFAULT;
-	} else if (high < 0) {
+	} else if (high == -1) {
+		if (low > (ssize_t)(UINT32_MAX / 4))
+			return -EINVAL;
 		high = 4 * low;
-	} else if (low < 0) {
+	} else if (low == -1) {
 		low = high / 4;
 	}
-	if (high < low || high > (ssize_t)UINT32_MAX)
+	if (high < low)
 		return -EINVAL;
 	w->w_high = (uint32_t)high;
 	w->w_low = (uint32_t)low;

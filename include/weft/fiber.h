@@ -124,6 +124,19 @@ WEFT_EXTERN size_t weft_fiber_stack_size_set(size_t size);
  */
 WEFT_EXTERN int weft_fiber_stacks_shared(int on);
 
+/**
+ * Set the trim period of the fiber-stack and I/O-buffer pools, in ms:
+ * pooled stacks and buffers that nobody took for a whole period give
+ * their memory back (a stack's pages are released, it stays pooled; a
+ * buffer is freed; then malloc_trim(3)), between one and two periods
+ * after the load went away.  A timer does it, which never keeps the loop
+ * alive and stops once there is nothing left to trim.  0 turns trimming
+ * off.  The default is 5000, or the environment variable
+ * WEFT_POOL_TRIM_MS (decimal ms) if set when weft_init first runs and
+ * this was not called before.  Returns the previous value.
+ */
+WEFT_EXTERN uint64_t weft_pool_trim_set(uint64_t ms);
+
 /** Number of live fibers (diagnostics, tests). */
 WEFT_EXTERN size_t weft_fiber_count(void);
 

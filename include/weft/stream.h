@@ -286,8 +286,11 @@ WEFT_EXTERN int weft_is_closing(const weft_writer_t *w);
 WEFT_EXTERN int weft_wait_closed(weft_writer_t *w);
 
 /**
- * Set the high/low water marks; -1 picks asyncio's defaults (only low:
- * high = 4*low; only high: low = high/4).  -EINVAL unless high >= low.
+ * Set the high/low water marks; -1 stands for asyncio's None (neither:
+ * 64 KiB and 16 KiB; only low: high = 4*low; only high: low = high/4).
+ * -EINVAL, changing nothing, unless high >= low >= 0 once filled in,
+ * for any other negative value, and for a mark above UINT32_MAX
+ * (including a 4*low that would be).
  */
 WEFT_EXTERN int weft_writer_set_limits(weft_writer_t *w, ssize_t high,
     ssize_t low);

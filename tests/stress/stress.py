@@ -1673,8 +1673,28 @@ def slowloris(rep):
     _slowloris_timeout(rep, n)
 
 
-def _slowloris_wave(w, addr, n, timeout):
-    """One wave of _slowloris_timed against w; returns its figures."""
+def _worker_rss_split(w):
+    """(RssAnon, RssFile + RssShmem) KiB summed over w's workers."""
+    anon = other = 0
+    for pid in w.children():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        for key, v in re.findall(r"^(Rss\w+):\s+(\d+)", st, re.M):
+            if key == "RssAnon":
+                anon += int(v)
+            else:
+                other += int(v)
+    return anon, other
+
+
+def _slowloris_wave(w, addr, n, timeout, base, margin):
+    """One wave of _slowloris_timed against w; returns its figures.  Once
+    the workers' fds are back, their RSS is read after the pools' trim
+    (between one and two _TRIM_MS periods), waiting up to 5 s more for it
+    to come within `margin` KiB of `base`."""
     fds0, rss0 = _worker_fds_rss(w)
     p, stop, q = _background(_slowloris_timed, addr, n)
     f = {"fds0": fds0, "rss0": rss0, "peak_fds": fds0, "peak_rss": rss0,
@@ -1698,6 +1718,15 @@ def _slowloris_wave(w, addr, n, timeout):
             time.sleep(0.1)
         time.sleep(0.5)
         f["fds1"], f["rss1"] = _worker_fds_rss(w)
+        t_rss = time.time()
+        time.sleep(2 * _TRIM_MS / 1000.0 + 0.2)
+        while True:
+            f["rss1"] = _worker_fds_rss(w)[1]
+            if f["rss1"] <= base + margin or time.time() - t_rss > 5:
+                break
+            time.sleep(0.1)
+        f["t_rss"] = time.time() - t_rss
+        f["split1"] = _worker_rss_split(w)
         # The workers' counts in the status reach the supervisor with
         # their heartbeat, up to 1 s late.
         for _ in range(30):
@@ -1720,29 +1749,49 @@ def _slowloris_wave(w, addr, n, timeout):
     return f
 
 
+# The pools' trim period for the slowloris waves (WEFT_POOL_TRIM_MS; the
+# default is 5 s), and how far above the baseline a wave's workers may
+# stay once it is over and trimmed, in KiB over both workers.
+_TRIM_MS = 200
+_RSS_MARGIN = 512
+
+
 def _slowloris_timeout(rep, n, timeout=3.0,
                        waves=int(os.environ.get("STRESS_WAVES", "3"))):
     """Phase 2 of slowloris: `waves` waves of n clients, one after the
     other, against header_timeout = `timeout` s (see _slowloris_timed).
     Every wave must be answered and dropped, and the workers' fds must
-    come back to their baseline after each.  RSS does not: libweft keeps
-    freed fiber stacks and buffers in pools (up to 256 stacks and 4 MiB
-    of buffers a worker) for the next connections, and malloc keeps what
-    it freed.  So RSS is checked to level off instead: the last wave may
-    add at most 1 KiB per client (a connection that leaked would cost at
-    least its 4 KiB stack page)."""
+    come back to their baseline after each, and so must their RSS: the
+    fiber stacks and buffers the wave left in libweft's pools give their
+    memory back once pooled unused for a trim period (_TRIM_MS here), and
+    malloc its free pages.  So after every wave the workers' RSS must be
+    within _RSS_MARGIN KiB of the baseline taken before the first (a
+    connection that leaked would cost at least its 4 KiB stack page:
+    a wave of n = 300 leaking shows as 1200 KiB)."""
     hello = 'http-hello = { path = "http-hello.so"; };'
-    w = Weftd(conf_text(limit=65536).replace(hello, hello.replace(
-        "};", 'settings = { header_timeout = %g; }; };' % timeout))
-    ).wait_ready(2)
+    old = os.environ.get("WEFT_POOL_TRIM_MS")
+    os.environ["WEFT_POOL_TRIM_MS"] = str(_TRIM_MS)
+    try:
+        w = Weftd(conf_text(limit=65536).replace(hello, hello.replace(
+            "};", 'settings = { header_timeout = %g; }; };' % timeout))
+        ).wait_ready(2)
+    finally:
+        if old is None:
+            del os.environ["WEFT_POOL_TRIM_MS"]
+        else:
+            os.environ["WEFT_POOL_TRIM_MS"] = old
     addr = w.port("http-hello")
-    # Warm up both workers (their first connections allocate pools), then
-    # take the baseline.
+    # Warm up both workers (their first connections allocate what they
+    # keep for good: libuv's and the plugins' state), let the pools trim
+    # what the warm-up left, then take the baseline.
     for _ in range(20):
         _http_body(addr)
     echo_latencies(w.port("echo"), 50)
-    time.sleep(0.5)
-    fs = [_slowloris_wave(w, addr, n, timeout) for _ in range(waves)]
+    time.sleep(2 * _TRIM_MS / 1000.0 + 0.5)
+    base = _worker_fds_rss(w)[1]
+    split0 = _worker_rss_split(w)
+    fs = [_slowloris_wave(w, addr, n, timeout, base, _RSS_MARGIN)
+          for _ in range(waves)]
 
     def span(v):
         return ("%.2f/%.2f/%.2f" % (min(v), pctl(v, 50), max(v))
@@ -1787,6 +1836,13 @@ def _slowloris_timeout(rep, n, timeout=3.0,
         "%.1f/%.1f/%.1f", lambda f: (f["rss0"] / 1024.0,
                                      f["peak_rss"] / 1024.0,
                                      f["rss1"] / 1024.0)))
+    rep.set("workers' RSS KiB after each wave - baseline %d KiB "
+            "(margin %d)" % (base, _RSS_MARGIN),
+            per_wave("%+d", lambda f: f["rss1"] - base))
+    rep.set("anon/file KiB baseline %d/%d, after each wave" % split0,
+            per_wave("%d/%d", lambda f: f["split1"]))
+    rep.set("s from baseline fds to the RSS reading per wave", per_wave(
+        "%.1f", lambda f: f.get("t_rss", 0)))
     for i, f in enumerate(fs, 1):
         info = f["info"]
         tr_, ka_, si_ = (info.get(x, {}) for x in ("trickle", "keepalive",
@@ -1823,16 +1879,12 @@ def _slowloris_timeout(rep, n, timeout=3.0,
               max(late) <= timeout + 5.0,
               "answers outside %g..%g s: %s" % (timeout, timeout + 5.0,
                                                 span(late)))
-    # The later waves reuse what the first left in the pools: after it,
-    # at most 1 KiB per client and wave, on average over those waves.
-    # One wave alone can take a few hundred KiB more (malloc's free lists
-    # and the pooled stacks settle over a few waves: 0-416 KiB seen in a
-    # third wave, 85 KiB a wave over seven); a leak of a buffer page or
-    # a stack per connection shows at several times the bound.
-    grow = (fs[-1]["rss1"] - fs[0]["rss1"]) / float(len(fs) - 1)
-    rep.check(grow <= n,
-              "RSS still grows by %d KiB a wave of %d clients: %s" % (
-                  grow, n, per_wave("%d", lambda f: f["rss1"])))
+    for i, f in enumerate(fs, 1):
+        rep.check(f["rss1"] - base <= _RSS_MARGIN,
+                  "wave %d: workers' RSS %d KiB once trimmed, baseline %d "
+                  "KiB + margin %d (after each wave: %s)" % (
+                      i, f["rss1"], base, _RSS_MARGIN,
+                      per_wave("%d", lambda f: f["rss1"])))
     rep.check(w.stop() == 0, "weftd exit status (timeout phase)")
 
 
