@@ -7,7 +7,7 @@
 #   ./build.sh valgrind  build in _build-vg, run make check-valgrind (memcheck)
 #   ./build.sh nosystemd  build --with-systemd=no in _build-nosd, make check
 #   ./build.sh systemd   make check-systemd: weftd under a real systemd
-#   ./build.sh deb    make deb (Debian packages) and lintian
+#   ./build.sh deb    make deb (Debian packages, lintian), make check-deb
 # Missing Debian packages are installed with apt-get (run as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -191,11 +191,12 @@ systemd)
 	;;
 deb)
 	# The Debian packages (debian/), built from a clean copy of the
-	# tree, and lintian: "make deb" in _build.
+	# tree, lintian ("make deb" in _build), then "make check-deb": they
+	# install with dpkg -i into a namespaced systemd and serve.
 	PKGS="$PKGS $DEB_PKGS"
 	deps
 	build _build
-	cd _build && exec make -s deb
+	cd _build && make -s deb && exec make -s check-deb
 	;;
 *)
 	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'

@@ -12,9 +12,12 @@ The host must come out of it untouched; other programs' files live in its
 - the units that could touch the host (timers, udev, sysctl, modules,
   swap, fstab, the host's own daemons...) are masked in /run, and systemd
   boots only sysinit.target.
-Or, for the Debian package test (overlay=True), /usr, /etc and /var/lib
-are overlays whose writes go to a tmpfs: dpkg writes its database, files
-and the `weft` user there, and the host's stay as they were.
+Or, for the Debian package test (overlay=True), /usr, /etc and /var are
+overlays whose writes go to a tmpfs: dpkg writes its database, files and
+the `weft` user there, its triggers their caches (man-db: /var/cache/man,
+libc-bin: /etc/ld.so.cache, /var/cache/ldconfig), and the host's stay as
+they were.  Docker's /usr/sbin/policy-rc.d (exit 101: no service starts)
+is removed in that overlay, as a Debian machine has none.
 
 PID 1 ignores SIGTERM and `timeout` would kill only `unshare`: close()
 kills it by its host pid with SIGKILL, which takes down the namespace,
@@ -97,12 +100,15 @@ class Machine:
     setup: shell lines run last before systemd starts."""
 
     def __init__(self, work, binds=(), units=None, setup="", overlay=False,
-                 log=None):
+                 net=False, log=None):
         self.work = work
         self.binds = list(binds)
         self.units = dict(units or {})
         self.setup = setup
         self.overlay = overlay
+        # A network namespace of its own (only lo): for fixed ports, such
+        # as the packaged weftd.conf's, that must not meet the host's.
+        self.net = net
         self.log = log or (lambda s: None)
         self.proc = None
         self.pid = None
@@ -127,7 +133,7 @@ class Machine:
                 "mkdir -p %s/ov" % q(w),
                 "mount -t tmpfs tmpfs %s/ov" % q(w),
             ]
-            for d in ("usr", "etc", "var/lib"):
+            for d in ("usr", "etc", "var"):
                 n = d.replace("/", "-")
                 lines += [
                     "mkdir -p %s/ov/%s-up %s/ov/%s-work" % (q(w), n, q(w), n),
@@ -135,6 +141,7 @@ class Machine:
                     "ov/%s-up,workdir=%s/ov/%s-work /%s" % (
                         d, q(w), n, q(w), n, d),
                 ]
+            lines.append("rm -f /usr/sbin/policy-rc.d")
         for d in ("/tmp", "/var/tmp", "/run", "/var/log",
                   "/var/lib/systemd"):
             lines.append("mount -t tmpfs -o mode=0755 tmpfs %s" % d)
@@ -172,7 +179,8 @@ class Machine:
         self.console = open(os.path.join(self.work, "console.log"), "wb")
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--mount", "--uts", "--ipc", "--fork",
-             "--mount-proc", "sh", script],
+             "--mount-proc"] + (["--net"] if self.net else []) +
+            ["sh", script],
             stdin=subprocess.DEVNULL, stdout=self.console,
             stderr=subprocess.STDOUT)
         end = time.time() + timeout
@@ -214,7 +222,8 @@ class Machine:
     def run(self, argv, timeout=60, check=True, input=None):
         """argv in the namespace (its mounts, its pids)."""
         r = subprocess.run(
-            ["nsenter", "-t", str(self.pid), "-m", "-p", "--"] + list(argv),
+            ["nsenter", "-t", str(self.pid), "-m", "-p"] +
+            (["-n"] if self.net else []) + ["--"] + list(argv),
             capture_output=True, timeout=timeout, text=True, input=input,
             # Its own session: a signal to a process group inside can
             # never reach the test's.
