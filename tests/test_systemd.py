@@ -264,6 +264,40 @@ def status_counts_accepted():
         p.wait(15)
 
 
+@test
+def control_socket_from_config():
+    # conf/weftd-dev.conf's way: no -C, the config names the socket,
+    # relative to where weftd starts; `weftd -s CMD -c FILE` finds it.
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, "weftd.conf"), "w") as f:
+        f.write(conf_text(d) + 'control_socket = "sub/ctl.sock";\n')
+    os.mkdir(os.path.join(d, "sub"))
+    env = dict(os.environ)
+    env.pop("RUNTIME_DIRECTORY", None)
+    log = open(os.path.join(d, "log"), "wb")
+    p = subprocess.Popen([WEFTD, "-c", "weftd.conf"], cwd=d, stdout=log,
+                         stderr=log, env=env)
+    try:
+        end = time.time() + 10
+        while time.time() < end and logtext(d).count(") ready") < 2:
+            time.sleep(0.05)
+        assert os.path.exists(os.path.join(d, "sub", "ctl.sock")), \
+            logtext(d)
+        assert "will not reach" not in logtext(d), logtext(d)
+        res = subprocess.run([WEFTD, "-s", "status", "-c", "weftd.conf"],
+                             cwd=d, capture_output=True, timeout=30, env=env)
+        assert res.returncode == 0 and res.stdout.startswith(b"OK weftd"), \
+            res
+        res = subprocess.run([WEFTD, "-s", "stop", "-c", "weftd.conf"],
+                             cwd=d, capture_output=True, timeout=30, env=env)
+        assert res.returncode == 0, res
+        assert p.wait(15) == 0
+        assert not os.path.exists(os.path.join(d, "sub", "ctl.sock"))
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
