@@ -149,8 +149,10 @@ main(int argc, char **argv)
 			if (c->control_socket != NULL)
 				ctl = c->control_socket;
 		}
-		return control_client(ctl != NULL ? ctl : control_default_path(),
+		ch = control_client(ctl != NULL ? ctl : control_default_path(),
 		    sigcmd);
+		config_free(c);
+		return ch;
 	}
 	if (config_load(file, &c, &cause) != 0) {
 		/* Every error, one per line, each file:line: message. */
