@@ -375,6 +375,12 @@ def template_instance():
     E.m.systemctl("reload", "weftd@alt.service", timeout=60)
     assert status("weftd@alt.service")[0] == 2
     assert status()[0] == 1
+    # Stopping the main instance (systemd removes its RuntimeDirectory)
+    # leaves the other's control socket alone.
+    E.m.systemctl("stop", "weftd.service", timeout=60)
+    E.m.systemctl("reload", "weftd@alt.service", timeout=60)
+    assert status("weftd@alt.service")[0] == 3
+    E.m.systemctl("start", "weftd.service", timeout=60)
     E.m.systemctl("stop", "weftd@alt.service", timeout=60)
 
 
