@@ -5,6 +5,9 @@
 #   ./build.sh deps   only install the Debian packages the build needs
 #   ./build.sh fuzz [SECONDS]  run the libFuzzer targets, SECONDS each (20)
 #   ./build.sh valgrind  build in _build-vg, run make check-valgrind (memcheck)
+#   ./build.sh nosystemd  build --with-systemd=no in _build-nosd, make check
+#   ./build.sh systemd   make check-systemd: weftd under a real systemd
+#   ./build.sh deb    make deb (Debian packages, lintian), make check-deb
 # Missing Debian packages are installed with apt-get (run as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +15,10 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev
-      libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc"
+      libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc
+      libsystemd-dev systemd util-linux"
+# Only for ./build.sh deb (make deb): the Debian packaging tools.
+DEB_PKGS="debhelper dpkg-dev fakeroot lintian"
 # Only for ./build.sh fuzz: clang and its libFuzzer runtime (Debian 12).
 FUZZ_PKGS="clang libclang-rt-14-dev"
 # Only for ./build.sh valgrind: memcheck, and valgrind/valgrind.h, which
@@ -43,6 +49,14 @@ build() {
 	shift
 	[ -x configure ] || ./autogen.sh
 	mkdir -p "$dir"
+	# Configured before libsystemd-dev was installed: configure again,
+	# or the systemd integration would silently stay out.
+	if [ -f "$dir/config.status" ] &&
+	    ! grep -q -e '--with-systemd=no' "$dir/config.status" &&
+	    grep -q '^S\["have_systemd"\]="no"' "$dir/config.status" &&
+	    pkg-config --exists libsystemd; then
+		rm -f "$dir/Makefile"
+	fi
 	(cd "$dir" &&
 	    { [ -f Makefile ] || "$top/configure" --enable-werror "$@" >/dev/null; } &&
 	    make -j"$jobs" >/dev/null)
@@ -155,8 +169,37 @@ valgrind)
 	    grep -v -E "$quiet"
 	exit "${PIPESTATUS[0]}"
 	;;
+nosystemd)
+	# For systems without systemd: the same build without libsystemd
+	# stays compiling and passing.  Prints "N passed, N failed, N skipped".
+	deps
+	build _build-nosd --with-systemd=no
+	rc=0
+	check _build-nosd || rc=1
+	echo "$(count _build-nosd PASS) passed," \
+	    "$(( $(count _build-nosd FAIL) + $(count _build-nosd ERROR) + $(count _build-nosd XPASS) )) failed," \
+	    "$(count _build-nosd SKIP) skipped"
+	exit $rc
+	;;
+systemd)
+	# weftd installed into a real systemd booted in private namespaces
+	# (tests/check_systemd.py; needs root).  Its last line is
+	# "# check-systemd: N passed, N failed, N skipped".
+	deps
+	build _build
+	cd _build && exec make -s check-systemd
+	;;
+deb)
+	# The Debian packages (debian/), built from a clean copy of the
+	# tree, lintian ("make deb" in _build), then "make check-deb": they
+	# install with dpkg -i into a namespaced systemd and serve.
+	PKGS="$PKGS $DEB_PKGS"
+	deps
+	build _build
+	cd _build && make -s deb && exec make -s check-deb
+	;;
 *)
-	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

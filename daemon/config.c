@@ -96,6 +96,7 @@ static const struct key top_keys[] = {
 	TOP("fiber_stack", K_SIZE, fiber_stack, MIN_STACK, MAX_STACK),
 	TOP("fiber_stacks", K_STACKS, fiber_stacks_shared, 0, 0),
 	TOP("plugin_dir", K_STR, plugin_dir, 0, 0),
+	TOP("control_socket", K_STR, control_socket, 0, 0),
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -1206,6 +1207,13 @@ check(struct conf_parse *ps)
 	dir = path_join(ps->cwd, c->plugin_dir);
 	free(c->plugin_dir);
 	c->plugin_dir = dir;
+	/* Relative like plugin_dir: the source tree's dev config keeps it
+	 * under _build/. */
+	if (c->control_socket != NULL) {
+		dir = path_join(ps->cwd, c->control_socket);
+		free(c->control_socket);
+		c->control_socket = dir;
+	}
 
 	check_plugins(ps);
 	for (i = 0; i < c->nlisteners; i++)
@@ -1369,6 +1377,7 @@ config_free(struct conf *c)
 	free(c->user);
 	free(c->group);
 	free(c->plugin_dir);
+	free(c->control_socket);
 	free(c);
 }
 
@@ -1521,6 +1530,11 @@ config_dump(const struct conf *c, FILE *fp)
 	fputs("plugin_dir = ", fp);
 	put_value(fp, c->plugin_dir);
 	fputc('\n', fp);
+	if (c->control_socket != NULL) {
+		fputs("control_socket = ", fp);
+		put_value(fp, c->control_socket);
+		fputc('\n', fp);
+	}
 
 	if (c->nplugins > 0) {
 		p = xreallocarray(NULL, c->nplugins, sizeof(*p));

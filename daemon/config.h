@@ -83,6 +83,7 @@ struct conf {
 	size_t fiber_stack;	/* bytes, default 65536 */
 	int fiber_stacks_shared; /* fiber_stacks = "shared" (default private) */
 	char *plugin_dir;	/* default PLUGINDIR */
+	char *control_socket;	/* NULL: -C, else control_default_path() */
 	struct conf_plugin *plugins;
 	size_t nplugins;
 	struct conf_listener *listeners;

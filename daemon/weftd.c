@@ -67,6 +67,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = SYSCONFDIR "/weft/weftd.conf";
+	int cflag = 0;
 	struct conf *c = NULL;
 	char *cause = NULL, *end;
 	const char *sigcmd = NULL, *ctl = NULL, *logpath = NULL;
@@ -78,6 +79,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			cflag = 1;
 			break;
 		case 't':
 			test = 1;
@@ -134,8 +136,23 @@ main(int argc, char **argv)
 			fprintf(stderr, "weftd: -s: reload, stop or status\n");
 			return 2;
 		}
-		return control_client(ctl != NULL ? ctl : control_default_path(),
+		/* -s with -c: the control socket that config names. */
+		if (ctl == NULL && cflag) {
+			if (config_load(file, &c, &cause) != 0) {
+				fprintf(stderr, "%s%s", cause != NULL ? cause :
+				    "config error", cause != NULL && cause[0] !=
+				    '\0' && cause[strlen(cause) - 1] == '\n' ?
+				    "" : "\n");
+				free(cause);
+				return 1;
+			}
+			if (c->control_socket != NULL)
+				ctl = c->control_socket;
+		}
+		ch = control_client(ctl != NULL ? ctl : control_default_path(),
 		    sigcmd);
+		config_free(c);
+		return ch;
 	}
 	if (config_load(file, &c, &cause) != 0) {
 		/* Every error, one per line, each file:line: message. */
@@ -179,6 +196,13 @@ main(int argc, char **argv)
 		}
 		config_free(c);
 		return rc;
+	}
+	/* A copy: a reload frees this configuration, the path stays (a
+	 * changed control_socket takes effect at the next start). */
+	if (ctl == NULL && c->control_socket != NULL &&
+	    (ctl = strdup(c->control_socket)) == NULL) {
+		fprintf(stderr, "weftd: out of memory\n");
+		return 1;
 	}
 	supervisor_main(c, file, ctl);
 }
