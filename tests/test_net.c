@@ -506,7 +506,7 @@ body_121(void *arg)
 	assert_int_equal(weft_close(w), 0);
 	assert_int_equal(weft_wait_closed(w), 0);
 	assert_int_equal(weft_wait_closed(w), 0);
-	/* DESIGN §3: a write after close is an error in weft. */
+	/* A write after the owner's close is an error in weft. */
 	assert_int_equal(weft_write(w, "x", 1), WEFT_ECLOSED);
 	assert_int_equal(weft_drain(w), -ECONNRESET);
 	assert_int_equal(weft_read(r, buf, sizeof(buf)), 0);

@@ -16,7 +16,8 @@
 #define WEFT__CONTAINER_OF(p, type, field)                                     \
 	((type *)(void *)((char *)(p) - offsetof(type, field)))
 
-/* Invariants stay checked in release builds (STYLE 4). */
+/* Invariants stay checked in release builds: a broken one is a bug to
+ * stop at, not to serve on. */
 #define WEFT__ASSERT(cond)                                                     \
 	do {                                                                   \
 		if (!(cond))                                                   \

@@ -82,9 +82,10 @@ weft_writev(weft_writer_t *w, const weft_slice_t *bufs, size_t nbufs)
 	size_t i, total = 0;
 	int rc;
 
-	/* WEFT_ECLOSED only after the owner's close (DESIGN §3); a
-	 * transport that closed on its own drops writes silently, as
-	 * asyncio does after connection_lost (spec §2.2). */
+	/* WEFT_ECLOSED only after the owner's close (a write after
+	 * weft_close is the caller's bug); a transport that closed on its
+	 * own drops writes silently, as asyncio does after
+	 * connection_lost. */
 	if (w->w_closed)
 		return WEFT_ECLOSED;
 	if (w->w_eof)
