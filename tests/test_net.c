@@ -1990,8 +1990,15 @@ pool_block(uv_work_t *req)
 {
 	struct pollfd pfd = { pool_pipe[0], POLLIN, 0 };
 
+	int i;
+
 	(void)req;
-	(void)poll(&pfd, 1, 20000);	/* bounded, in case of a bug */
+	/* Bounded, in case of a bug; a signal (valgrind sends its own)
+	 * must not end the block early and let the lookups run. */
+	for (i = 0; i < 200; i++)
+		if (poll(&pfd, 1, 100) != 0 && (pfd.revents != 0 ||
+		    errno != EINTR))
+			break;
 }
 
 static void
