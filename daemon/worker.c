@@ -25,7 +25,7 @@
 #include <weft/weft.h>
 
 #include "log.h"
-#include "plugin.h"
+#include "loader.h"
 #include "weftd.h"
 
 struct wlistener {

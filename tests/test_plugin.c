@@ -26,7 +26,7 @@
 
 #include "config.h"
 #include "good.h"
-#include "plugin.h"
+#include "loader.h"
 
 #define CONF "weftd.conf"
 

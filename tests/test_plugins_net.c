@@ -31,7 +31,7 @@
 #include <weft/stream.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "loader.h"
 
 #define LOCALHOST "127.0.0.1"
 

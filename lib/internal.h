@@ -1,5 +1,5 @@
 /*
- * libweft internals shared between daemon/core files and the unit tests.
+ * libweft internals shared between lib/ files and the unit tests.
  * Nothing here is installed or exported from libweft.so; tests link the
  * static convenience library to reach it.
  */

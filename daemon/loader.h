@@ -22,7 +22,7 @@ struct plugin {
 
 /*
  * Open cp->abspath through directory fds checked on the way (owner, mode:
- * plugin.c says which), copy it into a sealed memfd and dlopen(RTLD_NOW |
+ * loader.c says which), copy it into a sealed memfd and dlopen(RTLD_NOW |
  * RTLD_LOCAL) that copy, so the bytes checked are the bytes run and a
  * later write to the file changes nothing loaded.  Then check, in
  * order: the descriptor symbol, magic, ABI major (equal), ABI minor (not

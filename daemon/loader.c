@@ -27,7 +27,7 @@
 #include <weft/plugin.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "loader.h"
 
 /*
  * Names equal under the '-' == '_' rule (a descriptor name is a C
