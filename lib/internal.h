@@ -62,9 +62,6 @@ void weft__carve_put(void *obj);
 /* Test harness: drop a scheduler abandoned by a failed assertion. */
 void weft__sched_forget(void);
 
-/* Loop iterations so far: changes once per poll, for per-wakeup limits. */
-uint64_t weft__loop_iter(void);
-
 /* Make f runnable with result code; no-op unless f is parked. */
 void weft__wake(weft_fiber_t *f, int code);
 
@@ -90,7 +87,7 @@ void weft__buf_put(char *buf);
 void weft__pool_fini(void);
 /* Free the pooled buffers that were not taken since the last call (all of
  * them if `all`); returns how many were freed.  The fiber pool's trim
- * timer calls it (see fiber.c). */
+ * timer calls it (see stack.c). */
 size_t weft__buf_trim(int all);
 void weft__buf_trim_period(void);
 size_t weft__buf_pooled(void);
