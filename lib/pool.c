@@ -69,7 +69,7 @@ weft__buf_trim(int all)
 	size_t n = all ? npool : low, i;
 
 	/* Freed rather than kept with their pages released: a buffer is
-	 * heap memory, and malloc_trim (fiber.c) gives the pages back once
+	 * heap memory, and malloc_trim (stack.c) gives the pages back once
 	 * malloc has them. */
 	for (i = 0; i < n; i++)
 		free(pool[i]);
