@@ -53,7 +53,7 @@
  *     kernel in full before the next request is read (water marks 0), so
  *     no response outlives its handler in weft's buffer either.
  * All are fiber deadlines (weft_deadline_set): a store per request, no
- * allocation, and the fiber timer behind them is lazy (lib/fiber.c), so a
+ * allocation, and the fiber timer behind them is lazy (lib/waitq.c), so a
  * keep-alive request does not start or stop it.  A
  * response that the kernel takes at once sets no deadline at all.
  *
