@@ -91,6 +91,8 @@ void weft__pool_fini(void);
 size_t weft__buf_trim(int all);
 void weft__buf_trim_period(void);
 size_t weft__buf_pooled(void);
+/* Called each time a buffer is pooled (the trimmer arms its timer). */
+void weft__buf_set_pooled_hook(void (*fn)(void));
 /* Something was pooled: make sure a trim tick is due (cheap when one is). */
 void weft__pool_trim_arm(void);
 /* Trim the fiber-stack, buffer and timer pools now, as the idle timer

@@ -29,6 +29,15 @@ static size_t npool;
 /* The fewest buffers pooled since the last trim: pool[0 .. low) have not
  * been taken since, so they are the ones an idle period frees. */
 static size_t low;
+/* The trimmer's "something was pooled" hook (stack.c sets it): a pointer,
+ * so the pool, the lower layer, does not call up into the trimmer. */
+static void (*on_pooled)(void);
+
+void
+weft__buf_set_pooled_hook(void (*fn)(void))
+{
+	on_pooled = fn;
+}
 
 char *
 weft__buf_get(void)
@@ -58,7 +67,8 @@ weft__buf_put(char *buf)
 		 * as a use after free would be. */
 		POOL_NOACCESS(buf);
 		pool[npool++] = buf;
-		weft__pool_trim_arm();
+		if (on_pooled != NULL)
+			on_pooled();
 	} else
 		free(buf);
 }

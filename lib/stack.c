@@ -452,6 +452,7 @@ weft__pools_init(uv_loop_t *loop)
 	uv_timer_init(loop, &S.trim);
 	uv_unref((uv_handle_t *)&S.trim);
 	S.trim_armed = 0;
+	weft__buf_set_pooled_hook(weft__pool_trim_arm);
 	if (trim_ms != UINT64_MAX)
 		return;
 	trim_ms = POOL_TRIM_DEFAULT_MS;
