@@ -92,6 +92,26 @@ def probe():
     return None
 
 
+# Fresh tmpfs in the namespace, before systemd starts: systemd-tmpfiles
+# empties /tmp at boot, and nothing it or the units write may reach the
+# host's /tmp, /run or /var.
+TMPFS = ("/tmp", "/var/tmp", "/run", "/var/log", "/var/lib/systemd")
+
+
+def kept_tops(paths):
+    """For each path under one of TMPFS, its topmost directory below that
+    mount (/tmp/tmp.X for /tmp/tmp.X/_build/w), each once."""
+    tops = []
+    for p in paths:
+        p = os.path.realpath(p)
+        for d in TMPFS:
+            if p.startswith(d + "/"):
+                top = d + "/" + p[len(d) + 1:].split("/")[0]
+                if top not in tops:
+                    tops.append(top)
+    return tops
+
+
 class Machine:
     """A booted namespaced systemd.  work: a directory of the caller's;
     binds: (source, target) bind mounts made before /etc goes read-only
@@ -142,10 +162,28 @@ class Machine:
                         d, q(w), n, q(w), n, d),
                 ]
             lines.append("rm -f /usr/sbin/policy-rc.d")
-        for d in ("/tmp", "/var/tmp", "/run", "/var/log",
-                  "/var/lib/systemd"):
+        # The work directory (and the build tree around it) may itself
+        # live under one of the directories that get a fresh tmpfs, as
+        # it does in a clone made with mktemp -d: hold it open across
+        # the tmpfs mount and bind it back, read-only, at the same path
+        # (a mount point, which systemd-tmpfiles does not descend into;
+        # read-only in case it did).  --no-canonicalize: mount would
+        # turn /proc/self/fd/N into the path it names, now the empty
+        # directory on the new tmpfs.
+        kept = kept_tops([w])
+        for i, top in enumerate(kept):
+            lines.append("exec %d<%s" % (7 + i, q(top)))
+        for d in TMPFS:
             lines.append("mount -t tmpfs -o mode=0755 tmpfs %s" % d)
         lines.append("chmod 1777 /tmp /var/tmp")
+        for i, top in enumerate(kept):
+            lines += [
+                "mkdir -p %s" % q(top),
+                "mount --no-canonicalize --bind /proc/self/fd/%d %s" %
+                (7 + i, q(top)),
+                "mount -o remount,bind,ro %s" % q(top),
+                "exec %d<&-" % (7 + i),
+            ]
         for src, dst in self.binds:
             lines.append("mount --bind %s %s" % (q(src), q(dst)))
         lines += [
