@@ -99,7 +99,7 @@ def dpkg_install_starts_service():
     debs = [os.path.join(E.work, os.path.basename(d)) for d in E.debs]
     E.m.run(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i"] + debs,
             timeout=120)
-    out = E.m.run(["dpkg", "-l", "weftd", "libweft0", "libweft-dev"]).stdout
+    out = E.m.run(["dpkg", "-l", "weftd", "libweft1", "libweft-dev"]).stdout
     assert len(re.findall(r"^ii ", out, re.M)) == 3, out
     assert E.m.run(["getent", "passwd", "weft"]).stdout.startswith("weft:")
     # postinst enabled and started it, from the packaged unit.

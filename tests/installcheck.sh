@@ -65,7 +65,7 @@ diag() {
 
 check "weftd in sbindir" test -x "$R$sbindir/weftd"
 check "libweft.so and its soname link in libdir" \
-    test -e "$R$libdir/libweft.so" -a -e "$R$libdir/libweft.so.0"
+    test -e "$R$libdir/libweft.so" -a -e "$R$libdir/libweft.so.1"
 missing=
 for h in weft version errors fiber stream server plugin; do
 	[ -f "$R$includedir/weft/$h.h" ] || missing="$missing $h.h"
