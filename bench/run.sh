@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/run.sh: weftd (and libweft's example server and fiber switch)
-# against bare libuv echo and the peers of ../shared/anchors, nginx, Node,
+# against bare libuv echo and the other anchor peers, nginx, Node,
 # HAProxy and uvloop, every row measured in the same run and printed as one
 # table of absolute figures and ratios, then the targets of issue D with
 # met / MISSED.  See bench/README.md.
@@ -9,7 +9,13 @@
 #   WEFT_BUILDDIR        build directory: weftd, plugins/.libs,
 #                        tests/plugins/.libs, examples/, bench/ (default:
 #                        the source tree, for in-tree builds)
-#   WEFT_ANCHORS         the anchors directory (../shared/anchors)
+#   WEFT_ANCHORS         the anchors directory.  The anchors are the
+#                        reference peers, kept outside this repository:
+#                        echo servers on bare libuv (echo_libuv.c), epoll
+#                        (echo_epoll.c), Node (echo_node.js) and asyncio
+#                        or uvloop (echo_asyncio.py), and the load
+#                        generator loadgen.c.  Default: ../shared/anchors
+#                        beside the source tree, where CI keeps them
 #   BENCH_ROUNDS         interleaved rounds of the throughput tests (5);
 #                        the median is reported, and each ratio is the
 #                        median of the ratios within a round

@@ -10,8 +10,8 @@
  * WEFT_ENOTFIBER, or -EAGAIN in callback mode (weft_read_start).  That is
  * "would block" to the model.
  *
- * The model is a plain byte array plus flags implementing spec §1.7-§1.10
- * and §2.1 (CPython 3.13's StreamReader, one pass of each coroutine, as
+ * The model is a plain byte array plus flags implementing S1.7 to S1.10
+ * and S2.1 of doc/semantics.md (one pass of each coroutine, as
  * a call outside a fiber never waits) with weft's documented extensions
  * (read_all's max, readline_copy's -ENOBUFS, callback mode).  After every
  * operation the return code, the bytes returned, the remaining buffer,
@@ -169,7 +169,7 @@ m_notify(struct model *m)
 		m->cbcalls++;
 }
 
-/* §2.1: resume once the buffer is back at or below limit. */
+/* S2.1: resume once the buffer is back at or below limit. */
 static void
 m_maybe_resume(struct model *m)
 {
@@ -183,8 +183,8 @@ m_maybe_resume(struct model *m)
 /*
  * A call that has to wait.  Outside a fiber it returns WEFT_ENOTFIBER; in
  * callback mode -EAGAIN, the callback's "wait for the next call" -- and
- * that is waiting: a paused reader resumes its transport first (§1.6,
- * §2.1 "about to wait"), or a callback needing more than 2*limit bytes
+ * that is waiting: a paused reader resumes its transport first (S1.6 and
+ * S2.1 of doc/semantics.md), or a callback needing more than 2*limit bytes
  * would never be called again.  A reader stopped by weft_read_stop stays
  * paused: that pause is the caller's backpressure.
  */
@@ -532,13 +532,13 @@ m_readline(size_t *end, int *partial)
 	*partial = 0;
 	mrc = m_search(&M, &nl, 1, end, 0);
 	if (mrc == WEFT_EINCOMPLETE) {
-		/* §1.9: e.partial is returned, no resume, nothing recorded. */
+		/* S1.9: the partial line is returned, no resume, nothing recorded. */
 		*end = M.len;
 		*partial = 1;
 		return 0;
 	}
 	if (mrc == WEFT_ELIMIT) {
-		/* §1.9: drop the overlong line: up to and including its
+		/* S1.9: drop the overlong line: up to and including its
 		 * '\n' when found, else everything. */
 		if (M.econsumed < M.len && M.buf[M.econsumed] == '\n')
 			m_consume(&M, M.econsumed + 1);
@@ -630,7 +630,7 @@ op_readexactly(long n)
 		return;
 	}
 	if (M.eof) {
-		/* §1.10: the partial bytes, the buffer cleared, no resume. */
+		/* S1.10: the partial bytes, the buffer cleared, no resume. */
 		CHECK_EQ("readexactly rc (EOF)", rc, WEFT_EINCOMPLETE);
 		CHECK_EQ("readexactly got (EOF)", got, M.len);
 		m_set_err(&M, WEFT_EINCOMPLETE, 0, 0, M.len, n);
