@@ -28,7 +28,8 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "config_model.h"
+#include "config_syntax.h"
 #include "log.h"
 
 enum {
@@ -318,20 +319,22 @@ handler(void *arg, const char *sect, const char *name, const char *value)
 	return 1;
 }
 
+/*
+ * fp is the file config_load() opened and checked: inih reads from it,
+ * never from the path again, so what is parsed is what was checked.
+ */
 int
-config_ini_parse(struct conf_parse *ps, const char *file)
+config_ini_parse(struct conf_parse *ps, const char *file, FILE *fp)
 {
 	struct conf_loc loc = { NULL, 0 };
 	struct ini ini;
 	int rc;
 
+	(void)file;
 	memset(&ini, 0, sizeof(ini));
 	ini.ps = ps;
 	ini.section = S_TOP;
-	if ((ini.fp = fopen(file, "r")) == NULL) {
-		config_error(ps, loc, "%s", strerror(errno));
-		return -1;
-	}
+	ini.fp = fp;
 	rc = ini_parse_stream(reader, &ini, handler, &ini);
 	if (rc == -2)
 		fatal("config: inih");
@@ -342,7 +345,6 @@ config_ini_parse(struct conf_parse *ps, const char *file)
 		loc.line = rc;
 		config_error(ps, loc, "syntax error");
 	}
-	fclose(ini.fp);
 	free(ini.buf);
 	return 0;
 }

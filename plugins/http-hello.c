@@ -98,11 +98,11 @@ struct hello {
 /* The settings' defaults, nginx's client_header_timeout,
  * keepalive_timeout, client_body_timeout and send_timeout, and the most
  * any accepts (weftd's own timeouts stop at a day too). */
-#define HEADER_TIMEOUT_DEFAULT 60.0
-#define KEEPALIVE_TIMEOUT_DEFAULT 75.0
-#define BODY_TIMEOUT_DEFAULT 60.0
-#define SEND_TIMEOUT_DEFAULT 60.0
-#define TIMEOUT_MAX 86400.0
+#define HEADER_TIMEOUT_DEFAULT 60
+#define KEEPALIVE_TIMEOUT_DEFAULT 75
+#define BODY_TIMEOUT_DEFAULT 60
+#define SEND_TIMEOUT_DEFAULT 60
+#define TIMEOUT_MAX 86400
 
 /* One parsed request head. */
 struct req {
@@ -518,16 +518,6 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	}
 }
 
-/* A timeout setting in milliseconds.  Rounded up, so that a tiny one
- * does not turn into 0, which means something else. */
-static uint64_t
-seconds_to_ms(double s)
-{
-	uint64_t ms = (uint64_t)(s * 1000.0);
-
-	return (double)ms < s * 1000.0 ? ms + 1 : ms;
-}
-
 static void
 hello_fini(void *state)
 {
@@ -558,46 +548,46 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 	struct hello *h;
 	struct resp *rp;
 	const char *body;
-	double header, keepalive, body_to, send_to;
+	int64_t header, keepalive, body_to, send_to;
 	size_t blen;
 	int i, n, bad = 0;
 
 	/* Every setting is read before any is judged: an early return
 	 * would leave the rest reported as unknown. */
 	body = weft_setting_str(ctx, "body", HELLO_BODY_DEFAULT);
-	header = weft_setting_double(ctx, "header_timeout",
-	    HEADER_TIMEOUT_DEFAULT);
-	keepalive = weft_setting_double(ctx, "keepalive_timeout",
-	    KEEPALIVE_TIMEOUT_DEFAULT);
-	body_to = weft_setting_double(ctx, "body_timeout",
-	    BODY_TIMEOUT_DEFAULT);
-	send_to = weft_setting_double(ctx, "send_timeout",
-	    SEND_TIMEOUT_DEFAULT);
-	if (header < 0 || header > TIMEOUT_MAX)
+	header = weft_setting_ms(ctx, "header_timeout",
+	    HEADER_TIMEOUT_DEFAULT * 1000);
+	keepalive = weft_setting_ms(ctx, "keepalive_timeout",
+	    KEEPALIVE_TIMEOUT_DEFAULT * 1000);
+	body_to = weft_setting_ms(ctx, "body_timeout",
+	    BODY_TIMEOUT_DEFAULT * 1000);
+	send_to = weft_setting_ms(ctx, "send_timeout",
+	    SEND_TIMEOUT_DEFAULT * 1000);
+	if (header > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "header_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, header);
-	if (keepalive < 0 || keepalive > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)header / 1000);
+	if (keepalive > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "keepalive_timeout",
 		    "must be from 0 (no keep-alive) to %g seconds, not %g",
-		    TIMEOUT_MAX, keepalive);
-	if (body_to < 0 || body_to > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)keepalive / 1000);
+	if (body_to > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "body_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, body_to);
-	if (send_to < 0 || send_to > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)body_to / 1000);
+	if (send_to > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "send_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, send_to);
+		    (double)TIMEOUT_MAX, (double)send_to / 1000);
 	if (bad != 0)
 		return bad;
 	blen = strlen(body);
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
-	h->h_header_ms = seconds_to_ms(header);
-	h->h_keepalive_ms = seconds_to_ms(keepalive);
-	h->h_body_ms = seconds_to_ms(body_to);
-	h->h_send_ms = seconds_to_ms(send_to);
+	h->h_header_ms = (uint64_t)header;
+	h->h_keepalive_ms = (uint64_t)keepalive;
+	h->h_body_ms = (uint64_t)body_to;
+	h->h_send_ms = (uint64_t)send_to;
 	for (i = 0; i < RESP_N; i++) {
 		rp = &h->h_resp[i];
 		n = snprintf(NULL, 0, fmt, blen, conn[i], body);

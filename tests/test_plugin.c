@@ -369,7 +369,7 @@ test_refuse_newer_minor(void **state)
 	(void)state;
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
 	load_refused(&st, msg("newer-minor.so",
-	    "built for ABI 1.99, weftd has 1.0"));
+	    "built for ABI 1.99, weftd has 1.1"));
 }
 
 static void
