@@ -308,8 +308,9 @@ store(struct conf_parse *ps, void *base, const struct key *k, int type,
 		return 0;
 	case K_TCP:
 	case K_UNIX:
-		if ((k->kind == K_TCP ? cv_tcp(k->name, type, text, &l->host,
-		    &l->port, cause) : cv_unix(k->name, type, text, cause)) != 0)
+		if (k->kind == K_TCP ? cv_tcp(k->name, type, text, &l->host,
+		    &l->port, cause) != 0 : cv_unix(k->name, type, text,
+		    cause) != 0)
 			return -1;
 		l->kind = k->kind == K_TCP ? CONF_LISTEN_TCP : CONF_LISTEN_UNIX;
 		free(l->address);

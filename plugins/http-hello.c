@@ -419,14 +419,58 @@ send_static(const struct hello *h, weft_reader_t *r, weft_writer_t *w,
 	weft_deadline_clear();
 }
 
+/*
+ * The request's body, if it has one: "100 Continue" first when the client
+ * asked for it, then read and dropped.  0, or -1 when the connection is
+ * done (a stalled body got its 408).
+ */
+static int
+hello_body(const struct hello *h, weft_reader_t *r, weft_writer_t *w,
+    const struct req *q)
+{
+	int rc;
+
+	if (!q->q_has_len || q->q_len == 0)
+		return 0;
+	if (q->q_continue && q->q_minor >= 1 &&
+	    weft_write(w, resp_100, sizeof(resp_100) - 1) != 0)
+		return -1;
+	rc = discard_body(h, r, q->q_len);
+	if (rc == WEFT_ETIMEDOUT)
+		send_static(h, r, w, resp_408, sizeof(resp_408) - 1);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The response to q, flushed: 1 to keep the connection alive, 0 to close
+ * it (asked for, or after an error). */
+static int
+hello_respond(const struct hello *h, weft_writer_t *w, const struct req *q)
+{
+	const struct resp *rp;
+	int keep;
+
+	if (q->q_close || (q->q_minor == 0 && !q->q_keepalive) ||
+	    h->h_keepalive_ms == 0) {
+		rp = &h->h_resp[RESP_CLOSE];
+		keep = 0;
+	} else {
+		rp = &h->h_resp[q->q_minor == 0 ? RESP_KEEP10 : RESP_KEEP];
+		keep = 1;
+	}
+	if (weft_write(w, rp->r_buf, q->q_head ? rp->r_head : rp->r_len) != 0)
+		return 0;
+	if (flush(h, w) != 0)
+		return 0;
+	return keep;
+}
+
 static void
 hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 {
 	const struct hello *h = state;
-	const struct resp *rp;
 	weft_slice_t head, first;
 	struct req q;
-	int rc, prc, keep, c, idle = 0;
+	int rc, prc, c, idle = 0;
 
 	/* Every wait for the client to read is a flush to the kernel (see
 	 * flush): with water marks of 0, a drain returns once nothing is
@@ -483,33 +527,8 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		}
 		/* The head slice is not used past this point: reading the
 		 * body may reuse its bytes. */
-		if (q.q_has_len && q.q_len > 0) {
-			if (q.q_continue && q.q_minor >= 1) {
-				if (weft_write(w, resp_100,
-				    sizeof(resp_100) - 1) != 0)
-					return;
-			}
-			rc = discard_body(h, r, q.q_len);
-			if (rc == WEFT_ETIMEDOUT) {
-				send_static(h, r, w, resp_408,
-				    sizeof(resp_408) - 1);
-				return;
-			}
-			if (rc != 0)
-				return;
-		}
-		if (q.q_close || (q.q_minor == 0 && !q.q_keepalive) ||
-		    h->h_keepalive_ms == 0) {
-			rp = &h->h_resp[RESP_CLOSE];
-			keep = 0;
-		} else {
-			rp = &h->h_resp[q.q_minor == 0 ? RESP_KEEP10 : RESP_KEEP];
-			keep = 1;
-		}
-		if (weft_write(w, rp->r_buf, q.q_head ? rp->r_head
-						      : rp->r_len) != 0)
-			return;
-		if (flush(h, w) != 0 || !keep)
+		if (hello_body(h, r, w, &q) != 0 ||
+		    hello_respond(h, w, &q) != 1)
 			return;
 		/* Keep-alive: the next request's first byte is due within
 		 * keepalive_timeout. */
