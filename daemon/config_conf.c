@@ -25,6 +25,7 @@
 #include "config_model.h"
 #include "config_syntax.h"
 #include "log.h"
+#include "util.h"
 
 struct val {
 	int type;
@@ -530,8 +531,7 @@ check_includes(struct walk *w, const char *text, size_t len,
 	size_t i;
 	int bol = 1, rc = 0, stop = 0;
 
-	if ((name = malloc(len + 1)) == NULL)
-		fatal("config");
+	name = xmalloc(len + 1);
 	for (; sc.i < len && rc == 0 && !stop; sc.i++) {
 		i = sc.i;
 		if (text[i] == '\n') {
@@ -624,8 +624,7 @@ config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp)
 	 * @include paths are relative to the including file's directory:
 	 * libconfig joins include_dir and the path as text.
 	 */
-	if ((dir = strdup(file)) == NULL)
-		fatal("config");
+	dir = xstrdup(file);
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir ? 1 : 0] = '\0';
 		w.dir = dir;

@@ -31,6 +31,7 @@
 #include "config_model.h"
 #include "config_syntax.h"
 #include "log.h"
+#include "util.h"
 
 enum {
 	S_TOP,		/* before any section */
@@ -212,12 +213,9 @@ unquote(struct ini *ini, const char *key, const char *v)
 		return NULL;
 	}
 	if (v[0] != '"') {
-		if ((out = strdup(v)) == NULL)
-			fatal("config");
-		return out;
+		return xstrdup(v);
 	}
-	if ((out = w = malloc(n)) == NULL)
-		fatal("config");
+	out = w = xmalloc(n);
 	end = v + n - 1;	/* the closing quote */
 	for (p = v + 1; p < end; p++) {
 		if (*p != '\\') {
