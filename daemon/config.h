@@ -3,6 +3,8 @@
  * libconfig (.conf) or INI (.ini) syntax into the same structures.
  * Used by the supervisor (parse, validate, bind) and the workers (plugins,
  * listener options).  Not thread-safe; nothing here is installed.
+ * config.c says which file does what; config_model.h is the interface
+ * the syntax front-ends build the model through.
  */
 #ifndef WEFTD_CONFIG_H
 #define WEFTD_CONFIG_H
