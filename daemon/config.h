@@ -3,6 +3,8 @@
  * libconfig (.conf) or INI (.ini) syntax into the same structures.
  * Used by the supervisor (parse, validate, bind) and the workers (plugins,
  * listener options).  Not thread-safe; nothing here is installed.
+ * config.c says which file does what; config_model.h is the interface
+ * the syntax front-ends build the model through.
  */
 #ifndef WEFTD_CONFIG_H
 #define WEFTD_CONFIG_H
@@ -116,62 +118,5 @@ int config_name_eq(const char *a, const char *b);
  * "debug".  Returns -1 for an unknown name. */
 int config_log_level(const char *name);
 const char *config_log_level_name(int level);
-
-/* ---- Front-end interface ----------------------------------------------
- *
- * Used only by config.c and the two syntax front-ends, config_conf.c
- * (libconfig) and config_ini.c (inih).  A front-end turns its syntax into
- * calls below, one per key, each with the key's file and line; config.c
- * owns the schema (which keys exist, their types and ranges), the checks
- * that span keys (duplicates, missing plugins) and the error list.
- */
-
-/* Types a front-end passes besides CONF_T_STR/INT/BOOL/FLOAT. */
-enum {
-	CONF_T_TEXT = 0,	/* untyped text (INI), parsed per key */
-	CONF_T_GROUP = 16,	/* a group/list/array instead of a value */
-};
-
-/* Where something was written.  file NULL means the file being loaded. */
-struct conf_loc {
-	const char *file;
-	int line;
-};
-
-struct conf_parse;
-
-/* Record one error; every error is reported, so parsing goes on. */
-void config_error(struct conf_parse *ps, struct conf_loc loc,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* A top-level key (workers, user, ...; not plugins or listen). */
-void config_top_key(struct conf_parse *ps, const char *key, int type,
-    const char *text, struct conf_loc loc);
-
-/*
- * Declare a plugin (libconfig: plugins.NAME; INI: [plugins.NAME]) and
- * return its index, or -1 after an error (bad or duplicate name).
- * config_plugin_ref() finds or creates a plugin without declaring it, for
- * an INI [plugins.NAME.settings] section met before [plugins.NAME].
- */
-int config_plugin_add(struct conf_parse *ps, const char *name,
-    struct conf_loc loc);
-int config_plugin_ref(struct conf_parse *ps, const char *name,
-    struct conf_loc loc);
-void config_plugin_key(struct conf_parse *ps, int plugin, const char *key,
-    int type, const char *text, struct conf_loc loc);
-void config_plugin_setting(struct conf_parse *ps, int plugin,
-    const char *key, int type, const char *text, struct conf_loc loc);
-
-/* Add a listener (name may be NULL) and return its index, or -1. */
-int config_listener_add(struct conf_parse *ps, const char *name,
-    struct conf_loc loc);
-void config_listener_key(struct conf_parse *ps, int listener,
-    const char *key, int type, const char *text, struct conf_loc loc);
-
-/* The front-ends.  Each returns 0, or -1 when it could not read the
- * file at all (the error is recorded either way). */
-int config_conf_parse(struct conf_parse *ps, const char *file);
-int config_ini_parse(struct conf_parse *ps, const char *file);
 
 #endif /* WEFTD_CONFIG_H */

@@ -4,9 +4,9 @@
  * libconfig parses the whole file first and stops at its first syntax
  * error, which is then the only error reported (in libconfig's words, at
  * libconfig's line).  A file that parses is walked setting by setting;
- * every setting goes to config.c with its file and line
- * (config_setting_source_file/_line), which reports unknown keys and
- * wrong types.  @include paths are relative to the including file's
+ * every setting goes to the model builder (config_model.c) with its file
+ * and line (config_setting_source_file/_line), which reports unknown
+ * keys and wrong types.  @include paths are relative to the including file's
  * directory.
  */
 #include "autoconf.h"
@@ -22,8 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_model.h"
+#include "config_syntax.h"
 #include "log.h"
+#include "util.h"
 
 struct val {
 	int type;
@@ -42,7 +44,7 @@ struct walk {
 	struct conf_parse *ps;
 	const char *file;	/* the file being loaded */
 	const char *dir;	/* its directory, or NULL for "." */
-	char buf[PATH_MAX];	/* src(): config.c copies what it keeps */
+	char buf[PATH_MAX];	/* src(): config_model.c copies what it keeps */
 	struct copy *copies;
 	size_t ncopies;
 };
@@ -99,7 +101,7 @@ fmt_double(double d, char *buf, size_t len)
 	snprintf(buf, len, "%.17g", d);
 }
 
-/* A setting as typed text, the form config.c takes. */
+/* A setting as typed text, the form config_model.c takes. */
 static void
 value(const config_setting_t *s, struct val *v)
 {
@@ -331,32 +333,24 @@ include_path(const char *dir, const char *name)
 }
 
 /*
- * Read all of path into *text and *len (the caller frees *text).
- * Returns 0, an errno value, or -1 for a file that is not a regular file,
- * which is not read: what a FIFO gave would be lost to libconfig.  The
- * open does not wait for a FIFO's writer (O_NONBLOCK), and the check is
- * on the file opened, so it cannot be swapped in between.
+ * Read all of fd into *text and *len (the caller frees *text).  Returns
+ * 0, an errno value, or -1 for a file that is not a regular file, which
+ * is not read: what a FIFO gave would be lost to libconfig.  The check
+ * is on the file read, so it cannot be swapped in between.
  */
 static int
-read_whole(const char *path, char **text, size_t *len)
+read_fd(int fd, char **text, size_t *len)
 {
 	struct stat st;
 	size_t cap = 0;
 	ssize_t n;
-	int fd, error = 0;
 
 	*text = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+	if (fstat(fd, &st) != 0)
 		return errno;
-	if (fstat(fd, &st) != 0) {
-		error = errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		error = -1;
-		goto out;
-	}
+	if (!S_ISREG(st.st_mode))
+		return -1;
 	for (;;) {
 		if (cap - *len < 4096 &&
 		    (*text = realloc(*text, cap = cap * 2 + 4096)) == NULL)
@@ -365,44 +359,183 @@ read_whole(const char *path, char **text, size_t *len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			error = errno;
-			break;
+			free(*text);
+			*text = NULL;
+			*len = 0;
+			return errno;
 		}
 		if (n == 0)
-			break;
+			return 0;
 		*len += (size_t)n;
 	}
-out:
+}
+
+/* read_fd() for a path; the open does not wait for a FIFO's writer
+ * (O_NONBLOCK). */
+static int
+read_whole(const char *path, char **text, size_t *len)
+{
+	int fd, error;
+
+	*text = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno;
+	error = read_fd(fd, text, len);
 	close(fd);
-	if (error != 0) {
-		free(*text);
-		*text = NULL;
-		*len = 0;
-	}
 	return error;
+}
+
+/* A text check_includes() is scanning. */
+struct scan {
+	const char *text;
+	size_t len;
+	size_t i;		/* the byte looked at */
+	size_t done;		/* what comes before is in out already */
+	int line;
+	const char *written;	/* as @include wrote it, NULL: the file */
+	int depth;
+	struct text *out;
+};
+
+static int check_includes(struct walk *, const char *, size_t,
+    const char *, int, struct text *);
+
+/*
+ * The name of an @include, sc->i at its opening quote, decoded into name
+ * as libconfig's scanner does; sc->i ends at the closing quote and *nl
+ * counts the newlines in between.  -1 if the text ends first.
+ */
+static int
+include_name(struct scan *sc, char *name, int *nl)
+{
+	const char *t = sc->text;
+	size_t i, k, len = sc->len;
+
+	*nl = 0;
+	for (i = sc->i + 1, k = 0; i < len && t[i] != '"'; i++) {
+		*nl += t[i] == '\n';
+		if (t[i] == '\\' && i + 1 < len &&
+		    (t[i + 1] == '\\' || t[i + 1] == '"'))
+			name[k++] = t[++i];
+		else if (t[i] == '\\')
+			continue; /* flex drops it */
+		else if (t[i] == '\0')
+			/* A run of plain bytes counts up to a NUL, as in
+			 * libconfig's string buffer. */
+			for (; i + 1 < len && t[i + 1] != '"' &&
+			    t[i + 1] != '\\'; i++)
+				*nl += t[i + 1] == '\n';
+		else
+			name[k++] = t[i];
+	}
+	name[k] = '\0';
+	sc->i = i;
+	return i == len ? -1 : 0;
+}
+
+/*
+ * Check the file @include names (its opening quote at q, the directive
+ * at loc, spanning nl newlines) and everything it includes, and write
+ * the text up to the closing quote to sc->out with the name replaced by
+ * the copy's.  0, or -1 after an error.
+ */
+static int
+include_one(struct walk *w, struct scan *sc, const char *name, size_t q,
+    int nl, struct conf_loc loc)
+{
+	struct text sub, *out = sc->out;
+	const char *copy = NULL;
+	char *full, *inc;
+	size_t inclen;
+	int error, rc = -1;
+
+	full = include_path(w->dir, name);
+	if ((error = read_whole(full, &inc, &inclen)) == ENOENT)
+		config_error(w->ps, loc, "cannot open include file");
+	else if (error != 0)
+		config_error(w->ps, loc, "@include \"%s\": %s", name,
+		    error == -1 ? "not a regular file" : strerror(error));
+	free(full);
+	if (error != 0)
+		return -1;
+	memset(&sub, 0, sizeof(sub));
+	rc = check_includes(w, inc, inclen, name, sc->depth + 1, &sub);
+	free(inc);
+	/* src() shares one buffer: name it again. */
+	loc.file = sc->depth == 0 ? NULL : src(w, sc->written);
+	if (rc == 0 && (copy = make_copy(w, loc, name,
+	    sub.b != NULL ? sub.b : "", sub.len)) == NULL)
+		rc = -1;
+	free(sub.b);
+	if (copy == NULL)
+		return rc;
+	/* The name becomes the copy's; the lines it spanned stay lines. */
+	text_add(out, sc->text + sc->done, q + 1 - sc->done);
+	text_add(out, copy, strlen(copy));
+	text_add(out, "\"", 1);
+	while (nl-- > 0)
+		text_add(out, "\n", 1);
+	sc->done = sc->i + 1;
+	return 0;
+}
+
+/*
+ * An @include directive at sc->i (a line of blanks, "@include", blanks,
+ * a quoted name); 0, or -1 after an error.  *stop is set when the text
+ * ends inside the name.
+ */
+static int
+include_at(struct walk *w, struct scan *sc, char *name, int *stop)
+{
+	const char *t = sc->text;
+	struct conf_loc loc;
+	size_t q;
+	int nl;
+
+	loc.file = sc->depth == 0 ? NULL : src(w, sc->written);
+	loc.line = sc->line;
+	for (sc->i += 8; sc->i < sc->len && (t[sc->i] == ' ' ||
+	    t[sc->i] == '\t'); sc->i++)
+		;
+	if (sc->i == sc->len || t[sc->i] != '"') {
+		sc->i--;	/* not an include: look again */
+		return 0;
+	}
+	q = sc->i;
+	if (include_name(sc, name, &nl) != 0) {
+		sc->line += nl;
+		*stop = 1;
+		return 0;
+	}
+	sc->line += nl;
+	/* Nested deeper than libconfig goes: it refuses this @include
+	 * without opening anything. */
+	if (sc->depth >= INCLUDE_DEPTH_MAX)
+		return 0;
+	return include_one(w, sc, name, q, nl, loc);
 }
 
 /*
  * Check the @includes of text (the file written as `written`, NULL for the
  * file being loaded, at include depth `depth`) and append it to *out with
  * each checked @include naming its copy.  Returns 0 or -1 after an error.
+ * Comments and strings are skipped as libconfig's scanner skips them.
  */
 static int
 check_includes(struct walk *w, const char *text, size_t len,
     const char *written, int depth, struct text *out)
 {
-	struct conf_loc loc;
-	struct text sub;
-	char *name, *full, *inc;
-	const char *copy;
-	size_t inclen, i, k, q, done = 0;
-	int line = 1, bol = 1, rc = 0, error, nl;
+	struct scan sc = { text, len, 0, 0, 1, written, depth, out };
+	char *name;
+	size_t i;
+	int bol = 1, rc = 0, stop = 0;
 
-	if ((name = malloc(len + 1)) == NULL)
-		fatal("config");
-	for (i = 0; i < len && rc == 0; i++) {
+	name = xmalloc(len + 1);
+	for (; sc.i < len && rc == 0 && !stop; sc.i++) {
+		i = sc.i;
 		if (text[i] == '\n') {
-			line++;
+			sc.line++;
 			bol = 1;
 		} else if (text[i] == ' ' || text[i] == '\t') {
 			continue;
@@ -410,90 +543,22 @@ check_includes(struct walk *w, const char *text, size_t len,
 		    memcmp(text + i, "@include", 8) == 0 &&
 		    (text[i + 8] == ' ' || text[i + 8] == '\t')) {
 			bol = 0;
-			loc.file = depth == 0 ? NULL : src(w, written);
-			loc.line = line;
-			for (i += 8; i < len && (text[i] == ' ' ||
-			    text[i] == '\t'); i++)
-				;
-			if (i == len || text[i] != '"') {
-				i--;	/* not an include: look again */
-				continue;
-			}
-			/* A run of plain bytes counts up to a NUL, as in
-			 * libconfig's string buffer. */
-			q = i;
-			nl = 0;
-			for (i++, k = 0; i < len && text[i] != '"'; i++) {
-				nl += text[i] == '\n';
-				if (text[i] == '\\' && i + 1 < len &&
-				    (text[i + 1] == '\\' || text[i + 1] == '"'))
-					name[k++] = text[++i];
-				else if (text[i] == '\\')
-					continue; /* flex drops it */
-				else if (text[i] == '\0')
-					for (; i + 1 < len && text[i + 1] != '"' &&
-					    text[i + 1] != '\\'; i++)
-						nl += text[i + 1] == '\n';
-				else
-					name[k++] = text[i];
-			}
-			line += nl;
-			name[k] = '\0';
-			if (i == len)
-				break;
-			/* Nested deeper than libconfig goes: it refuses
-			 * this @include without opening anything. */
-			if (depth >= INCLUDE_DEPTH_MAX)
-				continue;
-			full = include_path(w->dir, name);
-			if ((error = read_whole(full, &inc, &inclen)) == 0) {
-				memset(&sub, 0, sizeof(sub));
-				rc = check_includes(w, inc, inclen, name,
-				    depth + 1, &sub);
-				free(inc);
-				copy = NULL;
-				/* src() shares one buffer: name it again. */
-				loc.file = depth == 0 ? NULL : src(w, written);
-				if (rc == 0 && (copy = make_copy(w, loc, name,
-				    sub.b != NULL ? sub.b : "", sub.len)) == NULL)
-					rc = -1;
-				free(sub.b);
-				if (copy != NULL) {
-					/* The name becomes the copy's; the
-					 * lines it spanned stay lines. */
-					text_add(out, text + done, q + 1 - done);
-					text_add(out, copy, strlen(copy));
-					text_add(out, "\"", 1);
-					while (nl-- > 0)
-						text_add(out, "\n", 1);
-					done = i + 1;
-				}
-			} else if (error == ENOENT) {
-				config_error(w->ps, loc,
-				    "cannot open include file");
-				rc = -1;
-			} else {
-				config_error(w->ps, loc, "@include \"%s\": %s",
-				    name, error == -1 ? "not a regular file" :
-				    strerror(error));
-				rc = -1;
-			}
-			free(full);
+			rc = include_at(w, &sc, name, &stop);
 		} else if (text[i] == '#' || (text[i] == '/' && i + 1 < len &&
 		    text[i + 1] == '/')) {
-			while (i + 1 < len && text[i + 1] != '\n')
-				i++;
+			while (sc.i + 1 < len && text[sc.i + 1] != '\n')
+				sc.i++;
 		} else if (text[i] == '/' && i + 1 < len && text[i + 1] == '*') {
-			for (i += 2; i + 1 < len && !(text[i] == '*' &&
-			    text[i + 1] == '/'); i++)
-				line += text[i] == '\n';
-			i++;
+			for (sc.i += 2; sc.i + 1 < len && !(text[sc.i] == '*' &&
+			    text[sc.i + 1] == '/'); sc.i++)
+				sc.line += text[sc.i] == '\n';
+			sc.i++;
 			bol = 0;
 		} else if (text[i] == '"') {
-			for (i++; i < len && text[i] != '"'; i++) {
-				if (text[i] == '\\' && i + 1 < len)
-					i++;
-				line += text[i] == '\n';
+			for (sc.i++; sc.i < len && text[sc.i] != '"'; sc.i++) {
+				if (text[sc.i] == '\\' && sc.i + 1 < len)
+					sc.i++;
+				sc.line += text[sc.i] == '\n';
 			}
 			bol = 0;
 		} else {
@@ -501,19 +566,20 @@ check_includes(struct walk *w, const char *text, size_t len,
 		}
 	}
 	free(name);
-	if (rc == 0 && done < len)
-		text_add(out, text + done, len - done);
+	if (rc == 0 && sc.done < len)
+		text_add(out, text + sc.done, len - sc.done);
 	return rc;
 }
 
 /*
- * The file being loaded: config_load() has opened it, and refused a
- * directory.  Anything else that is not a regular file is left to
+ * The file being loaded: config_load() has opened it as fp, and refused
+ * a directory.  Anything else that is not a regular file is left to
  * libconfig as before (*copy stays NULL); a regular file that cannot be
- * read is an error.  Otherwise *copy is the checked copy libconfig reads.
+ * read is an error.  Otherwise *copy is the checked copy libconfig reads,
+ * made of what fp reads.
  */
 static int
-check_file(struct walk *w, const char *file, const char **copy)
+check_file(struct walk *w, FILE *fp, const char **copy)
 {
 	struct conf_loc none = { NULL, 0 };
 	struct text out;
@@ -522,7 +588,7 @@ check_file(struct walk *w, const char *file, const char **copy)
 	int error, rc;
 
 	*copy = NULL;
-	if ((error = read_whole(file, &text, &len)) == -1)
+	if ((error = read_fd(fileno(fp), &text, &len)) == -1)
 		return 0;
 	if (error != 0) {
 		config_error(w->ps, none, "%s", strerror(error));
@@ -539,7 +605,7 @@ check_file(struct walk *w, const char *file, const char **copy)
 }
 
 int
-config_conf_parse(struct conf_parse *ps, const char *file)
+config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp)
 {
 	const config_setting_t *root, *s;
 	struct conf_loc loc;
@@ -558,13 +624,12 @@ config_conf_parse(struct conf_parse *ps, const char *file)
 	 * @include paths are relative to the including file's directory:
 	 * libconfig joins include_dir and the path as text.
 	 */
-	if ((dir = strdup(file)) == NULL)
-		fatal("config");
+	dir = xstrdup(file);
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		slash[slash == dir ? 1 : 0] = '\0';
 		w.dir = dir;
 	}
-	if (check_file(&w, file, &copy) < 0) {
+	if (check_file(&w, fp, &copy) < 0) {
 		rc = -1;
 		goto out;
 	}

@@ -28,8 +28,10 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "config_model.h"
+#include "config_syntax.h"
 #include "log.h"
+#include "util.h"
 
 enum {
 	S_TOP,		/* before any section */
@@ -211,12 +213,9 @@ unquote(struct ini *ini, const char *key, const char *v)
 		return NULL;
 	}
 	if (v[0] != '"') {
-		if ((out = strdup(v)) == NULL)
-			fatal("config");
-		return out;
+		return xstrdup(v);
 	}
-	if ((out = w = malloc(n)) == NULL)
-		fatal("config");
+	out = w = xmalloc(n);
 	end = v + n - 1;	/* the closing quote */
 	for (p = v + 1; p < end; p++) {
 		if (*p != '\\') {
@@ -318,20 +317,22 @@ handler(void *arg, const char *sect, const char *name, const char *value)
 	return 1;
 }
 
+/*
+ * fp is the file config_load() opened and checked: inih reads from it,
+ * never from the path again, so what is parsed is what was checked.
+ */
 int
-config_ini_parse(struct conf_parse *ps, const char *file)
+config_ini_parse(struct conf_parse *ps, const char *file, FILE *fp)
 {
 	struct conf_loc loc = { NULL, 0 };
 	struct ini ini;
 	int rc;
 
+	(void)file;
 	memset(&ini, 0, sizeof(ini));
 	ini.ps = ps;
 	ini.section = S_TOP;
-	if ((ini.fp = fopen(file, "r")) == NULL) {
-		config_error(ps, loc, "%s", strerror(errno));
-		return -1;
-	}
+	ini.fp = fp;
 	rc = ini_parse_stream(reader, &ini, handler, &ini);
 	if (rc == -2)
 		fatal("config: inih");
@@ -342,7 +343,6 @@ config_ini_parse(struct conf_parse *ps, const char *file)
 		loc.line = rc;
 		config_error(ps, loc, "syntax error");
 	}
-	fclose(ini.fp);
 	free(ini.buf);
 	return 0;
 }

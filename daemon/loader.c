@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "loader.h"
+#include "util.h"
 
 /*
  * Names equal under the '-' == '_' rule (a descriptor name is a C
@@ -47,41 +48,25 @@ plugin_name_eq(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* Set *cause to a formatted message (best effort: NULL if out of memory). */
-static void plugin_cause(char **, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-plugin_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-}
-
-/* Check the descriptor, in STYLE's order; 0 or -1 with *cause set. */
+/* Check the descriptor, in the order loader.h lists; 0 or -1 with *cause
+ * set. */
 static int
 plugin_check(const struct conf_plugin *cp, const char *file,
     const struct weft_plugin_desc *d, char **cause)
 {
 	if (d->magic != WEFT_PLUGIN_MAGIC) {
-		plugin_cause(cause, "%s: bad descriptor magic 0x%08x, "
+		cause_set(cause, "%s: bad descriptor magic 0x%08x, "
 		    "expected 0x%08x (not a weft plugin?)", file,
 		    (unsigned)d->magic, (unsigned)WEFT_PLUGIN_MAGIC);
 		return -1;
 	}
 	if (d->abi_major != WEFT_PLUGIN_ABI_MAJOR) {
-		plugin_cause(cause, "%s: ABI major %u, weftd expects %u", file,
+		cause_set(cause, "%s: ABI major %u, weftd expects %u", file,
 		    (unsigned)d->abi_major, (unsigned)WEFT_PLUGIN_ABI_MAJOR);
 		return -1;
 	}
 	if (d->abi_minor > WEFT_PLUGIN_ABI_MINOR) {
-		plugin_cause(cause, "%s: built for ABI %u.%u, weftd has "
+		cause_set(cause, "%s: built for ABI %u.%u, weftd has "
 		    "%u.%u", file, (unsigned)d->abi_major,
 		    (unsigned)d->abi_minor, (unsigned)WEFT_PLUGIN_ABI_MAJOR,
 		    (unsigned)WEFT_PLUGIN_ABI_MINOR);
@@ -89,31 +74,31 @@ plugin_check(const struct conf_plugin *cp, const char *file,
 	}
 	/* Only now is it safe to read past the fixed header. */
 	if (d->struct_size < WEFT_PLUGIN_DESC_MIN_SIZE) {
-		plugin_cause(cause, "%s: descriptor size %u, expected at "
+		cause_set(cause, "%s: descriptor size %u, expected at "
 		    "least %zu", file, (unsigned)d->struct_size,
 		    WEFT_PLUGIN_DESC_MIN_SIZE);
 		return -1;
 	}
 	if (d->name == NULL) {
-		plugin_cause(cause, "%s: descriptor has no name, config "
+		cause_set(cause, "%s: descriptor has no name, config "
 		    "says '%s'", file, cp->name);
 		return -1;
 	}
 	if (!plugin_name_eq(d->name, cp->name)) {
-		plugin_cause(cause, "%s: plugin is named '%s', config says "
+		cause_set(cause, "%s: plugin is named '%s', config says "
 		    "'%s'", file, d->name, cp->name);
 		return -1;
 	}
 	/* A flag this weftd does not know would change how the handler
 	 * must be called: refuse rather than guess. */
 	if ((d->flags & ~(uint32_t)WEFT_PLUGIN_CALLBACK) != 0) {
-		plugin_cause(cause, "%s: unsupported descriptor flags 0x%x, "
+		cause_set(cause, "%s: unsupported descriptor flags 0x%x, "
 		    "weftd supports 0x%x", file, (unsigned)d->flags,
 		    (unsigned)WEFT_PLUGIN_CALLBACK);
 		return -1;
 	}
 	if (d->client_connected == NULL) {
-		plugin_cause(cause, "%s: descriptor has no client_connected "
+		cause_set(cause, "%s: descriptor has no client_connected "
 		    "handler", file);
 		return -1;
 	}
@@ -161,15 +146,15 @@ plugin_st_safe(const struct stat *st, const char *file, const char *what,
 	    (strict || (st->st_mode & S_ISVTX) == 0)) {
 		by = (st->st_mode & S_IWOTH) ? "others" : "its group";
 		if (what == NULL)
-			plugin_cause(cause, "%s: refusing to load: the file is "
+			cause_set(cause, "%s: refusing to load: the file is "
 			    "writable by %s (mode %04o)", file, by,
 			    (unsigned)(st->st_mode & 07777));
 		else if (strict)
-			plugin_cause(cause, "%s: refusing to load: its "
+			cause_set(cause, "%s: refusing to load: its "
 			    "directory %s is writable by %s (mode %04o)", file,
 			    what, by, (unsigned)(st->st_mode & 07777));
 		else
-			plugin_cause(cause, "%s: refusing to load: directory "
+			cause_set(cause, "%s: refusing to load: directory "
 			    "%s on its path is writable by %s and not sticky "
 			    "(mode %04o)", file, what, by,
 			    (unsigned)(st->st_mode & 07777));
@@ -177,11 +162,11 @@ plugin_st_safe(const struct stat *st, const char *file, const char *what,
 	}
 	if (st->st_uid != 0 && st->st_uid != me) {
 		if (what == NULL)
-			plugin_cause(cause, "%s: refusing to load: the file is "
+			cause_set(cause, "%s: refusing to load: the file is "
 			    "owned by uid %u, not root or uid %u (this weftd)",
 			    file, (unsigned)st->st_uid, (unsigned)me);
 		else
-			plugin_cause(cause, "%s: refusing to load: %s %s%s is "
+			cause_set(cause, "%s: refusing to load: %s %s%s is "
 			    "owned by uid %u, not root or uid %u (this weftd)",
 			    file, strict ? "its directory" : "directory", what,
 			    strict ? "" : " on its path",
@@ -198,7 +183,7 @@ plugin_dir_safe(struct walk *w, int strict, char **cause)
 	struct stat st;
 
 	if (fstat(w->dirfd, &st) != 0) {
-		plugin_cause(cause, "%s: %s: %s", w->file, w->where,
+		cause_set(cause, "%s: %s: %s", w->file, w->where,
 		    strerror(errno));
 		return -1;
 	}
@@ -212,7 +197,7 @@ plugin_walk_to(struct walk *w, int fd, const char *name, char **cause)
 	char *where, *slash;
 
 	if (fd < 0) {
-		plugin_cause(cause, "%s: %s: %s", w->file, name,
+		cause_set(cause, "%s: %s: %s", w->file, name,
 		    strerror(errno));
 		return -1;
 	}
@@ -227,7 +212,7 @@ plugin_walk_to(struct walk *w, int fd, const char *name, char **cause)
 		where = NULL;
 	if (where == NULL) {
 		close(fd);
-		plugin_cause(cause, "%s: %s", w->file, strerror(ENOMEM));
+		cause_set(cause, "%s: %s", w->file, strerror(ENOMEM));
 		return -1;
 	}
 	if (w->dirfd >= 0)
@@ -261,16 +246,16 @@ plugin_symlink(struct walk *w, const char *name, char **rest,
 	}
 	target[n] = '\0';
 	if (n == 0) {
-		plugin_cause(cause, "%s: %s", w->file, strerror(ENOENT));
+		cause_set(cause, "%s: %s", w->file, strerror(ENOENT));
 		return -1;
 	}
 	if (++*nlinks > PLUGIN_SYMLINKS_MAX) {
-		plugin_cause(cause, "%s: %s", w->file, strerror(ELOOP));
+		cause_set(cause, "%s: %s", w->file, strerror(ELOOP));
 		return -1;
 	}
 	if (fstat(w->dirfd, &dst) != 0 ||
 	    fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		plugin_cause(cause, "%s: %s/%s: %s", w->file, w->where, name,
+		cause_set(cause, "%s: %s/%s: %s", w->file, w->where, name,
 		    strerror(errno));
 		return -1;
 	}
@@ -278,19 +263,61 @@ plugin_symlink(struct walk *w, const char *name, char **rest,
 	 * link someone else made could point anywhere. */
 	if ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 && st.st_uid != 0 &&
 	    st.st_uid != geteuid()) {
-		plugin_cause(cause, "%s: refusing to load: symlink %s%s%s in "
+		cause_set(cause, "%s: refusing to load: symlink %s%s%s in "
 		    "a directory others can write is owned by uid %u",
 		    w->file, w->where, strcmp(w->where, "/") == 0 ? "" : "/",
 		    name, (unsigned)st.st_uid);
 		return -1;
 	}
 	if (asprintf(&next, "%s/%s", target, left) < 0) {
-		plugin_cause(cause, "%s: %s", w->file, strerror(ENOMEM));
+		cause_set(cause, "%s: %s", w->file, strerror(ENOMEM));
 		return -1;
 	}
 	free(*rest);
 	*rest = next;
 	return 1;
+}
+
+/*
+ * Open name in w's directory, a directory to go through (!last) or the
+ * file, after the rule for the directory it is in.  The fd; -1 with errno
+ * set if the open failed; -2 with *cause set if the directory is refused.
+ */
+static int
+plugin_openat(struct walk *w, const char *name, int last, char **cause)
+{
+	if (!last) {
+		/* Going further down: only the rule for the directories on
+		 * the way applies here. */
+		if (plugin_dir_safe(w, 0, cause) != 0)
+			return -2;
+		return openat(w->dirfd, name, O_PATH | O_NOFOLLOW |
+		    O_DIRECTORY | O_CLOEXEC);
+	}
+	/* The directory the name is in, as strict as the file: whoever
+	 * writes it replaces the file. */
+	if (plugin_dir_safe(w, 1, cause) != 0)
+		return -2;
+	return openat(w->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+}
+
+/* The file fd is: regular, owned and moded as plugin_st_safe wants.  0, or
+ * -1 with *cause set. */
+static int
+plugin_file_safe(int fd, const char *file, char **cause)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		cause_set(cause, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cause_set(cause, "%s: not a regular file", file);
+		return -1;
+	}
+	return plugin_st_safe(&st, file, NULL, 1, cause);
 }
 
 /*
@@ -302,18 +329,17 @@ static int
 plugin_open(const char *file, char **cause)
 {
 	struct walk w = { file, NULL, -1 };
-	struct stat st;
 	char *rest, *name, *left;
 	int fd = -1, nlinks = 0, last, rc;
 
 	if ((rest = strdup(file)) == NULL || (w.where = strdup(
 	    file[0] == '/' ? "/" : ".")) == NULL) {
 		free(rest);
-		plugin_cause(cause, "%s: %s", file, strerror(ENOMEM));
+		cause_set(cause, "%s: %s", file, strerror(ENOMEM));
 		return -1;
 	}
 	if ((w.dirfd = open(w.where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		plugin_cause(cause, "%s: %s: %s", file, w.where,
+		cause_set(cause, "%s: %s: %s", file, w.where,
 		    strerror(errno));
 		goto out;
 	}
@@ -329,27 +355,16 @@ plugin_open(const char *file, char **cause)
 			*left++ = '\0';
 		if (*name == '\0') {
 			/* "/" or a trailing slash: not a file. */
-			plugin_cause(cause, "%s: %s", file, strerror(EISDIR));
+			cause_set(cause, "%s: %s", file, strerror(EISDIR));
 			goto out;
 		}
 		if (strcmp(name, ".") == 0) {
 			name = left;
 			continue;
 		}
-		if (!last) {
-			/* Going further down: only the rule for the
-			 * directories on the way applies here. */
-			if (plugin_dir_safe(&w, 0, cause) != 0)
-				goto out;
-			fd = openat(w.dirfd, name, O_PATH | O_NOFOLLOW |
-			    O_DIRECTORY | O_CLOEXEC);
-		} else {
-			/* The directory the name is in, as strict as the
-			 * file: whoever writes it replaces the file. */
-			if (plugin_dir_safe(&w, 1, cause) != 0)
-				goto out;
-			fd = openat(w.dirfd, name, O_RDONLY | O_NOFOLLOW |
-			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if ((fd = plugin_openat(&w, name, last, cause)) == -2) {
+			fd = -1;
+			goto out;
 		}
 		if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
 			rc = plugin_symlink(&w, name, &rest, left, &nlinks,
@@ -366,7 +381,7 @@ plugin_open(const char *file, char **cause)
 			}
 		}
 		if (fd < 0) {
-			plugin_cause(cause, "%s: %s", file, strerror(errno));
+			cause_set(cause, "%s: %s", file, strerror(errno));
 			goto out;
 		}
 		if (last)
@@ -379,20 +394,10 @@ plugin_open(const char *file, char **cause)
 		name = left;
 	}
 
-	if (fstat(fd, &st) != 0) {
-		plugin_cause(cause, "%s: %s", file, strerror(errno));
-		goto fail;
+	if (plugin_file_safe(fd, file, cause) != 0) {
+		close(fd);
+		fd = -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		plugin_cause(cause, "%s: not a regular file", file);
-		goto fail;
-	}
-	if (plugin_st_safe(&st, file, NULL, 1, cause) != 0)
-		goto fail;
-	goto out;
-fail:
-	close(fd);
-	fd = -1;
 out:
 	if (w.dirfd >= 0)
 		close(w.dirfd);
@@ -431,7 +436,7 @@ plugin_copy(const char *file, int fd, char **cause)
 	if (mfd < 0 && errno == EINVAL)	/* a kernel before MFD_EXEC */
 		mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0) {
-		plugin_cause(cause, "%s: memfd_create: %s", file,
+		cause_set(cause, "%s: memfd_create: %s", file,
 		    strerror(errno));
 		return -1;
 	}
@@ -440,21 +445,21 @@ plugin_copy(const char *file, int fd, char **cause)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			plugin_cause(cause, "%s: copying: %s", file,
+			cause_set(cause, "%s: copying: %s", file,
 			    strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		if ((total += n) > PLUGIN_COPY_MAX) {
-			plugin_cause(cause, "%s: larger than %ld bytes", file,
+			cause_set(cause, "%s: larger than %ld bytes", file,
 			    PLUGIN_COPY_MAX);
 			goto fail;
 		}
 	}
 	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 	    F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-		plugin_cause(cause, "%s: sealing the copy: %s", file,
+		cause_set(cause, "%s: sealing the copy: %s", file,
 		    strerror(errno));
 		goto fail;
 	}
@@ -492,7 +497,7 @@ plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 			break;
 		dlclose(old);
 		if ((nfd = fcntl(mfd, F_DUPFD_CLOEXEC, mfd + 1)) < 0) {
-			plugin_cause(cause, "%s: %s", file, strerror(errno));
+			cause_set(cause, "%s: %s", file, strerror(errno));
 			goto fail;
 		}
 		close(mfd);
@@ -501,7 +506,7 @@ plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 	/* A /proc of another PID namespace would name another process. */
 	if (fstat(mfd, &st) != 0 || stat(path, &named) != 0 ||
 	    st.st_dev != named.st_dev || st.st_ino != named.st_ino) {
-		plugin_cause(cause, "%s: cannot load the checked copy as %s "
+		cause_set(cause, "%s: cannot load the checked copy as %s "
 		    "(is this process's /proc mounted?)", file, path);
 		goto fail;
 	}
@@ -517,10 +522,10 @@ plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 		err = "unknown dlopen error";
 	/* glibc's text names the copy: name the file instead. */
 	if ((at = strstr(err, path)) != NULL)
-		plugin_cause(cause, "%.*s%s%s", (int)(at - err), err, file,
+		cause_set(cause, "%.*s%s%s", (int)(at - err), err, file,
 		    at + strlen(path));
 	else
-		plugin_cause(cause, "%s: %s", file, err);
+		cause_set(cause, "%s: %s", file, err);
 fail:
 	close(mfd);
 	return NULL;
@@ -536,12 +541,12 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 	int fd, mfd;
 
 	if (out == NULL || *out != NULL || cp == NULL || cp->name == NULL) {
-		plugin_cause(cause, "plugin_load: bad arguments");
+		cause_set(cause, "plugin_load: bad arguments");
 		return -1;
 	}
 	file = cp->abspath != NULL ? cp->abspath : cp->path;
 	if (file == NULL) {
-		plugin_cause(cause, "plugin '%s': no path", cp->name);
+		cause_set(cause, "plugin '%s': no path", cp->name);
 		return -1;
 	}
 
@@ -555,14 +560,14 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 		return -1;
 	d = dlsym(dl, WEFT_PLUGIN_SYMBOL);
 	if (d == NULL) {
-		plugin_cause(cause, "%s: no %s symbol (not a weft plugin?)",
+		cause_set(cause, "%s: no %s symbol (not a weft plugin?)",
 		    file, WEFT_PLUGIN_SYMBOL);
 		goto fail;
 	}
 	if (plugin_check(cp, file, d, cause) != 0)
 		goto fail;
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		plugin_cause(cause, "%s: %s", file, strerror(ENOMEM));
+		cause_set(cause, "%s: %s", file, strerror(ENOMEM));
 		goto fail;
 	}
 	p->p_conf = cp;
@@ -589,7 +594,7 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	int rc, n;
 
 	if (p->p_ctx != NULL) {
-		plugin_cause(cause, "%s:%d: plugin %s: already initialised",
+		cause_set(cause, "%s:%d: plugin %s: already initialised",
 		    conffile, cp->line, cp->name);
 		return -1;
 	}
@@ -600,13 +605,13 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 		rc = weft_plugin_ctx_add(ctx, s->key, s->value, s->type,
 		    s->line);
 		if (rc == -EEXIST) {
-			plugin_cause(cause, "%s:%d: plugin %s: setting '%s' "
+			cause_set(cause, "%s:%d: plugin %s: setting '%s' "
 			    "given twice", conffile, s->line, cp->name,
 			    s->key);
 			goto fail;
 		}
 		if (rc == -EINVAL) {
-			plugin_cause(cause, "%s:%d: plugin %s: setting '%s' "
+			cause_set(cause, "%s:%d: plugin %s: setting '%s' "
 			    "has a bad type %d", conffile, s->line, cp->name,
 			    s->key != NULL ? s->key : "?", s->type);
 			goto fail;
@@ -625,7 +630,7 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	}
 	if (rc < 0 && n == 0) {
 		/* init failed without a word: say at least that much. */
-		plugin_cause(cause, "%s:%d: plugin %s: init failed (%s)",
+		cause_set(cause, "%s:%d: plugin %s: init failed (%s)",
 		    conffile, cp->line, cp->name, weft_strerror(rc));
 		goto fail;
 	}
@@ -645,7 +650,7 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	p->p_inited = 1;
 	return 0;
 nomem:
-	plugin_cause(cause, "%s:%d: plugin %s: %s", conffile, cp->line,
+	cause_set(cause, "%s:%d: plugin %s: %s", conffile, cp->line,
 	    cp->name, strerror(ENOMEM));
 fail:
 	weft_plugin_ctx_free(&ctx);

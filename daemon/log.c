@@ -25,6 +25,7 @@
 #include <weft/plugin.h>
 
 #include "log.h"
+#include "safepath.h"
 
 static char role[32] = "weftd";
 static char *logfile;	/* --log-file, reopened on SIGUSR1 */
@@ -326,6 +327,7 @@ log_file(const char *path)
 /*
  * Opened as root, and then stderr of every worker: a symlink or hard link
  * planted in the log directory, a FIFO or a device must not become it.
+ * The directories on the way are checked as they are walked (safepath.c),
  * O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a
  * FIFO from blocking the open; what was opened must then be a regular
  * file with one link, owned by root, by us or by the service user.
@@ -334,10 +336,20 @@ static int
 log_open(const char *path)
 {
 	struct stat st;
-	int fd;
+	const char *base;
+	char *cause = NULL;
+	int fd, dirfd;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY | O_NONBLOCK, 0640);
+	/* The directories on the way too (safepath.h): whoever could swap
+	 * one would choose the file. */
+	if ((dirfd = safepath_parent(path, log_owner, &base, &cause)) < 0) {
+		log_warnx("log file %s", cause);
+		free(cause);
+		return -1;
+	}
+	fd = openat(dirfd, base, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0640);
+	close(dirfd);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			log_warnx("log file %s: is a symbolic link, refusing "

@@ -14,6 +14,7 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +38,8 @@ enum {
 	SERR_RANGE,	/* an integer out of int64_t's range */
 	SERR_BOOL,	/* not a boolean */
 	SERR_NUMBER,	/* not a finite number */
+	SERR_NEGATIVE,	/* a duration below 0 */
+	SERR_LONG,	/* a duration too long for int64_t milliseconds */
 };
 
 struct setting {
@@ -229,6 +232,11 @@ serr_format(int err)
 	case SERR_BOOL:
 		return "setting '%s': expected a boolean (true/false, "
 		       "yes/no, on/off, 1/0), got '%s'";
+	case SERR_NEGATIVE:
+		return "setting '%s': expected a duration of 0 or more "
+		       "seconds, got '%s'";
+	case SERR_LONG:
+		return "setting '%s': duration out of range: '%s'";
 	default:
 		return "setting '%s': expected a number, got '%s'";
 	}
@@ -399,27 +407,62 @@ weft_setting_bool(weft_plugin_ctx_t *ctx, const char *key, int def)
 	return def;
 }
 
+/* Parse a whole finite number, as strtod takes it; returns SERR_*. */
+static int
+parse_double(const char *text, double *out)
+{
+	char *end;
+	double v;
+
+	/* strtod skips leading blanks; a value with any is not a number
+	 * here, as for the other getters. */
+	if (text[0] == '\0' || isspace((unsigned char)text[0]))
+		return SERR_NUMBER;
+	v = strtod(text, &end);
+	if (*end != '\0' || !isfinite(v))
+		return SERR_NUMBER;
+	*out = v;
+	return SERR_NONE;
+}
+
 double
 weft_setting_double(weft_plugin_ctx_t *ctx, const char *key, double def)
 {
 	struct setting *s;
-	char *end;
 	double v;
 
 	if ((s = getter_find(ctx, key)) == NULL)
 		return def;
-	/* strtod skips leading blanks; a value with any is not a number
-	 * here, as for the other getters. */
-	if (s->s_value[0] == '\0' || isspace((unsigned char)s->s_value[0])) {
-		s->s_err = SERR_NUMBER;
+	if ((s->s_err = parse_double(s->s_value, &v)) != SERR_NONE)
 		return def;
-	}
-	v = strtod(s->s_value, &end);
-	if (*end != '\0' || !isfinite(v)) {
-		s->s_err = SERR_NUMBER;
-		return def;
-	}
 	return v;
+}
+
+int64_t
+weft_setting_ms(weft_plugin_ctx_t *ctx, const char *key, int64_t def)
+{
+	struct setting *s;
+	double v, ms;
+	int64_t r;
+
+	if ((s = getter_find(ctx, key)) == NULL)
+		return def;
+	if ((s->s_err = parse_double(s->s_value, &v)) != SERR_NONE)
+		return def;
+	if (v < 0) {
+		s->s_err = SERR_NEGATIVE;
+		return def;
+	}
+	/* 2^63, exactly: anything from there on does not fit. */
+	ms = v * 1000.0;
+	if (ms >= 9223372036854775808.0) {
+		s->s_err = SERR_LONG;
+		return def;
+	}
+	/* Rounded up: a tiny duration must not become 0, which plugins
+	 * take for "none". */
+	r = (int64_t)ms;
+	return (double)r < ms ? r + 1 : r;
 }
 
 /* ---- Plugin side: errors and identity ----------------------------------- */
@@ -478,4 +521,144 @@ weft_plugin_worker(const weft_plugin_ctx_t *ctx)
 {
 	ctx_check(ctx);
 	return ctx->c_worker;
+}
+
+/* ---- Addresses ---------------------------------------------------------- */
+
+/* The "[v6]" part of "[v6]:port": where the host is, how long, and
+ * where the port starts; 0, or -1 with msg set. */
+static int
+hostport_v6(const char *text, const char **host, size_t *hl,
+    const char **port, char *msg, size_t msglen)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	char buf[INET6_ADDRSTRLEN + 64];
+	const char *h = text + 1, *he, *s;
+
+	if ((he = strchr(h, ']')) == NULL) {
+		snprintf(msg, msglen, "missing ']'");
+		return -1;
+	}
+	if (he[1] != ':') {
+		snprintf(msg, msglen, "expected [address]:port");
+		return -1;
+	}
+	*port = he + 2;
+	*host = h;
+	*hl = (size_t)(he - h);
+	if (*hl == 0 || *hl >= sizeof(buf)) {
+		snprintf(msg, msglen, "bad IPv6 address");
+		return -1;
+	}
+	memcpy(buf, h, *hl);
+	buf[*hl] = '\0';
+	/* A zone ("fe80::1%eth0") is left to the resolver. */
+	if ((s = strchr(buf, '%')) != NULL)
+		buf[s - buf] = '\0';
+	if (inet_pton(AF_INET6, buf, a) != 1) {
+		snprintf(msg, msglen, "bad IPv6 address \"%.*s\"", (int)*hl, h);
+		return -1;
+	}
+	return 0;
+}
+
+/* The "host" part of "host:port": a name or an IPv4 address. */
+static int
+hostport_name(const char *text, const char **host, size_t *hl,
+    const char **port, char *msg, size_t msglen)
+{
+	unsigned char a[sizeof(struct in_addr)];
+	char buf[INET6_ADDRSTRLEN + 64];
+	const char *h = text, *he, *s;
+	int digits_dots = 1;
+
+	if ((he = strrchr(text, ':')) == NULL) {
+		snprintf(msg, msglen, "expected host:port");
+		return -1;
+	}
+	*hl = (size_t)(he - h);
+	*port = he + 1;
+	if (memchr(h, ':', *hl) != NULL) {
+		snprintf(msg, msglen, "an IPv6 address needs brackets: "
+		    "[address]:port");
+		return -1;
+	}
+	if (*hl == 1 && h[0] == '*') {
+		h = he;
+		*hl = 0;
+	}
+	*host = h;
+	if (*hl > 253) {
+		snprintf(msg, msglen, "host name too long");
+		return -1;
+	}
+	for (s = h; s < he; s++) {
+		if (!isdigit((unsigned char)*s) && *s != '.')
+			digits_dots = 0;
+		if (!isalnum((unsigned char)*s) && strchr(".-_", *s) == NULL) {
+			snprintf(msg, msglen, "bad host \"%.*s\"", (int)*hl, h);
+			return -1;
+		}
+	}
+	if (*hl == 0 || !digits_dots)
+		return 0;
+	/* buf holds any IPv4 address, but not any host. */
+	if (*hl >= sizeof(buf)) {
+		snprintf(msg, msglen, "bad IPv4 address \"%.*s\"", (int)*hl, h);
+		return -1;
+	}
+	memcpy(buf, h, *hl);
+	buf[*hl] = '\0';
+	if (inet_pton(AF_INET, buf, a) != 1) {
+		snprintf(msg, msglen, "bad IPv4 address \"%s\"", buf);
+		return -1;
+	}
+	return 0;
+}
+
+int
+weft_hostport_parse(const char *text, char *host, size_t hostlen, int *port,
+    char *msg, size_t msglen)
+{
+	const char *h, *p, *s;
+	char dummy[1];
+	size_t hl;
+	long v;
+
+	if (msg == NULL) {
+		msg = dummy;
+		msglen = sizeof(dummy);
+	}
+	if (text == NULL || host == NULL || port == NULL) {
+		snprintf(msg, msglen, "no address");
+		return -EINVAL;
+	}
+	if ((text[0] == '[' ? hostport_v6(text, &h, &hl, &p, msg, msglen) :
+	    hostport_name(text, &h, &hl, &p, msg, msglen)) != 0)
+		return -EINVAL;
+	for (s = p; isdigit((unsigned char)*s); s++)
+		;
+	if (s == p || *s != '\0' || s - p > 5) {
+		if (*p == '\0')
+			snprintf(msg, msglen, "missing port");
+		else if (*s != '\0' || s == p)
+			snprintf(msg, msglen, "bad port \"%s\"", p);
+		else
+			snprintf(msg, msglen, "port %s is out of range "
+			    "0..65535", p);
+		return -EINVAL;
+	}
+	v = strtol(p, NULL, 10);
+	if (v > 65535) {
+		snprintf(msg, msglen, "port %ld is out of range 0..65535", v);
+		return -EINVAL;
+	}
+	if (hl >= hostlen) {
+		snprintf(msg, msglen, "host name too long");
+		return -EINVAL;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)v;
+	return 0;
 }

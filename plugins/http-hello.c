@@ -98,11 +98,11 @@ struct hello {
 /* The settings' defaults, nginx's client_header_timeout,
  * keepalive_timeout, client_body_timeout and send_timeout, and the most
  * any accepts (weftd's own timeouts stop at a day too). */
-#define HEADER_TIMEOUT_DEFAULT 60.0
-#define KEEPALIVE_TIMEOUT_DEFAULT 75.0
-#define BODY_TIMEOUT_DEFAULT 60.0
-#define SEND_TIMEOUT_DEFAULT 60.0
-#define TIMEOUT_MAX 86400.0
+#define HEADER_TIMEOUT_DEFAULT 60
+#define KEEPALIVE_TIMEOUT_DEFAULT 75
+#define BODY_TIMEOUT_DEFAULT 60
+#define SEND_TIMEOUT_DEFAULT 60
+#define TIMEOUT_MAX 86400
 
 /* One parsed request head. */
 struct req {
@@ -419,14 +419,58 @@ send_static(const struct hello *h, weft_reader_t *r, weft_writer_t *w,
 	weft_deadline_clear();
 }
 
+/*
+ * The request's body, if it has one: "100 Continue" first when the client
+ * asked for it, then read and dropped.  0, or -1 when the connection is
+ * done (a stalled body got its 408).
+ */
+static int
+hello_body(const struct hello *h, weft_reader_t *r, weft_writer_t *w,
+    const struct req *q)
+{
+	int rc;
+
+	if (!q->q_has_len || q->q_len == 0)
+		return 0;
+	if (q->q_continue && q->q_minor >= 1 &&
+	    weft_write(w, resp_100, sizeof(resp_100) - 1) != 0)
+		return -1;
+	rc = discard_body(h, r, q->q_len);
+	if (rc == WEFT_ETIMEDOUT)
+		send_static(h, r, w, resp_408, sizeof(resp_408) - 1);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The response to q, flushed: 1 to keep the connection alive, 0 to close
+ * it (asked for, or after an error). */
+static int
+hello_respond(const struct hello *h, weft_writer_t *w, const struct req *q)
+{
+	const struct resp *rp;
+	int keep;
+
+	if (q->q_close || (q->q_minor == 0 && !q->q_keepalive) ||
+	    h->h_keepalive_ms == 0) {
+		rp = &h->h_resp[RESP_CLOSE];
+		keep = 0;
+	} else {
+		rp = &h->h_resp[q->q_minor == 0 ? RESP_KEEP10 : RESP_KEEP];
+		keep = 1;
+	}
+	if (weft_write(w, rp->r_buf, q->q_head ? rp->r_head : rp->r_len) != 0)
+		return 0;
+	if (flush(h, w) != 0)
+		return 0;
+	return keep;
+}
+
 static void
 hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 {
 	const struct hello *h = state;
-	const struct resp *rp;
 	weft_slice_t head, first;
 	struct req q;
-	int rc, prc, keep, c, idle = 0;
+	int rc, prc, c, idle = 0;
 
 	/* Every wait for the client to read is a flush to the kernel (see
 	 * flush): with water marks of 0, a drain returns once nothing is
@@ -483,49 +527,14 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		}
 		/* The head slice is not used past this point: reading the
 		 * body may reuse its bytes. */
-		if (q.q_has_len && q.q_len > 0) {
-			if (q.q_continue && q.q_minor >= 1) {
-				if (weft_write(w, resp_100,
-				    sizeof(resp_100) - 1) != 0)
-					return;
-			}
-			rc = discard_body(h, r, q.q_len);
-			if (rc == WEFT_ETIMEDOUT) {
-				send_static(h, r, w, resp_408,
-				    sizeof(resp_408) - 1);
-				return;
-			}
-			if (rc != 0)
-				return;
-		}
-		if (q.q_close || (q.q_minor == 0 && !q.q_keepalive) ||
-		    h->h_keepalive_ms == 0) {
-			rp = &h->h_resp[RESP_CLOSE];
-			keep = 0;
-		} else {
-			rp = &h->h_resp[q.q_minor == 0 ? RESP_KEEP10 : RESP_KEEP];
-			keep = 1;
-		}
-		if (weft_write(w, rp->r_buf, q.q_head ? rp->r_head
-						      : rp->r_len) != 0)
-			return;
-		if (flush(h, w) != 0 || !keep)
+		if (hello_body(h, r, w, &q) != 0 ||
+		    hello_respond(h, w, &q) != 1)
 			return;
 		/* Keep-alive: the next request's first byte is due within
 		 * keepalive_timeout. */
 		weft_deadline_set(h->h_keepalive_ms);
 		idle = 1;
 	}
-}
-
-/* A timeout setting in milliseconds.  Rounded up, so that a tiny one
- * does not turn into 0, which means something else. */
-static uint64_t
-seconds_to_ms(double s)
-{
-	uint64_t ms = (uint64_t)(s * 1000.0);
-
-	return (double)ms < s * 1000.0 ? ms + 1 : ms;
 }
 
 static void
@@ -558,46 +567,46 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 	struct hello *h;
 	struct resp *rp;
 	const char *body;
-	double header, keepalive, body_to, send_to;
+	int64_t header, keepalive, body_to, send_to;
 	size_t blen;
 	int i, n, bad = 0;
 
 	/* Every setting is read before any is judged: an early return
 	 * would leave the rest reported as unknown. */
 	body = weft_setting_str(ctx, "body", HELLO_BODY_DEFAULT);
-	header = weft_setting_double(ctx, "header_timeout",
-	    HEADER_TIMEOUT_DEFAULT);
-	keepalive = weft_setting_double(ctx, "keepalive_timeout",
-	    KEEPALIVE_TIMEOUT_DEFAULT);
-	body_to = weft_setting_double(ctx, "body_timeout",
-	    BODY_TIMEOUT_DEFAULT);
-	send_to = weft_setting_double(ctx, "send_timeout",
-	    SEND_TIMEOUT_DEFAULT);
-	if (header < 0 || header > TIMEOUT_MAX)
+	header = weft_setting_ms(ctx, "header_timeout",
+	    HEADER_TIMEOUT_DEFAULT * 1000);
+	keepalive = weft_setting_ms(ctx, "keepalive_timeout",
+	    KEEPALIVE_TIMEOUT_DEFAULT * 1000);
+	body_to = weft_setting_ms(ctx, "body_timeout",
+	    BODY_TIMEOUT_DEFAULT * 1000);
+	send_to = weft_setting_ms(ctx, "send_timeout",
+	    SEND_TIMEOUT_DEFAULT * 1000);
+	if (header > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "header_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, header);
-	if (keepalive < 0 || keepalive > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)header / 1000);
+	if (keepalive > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "keepalive_timeout",
 		    "must be from 0 (no keep-alive) to %g seconds, not %g",
-		    TIMEOUT_MAX, keepalive);
-	if (body_to < 0 || body_to > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)keepalive / 1000);
+	if (body_to > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "body_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, body_to);
-	if (send_to < 0 || send_to > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)body_to / 1000);
+	if (send_to > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "send_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, send_to);
+		    (double)TIMEOUT_MAX, (double)send_to / 1000);
 	if (bad != 0)
 		return bad;
 	blen = strlen(body);
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
-	h->h_header_ms = seconds_to_ms(header);
-	h->h_keepalive_ms = seconds_to_ms(keepalive);
-	h->h_body_ms = seconds_to_ms(body_to);
-	h->h_send_ms = seconds_to_ms(send_to);
+	h->h_header_ms = (uint64_t)header;
+	h->h_keepalive_ms = (uint64_t)keepalive;
+	h->h_body_ms = (uint64_t)body_to;
+	h->h_send_ms = (uint64_t)send_to;
 	for (i = 0; i < RESP_N; i++) {
 		rp = &h->h_resp[i];
 		n = snprintf(NULL, 0, fmt, blen, conn[i], body);

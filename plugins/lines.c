@@ -31,7 +31,7 @@
 #include <weft/stream.h>
 
 /* The most idle_timeout accepts (weftd's own timeouts stop at a day). */
-#define IDLE_TIMEOUT_MAX 86400.0
+#define IDLE_TIMEOUT_MAX 86400
 
 struct lines {
 	uint64_t l_idle_ms; /* idle_timeout; 0 = none */
@@ -94,21 +94,16 @@ static int
 lines_init(weft_plugin_ctx_t *ctx, void **state)
 {
 	struct lines *l;
-	double idle;
-	uint64_t ms;
+	int64_t idle;
 
-	idle = weft_setting_double(ctx, "idle_timeout", 0.0);
-	if (idle < 0 || idle > IDLE_TIMEOUT_MAX)
+	idle = weft_setting_ms(ctx, "idle_timeout", 0);
+	if (idle > IDLE_TIMEOUT_MAX * 1000)
 		return weft_plugin_error(ctx, "idle_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    IDLE_TIMEOUT_MAX, idle);
-	/* Rounded up: a tiny timeout must not become 0, which is none. */
-	ms = (uint64_t)(idle * 1000.0);
-	if ((double)ms < idle * 1000.0)
-		ms++;
+		    (double)IDLE_TIMEOUT_MAX, (double)idle / 1000);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -ENOMEM;
-	l->l_idle_ms = ms;
+	l->l_idle_ms = (uint64_t)idle;
 	*state = l;
 	return 0;
 }

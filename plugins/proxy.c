@@ -52,9 +52,9 @@
 #include <weft/stream.h>
 
 #define PROXY_CHUNK (64 * 1024)
-#define IDLE_DEFAULT 600.0
-#define CONNECT_DEFAULT 60.0
-#define TIMEOUT_MAX 86400.0
+#define IDLE_DEFAULT 600
+#define CONNECT_DEFAULT 60
+#define TIMEOUT_MAX 86400
 #define PROXY_HINT "expected host:port, [v6addr]:port or unix:/path"
 
 struct proxy {
@@ -251,24 +251,15 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	free(pp);
 }
 
-/* A timeout setting in milliseconds.  Rounded up: a tiny one must not
- * become 0, which is none. */
-static uint64_t
-seconds_to_ms(double s)
-{
-	uint64_t ms = (uint64_t)(s * 1000.0);
-
-	return (double)ms < s * 1000.0 ? ms + 1 : ms;
-}
-
-/* Parse "unix:/path", "[v6]:port" or "host:port"; 0 or -1. */
+/*
+ * Parse "unix:/path" or a TCP address (weft_hostport_parse's forms, but a
+ * host and a port are needed to connect to); 0 or -1.
+ */
 static int
 parse_upstream(struct proxy *x, const char *s)
 {
-	const char *colon, *host, *end;
-	size_t hlen;
-	char *pend;
-	long port;
+	char host[WEFT_HOST_MAX];
+	int port;
 
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (s[5] == '\0' ||
@@ -276,28 +267,12 @@ parse_upstream(struct proxy *x, const char *s)
 			return -1;
 		return (x->x_path = strdup(s + 5)) == NULL ? -1 : 0;
 	}
-	if (s[0] == '[') {
-		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
-			return -1;
-		host = s + 1;
-		hlen = (size_t)(end - host);
-		colon = end + 1;
-	} else {
-		/* A bare IPv6 address would be ambiguous: brackets only. */
-		if ((colon = strchr(s, ':')) == NULL ||
-		    strchr(colon + 1, ':') != NULL)
-			return -1;
-		host = s;
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || colon[1] < '0' || colon[1] > '9')
+	if (weft_hostport_parse(s, host, sizeof(host), &port, NULL, 0) != 0 ||
+	    host[0] == '\0' || port == 0)
 		return -1;
-	port = strtol(colon + 1, &pend, 10);
-	if (*pend != '\0' || port < 1 || port > 65535)
+	if ((x->x_host = strdup(host)) == NULL)
 		return -1;
-	if ((x->x_host = strndup(host, hlen)) == NULL)
-		return -1;
-	x->x_port = (int)port;
+	x->x_port = port;
 	return 0;
 }
 
@@ -319,21 +294,21 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 {
 	struct proxy *x;
 	const char *up;
-	double idle, conn;
+	int64_t idle, conn;
 	int bad = 0;
 
 	/* All read first: a setting not read counts as unknown. */
 	up = weft_setting_str(ctx, "upstream", NULL);
-	idle = weft_setting_double(ctx, "idle_timeout", IDLE_DEFAULT);
-	conn = weft_setting_double(ctx, "connect_timeout", CONNECT_DEFAULT);
-	if (idle < 0 || idle > TIMEOUT_MAX)
+	idle = weft_setting_ms(ctx, "idle_timeout", IDLE_DEFAULT * 1000);
+	conn = weft_setting_ms(ctx, "connect_timeout", CONNECT_DEFAULT * 1000);
+	if (idle > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "idle_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, idle);
-	if (conn < 0 || conn > TIMEOUT_MAX)
+		    (double)TIMEOUT_MAX, (double)idle / 1000);
+	if (conn > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "connect_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
-		    TIMEOUT_MAX, conn);
+		    (double)TIMEOUT_MAX, (double)conn / 1000);
 	if (bad != 0)
 		return bad;
 	if (up == NULL)
@@ -349,8 +324,8 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 		return weft_plugin_error(ctx, "upstream",
 		    "bad address '%s' (" PROXY_HINT ")", up);
 	}
-	x->x_idle_ms = seconds_to_ms(idle);
-	x->x_connect_ms = seconds_to_ms(conn);
+	x->x_idle_ms = (uint64_t)idle;
+	x->x_connect_ms = (uint64_t)conn;
 	*state = x;
 	return 0;
 }

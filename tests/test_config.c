@@ -1122,6 +1122,13 @@ test_include_unreadable(void **state)
  */
 static char swap_path[256], swap_with[256];
 
+/*
+ * Armed with after_path, the first fopen of that very path renames
+ * after_with over it once it is open: someone swapping the file between
+ * weftd's check of what it opened and the parse.
+ */
+static char after_path[256], after_with[256];
+
 FILE *fopen(const char *, const char *)
     __attribute__((visibility("default")));
 
@@ -1129,6 +1136,7 @@ FILE *
 fopen(const char *path, const char *mode)
 {
 	static FILE *(*real)(const char *, const char *);
+	FILE *fp;
 
 	if (real == NULL)
 		*(void **)&real = dlsym(RTLD_NEXT, "fopen");
@@ -1139,7 +1147,12 @@ fopen(const char *path, const char *mode)
 			(void)mkdir(swap_path, 0755);
 		swap_path[0] = swap_with[0] = '\0';
 	}
-	return real(path, mode);
+	fp = real(path, mode);
+	if (after_path[0] != '\0' && strcmp(path, after_path) == 0) {
+		(void)rename(after_with, after_path);
+		after_path[0] = after_with[0] = '\0';
+	}
+	return fp;
 }
 
 static void
@@ -1207,6 +1220,35 @@ test_include_swapped_after_check(void **state)
 	assert_int_equal(rmdir(inc), 0);
 	free(top);
 	free(inc);
+	free(other);
+}
+
+/*
+ * The INI front-end parses the file config_load() opened and checked,
+ * not what the path holds by the time it reads: a file renamed over the
+ * path right after that open is not the one parsed (it used to reopen the
+ * path).
+ */
+static void
+test_ini_swapped_after_check(void **state)
+{
+	char *top, *other;
+	struct conf *c;
+
+	(void)state;
+	other = put("swap-other.ini", "workers = 7\n");
+	top = put("swap-top.ini", "workers = 3\n");
+	snprintf(after_path, sizeof(after_path), "%s", top);
+	snprintf(after_with, sizeof(after_with), "%s", other);
+	c = load_ok(top);
+	assert_string_equal(after_path, "");	/* the swap happened */
+	assert_int_equal(c->workers, 3);
+	config_free(c);
+	/* The path holds the other file now, and a new load reads it. */
+	c = load_ok(top);
+	assert_int_equal(c->workers, 7);
+	config_free(c);
+	free(top);
 	free(other);
 }
 
@@ -1328,6 +1370,7 @@ main(void)
 		cmocka_unit_test(test_include_not_regular),
 		cmocka_unit_test(test_include_unreadable),
 		cmocka_unit_test(test_include_swapped_after_check),
+		cmocka_unit_test(test_ini_swapped_after_check),
 		cmocka_unit_test(test_err_long_ipv4),
 		cmocka_unit_test(test_err_control_chars_escaped),
 	};

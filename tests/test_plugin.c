@@ -369,7 +369,7 @@ test_refuse_newer_minor(void **state)
 	(void)state;
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
 	load_refused(&st, msg("newer-minor.so",
-	    "built for ABI 1.99, weftd has 1.0"));
+	    "built for ABI 1.99, weftd has 1.1"));
 }
 
 static void
@@ -937,6 +937,133 @@ test_ctx_double_conversions(void **state)
 	double_is("nan", -1.0, 0);
 }
 
+/* Reading text as a duration must give want milliseconds, or (want -1)
+ * record exactly the error err for the setting at "f:2" of plugin "t". */
+static void
+ms_is(const char *text, int64_t want, const char *err)
+{
+	weft_plugin_ctx_t *ctx = ctx_with("k", text, WEFT_SETTING_STR);
+	char *out = NULL, expect[256];
+
+	assert_int_equal(weft_setting_ms(ctx, "k", 42), want < 0 ? 42 : want);
+	if (err == NULL) {
+		assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), 0);
+		assert_null(out);
+	} else {
+		snprintf(expect, sizeof(expect), "f:2: plugin t: setting 'k': "
+		    "%s", err);
+		assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), 1);
+		assert_string_equal(out, expect);
+		free(out);
+	}
+	weft_plugin_ctx_free(&ctx);
+}
+
+/* weft_setting_ms: seconds in, milliseconds out, a fraction of a
+ * millisecond rounded up (so a tiny duration is not 0, "none"). */
+static void
+test_ctx_ms_conversions(void **state)
+{
+	weft_plugin_ctx_t *ctx = NULL;
+
+	(void)state;
+	ms_is("30", 30000, NULL);
+	ms_is("0", 0, NULL);
+	ms_is("-0", 0, NULL);
+	ms_is("0.25", 250, NULL);
+	ms_is("1.5", 1500, NULL);
+	ms_is("1e-3", 1, NULL);
+	ms_is("0.0001", 1, NULL);
+	ms_is("0.0015", 2, NULL);
+	ms_is("86400", 86400000, NULL);
+	ms_is("-1", -1, "expected a duration of 0 or more seconds, got '-1'");
+	ms_is("-0.001", -1, "expected a duration of 0 or more seconds, got "
+	    "'-0.001'");
+	ms_is("soon", -1, "expected a number, got 'soon'");
+	ms_is("", -1, "expected a number, got ''");
+	ms_is(" 1", -1, "expected a number, got ' 1'");
+	ms_is("1s", -1, "expected a number, got '1s'");
+	ms_is("inf", -1, "expected a number, got 'inf'");
+	ms_is("1e300", -1, "duration out of range: '1e300'");
+	/* Not set: the default, and no error. */
+	assert_int_equal(weft_plugin_ctx_new("t", 1, 0, &ctx), 0);
+	assert_int_equal(weft_setting_ms(ctx, "k", 7), 7);
+	weft_plugin_ctx_free(&ctx);
+}
+
+/* Through a shipped plugin: its name and the setting's line. */
+static void
+test_ms_error_names_plugin_and_line(void **state)
+{
+	struct stanza st;
+
+	(void)state;
+	stanza_init(&st, "lines", PLUGIN_BUILD_DIR, "lines.so", 12);
+	stanza_set(&st, "idle_timeout", "-2", CONF_T_STR, 14);
+	init_refused(&st, CONF ":14: plugin lines: setting 'idle_timeout': "
+	    "expected a duration of 0 or more seconds, got '-2'");
+	stanza_init(&st, "http-hello", PLUGIN_BUILD_DIR, "http-hello.so", 12);
+	stanza_set(&st, "send_timeout", "0.5", CONF_T_FLOAT, 13);
+	stanza_set(&st, "body_timeout", "later", CONF_T_STR, 15);
+	init_refused(&st, CONF ":15: plugin http-hello: setting "
+	    "'body_timeout': expected a number, got 'later'");
+}
+
+/* Parse text as host:port: want host and port, or (host NULL) err. */
+static void
+hostport_is(const char *text, const char *host, int port, const char *err)
+{
+	char h[WEFT_HOST_MAX], msg[512];
+	int p = -1;
+
+	if (host != NULL) {
+		assert_int_equal(weft_hostport_parse(text, h, sizeof(h), &p,
+		    msg, sizeof(msg)), 0);
+		assert_string_equal(h, host);
+		assert_int_equal(p, port);
+		return;
+	}
+	assert_int_equal(weft_hostport_parse(text, h, sizeof(h), &p, msg,
+	    sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, err);
+	assert_int_equal(weft_hostport_parse(text, h, sizeof(h), &p, NULL, 0),
+	    -EINVAL);
+}
+
+/* weft_hostport_parse: the forms weftd's tcp setting and proxy's
+ * upstream take, and what it says about a bad one. */
+static void
+test_hostport_parse(void **state)
+{
+	char small[4];
+	int port;
+
+	(void)state;
+	hostport_is("127.0.0.1:7000", "127.0.0.1", 7000, NULL);
+	hostport_is("[::1]:80", "::1", 80, NULL);
+	hostport_is("[fe80::1%eth0]:80", "fe80::1%eth0", 80, NULL);
+	hostport_is("localhost:65535", "localhost", 65535, NULL);
+	hostport_is("*:0", "", 0, NULL);
+	hostport_is(":8080", "", 8080, NULL);
+	hostport_is("nocolon", NULL, 0, "expected host:port");
+	hostport_is("host:", NULL, 0, "missing port");
+	hostport_is("host:80x", NULL, 0, "bad port \"80x\"");
+	hostport_is("host:65536", NULL, 0, "port 65536 is out of range "
+	    "0..65535");
+	hostport_is("host:123456", NULL, 0, "port 123456 is out of range "
+	    "0..65535");
+	hostport_is("::1:80", NULL, 0, "an IPv6 address needs brackets: "
+	    "[address]:port");
+	hostport_is("[::1]80", NULL, 0, "expected [address]:port");
+	hostport_is("[::1", NULL, 0, "missing ']'");
+	hostport_is("[zz]:80", NULL, 0, "bad IPv6 address \"zz\"");
+	hostport_is("1.2.3.256:80", NULL, 0, "bad IPv4 address \"1.2.3.256\"");
+	hostport_is("a b:80", NULL, 0, "bad host \"a b\"");
+	/* A buffer too small for the host is an error, not a cut name. */
+	assert_int_equal(weft_hostport_parse("example:1", small,
+	    sizeof(small), &port, NULL, 0), -EINVAL);
+}
+
 static void
 test_ctx_str_reads_any_type(void **state)
 {
@@ -1044,6 +1171,9 @@ main(void)
 		cmocka_unit_test(test_ctx_int_conversions),
 		cmocka_unit_test(test_ctx_bool_conversions),
 		cmocka_unit_test(test_ctx_double_conversions),
+		cmocka_unit_test(test_ctx_ms_conversions),
+		cmocka_unit_test(test_ms_error_names_plugin_and_line),
+		cmocka_unit_test(test_hostport_parse),
 		cmocka_unit_test(test_ctx_str_reads_any_type),
 		cmocka_unit_test(test_ctx_add_errors),
 		cmocka_unit_test(test_ctx_plugin_errors),

@@ -1014,27 +1014,27 @@ test_timeout_settings_refused(void **state)
 
 	(void)state;
 	refused("http-hello", "http-hello.so", neg,
-	    "test.conf:2: plugin http-hello: setting 'header_timeout': must "
-	    "be from 0 (no timeout) to 86400 seconds, not -1");
+	    "test.conf:2: plugin http-hello: setting 'header_timeout': "
+	    "expected a duration of 0 or more seconds, got '-1'");
 	refused("http-hello", "http-hello.so", both,
 	    "test.conf:2: plugin http-hello: setting 'header_timeout': must "
 	    "be from 0 (no timeout) to 86400 seconds, not 100000\n"
 	    "test.conf:3: plugin http-hello: setting 'keepalive_timeout': "
-	    "must be from 0 (no keep-alive) to 86400 seconds, not -0.5");
+	    "expected a duration of 0 or more seconds, got '-0.5'");
 	refused("http-hello", "http-hello.so", word,
 	    "test.conf:2: plugin http-hello: setting 'keepalive_timeout': "
 	    "expected a number, got 'soon'");
 	refused("http-hello", "http-hello.so", body,
-	    "test.conf:2: plugin http-hello: setting 'body_timeout': must "
-	    "be from 0 (no timeout) to 86400 seconds, not -1\n"
+	    "test.conf:2: plugin http-hello: setting 'body_timeout': "
+	    "expected a duration of 0 or more seconds, got '-1'\n"
 	    "test.conf:3: plugin http-hello: setting 'send_timeout': must "
 	    "be from 0 (no timeout) to 86400 seconds, not 86401");
 	refused("http-hello", "http-hello.so", send,
 	    "test.conf:2: plugin http-hello: setting 'send_timeout': "
 	    "expected a number, got 'never'");
 	refused("lines", "lines.so", idle,
-	    "test.conf:2: plugin lines: setting 'idle_timeout': must be from "
-	    "0 (no timeout) to 86400 seconds, not -2");
+	    "test.conf:2: plugin lines: setting 'idle_timeout': expected a "
+	    "duration of 0 or more seconds, got '-2'");
 }
 
 /* ---- proxy -------------------------------------------------------------- */
@@ -1363,8 +1363,8 @@ test_proxy_connect_timeout(void **state)
 	(void)state;
 	run(body_proxy_connect_timeout, NULL);
 	refused("proxy", "proxy.so", neg,
-	    "test.conf:3: plugin proxy: setting 'connect_timeout': must be "
-	    "from 0 (no timeout) to 86400 seconds, not -1");
+	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
+	    "a duration of 0 or more seconds, got '-1'");
 	refused("proxy", "proxy.so", word,
 	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
 	    "a number, got 'later'");
@@ -1434,8 +1434,8 @@ test_proxy_idle_timeout(void **state)
 	run(body_proxy_idle, NULL);
 	run(body_proxy_idle_stalled, NULL);
 	refused("proxy", "proxy.so", neg,
-	    "test.conf:3: plugin proxy: setting 'idle_timeout': must be from "
-	    "0 (no timeout) to 86400 seconds, not -1");
+	    "test.conf:3: plugin proxy: setting 'idle_timeout': expected a "
+	    "duration of 0 or more seconds, got '-1'");
 }
 
 int

@@ -1589,6 +1589,41 @@ def proxy_refused_log_bounded():
         assert w.stop() == 0
 
 
+@test
+def log_file_directories_checked():
+    # -L's directories are checked too, by the fds walked: a symlinked
+    # directory, one others may write, or (as root) one another user
+    # owns is refused with a message naming it, and nothing is created.
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "l.conf")
+    with open(conf, "w") as f:
+        f.write(UNIX_ONLY.replace("@PLUGINS@", PLUGIN_DIR) %
+                (os.path.join(d, "l.sock"), ""))
+    real = os.path.join(d, "real")
+    os.mkdir(real)
+    os.symlink(real, os.path.join(d, "link"))
+    os.mkdir(os.path.join(d, "open"))
+    os.chmod(os.path.join(d, "open"), 0o777)
+    bad = [("link", "link is a symbolic link"),
+           ("open", "open is writable by others and not sticky")]
+    if os.geteuid() == 0:
+        os.mkdir(os.path.join(d, "nobody"))
+        os.chown(os.path.join(d, "nobody"), NOBODY, NOBODY)
+        bad.append(("nobody", "nobody is owned by uid %d" % NOBODY))
+    for sub, why in bad:
+        path = os.path.join(d, sub, "w.log")
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-L", path],
+                           capture_output=True, timeout=30 * SLOW)
+        err = r.stderr.decode()
+        assert r.returncode != 0 and path in err and why in err, (sub, r)
+    assert os.listdir(real) == []
+    assert not os.path.exists(os.path.join(d, "open", "w.log"))
+    path = os.path.join(real, "w.log")
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-L", path],
+                       capture_output=True, timeout=30 * SLOW)
+    assert r.returncode == 0 and "plugins OK" in open(path).read(), r
+
+
 def stop_shared():
     if "w" in shared:
         shared["w"].stop()

@@ -22,6 +22,8 @@
  * Changelog:
  *	1.0	first version: init, client_connected, fini, flags; settings
  *		getters, weft_plugin_error, weft_log.
+ *	1.1	weft_setting_ms (a duration setting in milliseconds) and
+ *		weft_hostport_parse.
  *
  * Plugins install into $(libdir)/weft/plugins-MAJOR, so plugins of two
  * incompatible majors can live side by side.
@@ -41,7 +43,7 @@ extern "C" {
 
 #define WEFT_PLUGIN_MAGIC 0x57454654u /* "WEFT" */
 #define WEFT_PLUGIN_ABI_MAJOR 1
-#define WEFT_PLUGIN_ABI_MINOR 0
+#define WEFT_PLUGIN_ABI_MINOR 1
 #define WEFT_PLUGIN_SYMBOL "weft_plugin_desc"
 
 /** Compile-time feature test: WEFT_PLUGIN_ABI_AT_LEAST(1, 0). */
@@ -135,6 +137,16 @@ WEFT_EXTERN double weft_setting_double(weft_plugin_ctx_t *ctx,
     const char *key, double def);
 
 /**
+ * A duration setting, written in seconds (fractions allowed: "0.25",
+ * "1e-3"), in milliseconds, or def (in milliseconds) if it is not set.
+ * A fraction of a millisecond rounds up, so that a tiny duration does not
+ * become 0.  A value that is not a number, or is negative, records an
+ * error as the other getters do, and def is returned.  ABI 1.1.
+ */
+WEFT_EXTERN int64_t weft_setting_ms(weft_plugin_ctx_t *ctx, const char *key,
+    int64_t def);
+
+/**
  * Refuse the settings (or report another init failure) with a message;
  * returns -EINVAL for `return weft_plugin_error(ctx, "...")`.  If key is
  * not NULL the message is tied to that setting's line (the plugin
@@ -143,6 +155,23 @@ WEFT_EXTERN double weft_setting_double(weft_plugin_ctx_t *ctx,
  */
 WEFT_EXTERN int weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- Addresses ---------------------------------------------------------- */
+
+/** The size of the host buffer weft_hostport_parse() needs at most. */
+#define WEFT_HOST_MAX 256
+
+/**
+ * Split a TCP address, "host:port", "[v6addr]:port", "*:port" or ":port",
+ * into host (without brackets, "" for "any address"; hostlen bytes,
+ * WEFT_HOST_MAX always suffice) and port (0 to 65535).  A host of digits
+ * and dots must be an IPv4 address, a bracketed one an IPv6 address (a
+ * "%zone" is left to the resolver), any other a host name.  Returns 0,
+ * or -EINVAL with what is wrong in msg (msglen bytes; msg may be NULL).
+ * weftd's `tcp` listener setting is parsed by it.  ABI 1.1.
+ */
+WEFT_EXTERN int weft_hostport_parse(const char *text, char *host,
+    size_t hostlen, int *port, char *msg, size_t msglen);
 
 /** The plugin's name as configured. */
 WEFT_EXTERN const char *weft_plugin_name(const weft_plugin_ctx_t *ctx);

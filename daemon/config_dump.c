@@ -1,0 +1,181 @@
+/*
+ * weftd --dump: the model as normalised text, INI-like, the same for
+ * both syntaxes of one setup (plugins and settings sorted by name,
+ * listeners in order, every default spelt out).
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_value.h"
+#include "util.h"
+
+/*
+ * A value as text on one line: bare when that is unambiguous, else in
+ * double quotes with C escapes (the same quoting the INI reader accepts).
+ */
+static void
+put_value(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+	size_t n;
+	int bare;
+
+	n = strlen(s);
+	bare = n > 0 && !isspace((unsigned char)s[0]) &&
+	    !isspace((unsigned char)s[n - 1]);
+
+	for (p = (const unsigned char *)s; bare && *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f || strchr("\"\\;", *p) != NULL)
+			bare = 0;
+	if (bare) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('"', fp);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '\n':
+			fputs("\\n", fp);
+			break;
+		case '\t':
+			fputs("\\t", fp);
+			break;
+		case '\r':
+			fputs("\\r", fp);
+			break;
+		case '"':
+		case '\\':
+			fprintf(fp, "\\%c", *p);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(fp, "\\x%02x", *p);
+			else
+				fputc(*p, fp);
+		}
+	}
+	fputc('"', fp);
+}
+
+static int
+plugin_cmp(const void *a, const void *b)
+{
+	const struct conf_plugin *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int
+setting_cmp(const void *a, const void *b)
+{
+	const struct conf_setting *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key, (*y)->key);
+}
+
+static void
+dump_plugin(const struct conf_plugin *p, FILE *fp)
+{
+	const struct conf_setting **s;
+	size_t i;
+
+	fprintf(fp, "\n[plugins.%s]\npath = ", p->name);
+	put_value(fp, p->abspath != NULL ? p->abspath : p->path);
+	fputc('\n', fp);
+	if (p->nsettings == 0)
+		return;
+	s = xcalloc(p->nsettings, sizeof(*s));
+	for (i = 0; i < p->nsettings; i++)
+		s[i] = &p->settings[i];
+	qsort(s, p->nsettings, sizeof(*s), setting_cmp);
+	fprintf(fp, "[plugins.%s.settings]\n", p->name);
+	for (i = 0; i < p->nsettings; i++) {
+		fprintf(fp, "%s = ", s[i]->key);
+		put_value(fp, s[i]->value);
+		fputc('\n', fp);
+	}
+	free(s);
+}
+
+static void
+dump_listener(const struct conf *c, size_t i, FILE *fp)
+{
+	const struct conf_listener *l = &c->listeners[i];
+	const struct conf_plugin *p;
+	char addr[300];
+
+	if (l->name[0] != '\0')
+		fprintf(fp, "\n[listen.%s]\n", l->name);
+	else
+		fprintf(fp, "\n[listen #%zu]\n", i + 1);
+	if (l->kind == CONF_LISTEN_TCP) {
+		cv_tcp_text(l, addr, sizeof(addr));
+		fprintf(fp, "tcp = %s\n", addr);
+	} else {
+		fputs("unix = ", fp);
+		put_value(fp, l->path);
+		fputc('\n', fp);
+		if (l->mode >= 0)
+			fprintf(fp, "mode = %04o\n", (unsigned)l->mode);
+		else
+			fputs("mode = (none)\n", fp);
+		/* As written: a name and its id are two ways to say it. */
+		fputs("owner = ", fp);
+		put_value(fp, l->owner != NULL ? l->owner : "(none)");
+		fputs("\ngroup = ", fp);
+		put_value(fp, l->group != NULL ? l->group : "(none)");
+		fputc('\n', fp);
+	}
+	p = config_plugin(c, l->plugin);
+	fprintf(fp, "plugin = %s\n", p != NULL ? p->name : l->plugin);
+	fprintf(fp, "limit = %lld\n", (long long)l->limit);
+	fprintf(fp, "backlog = %d\n", l->backlog);
+	if (l->kind == CONF_LISTEN_TCP)
+		fprintf(fp, "reuse_port = %s\n", l->reuse_port ? "true" :
+		    "false");
+	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
+}
+
+void
+config_dump(const struct conf *c, FILE *fp)
+{
+	const struct conf_plugin **p;
+	size_t i;
+
+	fprintf(fp, "workers = %d\n", c->workers);
+	fputs("user = ", fp);
+	put_value(fp, c->user != NULL ? c->user : "(none)");
+	fputs("\ngroup = ", fp);
+	put_value(fp, c->group != NULL ? c->group : "(none)");
+	fprintf(fp, "\nlog_level = %s\n", config_log_level_name(c->log_level));
+	fprintf(fp, "shutdown_timeout = %g\n", c->shutdown_timeout);
+	fprintf(fp, "worker_timeout = %g\n", c->worker_timeout);
+	fprintf(fp, "fiber_stack = %zu\n", c->fiber_stack);
+	fprintf(fp, "fiber_stacks = %s\n",
+	    c->fiber_stacks_shared ? "shared" : "private");
+	fputs("plugin_dir = ", fp);
+	put_value(fp, c->plugin_dir);
+	fputc('\n', fp);
+	if (c->control_socket != NULL) {
+		fputs("control_socket = ", fp);
+		put_value(fp, c->control_socket);
+		fputc('\n', fp);
+	}
+
+	if (c->nplugins > 0) {
+		p = xcalloc(c->nplugins, sizeof(*p));
+		for (i = 0; i < c->nplugins; i++)
+			p[i] = &c->plugins[i];
+		qsort(p, c->nplugins, sizeof(*p), plugin_cmp);
+		for (i = 0; i < c->nplugins; i++)
+			dump_plugin(p[i], fp);
+		free(p);
+	}
+	for (i = 0; i < c->nlisteners; i++)
+		dump_listener(c, i, fp);
+}
