@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "util.h"
 
 const char *
 control_default_path(void)
@@ -47,22 +48,6 @@ fill_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-static int set_cause(char **cause, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* *cause = the message; returns -1. */
-static int
-set_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-	return -1;
-}
-
 int
 control_clear_stale(const char *path, char **cause)
 {
@@ -75,20 +60,27 @@ control_clear_stale(const char *path, char **cause)
 	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT)
 			return 0;
-		return set_cause(cause, "%s: %s", path, strerror(errno));
+		cause_set(cause, "%s: %s", path, strerror(errno));
+		return -1;
 	}
 	/* Never remove what is not a socket: a file or a symlink put there
 	 * is somebody else's. */
-	if (!S_ISSOCK(st.st_mode))
-		return set_cause(cause, "%s: exists and is not a socket",
+	if (!S_ISSOCK(st.st_mode)) {
+		cause_set(cause, "%s: exists and is not a socket",
 		    path);
-	if (fill_addr(path, &sun) != 0)
-		return set_cause(cause, "%s: path too long", path);
+		return -1;
+	}
+	if (fill_addr(path, &sun) != 0) {
+		cause_set(cause, "%s: path too long", path);
+		return -1;
+	}
 	/* Only a socket nobody listens on is left over from an earlier run.
 	 * Non-blocking: a full backlog (EAGAIN) also means live. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return set_cause(cause, "%s: %s", path, strerror(errno));
+	if (fd < 0) {
+		cause_set(cause, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	error = errno;
 	if (rc == 0 || error == EAGAIN) {
@@ -98,18 +90,21 @@ control_clear_stale(const char *path, char **cause)
 		    &crlen) == 0 && cr.pid > 0)
 			snprintf(who, sizeof(who), " (pid %ld)", (long)cr.pid);
 		close(fd);
-		if (asprintf(cause, "%s: in use: a running process%s listens "
-		    "on it (another weftd?); not replacing it", path, who) < 0)
-			*cause = NULL;
+		cause_set(cause, "%s: in use: a running process%s listens "
+		    "on it (another weftd?); not replacing it", path, who);
 		return -2;
 	}
 	close(fd);
-	if (error != ECONNREFUSED)
-		return set_cause(cause, "%s: cannot tell whether it is in use: "
+	if (error != ECONNREFUSED) {
+		cause_set(cause, "%s: cannot tell whether it is in use: "
 		    "%s", path, strerror(error));
-	if (unlink(path) != 0 && errno != ENOENT)
-		return set_cause(cause, "%s: cannot remove the stale "
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		cause_set(cause, "%s: cannot remove the stale "
 		    "socket: %s", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -123,39 +118,45 @@ control_lock(const char *path, char **cause)
 	int fd, len;
 
 	if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >=
-	    (int)sizeof(lpath))
-		return set_cause(cause, "%s.lock: path too long", path);
+	    (int)sizeof(lpath)) {
+		cause_set(cause, "%s.lock: path too long", path);
+		return -1;
+	}
 	/* The directory may be writable by the service's group: no
 	 * symlink is followed, and only a plain file of ours is used. */
 	fd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 	    0644);
-	if (fd < 0)
-		return set_cause(cause, "%s: %s", lpath, strerror(errno));
+	if (fd < 0) {
+		cause_set(cause, "%s: %s", lpath, strerror(errno));
+		return -1;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		close(fd);
-		return set_cause(cause, "%s: not a regular file of root or of "
+		cause_set(cause, "%s: not a regular file of root or of "
 		    "this user (refused)", lpath);
+		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK) {
 			close(fd);
-			return set_cause(cause, "%s: %s", lpath,
+			cause_set(cause, "%s: %s", lpath,
 			    strerror(errno));
+			return -1;
 		}
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		pid = strtol(buf, NULL, 10);
 		close(fd);
-		if (asprintf(cause, "another weftd (pid %ld) is running with "
-		    "control socket %s (%s is locked)", pid, path, lpath) < 0)
-			*cause = NULL;
+		cause_set(cause, "another weftd (pid %ld) is running with "
+		    "control socket %s (%s is locked)", pid, path, lpath);
 		return -2;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
 		close(fd);
-		return set_cause(cause, "%s: %s", lpath, strerror(errno));
+		cause_set(cause, "%s: %s", lpath, strerror(errno));
+		return -1;
 	}
 	return fd;
 }
@@ -167,9 +168,11 @@ control_listen(const char *path, char **cause)
 	mode_t old;
 	int fd, rc;
 
-	if (fill_addr(path, &sun) != 0)
-		return set_cause(cause, "control socket %s: path too long",
+	if (fill_addr(path, &sun) != 0) {
+		cause_set(cause, "control socket %s: path too long",
 		    path);
+		return -1;
+	}
 	if ((rc = control_clear_stale(path, cause)) != 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -187,9 +190,7 @@ control_listen(const char *path, char **cause)
 		goto fail;
 	return fd;
 fail:
-	if (asprintf(cause, "control socket %s: %s", path, strerror(errno)) <
-	    0)
-		*cause = NULL;
+	cause_set(cause, "control socket %s: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return -1;

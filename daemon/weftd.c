@@ -15,6 +15,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "util.h"
 #include "weftd.h"
 
 #ifndef SYSCONFDIR
@@ -199,10 +200,7 @@ main(int argc, char **argv)
 	}
 	/* A copy: a reload frees this configuration, the path stays (a
 	 * changed control_socket takes effect at the next start). */
-	if (ctl == NULL && c->control_socket != NULL &&
-	    (ctl = strdup(c->control_socket)) == NULL) {
-		fprintf(stderr, "weftd: out of memory\n");
-		return 1;
-	}
+	if (ctl == NULL && c->control_socket != NULL)
+		ctl = xstrdup(c->control_socket);
 	supervisor_main(c, file, ctl);
 }

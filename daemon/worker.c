@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "loader.h"
+#include "util.h"
 #include "weftd.h"
 
 struct wlistener {
@@ -284,9 +285,7 @@ load_plugins(const struct conf *c, int index)
 	char *cause = NULL;
 	size_t i;
 
-	W.plugins = calloc(c->nplugins, sizeof(*W.plugins));
-	if (W.plugins == NULL && c->nplugins > 0)
-		return -1;
+	W.plugins = xcalloc(c->nplugins, sizeof(*W.plugins));
 	for (i = 0; i < c->nplugins; i++) {
 		if (plugin_load(&c->plugins[i], &W.plugins[i], &cause) != 0 ||
 		    plugin_init(W.plugins[i], c->file, index, &cause) != 0) {
@@ -318,9 +317,7 @@ start_servers(const struct conf *c)
 	int fd, rc;
 
 	W.nls = c->nlisteners;
-	W.ls = calloc(W.nls, sizeof(*W.ls));
-	if (W.ls == NULL && W.nls > 0)
-		return -1;
+	W.ls = xcalloc(W.nls, sizeof(*W.ls));
 	for (i = 0; i < W.nls; i++) {
 		W.ls[i].l = &c->listeners[i];
 		W.ls[i].plugin = plugin_of(c, c->listeners[i].plugin);
