@@ -32,8 +32,6 @@ notify_send(const char *fmt, ...)
 	va_end(ap);
 	if (sd_notify(0, msg) < 0)
 		log_debug("sd_notify failed");
-#else
-	(void)fmt;
 #endif
 }
 

@@ -5,7 +5,6 @@
 #include "autoconf.h"
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +55,4 @@ xstrdup(const char *s)
 	if ((p = strdup(s)) == NULL)
 		fatal("strdup");
 	return p;
-}
-
-void *
-xreallocarray(void *p, size_t n, size_t size)
-{
-	void *np;
-
-	if (size != 0 && n > SIZE_MAX / size)
-		fatalx("xreallocarray: %zu * %zu bytes", n, size);
-	if ((np = realloc(p, n * size == 0 ? 1 : n * size)) == NULL)
-		fatal("realloc");
-	return np;
 }

@@ -16,7 +16,5 @@ void cause_set(char **cause, const char *fmt, ...)
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
-/* realloc(p, n * size), refusing an overflowing product. */
-void *xreallocarray(void *p, size_t n, size_t size);
 
 #endif /* WEFTD_UTIL_H */

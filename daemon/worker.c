@@ -143,18 +143,17 @@ static void
 on_heartbeat(uv_timer_t *t)
 {
 	struct worker_stats *st = W.args->stats;
-	uint64_t acc = 0, act = 0, emf = 0;
+	struct stats_sum sum;
 	size_t i;
 
-	(void)t;
+	memset(&sum, 0, sizeof(sum));
 	for (i = 0; i < W.nls; i++) {
-		acc += weft_server_accepted(W.ls[i].srv);
-		act += weft_server_connections(W.ls[i].srv);
-		emf += weft_server_emfile_pauses(W.ls[i].srv);
+#define X(name, src, get, width, total) \
+	STATS_IF_##src(sum.name += get(W.ls[i].srv);)
+		WEFTD_STATS(X)
+#undef X
 	}
-	st->accepted = acc;
-	st->active = act;
-	st->emfile_pauses = emf;
+	stats_publish(st, &sum);
 	st->heartbeat = weftd_now_ms();
 }
 
@@ -206,7 +205,6 @@ stop_fiber(void *arg)
 	size_t i, live = 0;
 	int rc = 0;
 
-	(void)arg;
 	for (i = 0; i < W.nls; i++)
 		if (W.ls[i].l->kind == CONF_LISTEN_TCP && W.ls[i].l->reuse_port)
 			drain_own_queue(W.args->fds[i]);
@@ -247,7 +245,6 @@ stop_fiber(void *arg)
 static void
 on_signal(uv_signal_t *h, int signum)
 {
-	(void)h;
 	switch (signum) {
 	case SIGTERM:
 	case SIGINT:
