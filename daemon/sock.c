@@ -109,8 +109,8 @@ owner_text(const struct conf_listener *l, uid_t uid, gid_t gid, char *buf,
 }
 
 /*
- * At startup the supervisor still runs as whoever started it,
- * root in production, so any owner works.  After dropping privileges it
+ * At startup the supervisor still runs as whoever started it, root in
+ * production, so any owner works.  After dropping privileges it
  * is `user` and can only give a file to itself and to its own groups, so
  * on a reload a socket that needs another owner cannot be made: that is
  * an error, which fails the reload, and the message says why.
@@ -161,8 +161,8 @@ sock_unix_attrs(const struct conf_listener *l, int mode, uid_t uid,
 	return 0;
 fail:
 	if (error == EPERM && run_as[0] != '\0')
-		snprintf(hint, sizeof(hint), " (the supervisor runs as %.512s "
-		    "since it dropped privileges; restart weftd to apply this)",
+		snprintf(hint, sizeof(hint), " (the supervisor runs as %s since "
+		    "it dropped privileges; restart weftd to apply this)",
 		    run_as);
 	else if (error == EPERM && geteuid() != 0)
 		snprintf(hint, sizeof(hint), " (weftd does not run as root)");

@@ -18,8 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <weft/plugin.h>
-
 #include "control.h"
 #include "listeners.h"
 #include "log.h"
@@ -33,6 +31,7 @@
 
 #define STOP_GRACE_MS 5000   /* past shutdown_timeout -> SIGKILL */
 
+/* The loop's own state, and each role's, which it passes by pointer. */
 struct sup {
 	struct listeners L;
 	struct procs pt;
@@ -183,40 +182,47 @@ systemd_tick(struct sup *s, uint64_t now)
 
 /* ---- Stopping ----------------------------------------------------------- */
 
-static void
-give_up(struct sup *s, const char *why)
-{
-	log_warnx("giving up: %s", why);
-	procs_signal(&s->pt, NULL, SIGKILL, 1);
-	s->stopping = 1;
-	s->exit_code = 1;
-	s->stop_deadline = weftd_now_ms();
-}
+/* Why the supervisor stops. */
+enum stop_reason {
+	STOP_DRAIN,		/* TERM, INT, `weftd -s stop`: workers finish */
+	STOP_NOW,		/* QUIT: every worker is killed */
+	STOP_GIVE_UP,		/* a slot keeps failing: killed, exit 1 */
+};
 
+/*
+ * The one way the supervisor stops, what (the signal's name, or why it
+ * gives up) logged.  Once every worker and the probe are gone, the loop
+ * frees everything and exits (shutdown_done).
+ */
 static void
-start_stop(struct sup *s, int sig)
+stop(struct sup *s, enum stop_reason why, const char *what)
 {
 	uint64_t now = weftd_now_ms();
 	double timeout = s->G.cur->conf->shutdown_timeout;
 
-	if (sig == SIGQUIT) {
+	if (why == STOP_DRAIN && s->stopping)
+		return;
+	if (why == STOP_GIVE_UP) {
+		log_warnx("giving up: %s", what);
+		s->exit_code = 1;
+	} else {
 		notify_send("STOPPING=1");
-		log_info("SIGQUIT: stopping now");
+		if (why == STOP_NOW)
+			log_info("%s: stopping now", what);
+		else
+			log_info("%s: stopping gracefully (up to %gs)", what,
+			    timeout);
+	}
+	s->stopping = 1;
+	if (why != STOP_DRAIN) {
 		procs_signal(&s->pt, NULL, SIGKILL, 1);
-		s->stopping = 1;
 		s->stop_deadline = now;
 		return;
 	}
-	if (s->stopping)
-		return;
-	notify_send("STOPPING=1");
-	log_info("%s: stopping gracefully (up to %gs)", strsignal(sig),
-	    timeout);
 	/* Nothing will be respawned: the supervisor's copies of the
 	 * listening sockets go first, so that each closes as soon as the
 	 * workers have taken what is queued on it and closed theirs. */
 	gens_stop_listening(&s->G);
-	s->stopping = 1;
 	s->stop_deadline = now + (uint64_t)(timeout * 1000) + STOP_GRACE_MS;
 	procs_signal(&s->pt, NULL, SIGTERM, 1);
 	if (s->G.probe != 0)
@@ -257,7 +263,7 @@ reap(struct sup *s)
 			reload_result(s, reload_abort(&s->G, msg, sizeof(msg)),
 			    msg);
 		else if (ex == PROC_EXIT_GIVE_UP)
-			give_up(s, why);
+			stop(s, STOP_GIVE_UP, why);
 	}
 }
 
@@ -273,8 +279,10 @@ handle_signals(struct sup *s)
 			break;
 		case SIGTERM:
 		case SIGINT:
+			stop(s, STOP_DRAIN, strsignal(sig));
+			break;
 		case SIGQUIT:
-			start_stop(s, sig);
+			stop(s, STOP_NOW, "SIGQUIT");
 			break;
 		case SIGHUP:
 			do_reload(s);
@@ -329,7 +337,7 @@ ctl_command(struct sup *s, struct ctl_client *cl, const char *cmd)
 		ctl_status(s, cl);
 	} else if (strcmp(cmd, "stop") == 0) {
 		control_reply(cl, "OK stopping\n");
-		start_stop(s, SIGTERM);
+		stop(s, STOP_DRAIN, strsignal(SIGTERM));
 	} else if (strcmp(cmd, "reload") == 0) {
 		if (s->stopping) {
 			control_reply(cl, "ERR stopping\n");
