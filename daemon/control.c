@@ -1,7 +1,7 @@
 /*
  * Control socket plumbing shared by the supervisor (listening side) and
- * `weftd -s` (client side).  The supervisor's command handling lives in
- * supervisor.c, next to the state it reports and changes.
+ * `weftd -s` (client side).  What the commands do is the supervisor's
+ * (supervisor.c, next to the state they report and change).
  */
 #include "autoconf.h"
 
@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "log.h"
+#include "sock.h"
+#include "util.h"
 
 const char *
 control_default_path(void)
@@ -36,83 +39,6 @@ control_default_path(void)
 	return "/run/weft/weftd.sock";
 }
 
-static int
-fill_addr(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path))
-		return -1;
-	memcpy(sun->sun_path, path, strlen(path) + 1);
-	return 0;
-}
-
-static int set_cause(char **cause, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* *cause = the message; returns -1. */
-static int
-set_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-	return -1;
-}
-
-int
-control_clear_stale(const char *path, char **cause)
-{
-	struct sockaddr_un sun;
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
-	struct stat st;
-	int fd, rc, error;
-
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		return set_cause(cause, "%s: %s", path, strerror(errno));
-	}
-	/* Never remove what is not a socket: a file or a symlink put there
-	 * is somebody else's. */
-	if (!S_ISSOCK(st.st_mode))
-		return set_cause(cause, "%s: exists and is not a socket",
-		    path);
-	if (fill_addr(path, &sun) != 0)
-		return set_cause(cause, "%s: path too long", path);
-	/* Only a socket nobody listens on is left over from an earlier run.
-	 * Non-blocking: a full backlog (EAGAIN) also means live. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return set_cause(cause, "%s: %s", path, strerror(errno));
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	error = errno;
-	if (rc == 0 || error == EAGAIN) {
-		char who[64] = "";
-
-		if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr,
-		    &crlen) == 0 && cr.pid > 0)
-			snprintf(who, sizeof(who), " (pid %ld)", (long)cr.pid);
-		close(fd);
-		if (asprintf(cause, "%s: in use: a running process%s listens "
-		    "on it (another weftd?); not replacing it", path, who) < 0)
-			*cause = NULL;
-		return -2;
-	}
-	close(fd);
-	if (error != ECONNREFUSED)
-		return set_cause(cause, "%s: cannot tell whether it is in use: "
-		    "%s", path, strerror(error));
-	if (unlink(path) != 0 && errno != ENOENT)
-		return set_cause(cause, "%s: cannot remove the stale "
-		    "socket: %s", path, strerror(errno));
-	return 0;
-}
-
 int
 control_lock(const char *path, char **cause)
 {
@@ -123,39 +49,45 @@ control_lock(const char *path, char **cause)
 	int fd, len;
 
 	if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >=
-	    (int)sizeof(lpath))
-		return set_cause(cause, "%s.lock: path too long", path);
+	    (int)sizeof(lpath)) {
+		cause_set(cause, "%s.lock: path too long", path);
+		return -1;
+	}
 	/* The directory may be writable by the service's group: no
 	 * symlink is followed, and only a plain file of ours is used. */
 	fd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 	    0644);
-	if (fd < 0)
-		return set_cause(cause, "%s: %s", lpath, strerror(errno));
+	if (fd < 0) {
+		cause_set(cause, "%s: %s", lpath, strerror(errno));
+		return -1;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		close(fd);
-		return set_cause(cause, "%s: not a regular file of root or of "
+		cause_set(cause, "%s: not a regular file of root or of "
 		    "this user (refused)", lpath);
+		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK) {
 			close(fd);
-			return set_cause(cause, "%s: %s", lpath,
+			cause_set(cause, "%s: %s", lpath,
 			    strerror(errno));
+			return -1;
 		}
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		pid = strtol(buf, NULL, 10);
 		close(fd);
-		if (asprintf(cause, "another weftd (pid %ld) is running with "
-		    "control socket %s (%s is locked)", pid, path, lpath) < 0)
-			*cause = NULL;
+		cause_set(cause, "another weftd (pid %ld) is running with "
+		    "control socket %s (%s is locked)", pid, path, lpath);
 		return -2;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
 		close(fd);
-		return set_cause(cause, "%s: %s", lpath, strerror(errno));
+		cause_set(cause, "%s: %s", lpath, strerror(errno));
+		return -1;
 	}
 	return fd;
 }
@@ -163,36 +95,140 @@ control_lock(const char *path, char **cause)
 int
 control_listen(const char *path, char **cause)
 {
-	struct sockaddr_un sun;
-	mode_t old;
-	int fd, rc;
+	struct conf_listener l;
+	struct sock_how how = { "control socket ", 1, "" };
 
-	if (fill_addr(path, &sun) != 0)
-		return set_cause(cause, "control socket %s: path too long",
-		    path);
-	if ((rc = control_clear_stale(path, cause)) != 0)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
 	/* Created 0600 from the start: no window where others could
 	 * connect. */
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		umask(old);
-		goto fail;
+	memset(&l, 0, sizeof(l));
+	l.kind = CONF_LISTEN_UNIX;
+	l.address = l.path = (char *)path;
+	l.mode = 0600;
+	l.uid = (uid_t)-1;
+	l.gid = (gid_t)-1;
+	l.backlog = 16;
+	return sock_listen(&l, &how, cause);
+}
+
+void
+control_reply(struct ctl_client *cl, const char *text)
+{
+	size_t len = strlen(text);
+
+	(void)!send(cl->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	control_drop(cl);
+}
+
+void
+control_send(struct ctl_client *cl, const char *buf, size_t size)
+{
+	(void)!send(cl->fd, buf, size, MSG_NOSIGNAL);
+	control_drop(cl);
+}
+
+void
+control_drop(struct ctl_client *cl)
+{
+	close(cl->fd);
+	cl->fd = 0;
+	cl->waiting_reload = 0;
+}
+
+void
+control_reply_waiting(struct ctl_server *cs, const char *text)
+{
+	size_t k;
+
+	for (k = 0; k < CTL_CLIENTS; k++)
+		if (cs->cl[k].fd > 0 && cs->cl[k].waiting_reload)
+			control_reply(&cs->cl[k], text);
+}
+
+/*
+ * The socket is 0600, but a mode is all that keeps others out, and a
+ * socket's mode is easily loosened (by hand, by a wrong RuntimeDirectory
+ * setting): the peer itself must be root, the user that started us (who
+ * owns the socket) or `user`.  Others are closed unanswered.
+ */
+static int
+peer_allowed(const struct ctl_server *cs, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	size_t k;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		log_warn("control connection: SO_PEERCRED");
+		return 0;
 	}
-	umask(old);
-	if (listen(fd, 16) != 0)
-		goto fail;
-	return fd;
-fail:
-	if (asprintf(cause, "control socket %s: %s", path, strerror(errno)) <
-	    0)
-		*cause = NULL;
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	for (k = 0; k < sizeof(cs->uids) / sizeof(cs->uids[0]); k++)
+		if (cr.uid == cs->uids[k])
+			return 1;
+	log_warnx("control connection from pid %ld, uid %ld refused: only "
+		  "root, the user weftd was started as (uid %ld) and the "
+		  "service user may use it",
+	    (long)cr.pid, (long)cr.uid, (long)cs->uids[1]);
+	return 0;
+}
+
+void
+control_accept(struct ctl_server *cs)
+{
+	size_t k;
+	int fd;
+
+	while ((fd = accept4(cs->fd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (!peer_allowed(cs, fd)) {
+			close(fd);
+			continue;
+		}
+		for (k = 0; k < CTL_CLIENTS; k++)
+			if (cs->cl[k].fd == 0)
+				break;
+		if (k == CTL_CLIENTS) {
+			(void)!send(fd, "ERR busy\n", 9, MSG_NOSIGNAL);
+			close(fd);
+			continue;
+		}
+		cs->cl[k].fd = fd;
+		cs->cl[k].waiting_reload = 0;
+	}
+}
+
+int
+control_read(struct ctl_client *cl, char *buf, size_t size)
+{
+	ssize_t n;
+
+	n = read(cl->fd, buf, size - 1);
+	if (n <= 0) {
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		control_drop(cl); /* went away (a waiting reload goes on) */
+		return 0;
+	}
+	buf[n] = '\0';
+	if (cl->waiting_reload)
+		return 0;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 1;
+}
+
+void
+control_close(struct ctl_server *cs)
+{
+	size_t k;
+
+	for (k = 0; k < CTL_CLIENTS; k++)
+		if (cs->cl[k].fd > 0)
+			control_reply(&cs->cl[k], "ERR stopped\n");
+	if (cs->fd >= 0) {
+		close(cs->fd);
+		if (unlink(cs->path) != 0 && errno != ENOENT)
+			log_notice("cannot remove control socket %s: %s",
+			    cs->path, strerror(errno));
+	}
 }
 
 /* Terminal control sequences in a reply stay out of the terminal. */
@@ -210,6 +246,28 @@ print_clean(const char *buf, size_t n)
 	}
 }
 
+/* Is path a socket of root or of this user?  -1 (said) if not. */
+static int
+socket_trusted(const char *path, struct stat *st)
+{
+	if (lstat(path, st) != 0) {
+		fprintf(stderr, "weftd: cannot reach the supervisor at %s: "
+				"%s\n",
+		    path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st->st_mode) ||
+	    (st->st_uid != 0 && st->st_uid != geteuid())) {
+		fprintf(stderr, "weftd: %s: %s uid %ld, not by root or by "
+				"this user: not the supervisor's, refusing to "
+				"use it\n",
+		    path, S_ISSOCK(st->st_mode) ? "socket owned by" :
+		    "not a socket, owned by", (long)st->st_uid);
+		return -1;
+	}
+	return 0;
+}
+
 int
 control_client(const char *path, const char *cmd)
 {
@@ -223,7 +281,7 @@ control_client(const char *path, const char *cmd)
 	ssize_t n;
 
 	memset(&cr, 0, sizeof(cr));
-	if (fill_addr(path, &sun) != 0) {
+	if (sock_unix_addr(path, &sun) != 0) {
 		fprintf(stderr, "weftd: %s: path too long\n", path);
 		return 1;
 	}
@@ -234,21 +292,8 @@ control_client(const char *path, const char *cmd)
 	 * socket's owner.  The supervisor binds its control socket before
 	 * it drops privileges, so both are whoever started it.
 	 */
-	if (lstat(path, &st) != 0) {
-		fprintf(stderr, "weftd: cannot reach the supervisor at %s: "
-				"%s\n",
-		    path, strerror(errno));
+	if (socket_trusted(path, &st) != 0)
 		return 1;
-	}
-	if (!S_ISSOCK(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid())) {
-		fprintf(stderr, "weftd: %s: %s uid %ld, not by root or by "
-				"this user: not the supervisor's, refusing to "
-				"use it\n",
-		    path, S_ISSOCK(st.st_mode) ? "socket owned by" :
-		    "not a socket, owned by", (long)st.st_uid);
-		return 1;
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		fprintf(stderr, "weftd: cannot reach the supervisor at %s: "

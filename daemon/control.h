@@ -11,16 +11,11 @@
 #ifndef WEFTD_CONTROL_H
 #define WEFTD_CONTROL_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 /* $RUNTIME_DIRECTORY/weftd.sock under systemd, else /run/weft/weftd.sock. */
 const char *control_default_path(void);
-
-/*
- * Make room for a new UNIX socket at path: 0 if nothing is there or it was
- * a socket nothing listens on (connect(2) refused; it is removed).  -2
- * with *cause if a process listens on it (the message names its pid), -1
- * with *cause if it is not a socket or cannot be checked.
- */
-int control_clear_stale(const char *path, char **cause);
 
 /*
  * One supervisor per control socket: flock(2) "<path>.lock" (no symlink
@@ -31,9 +26,47 @@ int control_clear_stale(const char *path, char **cause);
  */
 int control_lock(const char *path, char **cause);
 
-/* Bind and listen (non-blocking, 0600) after control_clear_stale();
+/* Bind and listen (non-blocking, 0600), in place of a stale socket;
  * -1 or -2 (a live socket is there) with *cause on failure. */
 int control_listen(const char *path, char **cause);
+
+#define CTL_CLIENTS 16
+
+struct ctl_client {
+	int fd;			/* 0: free */
+	int waiting_reload;	/* sent `reload`: answered when it is done */
+};
+
+/* The supervisor's side: its socket and the clients talking to it. */
+struct ctl_server {
+	const char *path;
+	int fd;			/* -1: none (weftd -s cannot reach us) */
+	uid_t uids[3];		/* may talk to it: root, starter, `user` */
+	struct ctl_client cl[CTL_CLIENTS];
+};
+
+/* Take every pending connection of a peer allowed to talk (others are
+ * closed unanswered; past CTL_CLIENTS, "ERR busy"). */
+void control_accept(struct ctl_server *cs);
+
+/* Read from cl: 1 with a command line (its end of line cut) in buf, 0 if
+ * there is none (cl is dropped once it has gone away). */
+int control_read(struct ctl_client *cl, char *buf, size_t size);
+
+/* Answer cl and drop it: text without waiting (a full socket loses
+ * it), or a longer buf, waiting to send it. */
+void control_reply(struct ctl_client *cl, const char *text);
+void control_send(struct ctl_client *cl, const char *buf, size_t size);
+
+/* Close cl unanswered. */
+void control_drop(struct ctl_client *cl);
+
+/* Answer every client waiting for a reload. */
+void control_reply_waiting(struct ctl_server *cs, const char *text);
+
+/* At exit: answer "ERR stopped" to every client, close and remove the
+ * socket. */
+void control_close(struct ctl_server *cs);
 
 /* `weftd -s CMD`: send, print the reply (control characters as '?');
  * exit status 0 on OK, 1 on ERR, when nothing answers or when the socket

@@ -304,12 +304,6 @@ log_setlevel(int lvl)
 	level = lvl;
 }
 
-int
-log_getlevel(void)
-{
-	return level;
-}
-
 void
 log_file_owner(uid_t uid)
 {

@@ -16,7 +16,6 @@ void log_procinit(const char *role);
 
 /* Minimum level written (WEFT_LOG_*); also routes weft_log(). */
 void log_setlevel(int level);
-int log_getlevel(void);
 
 /* Send stderr (so every line) to path, or back to nothing special with
  * NULL; -1 if it cannot be opened or is refused: a symlink, not a regular

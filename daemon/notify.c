@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "util.h"
 
 void
 notify_send(const char *fmt, ...)
@@ -31,8 +32,6 @@ notify_send(const char *fmt, ...)
 	va_end(ap);
 	if (sd_notify(0, msg) < 0)
 		log_debug("sd_notify failed");
-#else
-	(void)fmt;
 #endif
 }
 
@@ -71,16 +70,14 @@ notify_listen_fds(int **fds, char ***names)
 	n = sd_listen_fds_with_names(1, &nm);
 	if (n <= 0)
 		return 0;
-	if ((*fds = calloc((size_t)n, sizeof(int))) == NULL)
-		fatal("calloc");
+	*fds = xcalloc((size_t)n, sizeof(int));
 	for (i = 0; i < n; i++)
 		(*fds)[i] = SD_LISTEN_FDS_START + i;
 	if (nm == NULL) {
 		/* No names: all unnamed. */
-		if ((nm = calloc((size_t)n + 1, sizeof(char *))) == NULL)
-			fatal("calloc");
+		nm = xcalloc((size_t)n + 1, sizeof(char *));
 		for (i = 0; i < n; i++)
-			nm[i] = strdup("");
+			nm[i] = xstrdup("");
 	}
 	for (i = 0; i < n; i++)
 		if (nm[i] != NULL && strcmp(nm[i], "unknown") == 0)

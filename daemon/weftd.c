@@ -15,6 +15,8 @@
 
 #include "control.h"
 #include "log.h"
+#include "supervisor.h"
+#include "util.h"
 #include "weftd.h"
 
 #ifndef SYSCONFDIR
@@ -50,8 +52,17 @@ usage(FILE *fp)
 	    "USR1 reopen logs, TTIN/TTOU one worker more/less.\n");
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+struct opts {
+	const char *file;
+	int cflag;		/* -c given */
+	int test, dump, workers, level;
+	const char *sigcmd, *ctl, *logpath;
+};
+
+/* Parse the command line into o: -1 to go on, else an exit status. */
+static int
+parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -66,30 +77,26 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = SYSCONFDIR "/weft/weftd.conf";
-	int cflag = 0;
-	struct conf *c = NULL;
-	char *cause = NULL, *end;
-	const char *sigcmd = NULL, *ctl = NULL, *logpath = NULL;
-	int ch, test = 0, dump = 0, workers = 0, level = -1;
+	char *end;
+	int ch;
 
-	log_procinit("weftd");
-	while ((ch = getopt_long(argc, argv, "c:tw:l:L:s:C:Vh", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "c:tw:l:L:s:C:Vh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
-			cflag = 1;
+			o->file = optarg;
+			o->cflag = 1;
 			break;
 		case 't':
-			test = 1;
+			o->test = 1;
 			break;
 		case 'D':
-			dump = 1;
+			o->dump = 1;
 			break;
 		case 'w':
-			workers = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || workers < 1 || workers > 1024) {
+			o->workers = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || o->workers < 1 ||
+			    o->workers > 1024) {
 				fprintf(stderr, "weftd: -w: bad worker count "
 						"'%s'\n",
 				    optarg);
@@ -97,7 +104,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			if ((level = config_log_level(optarg)) < 0) {
+			if ((o->level = config_log_level(optarg)) < 0) {
 				fprintf(stderr, "weftd: -l: unknown level "
 						"'%s'\n",
 				    optarg);
@@ -105,13 +112,13 @@ main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			sigcmd = optarg;
+			o->sigcmd = optarg;
 			break;
 		case 'C':
-			ctl = optarg;
+			o->ctl = optarg;
 			break;
 		case 'L':
-			logpath = optarg;
+			o->logpath = optarg;
 			break;
 		case 'V':
 			printf("weftd %s (libweft %s, plugin ABI %d.%d)\n",
@@ -130,79 +137,112 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (sigcmd != NULL) {
-		if (strcmp(sigcmd, "reload") != 0 && strcmp(sigcmd, "stop") != 0 &&
-		    strcmp(sigcmd, "status") != 0) {
-			fprintf(stderr, "weftd: -s: reload, stop or status\n");
-			return 2;
-		}
-		/* -s with -c: the control socket that config names. */
-		if (ctl == NULL && cflag) {
-			if (config_load(file, &c, &cause) != 0) {
-				fprintf(stderr, "%s%s", cause != NULL ? cause :
-				    "config error", cause != NULL && cause[0] !=
-				    '\0' && cause[strlen(cause) - 1] == '\n' ?
-				    "" : "\n");
-				free(cause);
-				return 1;
-			}
-			if (c->control_socket != NULL)
-				ctl = c->control_socket;
-		}
-		ch = control_client(ctl != NULL ? ctl : control_default_path(),
-		    sigcmd);
-		config_free(c);
-		return ch;
+	return -1;
+}
+
+/* Every config error, one per line, each file:line: message. */
+static void
+print_cause(char *cause)
+{
+	fprintf(stderr, "%s%s", cause != NULL ? cause : "config error",
+	    cause != NULL && cause[0] != '\0' &&
+		    cause[strlen(cause) - 1] == '\n'
+		? ""
+		: "\n");
+	free(cause);
+}
+
+/* weftd -s CMD: talk to the running supervisor. */
+static int
+signal_cmd(const struct opts *o)
+{
+	const char *ctl = o->ctl;
+	struct conf *c = NULL;
+	char *cause = NULL;
+	int rc;
+
+	if (strcmp(o->sigcmd, "reload") != 0 && strcmp(o->sigcmd, "stop") != 0 &&
+	    strcmp(o->sigcmd, "status") != 0) {
+		fprintf(stderr, "weftd: -s: reload, stop or status\n");
+		return 2;
 	}
-	if (config_load(file, &c, &cause) != 0) {
-		/* Every error, one per line, each file:line: message. */
-		fprintf(stderr, "%s%s", cause != NULL ? cause : "config error",
-		    cause != NULL && cause[0] != '\0' &&
-			    cause[strlen(cause) - 1] == '\n'
-			? ""
-			: "\n");
-		free(cause);
+	/* -s with -c: the control socket that config names. */
+	if (ctl == NULL && o->cflag) {
+		if (config_load(o->file, &c, &cause) != 0) {
+			print_cause(cause);
+			return 1;
+		}
+		if (c->control_socket != NULL)
+			ctl = c->control_socket;
+	}
+	rc = control_client(ctl != NULL ? ctl : control_default_path(),
+	    o->sigcmd);
+	config_free(c);
+	return rc;
+}
+
+/* -t and --dump: check the plugins and print the config. */
+static int
+check(const struct opts *o, struct conf *c)
+{
+	int rc = 0;
+
+	if (o->dump)
+		config_dump(c, stdout);
+	if (o->test) {
+		log_procinit("check");
+		rc = worker_check_plugins(c) == 0 ? 0 : 1;
+		if (rc == 0)
+			fprintf(stderr, "weftd: %s: configuration and plugins "
+					"OK\n",
+			    o->file);
+	}
+	config_free(c);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1,
+		NULL, NULL, NULL };
+	struct conf *c = NULL;
+	char *cause = NULL;
+	const char *ctl;
+	int rc;
+
+	log_procinit("weftd");
+	if ((rc = parse_opts(argc, argv, &o)) >= 0)
+		return rc;
+	if (o.sigcmd != NULL)
+		return signal_cmd(&o);
+	if (config_load(o.file, &c, &cause) != 0) {
+		print_cause(cause);
 		return 1;
 	}
-	if (logpath != NULL) {
+	if (o.logpath != NULL) {
 		/* Opened once the config names the service user, who may own
 		 * it too (config errors above went to stderr). */
 		struct passwd *pw = c->user != NULL ? getpwnam(c->user) : NULL;
 
 		if (pw != NULL)
 			log_file_owner(pw->pw_uid);
-		if (log_file(logpath) != 0) {
+		if (log_file(o.logpath) != 0) {
 			config_free(c);
 			return 1;
 		}
 	}
-	if (workers > 0)
-		c->workers = workers;
-	log_setlevel(level >= 0 ? level : c->log_level);
-	if (level >= 0)
-		c->log_level = level;
-	if (dump)
-		config_dump(c, stdout);
-	if (test || dump) {
-		int rc = 0;
-
-		if (test) {
-			log_procinit("check");
-			rc = worker_check_plugins(c) == 0 ? 0 : 1;
-			if (rc == 0)
-				fprintf(stderr, "weftd: %s: configuration and "
-						"plugins OK\n",
-				    file);
-		}
-		config_free(c);
-		return rc;
-	}
+	if (o.workers > 0)
+		c->workers = o.workers;
+	log_setlevel(o.level >= 0 ? o.level : c->log_level);
+	if (o.level >= 0)
+		c->log_level = o.level;
+	if (o.test || o.dump)
+		return check(&o, c);
 	/* A copy: a reload frees this configuration, the path stays (a
 	 * changed control_socket takes effect at the next start). */
-	if (ctl == NULL && c->control_socket != NULL &&
-	    (ctl = strdup(c->control_socket)) == NULL) {
-		fprintf(stderr, "weftd: out of memory\n");
-		return 1;
-	}
-	supervisor_main(c, file, ctl);
+	ctl = o.ctl;
+	if (ctl == NULL && c->control_socket != NULL)
+		ctl = xstrdup(c->control_socket);
+	supervisor_main(c, o.file, ctl);
 }

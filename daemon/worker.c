@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "loader.h"
+#include "util.h"
 #include "weftd.h"
 
 struct wlistener {
@@ -142,18 +143,17 @@ static void
 on_heartbeat(uv_timer_t *t)
 {
 	struct worker_stats *st = W.args->stats;
-	uint64_t acc = 0, act = 0, emf = 0;
+	struct stats_sum sum;
 	size_t i;
 
-	(void)t;
+	memset(&sum, 0, sizeof(sum));
 	for (i = 0; i < W.nls; i++) {
-		acc += weft_server_accepted(W.ls[i].srv);
-		act += weft_server_connections(W.ls[i].srv);
-		emf += weft_server_emfile_pauses(W.ls[i].srv);
+#define X(name, src, get, width, total) \
+	STATS_IF_##src(sum.name += get(W.ls[i].srv);)
+		WEFTD_STATS(X)
+#undef X
 	}
-	st->accepted = acc;
-	st->active = act;
-	st->emfile_pauses = emf;
+	stats_publish(st, &sum);
 	st->heartbeat = weftd_now_ms();
 }
 
@@ -205,7 +205,6 @@ stop_fiber(void *arg)
 	size_t i, live = 0;
 	int rc = 0;
 
-	(void)arg;
 	for (i = 0; i < W.nls; i++)
 		if (W.ls[i].l->kind == CONF_LISTEN_TCP && W.ls[i].l->reuse_port)
 			drain_own_queue(W.args->fds[i]);
@@ -246,7 +245,6 @@ stop_fiber(void *arg)
 static void
 on_signal(uv_signal_t *h, int signum)
 {
-	(void)h;
 	switch (signum) {
 	case SIGTERM:
 	case SIGINT:
@@ -284,9 +282,7 @@ load_plugins(const struct conf *c, int index)
 	char *cause = NULL;
 	size_t i;
 
-	W.plugins = calloc(c->nplugins, sizeof(*W.plugins));
-	if (W.plugins == NULL && c->nplugins > 0)
-		return -1;
+	W.plugins = xcalloc(c->nplugins, sizeof(*W.plugins));
 	for (i = 0; i < c->nplugins; i++) {
 		if (plugin_load(&c->plugins[i], &W.plugins[i], &cause) != 0 ||
 		    plugin_init(W.plugins[i], c->file, index, &cause) != 0) {
@@ -318,9 +314,7 @@ start_servers(const struct conf *c)
 	int fd, rc;
 
 	W.nls = c->nlisteners;
-	W.ls = calloc(W.nls, sizeof(*W.ls));
-	if (W.ls == NULL && W.nls > 0)
-		return -1;
+	W.ls = xcalloc(W.nls, sizeof(*W.ls));
 	for (i = 0; i < W.nls; i++) {
 		W.ls[i].l = &c->listeners[i];
 		W.ls[i].plugin = plugin_of(c, c->listeners[i].plugin);
