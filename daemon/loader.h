@@ -3,8 +3,8 @@
  * its init with the configured settings.  Called by workers, by `weftd -t`
  * and by the reload probe; never by the supervisor itself.
  */
-#ifndef WEFTD_PLUGIN_H
-#define WEFTD_PLUGIN_H
+#ifndef WEFTD_LOADER_H
+#define WEFTD_LOADER_H
 
 #include <weft/plugin.h>
 
@@ -52,4 +52,4 @@ int plugin_init(struct plugin *p, const char *conffile, int worker,
 /* Call fini (if init succeeded) and dlclose; *pp becomes NULL. */
 void plugin_unload(struct plugin **pp);
 
-#endif /* WEFTD_PLUGIN_H */
+#endif /* WEFTD_LOADER_H */
