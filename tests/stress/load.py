@@ -379,6 +379,41 @@ def echo_latencies(addr, n, size=32, spread=0.0):
     return out
 
 
+def echo_latencies_paired(addrs, n, size=32, spread=0.0):
+    """n round trips on one connection to each of addrs, spread over
+    `spread` seconds, the servers taking turns (in alternating order) so
+    that each sample of one has one of the others next to it in time;
+    seconds each, one list per addr."""
+    socks = []
+    try:
+        for addr in addrs:
+            socks.append(connect(addr))
+            socks[-1].setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        msg = b"x" * size
+        out = [[] for _ in addrs]
+        gap = spread / n if n else 0
+        for i in range(n):
+            if gap:
+                time.sleep(gap)
+            order = range(len(socks)) if i % 2 == 0 else \
+                range(len(socks) - 1, -1, -1)
+            for j in order:
+                s = socks[j]
+                t0 = time.perf_counter()
+                s.sendall(msg)
+                got = 0
+                while got < size:
+                    k = len(s.recv(65536))
+                    if k == 0:
+                        raise Failed("echo connection closed")
+                    got += k
+                out[j].append(time.perf_counter() - t0)
+    finally:
+        for s in socks:
+            s.close()
+    return out
+
+
 def slowloris(addr, n, stop, q):
     """n clients, each sending one byte of a never-ending HTTP head per
     second."""
@@ -435,7 +470,6 @@ def slowloris(addr, n, stop, q):
 
 
 _SLOW_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
-
 
 
 def _http_response_len(data):
