@@ -410,4 +410,5 @@ def units_verify():
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    # Whatever a failed test left running is killed.
+    sys.exit(run(weftdlib.kill_started))

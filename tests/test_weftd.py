@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
 from weftdlib import (PLUGIN_DIR, SLOW, TEST_PLUGIN_DIR,  # noqa: E402
                       WEFTD_CMD, Weftd, connect, ctl, exchange, free_port,
-                      local, port_free, proc_gone, recv_until, socket_fds)
+                      kill_started, local, port_free, proc_gone,
+                      recv_until, socket_fds)
 
 
 BASE = """
@@ -1417,8 +1418,12 @@ def proxy_refused_log_bounded():
 
 
 def stop_shared():
-    if "w" in shared:
-        shared["w"].stop()
+    """Stop the shared weftd, then kill whatever a failed test left."""
+    try:
+        if "w" in shared:
+            shared["w"].stop()
+    finally:
+        kill_started()
 
 
 if __name__ == "__main__":
