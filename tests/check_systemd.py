@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sdns  # noqa: E402
 from taplib import Skip, run, test  # noqa: E402
+from weftdlib import exchange, free_port, local  # noqa: E402
 
 BUILDDIR = os.path.abspath(os.environ.get("BUILDDIR", "."))
 PREFIX = os.environ.get("PREFIX", "/usr/local")
@@ -44,27 +45,8 @@ def log(s):
     LOG.append(s)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def echo(port, payload=b"ping", timeout=10):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(payload)
-        got = b""
-        while len(got) < len(payload):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
-        return got
-    finally:
-        s.close()
+    return exchange(local(port), payload, timeout=timeout)
 
 
 def conf(port, extra=""):

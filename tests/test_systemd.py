@@ -12,10 +12,6 @@ import sys
 import tempfile
 import time
 
-WEFTD = os.environ.get("WEFTD", "./weftd")
-PLUGIN_DIR = os.path.abspath(os.environ.get("PLUGIN_DIR", "plugins/.libs"))
-TEST_PLUGIN_DIR = os.path.abspath(
-    os.environ.get("TEST_PLUGIN_DIR", "tests/plugins/.libs"))
 BUILDDIR = os.path.abspath(os.environ.get("BUILDDIR", "."))
 HAVE_SYSTEMD = os.environ.get("HAVE_SYSTEMD", "yes") == "yes"
 # configure's --with-systemd: only an explicit "no" may skip the tests that
@@ -25,6 +21,10 @@ WITH_SYSTEMD = os.environ.get("WITH_SYSTEMD", "auto")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
+from weftdlib import (PLUGIN_DIR, TEST_PLUGIN_DIR, WEFTD,  # noqa: E402
+                      Weftd, exchange, free_port, listening, local,
+                      status_rows)
+import weftdlib  # noqa: E402
 
 
 class NoLibsystemd(Exception):
@@ -116,16 +116,11 @@ listen = ( { name = "echo-tcp"; tcp = "127.0.0.1:0"; plugin = "echo"; },
 
 
 def start(d, env_extra=None, conf=None, argv_prefix=()):
-    path = os.path.join(d, "weftd.conf")
-    with open(path, "w") as f:
-        f.write(conf if conf is not None else conf_text(d))
-    log = open(os.path.join(d, "log"), "wb")
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    p = subprocess.Popen(list(argv_prefix) + [WEFTD, "-c", path, "-C",
-                                               os.path.join(d, "ctl.sock")],
-                         stdout=log, stderr=log, env=env)
-    return p
+    """weftd on conf (conf_text(d)) in d, its log in d/log, its control
+    socket d/ctl.sock; returns its Popen."""
+    return Weftd(conf if conf is not None else conf_text(d), dir=d,
+                 ctl_name="ctl.sock", env=env_extra or {},
+                 argv_prefix=argv_prefix).proc
 
 
 def logtext(d):
@@ -134,28 +129,16 @@ def logtext(d):
 
 
 def ports(d):
-    return {p: int(n) for n, p in
-            re.findall(r"listening on 127\.0\.0\.1:(\d+) \((\S+)\)",
-                       logtext(d))}
+    """plugin name -> its (last) TCP port."""
+    return {p: v[-1] for p, v in listening(logtext(d)).items()}
 
 
 def echo(port, payload=b"ping"):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(payload)
-    got = b""
-    while len(got) < len(payload):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    s.close()
-    return got
+    return exchange(local(port), payload)
 
 
 def ctl(d, cmd):
-    return subprocess.run([WEFTD, "-s", cmd, "-C",
-                           os.path.join(d, "ctl.sock")],
-                          capture_output=True, timeout=30)
+    return weftdlib.ctl(os.path.join(d, "ctl.sock"), cmd)
 
 
 @test
@@ -265,10 +248,9 @@ def control_status_and_stop():
         out = res.stdout.decode()
         assert out.startswith("OK weftd"), out
         assert "generation 1, 2 worker(s)" in out, out
-        rows = [l.split() for l in out.splitlines()[2:]]
+        rows = status_rows(out)
         assert len(rows) == 2, out
-        # worker pid gen uptime accepted active restarts emfile_pauses
-        assert sum(int(row[4]) for row in rows) >= 0
+        assert sum(row["accepted"] for row in rows) >= 0
         res = ctl(d, "bogus")
         assert res.returncode == 2, res
         res = ctl(d, "stop")
@@ -294,8 +276,7 @@ def status_counts_accepted():
             assert echo(ports(d)["echo"]) == b"ping"
         time.sleep(1.2)  # one heartbeat tick publishes the counters
         out = ctl(d, "status").stdout.decode()
-        rows = [l.split() for l in out.splitlines()[2:]]
-        assert sum(int(row[4]) for row in rows) == 20, out
+        assert sum(row["accepted"] for row in status_rows(out)) == 20, out
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(15)
@@ -333,14 +314,6 @@ def control_socket_from_config():
     finally:
         if p.poll() is None:
             p.kill()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @test
@@ -437,4 +410,5 @@ def units_verify():
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    # Whatever a failed test left running is killed.
+    sys.exit(run(weftdlib.kill_started))

@@ -14,138 +14,14 @@ import sys
 import tempfile
 import time
 
-WEFTD = os.environ.get("WEFTD", "./weftd")
-# make check-valgrind starts every weftd through WEFT_TEST_WRAPPER (under
-# memcheck) and stretches the time limits by WEFT_TEST_TIMEOUT_MULT.
-WEFTD_CMD = os.environ.get("WEFT_TEST_WRAPPER", "").split() + [WEFTD]
-SLOW = float(os.environ.get("WEFT_TEST_TIMEOUT_MULT", "1"))
-PLUGIN_DIR = os.path.abspath(os.environ.get("PLUGIN_DIR", "plugins/.libs"))
-TEST_PLUGIN_DIR = os.path.abspath(
-    os.environ.get("TEST_PLUGIN_DIR", "tests/plugins/.libs"))
 SRCDIR = os.environ.get("SRCDIR", ".")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
-
-
-class Weftd:
-    """A weftd process with its log captured to a file."""
-
-    def __init__(self, conf_text, name="weftd.conf", args=(), env=None):
-        self.dir = tempfile.mkdtemp(prefix="weftd-test-")
-        self.conf = os.path.join(self.dir, name)
-        self.write_conf(conf_text)
-        self.logpath = os.path.join(self.dir, "log")
-        self.log = open(self.logpath, "wb")
-        # A control socket of its own: one supervisor per control socket.
-        self.ctl = os.path.join(self.dir, "weftd.sock")
-        args = list(args)
-        if "-C" not in args:
-            args += ["-C", self.ctl]
-        if env is not None:
-            env = dict(os.environ, **{k: v.replace("@DIR@", self.dir)
-                                      for k, v in env.items()})
-        self.proc = subprocess.Popen(WEFTD_CMD + ["-c", self.conf] + args,
-                                     stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL, env=env)
-
-    def write_conf(self, text):
-        text = text.replace("@DIR@", self.dir)
-        text = text.replace("@PLUGINS@", PLUGIN_DIR)
-        text = text.replace("@TPLUGINS@", TEST_PLUGIN_DIR)
-        with open(self.conf, "w") as f:
-            f.write(text)
-
-    def text(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def wait_log(self, pattern, timeout=10.0, count=1):
-        end = time.time() + timeout * SLOW
-        while time.time() < end:
-            found = re.findall(pattern, self.text())
-            if len(found) >= count:
-                return found
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError("log never matched %r (x%d):\n%s" %
-                             (pattern, count, self.text()))
-
-    def ports(self):
-        """plugin name -> list of TCP ports, from the listening lines."""
-        out = {}
-        for host, port, plugin in re.findall(
-                r"listening on (\S+?):(\d+) \((\S+)\)", self.text()):
-            out.setdefault(plugin, []).append(int(port))
-        return out
-
-    def workers(self):
-        """pids of the live worker processes (children of weftd)."""
-        try:
-            with open("/proc/%d/task/%d/children" %
-                      (self.proc.pid, self.proc.pid)) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
-
-    def wait_workers(self, n, timeout=10.0, ready=None):
-        end = time.time() + timeout * SLOW
-        while time.time() < end:
-            w = self.workers()
-            if len(w) == n:
-                return w
-            time.sleep(0.05)
-        raise AssertionError("expected %d workers, have %r\n%s" %
-                             (n, self.workers(), self.text()))
-
-    def stop(self, sig=signal.SIGTERM, timeout=15.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout * SLOW)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("weftd did not stop:\n" + self.text())
-
-
-def connect(addr, timeout=5.0):
-    if isinstance(addr, str):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout * SLOW)
-    s.connect(addr)
-    return s
-
-
-def recv_until(s, pred, limit=1 << 20):
-    data = b""
-    while not pred(data):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > limit:
-            break
-    return data
-
-
-def exchange(addr, payload, expect_len=None, half_close=False):
-    s = connect(addr)
-    try:
-        s.sendall(payload)
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
-        n = len(payload) if expect_len is None else expect_len
-        return recv_until(s, lambda d: len(d) >= n)
-    finally:
-        s.close()
-
-
-def local(port):
-    return ("127.0.0.1", port)
+from weftdlib import (PLUGIN_DIR, SLOW, TEST_PLUGIN_DIR,  # noqa: E402
+                      WEFTD_CMD, Weftd, connect, ctl, exchange, free_port,
+                      kill_started, local, port_free, proc_gone,
+                      recv_until, socket_fds)
 
 
 BASE = """
@@ -943,11 +819,6 @@ def log_file_refused_unless_safe():
         assert w.stop() == 0
 
 
-def ctl(path, cmd, **kw):
-    return subprocess.run(WEFTD_CMD + ["-s", cmd, "-C", path],
-                          capture_output=True, timeout=30 * SLOW, **kw)
-
-
 @test
 def second_instance_refused():
     conf = UNIX_ONLY % ("@DIR@/a.sock", 'mode = "0600"; ')
@@ -1193,14 +1064,6 @@ def check_mode_plugin_dir_swapped():
     assert r.returncode == 0, r.stderr
 
 
-def free_port():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
 def serve_all(port, n, tag):
     """n fresh connections to port: each must be answered within a few
     seconds (a hang is a connection queued where nobody accepts) and none
@@ -1220,41 +1083,6 @@ def serve_all(port, n, tag):
         except OSError as e:
             bad.append((i, repr(e)))
     return bad
-
-
-def proc_gone(pid):
-    """True once pid has exited (a zombie nobody reaped counts)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def port_free(port):
-    """Can a new listener bind port (as weftd does, SO_REUSEADDR)?"""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("127.0.0.1", port))
-        s.listen(1)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def socket_fds(pid):
-    out = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if t.startswith("socket:"):
-            out.append(t)
-    return out
 
 
 REUSE3 = """
@@ -1625,8 +1453,12 @@ def log_file_directories_checked():
 
 
 def stop_shared():
-    if "w" in shared:
-        shared["w"].stop()
+    """Stop the shared weftd, then kill whatever a failed test left."""
+    try:
+        if "w" in shared:
+            shared["w"].stop()
+    finally:
+        kill_started()
 
 
 if __name__ == "__main__":

@@ -21,34 +21,38 @@ figures as "#" lines below, then a results table.  Exit status 1 if any
 scenario failed.
 """
 import collections
-import errno
 import json
-import multiprocessing
 import os
-import random
 import re
-import resource
 import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 
-WEFTD = os.path.abspath(os.environ.get("WEFTD", "./weftd"))
-PLUGIN_DIR = os.path.abspath(os.environ.get("PLUGIN_DIR", "plugins/.libs"))
-TEST_PLUGIN_DIR = os.path.abspath(
-    os.environ.get("TEST_PLUGIN_DIR", "tests/plugins/.libs"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import weftdlib  # noqa: E402
+from weftdlib import (PLUGIN_DIR, TEST_PLUGIN_DIR, WEFTD,  # noqa: E402
+                      Failed, connect, nfds, status_rows)
+import load  # noqa: E402
+from load import (Load, background, counts, echo_latencies,  # noqa: E402
+                  echo_latencies_paired, fail_summary, max_gap, pctl,
+                  tcp, unix)
+from procstat import (cpu_ticks, owner_of, peer_ports,  # noqa: E402
+                      proc_status, rss_kb, rss_split, workers_fds_rss)
+
 QUICK = os.environ.get("STRESS_QUICK", "") not in ("", "0")
 ONLY = [x for x in os.environ.get("STRESS_ONLY", "").split(",") if x]
 KEEP = os.environ.get("STRESS_KEEP", "") not in ("", "0")
 
 # Counts: full run / quick (CI) run.
 N = {
-    "load_conns": 200,
+    "load_conns": load.CONNS,
     "kills": 2 if QUICK else 4,
     "hups": 20 if QUICK else 100,
     "slowloris": 300 if QUICK else 1000,
@@ -72,37 +76,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 # ---- process bookkeeping ------------------------------------------------
 
-_children = []     # Popen objects (weftd, started in their own session)
-_weftds = []       # Weftd objects of the running scenario
-_loadgens = []     # multiprocessing.Process objects
-_tmpdirs = []
-
-
-def _kill_children():
-    """SIGKILL every weftd still running, with its process group."""
-    for p in _children:
-        if p.poll() is None:
-            try:
-                # Its own process group (start_new_session): the workers
-                # (even under another uid) go with it.
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-
 
 def _cleanup():
-    for p in _loadgens:
-        if p.is_alive():
-            p.kill()
-            p.join(2)
-    _kill_children()
+    load.stop_all()
+    weftdlib.kill_started()
     if not KEEP:
-        for d in _tmpdirs:
-            shutil.rmtree(d, ignore_errors=True)
+        weftdlib.remove_tmpdirs()
 
 
 def _on_signal(sig, frame):
@@ -110,23 +89,8 @@ def _on_signal(sig, frame):
     os._exit(128 + sig)
 
 
-def _child_init():
-    """In a forked helper process: the harness's cleanup is not its job."""
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
-    del _children[:]
-    del _tmpdirs[:]
-
-
 def mkdtemp():
-    d = tempfile.mkdtemp(prefix="weft-stress-")
-    os.chmod(d, 0o755)
-    _tmpdirs.append(d)
-    return d
-
-
-class Failed(Exception):
-    pass
+    return weftdlib.mkdtemp("weft-stress-", 0o755)
 
 
 class Skip(Exception):
@@ -174,638 +138,41 @@ def conf_text(workers=2, shutdown=10.0, wtimeout=30.0, limit=1024,
     return head + t
 
 
-class Log:
-    """The weftd log file, read incrementally; each line with the time the
-    harness first saw it."""
+class Weftd(weftdlib.Weftd):
+    """weftd for a scenario: in a session of its own (killed with its
+    workers, whatever their uid), no core files, its temp dir (kept with
+    STRESS_KEEP) as working directory and dir/ctl.sock as control
+    socket."""
 
-    def __init__(self, path):
-        self.path = path
-        self.off = 0
-        self.partial = b""
-        self.lines = []   # (seen_at, text)
-
-    def poll(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                data = f.read()
-        except OSError:
-            return
-        if not data:
-            return
-        self.off += len(data)
-        data = self.partial + data
-        parts = data.split(b"\n")
-        self.partial = parts.pop()
-        now = time.time()
-        for p in parts:
-            self.lines.append((now, p.decode("utf-8", "replace")))
-
-    def text(self):
-        self.poll()
-        return "\n".join(l for _, l in self.lines)
-
-    def find(self, pattern, start=0):
-        """[(index, seen_at, match)] from line index `start` on."""
-        self.poll()
-        rx = re.compile(pattern)
-        out = []
-        for i in range(start, len(self.lines)):
-            m = rx.search(self.lines[i][1])
-            if m:
-                out.append((i, self.lines[i][0], m))
-        return out
-
-    def wait(self, pattern, start=0, timeout=10.0, count=1, proc=None,
-             interval=0.002):
-        end = time.time() + timeout
-        while True:
-            found = self.find(pattern, start)
-            if len(found) >= count:
-                return found
-            if time.time() > end:
-                break
-            if proc is not None and proc.poll() is not None:
-                found = self.find(pattern, start)
-                if len(found) >= count:
-                    return found
-                break
-            time.sleep(interval)
-        raise Failed("log never matched %r (x%d); last lines:\n%s" %
-                     (pattern, count, "\n".join(
-                         l for _, l in self.lines[-25:])))
-
-    def mark(self):
-        self.poll()
-        return len(self.lines)
-
-
-class Weftd:
     def __init__(self, text, nofile=None, name="weftd.conf", conf_mode=None,
                  dir=None):
-        self.dir = dir or mkdtemp()
-        self.conf = os.path.join(self.dir, name)
-        self.write_conf(text)
-        if conf_mode is not None:
-            os.chmod(self.conf, conf_mode)
-        self.ctl = os.path.join(self.dir, "ctl.sock")
-        self.logpath = os.path.join(self.dir, "log")
-        logf = open(self.logpath, "wb")
-
-        def pre():
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if nofile is not None:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        self.proc = subprocess.Popen(
-            [WEFTD, "-c", self.conf, "-C", self.ctl], stdout=logf,
-            stderr=logf, stdin=subprocess.DEVNULL, preexec_fn=pre,
-            start_new_session=True, cwd=self.dir)
-        logf.close()
-        _children.append(self.proc)
-        _weftds.append(self)
-        self.log = Log(self.logpath)
-
-    def write_conf(self, text):
-        text = text.replace("@DIR@", self.dir)
-        tmp = self.conf + ".new"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.rename(tmp, self.conf)
-
-    def hup(self, timeout=10.0):
-        """SIGHUP, then wait for that reload's end: (log mark before the
-        signal, the "reload complete/failed ..." line)."""
-        mark = self.log.mark()
-        self.proc.send_signal(signal.SIGHUP)
-        res = self.log.wait(r"reload (complete|failed)[^\n]*", start=mark,
-                            timeout=timeout)
-        return mark, res[0][2].group(0)
-
-    def wait_ready(self, n, timeout=15.0):
-        self.log.wait(r"worker \d+ \(pid \d+\) ready", count=n,
-                      timeout=timeout, proc=self.proc)
-        return self
-
-    def ports(self):
-        out = {}
-        for _, _, m in self.log.find(
-                r"listening on (\S+?):(\d+) \((\S+)\)"):
-            out.setdefault(m.group(3), []).append(int(m.group(2)))
-        return out
-
-    def port(self, plugin):
-        return ("127.0.0.1", self.ports()[plugin][0])
-
-    def children(self):
-        try:
-            with open("/proc/%d/task/%d/children" %
-                      (self.proc.pid, self.proc.pid)) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
-
-    def slots(self):
-        """slot -> pid of the live workers, from the "ready" lines."""
-        live = set(self.children())
-        out = {}
-        for _, _, m in self.log.find(r"worker (\d+) \(pid (\d+)\) ready"):
-            if int(m.group(2)) in live:
-                out[int(m.group(1))] = int(m.group(2))
-        return out
-
-    def wait_children(self, n, timeout=15.0):
-        end = time.time() + timeout
-        while time.time() < end:
-            c = self.children()
-            if len(c) == n:
-                return c
-            time.sleep(0.02)
-        raise Failed("expected %d workers, have %r" % (n, self.children()))
-
-    def status(self):
-        r = subprocess.run([WEFTD, "-s", "status", "-C", self.ctl],
-                           capture_output=True, timeout=10)
-        return r.stdout.decode()
+        super().__init__(text, name=name, dir=dir or mkdtemp(),
+                         conf_mode=conf_mode, ctl_name="ctl.sock",
+                         session=True, nofile=nofile, nocore=True, cwd="dir")
 
     def stop(self, sig=signal.SIGTERM, timeout=30.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            raise Failed("weftd did not stop in %gs" % timeout)
+        return super().stop(sig, timeout)
 
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
+    def wait_workers(self, n, timeout=15.0):
+        return super().wait_workers(n, timeout)
 
 
-# ---- /proc helpers ---------------------------------------------------------
-
-def socket_inodes(pid):
-    out = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if t.startswith("socket:["):
-                out.add(int(t[8:-1]))
-    except OSError:
-        pass
-    return out
-
-
-def tcp_table():
-    """inode -> (local port, remote port) of every TCP socket."""
-    out = {}
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                next(f)
-                for line in f:
-                    p = line.split()
-                    lport = int(p[1].rsplit(":", 1)[1], 16)
-                    rport = int(p[2].rsplit(":", 1)[1], 16)
-                    inode = int(p[9])
-                    if inode:
-                        out[inode] = (lport, rport)
-        except OSError:
-            pass
-    return out
-
-
-def peer_ports(pid, server_port, tbl=None):
-    """Client ports of pid's connections accepted on server_port.  The
-    TCP table is read after the process's fds: freeze the process
-    (SIGSTOP) for an exact answer, /proc/net/tcp can take a while to read
-    (every TIME_WAIT socket of the machine is in it)."""
-    inodes = socket_inodes(pid)
-    tbl = tbl if tbl is not None else tcp_table()
-    out = set()
-    for ino in inodes:
-        lr = tbl.get(ino)
-        if lr is not None and lr[0] == server_port and lr[1] != 0:
-            out.add(lr[1])
-    return out
-
-
-def owner_of(pids, client_port, server_port):
-    """Which of pids holds the server side of a client's connection."""
-    tbl = tcp_table()
-    for pid in pids:
-        if client_port in peer_ports(pid, server_port, tbl):
-            return pid
-    return None
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        p = f.read().rsplit(")", 1)[1].split()
-    return int(p[11]) + int(p[12])
-
-
-def rss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            m = re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M)
-        return int(m.group(1)) if m else 0
-    except OSError:
-        return 0
-
-
-def proc_status(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return f.read()
-
-
-def nfds(pid):
-    try:
-        return len(os.listdir("/proc/%d/fd" % pid))
-    except OSError:
-        return -1
-
-
-def pctl(values, q):
-    if not values:
-        return 0.0
-    v = sorted(values)
-    k = min(len(v) - 1, int(round(q / 100.0 * (len(v) - 1))))
-    return v[k]
-
-
-# ---- the load generator ----------------------------------------------------
-
-RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
-
-
-class _Conn:
-    __slots__ = ("sock", "tidx", "state", "payload", "sent", "got", "left",
-                 "deadline", "lport", "t0", "done", "connected")
-
-
-def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
-             pause=0.0):
-    """Keep nconns connections busy with echo exchanges until `stop` is
-    set; each connection does 1..exchanges exchanges of 1..size bytes
-    (`pause` seconds apart), then closes (the client closes first) and is
-    replaced."""
-    _child_init()
-    random.seed(seed)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
-    except (ValueError, OSError):
-        pass
-    sel = selectors.DefaultSelector()
-    st = collections.Counter()
-    fails = []
-    lat = []
-    buckets = collections.Counter()
-    t_start = time.time()
-    blob = os.urandom(65536)
-    conns = set()
-    retry = []   # (at, tidx)
-    idle = []    # (at, conn): paced connections between exchanges
-    seq = [0]
-
-    def fail(c, kind, detail):
-        st[kind] += 1
-        if len(fails) < 5000:
-            fails.append((time.time(), kind, detail, c.tidx, c.lport,
-                          c.done, c.connected))
-        close(c)
-
-    def close(c):
-        if c in conns:
-            conns.discard(c)
-            try:
-                sel.unregister(c.sock)
-            except (KeyError, ValueError):
-                pass
-            c.sock.close()
-
-    def start(tidx):
-        fam, addr = targets[tidx]
-        c = _Conn()
-        c.tidx = tidx
-        c.sock = socket.socket(fam, socket.SOCK_STREAM)
-        c.sock.setblocking(False)
-        c.lport = 0
-        c.done = 0
-        c.connected = False
-        c.left = random.randint(1, exchanges)
-        c.payload = b""
-        c.deadline = time.time() + timeout
-        c.state = "connect"
-        st["connects"] += 1
-        err = c.sock.connect_ex(addr)
-        conns.add(c)
-        if err in (0, errno.EINPROGRESS):
-            sel.register(c.sock, selectors.EVENT_WRITE, c)
-            return
-        if err == errno.ECONNREFUSED:
-            fail(c, "refused", "connect")
-        elif err == errno.EAGAIN:
-            fail(c, "refused", "backlog full (EAGAIN)")
-        else:
-            fail(c, "client_error", errno.errorcode.get(err, str(err)))
-        retry.append((time.time() + 0.05, tidx))
-
-    def begin(c):
-        seq[0] += 1
-        n = random.randint(1, size)
-        off = random.randint(0, len(blob) - n)
-        c.payload = (b"%08d" % (seq[0] % 10 ** 8) + blob[off:off + n])[:max(n, 8)]
-        c.sent = 0
-        c.got = bytearray()
-        c.t0 = time.time()
-        c.deadline = c.t0 + timeout
-        c.state = "send"
-        sel.modify(c.sock, selectors.EVENT_WRITE | selectors.EVENT_READ, c)
-        push(c)
-
-    def push(c):
-        try:
-            k = c.sock.send(c.payload[c.sent:])
-        except BlockingIOError:
-            return
-        except OSError as e:
-            fail(c, "reset" if e.errno in RESET_ERRNOS else "failed",
-                 "send: " + errno.errorcode.get(e.errno, str(e.errno)))
-            return
-        c.sent += k
-        if c.sent == len(c.payload):
-            c.state = "recv"
-            sel.modify(c.sock, selectors.EVENT_READ, c)
-
-    def readable(c):
-        if c.state == "idle":
-            try:
-                data = c.sock.recv(65536)
-            except BlockingIOError:
-                return
-            except OSError as e:
-                fail(c, "reset" if e.errno in RESET_ERRNOS else "failed",
-                     "idle: " + errno.errorcode.get(e.errno, str(e.errno)))
-                return
-            fail(c, "failed", "closed while idle" if not data else
-                 "unexpected bytes while idle")
-            return
-        try:
-            data = c.sock.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError as e:
-            fail(c, "reset" if e.errno in RESET_ERRNOS else "failed",
-                 "recv: " + errno.errorcode.get(e.errno, str(e.errno)))
-            return
-        if not data:
-            fail(c, "failed", "EOF after %d/%d bytes" %
-                 (len(c.got), len(c.payload)))
-            return
-        c.got += data
-        if len(c.got) < len(c.payload):
-            return
-        if bytes(c.got) != c.payload:
-            fail(c, "failed", "wrong bytes")
-            return
-        now = time.time()
-        st["completed"] += 1
-        buckets[int((now - t_start) * 10)] += 1
-        if len(lat) < 200000:
-            lat.append(now - c.t0)
-        c.done += 1
-        c.left -= 1
-        if c.left > 0 and pause > 0:
-            c.state = "idle"
-            c.deadline = now + pause + timeout
-            sel.modify(c.sock, selectors.EVENT_READ, c)
-            idle.append((now + pause, c))
-        elif c.left > 0:
-            begin(c)
-        else:
-            close(c)
-            start(c.tidx)
-
-    for i in range(nconns):
-        start(i % len(targets))
-    last_scan = time.time()
-    while not stop.is_set():
-        for key, ev in sel.select(0.02):
-            c = key.data
-            if c not in conns:
-                continue
-            if c.state == "connect":
-                err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if err:
-                    if err == errno.ECONNREFUSED:
-                        fail(c, "refused", "connect")
-                    elif err in RESET_ERRNOS:
-                        fail(c, "reset", "connect")
-                    else:
-                        fail(c, "failed", "connect: " +
-                             errno.errorcode.get(err, str(err)))
-                    retry.append((time.time() + 0.05, c.tidx))
-                    continue
-                c.connected = True
-                if c.sock.family == socket.AF_INET:
-                    c.lport = c.sock.getsockname()[1]
-                begin(c)
-                continue
-            if ev & selectors.EVENT_READ:
-                readable(c)
-                if c not in conns:
-                    continue
-            if ev & selectors.EVENT_WRITE and c.state == "send":
-                push(c)
-        now = time.time()
-        if idle:
-            due = [x for x in idle if x[0] <= now]
-            idle[:] = [x for x in idle if x[0] > now]
-            for _, c in due:
-                if c in conns:
-                    begin(c)
-        if retry:
-            due = [r for r in retry if r[0] <= now]
-            retry[:] = [r for r in retry if r[0] > now]
-            for _, tidx in due:
-                start(tidx)
-        if now - last_scan > 0.05:
-            last_scan = now
-            for c in list(conns):
-                if c.deadline < now:
-                    fail(c, "failed", "timeout in %s" % c.state)
-                    retry.append((now, c.tidx))
-        # Keep the count: a failed connection is replaced at once unless
-        # a retry is pending for it.
-        missing = nconns - len(conns) - len(retry)
-        for i in range(missing):
-            start(random.randrange(len(targets)))
-    inflight = len(conns)
-    for c in list(conns):
-        close(c)
-    q.put({"stats": dict(st), "fails": fails, "inflight": inflight,
-           "lat": [pctl(lat, 50), pctl(lat, 99), max(lat) if lat else 0],
-           "buckets": dict(buckets), "t_start": t_start,
-           "t_end": time.time()})
-
-
-def _background(target, *args):
-    """Run target(*args, stop, q) in a forked daemon process, tracked for
-    cleanup; returns (process, stop event, result queue)."""
-    ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    q = ctx.Queue()
-    p = ctx.Process(target=target, args=args + (stop, q))
-    p.daemon = True
-    p.start()
-    _loadgens.append(p)
-    return p, stop, q
-
-
-class Load:
-    """The load generator in its own process (so its work never delays the
-    harness's timing)."""
-
-    def __init__(self, targets, nconns=None, exchanges=20, size=512,
-                 timeout=10.0, pause=0.0):
-        ctx = multiprocessing.get_context("fork")
-        self.stop_evt = ctx.Event()
-        self.q = ctx.Queue()
-        self.p = ctx.Process(target=_loadgen, args=(
-            targets, nconns or N["load_conns"], exchanges, size, timeout,
-            self.stop_evt, self.q, random.random(), pause))
-        self.p.daemon = True
-        self.p.start()
-        _loadgens.append(self.p)
-        self.result = None
-
-    def finish(self):
-        self.stop_evt.set()
-        try:
-            self.result = self.q.get(timeout=30)
-        except Exception:
-            self.p.kill()
-            raise Failed("load generator did not report")
-        self.p.join(5)
-        r = self.result
-        s = r["stats"]
-        for k in ("completed", "failed", "reset", "refused",
-                  "client_error", "connects"):
-            s.setdefault(k, 0)
-        return r
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        if self.result is None and self.p.is_alive():
-            self.stop_evt.set()
-            self.p.join(5)
-            if self.p.is_alive():
-                self.p.kill()
-
-
-def tcp(addr):
-    return (socket.AF_INET, addr)
-
-
-def unix(path):
-    return (socket.AF_UNIX, path)
-
-
-def counts(r):
-    s = r["stats"]
-    return {k: s[k] for k in ("completed", "failed", "reset", "refused")}
-
-
-def max_gap(r, t_from, t_to):
-    """Longest run of 100 ms buckets without a completed exchange between
-    the absolute times t_from and t_to, in seconds."""
-    b = r["buckets"]
-    lo = int((t_from - r["t_start"]) * 10)
-    hi = int((t_to - r["t_start"]) * 10)
-    gap = best = 0
-    for i in range(lo, hi):
-        if b.get(str(i), b.get(i, 0)) == 0:
-            gap += 1
-            best = max(best, gap)
-        else:
-            gap = 0
-    return best / 10.0
-
-
-def fail_summary(r, n=6):
-    c = collections.Counter((k, d) for _, k, d, *_ in r["fails"])
-    return "; ".join("%s %s x%d" % (k, d, v) for (k, d), v in
-                     c.most_common(n))
+def active(w):
+    """Connections w's workers hold, from `weftd -s status` (their
+    heartbeat brings the counts up to 1 s late)."""
+    return sum(r["active"] for r in status_rows(w.status()))
 
 
 # ---- small clients -----------------------------------------------------------
 
-def connect(addr, timeout=5.0):
-    fam = socket.AF_UNIX if isinstance(addr, str) else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(addr)
-    return s
-
-
 def recv_until(s, pred, limit=1 << 22):
-    data = b""
-    while not pred(data):
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > limit:
-            break
-    return data
+    """weftdlib.recv_until, ending at a timeout with what came."""
+    return weftdlib.recv_until(s, pred, limit, partial=True)
 
 
 def exchange(addr, payload, timeout=5.0):
-    s = connect(addr, timeout)
-    try:
-        s.sendall(payload)
-        return recv_until(s, lambda d: len(d) >= len(payload))
-    finally:
-        s.close()
-
-
-def echo_latencies(addr, n, size=32, spread=0.0):
-    """n round trips on one connection, spread over `spread` seconds;
-    seconds each."""
-    s = connect(addr)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    msg = b"x" * size
-    out = []
-    gap = spread / n if n else 0
-    try:
-        for _ in range(n):
-            if gap:
-                time.sleep(gap)
-            t0 = time.perf_counter()
-            s.sendall(msg)
-            got = 0
-            while got < size:
-                k = len(s.recv(65536))
-                if k == 0:
-                    raise Failed("echo connection closed")
-                got += k
-            out.append(time.perf_counter() - t0)
-    finally:
-        s.close()
-    return out
+    return weftdlib.exchange(addr, payload, timeout=timeout, partial=True,
+                             limit=1 << 22)
 
 
 # ---- reporting ---------------------------------------------------------------
@@ -970,7 +337,7 @@ def hup_swap_plugin(rep):
     # A worker runs a sealed copy of the plugin, which it keeps open as
     # "/memfd:weftd-plugin:echo.so": which bytes does it hold?
     ran = collections.Counter()
-    for pid in w.children():
+    for pid in w.workers():
         try:
             fds = os.listdir("/proc/%d/fd" % pid)
         except OSError:
@@ -1019,7 +386,7 @@ def hup_many(rep):
         peak = 0
         for i in range(N["hups"]):
             times.append(_reload(w, i + 2))
-            peak = max(peak, len(w.children()))
+            peak = max(peak, len(w.workers()))
         t_hups = time.time() - t0
         mark = w.log.mark()
         for i in range(10):
@@ -1033,7 +400,7 @@ def hup_many(rep):
     ck = rep.load("short clients c/f/r/ref", rk)
     # Let every old generation drain.
     end = time.time() + 15
-    while time.time() < end and len(w.children()) != 2:
+    while time.time() < end and len(w.workers()) != 2:
         time.sleep(0.1)
     fds1 = nfds(w.proc.pid)
     gens = w.log.find(r"reload complete: generation (\d+)")
@@ -1046,7 +413,7 @@ def hup_many(rep):
     rep.set("HUPs/s", "%.1f" % (N["hups"] / t_hups))
     rep.set("supervisor fds before/after", "%d/%d" % (fds0, fds1))
     rep.set("peak worker processes (draining included)", peak)
-    rep.set("processes after", len(w.children()))
+    rep.set("processes after", len(w.workers()))
     too_many = w.log.find(r"too many draining generations")
     rep.set("'too many draining' warnings", len(too_many))
     rep.check(c["failed"] + c["reset"] + c["refused"] == 0,
@@ -1054,8 +421,8 @@ def hup_many(rep):
     rep.check(ck["failed"] + ck["reset"] + ck["refused"] == 0,
               "lost exchanges (keep-alive clients): " + fail_summary(rk))
     rep.check(fds1 <= fds0, "supervisor fds grew %d -> %d" % (fds0, fds1))
-    rep.check(len(w.children()) == 2, "old workers left: %r" %
-              w.children())
+    rep.check(len(w.workers()) == 2, "old workers left: %r" %
+              w.workers())
     rep.check(w.stop() == 0, "weftd exit status")
 
 
@@ -1180,7 +547,7 @@ def reuse_port_shrink(rep):
                 if k % 2 == 0:
                     w.proc.send_signal(signal.SIGTTOU)
                     w.log.wait(r"SIGTTOU: 2 worker", start=mark)
-                    w.wait_children(2)
+                    w.wait_workers(2)
                     time.sleep(hold)
                     mark = w.log.mark()
                     w.proc.send_signal(signal.SIGTTIN)
@@ -1188,7 +555,7 @@ def reuse_port_shrink(rep):
                 else:
                     w.write_conf(REUSE_PORT % (2, PLUGIN_DIR, port))
                     _reload(w, 0)
-                    w.wait_children(2)
+                    w.wait_workers(2)
                     time.sleep(hold)
                     w.write_conf(REUSE_PORT % (3, PLUGIN_DIR, port))
                     _reload(w, 0)
@@ -1344,7 +711,7 @@ def _fault_plugin(rep, plugin, trigger, expect_line):
     fport = w.port(plugin)
     with Load([tcp(port)]) as ld:
         time.sleep(D["warm"])
-        pids = w.children()
+        pids = w.workers()
         s = connect(fport)
         s.sendall(b"hello\n")
         assert recv_until(s, lambda d: d.endswith(b"\n")) == b"hello\n"
@@ -1406,228 +773,58 @@ def plugin_stack_overflow(rep):
                   r"weft: fiber stack overflow in fiber 'overflow'")
 
 
-def _slowloris(addr, n, stop, q):
-    """n clients, each sending one byte of a never-ending HTTP head per
-    second."""
-    _child_init()
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
-    except (ValueError, OSError):
-        pass
-    socks = []
-    errors = collections.Counter()
-    for i in range(n):
-        try:
-            s = socket.socket()
-            s.settimeout(5)
-            s.connect(addr)
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            s.setblocking(False)
-            socks.append(s)
-        except OSError as e:
-            errors["connect " + errno.errorcode.get(e.errno, "?")] += 1
-        if i % 50 == 49:
-            time.sleep(0.05)
-    q.put(("connected", len(socks)))
-    sent = 0
-    k = 0
-    t0 = time.time()
-    while not stop.is_set() and socks:
-        # One byte per client per second, spread over the second.
-        due = int((time.time() - t0) * len(socks))
-        while k < due:
-            s = socks[k % len(socks)]
-            try:
-                s.send(b"a")
-                sent += 1
-            except BlockingIOError:
-                pass
-            except OSError as e:
-                errors["send " + errno.errorcode.get(e.errno, "?")] += 1
-            k += 1
-        time.sleep(0.005)
-    alive = 0
-    for s in socks:
-        try:
-            d = s.recv(1024)
-            # Nothing should have been answered; b"" means closed.
-            alive += d != b""
-        except BlockingIOError:
-            alive += 1
-        except OSError:
-            pass
-        s.close()
-    q.put(("done", {"sent": sent, "open_at_end": alive,
-                    "errors": dict(errors)}))
-
-
 # The partial head every dribbling client starts with.
-_SLOW_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
-
-
-def _http_response_len(data):
-    """Length of the first complete response in data, or 0."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return 0
-    m = re.search(rb"\r\nContent-Length: (\d+)\r\n", data[:end + 2])
-    n = end + 4 + (int(m.group(1)) if m else 0)
-    return n if len(data) >= n else 0
-
-
-def _slowloris_timed(addr, n, stop, q):
-    """n slowloris clients against a short header_timeout, reading what
-    they get.  Every 10th client is silent (connects, sends nothing);
-    every 10th+1 completes one request, then dribbles its next head
-    ("keep-alive"); the rest dribble their first head ("trickle").
-    Dribbling is one byte per client per second, and goes on after the
-    server's EOF (a stubborn client), until a send fails because the
-    server has closed for good."""
-    _child_init()
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
-    except (ValueError, OSError):
-        pass
-    sel = selectors.DefaultSelector()
-    cl = []
-    errors = collections.Counter()
-    for i in range(n):
-        kind = ("silent" if i % 10 == 0 else
-                "keepalive" if i % 10 == 1 else "trickle")
-        try:
-            s = socket.socket()
-            s.settimeout(5)
-            s.connect(addr)
-            t0 = time.time()
-            if kind == "trickle":
-                s.sendall(_SLOW_HEAD)
-            elif kind == "keepalive":
-                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            s.setblocking(False)
-        except OSError as e:
-            errors["connect " + errno.errorcode.get(e.errno, "?")] += 1
-            continue
-        c = {"kind": kind, "s": s, "t0": t0, "data": b"",
-             "t_head": t0 if kind == "trickle" else None,
-             "t_ans": None, "t_eof": None, "reset": False, "open": True}
-        sel.register(s, selectors.EVENT_READ, c)
-        cl.append(c)
-        if i % 50 == 49:
-            time.sleep(0.05)
-    q.put(("connected", len(cl)))
-    k = 0
-    t_start = time.time()
-    while not stop.is_set() and cl:
-        for key, _ in sel.select(timeout=0.005):
-            c = key.data
-            now = time.time()
-            try:
-                d = c["s"].recv(65536)
-            except BlockingIOError:
-                continue
-            except OSError as e:
-                errors["recv " + errno.errorcode.get(e.errno, "?")] += 1
-                d = b""
-            if not d:
-                c["t_eof"] = now
-                sel.unregister(c["s"])
-                if c["kind"] == "silent":
-                    c["s"].close()
-                    c["open"] = False
-                continue
-            c["data"] += d
-            if c["kind"] == "keepalive" and c["t_head"] is None:
-                if _http_response_len(c["data"]):
-                    # The first answer is in: start the next head, whose
-                    # clock starts at its first byte.
-                    try:
-                        c["s"].send(_SLOW_HEAD)
-                        c["t_head"] = now
-                    except OSError as e:
-                        errors["send " + errno.errorcode.get(
-                            e.errno, "?")] += 1
-            if c["t_ans"] is None and re.search(
-                    rb"(^|\n)HTTP/1.1 408 ", c["data"]):
-                c["t_ans"] = now
-        # One byte per dribbling client per second, spread over the
-        # second, as in _slowloris.
-        due = int((time.time() - t_start) * len(cl))
-        while k < due:
-            c = cl[k % len(cl)]
-            k += 1
-            if not c["open"] or c["t_head"] is None:
-                continue
-            try:
-                c["s"].send(b"a")
-            except BlockingIOError:
-                pass
-            except OSError:
-                # The server has closed for good: its lingering close
-                # is over.
-                c["reset"] = True
-                c["open"] = False
-                if c["t_eof"] is None:
-                    sel.unregister(c["s"])
-                c["s"].close()
-    out = {"errors": dict(errors)}
-    for kind in ("trickle", "keepalive", "silent"):
-        mine = [c for c in cl if c["kind"] == kind]
-        ok200 = [c for c in mine
-                 if c["data"].startswith(b"HTTP/1.1 200 OK\r\n")]
-        rest = [c["data"][_http_response_len(c["data"]):]
-                if c["kind"] == "keepalive" else c["data"] for c in mine]
-        out[kind] = {
-            "n": len(mine),
-            "200 first": len(ok200),
-            "408": sum(1 for r in rest
-                       if r.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
-                       and b"Connection: close\r\n" in r),
-            "no data": sum(1 for c in mine if not c["data"]),
-            "eof": sum(1 for c in mine if c["t_eof"] is not None),
-            # A send failed: the server had closed for good.
-            "reset after eof": sum(1 for c in mine if c["reset"]),
-            "t_ans": [c["t_ans"] - c["t_head"] for c in mine
-                      if c["t_ans"] is not None and c["t_head"]],
-            "t_eof": [c["t_eof"] - c["t0"] for c in mine
-                      if c["t_eof"] is not None],
-        }
-    for c in cl:
-        if c["open"]:
-            c["s"].close()
-    q.put(("done", out))
-
-
-def _worker_fds_rss(w):
-    """(fds, RSS KiB) summed over w's workers."""
-    pids = w.children()
-    return (sum(nfds(x) for x in pids), sum(rss_kb(x) for x in pids))
 
 
 @scenario
 def slowloris(rep):
     """N slowloris clients on http-hello (one byte a second, never
     finishing a head).  Phase 1, header_timeout off, so that all are held:
-    a normal client's echo p99 stays within 2x of idle (or within 1 ms of
-    it: the noise floor of this shared machine).  The figure compared is
-    the median of the p99s of 5 windows per phase, idle taken before and
-    after.  Phase 2, header_timeout 3 s, three waves: every dribbling
-    client gets 408 and the server's EOF, a silent one an EOF alone, the
-    workers' fds come back to their baseline after each wave, and their
-    RSS levels off (see _slowloris_timeout)."""
+    a normal client's echo p99 stays within 2x of an idle twin's (or
+    within 1 ms of it: the noise floor of this shared machine).  The twin
+    is a second weftd on the same config without the slowloris clients,
+    sampled in turn with the first (load.echo_latencies_paired), so that
+    both see the same load from the rest of the machine.  The figure
+    compared is the median of the p99s of 5 windows; a phase that misses
+    is measured again, up to three times in all: what the slowloris
+    clients cost shows in every try, a stall the scheduler gives one
+    process and not the other does not.  The first weftd's own idle p99,
+    before and after, is reported.  Phase 2, header_timeout 3 s, three
+    waves: every dribbling client gets 408 and the server's EOF, a silent
+    one an EOF alone, the workers' fds come back to their baseline after
+    each wave, and their RSS levels off (see _slowloris_timeout)."""
     n = N["slowloris"]
     hello = 'http-hello = { path = "http-hello.so"; };'
-    w = Weftd(conf_text(limit=65536).replace(hello, hello.replace(
-        "};", 'settings = { header_timeout = 0; }; };'))).wait_ready(2)
-    port = w.port("echo")
-    echo_latencies(port, 200)      # warm up
-    idle = echo_latencies(port, N["lat_samples"], spread=D["latency"])
-    rss0 = sum(rss_kb(p) for p in w.children())
-    p, stop, q = _background(_slowloris, w.port("http-hello"), n)
+    text = conf_text(limit=65536).replace(hello, hello.replace(
+        "};", 'settings = { header_timeout = 0; }; };'))
+
+    def windows(v, k=5):
+        # p99 of each of k consecutive windows: a burst of noise from
+        # the rest of the machine spoils one window, not the figure.
+        n = len(v) // k
+        return [pctl(v[i * n:(i + 1) * n], 99) * 1e3 for i in range(k)]
+    w = Weftd(text).wait_ready(2)
+    twin = Weftd(text).wait_ready(2)
+    ports = (w.port("echo"), twin.port("echo"))
+    echo_latencies_paired(ports, 200)      # warm up
+    idle, idle_t = echo_latencies_paired(ports, N["lat_samples"],
+                                         spread=D["latency"])
+    rss0 = sum(rss_kb(p) for p in w.workers())
+    p, stop, q = background(load.slowloris, w.port("http-hello"), n)
+    tries = []
     try:
         kind, connected = q.get(timeout=60)
         time.sleep(2.0)
-        busy = echo_latencies(port, N["lat_samples"], spread=D["latency"])
-        rss1 = sum(rss_kb(p) for p in w.children())
+        # A slowdown the slowloris clients cause shows in every try; the
+        # scheduler's, from the rest of the machine, comes and goes.
+        for _ in range(3):
+            busy, busy_t = echo_latencies_paired(ports, N["lat_samples"],
+                                                 spread=D["latency"])
+            got, ref = pctl(windows(busy), 50), pctl(windows(busy_t), 50)
+            tries.append("%.3f/%.3f" % (ref, got))
+            if got <= 2 * ref or got - ref <= 1.0:
+                break
+        rss1 = sum(rss_kb(p) for p in w.workers())
         status = w.status()
     finally:
         stop.set()
@@ -1636,67 +833,50 @@ def slowloris(rep):
         except Exception:
             info = {}
         p.join(5)
-    idle2 = echo_latencies(port, N["lat_samples"], spread=D["latency"])
-    active = sum(int(m) for m in re.findall(
-        r"^\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)", status, re.M))
+    idle2, idle2_t = echo_latencies_paired(ports, N["lat_samples"],
+                                           spread=D["latency"])
+    held = sum(r["active"] for r in status_rows(status))
 
-    def windows(v, k=5):
-        # p99 of each of k consecutive windows: a burst of noise from
-        # the rest of the machine spoils one window, not the figure.
-        n = len(v) // k
-        return [pctl(v[i * n:(i + 1) * n], 99) * 1e3 for i in range(k)]
-    p99i, p99b, p99i2 = (pctl(idle, 99) * 1e3, pctl(busy, 99) * 1e3,
-                         pctl(idle2, 99) * 1e3)
-    ref = pctl(windows(idle) + windows(idle2), 50)
-    got = pctl(windows(busy), 50)
+    def ms(v, q):
+        return pctl(v, q) * 1e3
     rep.set("slowloris clients connected", connected)
-    rep.set("connections held by workers", active)
+    rep.set("connections held by workers", held)
     rep.set("bytes dribbled", info.get("sent"))
     rep.set("still open at the end", info.get("open_at_end"))
     rep.set("echo p50 ms idle/slowloris", "%.3f/%.3f" % (
-        pctl(idle, 50) * 1e3, pctl(busy, 50) * 1e3))
+        ms(idle, 50), ms(busy, 50)))
     rep.set("echo p99 ms idle/slowloris/idle again", "%.3f/%.3f/%.3f" % (
-        p99i, p99b, p99i2))
-    rep.set("median of 5-window p99s ms idle/slowloris", "%.3f/%.3f" % (
-        ref, got))
-    rep.set("ratio", "%.2f" % (got / ref if ref else 0))
+        ms(idle, 99), ms(busy, 99), ms(idle2, 99)))
+    rep.set("idle twin's echo p99 ms meanwhile", "%.3f/%.3f/%.3f" % (
+        ms(idle_t, 99), ms(busy_t, 99), ms(idle2_t, 99)))
+    rep.set("median of 5-window p99s ms idle before+after/idle twin/"
+            "slowloris", "%.3f/%.3f/%.3f" % (
+                pctl(windows(idle) + windows(idle2), 50), ref, got))
+    rep.set("ratio to the twin", "%.2f" % (got / ref if ref else 0))
+    rep.set("tries: twin/slowloris ms", ", ".join(tries))
     rep.set("workers' RSS MB before/with", "%.1f/%.1f" % (rss0 / 1024.0,
                                                         rss1 / 1024.0))
     if info.get("errors"):
         rep.note("slowloris client errors: %r" % info["errors"])
     rep.check(connected == n, "only %d/%d slowloris clients connected" %
               (connected, n))
-    rep.check(active >= n, "workers hold only %d connections" % active)
+    rep.check(held >= n, "workers hold only %d connections" % held)
     rep.check(got <= 2 * ref or got - ref <= 1.0,
-              "p99 %.3f ms vs idle %.3f ms" % (got, ref))
+              "p99 %.3f ms vs the idle twin's %.3f ms in %d tries (%s)" % (
+                  got, ref, len(tries), ", ".join(tries)))
     rep.check(w.stop() == 0, "weftd exit status")
+    rep.check(twin.stop() == 0, "weftd exit status (twin)")
     _slowloris_timeout(rep, n)
 
 
-def _worker_rss_split(w):
-    """(RssAnon, RssFile + RssShmem) KiB summed over w's workers."""
-    anon = other = 0
-    for pid in w.children():
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                st = f.read()
-        except OSError:
-            continue
-        for key, v in re.findall(r"^(Rss\w+):\s+(\d+)", st, re.M):
-            if key == "RssAnon":
-                anon += int(v)
-            else:
-                other += int(v)
-    return anon, other
-
-
 def _slowloris_wave(w, addr, n, timeout, base, margin):
-    """One wave of _slowloris_timed against w; returns its figures.  Once
-    the workers' fds are back, their RSS is read after the pools' trim
+    """One wave of load.slowloris_timed against w; returns its figures.
+    Once the workers' fds are back, their RSS is read after the pools' trim
     (between one and two _TRIM_MS periods), waiting up to 5 s more for it
     to come within `margin` KiB of `base`."""
-    fds0, rss0 = _worker_fds_rss(w)
-    p, stop, q = _background(_slowloris_timed, addr, n)
+    fds0, rss0 = workers_fds_rss(w.workers())
+    map0 = {pid: weftdlib.fds(pid) for pid in w.workers()}
+    p, stop, q = background(load.slowloris_timed, addr, n)
     f = {"fds0": fds0, "rss0": rss0, "peak_fds": fds0, "peak_rss": rss0,
          "t_back": None, "served": None, "connected": 0, "info": {}}
     try:
@@ -1706,7 +886,7 @@ def _slowloris_wave(w, addr, n, timeout, base, margin):
         # after the last connect: the 408s are due `timeout` s after each
         # head began, and each lingering close takes up to 2 s more.
         while time.time() - t_conn < 30:
-            fds, rss = _worker_fds_rss(w)
+            fds, rss = workers_fds_rss(w.workers())
             f["peak_fds"] = max(f["peak_fds"], fds)
             f["peak_rss"] = max(f["peak_rss"], rss)
             if f["served"] is None and time.time() - t_conn > 1.0:
@@ -1717,22 +897,22 @@ def _slowloris_wave(w, addr, n, timeout, base, margin):
                 break
             time.sleep(0.1)
         time.sleep(0.5)
-        f["fds1"], f["rss1"] = _worker_fds_rss(w)
+        f["fds1"], f["rss1"] = workers_fds_rss(w.workers())
+        f["fds_diff"] = _fds_diff(map0, {pid: weftdlib.fds(pid)
+                                         for pid in w.workers()})
         t_rss = time.time()
         time.sleep(2 * _TRIM_MS / 1000.0 + 0.2)
         while True:
-            f["rss1"] = _worker_fds_rss(w)[1]
+            f["rss1"] = workers_fds_rss(w.workers())[1]
             if f["rss1"] <= base + margin or time.time() - t_rss > 5:
                 break
             time.sleep(0.1)
         f["t_rss"] = time.time() - t_rss
-        f["split1"] = _worker_rss_split(w)
+        f["split1"] = rss_split(w.workers())
         # The workers' counts in the status reach the supervisor with
         # their heartbeat, up to 1 s late.
         for _ in range(30):
-            f["active"] = sum(int(m) for m in re.findall(
-                r"^\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)", w.status(),
-                re.M))
+            f["active"] = active(w)
             if f["active"] == 0:
                 break
             time.sleep(0.1)
@@ -1749,6 +929,35 @@ def _slowloris_wave(w, addr, n, timeout, base, margin):
     return f
 
 
+def _warm_up(w, addr, n, timeout=15.0):
+    """HTTP requests to addr until each of w's n workers has accepted a
+    connection.  Whichever worker accepts first gets a connection: on a
+    busy machine one of them may win a whole batch."""
+    end = time.time() + timeout
+    while True:
+        for _ in range(20):
+            _http_body(addr)
+        rows = status_rows(w.status())
+        if len(rows) == n and all(r["accepted"] > 0 for r in rows):
+            return
+        if time.time() > end:
+            raise Failed("warm-up: a worker accepted nothing: %r" % rows)
+        # The counts come with the workers' heartbeat, once a second.
+        time.sleep(0.3)
+
+
+def _fds_diff(before, after):
+    """What changed between two {pid: weftdlib.fds(pid)} readings."""
+    out = []
+    for pid in sorted(set(before) | set(after)):
+        b, a = before.get(pid, {}), after.get(pid, {})
+        for fd in sorted(set(b) | set(a)):
+            if b.get(fd) != a.get(fd):
+                out.append("pid %d fd %d: %s -> %s" % (
+                    pid, fd, b.get(fd, "-"), a.get(fd, "-")))
+    return "; ".join(out) or "none"
+
+
 # The pools' trim period for the slowloris waves (WEFT_POOL_TRIM_MS; the
 # default is 5 s), and how far above the baseline a wave's workers may
 # stay once it is over and trimmed, in KiB over both workers.
@@ -1759,7 +968,7 @@ _RSS_MARGIN = 512
 def _slowloris_timeout(rep, n, timeout=3.0,
                        waves=int(os.environ.get("STRESS_WAVES", "3"))):
     """Phase 2 of slowloris: `waves` waves of n clients, one after the
-    other, against header_timeout = `timeout` s (see _slowloris_timed).
+    other, against header_timeout = `timeout` s (see load.slowloris_timed).
     Every wave must be answered and dropped, and the workers' fds must
     come back to their baseline after each, and so must their RSS: the
     fiber stacks and buffers the wave left in libweft's pools give their
@@ -1782,14 +991,14 @@ def _slowloris_timeout(rep, n, timeout=3.0,
             os.environ["WEFT_POOL_TRIM_MS"] = old
     addr = w.port("http-hello")
     # Warm up both workers (their first connections allocate what they
-    # keep for good: libuv's and the plugins' state), let the pools trim
-    # what the warm-up left, then take the baseline.
-    for _ in range(20):
-        _http_body(addr)
+    # keep for good: libuv's and the plugins' state, and libuv's EMFILE
+    # reserve fd, /dev/null, opened at a loop's first uv_tcp_init), let
+    # the pools trim what the warm-up left, then take the baseline.
+    _warm_up(w, addr, 2)
     echo_latencies(w.port("echo"), 50)
     time.sleep(2 * _TRIM_MS / 1000.0 + 0.5)
-    base = _worker_fds_rss(w)[1]
-    split0 = _worker_rss_split(w)
+    base = workers_fds_rss(w.workers())[1]
+    split0 = rss_split(w.workers())
     fs = [_slowloris_wave(w, addr, n, timeout, base, _RSS_MARGIN)
           for _ in range(waves)]
 
@@ -1864,8 +1073,8 @@ def _slowloris_timeout(rep, n, timeout=3.0,
         rep.check(f["served"] == b"Hello, world!\n",
                   "wave %d: a normal request got %r" % (i, f["served"]))
         rep.check(f["t_back"] is not None and f["fds1"] <= f["fds0"],
-                  "wave %d: worker fds %d, baseline %d" % (
-                      i, f["fds1"], f["fds0"]))
+                  "wave %d: worker fds %d, baseline %d (changed: %s)" % (
+                      i, f["fds1"], f["fds0"], f["fds_diff"]))
         rep.check(f["active"] == 0, "wave %d: workers still hold %d "
                   "connections" % (i, f["active"]))
         stubborn = tr_.get("n", 0) + ka_.get("n", 0)
@@ -1888,41 +1097,6 @@ def _slowloris_timeout(rep, n, timeout=3.0,
     rep.check(w.stop() == 0, "weftd exit status (timeout phase)")
 
 
-def _flood(addr, n, stop, q):
-    """n clients that send as fast as they can and never read."""
-    _child_init()
-    socks = []
-    for i in range(n):
-        s = socket.socket()
-        # Small client buffers: the kernel side stays small, the server's
-        # own buffering is what is measured.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
-        s.connect(addr)
-        s.setblocking(False)
-        socks.append(s)
-    chunk = os.urandom(65536)
-    sent = 0
-    q.put("connected")
-    while not stop.is_set():
-        progress = False
-        for s in socks:
-            try:
-                sent += s.send(chunk)
-                progress = True
-            except BlockingIOError:
-                pass
-            except OSError:
-                pass
-        if not progress:
-            time.sleep(0.01)
-    q.put(sent)
-    for s in socks:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                     b"\1\0\0\0\0\0\0\0")
-        s.close()
-
-
 @scenario
 def flood_no_read(rep):
     """N clients send without reading (to echo, limit 65536): the server
@@ -1935,9 +1109,9 @@ def flood_no_read(rep):
                                'plugin = "echo"; limit = %d; },' % limit, 1)
     w = Weftd(text).wait_ready(2)
     port = w.port("echo")
-    pids = w.children()
+    pids = w.workers()
     rss0 = sum(rss_kb(p) for p in pids)
-    p, stop, q = _background(_flood, port, n)
+    p, stop, q = background(load.flood, port, n)
     samples = []
     lat = []
     try:
@@ -2081,7 +1255,7 @@ def emfile(rep):
     n = N["emfile_clients"]
     w = Weftd(conf_text(), nofile=64).wait_ready(2)
     port = w.port("echo")
-    pids = w.children()
+    pids = w.workers()
     socks = []
     for i in range(n):
         s = socket.socket()
@@ -2130,8 +1304,7 @@ def emfile(rep):
     for key in list(sel.get_map().values()):
         key.fileobj.close()
     status = w.status()
-    pauses = sum(int(m) for m in re.findall(
-        r"^\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)", status, re.M))
+    pauses = sum(r["emfile_pauses"] for r in status_rows(status))
     time.sleep(0.2)
     fresh = sum(1 for i in range(20)
                 if exchange(port, b"fresh %d" % i) == b"fresh %d" % i)
@@ -2162,7 +1335,7 @@ def blocked_loop(rep):
     bport = w.port("block")
     with Load([tcp(port)], timeout=20.0) as ld:
         time.sleep(D["warm"])
-        pids = w.children()
+        pids = w.workers()
         s = connect(bport)
         s.sendall(b"hi\n")
         assert recv_until(s, lambda d: d.endswith(b"\n")) == b"hi\n"
@@ -2309,7 +1482,7 @@ def privileges(rep):
     try:
         port = w.port("echo")
         rows = []
-        for pid in [w.proc.pid] + w.children():
+        for pid in [w.proc.pid] + w.workers():
             st = proc_status(pid)
             uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", st,
                             re.M).groups()
@@ -2448,7 +1621,7 @@ def main():
                 rep.note(line)
         finally:
             # A sanitizer build reports memory errors in the log.
-            for w_ in _weftds:
+            for w_ in weftdlib.started:
                 m = re.search(r"(ERROR: AddressSanitizer[^\n]*|"
                               r"runtime error:[^\n]*|"
                               r"ERROR: LeakSanitizer[^\n]*)", w_.log.text())
@@ -2456,9 +1629,9 @@ def main():
                     rep.problems.append("sanitizer: " + m.group(1))
                     if status == "ok":
                         status = "not ok"
-            del _weftds[:]
             # Whatever it started is gone before the next one.
-            _kill_children()
+            weftdlib.kill_started()
+            del weftdlib.started[:]
         el = time.time() - t0
         rep.set("duration s", "%.1f" % el)
         results.append((fn.__name__, status, rep))
