@@ -217,7 +217,7 @@ struct weft__conn {
 	uint32_t c_owner_done : 1;     /* handler returned / weft_stream_free */
 	uint32_t c_server_owned : 1;   /* released by weft when handler ends */
 	uint32_t c_carved : 1;	/* lives on its fiber's stack (weft__carve) */
-	uint32_t c_timedout : 1; /* a read or drain on it timed out */
+	uint32_t c_timedout : 1; /* its last read or drain wait timed out */
 	uint32_t c_reason : 4;	 /* enum weft_close_reason, first one wins */
 	/* Transport state, owned by transport_uv.c. */
 	uint32_t c_handle_live : 1; /* uv handle initialised and not closed */
@@ -267,15 +267,16 @@ weft__conn_of_writer(const weft_writer_t *w)
 	return WEFT__CONTAINER_OF(w, weft__conn_t, c_w);
 }
 
-/* Wait for bytes on r; a timeout on a connection's reader is kept as its
- * close reason, should the handler then end it. */
+/* Wait for bytes on r.  Whether a connection's last wait timed out is
+ * kept: if the handler then ends it, that is why (a timeout a handler
+ * uses as a tick and reads on after is forgotten at the next wait). */
 static inline int
 weft__reader_park(weft_reader_t *r)
 {
 	int rc = weft__park(&r->r_wq);
 
-	if (rc == WEFT_ETIMEDOUT && !r->r_standalone)
-		weft__conn_of_reader(r)->c_timedout = 1;
+	if (!r->r_standalone)
+		weft__conn_of_reader(r)->c_timedout = rc == WEFT_ETIMEDOUT;
 	return rc;
 }
 

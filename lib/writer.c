@@ -89,8 +89,8 @@ weft_drain(weft_writer_t *w)
 		return 0;
 	if (w->w_cbmode)
 		return -EAGAIN; /* the drain callback says when */
-	if ((rc = weft__park(&w->w_wq)) == WEFT_ETIMEDOUT)
-		c->c_timedout = 1;
+	rc = weft__park(&w->w_wq);
+	c->c_timedout = rc == WEFT_ETIMEDOUT; /* see weft__reader_park */
 	return rc;
 }
 
@@ -114,15 +114,18 @@ weft_can_write_eof(const weft_writer_t *w)
 	return 1;
 }
 
-/* Why a close by this side ends the connection: what happened last. */
+/*
+ * Why a close by this side ends the connection: the peer had finished,
+ * the last wait timed out, or the last read error was an over-limit one.
+ */
 static int
 close_reason(const weft__conn_t *c)
 {
+	if (c->c_r.r_eof)
+		return WEFT_CLOSE_EOF;
 	if (c->c_timedout)
 		return WEFT_CLOSE_TIMEOUT;
-	if (c->c_r.r_errcode == 1) /* a read went past the limit */
-		return WEFT_CLOSE_LIMIT;
-	return c->c_r.r_eof ? WEFT_CLOSE_EOF : WEFT_CLOSE_LOCAL;
+	return c->c_r.r_errcode == 1 ? WEFT_CLOSE_LIMIT : WEFT_CLOSE_LOCAL;
 }
 
 int

@@ -493,6 +493,41 @@ test_reason_timeout(void **state)
 	wt_run(body_reason_timeout, NULL);
 }
 
+/* A timeout the handler uses as a tick, reading on after it, is not why
+ * the connection ends. */
+static void
+body_reason_timeout_tick(void *arg)
+{
+	static struct towner t;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	char buf[8];
+	int peer;
+
+	(void)arg;
+	town_init(&t);
+	pair_conn(0, &r, &w, &peer);
+	town_add(&t, w);
+	assert_int_equal(weft_deadline_set(20), 0);
+	assert_int_equal(weft_read(r, buf, sizeof(buf)), WEFT_ETIMEDOUT);
+	weft_deadline_clear();
+	assert_int_equal(write(peer, "x", 1), 1);
+	assert_int_equal(weft_read(r, buf, sizeof(buf)), 1);
+	/* The last wait had bytes: an abort now is an abort. */
+	weft_abort(w);
+	assert_int_equal(weft_close_reason(w), WEFT_CLOSE_ABORT);
+	town_wait(&t, w, WEFT_CLOSE_ABORT);
+	close(peer);
+	weft__owner_fini(&t.o);
+}
+
+static void
+test_reason_timeout_tick(void **state)
+{
+	(void)state;
+	wt_run(body_reason_timeout_tick, NULL);
+}
+
 static void
 body_reason_abort(void *arg)
 {
@@ -686,6 +721,7 @@ main(void)
 		cmocka_unit_test(test_reason_local),
 		cmocka_unit_test(test_reason_reset),
 		cmocka_unit_test(test_reason_timeout),
+		cmocka_unit_test(test_reason_timeout_tick),
 		cmocka_unit_test(test_reason_abort),
 		cmocka_unit_test(test_reason_limit),
 		cmocka_unit_test(test_reason_shutdown),
