@@ -153,13 +153,8 @@ void weft__reader_trim(weft_reader_t *r);
 
 /* ---- Writers and connections ------------------------------------------ */
 
-enum weft__conn_kind {
-	WEFT__CONN_FAKE = 0,
-	WEFT__CONN_TCP,
-	WEFT__CONN_UNIX,
-};
-
 struct weft__wstate; /* write buffers + uv_write_t, only while writing */
+typedef struct weft__transport weft__transport_t; /* see transport.h */
 
 struct weft_writer {
 	struct weft__wstate *w_st;
@@ -184,56 +179,77 @@ struct weft_writer {
 	uint8_t w_cbmode : 1;  /* weft_drain_start: drain never waits */
 };
 
+typedef struct weft__conn weft__conn_t;
+
 /*
- * One allocation per connection, sized to its kind: the uv handle comes
- * last so a TCP connection does not pay for the larger uv_pipe_t, and a
- * fake one pays for none.  408 bytes for TCP on x86-64.
+ * Who releases a connection: a server registers itself on the
+ * connections it accepts, so that conn.c need not know servers.  The
+ * owner's table lists its live connections (c_slot is the index), and
+ * o_release runs once per connection, as it is freed, with the reason
+ * it ended (enum weft_close_reason).  o_release may free the owner.
  */
-typedef struct weft__conn {
+typedef struct weft__conn_owner {
+	void (*o_release)(struct weft__conn_owner *o, weft__conn_t *c,
+	    int reason);
+	weft__conn_t **o_conns;
+	uint32_t o_n;
+	uint32_t o_cap;
+} weft__conn_owner_t;
+
+/* Stored peer and local addresses (addr.c): filled on first query or by
+ * weft_conn_set_addrs, so an idle connection holds only the pointer. */
+struct weft__addrs;
+
+/*
+ * One allocation per connection, sized to its transport (t_size): the
+ * transport's state (a uv handle) comes last so a TCP connection does
+ * not pay for the larger uv_pipe_t, and a fake one pays for none.  408
+ * bytes for TCP on x86-64.
+ */
+struct weft__conn {
 	struct weft_reader c_r;
 	struct weft_writer c_w;
-	struct weft_server *c_srv; /* server that accepted it, or NULL */
-	struct weft__conn *c_prev; /* in c_srv's list */
-	struct weft__conn *c_next;
-	uint16_t c_kind : 2;
-	uint16_t c_handle_live : 1; /* uv handle initialised and not closed */
-	uint16_t c_handle_closing : 1;
-	uint16_t c_close_on_flush : 1; /* uv_close once the queue empties */
-	uint16_t c_owner_done : 1;     /* handler returned / weft_stream_free */
-	uint16_t c_server_owned : 1;   /* released by weft when handler ends */
-	uint16_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
-	uint16_t c_nodelay : 1;
-	uint16_t c_carved : 1;	/* lives on its fiber's stack (weft__carve) */
+	const weft__transport_t *c_tr; /* its transport's ops */
+	weft__conn_owner_t *c_owner;   /* releases it, or NULL */
+	struct weft__addrs *c_addrs;   /* NULL until known */
+	uint32_t c_slot;	       /* in c_owner->o_conns */
+	uint32_t c_owner_done : 1;     /* handler returned / weft_stream_free */
+	uint32_t c_server_owned : 1;   /* released by weft when handler ends */
+	uint32_t c_carved : 1;	/* lives on its fiber's stack (weft__carve) */
+	uint32_t c_timedout : 1; /* its last read or drain wait timed out */
+	uint32_t c_reason : 4;	 /* enum weft_close_reason, first one wins */
+	/* Transport state, owned by transport_uv.c. */
+	uint32_t c_handle_live : 1; /* uv handle initialised and not closed */
+	uint32_t c_handle_closing : 1;
+	uint32_t c_close_on_flush : 1; /* uv_close once the queue empties */
+	uint32_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
+	uint32_t c_nodelay : 1;
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
 		uv_tcp_t tcp;
 		uv_pipe_t pipe;
-	} c_h; /* must stay last: allocated to the size of its kind */
-} weft__conn_t;
+	} c_h; /* must stay last: allocated to t_size */
+};
 
-/* Allocate a connection of the given kind with a reader of limit. */
-weft__conn_t *weft__conn_new(int kind, size_t limit);
-/* Bytes a connection of that kind takes. */
-size_t weft__conn_size(int kind);
+/* Allocate a connection on transport tr with a reader of limit. */
+weft__conn_t *weft__conn_new(const weft__transport_t *tr, size_t limit);
+/* Bytes a connection on tr takes. */
+size_t weft__conn_size(const weft__transport_t *tr);
 /* Set one up in mem (weft__conn_size bytes); carved: mem came from
  * weft__carve, and goes back with weft__carve_put. */
-weft__conn_t *weft__conn_init(void *mem, int kind, size_t limit, int carved);
-/* Start reading from an initialised, connected handle. */
-int weft__conn_start(weft__conn_t *c);
-/* asyncio's _force_close(err): lost with err, handle closed. */
+weft__conn_t *weft__conn_init(void *mem, const weft__transport_t *tr,
+    size_t limit, int carved);
+/* Record why c ends (enum weft_close_reason); the first reason sticks. */
+void weft__conn_reason(weft__conn_t *c, int reason);
+/* asyncio's _force_close(err): lost with err, transport aborted. */
 void weft__conn_fatal(weft__conn_t *c, int err);
-/* Close the uv handle now (no flush). */
-void weft__conn_close_handle(weft__conn_t *c);
-/* Free c once its owner is done and its handle is closed. */
+/* Free c once its owner is done and its transport let go. */
 void weft__conn_maybe_free(weft__conn_t *c);
-/* Transport half of weft_write / write_eof / close for real sockets. */
-int weft__conn_write(weft__conn_t *c, const weft_slice_t *bufs, size_t n);
-void weft__conn_write_eof(weft__conn_t *c);
-void weft__conn_close(weft__conn_t *c);
-size_t weft__conn_buffered(const weft__conn_t *c);
-/* Called by the server when a connection it accepted is freed. */
-void weft__server_conn_gone(struct weft_server *srv, weft__conn_t *c);
+/* Hand c to o; o_release will run when c is freed.  -ENOMEM. */
+int weft__conn_set_owner(weft__conn_t *c, weft__conn_owner_t *o);
+/* Free o's table once it has no connections left. */
+void weft__owner_fini(weft__conn_owner_t *o);
 /* Resolve host:port; numeric hosts without the thread pool.  Waits. */
 int weft__resolve(const char *host, int port, int passive,
     struct addrinfo **res);
@@ -248,6 +264,19 @@ static inline weft__conn_t *
 weft__conn_of_writer(const weft_writer_t *w)
 {
 	return WEFT__CONTAINER_OF(w, weft__conn_t, c_w);
+}
+
+/* Wait for bytes on r.  Whether a connection's last wait timed out is
+ * kept: if the handler then ends it, that is why (a timeout a handler
+ * uses as a tick and reads on after is forgotten at the next wait). */
+static inline int
+weft__reader_park(weft_reader_t *r)
+{
+	int rc = weft__park(&r->r_wq);
+
+	if (!r->r_standalone)
+		weft__conn_of_reader(r)->c_timedout = rc == WEFT_ETIMEDOUT;
+	return rc;
 }
 
 /*

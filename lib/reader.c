@@ -238,7 +238,7 @@ wait_for_data(weft_reader_t *r)
 		if (r->r_ops != NULL)
 			r->r_ops->resume_reading(r->r_ctx);
 	}
-	return weft__park(&r->r_wq);
+	return weft__reader_park(r);
 }
 
 static void

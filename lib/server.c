@@ -16,7 +16,7 @@
 
 #include <weft/plugin.h>
 
-#include "internal.h"
+#include "transport.h"
 
 #define MAX_LISTENERS 16
 
@@ -38,7 +38,7 @@ struct listener {
 	uv_poll_t l_poll;
 	struct weft_server *l_srv;
 	int l_fd;
-	int l_kind;
+	const weft__transport_t *l_tr; /* of the connections it accepts */
 	int l_state;	/* enum listener_state */
 	size_t l_idx;	/* slot in s_ls */
 };
@@ -46,6 +46,8 @@ struct listener {
 struct weft_server {
 	weft_client_cb s_cb;
 	void *s_arg;
+	weft_prelude_cb s_prelude; /* runs before s_cb, or NULL */
+	void *s_prelude_arg;
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
@@ -55,8 +57,7 @@ struct weft_server {
 	struct listener *s_ls[MAX_LISTENERS];
 	size_t s_nls;	   /* listeners created */
 	size_t s_nlive;	   /* listeners not yet closed */
-	weft__conn_t *s_conns;
-	size_t s_nconns;
+	weft__conn_owner_t s_owner; /* its live connections */
 	unsigned long s_accepted;
 	weft__wq_t s_waitq;
 	char *s_path;	   /* UNIX path to unlink on close */
@@ -75,16 +76,31 @@ struct weft_server {
 static void server_maybe_release(weft_server_t *srv);
 static void on_listener_close(uv_handle_t *h);
 
+static weft_server_t *
+server_of(const weft__conn_t *c)
+{
+	return WEFT__CONTAINER_OF(c->c_owner, weft_server_t, s_owner);
+}
+
 /* ---- Accepting --------------------------------------------------------- */
 
 static void
 conn_fiber(void *arg)
 {
 	weft__conn_t *c = arg;
-	weft_client_cb cb = c->c_srv->s_cb;
-	void *cbarg = c->c_srv->s_arg;
+	weft_server_t *srv = server_of(c);
+	weft_client_cb cb = srv->s_cb;
+	void *cbarg = srv->s_arg;
+	weft_prelude_cb prelude = srv->s_prelude;
 
-	cb(&c->c_r, &c->c_w, cbarg);
+	if (prelude == NULL ||
+	    prelude(&c->c_r, &c->c_w, srv->s_prelude_arg) == 0) {
+		cb(&c->c_r, &c->c_w, cbarg);
+	} else if (!c->c_timedout && !c->c_r.r_eof) {
+		/* Refused (a bad header, a failed handshake), unless the
+		 * client went away or was too slow: that says more. */
+		weft__conn_reason(c, WEFT_CLOSE_ERROR);
+	}
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
 	c->c_owner_done = 1;
@@ -118,7 +134,7 @@ static int
 load_high(const weft_server_t *srv)
 {
 	return srv->s_max_conns != 0 &&
-	    srv->s_nconns >= srv->s_max_conns - srv->s_max_conns / 8;
+	    srv->s_owner.o_n >= srv->s_max_conns - srv->s_max_conns / 8;
 }
 
 static void on_readable(uv_poll_t *h, int status, int events);
@@ -146,39 +162,22 @@ serve(struct listener *l, int fd)
 	weft_server_t *srv = l->l_srv;
 	weft__conn_t *c;
 	void *mem = NULL;
-	int rc;
 
 	if (!srv->s_cbmode)
-		mem = weft__carve(weft__conn_size(l->l_kind));
+		mem = weft__carve(weft__conn_size(l->l_tr));
 	if (mem != NULL)
-		c = weft__conn_init(mem, l->l_kind, srv->s_limit, 1);
+		c = weft__conn_init(mem, l->l_tr, srv->s_limit, 1);
 	else
-		c = weft__conn_new(l->l_kind, srv->s_limit);
+		c = weft__conn_new(l->l_tr, srv->s_limit);
 	if (c == NULL) {
 		close(fd);
 		return;
 	}
-	if (l->l_kind == WEFT__CONN_UNIX) {
-		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
-		rc = uv_pipe_open(&c->c_h.pipe, fd);
-	} else {
-		uv_tcp_init(weft_loop(), &c->c_h.tcp);
-		rc = uv_tcp_open(&c->c_h.tcp, fd);
-	}
-	c->c_h.h.data = c;
-	c->c_handle_live = 1;
-	c->c_nodelay = (uint8_t)srv->s_nodelay;
+	c->c_nodelay = (uint32_t)srv->s_nodelay;
 	c->c_server_owned = 1;
-	if (rc != 0)
-		close(fd); /* the handle did not take it */
-	if (rc != 0 || weft__conn_start(c) != 0)
+	if (weft__uv_open(c, fd) != 0 || weft__uv_start(c) != 0 ||
+	    weft__conn_set_owner(c, &srv->s_owner) != 0)
 		goto fail;
-	c->c_srv = srv;
-	c->c_next = srv->s_conns;
-	if (srv->s_conns != NULL)
-		srv->s_conns->c_prev = c;
-	srv->s_conns = c;
-	srv->s_nconns++;
 	srv->s_accepted++;
 	if (srv->s_cbmode) {
 		/* No fiber: the handler sets up its callbacks and returns;
@@ -194,12 +193,14 @@ serve(struct listener *l, int fd)
 	}
 	if (weft_spawn(conn_fiber, c, NULL) != 0) {
 		c->c_owner_done = 1;
-		weft__conn_close_handle(c);
+		weft__conn_reason(c, WEFT_CLOSE_ERROR);
+		weft__uv_close(c);
 	}
 	return;
 fail:
 	c->c_owner_done = 1;
-	weft__conn_close_handle(c);
+	weft__conn_reason(c, WEFT_CLOSE_ERROR);
+	weft__uv_close(c);
 }
 
 static void
@@ -257,7 +258,8 @@ on_readable(uv_poll_t *h, int status, int events)
 		return;
 	for (n = 0; n < srv->s_accept_batch && !srv->s_closed; n++) {
 		if (load_high(srv) &&
-		    !(srv->s_max_conns != 0 && srv->s_nconns >= srv->s_max_conns)) {
+		    !(srv->s_max_conns != 0 &&
+			srv->s_owner.o_n >= srv->s_max_conns)) {
 			/* Past 7/8 of max_connections: stop accepting so
 			 * sibling processes on this socket take the load. */
 			listener_poll(l, 0);
@@ -275,7 +277,8 @@ on_readable(uv_poll_t *h, int status, int events)
 			return;
 		}
 		srv->s_emfile_backoff = 0; /* fds are back: start over */
-		if (srv->s_max_conns != 0 && srv->s_nconns >= srv->s_max_conns) {
+		if (srv->s_max_conns != 0 &&
+		    srv->s_owner.o_n >= srv->s_max_conns) {
 			/* Full: closed at once. */
 			close(fd);
 			continue;
@@ -296,19 +299,15 @@ weft_server_emfile_pauses(const weft_server_t *srv)
 	return srv->s_emfile_pauses;
 }
 
-void
-weft__server_conn_gone(weft_server_t *srv, weft__conn_t *c)
+/* The release hook of the connections it accepted (see conn.c). */
+static void
+server_release(weft__conn_owner_t *o, weft__conn_t *c, int reason)
 {
+	weft_server_t *srv = WEFT__CONTAINER_OF(o, weft_server_t, s_owner);
 	size_t i;
 
-	if (c->c_prev != NULL)
-		c->c_prev->c_next = c->c_next;
-	else
-		srv->s_conns = c->c_next;
-	if (c->c_next != NULL)
-		c->c_next->c_prev = c->c_prev;
-	c->c_srv = NULL;
-	srv->s_nconns--;
+	(void)c;
+	(void)reason; /* for the access log and counters to come */
 	if (!srv->s_closed && srv->s_max_conns != 0 && !load_high(srv))
 		for (i = 0; i < srv->s_nls; i++)
 			if (srv->s_ls[i] != NULL &&
@@ -326,7 +325,7 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 {
 	weft_server_t *srv;
 
-	if (cb == NULL || out == NULL)
+	if (cb == NULL)
 		return -EINVAL;
 	if (opts != NULL &&
 	    (opts->limit < 0 || (size_t)opts->limit > WEFT__LIMIT_MAX))
@@ -337,6 +336,7 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 		return -ENOMEM;
 	srv->s_cb = cb;
 	srv->s_arg = arg;
+	srv->s_owner.o_release = server_release;
 	srv->s_limit = opts != NULL && opts->limit > 0 ? (size_t)opts->limit
 						       : WEFT_LIMIT_DEFAULT;
 	srv->s_nodelay = opts == NULL || !opts->no_delay_off;
@@ -376,7 +376,8 @@ on_listener_close(uv_handle_t *h)
 
 /* Take a bound socket fd, listen on it and start polling. */
 static int
-listener_add(weft_server_t *srv, int fd, int kind, int backlog)
+listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
+    int backlog)
 {
 	struct listener *l;
 	int rc;
@@ -396,7 +397,7 @@ listener_add(weft_server_t *srv, int fd, int kind, int backlog)
 		return rc;
 	}
 	l->l_srv = srv;
-	l->l_kind = kind;
+	l->l_tr = tr;
 	l->l_fd = fd;
 	if ((rc = uv_poll_init_socket(weft_loop(), &l->l_poll, fd)) != 0) {
 		close(fd);
@@ -456,7 +457,7 @@ weft_start_server(weft_client_cb cb, void *arg, const char *host, int port,
 			close(fd);
 			break;
 		}
-		if ((rc = listener_add(srv, fd, WEFT__CONN_TCP,
+		if ((rc = listener_add(srv, fd, &weft__transport_tcp,
 			 backlog_of(opts))) != 0)
 			break;
 	}
@@ -521,8 +522,8 @@ weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
 		srv->s_path_dev = st.st_dev;
 		srv->s_path_ino = st.st_ino;
 	}
-	if ((rc = listener_add(srv, fd, WEFT__CONN_UNIX, backlog_of(opts))) !=
-	    0) {
+	if ((rc = listener_add(srv, fd, &weft__transport_unix,
+		 backlog_of(opts))) != 0) {
 		server_abort(srv);
 		return rc;
 	}
@@ -544,7 +545,8 @@ weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
 	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
 		return rc;
 	rc = listener_add(srv, fd,
-	    ss.ss_family == AF_UNIX ? WEFT__CONN_UNIX : WEFT__CONN_TCP,
+	    ss.ss_family == AF_UNIX ? &weft__transport_unix
+				    : &weft__transport_tcp,
 	    backlog_of(opts));
 	if (rc != 0) {
 		server_abort(srv);
@@ -595,13 +597,24 @@ weft_server_close(weft_server_t *srv)
 	return 0;
 }
 
+/*
+ * Each live connection, newest first.  Closing one frees it only later
+ * (its handle closes asynchronously), but a callback-mode handler called
+ * meanwhile may close others: the bound is checked every time.
+ */
+#define FOREACH_CONN(srv, i, c)                                                \
+	for ((i) = (srv)->s_owner.o_n; (i)-- > 0;)                             \
+		if ((i) < (srv)->s_owner.o_n &&                                \
+		    ((c) = (srv)->s_owner.o_conns[(i)]) != NULL)
+
 void
 weft_server_close_clients(weft_server_t *srv)
 {
-	weft__conn_t *c, *next;
+	weft__conn_t *c;
+	uint32_t i;
 
-	for (c = srv->s_conns; c != NULL; c = next) {
-		next = c->c_next;
+	FOREACH_CONN(srv, i, c) {
+		weft__conn_reason(c, WEFT_CLOSE_SHUTDOWN);
 		weft_close(&c->c_w);
 	}
 }
@@ -615,7 +628,7 @@ weft_server_is_serving(const weft_server_t *srv)
 static int
 server_done(const weft_server_t *srv)
 {
-	return srv->s_closed && srv->s_nlive == 0 && srv->s_nconns == 0 &&
+	return srv->s_closed && srv->s_nlive == 0 && srv->s_owner.o_n == 0 &&
 	    !srv->s_timer_live;
 }
 
@@ -676,22 +689,21 @@ weft_server_port(const weft_server_t *srv)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	size_t i;
+	int port;
 
 	/* Closed listeners are freed (on_listener_close): no port left. */
 	if (srv->s_closed)
 		return 0;
 	for (i = 0; i < srv->s_nls; i++) {
 		if (srv->s_ls[i] == NULL ||
-		    srv->s_ls[i]->l_kind != WEFT__CONN_TCP)
+		    srv->s_ls[i]->l_tr != &weft__transport_tcp)
 			continue;
 		len = sizeof(ss);
 		if (getsockname(srv->s_ls[i]->l_fd, (struct sockaddr *)&ss,
 			&len) != 0)
 			continue;
-		if (ss.ss_family == AF_INET)
-			return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		if (ss.ss_family == AF_INET6)
-			return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		if ((port = weft__addr_port((struct sockaddr *)&ss)) != 0)
+			return port;
 	}
 	return 0;
 }
@@ -699,14 +711,16 @@ weft_server_port(const weft_server_t *srv)
 size_t
 weft_server_connections(const weft_server_t *srv)
 {
-	return srv->s_nconns;
+	return srv->s_owner.o_n;
 }
 
 static void
 server_maybe_release(weft_server_t *srv)
 {
-	if (srv->s_freed && server_done(srv))
+	if (srv->s_freed && server_done(srv)) {
+		weft__owner_fini(&srv->s_owner);
 		free(srv);
+	}
 }
 
 void
@@ -727,10 +741,23 @@ weft_server_free(weft_server_t **srvp)
 void
 weft_server_abort_clients(weft_server_t *srv)
 {
-	weft__conn_t *c, *next;
+	weft__conn_t *c;
+	uint32_t i;
 
-	for (c = srv->s_conns; c != NULL; c = next) {
-		next = c->c_next;
+	FOREACH_CONN(srv, i, c) {
+		weft__conn_reason(c, WEFT_CLOSE_SHUTDOWN);
 		weft__conn_fatal(c, -ECONNABORTED);
 	}
+}
+
+int
+weft_server_set_prelude(weft_server_t *srv, weft_prelude_cb fn, void *arg)
+{
+	/* A prelude waits for bytes: it needs the fiber a callback-mode
+	 * handler does not have. */
+	if (srv->s_cbmode)
+		return -EINVAL;
+	srv->s_prelude = fn;
+	srv->s_prelude_arg = arg;
+	return 0;
 }

@@ -1,22 +1,22 @@
 /*
  * StreamWriter: the protocol side of writing (drain, wait_closed, water
- * marks, connection_lost) shared by real and fake connections.  Moving
- * bytes to a socket is conn.c's business.
+ * marks) shared by every transport.  Moving bytes is the transport's
+ * business: this file calls only its ops (transport.h); connection_lost
+ * is conn.c's.
  */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "transport.h"
 
 static void
 maybe_pause(weft_writer_t *w)
 {
 	weft__conn_t *c = weft__conn_of_writer(w);
 
-	if (!w->w_paused && c->c_kind != WEFT__CONN_FAKE &&
-	    weft__conn_buffered(c) > w->w_high)
+	if (!w->w_paused && c->c_tr->t_buffered(c) > w->w_high)
 		weft__writer_pause(w);
 }
 
@@ -38,33 +38,6 @@ weft__writer_resume(weft_writer_t *w)
 		return;
 	}
 	weft__wake_all(&w->w_wq, 0);
-}
-
-void
-weft__conn_lost(weft__conn_t *c, int err)
-{
-	weft_writer_t *w = &c->c_w;
-
-	if (w->w_lost)
-		return;
-	w->w_lost = 1;
-	w->w_lost_err = err;
-	if (err != 0)
-		weft_reader_set_exception(&c->c_r, err);
-	else
-		weft_feed_eof(&c->c_r);
-	/* Drains and wait_closed()s already waiting return err: 0 (a drain
-	 * returns normally) on a clean close. */
-	if (w->w_cbmode) {
-		if (w->w_paused && err != 0 && w->w_cbk.cb != NULL) {
-			w->w_paused = 0;
-			w->w_cbk.cb(w, err, w->w_cbk.arg);
-		}
-		w->w_paused = 0;
-		return;
-	}
-	w->w_paused = 0;
-	weft__wake_all(&w->w_wq, err);
 }
 
 int
@@ -94,7 +67,7 @@ weft_writev(weft_writer_t *w, const weft_slice_t *bufs, size_t nbufs)
 		total += bufs[i].len;
 	if (total == 0 || w->w_lost)
 		return 0;
-	if ((rc = weft__conn_write(c, bufs, nbufs)) != 0)
+	if ((rc = c->c_tr->t_write(c, bufs, nbufs)) != 0)
 		return rc;
 	maybe_pause(w);
 	return 0;
@@ -104,6 +77,7 @@ int
 weft_drain(weft_writer_t *w)
 {
 	weft__conn_t *c = weft__conn_of_writer(w);
+	int rc;
 
 	if (c->c_r.r_exc != 0)
 		return c->c_r.r_exc;
@@ -115,7 +89,9 @@ weft_drain(weft_writer_t *w)
 		return 0;
 	if (w->w_cbmode)
 		return -EAGAIN; /* the drain callback says when */
-	return weft__park(&w->w_wq);
+	rc = weft__park(&w->w_wq);
+	c->c_timedout = rc == WEFT_ETIMEDOUT; /* see weft__reader_park */
+	return rc;
 }
 
 int
@@ -127,7 +103,7 @@ weft_write_eof(weft_writer_t *w)
 		return 0;
 	w->w_eof = 1;
 	if (!w->w_lost)
-		weft__conn_write_eof(c);
+		c->c_tr->t_write_eof(c);
 	return 0;
 }
 
@@ -136,6 +112,20 @@ weft_can_write_eof(const weft_writer_t *w)
 {
 	(void)w;
 	return 1;
+}
+
+/*
+ * Why a close by this side ends the connection: the peer had finished,
+ * the last wait timed out, or the last read error was an over-limit one.
+ */
+static int
+close_reason(const weft__conn_t *c)
+{
+	if (c->c_r.r_eof)
+		return WEFT_CLOSE_EOF;
+	if (c->c_timedout)
+		return WEFT_CLOSE_TIMEOUT;
+	return c->c_r.r_errcode == 1 ? WEFT_CLOSE_LIMIT : WEFT_CLOSE_LOCAL;
 }
 
 int
@@ -147,7 +137,8 @@ weft_close(weft_writer_t *w)
 	if (w->w_closing)
 		return 0;
 	w->w_closing = 1;
-	weft__conn_close(c);
+	weft__conn_reason(c, close_reason(c));
+	c->c_tr->t_close(c);
 	return 0;
 }
 
@@ -161,10 +152,9 @@ weft_abort(weft_writer_t *w)
 	/* Lost first, so that waiters see the abort rather than the clean
 	 * close that on_close reports; then the handle goes, and with it
 	 * every queued write (libuv cancels them). */
-	if (c->c_kind == WEFT__CONN_FAKE)
-		weft__conn_lost(c, -ECONNABORTED);
-	else
-		weft__conn_fatal(c, -ECONNABORTED);
+	weft__conn_reason(c,
+	    c->c_timedout ? WEFT_CLOSE_TIMEOUT : WEFT_CLOSE_ABORT);
+	weft__conn_fatal(c, -ECONNABORTED);
 	return 0;
 }
 
@@ -227,7 +217,9 @@ weft_writer_get_limits(const weft_writer_t *w, size_t *low, size_t *high)
 size_t
 weft_writer_buffered(const weft_writer_t *w)
 {
-	return weft__conn_buffered(weft__conn_of_writer(w));
+	const weft__conn_t *c = weft__conn_of_writer(w);
+
+	return c->c_tr->t_buffered(c);
 }
 
 weft_reader_t *

@@ -9,6 +9,8 @@
 #ifndef WEFT_SERVER_H
 #define WEFT_SERVER_H
 
+#include <sys/socket.h>
+
 #include <weft/stream.h>
 
 #ifdef __cplusplus
@@ -19,6 +21,14 @@ typedef struct weft_server weft_server_t;
 
 /** The handler of one client connection; runs on its own fiber. */
 typedef void (*weft_client_cb)(weft_reader_t *r, weft_writer_t *w,
+    void *arg);
+
+/**
+ * A step run on the connection's fiber before the handler: it may read
+ * (a PROXY header, a TLS handshake) and set the addresses.  Non-zero
+ * closes the connection without running the handler.
+ */
+typedef int (*weft_prelude_cb)(weft_reader_t *r, weft_writer_t *w,
     void *arg);
 
 /** Options; a zeroed struct (or NULL) means asyncio's defaults. */
@@ -80,6 +90,23 @@ WEFT_EXTERN int weft_start_unix_server(weft_client_cb cb, void *arg,
 /** Serve on an already bound (listening or not) socket; takes the fd. */
 WEFT_EXTERN int weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
     const weft_stream_opts_t *opts, weft_server_t **out);
+
+/**
+ * Run fn before the handler on every connection accepted from now on
+ * (set it before the caller next waits to cover them all); NULL removes
+ * it.  -EINVAL for a callback-mode server, whose handlers have no fiber.
+ */
+WEFT_EXTERN int weft_server_set_prelude(weft_server_t *srv,
+    weft_prelude_cb fn, void *arg);
+
+/**
+ * Set the connection's peer and local addresses (either may be NULL to
+ * keep it) as weft_peername, weft_sockname and weft_extra_info report
+ * them: a PROXY header's addresses.  -EAFNOSUPPORT unless AF_INET,
+ * AF_INET6 or AF_UNIX; -ENOMEM.
+ */
+WEFT_EXTERN int weft_conn_set_addrs(weft_writer_t *w,
+    const struct sockaddr *peer, const struct sockaddr *local);
 
 /** Stop listening.  Live connections go on.  Idempotent. */
 WEFT_EXTERN int weft_server_close(weft_server_t *srv);

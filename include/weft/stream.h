@@ -312,6 +312,8 @@ WEFT_EXTERN int weft_fileno(const weft_writer_t *w);
  * Peer and local addresses as text: "127.0.0.1:8080", "[::1]:8080", a
  * UNIX path, or "" for an unnamed UNIX socket.  Returns the length or a
  * negative code (WEFT_ECLOSED once closed, -ENOBUFS if size is short).
+ * They are asked of the socket once, or set by a server's prelude
+ * (weft_conn_set_addrs), and stored with the connection.
  */
 WEFT_EXTERN int weft_peername(const weft_writer_t *w, char *buf, size_t size);
 WEFT_EXTERN int weft_sockname(const weft_writer_t *w, char *buf, size_t size);
@@ -323,6 +325,25 @@ WEFT_EXTERN int weft_sockname(const weft_writer_t *w, char *buf, size_t size);
  */
 WEFT_EXTERN int weft_extra_info(const weft_writer_t *w, const char *key,
     char *buf, size_t size);
+
+/** Why a connection ended, as weft_close_reason reports it. */
+typedef enum weft_close_reason {
+	WEFT_CLOSE_NONE = 0, /* still open */
+	WEFT_CLOSE_EOF,	     /* closed after the peer's end of stream */
+	WEFT_CLOSE_LOCAL,    /* closed by this side before the peer's EOF */
+	WEFT_CLOSE_RESET,    /* the peer reset it (ECONNRESET, EPIPE) */
+	WEFT_CLOSE_TIMEOUT,  /* closed or aborted after a read/drain timeout */
+	WEFT_CLOSE_ABORT,    /* weft_abort, weft_stream_free */
+	WEFT_CLOSE_LIMIT,    /* closed after a read went past the limit */
+	WEFT_CLOSE_SHUTDOWN, /* its server closed or aborted its clients */
+	WEFT_CLOSE_ERROR     /* another transport error, or a refused prelude */
+} weft_close_reason_t;
+
+/**
+ * Why the connection ended (weft_close_reason_t); WEFT_CLOSE_NONE while
+ * it is open.  The first cause is kept: an abort after a reset is a reset.
+ */
+WEFT_EXTERN int weft_close_reason(const weft_writer_t *w);
 
 /**
  * Release a client connection made by weft_open_connection*: aborts it if

@@ -1,0 +1,460 @@
+/*
+ * The libuv stream transport: TCP sockets and UNIX sockets/pipes under a
+ * reader/writer pair.
+ *
+ * Reads land directly in the reader's buffer (no copy).  Writes try the
+ * socket first (uv_try_write) and only buffer what it did not take, so an
+ * echo costs one read and one write syscall, as bare libuv does.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport.h"
+
+struct weft__wstate {
+	uv_write_t req;
+	weft__conn_t *conn;
+	char *fly; /* handed to libuv */
+	size_t fly_len;
+	size_t fly_cap;
+	char *pend; /* accumulating behind it */
+	size_t pend_len;
+	size_t pend_cap;
+	struct weft__wstate *next; /* free list */
+};
+
+static struct weft__wstate *free_wstates;
+static size_t nfree_wstates;
+
+static void
+wbuf_free(char *buf, size_t cap)
+{
+	if (cap == WEFT__BUF_SIZE)
+		weft__buf_put(buf);
+	else
+		free(buf);
+}
+
+static struct weft__wstate *
+wstate_get(weft__conn_t *c)
+{
+	struct weft__wstate *st = free_wstates;
+
+	if (st != NULL) {
+		free_wstates = st->next;
+		nfree_wstates--;
+	} else if ((st = malloc(sizeof(*st))) == NULL) {
+		return NULL;
+	}
+	memset(st, 0, sizeof(*st));
+	st->conn = c;
+	c->c_w.w_st = st;
+	return st;
+}
+
+static void
+wstate_put(weft__conn_t *c)
+{
+	struct weft__wstate *st = c->c_w.w_st;
+
+	if (st == NULL)
+		return;
+	c->c_w.w_st = NULL;
+	if (st->fly != NULL)
+		wbuf_free(st->fly, st->fly_cap);
+	if (st->pend != NULL)
+		wbuf_free(st->pend, st->pend_cap);
+	if (nfree_wstates < 64) {
+		st->next = free_wstates;
+		free_wstates = st;
+		nfree_wstates++;
+	} else {
+		free(st);
+	}
+}
+
+static int
+queued(const weft__conn_t *c)
+{
+	const struct weft__wstate *st = c->c_w.w_st;
+
+	return st != NULL && (st->fly_len > 0 || st->pend_len > 0);
+}
+
+static int
+usable(const weft__conn_t *c)
+{
+	return c->c_handle_live && !c->c_handle_closing;
+}
+
+/* ---- Handle lifecycle -------------------------------------------------- */
+
+static void
+on_close(uv_handle_t *h)
+{
+	weft__conn_t *c = h->data;
+
+	c->c_handle_live = 0;
+	c->c_handle_closing = 0;
+	weft__conn_lost(c, 0);
+	wstate_put(c);
+	weft__conn_maybe_free(c);
+}
+
+void
+weft__uv_close(weft__conn_t *c)
+{
+	if (!usable(c))
+		return;
+	c->c_handle_closing = 1;
+	c->c_w.w_closing = 1;
+	uv_close(&c->c_h.h, on_close);
+}
+
+void
+weft__uv_init(weft__conn_t *c)
+{
+	if (c->c_tr == &weft__transport_unix)
+		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
+	else
+		uv_tcp_init(weft_loop(), &c->c_h.tcp);
+	c->c_h.h.data = c;
+	c->c_handle_live = 1;
+}
+
+int
+weft__uv_open(weft__conn_t *c, int fd)
+{
+	int rc;
+
+	weft__uv_init(c);
+	if (c->c_tr == &weft__transport_unix)
+		rc = uv_pipe_open(&c->c_h.pipe, fd);
+	else
+		rc = uv_tcp_open(&c->c_h.tcp, fd);
+	if (rc != 0)
+		close(fd); /* the handle did not take it */
+	return rc;
+}
+
+/* ---- Reading ----------------------------------------------------------- */
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	weft__conn_t *c = h->data;
+	char *base;
+	size_t len;
+
+	(void)suggested;
+	if (weft__reader_reserve(&c->c_r, &base, &len) != 0) {
+		buf->base = NULL;
+		buf->len = 0;
+		return;
+	}
+	buf->base = base;
+	buf->len = len;
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	weft__conn_t *c = s->data;
+
+	(void)buf;
+	if (nread > 0) {
+		weft__reader_commit(&c->c_r, (size_t)nread);
+		return;
+	}
+	weft__reader_commit(&c->c_r, 0);
+	if (nread == 0)
+		return;
+	if (nread == UV_EOF) {
+		/* Half-open: the writer stays usable (eof_received -> True). */
+		weft_feed_eof(&c->c_r);
+		return;
+	}
+	weft__conn_fatal(c, (int)nread);
+}
+
+static void
+uv_read_pause(weft__conn_t *c)
+{
+	if (usable(c))
+		uv_read_stop(&c->c_h.s);
+}
+
+static void
+uv_read_resume(weft__conn_t *c)
+{
+	if (usable(c) && !c->c_w.w_closing && !c->c_r.r_eof)
+		uv_read_start(&c->c_h.s, on_alloc, on_read);
+}
+
+int
+weft__uv_start(weft__conn_t *c)
+{
+	if (c->c_tr == &weft__transport_tcp && c->c_nodelay)
+		uv_tcp_nodelay(&c->c_h.tcp, 1);
+	return uv_read_start(&c->c_h.s, on_alloc, on_read);
+}
+
+/* ---- Writing ----------------------------------------------------------- */
+
+static size_t
+uv_buffered(const weft__conn_t *c)
+{
+	const struct weft__wstate *st = c->c_w.w_st;
+
+	if (st == NULL)
+		return 0;
+	return c->c_h.s.write_queue_size + st->pend_len;
+}
+
+static int
+pend_append(struct weft__wstate *st, const char *p, size_t n)
+{
+	size_t ncap;
+	char *nb;
+
+	if (st->pend == NULL) {
+		ncap = n <= WEFT__BUF_SIZE ? WEFT__BUF_SIZE : n;
+		st->pend = ncap == WEFT__BUF_SIZE ? weft__buf_get() : malloc(ncap);
+		if (st->pend == NULL)
+			return -ENOMEM;
+		st->pend_cap = ncap;
+		st->pend_len = 0;
+	} else if (st->pend_cap - st->pend_len < n) {
+		ncap = st->pend_cap * 2;
+		if (ncap < st->pend_len + n)
+			ncap = st->pend_len + n;
+		if ((nb = malloc(ncap)) == NULL)
+			return -ENOMEM;
+		memcpy(nb, st->pend, st->pend_len);
+		wbuf_free(st->pend, st->pend_cap);
+		st->pend = nb;
+		st->pend_cap = ncap;
+	}
+	memcpy(st->pend + st->pend_len, p, n);
+	st->pend_len += n;
+	return 0;
+}
+
+static void on_write(uv_write_t *req, int status);
+
+static void
+start_write(weft__conn_t *c)
+{
+	struct weft__wstate *st = c->c_w.w_st;
+	char *tb;
+	size_t tc;
+	uv_buf_t b;
+	int rc;
+
+	/* Swap: the accumulated bytes fly, the old fly buffer (if any)
+	 * becomes the next accumulation buffer. */
+	tb = st->fly;
+	tc = st->fly_cap;
+	st->fly = st->pend;
+	st->fly_cap = st->pend_cap;
+	st->fly_len = st->pend_len;
+	st->pend = tb;
+	st->pend_cap = tc;
+	st->pend_len = 0;
+	b = uv_buf_init(st->fly, (unsigned)st->fly_len);
+	st->req.data = st;
+	if ((rc = uv_write(&st->req, &c->c_h.s, &b, 1, on_write)) != 0) {
+		st->fly_len = 0;
+		weft__conn_fatal(c, rc);
+	}
+}
+
+static void do_shutdown(weft__conn_t *c);
+
+static void
+write_idle(weft__conn_t *c)
+{
+	/* Everything is in the kernel: hold no buffers while idle. */
+	wstate_put(c);
+	if (c->c_shutdown_on_flush)
+		do_shutdown(c);
+	if (c->c_close_on_flush)
+		weft__uv_close(c);
+}
+
+static void
+on_write(uv_write_t *req, int status)
+{
+	struct weft__wstate *st = req->data;
+	weft__conn_t *c = st->conn;
+
+	st->fly_len = 0;
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			weft__conn_fatal(c, status);
+		return;
+	}
+	if (st->pend_len > 0)
+		start_write(c);
+	else
+		write_idle(c);
+	if (c->c_w.w_paused && uv_buffered(c) <= c->c_w.w_low)
+		weft__writer_resume(&c->c_w);
+}
+
+/* Queue bufs behind the first skip bytes, which the kernel took. */
+static int
+queue_rest(weft__conn_t *c, const weft_slice_t *bufs, size_t n, size_t skip)
+{
+	struct weft__wstate *st = c->c_w.w_st;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (skip >= bufs[i].len) {
+			skip -= bufs[i].len;
+			continue;
+		}
+		if (st == NULL && (st = wstate_get(c)) == NULL)
+			return -ENOMEM;
+		if ((rc = pend_append(st, bufs[i].base + skip,
+			 bufs[i].len - skip)) != 0)
+			return rc;
+		skip = 0;
+	}
+	if (st != NULL && st->fly_len == 0 && st->pend_len > 0)
+		start_write(c);
+	return 0;
+}
+
+static int
+uv_write_bufs(weft__conn_t *c, const weft_slice_t *bufs, size_t n)
+{
+	uv_buf_t ub[16] = { { 0 } };
+	size_t i, skip = 0, nub;
+	int w;
+
+	if (!usable(c))
+		return 0;
+	if (!queued(c)) {
+		/* Nothing queued: give the kernel what it takes right now. */
+		nub = n < 16 ? n : 16;
+		for (i = 0; i < nub; i++)
+			ub[i] = uv_buf_init((char *)bufs[i].base,
+			    (unsigned)bufs[i].len);
+		w = uv_try_write(&c->c_h.s, ub, (unsigned)nub);
+		if (w < 0 && w != UV_EAGAIN) {
+			weft__conn_fatal(c, w);
+			return 0;
+		}
+		skip = w > 0 ? (size_t)w : 0;
+	}
+	return queue_rest(c, bufs, n, skip);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+static void
+do_shutdown(weft__conn_t *c)
+{
+	uv_shutdown_t *req;
+
+	c->c_shutdown_on_flush = 0;
+	if (!usable(c))
+		return;
+	if ((req = malloc(sizeof(*req))) == NULL)
+		return;
+	if (uv_shutdown(req, &c->c_h.s, on_shutdown) != 0)
+		free(req);
+}
+
+static void
+uv_write_eof(weft__conn_t *c)
+{
+	if (queued(c))
+		c->c_shutdown_on_flush = 1;
+	else
+		do_shutdown(c);
+}
+
+static void
+uv_close_soft(weft__conn_t *c)
+{
+	if (!usable(c))
+		return;
+	uv_read_stop(&c->c_h.s);
+	if (queued(c))
+		c->c_close_on_flush = 1;
+	else
+		weft__uv_close(c);
+}
+
+/* ---- The rest of the ops ----------------------------------------------- */
+
+static int
+uv_busy(const weft__conn_t *c)
+{
+	return c->c_handle_live;
+}
+
+static int
+uv_fileno_of(const weft__conn_t *c)
+{
+	uv_os_fd_t fd;
+
+	if (!usable(c) || uv_fileno(&c->c_h.h, &fd) != 0)
+		return WEFT_ECLOSED;
+	return fd;
+}
+
+static int
+uv_addr(const weft__conn_t *c, int peer, struct sockaddr *sa, socklen_t *len)
+{
+	int fd, rc;
+
+	if ((fd = uv_fileno_of(c)) < 0)
+		return fd;
+	rc = peer ? getpeername(fd, sa, len) : getsockname(fd, sa, len);
+	return rc != 0 ? -errno : 0;
+}
+
+const weft__transport_t weft__transport_tcp = {
+	.t_name = "tcp",
+	.t_size = offsetof(weft__conn_t, c_h) + sizeof(uv_tcp_t),
+	.t_read_start = uv_read_resume,
+	.t_read_stop = uv_read_pause,
+	.t_write = uv_write_bufs,
+	.t_write_eof = uv_write_eof,
+	.t_close = uv_close_soft,
+	.t_abort = weft__uv_close,
+	.t_buffered = uv_buffered,
+	.t_busy = uv_busy,
+	.t_fileno = uv_fileno_of,
+	.t_addr = uv_addr,
+	.t_destroy = wstate_put,
+};
+
+const weft__transport_t weft__transport_unix = {
+	.t_name = "unix",
+	.t_size = offsetof(weft__conn_t, c_h) + sizeof(uv_pipe_t),
+	.t_read_start = uv_read_resume,
+	.t_read_stop = uv_read_pause,
+	.t_write = uv_write_bufs,
+	.t_write_eof = uv_write_eof,
+	.t_close = uv_close_soft,
+	.t_abort = weft__uv_close,
+	.t_buffered = uv_buffered,
+	.t_busy = uv_busy,
+	.t_fileno = uv_fileno_of,
+	.t_addr = uv_addr,
+	.t_destroy = wstate_put,
+};
