@@ -3,14 +3,15 @@
  * stats a worker shares with the supervisor, each worker's sum over its
  * servers, the supervisor's sum over the workers, the columns of
  * `weftd -s status` and the totals of its first line and of systemd's
- * STATUS=.  A new counter is one line here (and, for a worker's, the
- * libweft getter that counts it).
+ * STATUS=.  A new counter is one line here (and, for a worker's, a field
+ * of libweft's WEFT_SERVER_STATS_MAP that counts it).
  *
- * X(name, source, get, width, total):
+ * X(name, source, field, width, total):
  *   name    its field, and its column in `weftd -s status` (in this order);
- *   source  WORKER: each worker adds up get(server) over its servers at
- *           every heartbeat and publishes the sum in shared memory;
- *           SLOT: the supervisor keeps it per worker slot (get unused);
+ *   source  WORKER: each worker adds up that field of weft_server_stats()
+ *           over its servers at every heartbeat and publishes the sum in
+ *           shared memory; SLOT: the supervisor keeps it per worker slot
+ *           (field unused);
  *   width   its column's width (0: the last column, not padded);
  *   total   the words after its sum over every worker in the status line
  *           and in STATUS= ("3 connection(s)"), or NULL for none
@@ -23,10 +24,10 @@
 #include <stdio.h>
 
 #define WEFTD_STATS(X)							\
-	X(accepted, WORKER, weft_server_accepted, 10, NULL)		\
-	X(active, WORKER, weft_server_connections, 8, "connection(s)")	\
+	X(accepted, WORKER, accepted, 10, NULL)				\
+	X(active, WORKER, active, 8, "connection(s)")			\
 	X(restarts, SLOT, none, 8, NULL)				\
-	X(emfile_pauses, WORKER, weft_server_emfile_pauses, 0, NULL)
+	X(emfile_pauses, WORKER, emfile_pauses, 0, NULL)
 
 /* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;
  * STATS_IF_NOT_<source>(x): the other way round. */

@@ -144,12 +144,15 @@ on_heartbeat(uv_timer_t *t)
 {
 	struct worker_stats *st = W.args->stats;
 	struct stats_sum sum;
+	weft_server_stats_t ss;
 	size_t i;
 
 	memset(&sum, 0, sizeof(sum));
 	for (i = 0; i < W.nls; i++) {
-#define X(name, src, get, width, total) \
-	STATS_IF_##src(sum.name += get(W.ls[i].srv);)
+		memset(&ss, 0, sizeof(ss));
+		(void)weft_server_stats(W.ls[i].srv, &ss, sizeof(ss));
+#define X(name, src, field, width, total) \
+	STATS_IF_##src(sum.name += ss.field;)
 		WEFTD_STATS(X)
 #undef X
 	}

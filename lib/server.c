@@ -287,16 +287,19 @@ on_readable(uv_poll_t *h, int status, int events)
 	}
 }
 
-unsigned long
-weft_server_accepted(const weft_server_t *srv)
+size_t
+weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
+    size_t size)
 {
-	return srv->s_accepted;
-}
+	weft_server_stats_t all;
 
-unsigned long
-weft_server_emfile_pauses(const weft_server_t *srv)
-{
-	return srv->s_emfile_pauses;
+	all.accepted = srv->s_accepted;
+	all.active = srv->s_owner.o_n;
+	all.emfile_pauses = srv->s_emfile_pauses;
+	if (size > sizeof(all))
+		size = sizeof(all);
+	memcpy(st, &all, size);
+	return size;
 }
 
 /* The release hook of the connections it accepted (see conn.c). */

@@ -217,7 +217,8 @@ static int
 emfile_server_main(void *arg)
 {
 	weft_server_t *srv = NULL;
-	unsigned long pauses = 0;
+	weft_server_stats_t st;
+	unsigned long pauses;
 	int port, i;
 
 	(void)arg;
@@ -235,7 +236,9 @@ emfile_server_main(void *arg)
 			break;
 		weft_sleep(50);
 	}
-	pauses = weft_server_emfile_pauses(srv);
+	memset(&st, 0, sizeof(st));
+	(void)weft_server_stats(srv, &st, sizeof(st));
+	pauses = (unsigned long)st.emfile_pauses;
 	(void)!write(emfile_port_pipe[1], &pauses, sizeof(pauses));
 	weft_server_close(srv);
 	weft_server_abort_clients(srv);

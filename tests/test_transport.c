@@ -44,6 +44,15 @@ struct towner {
 
 /* ---- Helpers ------------------------------------------------------------ */
 
+static uint64_t
+server_accepted(const weft_server_t *srv)
+{
+	weft_server_stats_t st;
+
+	assert_int_equal(weft_server_stats(srv, &st, sizeof(st)), sizeof(st));
+	return st.accepted;
+}
+
 /* Wait (bounded, about 10 s) until *flag is set; returns it. */
 static int
 wait_flag(const int *flag)
@@ -255,7 +264,7 @@ body_prelude_refuses(void *arg)
 	assert_int_equal(all.len, 0);
 	assert_int_equal(s.preludes, 1);
 	assert_int_equal(s.handlers, 0);
-	assert_int_equal(weft_server_accepted(srv), 1);
+	assert_int_equal(server_accepted(srv), 1);
 	weft_close(w);
 	weft_wait_closed(w);
 	weft_stream_free(w);
@@ -263,6 +272,69 @@ body_prelude_refuses(void *arg)
 	assert_int_equal(weft_server_wait_closed(srv), 0);
 	assert_int_equal(weft_server_connections(srv), 0);
 	weft_server_free(&srv);
+}
+
+/*
+ * weft_server_stats fills as much of the struct as the caller says it
+ * knows (a program built against an older, shorter list), and no more.
+ */
+static void
+body_server_stats(void *arg)
+{
+	static struct ps s;
+	weft_server_t *srv = NULL;
+	weft_server_stats_t st;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	weft_slice_t all;
+	uint64_t big[sizeof(st) / sizeof(uint64_t) + 2];
+	int port, i;
+
+	(void)arg;
+	memset(&s, 0, sizeof(s));
+	s.refuse = 1;
+	assert_int_equal(weft_start_server(record_handler, &s, LOCALHOST, 0,
+			     NULL, &srv),
+	    0);
+	assert_int_equal(weft_server_set_prelude(srv, from_prelude, &s), 0);
+	port = weft_server_port(srv);
+	assert_int_equal(weft_open_connection(LOCALHOST, port, NULL, &r, &w),
+	    0);
+	assert_int_equal(weft_write(w, "FROM 10.1.2.3 4567\n", 19), 0);
+	assert_int_equal(weft_read_all(r, 0, &all), 0);
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(5);
+	/* Only the first counter asked for: the rest is left alone. */
+	memset(&st, 0xff, sizeof(st));
+	assert_int_equal(weft_server_stats(srv, &st, sizeof(uint64_t)),
+	    sizeof(uint64_t));
+	assert_int_equal(st.accepted, 1);
+	assert_true(st.active == UINT64_MAX);
+	assert_true(st.emfile_pauses == UINT64_MAX);
+	/* All of them. */
+	assert_int_equal(weft_server_stats(srv, &st, sizeof(st)), sizeof(st));
+	assert_int_equal(st.accepted, 1);
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.emfile_pauses, 0);
+	/* A caller with a longer struct gets what this library has. */
+	memset(big, 0xee, sizeof(big));
+	assert_int_equal(weft_server_stats(srv, (weft_server_stats_t *)big,
+			     sizeof(big)),
+	    sizeof(st));
+	assert_int_equal(((unsigned char *)big)[sizeof(st)], 0xee);
+	weft_close(w);
+	weft_wait_closed(w);
+	weft_stream_free(w);
+	assert_int_equal(weft_server_close(srv), 0);
+	assert_int_equal(weft_server_wait_closed(srv), 0);
+	weft_server_free(&srv);
+}
+
+static void
+test_server_stats(void **state)
+{
+	(void)state;
+	wt_run(body_server_stats, NULL);
 }
 
 static void
@@ -715,6 +787,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prelude_sets_peer),
 		cmocka_unit_test(test_prelude_refuses),
+		cmocka_unit_test(test_server_stats),
 		cmocka_unit_test(test_prelude_callback_mode),
 		cmocka_unit_test(test_addrs_stored),
 		cmocka_unit_test(test_reason_eof),

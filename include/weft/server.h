@@ -145,13 +145,34 @@ WEFT_EXTERN size_t weft_server_sockets(const weft_server_t *srv, int *fds,
 /** The bound port of the first TCP socket (0 for UNIX servers). */
 WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 
-/** Connections accepted since the server started. */
-WEFT_EXTERN unsigned long weft_server_accepted(const weft_server_t *srv);
+/*
+ * A server's counters, listed once: X(name, what it counts).  Each is a
+ * uint64_t field of weft_server_stats_t, in this order.  New counters are
+ * only ever appended, so a program built against an older header passes
+ * a smaller size and gets the fields it knows.
+ */
+#define WEFT_SERVER_STATS_MAP(X)					\
+	X(accepted, "connections accepted since the server started")	\
+	X(active, "client connections open now")			\
+	X(emfile_pauses,						\
+	    "times accepting paused because the process ran out of fds")
 
-/** How often accepting was paused because the process ran out of fds. */
-WEFT_EXTERN unsigned long weft_server_emfile_pauses(const weft_server_t *srv);
+/** A server's counters (see WEFT_SERVER_STATS_MAP). */
+typedef struct weft_server_stats {
+#define WEFT__SERVER_STAT(name, what) uint64_t name;
+	WEFT_SERVER_STATS_MAP(WEFT__SERVER_STAT)
+#undef WEFT__SERVER_STAT
+} weft_server_stats_t;
 
-/** Number of live client connections. */
+/**
+ * Fill the first size bytes of *st (pass sizeof *st) with the server's
+ * counters; returns how many bytes were filled, the smaller of size and
+ * this library's sizeof(weft_server_stats_t).
+ */
+WEFT_EXTERN size_t weft_server_stats(const weft_server_t *srv,
+    weft_server_stats_t *st, size_t size);
+
+/** Number of live client connections (the stats' active, without a copy). */
 WEFT_EXTERN size_t weft_server_connections(const weft_server_t *srv);
 
 /**
