@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <weft/server.h>
+
 #include "listeners.h"
 #include "log.h"
 #include "notify.h"
@@ -77,26 +79,17 @@ lsock_log(const struct conf_listener *l, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-	int port;
+	char name[INET6_ADDRSTRLEN + 8];
 
 	if (l->kind == CONF_LISTEN_UNIX) {
 		log_info("listening on unix:%s (%s)", l->path, l->plugin);
 		return;
 	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    weft_sockaddr_format((struct sockaddr *)&ss, len, name,
+		sizeof(name)) < 0)
 		return;
-	if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    host, sizeof(host));
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		log_info("listening on [%s]:%d (%s)", host, port, l->plugin);
-	} else {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-		    sizeof(host));
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		log_info("listening on %s:%d (%s)", host, port, l->plugin);
-	}
+	log_info("listening on %s (%s)", name, l->plugin);
 }
 
 /* Is a listener with this identity still used by another live set? */

@@ -27,7 +27,7 @@ struct weft__addrs {
 };
 
 int
-weft__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+weft_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
     size_t size)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -189,7 +189,7 @@ conn_name(const weft_writer_t *w, int peer, char *buf, size_t size)
 
 	if ((rc = conn_addr(c, peer, &ss, &len)) != 0)
 		return rc;
-	return weft__addr_format((struct sockaddr *)&ss, len, buf, size);
+	return weft_sockaddr_format((struct sockaddr *)&ss, len, buf, size);
 }
 
 int

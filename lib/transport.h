@@ -67,10 +67,6 @@ int weft__uv_start(weft__conn_t *c);
 /* Close c's handle now (no flush); a no-op if it is closing. */
 void weft__uv_close(weft__conn_t *c);
 
-/* One text form for every address: "1.2.3.4:80", "[::1]:80", a UNIX
- * path or "" for an unnamed one.  The length, or -ENOBUFS. */
-int weft__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
-    size_t size);
 /* The port of an AF_INET/AF_INET6 address, 0 for others. */
 int weft__addr_port(const struct sockaddr *sa);
 /* Drop c's stored addresses. */

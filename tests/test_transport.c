@@ -337,6 +337,55 @@ test_server_stats(void **state)
 	wt_run(body_server_stats, NULL);
 }
 
+/* The one address formatter, as weft_peername and weftd's log use it. */
+static void
+test_sockaddr_format(void **state)
+{
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+	struct sockaddr_un un;
+	struct sockaddr sa;
+	char buf[64];
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_port = htons(8080);
+	inet_pton(AF_INET, "10.1.2.3", &in.sin_addr);
+	assert_int_equal(weft_sockaddr_format((struct sockaddr *)&in,
+			     sizeof(in), buf, sizeof(buf)),
+	    13);
+	assert_string_equal(buf, "10.1.2.3:8080");
+	assert_int_equal(weft_sockaddr_format((struct sockaddr *)&in,
+			     sizeof(in), buf, 13),
+	    -ENOBUFS);
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	in6.sin6_port = htons(443);
+	inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+	assert_int_equal(weft_sockaddr_format((struct sockaddr *)&in6,
+			     sizeof(in6), buf, sizeof(buf)),
+	    9);
+	assert_string_equal(buf, "[::1]:443");
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	strcpy(un.sun_path, "/run/x.sock");
+	assert_int_equal(weft_sockaddr_format((struct sockaddr *)&un,
+			     sizeof(un), buf, sizeof(buf)),
+	    11);
+	assert_string_equal(buf, "/run/x.sock");
+	/* Unnamed: only the family. */
+	assert_int_equal(weft_sockaddr_format((struct sockaddr *)&un,
+			     sizeof(sa_family_t), buf, sizeof(buf)),
+	    0);
+	assert_string_equal(buf, "");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_family = AF_APPLETALK;
+	assert_int_equal(weft_sockaddr_format(&sa, sizeof(sa), buf,
+			     sizeof(buf)),
+	    -EAFNOSUPPORT);
+}
+
 static void
 test_prelude_refuses(void **state)
 {
@@ -788,6 +837,7 @@ main(void)
 		cmocka_unit_test(test_prelude_sets_peer),
 		cmocka_unit_test(test_prelude_refuses),
 		cmocka_unit_test(test_server_stats),
+		cmocka_unit_test(test_sockaddr_format),
 		cmocka_unit_test(test_prelude_callback_mode),
 		cmocka_unit_test(test_addrs_stored),
 		cmocka_unit_test(test_reason_eof),

@@ -108,6 +108,14 @@ WEFT_EXTERN int weft_server_set_prelude(weft_server_t *srv,
 WEFT_EXTERN int weft_conn_set_addrs(weft_writer_t *w,
     const struct sockaddr *peer, const struct sockaddr *local);
 
+/**
+ * Format an address as weft_peername does: "1.2.3.4:80", "[::1]:80", a
+ * UNIX path, or "" for an unnamed one.  The length, -ENOBUFS if buf is
+ * too small, -EAFNOSUPPORT for another family.
+ */
+WEFT_EXTERN int weft_sockaddr_format(const struct sockaddr *sa,
+    socklen_t len, char *buf, size_t size);
+
 /** Stop listening.  Live connections go on.  Idempotent. */
 WEFT_EXTERN int weft_server_close(weft_server_t *srv);
 
