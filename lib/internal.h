@@ -124,7 +124,7 @@ struct weft_reader {
 	uint32_t r_tail;    /* end of data */
 	uint32_t r_pin;	    /* start of the lent slice; == r_head if none */
 	uint32_t r_limit;
-	uint32_t r_taken;   /* bytes consumed, mod 2^32 (Q1 fix) */
+	uint32_t r_taken;   /* consumed, mod 2^32; Q1 in doc/semantics.md */
 	int32_t r_exc;	    /* stored error, 0 none */
 	uint32_t r_errval;  /* last ELIMIT consumed / EINCOMPLETE partial */
 	int32_t r_errexpected;

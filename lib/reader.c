@@ -509,7 +509,7 @@ weft_read_all(weft_reader_t *r, size_t max, weft_slice_t *out)
 }
 
 /*
- * The search loop of readuntil (CPython 3.13 semantics, Q1 fixed).  On
+ * The search loop of readuntil (doc/semantics.md S1.8, Q1 fixed).  On
  * success [*start, *end) is the chunk's separator match; the buffer is
  * not touched.  Returns 0, WEFT_ELIMIT (details recorded),
  * WEFT_EINCOMPLETE (EOF, nothing matched) or a wait error.
@@ -611,8 +611,9 @@ search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
 		taken = r->r_taken;
 		if ((rc = wait_for_data(r)) < 0)
 			return rc;
-		/* Q1 fixed: bytes another fiber took meanwhile move the
-		 * already-searched region forward with them. */
+		/* Q1 fixed (doc/semantics.md S6.1): bytes another fiber
+		 * took meanwhile move the already-searched region forward
+		 * with them. */
 		taken = r->r_taken - taken;
 		offset = offset > taken ? offset - (size_t)taken : 0;
 	}
@@ -674,7 +675,8 @@ weft_readuntil_any(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
 	return readuntil_seps(r, seps, nseps, out);
 }
 
-/* readline's handling of an overrun: drop the long line as CPython does. */
+/* readline's handling of an overrun: drop the long line as CPython does
+ * (doc/semantics.md S1.9). */
 static void
 discard_overrun(weft_reader_t *r)
 {

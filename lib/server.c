@@ -652,7 +652,8 @@ weft_server_serve_forever(weft_server_t *srv)
 	int rc = 0;
 
 	/* asyncio raises RuntimeError for both: "is closed" and "is
-	 * already being awaited on serve_forever()" (spec case 125). */
+	 * already being awaited on serve_forever()" (doc/semantics.md S4.3,
+	 * case 125). */
 	if (srv->s_closed)
 		return WEFT_ECLOSED;
 	if (srv->s_forever)

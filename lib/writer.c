@@ -82,7 +82,8 @@ weft_drain(weft_writer_t *w)
 	if (c->c_r.r_exc != 0)
 		return c->c_r.r_exc;
 	/* After close() the stream cannot deliver more: asyncio reports
-	 * the lost connection here too (spec cases 121, 122). */
+	 * the lost connection here too (doc/semantics.md S2.3, cases 121
+	 * and 122). */
 	if (w->w_lost || w->w_closing)
 		return -ECONNRESET;
 	if (!w->w_paused)

@@ -279,7 +279,7 @@ parse_request_line(struct req *q, int c, const char *p, size_t n)
  * Parse a request head: its first byte c, which was read on its own (it
  * ends the wait for a request), then [p, p+n), which ends in CRLF CRLF.
  * Returns 0, 1 for a head of nothing but empty lines (ignored, RFC 9112
- * §2.2), or -1 if malformed.
+ * section 2.2), or -1 if malformed.
  */
 static int
 parse_head(struct req *q, int c, const char *p, size_t n)
@@ -321,7 +321,7 @@ parse_head(struct req *q, int c, const char *p, size_t n)
 		p += len + 2;
 		n -= len + 2;
 	}
-	/* HTTP/1.1 requires exactly one Host (RFC 9112 §3.2). */
+	/* HTTP/1.1 requires exactly one Host (RFC 9112 section 3.2). */
 	if (q->q_minor >= 1 && q->q_hosts != 1)
 		return -1;
 	if (q->q_hosts > 1)

@@ -1,7 +1,8 @@
 /*
- * Streams over real sockets: spec §7 cases 116-140 that have a C meaning,
- * over loopback TCP (127.0.0.1, and [::1] when the machine has it), UNIX
- * sockets in a private mkdtemp directory and socketpairs.
+ * Streams over real sockets: the cases 116-140 of doc/semantics.md (S7)
+ * that have a C meaning, over loopback TCP (127.0.0.1, and [::1] when the
+ * machine has it), UNIX sockets in a private mkdtemp directory and
+ * socketpairs.
  *
  * Each test body runs on the first fiber of a fresh loop (wt_run); server
  * handlers run on fibers of their own and only record what they saw, the
@@ -1087,12 +1088,13 @@ body_132(void *arg)
 	assert_int_equal(weft_is_closing(w), 1);
 	/* Sticky: the next read reports it again. */
 	assert_int_equal(weft_read(r, buf, sizeof(buf)), -ECONNRESET);
-	/* §2.2: after the connection is lost writes are dropped silently;
-	 * the error shows at drain. */
+	/* S2.2 of doc/semantics.md: after the connection is lost writes are
+	 * dropped silently; the error shows at drain. */
 	assert_int_equal(weft_write(w, "late", 4), 0);
 	assert_int_equal(weft_writer_buffered(w), 0);
 	assert_int_equal(weft_drain(w), -ECONNRESET);
-	/* Once the owner has closed it, a write is WEFT_ECLOSED (DESIGN). */
+	/* Once the owner has closed it, a write is WEFT_ECLOSED (S6.2 of
+	 * doc/semantics.md). */
 	assert_int_equal(weft_close(w), 0);
 	assert_int_equal(weft_write(w, "late", 4), WEFT_ECLOSED);
 	client_done(w);

@@ -1,8 +1,9 @@
 /*
- * StreamReaderProtocol and StreamWriter on the fake transport: spec §7
- * cases 108-115.  The protocol events are driven by hand, as CPython's
- * tests do with a mock transport: connection_lost(exc) is weft__conn_lost,
- * pause_writing/resume_writing are weft__writer_pause/weft__writer_resume.
+ * StreamReaderProtocol and StreamWriter on the fake transport: cases
+ * 108-115 of doc/semantics.md (S3, S7).  The protocol events are driven
+ * by hand, as CPython's tests do with a mock transport:
+ * connection_lost(exc) is weft__conn_lost, pause_writing/resume_writing
+ * are weft__writer_pause/weft__writer_resume.
  * A Python exception object becomes an arbitrary negative code here
  * (ZeroDivisionError -> -EDOM, KeyError -> -ENOKEY, BrokenPipeError ->
  * -EPIPE); only its identity matters.
@@ -337,7 +338,7 @@ test_115_drain_raises_reader_exception(void **state)
 	wt_run(body_115, NULL);
 }
 
-/* ---- §2.2, §2.4: writer details on the fake transport ------------------ */
+/* ---- doc/semantics.md S2.2, S2.4: writer details, fake transport ------- */
 
 /* set_write_buffer_limits fills in missing values as asyncio does. */
 static void
@@ -443,7 +444,8 @@ test_writer_write_eof_and_close(void **state)
 	wt_run(body_eof_close, NULL);
 }
 
-/* §2.2: once the connection is lost, writes are dropped silently. */
+/* doc/semantics.md S2.2: once the connection is lost, writes are dropped
+ * silently. */
 static void
 body_write_after_lost(void *arg)
 {

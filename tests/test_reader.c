@@ -1,18 +1,18 @@
 /*
- * StreamReader conformance: the reader cases (1-107) of section 7 of
- * spec/asyncio-streams-behaviour.md, translated to C.
+ * StreamReader conformance: the reader cases 1-107 of doc/semantics.md
+ * (S7), in C.
  *
  * Every test runs its body on a fiber in a fresh loop (wt_run).  A read
- * that the spec calls "pending" runs on a second fiber (struct call);
+ * that a case calls "pending" runs on a second fiber (struct call);
  * it is pending when it has not finished after two weft_yield() calls,
- * which is two asyncio loop iterations.  Exceptions map to codes as the
- * spec's header says; a Python exception object stored with
+ * which is two asyncio loop iterations.  Exceptions map to codes as S0
+ * of doc/semantics.md says; a Python exception object stored with
  * set_exception is stood in for by an errno value (-EIO, -EPERM,
  * -ECONNRESET).  Quirk Q1 is fixed in weft (case 95); Q2 is kept (case
- * 41).
+ * 41); both are in S6.1.
  *
- * Spec cases with no C meaning, skipped here (also listed in
- * doc/spec-coverage.md):
+ * Cases with no C meaning, not tested here (marked n/a in
+ * doc/semantics.md):
  *   4   repr() strings only.
  *   25  return type bytes vs bytearray: C returns raw bytes.
  *   55  a list is not a separator tuple: a Python type distinction.
@@ -30,7 +30,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* The spec's DATA (18 bytes). */
+/* DATA of doc/semantics.md S7 (18 bytes). */
 #define DATA "line1\nline2\nline3\n"
 
 #define MSG_FOUND     "Separator is found, but chunk is longer than limit"
@@ -1835,7 +1835,7 @@ WT_CASE(case_107_error_details)
 	assert_string_equal(weft_err_name(WEFT_ELIMIT), "WEFT_ELIMIT");
 }
 
-/* ---- Beyond the spec: zero-copy slices ---------------------------------- */
+/* ---- Beyond the cases: zero-copy slices --------------------------------- */
 
 WT_CASE(slice_survives_feed)
 {
