@@ -21,7 +21,7 @@
 #include "notify.h"
 #include "procs.h"
 #include "util.h"
-#include "weftd.h"
+#include "worker.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000

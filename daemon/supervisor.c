@@ -27,7 +27,7 @@
 #include "stats.h"
 #include "supervisor.h"
 #include "util.h"
-#include "weftd.h"
+#include "worker.h"
 
 #define STOP_GRACE_MS 5000   /* past shutdown_timeout -> SIGKILL */
 

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "supervisor.h"
 #include "util.h"
-#include "weftd.h"
+#include "worker.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"

@@ -27,7 +27,7 @@
 #include "log.h"
 #include "loader.h"
 #include "util.h"
-#include "weftd.h"
+#include "worker.h"
 
 struct wlistener {
 	const struct conf_listener *l;

@@ -1,10 +1,10 @@
 /*
- * Declarations shared by weftd's process roles: the supervisor (binds
- * listeners, forks and watches workers; supervisor.h), the workers (run
- * plugins) and the checks (`weftd -t`, the reload probe).
+ * The worker role: what the supervisor (procs.c) gives a forked worker
+ * and what the worker tells it back, and the plugin check that `weftd -t`
+ * and the reload probe run in a process of their own.
  */
-#ifndef WEFTD_WEFTD_H
-#define WEFTD_WEFTD_H
+#ifndef WEFTD_WORKER_H
+#define WEFTD_WORKER_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,4 +46,4 @@ uint64_t heartbeat_tick_ms(const struct conf *c);
 /* Milliseconds on CLOCK_MONOTONIC (shared by all processes). */
 uint64_t weftd_now_ms(void);
 
-#endif /* WEFTD_WEFTD_H */
+#endif /* WEFTD_WORKER_H */
