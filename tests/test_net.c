@@ -212,8 +212,7 @@ h_echo_line(weft_reader_t *r, weft_writer_t *w, void *arg)
 
 /* ---- 116, 117: echo and the callback's arguments ------------------------ */
 
-static void
-body_116(void *arg)
+WT_CASE(116_echo_line)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -223,7 +222,6 @@ body_116(void *arg)
 	char buf[16];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo_line, &s, &srv);
 	assert_int_equal(weft_server_is_serving(srv), 1);
@@ -238,13 +236,6 @@ body_116(void *arg)
 	assert_int_equal(s.rc, 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_116_echo_line(void **state)
-{
-	(void)state;
-	wt_run(body_116, NULL);
 }
 
 static weft_fiber_t *body_fiber;
@@ -264,8 +255,7 @@ h_args(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_117(void *arg)
+WT_CASE(117_callback_gets_reader_writer)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -274,7 +264,6 @@ body_117(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	body_fiber = weft_current();
 	port = start_tcp(h_args, &s, &srv);
@@ -293,13 +282,6 @@ body_117(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_117_callback_gets_reader_writer(void **state)
-{
-	(void)state;
-	wt_run(body_117, NULL);
-}
-
 /* ---- 118: get_extra_info ------------------------------------------------ */
 
 static void
@@ -315,8 +297,7 @@ h_names(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_118(void *arg)
+WT_CASE(118_extra_info)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -325,7 +306,6 @@ body_118(void *arg)
 	char listen[64], peer[128], sock[128], info[128], num[16];
 	int port, fd;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_names, &s, &srv);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
@@ -367,13 +347,6 @@ body_118(void *arg)
 	assert_int_equal(s.rc, 0);
 }
 
-static void
-test_118_extra_info(void **state)
-{
-	(void)state;
-	wt_run(body_118, NULL);
-}
-
 /* ---- 119: half-close ---------------------------------------------------- */
 
 /* read(-1) until EOF, then reply "got:" + the request. */
@@ -394,8 +367,7 @@ h_half_close(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_119(void *arg)
+WT_CASE(119_half_close)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -404,7 +376,6 @@ body_119(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_half_close, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -422,13 +393,6 @@ body_119(void *arg)
 	assert_int_equal(weft_is_closing(w), 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_119_half_close(void **state)
-{
-	(void)state;
-	wt_run(body_119, NULL);
 }
 
 /* ---- 120: empty write and writelines ------------------------------------ */
@@ -449,8 +413,7 @@ h_line(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_120(void *arg)
+WT_CASE(120_writelines_and_empty_write)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -460,7 +423,6 @@ body_120(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_line, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -477,17 +439,9 @@ body_120(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_120_writelines_and_empty_write(void **state)
-{
-	(void)state;
-	wt_run(body_120, NULL);
-}
-
 /* ---- 121, 122: close semantics ------------------------------------------ */
 
-static void
-body_121(void *arg)
+WT_CASE(121_close_semantics)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -496,7 +450,6 @@ body_121(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -516,22 +469,13 @@ body_121(void *arg)
 	assert_int_equal(s.rc, 0); /* the server saw a clean EOF */
 }
 
-static void
-test_121_close_semantics(void **state)
-{
-	(void)state;
-	wt_run(body_121, NULL);
-}
-
-static void
-body_122(void *arg)
+WT_CASE(122_close_write_drain)
 {
 	weft_server_t *srv;
 	weft_reader_t *r;
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	connect_tcp(port, &r, &w);
 	assert_int_equal(weft_close(w), 0);
@@ -540,13 +484,6 @@ body_122(void *arg)
 	assert_int_equal(weft_wait_closed(w), 0);
 	weft_stream_free(w);
 	server_done(&srv);
-}
-
-static void
-test_122_close_write_drain(void **state)
-{
-	(void)state;
-	wt_run(body_122, NULL);
 }
 
 /* ---- 123: the peer closes; wait_closed waits for the local close -------- */
@@ -563,8 +500,7 @@ h_bye(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_123(void *arg)
+WT_CASE(123_peer_close_wait_closed_pending)
 {
 	struct hs s;
 	struct waiter wt;
@@ -575,7 +511,6 @@ body_123(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	port = start_tcp(h_bye, &s, &srv);
@@ -595,13 +530,6 @@ body_123(void *arg)
 	weft_stream_free(w);
 	server_done(&srv);
 	assert_int_equal(s.rc, 0);
-}
-
-static void
-test_123_peer_close_wait_closed_pending(void **state)
-{
-	(void)state;
-	wt_run(body_123, NULL);
 }
 
 /* ---- 124: 16 MiB against a slow reader ---------------------------------- */
@@ -632,8 +560,7 @@ h_slow(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_124(void *arg)
+WT_CASE(124_big_write_slow_reader)
 {
 	struct hs s;
 	struct waiter wt;
@@ -646,7 +573,6 @@ body_124(void *arg)
 	char c;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	assert_non_null(data = malloc(BIG));
@@ -684,24 +610,15 @@ body_124(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_124_big_write_slow_reader(void **state)
-{
-	(void)state;
-	wt_run(body_124, NULL);
-}
-
 /* ---- 125, 126: the server object ---------------------------------------- */
 
-static void
-body_125(void *arg)
+WT_CASE(125_server_api)
 {
 	struct waiter wt;
 	weft_server_t *srv;
 	weft_fiber_t *f = NULL;
 	int fds[4] = { -1, -1, -1, -1 };
 
-	(void)arg;
 	memset(&wt, 0, sizeof(wt));
 	start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_server_is_serving(srv), 1);
@@ -730,16 +647,8 @@ body_125(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_125_server_api(void **state)
-{
-	(void)state;
-	wt_run(body_125, NULL);
-}
-
 /* The part of 126 the C API has: a closed server serves no more. */
-static void
-body_126(void *arg)
+WT_CASE(126_closed_server_not_serving)
 {
 	weft_server_t *srv;
 	weft_reader_t *r;
@@ -747,7 +656,6 @@ body_126(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_server_is_serving(srv), 1);
 	connect_tcp(port, &r, &w);
@@ -765,13 +673,6 @@ body_126(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_126_closed_server_not_serving(void **state)
-{
-	(void)state;
-	wt_run(body_126, NULL);
-}
-
 /* ---- 127: a handler that fails ------------------------------------------ */
 
 /* The C form of a callback that raises: it gives up and returns. */
@@ -786,8 +687,7 @@ h_fail(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_127(void *arg)
+WT_CASE(127_failed_handler_closes)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -796,7 +696,6 @@ body_127(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_fail, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -806,13 +705,6 @@ body_127(void *arg)
 	assert_int_equal(s.done, 1);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_127_failed_handler_closes(void **state)
-{
-	(void)state;
-	wt_run(body_127, NULL);
 }
 
 /* ---- 129: closing a server keeps its connections ------------------------ */
@@ -832,8 +724,7 @@ h_echo_lines(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_129(void *arg)
+WT_CASE(129_close_keeps_connections)
 {
 	struct hs s;
 	struct waiter wt;
@@ -844,7 +735,6 @@ body_129(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	port = start_tcp(h_echo_lines, &s, &srv);
@@ -880,17 +770,9 @@ body_129(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_129_close_keeps_connections(void **state)
-{
-	(void)state;
-	wt_run(body_129, NULL);
-}
-
 /* ---- 130: connection refused -------------------------------------------- */
 
-static void
-body_130(void *arg)
+WT_CASE(130_connect_refused)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -898,7 +780,6 @@ body_130(void *arg)
 	weft_writer_t *w = NULL;
 	int fd, port;
 
-	(void)arg;
 	/* A port that is bound but not listening: nobody can take it
 	 * meanwhile, and a connect to it is refused. */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -916,13 +797,6 @@ body_130(void *arg)
 	close(fd);
 }
 
-static void
-test_130_connect_refused(void **state)
-{
-	(void)state;
-	wt_run(body_130, NULL);
-}
-
 /* ---- 131: the limit option of open_connection --------------------------- */
 
 static void
@@ -936,8 +810,7 @@ h_send_lines(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_131(void *arg)
+WT_CASE(131_open_connection_limit)
 {
 	weft_stream_opts_t opts;
 	weft_read_error_t info;
@@ -948,7 +821,6 @@ body_131(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&opts, 0, sizeof(opts));
 	opts.limit = 5;
@@ -984,13 +856,6 @@ body_131(void *arg)
 	assert_null(srv);
 }
 
-static void
-test_131_open_connection_limit(void **state)
-{
-	(void)state;
-	wt_run(body_131, NULL);
-}
-
 /* Each accepted connection gets a fresh reader with the server's limit. */
 static void
 h_limit(weft_reader_t *r, weft_writer_t *w, void *arg)
@@ -1005,8 +870,7 @@ h_limit(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_131_server(void *arg)
+WT_CASE(131_server_limit)
 {
 	weft_stream_opts_t opts;
 	weft_read_error_t info;
@@ -1017,7 +881,6 @@ body_131_server(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&opts, 0, sizeof(opts));
 	opts.limit = 5;
@@ -1035,13 +898,6 @@ body_131_server(void *arg)
 	assert_int_equal(weft_reader_last_error(r, &info), 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_131_server_limit(void **state)
-{
-	(void)state;
-	wt_run(body_131_server, NULL);
 }
 
 /* ---- 132: connection reset ---------------------------------------------- */
@@ -1065,8 +921,7 @@ h_reset(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_132(void *arg)
+WT_CASE(132_connection_reset)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1075,7 +930,6 @@ body_132(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_reset, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1099,17 +953,9 @@ body_132(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_132_connection_reset(void **state)
-{
-	(void)state;
-	wt_run(body_132, NULL);
-}
-
 /* ---- 133: UNIX sockets -------------------------------------------------- */
 
-static void
-body_133_names(void *arg)
+WT_CASE(133_unix_echo_names)
 {
 	struct hs s;
 	weft_server_t *srv = NULL;
@@ -1118,7 +964,6 @@ body_133_names(void *arg)
 	weft_slice_t line;
 	char path[128], buf[128];
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	unix_path(path, sizeof(path), "names.sock");
 	assert_int_equal(weft_start_unix_server(h_echo, &s, path, NULL, &srv),
@@ -1150,13 +995,6 @@ body_133_names(void *arg)
 	assert_int_equal(s.rc, 0);
 }
 
-static void
-test_133_unix_echo_names(void **state)
-{
-	(void)state;
-	wt_run(body_133_names, NULL);
-}
-
 /* Echo one line over a fresh connection to a UNIX server. */
 static void
 unix_echo_once(const char *path)
@@ -1172,8 +1010,7 @@ unix_echo_once(const char *path)
 	client_done(w);
 }
 
-static void
-body_133_removed(void *arg)
+WT_CASE(133_unix_path_removed_on_close)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
@@ -1182,7 +1019,6 @@ body_133_removed(void *arg)
 	struct stat st;
 	char path[128];
 
-	(void)arg;
 	unix_path(path, sizeof(path), "removed.sock");
 	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
 			     &srv),
@@ -1211,15 +1047,7 @@ body_133_removed(void *arg)
 	assert_int_equal(unlink(path), 0);
 }
 
-static void
-test_133_unix_path_removed_on_close(void **state)
-{
-	(void)state;
-	wt_run(body_133_removed, NULL);
-}
-
-static void
-body_133_stale(void *arg)
+WT_CASE(133_unix_stale_socket_replaced)
 {
 	struct sockaddr_un sun;
 	weft_server_t *srv = NULL;
@@ -1227,7 +1055,6 @@ body_133_stale(void *arg)
 	char path[128];
 	int fd;
 
-	(void)arg;
 	unix_path(path, sizeof(path), "stale.sock");
 	/* A socket file left by a process that died. */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -1248,22 +1075,13 @@ body_133_stale(void *arg)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
-static void
-test_133_unix_stale_socket_replaced(void **state)
-{
-	(void)state;
-	wt_run(body_133_stale, NULL);
-}
-
-static void
-body_133_regular(void *arg)
+WT_CASE(133_unix_regular_file_in_use)
 {
 	weft_server_t *srv = NULL;
 	struct stat st;
 	char path[128];
 	int fd;
 
-	(void)arg;
 	unix_path(path, sizeof(path), "regular");
 	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
 	assert_true(fd >= 0);
@@ -1284,14 +1102,12 @@ body_133_regular(void *arg)
  * 3.13 removes the path on close only if it is still the socket the
  * server bound: a newer server that took the path over keeps it.
  */
-static void
-body_133_replaced(void *arg)
+WT_CASE(133_unix_close_keeps_replaced_path)
 {
 	weft_server_t *old = NULL, *new = NULL;
 	struct stat st;
 	char path[128];
 
-	(void)arg;
 	unix_path(path, sizeof(path), "replaced.sock");
 	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
 			     &old),
@@ -1307,24 +1123,9 @@ body_133_replaced(void *arg)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
-static void
-test_133_unix_close_keeps_replaced_path(void **state)
-{
-	(void)state;
-	wt_run(body_133_replaced, NULL);
-}
-
-static void
-test_133_unix_regular_file_in_use(void **state)
-{
-	(void)state;
-	wt_run(body_133_regular, NULL);
-}
-
 /* ---- 139: wait_closed is cancellation-safe (Q3 fixed) ------------------- */
 
-static void
-body_139(void *arg)
+WT_CASE(139_wait_closed_cancel_safe)
 {
 	struct waiter a, b;
 	weft_server_t *srv;
@@ -1333,7 +1134,6 @@ body_139(void *arg)
 	weft_fiber_t *fa = NULL, *fb = NULL;
 	int port;
 
-	(void)arg;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	port = start_tcp(h_echo, NULL, &srv);
@@ -1361,17 +1161,9 @@ body_139(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_139_wait_closed_cancel_safe(void **state)
-{
-	(void)state;
-	wt_run(body_139, NULL);
-}
-
 /* ---- 140: close_clients ------------------------------------------------- */
 
-static void
-body_140(void *arg)
+WT_CASE(140_close_clients)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1380,7 +1172,6 @@ body_140(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1398,13 +1189,6 @@ body_140(void *arg)
 	assert_int_equal(weft_at_eof(r), 1);
 	client_done(w);
 	weft_server_free(&srv);
-}
-
-static void
-test_140_close_clients(void **state)
-{
-	(void)state;
-	wt_run(body_140, NULL);
 }
 
 /* ---- Close flushes, write_eof flushes ----------------------------------- */
@@ -1448,8 +1232,7 @@ count_to_eof(weft_reader_t *r, struct hs *s)
 	return n;
 }
 
-static void
-body_close_flushes(void *arg)
+WT_CASE(close_flushes_buffered_data)
 {
 	struct hs s, got;
 	weft_server_t *srv;
@@ -1457,7 +1240,6 @@ body_close_flushes(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&got, 0, sizeof(got));
 	port = start_tcp(h_write_and_return, &s, &srv);
@@ -1472,13 +1254,6 @@ body_close_flushes(void *arg)
 	assert_int_equal(weft_reader_exception(r), 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_close_flushes_buffered_data(void **state)
-{
-	(void)state;
-	wt_run(body_close_flushes, NULL);
 }
 
 /* Count what arrives until EOF, then report the count as a line. */
@@ -1496,8 +1271,7 @@ h_count(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_write_eof_flushes(void *arg)
+WT_CASE(write_eof_flushes_buffered_data)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1508,7 +1282,6 @@ body_write_eof_flushes(void *arg)
 	size_t i;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_non_null(p = malloc(FLUSH_LEN));
 	for (i = 0; i < FLUSH_LEN; i++)
@@ -1526,13 +1299,6 @@ body_write_eof_flushes(void *arg)
 	assert_int_equal(s.bad, 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_write_eof_flushes_buffered_data(void **state)
-{
-	(void)state;
-	wt_run(body_write_eof_flushes, NULL);
 }
 
 /* ---- Many small writes, both directions backed up ----------------------- */
@@ -1558,8 +1324,7 @@ h_echo_lines_small(weft_reader_t *r, weft_writer_t *w, void *arg)
 	h_echo_lines(r, w, arg);
 }
 
-static void
-body_many_lines(void *arg)
+WT_CASE(many_small_writes_in_order)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1569,7 +1334,6 @@ body_many_lines(void *arg)
 	char buf[16];
 	int i, n, port, bad = 0;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo_lines_small, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1598,17 +1362,9 @@ body_many_lines(void *arg)
 	assert_int_equal(s.rc, 0);
 }
 
-static void
-test_many_small_writes_in_order(void **state)
-{
-	(void)state;
-	wt_run(body_many_lines, NULL);
-}
-
 /* ---- Reader flow control on a real socket ------------------------------- */
 
-static void
-body_small_limit(void *arg)
+WT_CASE(reader_flow_control_small_limit)
 {
 	weft_stream_opts_t opts;
 	struct hs s, got;
@@ -1617,7 +1373,6 @@ body_small_limit(void *arg)
 	weft_writer_t *w = NULL;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&got, 0, sizeof(got));
 	memset(&opts, 0, sizeof(opts));
@@ -1639,13 +1394,6 @@ body_small_limit(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_reader_flow_control_small_limit(void **state)
-{
-	(void)state;
-	wt_run(body_small_limit, NULL);
-}
-
 /* ---- The peer aborts while a drain waits -------------------------------- */
 
 /* Wait for the go, then abort with a RST without reading anything. */
@@ -1665,8 +1413,7 @@ h_abort_on_go(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_drain_peer_abort(void *arg)
+WT_CASE(drain_peer_abort)
 {
 	struct hs s;
 	struct waiter wt;
@@ -1677,7 +1424,6 @@ body_drain_peer_abort(void *arg)
 	unsigned char *p;
 	int port, rc;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	assert_non_null(p = calloc(1, BIG));
@@ -1702,18 +1448,10 @@ body_drain_peer_abort(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_drain_peer_abort(void **state)
-{
-	(void)state;
-	wt_run(body_drain_peer_abort, NULL);
-}
-
 /* ---- Name resolution, bind errors, options ------------------------------ */
 
 /* "localhost" goes through getaddrinfo; every address is tried. */
-static void
-body_localhost(void *arg)
+WT_CASE(open_connection_localhost)
 {
 	weft_server_t *srv;
 	weft_reader_t *r = NULL;
@@ -1721,7 +1459,6 @@ body_localhost(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_open_connection("localhost", port, NULL, &r, &w),
 	    0);
@@ -1732,21 +1469,12 @@ body_localhost(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_open_connection_localhost(void **state)
-{
-	(void)state;
-	wt_run(body_localhost, NULL);
-}
-
-static void
-body_addr_in_use(void *arg)
+WT_CASE(start_server_addr_in_use)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv, *srv2 = NULL, *srv3 = NULL;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_start_server(h_echo, NULL, LOCALHOST, port, NULL,
 			     &srv2),
@@ -1769,22 +1497,13 @@ body_addr_in_use(void *arg)
 	server_done(&srv3);
 }
 
-static void
-test_start_server_addr_in_use(void **state)
-{
-	(void)state;
-	wt_run(body_addr_in_use, NULL);
-}
-
-static void
-body_unix_mode(void *arg)
+WT_CASE(unix_mode)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
 	struct stat st;
 	char path[128];
 
-	(void)arg;
 	unix_path(path, sizeof(path), "mode.sock");
 	memset(&opts, 0, sizeof(opts));
 	opts.unix_mode = 0600;
@@ -1795,13 +1514,6 @@ body_unix_mode(void *arg)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	unix_echo_once(path);
 	server_done(&srv);
-}
-
-static void
-test_unix_mode(void **state)
-{
-	(void)state;
-	wt_run(body_unix_mode, NULL);
 }
 
 /* ---- Many clients at once ----------------------------------------------- */
@@ -1842,8 +1554,7 @@ client_fiber(void *arg)
 	cl->done = 1;
 }
 
-static void
-body_many_clients(void *arg)
+WT_CASE(many_clients)
 {
 	struct client cl[NCLIENTS];
 	weft_fiber_t *f[NCLIENTS];
@@ -1851,7 +1562,6 @@ body_many_clients(void *arg)
 	weft_server_t *srv;
 	int i, port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	for (i = 0; i < NCLIENTS; i++) {
@@ -1869,17 +1579,9 @@ body_many_clients(void *arg)
 	assert_int_equal(s.nconn, NCLIENTS);
 }
 
-static void
-test_many_clients(void **state)
-{
-	(void)state;
-	wt_run(body_many_clients, NULL);
-}
-
 /* ---- weft_stream_free aborts ------------------------------------------- */
 
-static void
-body_stream_free_aborts(void *arg)
+WT_CASE(stream_free_aborts)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1887,7 +1589,6 @@ body_stream_free_aborts(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1897,13 +1598,6 @@ body_stream_free_aborts(void *arg)
 	assert_true(wait_flag(&s.done));
 	assert_true(s.rc == 0 || s.rc == -ECONNRESET);
 	server_done(&srv);
-}
-
-static void
-test_stream_free_aborts(void **state)
-{
-	(void)state;
-	wt_run(body_stream_free_aborts, NULL);
 }
 
 /* ---- Giving up on waiting calls ----------------------------------------- */
@@ -1933,15 +1627,13 @@ open_fiber(void *arg)
  * behind: the pending libuv request (name lookup or connect) finishes
  * later on its own.  LeakSanitizer checks the "nothing" part.
  */
-static void
-body_cancel_open(void *arg)
+WT_CASE(cancel_open_connection)
 {
 	struct opener o;
 	weft_server_t *srv;
 	weft_fiber_t *f = NULL;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 
 	/* Cancelled before it runs: it gives up in the name lookup. */
@@ -1965,13 +1657,6 @@ body_cancel_open(void *arg)
 	assert_int_equal(o.rc, WEFT_ECANCELED);
 	assert_null(o.w);
 	server_done(&srv);
-}
-
-static void
-test_cancel_open_connection(void **state)
-{
-	(void)state;
-	wt_run(body_cancel_open, NULL);
 }
 
 /*
@@ -2009,8 +1694,7 @@ pool_block_done(uv_work_t *req, int status)
 	pool_blocked_done = 1;
 }
 
-static void
-body_lookup_cancel_dequeues(void *arg)
+WT_CASE(lookup_cancel_dequeues)
 {
 	static uv_work_t blocker;
 	struct opener o[3];
@@ -2018,7 +1702,6 @@ body_lookup_cancel_dequeues(void *arg)
 	unsigned before;
 	int i;
 
-	(void)arg;
 	assert_int_equal(pipe(pool_pipe), 0);
 	pool_blocked_done = 0;
 	before = weft_loop()->active_reqs.count;
@@ -2045,16 +1728,8 @@ body_lookup_cancel_dequeues(void *arg)
 	close(pool_pipe[1]);
 }
 
-static void
-test_lookup_cancel_dequeues(void **state)
-{
-	(void)state;
-	wt_run(body_lookup_cancel_dequeues, NULL);
-}
-
 /* A drain that times out leaves the writer usable; a later one works. */
-static void
-body_drain_deadline(void *arg)
+WT_CASE(drain_deadline)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -2064,7 +1739,6 @@ body_drain_deadline(void *arg)
 	char c;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_non_null(p = malloc(BIG));
 	memset(p, 0, BIG);
@@ -2083,13 +1757,6 @@ body_drain_deadline(void *arg)
 	assert_int_equal(s.total, BIG);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_drain_deadline(void **state)
-{
-	(void)state;
-	wt_run(body_drain_deadline, NULL);
 }
 
 /*
@@ -2125,8 +1792,7 @@ h_write_abort(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_abort(void *arg)
+WT_CASE(abort)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -2136,7 +1802,6 @@ body_abort(void *arg)
 	ssize_t n;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_write_abort, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -2153,19 +1818,11 @@ body_abort(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_abort(void **state)
-{
-	(void)state;
-	wt_run(body_abort, NULL);
-}
-
 /* ---- Echo of a large payload -------------------------------------------- */
 
 #define ECHO_LEN (1024 * 1024)
 
-static void
-body_echo_big(void *arg)
+WT_CASE(echo_big_tcp)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -2176,7 +1833,6 @@ body_echo_big(void *arg)
 	char c;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_non_null(out = malloc(ECHO_LEN));
 	assert_non_null(in = malloc(ECHO_LEN));
@@ -2199,13 +1855,6 @@ body_echo_big(void *arg)
 	free(in);
 }
 
-static void
-test_echo_big_tcp(void **state)
-{
-	(void)state;
-	wt_run(body_echo_big, NULL);
-}
-
 /* ---- open_connection on a socketpair (the sock= form) ------------------- */
 
 struct sp {
@@ -2221,8 +1870,7 @@ send_abc(void *arg)
 	p->rc = (int)send(p->fd, "abc", 3, 0);
 }
 
-static void
-body_socketpair(void *arg)
+WT_CASE(socketpair_open_connection_fd)
 {
 	struct sp p;
 	weft_reader_t *r = NULL;
@@ -2232,7 +1880,6 @@ body_socketpair(void *arg)
 	int sv[2];
 	ssize_t n;
 
-	(void)arg;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(weft_open_connection_fd(sv[0], NULL, &r, &w), 0);
 	/* loop.call_soon(wsock.send, b'abc') */
@@ -2255,13 +1902,6 @@ body_socketpair(void *arg)
 	client_done(w); /* closes sv[0]: weft owns it */
 	assert_int_equal(recv(sv[1], buf, sizeof(buf), 0), 0);
 	close(sv[1]);
-}
-
-static void
-test_socketpair_open_connection_fd(void **state)
-{
-	(void)state;
-	wt_run(body_socketpair, NULL);
 }
 
 /* ---- IPv6 --------------------------------------------------------------- */
@@ -2314,61 +1954,16 @@ have_ipv6_loopback(void)
 	return ok;
 }
 
-static void
-test_ipv6_echo(void **state)
+WT_TEST(ipv6_echo)
 {
-	(void)state;
 	if (!have_ipv6_loopback())
 		skip();
 	wt_run(body_ipv6, NULL);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_116_echo_line),
-		cmocka_unit_test(test_117_callback_gets_reader_writer),
-		cmocka_unit_test(test_118_extra_info),
-		cmocka_unit_test(test_119_half_close),
-		cmocka_unit_test(test_120_writelines_and_empty_write),
-		cmocka_unit_test(test_121_close_semantics),
-		cmocka_unit_test(test_122_close_write_drain),
-		cmocka_unit_test(test_123_peer_close_wait_closed_pending),
-		cmocka_unit_test(test_124_big_write_slow_reader),
-		cmocka_unit_test(test_125_server_api),
-		cmocka_unit_test(test_126_closed_server_not_serving),
-		cmocka_unit_test(test_127_failed_handler_closes),
-		cmocka_unit_test(test_129_close_keeps_connections),
-		cmocka_unit_test(test_130_connect_refused),
-		cmocka_unit_test(test_131_open_connection_limit),
-		cmocka_unit_test(test_131_server_limit),
-		cmocka_unit_test(test_132_connection_reset),
-		cmocka_unit_test(test_133_unix_echo_names),
-		cmocka_unit_test(test_133_unix_path_removed_on_close),
-		cmocka_unit_test(test_133_unix_stale_socket_replaced),
-		cmocka_unit_test(test_133_unix_regular_file_in_use),
-		cmocka_unit_test(test_133_unix_close_keeps_replaced_path),
-		cmocka_unit_test(test_139_wait_closed_cancel_safe),
-		cmocka_unit_test(test_140_close_clients),
-		cmocka_unit_test(test_echo_big_tcp),
-		cmocka_unit_test(test_close_flushes_buffered_data),
-		cmocka_unit_test(test_write_eof_flushes_buffered_data),
-		cmocka_unit_test(test_many_small_writes_in_order),
-		cmocka_unit_test(test_reader_flow_control_small_limit),
-		cmocka_unit_test(test_drain_peer_abort),
-		cmocka_unit_test(test_open_connection_localhost),
-		cmocka_unit_test(test_start_server_addr_in_use),
-		cmocka_unit_test(test_unix_mode),
-		cmocka_unit_test(test_many_clients),
-		cmocka_unit_test(test_stream_free_aborts),
-		cmocka_unit_test(test_cancel_open_connection),
-		cmocka_unit_test(test_lookup_cancel_dequeues),
-		cmocka_unit_test(test_drain_deadline),
-		cmocka_unit_test(test_abort),
-		cmocka_unit_test(test_socketpair_open_connection_fd),
-		cmocka_unit_test(test_ipv6_echo),
-	};
 	int rc;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/weft-net-XXXXXX");
@@ -2380,7 +1975,7 @@ main(void)
 	/* One thread in libuv's pool, which only name lookups use here:
 	 * test_lookup_cancel_dequeues fills it with one job. */
 	setenv("UV_THREADPOOL_SIZE", "1", 1);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rc = wt_run_cases(argc, argv);
 	rmdir(tmpdir);
 	return rc;
 }
