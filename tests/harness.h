@@ -458,8 +458,8 @@ wt__table_run(int i)
 
 /* cmocka_run_group_tests, each test in a process of its own. */
 static WT_UNUSED int
-wt__run_group(const struct CMUnitTest *tests, size_t n,
-    CMFixtureFunction setup, CMFixtureFunction teardown)
+wt__run_group(const struct CMUnitTest *tests, size_t n, CMFixtureFunction setup,
+    CMFixtureFunction teardown)
 {
 	struct wt__suite s = { (int)n, wt__table_name, wt__table_run };
 	int rc;
