@@ -85,15 +85,13 @@ fiber_send(int fd, const char *s)
 	return -1;
 }
 
-static void
-body_max_connections(void *arg)
+WT_CASE(max_connections_pause)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
 	int fds[8], i, port, held;
 	char buf[8];
 
-	(void)arg;
 	memset(&opts, 0, sizeof(opts));
 	opts.max_connections = 8; /* 7/8 of it: accepting pauses at 7 */
 	assert_int_equal(weft_start_server(echo, NULL, "127.0.0.1", 0, &opts,
@@ -125,22 +123,13 @@ body_max_connections(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_max_connections_pause(void **state)
-{
-	(void)state;
-	wt_run(body_max_connections, NULL);
-}
-
-static void
-body_full_closes(void *arg)
+WT_CASE(max_connections_full)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
 	int fds[4], i, port, extra;
 	char buf[8];
 
-	(void)arg;
 	memset(&opts, 0, sizeof(opts));
 	opts.max_connections = 4; /* 7/8 of 4 rounds to 4: full == high */
 	assert_int_equal(weft_start_server(echo, NULL, "127.0.0.1", 0, &opts,
@@ -165,22 +154,13 @@ body_full_closes(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_max_connections_full(void **state)
-{
-	(void)state;
-	wt_run(body_full_closes, NULL);
-}
-
-static void
-body_batch(void *arg)
+WT_CASE(accept_batch)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
 	int fds[100], i, port;
 	char buf[8];
 
-	(void)arg;
 	memset(&opts, 0, sizeof(opts));
 	opts.accept_batch = 1;
 	assert_int_equal(weft_start_server(echo, NULL, "127.0.0.1", 0, &opts,
@@ -199,13 +179,6 @@ body_batch(void *arg)
 	weft_server_close(srv);
 	assert_int_equal(weft_server_wait_closed(srv), 0);
 	weft_server_free(&srv);
-}
-
-static void
-test_accept_batch(void **state)
-{
-	(void)state;
-	wt_run(body_batch, NULL);
 }
 
 /* ---- Out of file descriptors (server in a child process) -------------- */
@@ -247,8 +220,7 @@ emfile_server_main(void *arg)
 	return 0;
 }
 
-static void
-test_emfile_pause_and_recover(void **state)
+WT_TEST(emfile_pause_and_recover)
 {
 	struct rlimit rl = { 24, 24 };
 	struct rusage ru;
@@ -257,7 +229,6 @@ test_emfile_pause_and_recover(void **state)
 	char buf[4];
 	pid_t pid;
 
-	(void)state;
 	assert_int_equal(pipe(emfile_port_pipe), 0);
 	assert_int_equal(pipe(emfile_stop_pipe), 0);
 	pid = fork();
@@ -381,26 +352,16 @@ body_conn_carved(void *arg)
 	assert_int_equal(carved_seen[0], 20);
 }
 
-static void
-test_conn_carved(void **state)
+WT_TEST(conn_carved)
 {
-	(void)state;
 	wt_run(body_conn_carved, NULL);
 	assert_int_equal(weft_fiber_count(), 0);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_max_connections_pause),
-		cmocka_unit_test(test_max_connections_full),
-		cmocka_unit_test(test_accept_batch),
-		cmocka_unit_test(test_emfile_pause_and_recover),
-		cmocka_unit_test(test_conn_carved),
-	};
-
 	signal(SIGPIPE, SIG_IGN);
 	WT_TIMEOUT(120);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return wt_run_cases(argc, argv);
 }

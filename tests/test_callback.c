@@ -33,13 +33,11 @@ on_records(weft_reader_t *r, int status, void *arg)
 	    (e == 0 && status != 0));
 }
 
-static void
-test_reader_callback_no_wait(void **state)
+WT_TEST(reader_callback_no_wait)
 {
 	weft_reader_t *r = NULL;
 	struct rec rc;
 
-	(void)state;
 	memset(&rc, 0, sizeof(rc));
 	assert_int_equal(weft_reader_new(WEFT_LIMIT_DEFAULT, &r), 0);
 	/* Outside any fiber: read calls return -EAGAIN instead of waiting
@@ -76,13 +74,11 @@ on_lines_first(weft_reader_t *r, int status, void *arg)
 	}
 }
 
-static void
-test_reader_callback_stop_start(void **state)
+WT_TEST(reader_callback_stop_start)
 {
 	weft_reader_t *r = NULL;
 	struct rec rc;
 
-	(void)state;
 	memset(&rc, 0, sizeof(rc));
 	assert_int_equal(weft_reader_new(WEFT_LIMIT_DEFAULT, &r), 0);
 	assert_int_equal(weft_read_start(r, on_lines_first, &rc), 0);
@@ -135,8 +131,7 @@ cb_echo(weft_reader_t *r, weft_writer_t *w, void *arg)
 	weft_read_start(r, cb_echo_data, w);
 }
 
-static void
-body_cb_server(void *arg)
+WT_CASE(callback_server)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
@@ -145,7 +140,6 @@ body_cb_server(void *arg)
 	char buf[16];
 	int i;
 
-	(void)arg;
 	released = 0;
 	memset(&opts, 0, sizeof(opts));
 	opts.callback_mode = 1;
@@ -174,13 +168,6 @@ body_cb_server(void *arg)
 	assert_int_equal(released, 3);
 }
 
-static void
-test_callback_server(void **state)
-{
-	(void)state;
-	wt_run(body_cb_server, NULL);
-}
-
 static int drained;
 
 static void
@@ -192,13 +179,11 @@ on_drain(weft_writer_t *w, int status, void *arg)
 		drained++;
 }
 
-static void
-test_writer_drain_callback(void **state)
+WT_TEST(writer_drain_callback)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 
-	(void)state;
 	drained = 0;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_int_equal(weft_drain_start(w, on_drain, NULL), 0);
@@ -213,15 +198,8 @@ test_writer_drain_callback(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reader_callback_no_wait),
-		cmocka_unit_test(test_reader_callback_stop_start),
-		cmocka_unit_test(test_callback_server),
-		cmocka_unit_test(test_writer_drain_callback),
-	};
-
 	WT_TIMEOUT(60);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return wt_run_cases(argc, argv);
 }

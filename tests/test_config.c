@@ -28,6 +28,7 @@
 #include <weft/plugin.h>
 
 #include "config.h"
+#include "harness.h"
 
 #ifndef SRCDIR
 #error "SRCDIR must point at the source tree"
@@ -144,8 +145,7 @@ dump(const struct conf *c)
 
 /* ---- The shipped files -------------------------------------------------- */
 
-static void
-test_shipped_conf_loads(void **state)
+WT_TEST(shipped_conf_loads)
 {
 	struct conf *c = load_ok(SRCDIR "/conf/weftd.conf");
 	const struct conf_plugin *p;
@@ -165,8 +165,7 @@ test_shipped_conf_loads(void **state)
 	config_free(c);
 }
 
-static void
-test_shipped_ini_loads(void **state)
+WT_TEST(shipped_ini_loads)
 {
 	struct conf *c = load_ok(SRCDIR "/conf/weftd.ini");
 
@@ -180,8 +179,7 @@ test_shipped_ini_loads(void **state)
 	config_free(c);
 }
 
-static void
-test_shipped_dumps_identical(void **state)
+WT_TEST(shipped_dumps_identical)
 {
 	struct conf *a = load_ok(SRCDIR "/conf/weftd.conf");
 	struct conf *b = load_ok(SRCDIR "/conf/weftd.ini");
@@ -199,8 +197,7 @@ test_shipped_dumps_identical(void **state)
 	config_free(b);
 }
 
-static void
-test_dev_conf_loads(void **state)
+WT_TEST(dev_conf_loads)
 {
 	struct conf *c = load_ok(SRCDIR "/conf/weftd-dev.conf");
 	char *cwd = getcwd(NULL, 0), *want;
@@ -247,8 +244,7 @@ check_defaults(struct conf *c)
 	assert_string_equal(l->plugin, "echo");
 }
 
-static void
-test_defaults(void **state)
+WT_TEST(defaults)
 {
 	struct conf *a, *b;
 	char *da, *db;
@@ -273,8 +269,7 @@ test_defaults(void **state)
 	config_free(b);
 }
 
-static void
-test_tcp_address_forms(void **state)
+WT_TEST(tcp_address_forms)
 {
 	static const char ini[] = INI_PLUGIN
 	    "[listen.v6]\ntcp = [::1]:7000\nplugin = echo\n"
@@ -307,8 +302,7 @@ test_tcp_address_forms(void **state)
 	config_free(c);
 }
 
-static void
-test_plugin_paths(void **state)
+WT_TEST(plugin_paths)
 {
 	struct conf *c;
 	char *cwd = getcwd(NULL, 0), *want;
@@ -342,8 +336,7 @@ test_plugin_paths(void **state)
 	config_free(c);
 }
 
-static void
-test_values_and_types(void **state)
+WT_TEST(values_and_types)
 {
 	struct conf *a, *b;
 	const struct conf_plugin *p;
@@ -387,8 +380,7 @@ test_values_and_types(void **state)
 	config_free(b);
 }
 
-static void
-test_dump_same_from_both(void **state)
+WT_TEST(dump_same_from_both)
 {
 	struct conf *a, *b;
 	char *da, *db;
@@ -424,8 +416,7 @@ test_dump_same_from_both(void **state)
 
 /* ---- UNIX socket owner and group ----------------------------------------- */
 
-static void
-test_unix_owner_group(void **state)
+WT_TEST(unix_owner_group)
 {
 	struct conf *a, *b;
 	char *da, *db;
@@ -465,8 +456,7 @@ test_unix_owner_group(void **state)
 	config_free(b);
 }
 
-static void
-test_err_owner_group(void **state)
+WT_TEST(err_owner_group)
 {
 	load_fails("own-e.conf", CONF_PLUGIN "listen = (\n"
 	    "  { unix = \"/a\"; owner = \"no-such-user-weft\"; plugin = \"echo\";"
@@ -498,8 +488,7 @@ test_err_owner_group(void **state)
 
 /* ---- Errors: each in both syntaxes where it makes sense ----------------- */
 
-static void
-test_err_unknown_top_key(void **state)
+WT_TEST(err_unknown_top_key)
 {
 	load_fails("e1.conf", "workers = 2;\nwrokers = 3;\n" CONF_PLUGIN,
 	    "F:2: unknown key \"wrokers\"");
@@ -507,8 +496,7 @@ test_err_unknown_top_key(void **state)
 	    "F:1: unknown key \"wrokers\"");
 }
 
-static void
-test_err_unknown_listener_key(void **state)
+WT_TEST(err_unknown_listener_key)
 {
 	load_fails("e2.conf", CONF_PLUGIN "listen = (\n"
 	    "  { name = \"a\"; tcp = \"127.0.0.1:1\"; plugin = \"echo\";\n"
@@ -519,8 +507,7 @@ test_err_unknown_listener_key(void **state)
 	    "F:6: unknown key \"lmit\" in listener \"a\"");
 }
 
-static void
-test_err_unknown_plugin_key(void **state)
+WT_TEST(err_unknown_plugin_key)
 {
 	load_fails("e3.conf",
 	    "plugins = {\n  echo = { path = \"/e.so\"; pth = 1; };\n};\n",
@@ -529,8 +516,7 @@ test_err_unknown_plugin_key(void **state)
 	    "F:3: unknown key \"pth\" in plugin \"echo\"");
 }
 
-static void
-test_err_wrong_type(void **state)
+WT_TEST(err_wrong_type)
 {
 	load_fails("e4.conf", "workers = \"x\";\n",
 	    "F:1: workers: expected an integer");
@@ -552,8 +538,7 @@ test_err_wrong_type(void **state)
 	    "F:6: reuse_port: expected a boolean (true or false)");
 }
 
-static void
-test_err_ranges(void **state)
+WT_TEST(err_ranges)
 {
 	load_fails("r.conf", "workers = 0;\nfiber_stack = 1024;\n"
 	    "worker_timeout = 0;\n" CONF_PLUGIN
@@ -577,8 +562,7 @@ test_err_ranges(void **state)
  * both syntaxes, naming the minimum: accepted, it had every worker killed
  * by SIGABRT as soon as it was ready, forever.
  */
-static void
-test_err_worker_timeout_min(void **state)
+WT_TEST(err_worker_timeout_min)
 {
 	load_fails("wt.conf", "\nworker_timeout = 0.005;\n" CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; } );\n",
@@ -592,8 +576,7 @@ test_err_worker_timeout_min(void **state)
 	    "<= 86400");
 }
 
-static void
-test_err_address_no_port(void **state)
+WT_TEST(err_address_no_port)
 {
 	load_fails("a1.conf", CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1\"; plugin = \"echo\"; } );\n",
@@ -603,8 +586,7 @@ test_err_address_no_port(void **state)
 	    "F:4: tcp: \"127.0.0.1:\": missing port");
 }
 
-static void
-test_err_address_port_range(void **state)
+WT_TEST(err_address_port_range)
 {
 	load_fails("a2.conf", CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1:70000\"; plugin = \"echo\"; } );\n",
@@ -615,8 +597,7 @@ test_err_address_port_range(void **state)
 	    "F:4: tcp: \"127.0.0.1:http\": bad port \"http\"");
 }
 
-static void
-test_err_address_v6(void **state)
+WT_TEST(err_address_v6)
 {
 	load_fails("a3.conf", CONF_PLUGIN
 	    "listen = ( { tcp = \"[::1\"; plugin = \"echo\"; },\n"
@@ -635,8 +616,7 @@ test_err_address_v6(void **state)
 	    "F:7: tcp: \"300.1.1.1:80\": bad IPv4 address \"300.1.1.1\"");
 }
 
-static void
-test_err_duplicate_tcp(void **state)
+WT_TEST(err_duplicate_tcp)
 {
 	load_fails("d1.conf", CONF_PLUGIN "listen = (\n"
 	    "  { name = \"a\"; tcp = \"127.0.0.1:7000\";\n"
@@ -656,8 +636,7 @@ test_err_duplicate_tcp(void **state)
 	    "listener \"a\" at line 4");
 }
 
-static void
-test_err_duplicate_unix(void **state)
+WT_TEST(err_duplicate_unix)
 {
 	load_fails("d2.conf", CONF_PLUGIN "listen = (\n"
 	    "  { unix = \"/run/a.sock\"; plugin = \"echo\"; },\n"
@@ -671,8 +650,7 @@ test_err_duplicate_unix(void **state)
 	    "\"a\" at line 4");
 }
 
-static void
-test_err_duplicate_name(void **state)
+WT_TEST(err_duplicate_name)
 {
 	load_fails("d3.conf", CONF_PLUGIN "listen = (\n"
 	    "  { name = \"x\"; tcp = \"127.0.0.1:1\"; plugin = \"echo\"; },\n"
@@ -687,8 +665,7 @@ test_err_duplicate_name(void **state)
 	    "line 3");
 }
 
-static void
-test_err_missing_plugin(void **state)
+WT_TEST(err_missing_plugin)
 {
 	load_fails("m.conf", CONF_PLUGIN "listen = (\n"
 	    "  { tcp = \"127.0.0.1:1\";\n    plugin = \"ecoh\"; },\n"
@@ -700,8 +677,7 @@ test_err_missing_plugin(void **state)
 	    "F:5: listener \"a\": plugin \"ecoh\" is not defined");
 }
 
-static void
-test_err_tcp_and_unix(void **state)
+WT_TEST(err_tcp_and_unix)
 {
 	load_fails("b.conf", CONF_PLUGIN "listen = (\n"
 	    "  { tcp = \"127.0.0.1:1\"; unix = \"/a\"; plugin = \"echo\"; },\n"
@@ -716,8 +692,7 @@ test_err_tcp_and_unix(void **state)
 	    "F:7: listener \"n\": needs tcp or unix");
 }
 
-static void
-test_err_plugin_without_path(void **state)
+WT_TEST(err_plugin_without_path)
 {
 	load_fails("p.conf", "plugins = {\n  echo = { settings = { a = 1; }; "
 	    "};\n};\n",
@@ -728,8 +703,7 @@ test_err_plugin_without_path(void **state)
 	    "F:3: plugin \"x\": missing path");
 }
 
-static void
-test_err_bad_mode(void **state)
+WT_TEST(err_bad_mode)
 {
 	load_fails("mode.conf", CONF_PLUGIN "listen = (\n"
 	    "  { unix = \"/a\"; mode = \"rw\"; plugin = \"echo\"; },\n"
@@ -744,8 +718,7 @@ test_err_bad_mode(void **state)
 	    "F:5: mode: \"1777\" is out of range 0..0777");
 }
 
-static void
-test_err_bad_log_level(void **state)
+WT_TEST(err_bad_log_level)
 {
 	load_fails("l.conf", "log_level = \"loud\";\n",
 	    "F:1: log_level: unknown level \"loud\" (use err, warning, "
@@ -755,8 +728,7 @@ test_err_bad_log_level(void **state)
 	    "notice, info or debug)");
 }
 
-static void
-test_err_conf_syntax(void **state)
+WT_TEST(err_conf_syntax)
 {
 	/* libconfig stops at its first error and names its own line. */
 	load_fails("s.conf", "workers = 2;\n\nuser = ;\nbogus = 1;\n",
@@ -765,8 +737,7 @@ test_err_conf_syntax(void **state)
 	    "F:2: duplicate setting name");
 }
 
-static void
-test_err_ini_syntax(void **state)
+WT_TEST(err_ini_syntax)
 {
 	load_fails("s.ini", "workers = 2\njust some words\n[plugins.e\n"
 	    "= 5\n[listen.a] junk\n",
@@ -777,8 +748,7 @@ test_err_ini_syntax(void **state)
 	    "F:5: syntax error: text after ']'");
 }
 
-static void
-test_err_ini_sections(void **state)
+WT_TEST(err_ini_sections)
 {
 	load_fails("sec.ini", "[server]\nx = 1\n[listen]\n[plugins.a.b]\n"
 	    "path = /x\n[plugins.e]\npath = /e.so\n[plugins.e]\n"
@@ -794,8 +764,7 @@ test_err_ini_sections(void **state)
 	    "F:11: unknown key \"workers\" in listener \"a\"");
 }
 
-static void
-test_err_ini_duplicate_key(void **state)
+WT_TEST(err_ini_duplicate_key)
 {
 	load_fails("dk.ini", "workers = 2\nworkers = 3\n" INI_PLUGIN
 	    "[plugins.echo.settings]\na = 1\na = 2\n",
@@ -804,8 +773,7 @@ test_err_ini_duplicate_key(void **state)
 	    "line 6)");
 }
 
-static void
-test_err_unix_path_too_long(void **state)
+WT_TEST(err_unix_path_too_long)
 {
 	char text[512], path[200];
 
@@ -819,8 +787,7 @@ test_err_unix_path_too_long(void **state)
 	    "address holds");
 }
 
-static void
-test_err_settings_nested(void **state)
+WT_TEST(err_settings_nested)
 {
 	load_fails("n.conf", "plugins = { echo = { path = \"/e.so\";\n"
 	    "  settings = { a = { b = 1; }; c = [1, 2]; }; };\n"
@@ -836,8 +803,7 @@ test_err_settings_nested(void **state)
 	    "\"...\"; }; };");
 }
 
-static void
-test_err_same_plugin_name(void **state)
+WT_TEST(err_same_plugin_name)
 {
 	load_fails("pn.conf", "plugins = {\n  http-hello = { path = \"/a\"; };"
 	    "\n  http_hello = { path = \"/b\"; };\n};\n",
@@ -845,8 +811,7 @@ test_err_same_plugin_name(void **state)
 	    "at line 2 ('-' and '_' are the same)");
 }
 
-static void
-test_err_missing_file(void **state)
+WT_TEST(err_missing_file)
 {
 	struct conf *c = NULL;
 	char *cause = NULL, *p = path_of("nope.conf"), *want;
@@ -859,8 +824,7 @@ test_err_missing_file(void **state)
 	free(p);
 }
 
-static void
-test_err_multiple_all_reported(void **state)
+WT_TEST(err_multiple_all_reported)
 {
 	static const char conf[] =
 	    "workers = \"two\";\n"				/* 1 */
@@ -934,8 +898,7 @@ test_err_multiple_all_reported(void **state)
 	free(p);
 }
 
-static void
-test_conf_include(void **state)
+WT_TEST(conf_include)
 {
 	char *inc = put("inc-plugins.conf", "plugins = {\n"
 	    "  echo = { path = \"/e.so\"; bogus = 1; };\n};\n");
@@ -958,8 +921,7 @@ test_conf_include(void **state)
 	free(inc);
 }
 
-static void
-test_ini_quotes_and_comments(void **state)
+WT_TEST(ini_quotes_and_comments)
 {
 	struct conf *c;
 	const struct conf_plugin *p;
@@ -990,8 +952,7 @@ test_ini_quotes_and_comments(void **state)
 	    "starts a comment)");
 }
 
-static void
-test_ini_long_line(void **state)
+WT_TEST(ini_long_line)
 {
 	struct conf *c = NULL;
 	char text[1024], *cause = NULL, *p;
@@ -1011,8 +972,7 @@ test_ini_long_line(void **state)
 	free(p);
 }
 
-static void
-test_log_level_names(void **state)
+WT_TEST(log_level_names)
 {
 	static const char *const names[] = { "err", "warning", "notice",
 	    "info", "debug" };
@@ -1037,8 +997,7 @@ test_log_level_names(void **state)
  * @include target fails, as on a directory.  "" and "." name the including
  * file's directory.  The test process surviving is half the test.
  */
-static void
-test_include_not_regular(void **state)
+WT_TEST(include_not_regular)
 {
 	char *dir = path_of("conf.d"), *fifo = path_of("inc.fifo");
 	char *inc, *top, *cause = NULL, *want;
@@ -1053,7 +1012,7 @@ test_include_not_regular(void **state)
 	load_fails("inc-dot.conf", "# a comment\n  @include \".\"\n",
 	    "F:2: @include \".\": not a regular file");
 	/* A FIFO would block libconfig: refused, and without waiting for
-	 * a writer (the alarm() in main() would end a hang). */
+	 * a writer (the time limit set in main() would end a hang). */
 	load_fails("inc-fifo.conf", "@include \"inc.fifo\"\n",
 	    "F:1: @include \"inc.fifo\": not a regular file");
 	/* Inside strings and comments it is no @include. */
@@ -1086,8 +1045,7 @@ test_include_not_regular(void **state)
  * libconfig joins the include directory and the name as text, so the path
  * climbs out of tmpdir (/tmp/weft-config-XXXXXX).
  */
-static void
-test_include_unreadable(void **state)
+WT_TEST(include_unreadable)
 {
 	struct conf *c = NULL;
 	char *cause = NULL, *want;
@@ -1164,15 +1122,13 @@ swap_arm(const char *path, const char *with)
 
 /* libconfig parses the bytes that were checked, not what the paths hold
  * by the time it reads them. */
-static void
-test_include_swapped_after_check(void **state)
+WT_TEST(include_swapped_after_check)
 {
 	char *inc, *other, *top;
 	struct conf *c;
 	pid_t pid;
 	int status;
 
-	(void)state;
 	inc = put("swap-inc.conf", "workers = 3;\n");
 	other = put("swap-other.conf", "workers = 7;\n");
 	top = put("swap-top.conf", "# top\n@include \"swap-inc.conf\"\n");
@@ -1229,13 +1185,11 @@ test_include_swapped_after_check(void **state)
  * path right after that open is not the one parsed (it used to reopen the
  * path).
  */
-static void
-test_ini_swapped_after_check(void **state)
+WT_TEST(ini_swapped_after_check)
 {
 	char *top, *other;
 	struct conf *c;
 
-	(void)state;
 	other = put("swap-other.ini", "workers = 7\n");
 	top = put("swap-top.ini", "workers = 3\n");
 	snprintf(after_path, sizeof(after_path), "%s", top);
@@ -1253,8 +1207,7 @@ test_ini_swapped_after_check(void **state)
 }
 
 /* Bug 5: an all-digit host longer than parse_tcp's buffer overflowed it. */
-static void
-test_err_long_ipv4(void **state)
+WT_TEST(err_long_ipv4)
 {
 	char host[122], text[512], want[512];
 	size_t i;
@@ -1286,8 +1239,7 @@ test_err_long_ipv4(void **state)
  * string, an INI escape); written as is it would start a line that is no
  * "FILE:LINE: message".  Control characters but tab come out as C escapes.
  */
-static void
-test_err_control_chars_escaped(void **state)
+WT_TEST(err_control_chars_escaped)
 {
 	load_fails("ctl.conf", "log_level = \"lo\\nud\\r\";\n" CONF_PLUGIN
 	    "listen = ( { tcp = \"1\\n2:3\"; plugin = \"echo\"; } );\n",
@@ -1310,71 +1262,32 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 static int
-setup(void **state)
+setup(void)
 {
 	strcpy(tmpdir, "/tmp/weft-config-XXXXXX");
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
 static int
-teardown(void **state)
+teardown(void)
 {
 	return nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Every case writes its files in one directory, made before the first
+ * and removed after the last. */
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped_conf_loads),
-		cmocka_unit_test(test_shipped_ini_loads),
-		cmocka_unit_test(test_shipped_dumps_identical),
-		cmocka_unit_test(test_dev_conf_loads),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_tcp_address_forms),
-		cmocka_unit_test(test_plugin_paths),
-		cmocka_unit_test(test_values_and_types),
-		cmocka_unit_test(test_dump_same_from_both),
-		cmocka_unit_test(test_err_unknown_top_key),
-		cmocka_unit_test(test_err_unknown_listener_key),
-		cmocka_unit_test(test_err_unknown_plugin_key),
-		cmocka_unit_test(test_err_wrong_type),
-		cmocka_unit_test(test_err_ranges),
-		cmocka_unit_test(test_err_worker_timeout_min),
-		cmocka_unit_test(test_err_address_no_port),
-		cmocka_unit_test(test_err_address_port_range),
-		cmocka_unit_test(test_err_address_v6),
-		cmocka_unit_test(test_err_duplicate_tcp),
-		cmocka_unit_test(test_err_duplicate_unix),
-		cmocka_unit_test(test_err_duplicate_name),
-		cmocka_unit_test(test_err_missing_plugin),
-		cmocka_unit_test(test_err_tcp_and_unix),
-		cmocka_unit_test(test_err_plugin_without_path),
-		cmocka_unit_test(test_err_bad_mode),
-		cmocka_unit_test(test_err_bad_log_level),
-		cmocka_unit_test(test_err_conf_syntax),
-		cmocka_unit_test(test_err_ini_syntax),
-		cmocka_unit_test(test_err_ini_sections),
-		cmocka_unit_test(test_err_ini_duplicate_key),
-		cmocka_unit_test(test_err_unix_path_too_long),
-		cmocka_unit_test(test_err_settings_nested),
-		cmocka_unit_test(test_err_same_plugin_name),
-		cmocka_unit_test(test_err_missing_file),
-		cmocka_unit_test(test_err_multiple_all_reported),
-		cmocka_unit_test(test_conf_include),
-		cmocka_unit_test(test_ini_quotes_and_comments),
-		cmocka_unit_test(test_ini_long_line),
-		cmocka_unit_test(test_log_level_names),
-		cmocka_unit_test(test_unix_owner_group),
-		cmocka_unit_test(test_err_owner_group),
-		cmocka_unit_test(test_include_not_regular),
-		cmocka_unit_test(test_include_unreadable),
-		cmocka_unit_test(test_include_swapped_after_check),
-		cmocka_unit_test(test_ini_swapped_after_check),
-		cmocka_unit_test(test_err_long_ipv4),
-		cmocka_unit_test(test_err_control_chars_escaped),
-	};
+	int rc;
 
-	alarm(60);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	if (setup() != 0) {
+		perror("mkdtemp");
+		return 1;
+	}
+	WT_TIMEOUT(60);
+	rc = wt_run_cases(argc, argv);
+	if (teardown() != 0)
+		rc = 1;
+	return rc;
 }

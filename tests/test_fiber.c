@@ -36,10 +36,8 @@ body_spawn_order(void *arg)
 	assert_int_equal(order[3], 12);
 }
 
-static void
-test_spawn_order(void **state)
+WT_TEST(spawn_order)
 {
-	(void)state;
 	wt_run(body_spawn_order, NULL);
 }
 
@@ -51,13 +49,11 @@ sleeper(void *arg)
 	*rc = weft_sleep(10000);
 }
 
-static void
-body_cancel(void *arg)
+WT_CASE(cancel)
 {
 	weft_fiber_t *f = NULL;
 	int rc = 1;
 
-	(void)arg;
 	assert_int_equal(weft_spawn(sleeper, &rc, &f), 0);
 	weft_yield();
 	assert_int_equal(weft_cancel(f), 0);
@@ -65,20 +61,11 @@ body_cancel(void *arg)
 	assert_int_equal(rc, WEFT_ECANCELED);
 }
 
-static void
-test_cancel(void **state)
-{
-	(void)state;
-	wt_run(body_cancel, NULL);
-}
-
-static void
-body_cancel_before_park(void *arg)
+WT_CASE(cancel_before_park)
 {
 	weft_fiber_t *f = NULL;
 	int rc = 1;
 
-	(void)arg;
 	assert_int_equal(weft_spawn(sleeper, &rc, &f), 0);
 	/* Not started yet: the cancel is remembered for its first wait. */
 	assert_int_equal(weft_cancel(f), 0);
@@ -86,30 +73,14 @@ body_cancel_before_park(void *arg)
 	assert_int_equal(rc, WEFT_ECANCELED);
 }
 
-static void
-test_cancel_before_park(void **state)
+WT_CASE(deadline)
 {
-	(void)state;
-	wt_run(body_cancel_before_park, NULL);
-}
-
-static void
-body_deadline(void *arg)
-{
-	(void)arg;
 	assert_int_equal(weft_deadline_set(20), 0);
 	assert_int_equal(weft_sleep(10000), WEFT_ETIMEDOUT);
 	/* Still expired: every later wait fails at once. */
 	assert_int_equal(weft_sleep(1), WEFT_ETIMEDOUT);
 	weft_deadline_clear();
 	assert_int_equal(weft_sleep(1), 0);
-}
-
-static void
-test_deadline(void **state)
-{
-	(void)state;
-	wt_run(body_deadline, NULL);
 }
 
 /*
@@ -145,12 +116,10 @@ loop_ms(void)
 	return uv_now(weft_loop());
 }
 
-static void
-body_deadline_lazy_timer(void *arg)
+WT_CASE(deadline_lazy_timer)
 {
 	uint64_t t0;
 
-	(void)arg;
 	/* A timer left armed 60 s out; then a 50 ms deadline must still
 	 * fire at 50 ms, long before the stale timer or the sleep end. */
 	assert_int_equal(weft_deadline_set(60000), 0);
@@ -180,13 +149,6 @@ body_deadline_lazy_timer(void *arg)
 	assert_true(loop_ms() - t0 >= 100);
 }
 
-static void
-test_deadline_lazy_timer(void **state)
-{
-	(void)state;
-	wt_run(body_deadline_lazy_timer, NULL);
-}
-
 static int counter;
 
 static void
@@ -211,10 +173,8 @@ body_many(void *arg)
 	assert_int_equal(counter, 10000);
 }
 
-static void
-test_many_fibers(void **state)
+WT_TEST(many_fibers)
 {
-	(void)state;
 	wt_run(body_many, NULL);
 	/* 10000 fibers ran and every one was released. */
 	assert_int_equal(weft_fiber_count(), 0);
@@ -227,27 +187,21 @@ main_ret(void *arg)
 	return 42;
 }
 
-static void
-test_run_returns_main_result(void **state)
+WT_TEST(run_returns_main_result)
 {
-	(void)state;
 	weft__sched_forget();
 	assert_int_equal(weft_run(main_ret, NULL), 42);
 }
 
-static void
-test_outside_fiber(void **state)
+WT_TEST(outside_fiber)
 {
-	(void)state;
 	assert_int_equal(weft_yield(), WEFT_ENOTFIBER);
 	assert_int_equal(weft_sleep(1), WEFT_ENOTFIBER);
 	assert_null(weft_current());
 }
 
-static void
-test_errors(void **state)
+WT_TEST(errors)
 {
-	(void)state;
 	assert_string_equal(weft_err_name(WEFT_ELIMIT), "WEFT_ELIMIT");
 	assert_string_equal(weft_err_name(-ECONNRESET), "ECONNRESET");
 	assert_string_equal(weft_strerror(WEFT_EBUSY),
@@ -267,13 +221,11 @@ reader_fiber(void *arg)
 	assert_int_equal(weft_read(r, buf, sizeof(buf)), WEFT_ECANCELED);
 }
 
-static void
-body_cancel_after_wake(void *arg)
+WT_CASE(cancel_after_wake)
 {
 	weft_reader_t *r = NULL;
 	weft_fiber_t *f = NULL;
 
-	(void)arg;
 	assert_int_equal(weft_reader_new(WEFT_LIMIT_DEFAULT, &r), 0);
 	assert_int_equal(weft_spawn(reader_fiber, r, &f), 0);
 	weft_yield(); /* the reader parks */
@@ -282,13 +234,6 @@ body_cancel_after_wake(void *arg)
 	assert_int_equal(weft_join(f), 0);
 	assert_buffer(r, "abc");
 	weft_reader_free(&r);
-}
-
-static void
-test_cancel_after_wake(void **state)
-{
-	(void)state;
-	wt_run(body_cancel_after_wake, NULL);
 }
 
 /* ---- Shared-stack mode ------------------------------------------------ */
@@ -340,10 +285,8 @@ body_shared(void *arg)
 	free(shared_results);
 }
 
-static void
-test_shared_stack_locals(void **state)
+WT_TEST(shared_stack_locals)
 {
-	(void)state;
 	weft__sched_forget();
 	weft_fiber_stacks_shared(1);
 	wt_run(body_shared, NULL);
@@ -414,13 +357,11 @@ overflow_child(int shared, char *buf, size_t size, int *status)
 	assert_int_equal(waitpid(pid, status, 0), pid);
 }
 
-static void
-test_stack_overflow_reported(void **state)
+WT_TEST(stack_overflow_reported)
 {
 	char buf[4096];
 	int status;
 
-	(void)state;
 	overflow_child(0, buf, sizeof(buf), &status);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGSEGV);
@@ -428,13 +369,11 @@ test_stack_overflow_reported(void **state)
 	    "weft: fiber stack overflow in fiber 'deep-recursion'"));
 }
 
-static void
-test_shared_stack_overflow(void **state)
+WT_TEST(shared_stack_overflow)
 {
 	char buf[4096];
 	int status;
 
-	(void)state;
 	overflow_child(1, buf, sizeof(buf), &status);
 	assert_true(WIFSIGNALED(status));
 	assert_non_null(strstr(buf,
@@ -514,10 +453,8 @@ body_carve(void *arg)
 	assert_null(weft__carve(16 * 1024));
 }
 
-static void
-test_carve(void **state)
+WT_TEST(carve)
 {
-	(void)state;
 	wt_run(body_carve, NULL);
 	assert_int_equal(weft_fiber_count(), 0);
 }
@@ -681,12 +618,10 @@ body_pool_trim(void *arg)
 	weft_fiber_stacks_shared(old);
 }
 
-static void
-test_pool_trim(void **state)
+WT_TEST(pool_trim)
 {
 	uint64_t old = weft_pool_trim_set(0);	/* ticks by hand only */
 
-	(void)state;
 	wt_run(body_pool_trim, NULL);
 	weft_pool_trim_set(old);
 	assert_int_equal(weft_fiber_count(), 0);
@@ -730,12 +665,10 @@ body_pool_cap(void *arg)
 	weft_fiber_stacks_shared(old);
 }
 
-static void
-test_pool_cap(void **state)
+WT_TEST(pool_cap)
 {
 	uint64_t old = weft_pool_trim_set(0);
 
-	(void)state;
 	wt_run(body_pool_cap, NULL);
 	weft_pool_trim_set(old);
 }
@@ -774,12 +707,10 @@ body_pool_trim_timer(void *arg)
 	weft_fiber_stacks_shared(old);
 }
 
-static void
-test_pool_trim_timer(void **state)
+WT_TEST(pool_trim_timer)
 {
 	uint64_t old = weft_pool_trim_set(50);
 
-	(void)state;
 	wt_run(body_pool_trim_timer, NULL);
 	/* A trim period of an hour, with a stack pooled when the main fiber
 	 * ends: weft_run still returns at once. */
@@ -789,28 +720,8 @@ test_pool_trim_timer(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spawn_order),
-		cmocka_unit_test(test_cancel),
-		cmocka_unit_test(test_cancel_before_park),
-		cmocka_unit_test(test_cancel_after_wake),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_deadline_lazy_timer),
-		cmocka_unit_test(test_many_fibers),
-		cmocka_unit_test(test_run_returns_main_result),
-		cmocka_unit_test(test_outside_fiber),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_stack_overflow_reported),
-		cmocka_unit_test(test_shared_stack_locals),
-		cmocka_unit_test(test_shared_stack_overflow),
-		cmocka_unit_test(test_carve),
-		cmocka_unit_test(test_pool_trim),
-		cmocka_unit_test(test_pool_cap),
-		cmocka_unit_test(test_pool_trim_timer),
-	};
-
 	WT_TIMEOUT(120);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return wt_run_cases(argc, argv);
 }

@@ -22,6 +22,7 @@
 
 #include <weft/plugin.h>
 
+#include "harness.h"
 #include "log.h"
 
 #define WINDOW_MS 300
@@ -86,23 +87,13 @@ sleep_ms(long ms)
 		;
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	log_ratelimit(BURST, WINDOW_MS);
-	return 0;
-}
-
 /* One message 1000 times (with a number that changes, as a port or a pid
  * would): BURST lines, then, after the window, one line that counts the
  * rest, before the next line logged. */
-static void
-test_repeats_suppressed(void **state)
+WT_TEST(repeats_suppressed)
 {
 	int i;
 
-	(void)state;
 	capture();
 	for (i = 0; i < 1000; i++)
 		log_warnx("proxy: upstream 127.0.0.1:%d: Connection refused",
@@ -123,12 +114,10 @@ test_repeats_suppressed(void **state)
 }
 
 /* A new window lets the message through again. */
-static void
-test_next_window(void **state)
+WT_TEST(next_window)
 {
 	int i;
 
-	(void)state;
 	capture();
 	for (i = 0; i < 50; i++)
 		log_warnx("flood %d", i);
@@ -141,12 +130,10 @@ test_next_window(void **state)
 }
 
 /* One message's flood does not suppress others; each has its own burst. */
-static void
-test_distinct_messages(void **state)
+WT_TEST(distinct_messages)
 {
 	int i;
 
-	(void)state;
 	capture();
 	for (i = 0; i < 1000; i++) {
 		log_warnx("upstream down %d", i);
@@ -163,12 +150,10 @@ test_distinct_messages(void **state)
 }
 
 /* Plugins log through weft_log(), which lands in the same limiter. */
-static void
-test_weft_log_limited(void **state)
+WT_TEST(weft_log_limited)
 {
 	int i;
 
-	(void)state;
 	capture();
 	for (i = 0; i < 500; i++)
 		weft_log(WEFT_LOG_WARNING, "proxy: upstream 10.0.0.1:%d: "
@@ -181,14 +166,12 @@ test_weft_log_limited(void **state)
 }
 
 /* A report (log_lines: every config error) is written whole. */
-static void
-test_log_lines_unlimited(void **state)
+WT_TEST(log_lines_unlimited)
 {
 	char text[64 * 40];
 	size_t n = 0;
 	int i;
 
-	(void)state;
 	for (i = 0; i < 40; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 		    "weftd.conf:%d: bad value\n", i + 1);
@@ -201,12 +184,10 @@ test_log_lines_unlimited(void **state)
 
 /* The supervisor's lines are its own events (each reload, each worker
  * ready) and are not limited; nor is anything with burst 0. */
-static void
-test_supervisor_unlimited(void **state)
+WT_TEST(supervisor_unlimited)
 {
 	int i;
 
-	(void)state;
 	log_procinit("supervisor");
 	capture();
 	for (i = 0; i < 50; i++)
@@ -217,12 +198,10 @@ test_supervisor_unlimited(void **state)
 }
 
 /* burst 0: no limit. */
-static void
-test_limit_off(void **state)
+WT_TEST(limit_off)
 {
 	int i;
 
-	(void)state;
 	log_ratelimit(0, WINDOW_MS);
 	capture();
 	for (i = 0; i < 200; i++)
@@ -232,21 +211,14 @@ test_limit_off(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_repeats_suppressed, setup),
-		cmocka_unit_test_setup(test_next_window, setup),
-		cmocka_unit_test_setup(test_distinct_messages, setup),
-		cmocka_unit_test_setup(test_weft_log_limited, setup),
-		cmocka_unit_test_setup(test_log_lines_unlimited, setup),
-		cmocka_unit_test_setup(test_supervisor_unlimited, setup),
-		cmocka_unit_test_setup(test_limit_off, setup),
-	};
-
 	unsetenv("JOURNAL_STREAM");
 	log_procinit("worker 0");	/* workers are the limited role */
 	log_setlevel(WEFT_LOG_DEBUG);
-	alarm(60);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* Every case starts from this limit (each runs in a fork of this
+	 * process). */
+	log_ratelimit(BURST, WINDOW_MS);
+	WT_TIMEOUT(60);
+	return wt_run_cases(argc, argv);
 }

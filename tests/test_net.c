@@ -213,8 +213,7 @@ h_echo_line(weft_reader_t *r, weft_writer_t *w, void *arg)
 
 /* ---- 116, 117: echo and the callback's arguments ------------------------ */
 
-static void
-body_116(void *arg)
+WT_CASE(116_echo_line)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -224,7 +223,6 @@ body_116(void *arg)
 	char buf[16];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo_line, &s, &srv);
 	assert_int_equal(weft_server_is_serving(srv), 1);
@@ -239,13 +237,6 @@ body_116(void *arg)
 	assert_int_equal(s.rc, 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_116_echo_line(void **state)
-{
-	(void)state;
-	wt_run(body_116, NULL);
 }
 
 static weft_fiber_t *body_fiber;
@@ -265,8 +256,7 @@ h_args(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_117(void *arg)
+WT_CASE(117_callback_gets_reader_writer)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -275,7 +265,6 @@ body_117(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	body_fiber = weft_current();
 	port = start_tcp(h_args, &s, &srv);
@@ -294,13 +283,6 @@ body_117(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_117_callback_gets_reader_writer(void **state)
-{
-	(void)state;
-	wt_run(body_117, NULL);
-}
-
 /* ---- 118: get_extra_info ------------------------------------------------ */
 
 static void
@@ -316,8 +298,7 @@ h_names(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_118(void *arg)
+WT_CASE(118_extra_info)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -326,7 +307,6 @@ body_118(void *arg)
 	char listen[64], peer[128], sock[128], info[128], num[16];
 	int port, fd;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_names, &s, &srv);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
@@ -368,13 +348,6 @@ body_118(void *arg)
 	assert_int_equal(s.rc, 0);
 }
 
-static void
-test_118_extra_info(void **state)
-{
-	(void)state;
-	wt_run(body_118, NULL);
-}
-
 /* ---- 119: half-close ---------------------------------------------------- */
 
 /* read(-1) until EOF, then reply "got:" + the request. */
@@ -395,8 +368,7 @@ h_half_close(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_119(void *arg)
+WT_CASE(119_half_close)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -405,7 +377,6 @@ body_119(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_half_close, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -423,13 +394,6 @@ body_119(void *arg)
 	assert_int_equal(weft_is_closing(w), 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_119_half_close(void **state)
-{
-	(void)state;
-	wt_run(body_119, NULL);
 }
 
 /* ---- 120: empty write and writelines ------------------------------------ */
@@ -450,8 +414,7 @@ h_line(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_120(void *arg)
+WT_CASE(120_writelines_and_empty_write)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -461,7 +424,6 @@ body_120(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_line, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -478,17 +440,9 @@ body_120(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_120_writelines_and_empty_write(void **state)
-{
-	(void)state;
-	wt_run(body_120, NULL);
-}
-
 /* ---- 121, 122: close semantics ------------------------------------------ */
 
-static void
-body_121(void *arg)
+WT_CASE(121_close_semantics)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -497,7 +451,6 @@ body_121(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -517,22 +470,13 @@ body_121(void *arg)
 	assert_int_equal(s.rc, 0); /* the server saw a clean EOF */
 }
 
-static void
-test_121_close_semantics(void **state)
-{
-	(void)state;
-	wt_run(body_121, NULL);
-}
-
-static void
-body_122(void *arg)
+WT_CASE(122_close_write_drain)
 {
 	weft_server_t *srv;
 	weft_reader_t *r;
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	connect_tcp(port, &r, &w);
 	assert_int_equal(weft_close(w), 0);
@@ -541,13 +485,6 @@ body_122(void *arg)
 	assert_int_equal(weft_wait_closed(w), 0);
 	weft_stream_free(w);
 	server_done(&srv);
-}
-
-static void
-test_122_close_write_drain(void **state)
-{
-	(void)state;
-	wt_run(body_122, NULL);
 }
 
 /* ---- 123: the peer closes; wait_closed waits for the local close -------- */
@@ -564,8 +501,7 @@ h_bye(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_123(void *arg)
+WT_CASE(123_peer_close_wait_closed_pending)
 {
 	struct hs s;
 	struct waiter wt;
@@ -576,7 +512,6 @@ body_123(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	port = start_tcp(h_bye, &s, &srv);
@@ -596,13 +531,6 @@ body_123(void *arg)
 	weft_stream_free(w);
 	server_done(&srv);
 	assert_int_equal(s.rc, 0);
-}
-
-static void
-test_123_peer_close_wait_closed_pending(void **state)
-{
-	(void)state;
-	wt_run(body_123, NULL);
 }
 
 /* ---- 124: 16 MiB against a slow reader ---------------------------------- */
@@ -633,8 +561,7 @@ h_slow(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_124(void *arg)
+WT_CASE(124_big_write_slow_reader)
 {
 	struct hs s;
 	struct waiter wt;
@@ -647,7 +574,6 @@ body_124(void *arg)
 	char c;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	assert_non_null(data = malloc(BIG));
@@ -685,24 +611,15 @@ body_124(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_124_big_write_slow_reader(void **state)
-{
-	(void)state;
-	wt_run(body_124, NULL);
-}
-
 /* ---- 125, 126: the server object ---------------------------------------- */
 
-static void
-body_125(void *arg)
+WT_CASE(125_server_api)
 {
 	struct waiter wt;
 	weft_server_t *srv;
 	weft_fiber_t *f = NULL;
 	int fds[4] = { -1, -1, -1, -1 };
 
-	(void)arg;
 	memset(&wt, 0, sizeof(wt));
 	start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_server_is_serving(srv), 1);
@@ -731,16 +648,8 @@ body_125(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_125_server_api(void **state)
-{
-	(void)state;
-	wt_run(body_125, NULL);
-}
-
 /* The part of 126 the C API has: a closed server serves no more. */
-static void
-body_126(void *arg)
+WT_CASE(126_closed_server_not_serving)
 {
 	weft_server_t *srv;
 	weft_reader_t *r;
@@ -748,7 +657,6 @@ body_126(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_server_is_serving(srv), 1);
 	connect_tcp(port, &r, &w);
@@ -766,13 +674,6 @@ body_126(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_126_closed_server_not_serving(void **state)
-{
-	(void)state;
-	wt_run(body_126, NULL);
-}
-
 /* ---- 127: a handler that fails ------------------------------------------ */
 
 /* The C form of a callback that raises: it gives up and returns. */
@@ -787,8 +688,7 @@ h_fail(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_127(void *arg)
+WT_CASE(127_failed_handler_closes)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -797,7 +697,6 @@ body_127(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_fail, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -807,13 +706,6 @@ body_127(void *arg)
 	assert_int_equal(s.done, 1);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_127_failed_handler_closes(void **state)
-{
-	(void)state;
-	wt_run(body_127, NULL);
 }
 
 /* ---- 129: closing a server keeps its connections ------------------------ */
@@ -833,8 +725,7 @@ h_echo_lines(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_129(void *arg)
+WT_CASE(129_close_keeps_connections)
 {
 	struct hs s;
 	struct waiter wt;
@@ -845,7 +736,6 @@ body_129(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	port = start_tcp(h_echo_lines, &s, &srv);
@@ -881,17 +771,9 @@ body_129(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_129_close_keeps_connections(void **state)
-{
-	(void)state;
-	wt_run(body_129, NULL);
-}
-
 /* ---- 130: connection refused -------------------------------------------- */
 
-static void
-body_130(void *arg)
+WT_CASE(130_connect_refused)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -899,7 +781,6 @@ body_130(void *arg)
 	weft_writer_t *w = NULL;
 	int fd, port;
 
-	(void)arg;
 	/* A port that is bound but not listening: nobody can take it
 	 * meanwhile, and a connect to it is refused. */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -917,13 +798,6 @@ body_130(void *arg)
 	close(fd);
 }
 
-static void
-test_130_connect_refused(void **state)
-{
-	(void)state;
-	wt_run(body_130, NULL);
-}
-
 /* ---- 131: the limit option of open_connection --------------------------- */
 
 static void
@@ -937,8 +811,7 @@ h_send_lines(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_131(void *arg)
+WT_CASE(131_open_connection_limit)
 {
 	weft_stream_opts_t opts;
 	weft_read_error_t info;
@@ -949,7 +822,6 @@ body_131(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&opts, 0, sizeof(opts));
 	opts.limit = 5;
@@ -985,13 +857,6 @@ body_131(void *arg)
 	assert_null(srv);
 }
 
-static void
-test_131_open_connection_limit(void **state)
-{
-	(void)state;
-	wt_run(body_131, NULL);
-}
-
 /* Each accepted connection gets a fresh reader with the server's limit. */
 static void
 h_limit(weft_reader_t *r, weft_writer_t *w, void *arg)
@@ -1006,8 +871,7 @@ h_limit(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_131_server(void *arg)
+WT_CASE(131_server_limit)
 {
 	weft_stream_opts_t opts;
 	weft_read_error_t info;
@@ -1018,7 +882,6 @@ body_131_server(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&opts, 0, sizeof(opts));
 	opts.limit = 5;
@@ -1036,13 +899,6 @@ body_131_server(void *arg)
 	assert_int_equal(weft_reader_last_error(r, &info), 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_131_server_limit(void **state)
-{
-	(void)state;
-	wt_run(body_131_server, NULL);
 }
 
 /* ---- 132: connection reset ---------------------------------------------- */
@@ -1066,8 +922,7 @@ h_reset(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_132(void *arg)
+WT_CASE(132_connection_reset)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1076,7 +931,6 @@ body_132(void *arg)
 	char buf[8];
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_reset, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1101,17 +955,9 @@ body_132(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_132_connection_reset(void **state)
-{
-	(void)state;
-	wt_run(body_132, NULL);
-}
-
 /* ---- 133: UNIX sockets -------------------------------------------------- */
 
-static void
-body_133_names(void *arg)
+WT_CASE(133_unix_echo_names)
 {
 	struct hs s;
 	weft_server_t *srv = NULL;
@@ -1120,7 +966,6 @@ body_133_names(void *arg)
 	weft_slice_t line;
 	char path[128], buf[128];
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	unix_path(path, sizeof(path), "names.sock");
 	assert_int_equal(weft_start_unix_server(h_echo, &s, path, NULL, &srv),
@@ -1152,13 +997,6 @@ body_133_names(void *arg)
 	assert_int_equal(s.rc, 0);
 }
 
-static void
-test_133_unix_echo_names(void **state)
-{
-	(void)state;
-	wt_run(body_133_names, NULL);
-}
-
 /* Echo one line over a fresh connection to a UNIX server. */
 static void
 unix_echo_once(const char *path)
@@ -1174,8 +1012,7 @@ unix_echo_once(const char *path)
 	client_done(w);
 }
 
-static void
-body_133_removed(void *arg)
+WT_CASE(133_unix_path_removed_on_close)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
@@ -1184,7 +1021,6 @@ body_133_removed(void *arg)
 	struct stat st;
 	char path[128];
 
-	(void)arg;
 	unix_path(path, sizeof(path), "removed.sock");
 	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
 			     &srv),
@@ -1213,15 +1049,7 @@ body_133_removed(void *arg)
 	assert_int_equal(unlink(path), 0);
 }
 
-static void
-test_133_unix_path_removed_on_close(void **state)
-{
-	(void)state;
-	wt_run(body_133_removed, NULL);
-}
-
-static void
-body_133_stale(void *arg)
+WT_CASE(133_unix_stale_socket_replaced)
 {
 	struct sockaddr_un sun;
 	weft_server_t *srv = NULL;
@@ -1229,7 +1057,6 @@ body_133_stale(void *arg)
 	char path[128];
 	int fd;
 
-	(void)arg;
 	unix_path(path, sizeof(path), "stale.sock");
 	/* A socket file left by a process that died. */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -1250,22 +1077,13 @@ body_133_stale(void *arg)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
-static void
-test_133_unix_stale_socket_replaced(void **state)
-{
-	(void)state;
-	wt_run(body_133_stale, NULL);
-}
-
-static void
-body_133_regular(void *arg)
+WT_CASE(133_unix_regular_file_in_use)
 {
 	weft_server_t *srv = NULL;
 	struct stat st;
 	char path[128];
 	int fd;
 
-	(void)arg;
 	unix_path(path, sizeof(path), "regular");
 	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
 	assert_true(fd >= 0);
@@ -1286,14 +1104,12 @@ body_133_regular(void *arg)
  * 3.13 removes the path on close only if it is still the socket the
  * server bound: a newer server that took the path over keeps it.
  */
-static void
-body_133_replaced(void *arg)
+WT_CASE(133_unix_close_keeps_replaced_path)
 {
 	weft_server_t *old = NULL, *new = NULL;
 	struct stat st;
 	char path[128];
 
-	(void)arg;
 	unix_path(path, sizeof(path), "replaced.sock");
 	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
 			     &old),
@@ -1309,24 +1125,9 @@ body_133_replaced(void *arg)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
-static void
-test_133_unix_close_keeps_replaced_path(void **state)
-{
-	(void)state;
-	wt_run(body_133_replaced, NULL);
-}
-
-static void
-test_133_unix_regular_file_in_use(void **state)
-{
-	(void)state;
-	wt_run(body_133_regular, NULL);
-}
-
 /* ---- 139: wait_closed is cancellation-safe (Q3 fixed) ------------------- */
 
-static void
-body_139(void *arg)
+WT_CASE(139_wait_closed_cancel_safe)
 {
 	struct waiter a, b;
 	weft_server_t *srv;
@@ -1335,7 +1136,6 @@ body_139(void *arg)
 	weft_fiber_t *fa = NULL, *fb = NULL;
 	int port;
 
-	(void)arg;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	port = start_tcp(h_echo, NULL, &srv);
@@ -1363,17 +1163,9 @@ body_139(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_139_wait_closed_cancel_safe(void **state)
-{
-	(void)state;
-	wt_run(body_139, NULL);
-}
-
 /* ---- 140: close_clients ------------------------------------------------- */
 
-static void
-body_140(void *arg)
+WT_CASE(140_close_clients)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1382,7 +1174,6 @@ body_140(void *arg)
 	weft_slice_t all;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1400,13 +1191,6 @@ body_140(void *arg)
 	assert_int_equal(weft_at_eof(r), 1);
 	client_done(w);
 	weft_server_free(&srv);
-}
-
-static void
-test_140_close_clients(void **state)
-{
-	(void)state;
-	wt_run(body_140, NULL);
 }
 
 /* ---- Close flushes, write_eof flushes ----------------------------------- */
@@ -1450,8 +1234,7 @@ count_to_eof(weft_reader_t *r, struct hs *s)
 	return n;
 }
 
-static void
-body_close_flushes(void *arg)
+WT_CASE(close_flushes_buffered_data)
 {
 	struct hs s, got;
 	weft_server_t *srv;
@@ -1459,7 +1242,6 @@ body_close_flushes(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&got, 0, sizeof(got));
 	port = start_tcp(h_write_and_return, &s, &srv);
@@ -1474,13 +1256,6 @@ body_close_flushes(void *arg)
 	assert_int_equal(weft_reader_exception(r), 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_close_flushes_buffered_data(void **state)
-{
-	(void)state;
-	wt_run(body_close_flushes, NULL);
 }
 
 /* Count what arrives until EOF, then report the count as a line. */
@@ -1498,8 +1273,7 @@ h_count(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_write_eof_flushes(void *arg)
+WT_CASE(write_eof_flushes_buffered_data)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1510,7 +1284,6 @@ body_write_eof_flushes(void *arg)
 	size_t i;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_non_null(p = malloc(FLUSH_LEN));
 	for (i = 0; i < FLUSH_LEN; i++)
@@ -1528,13 +1301,6 @@ body_write_eof_flushes(void *arg)
 	assert_int_equal(s.bad, 0);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_write_eof_flushes_buffered_data(void **state)
-{
-	(void)state;
-	wt_run(body_write_eof_flushes, NULL);
 }
 
 /* ---- Many small writes, both directions backed up ----------------------- */
@@ -1560,8 +1326,7 @@ h_echo_lines_small(weft_reader_t *r, weft_writer_t *w, void *arg)
 	h_echo_lines(r, w, arg);
 }
 
-static void
-body_many_lines(void *arg)
+WT_CASE(many_small_writes_in_order)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1571,7 +1336,6 @@ body_many_lines(void *arg)
 	char buf[16];
 	int i, n, port, bad = 0;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo_lines_small, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1600,17 +1364,9 @@ body_many_lines(void *arg)
 	assert_int_equal(s.rc, 0);
 }
 
-static void
-test_many_small_writes_in_order(void **state)
-{
-	(void)state;
-	wt_run(body_many_lines, NULL);
-}
-
 /* ---- Reader flow control on a real socket ------------------------------- */
 
-static void
-body_small_limit(void *arg)
+WT_CASE(reader_flow_control_small_limit)
 {
 	weft_stream_opts_t opts;
 	struct hs s, got;
@@ -1619,7 +1375,6 @@ body_small_limit(void *arg)
 	weft_writer_t *w = NULL;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&got, 0, sizeof(got));
 	memset(&opts, 0, sizeof(opts));
@@ -1641,13 +1396,6 @@ body_small_limit(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_reader_flow_control_small_limit(void **state)
-{
-	(void)state;
-	wt_run(body_small_limit, NULL);
-}
-
 /* ---- The peer aborts while a drain waits -------------------------------- */
 
 /* Wait for the go, then abort with a RST without reading anything. */
@@ -1667,8 +1415,7 @@ h_abort_on_go(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_drain_peer_abort(void *arg)
+WT_CASE(drain_peer_abort)
 {
 	struct hs s;
 	struct waiter wt;
@@ -1679,7 +1426,6 @@ body_drain_peer_abort(void *arg)
 	unsigned char *p;
 	int port, rc;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	memset(&wt, 0, sizeof(wt));
 	assert_non_null(p = calloc(1, BIG));
@@ -1704,18 +1450,10 @@ body_drain_peer_abort(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_drain_peer_abort(void **state)
-{
-	(void)state;
-	wt_run(body_drain_peer_abort, NULL);
-}
-
 /* ---- Name resolution, bind errors, options ------------------------------ */
 
 /* "localhost" goes through getaddrinfo; every address is tried. */
-static void
-body_localhost(void *arg)
+WT_CASE(open_connection_localhost)
 {
 	weft_server_t *srv;
 	weft_reader_t *r = NULL;
@@ -1723,7 +1461,6 @@ body_localhost(void *arg)
 	weft_slice_t line;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_open_connection("localhost", port, NULL, &r, &w),
 	    0);
@@ -1734,21 +1471,12 @@ body_localhost(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_open_connection_localhost(void **state)
-{
-	(void)state;
-	wt_run(body_localhost, NULL);
-}
-
-static void
-body_addr_in_use(void *arg)
+WT_CASE(start_server_addr_in_use)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv, *srv2 = NULL, *srv3 = NULL;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 	assert_int_equal(weft_start_server(h_echo, NULL, LOCALHOST, port, NULL,
 			     &srv2),
@@ -1771,22 +1499,13 @@ body_addr_in_use(void *arg)
 	server_done(&srv3);
 }
 
-static void
-test_start_server_addr_in_use(void **state)
-{
-	(void)state;
-	wt_run(body_addr_in_use, NULL);
-}
-
-static void
-body_unix_mode(void *arg)
+WT_CASE(unix_mode)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
 	struct stat st;
 	char path[128];
 
-	(void)arg;
 	unix_path(path, sizeof(path), "mode.sock");
 	memset(&opts, 0, sizeof(opts));
 	opts.unix_mode = 0600;
@@ -1797,13 +1516,6 @@ body_unix_mode(void *arg)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	unix_echo_once(path);
 	server_done(&srv);
-}
-
-static void
-test_unix_mode(void **state)
-{
-	(void)state;
-	wt_run(body_unix_mode, NULL);
 }
 
 /* ---- Many clients at once ----------------------------------------------- */
@@ -1844,8 +1556,7 @@ client_fiber(void *arg)
 	cl->done = 1;
 }
 
-static void
-body_many_clients(void *arg)
+WT_CASE(many_clients)
 {
 	struct client cl[NCLIENTS];
 	weft_fiber_t *f[NCLIENTS];
@@ -1853,7 +1564,6 @@ body_many_clients(void *arg)
 	weft_server_t *srv;
 	int i, port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	for (i = 0; i < NCLIENTS; i++) {
@@ -1871,17 +1581,9 @@ body_many_clients(void *arg)
 	assert_int_equal(s.nconn, NCLIENTS);
 }
 
-static void
-test_many_clients(void **state)
-{
-	(void)state;
-	wt_run(body_many_clients, NULL);
-}
-
 /* ---- weft_stream_free aborts ------------------------------------------- */
 
-static void
-body_stream_free_aborts(void *arg)
+WT_CASE(stream_free_aborts)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -1889,7 +1591,6 @@ body_stream_free_aborts(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_echo, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -1899,13 +1600,6 @@ body_stream_free_aborts(void *arg)
 	assert_true(wait_flag(&s.done));
 	assert_true(s.rc == 0 || s.rc == -ECONNRESET);
 	server_done(&srv);
-}
-
-static void
-test_stream_free_aborts(void **state)
-{
-	(void)state;
-	wt_run(body_stream_free_aborts, NULL);
 }
 
 /* ---- Giving up on waiting calls ----------------------------------------- */
@@ -1935,15 +1629,13 @@ open_fiber(void *arg)
  * behind: the pending libuv request (name lookup or connect) finishes
  * later on its own.  LeakSanitizer checks the "nothing" part.
  */
-static void
-body_cancel_open(void *arg)
+WT_CASE(cancel_open_connection)
 {
 	struct opener o;
 	weft_server_t *srv;
 	weft_fiber_t *f = NULL;
 	int port;
 
-	(void)arg;
 	port = start_tcp(h_echo, NULL, &srv);
 
 	/* Cancelled before it runs: it gives up in the name lookup. */
@@ -1967,13 +1659,6 @@ body_cancel_open(void *arg)
 	assert_int_equal(o.rc, WEFT_ECANCELED);
 	assert_null(o.w);
 	server_done(&srv);
-}
-
-static void
-test_cancel_open_connection(void **state)
-{
-	(void)state;
-	wt_run(body_cancel_open, NULL);
 }
 
 /*
@@ -2011,8 +1696,7 @@ pool_block_done(uv_work_t *req, int status)
 	pool_blocked_done = 1;
 }
 
-static void
-body_lookup_cancel_dequeues(void *arg)
+WT_CASE(lookup_cancel_dequeues)
 {
 	static uv_work_t blocker;
 	struct opener o[3];
@@ -2020,7 +1704,6 @@ body_lookup_cancel_dequeues(void *arg)
 	unsigned before;
 	int i;
 
-	(void)arg;
 	assert_int_equal(pipe(pool_pipe), 0);
 	pool_blocked_done = 0;
 	before = weft_loop()->active_reqs.count;
@@ -2047,16 +1730,8 @@ body_lookup_cancel_dequeues(void *arg)
 	close(pool_pipe[1]);
 }
 
-static void
-test_lookup_cancel_dequeues(void **state)
-{
-	(void)state;
-	wt_run(body_lookup_cancel_dequeues, NULL);
-}
-
 /* A drain that times out leaves the writer usable; a later one works. */
-static void
-body_drain_deadline(void *arg)
+WT_CASE(drain_deadline)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -2066,7 +1741,6 @@ body_drain_deadline(void *arg)
 	char c;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_non_null(p = malloc(BIG));
 	memset(p, 0, BIG);
@@ -2085,13 +1759,6 @@ body_drain_deadline(void *arg)
 	assert_int_equal(s.total, BIG);
 	client_done(w);
 	server_done(&srv);
-}
-
-static void
-test_drain_deadline(void **state)
-{
-	(void)state;
-	wt_run(body_drain_deadline, NULL);
 }
 
 /*
@@ -2127,8 +1794,7 @@ h_write_abort(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_abort(void *arg)
+WT_CASE(abort)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -2138,7 +1804,6 @@ body_abort(void *arg)
 	ssize_t n;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	port = start_tcp(h_write_abort, &s, &srv);
 	connect_tcp(port, &r, &w);
@@ -2155,19 +1820,11 @@ body_abort(void *arg)
 	server_done(&srv);
 }
 
-static void
-test_abort(void **state)
-{
-	(void)state;
-	wt_run(body_abort, NULL);
-}
-
 /* ---- Echo of a large payload -------------------------------------------- */
 
 #define ECHO_LEN (1024 * 1024)
 
-static void
-body_echo_big(void *arg)
+WT_CASE(echo_big_tcp)
 {
 	struct hs s;
 	weft_server_t *srv;
@@ -2178,7 +1835,6 @@ body_echo_big(void *arg)
 	char c;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_non_null(out = malloc(ECHO_LEN));
 	assert_non_null(in = malloc(ECHO_LEN));
@@ -2201,13 +1857,6 @@ body_echo_big(void *arg)
 	free(in);
 }
 
-static void
-test_echo_big_tcp(void **state)
-{
-	(void)state;
-	wt_run(body_echo_big, NULL);
-}
-
 /* ---- open_connection on a socketpair (the sock= form) ------------------- */
 
 struct sp {
@@ -2223,8 +1872,7 @@ send_abc(void *arg)
 	p->rc = (int)send(p->fd, "abc", 3, 0);
 }
 
-static void
-body_socketpair(void *arg)
+WT_CASE(socketpair_open_connection_fd)
 {
 	struct sp p;
 	weft_reader_t *r = NULL;
@@ -2234,7 +1882,6 @@ body_socketpair(void *arg)
 	int sv[2];
 	ssize_t n;
 
-	(void)arg;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(weft_open_connection_fd(sv[0], NULL, &r, &w), 0);
 	/* loop.call_soon(wsock.send, b'abc') */
@@ -2257,13 +1904,6 @@ body_socketpair(void *arg)
 	client_done(w); /* closes sv[0]: weft owns it */
 	assert_int_equal(recv(sv[1], buf, sizeof(buf), 0), 0);
 	close(sv[1]);
-}
-
-static void
-test_socketpair_open_connection_fd(void **state)
-{
-	(void)state;
-	wt_run(body_socketpair, NULL);
 }
 
 /* ---- IPv6 --------------------------------------------------------------- */
@@ -2316,61 +1956,16 @@ have_ipv6_loopback(void)
 	return ok;
 }
 
-static void
-test_ipv6_echo(void **state)
+WT_TEST(ipv6_echo)
 {
-	(void)state;
 	if (!have_ipv6_loopback())
 		skip();
 	wt_run(body_ipv6, NULL);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_116_echo_line),
-		cmocka_unit_test(test_117_callback_gets_reader_writer),
-		cmocka_unit_test(test_118_extra_info),
-		cmocka_unit_test(test_119_half_close),
-		cmocka_unit_test(test_120_writelines_and_empty_write),
-		cmocka_unit_test(test_121_close_semantics),
-		cmocka_unit_test(test_122_close_write_drain),
-		cmocka_unit_test(test_123_peer_close_wait_closed_pending),
-		cmocka_unit_test(test_124_big_write_slow_reader),
-		cmocka_unit_test(test_125_server_api),
-		cmocka_unit_test(test_126_closed_server_not_serving),
-		cmocka_unit_test(test_127_failed_handler_closes),
-		cmocka_unit_test(test_129_close_keeps_connections),
-		cmocka_unit_test(test_130_connect_refused),
-		cmocka_unit_test(test_131_open_connection_limit),
-		cmocka_unit_test(test_131_server_limit),
-		cmocka_unit_test(test_132_connection_reset),
-		cmocka_unit_test(test_133_unix_echo_names),
-		cmocka_unit_test(test_133_unix_path_removed_on_close),
-		cmocka_unit_test(test_133_unix_stale_socket_replaced),
-		cmocka_unit_test(test_133_unix_regular_file_in_use),
-		cmocka_unit_test(test_133_unix_close_keeps_replaced_path),
-		cmocka_unit_test(test_139_wait_closed_cancel_safe),
-		cmocka_unit_test(test_140_close_clients),
-		cmocka_unit_test(test_echo_big_tcp),
-		cmocka_unit_test(test_close_flushes_buffered_data),
-		cmocka_unit_test(test_write_eof_flushes_buffered_data),
-		cmocka_unit_test(test_many_small_writes_in_order),
-		cmocka_unit_test(test_reader_flow_control_small_limit),
-		cmocka_unit_test(test_drain_peer_abort),
-		cmocka_unit_test(test_open_connection_localhost),
-		cmocka_unit_test(test_start_server_addr_in_use),
-		cmocka_unit_test(test_unix_mode),
-		cmocka_unit_test(test_many_clients),
-		cmocka_unit_test(test_stream_free_aborts),
-		cmocka_unit_test(test_cancel_open_connection),
-		cmocka_unit_test(test_lookup_cancel_dequeues),
-		cmocka_unit_test(test_drain_deadline),
-		cmocka_unit_test(test_abort),
-		cmocka_unit_test(test_socketpair_open_connection_fd),
-		cmocka_unit_test(test_ipv6_echo),
-	};
 	int rc;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/weft-net-XXXXXX");
@@ -2382,7 +1977,7 @@ main(void)
 	/* One thread in libuv's pool, which only name lookups use here:
 	 * test_lookup_cancel_dequeues fills it with one job. */
 	setenv("UV_THREADPOOL_SIZE", "1", 1);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rc = wt_run_cases(argc, argv);
 	rmdir(tmpdir);
 	return rc;
 }

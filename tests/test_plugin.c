@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "good.h"
+#include "harness.h"
 #include "loader.h"
 
 #define CONF "weftd.conf"
@@ -154,15 +155,13 @@ msg(const char *file, const char *text)
 
 /* ---- Good plugins ------------------------------------------------------- */
 
-static void
-test_good_defaults(void **state)
+WT_TEST(good_defaults)
 {
 	struct stanza st;
 	struct plugin *p;
 	struct good_state *g;
 	int fini = 0;
 
-	(void)state;
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	p = load_ok(&st, 0);
 	assert_string_equal(p->p_desc->name, "good");
@@ -180,14 +179,12 @@ test_good_defaults(void **state)
 }
 
 /* libconfig gives typed values. */
-static void
-test_good_typed_settings(void **state)
+WT_TEST(good_typed_settings)
 {
 	struct stanza st;
 	struct plugin *p;
 	struct good_state *g;
 
-	(void)state;
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	stanza_set(&st, "greeting", "hi there", CONF_T_STR, 4);
 	stanza_set(&st, "count", "-42", CONF_T_INT, 5);
@@ -204,14 +201,12 @@ test_good_typed_settings(void **state)
 }
 
 /* INI gives every value as a string; the getters convert. */
-static void
-test_good_ini_strings_convert(void **state)
+WT_TEST(good_ini_strings_convert)
 {
 	struct stanza st;
 	struct plugin *p;
 	struct good_state *g;
 
-	(void)state;
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	stanza_set(&st, "greeting", "hi", CONF_T_STR, 4);
 	stanza_set(&st, "count", "42", CONF_T_STR, 5);
@@ -227,13 +222,11 @@ test_good_ini_strings_convert(void **state)
 
 /* Two instances of one .so (RTLD_LOCAL, refcounted by the dynamic
  * linker) load and unload independently. */
-static void
-test_good_twice(void **state)
+WT_TEST(good_twice)
 {
 	struct stanza st;
 	struct plugin *a, *b;
 
-	(void)state;
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	a = load_ok(&st, 0);
 	b = load_ok(&st, 1);
@@ -244,13 +237,11 @@ test_good_twice(void **state)
 	plugin_unload(&b); /* NULL is fine */
 }
 
-static void
-test_shipped_plugins_load(void **state)
+WT_TEST(shipped_plugins_load)
 {
 	struct stanza st;
 	struct plugin *p;
 
-	(void)state;
 	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 1);
 	p = load_ok(&st, 0);
 	assert_string_equal(p->p_desc->name, "echo");
@@ -280,13 +271,11 @@ test_shipped_plugins_load(void **state)
 }
 
 /* Shipped plugins export nothing but their descriptor. */
-static void
-test_shipped_export_only_descriptor(void **state)
+WT_TEST(shipped_export_only_descriptor)
 {
 	struct stanza st;
 	struct plugin *p;
 
-	(void)state;
 	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 1);
 	p = load_ok(&st, 0);
 	assert_non_null(dlsym(p->p_dl, "weft_plugin_desc"));
@@ -294,8 +283,7 @@ test_shipped_export_only_descriptor(void **state)
 	plugin_unload(&p);
 }
 
-static void
-test_proxy_upstream_forms(void **state)
+WT_TEST(proxy_upstream_forms)
 {
 	static const char *const good[] = {
 		"127.0.0.1:7000", "[::1]:7000", "localhost:80",
@@ -305,7 +293,6 @@ test_proxy_upstream_forms(void **state)
 	struct plugin *p;
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
 		stanza_set(&st, "upstream", good[i], CONF_T_STR, 2);
@@ -314,19 +301,16 @@ test_proxy_upstream_forms(void **state)
 	}
 }
 
-static void
-test_proxy_without_upstream_fails(void **state)
+WT_TEST(proxy_without_upstream_fails)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
 	init_refused(&st, CONF ":12: plugin proxy: setting 'upstream': "
 	    "required (expected host:port, [v6addr]:port or unix:/path)");
 }
 
-static void
-test_proxy_bad_upstream_fails(void **state)
+WT_TEST(proxy_bad_upstream_fails)
 {
 	static const char *const bad[] = {
 		"nocolon", "host:", "host:0", "host:65536", "host:80x",
@@ -336,7 +320,6 @@ test_proxy_bad_upstream_fails(void **state)
 	char want[512];
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
 		stanza_set(&st, "upstream", bad[i], CONF_T_STR, 14);
@@ -349,47 +332,39 @@ test_proxy_bad_upstream_fails(void **state)
 
 /* ---- Refused plugins ---------------------------------------------------- */
 
-static void
-test_refuse_bad_abi_major(void **state)
+WT_TEST(refuse_bad_abi_major)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "bad-abi-major", TEST_PLUGIN_DIR, "bad-abi-major.so",
 	    1);
 	load_refused(&st, msg("bad-abi-major.so",
 	    "ABI major 2, weftd expects 1"));
 }
 
-static void
-test_refuse_newer_minor(void **state)
+WT_TEST(refuse_newer_minor)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
 	load_refused(&st, msg("newer-minor.so",
 	    "built for ABI 1.99, weftd has 1.1"));
 }
 
-static void
-test_refuse_no_descriptor(void **state)
+WT_TEST(refuse_no_descriptor)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "no-desc", TEST_PLUGIN_DIR, "no-desc.so", 1);
 	load_refused(&st, msg("no-desc.so",
 	    "no weft_plugin_desc symbol (not a weft plugin?)"));
 }
 
-static void
-test_refuse_small_size(void **state)
+WT_TEST(refuse_small_size)
 {
 	struct stanza st;
 	char text[128];
 
-	(void)state;
 	/* 80 on LP64 (x86-64, aarch64). */
 	if (sizeof(void *) == 8)
 		assert_int_equal(WEFT_PLUGIN_DESC_MIN_SIZE, 80);
@@ -399,23 +374,19 @@ test_refuse_small_size(void **state)
 	load_refused(&st, msg("small-size.so", text));
 }
 
-static void
-test_refuse_bad_magic(void **state)
+WT_TEST(refuse_bad_magic)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "bad-magic", TEST_PLUGIN_DIR, "bad-magic.so", 1);
 	load_refused(&st, msg("bad-magic.so", "bad descriptor magic "
 	    "0xdeadbeef, expected 0x57454654 (not a weft plugin?)"));
 }
 
-static void
-test_refuse_wrong_name(void **state)
+WT_TEST(refuse_wrong_name)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "wrong-name", TEST_PLUGIN_DIR, "wrong-name.so", 1);
 	load_refused(&st, msg("wrong-name.so",
 	    "plugin is named 'foo', config says 'wrong-name'"));
@@ -426,14 +397,12 @@ test_refuse_wrong_name(void **state)
 }
 
 /* RTLD_NOW: the missing symbol is found at load, with dlerror's text. */
-static void
-test_refuse_unresolved(void **state)
+WT_TEST(refuse_unresolved)
 {
 	struct stanza st;
 	struct plugin *p = NULL;
 	char *cause = NULL;
 
-	(void)state;
 	stanza_init(&st, "unresolved", TEST_PLUGIN_DIR, "unresolved.so", 1);
 	assert_int_equal(plugin_load(&st.cp, &p, &cause), -1);
 	assert_null(p);
@@ -444,14 +413,12 @@ test_refuse_unresolved(void **state)
 	free(cause);
 }
 
-static void
-test_refuse_missing_file(void **state)
+WT_TEST(refuse_missing_file)
 {
 	struct stanza st;
 	struct plugin *p = NULL;
 	char *cause = NULL;
 
-	(void)state;
 	stanza_init(&st, "nope", TEST_PLUGIN_DIR, "nope.so", 1);
 	assert_int_equal(plugin_load(&st.cp, &p, &cause), -1);
 	assert_non_null(cause);
@@ -482,14 +449,12 @@ copy_file(const char *src, const char *dst)
 }
 
 /* A plugin file or directory others can write is refused, by name. */
-static void
-test_refuse_writable_by_others(void **state)
+WT_TEST(refuse_writable_by_others)
 {
 	char dir[] = "/tmp/weft-test-plugin-XXXXXX", src[512], want[1024];
 	struct stanza st;
 	struct plugin *p;
 
-	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0755), 0);
 	snprintf(src, sizeof(src), "%s/good.so", TEST_PLUGIN_DIR);
@@ -555,14 +520,12 @@ exists(const char *path)
  * that were checked are the ones loaded: good's init runs, and the
  * planted copy's constructor never does.
  */
-static void
-test_swap_between_check_and_load(void **state)
+WT_TEST(swap_between_check_and_load)
 {
 	char base[] = "/tmp/weft-test-swap-XXXXXX", marker[256], f[512];
 	struct stanza st;
 	struct plugin *p;
 
-	(void)state;
 	assert_non_null(mkdtemp(base));
 	assert_int_equal(chmod(base, 0755), 0);
 	snprintf(swap_from, sizeof(swap_from), "%s/plugins", base);
@@ -601,15 +564,13 @@ test_swap_between_check_and_load(void **state)
  * loading it again gets the new bytes, not the library already loaded
  * under that name.
  */
-static void
-test_rewritten_while_loaded(void **state)
+WT_TEST(rewritten_while_loaded)
 {
 	char dir[] = "/tmp/weft-test-rewrite-XXXXXX", marker[256];
 	struct stanza st;
 	struct plugin *a, *b = NULL;
 	char *cause = NULL;
 
-	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0755), 0);
 	snprintf(marker, sizeof(marker), "%s/new-code-ran", dir);
@@ -637,13 +598,11 @@ test_rewritten_while_loaded(void **state)
 
 /* Several plugins loaded at once each get their own code (the copies
  * are loaded under names that could repeat). */
-static void
-test_distinct_plugins_loaded_together(void **state)
+WT_TEST(distinct_plugins_loaded_together)
 {
 	struct stanza s1, s2, s3;
 	struct plugin *a, *b, *c;
 
-	(void)state;
 	stanza_init(&s1, "good", TEST_PLUGIN_DIR, "good.so", 1);
 	stanza_init(&s2, "echo", PLUGIN_BUILD_DIR, "echo.so", 1);
 	stanza_init(&s3, "lines", PLUGIN_BUILD_DIR, "lines.so", 1);
@@ -666,15 +625,13 @@ test_distinct_plugins_loaded_together(void **state)
  * checked, the one the file really is in as strictly as the one it is
  * named in.
  */
-static void
-test_refuse_unsafe_path(void **state)
+WT_TEST(refuse_unsafe_path)
 {
 	char base[] = "/tmp/weft-test-path-XXXXXX", mid[256], plug[384];
 	char real[256], named[256], link[512], dlink[300], want[2048];
 	struct stanza st;
 	struct plugin *p;
 
-	(void)state;
 	assert_non_null(mkdtemp(base));
 	assert_int_equal(chmod(base, 0755), 0);
 	snprintf(mid, sizeof(mid), "%s/mid", base);
@@ -744,12 +701,10 @@ test_refuse_unsafe_path(void **state)
 	rmdir(base);
 }
 
-static void
-test_init_fails_with_messages(void **state)
+WT_TEST(init_fails_with_messages)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "init-fails", TEST_PLUGIN_DIR, "init-fails.so", 3);
 	stanza_set(&st, "port", "80", CONF_T_INT, 10);
 	/* Ordered by line: the stanza's message first. */
@@ -761,12 +716,10 @@ test_init_fails_with_messages(void **state)
 
 /* ---- Settings errors ---------------------------------------------------- */
 
-static void
-test_settings_type_errors_and_unknown(void **state)
+WT_TEST(settings_type_errors_and_unknown)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	stanza_set(&st, "typo", "1", CONF_T_INT, 9);
 	stanza_set(&st, "count", "abc", CONF_T_STR, 5);
@@ -783,12 +736,10 @@ test_settings_type_errors_and_unknown(void **state)
 	    CONF ":9: plugin good: unknown setting 'typo'");
 }
 
-static void
-test_settings_unknown_on_plugin_without_init(void **state)
+WT_TEST(settings_unknown_on_plugin_without_init)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 20);
 	stanza_set(&st, "limit", "10", CONF_T_INT, 21);
 	init_refused(&st, CONF ":21: plugin echo: unknown setting 'limit'");
@@ -798,12 +749,10 @@ test_settings_unknown_on_plugin_without_init(void **state)
 	    CONF ":22: plugin http-hello: unknown setting 'bodyy'");
 }
 
-static void
-test_settings_int_range(void **state)
+WT_TEST(settings_int_range)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	stanza_set(&st, "count", "99999999999999999999", CONF_T_INT, 5);
 	init_refused(&st, CONF ":5: plugin good: setting 'count': integer "
@@ -850,10 +799,8 @@ int_bad(const char *text)
 	weft_plugin_ctx_free(&ctx);
 }
 
-static void
-test_ctx_int_conversions(void **state)
+WT_TEST(ctx_int_conversions)
 {
-	(void)state;
 	int_is("42", 42);
 	int_is("-7", -7);
 	int_is("+7", 7);
@@ -888,10 +835,8 @@ bool_is(const char *text, int want)
 	weft_plugin_ctx_free(&ctx);
 }
 
-static void
-test_ctx_bool_conversions(void **state)
+WT_TEST(ctx_bool_conversions)
 {
-	(void)state;
 	bool_is("yes", 1);
 	bool_is("true", 1);
 	bool_is("on", 1);
@@ -921,10 +866,8 @@ double_is(const char *text, double want, int ok)
 	weft_plugin_ctx_free(&ctx);
 }
 
-static void
-test_ctx_double_conversions(void **state)
+WT_TEST(ctx_double_conversions)
 {
-	(void)state;
 	double_is("1.5", 1.5, 1);
 	double_is("30", 30.0, 1);
 	double_is("-0.25", -0.25, 1);
@@ -961,12 +904,10 @@ ms_is(const char *text, int64_t want, const char *err)
 
 /* weft_setting_ms: seconds in, milliseconds out, a fraction of a
  * millisecond rounded up (so a tiny duration is not 0, "none"). */
-static void
-test_ctx_ms_conversions(void **state)
+WT_TEST(ctx_ms_conversions)
 {
 	weft_plugin_ctx_t *ctx = NULL;
 
-	(void)state;
 	ms_is("30", 30000, NULL);
 	ms_is("0", 0, NULL);
 	ms_is("-0", 0, NULL);
@@ -992,12 +933,10 @@ test_ctx_ms_conversions(void **state)
 }
 
 /* Through a shipped plugin: its name and the setting's line. */
-static void
-test_ms_error_names_plugin_and_line(void **state)
+WT_TEST(ms_error_names_plugin_and_line)
 {
 	struct stanza st;
 
-	(void)state;
 	stanza_init(&st, "lines", PLUGIN_BUILD_DIR, "lines.so", 12);
 	stanza_set(&st, "idle_timeout", "-2", CONF_T_STR, 14);
 	init_refused(&st, CONF ":14: plugin lines: setting 'idle_timeout': "
@@ -1032,13 +971,11 @@ hostport_is(const char *text, const char *host, int port, const char *err)
 
 /* weft_hostport_parse: the forms weftd's tcp setting and proxy's
  * upstream take, and what it says about a bad one. */
-static void
-test_hostport_parse(void **state)
+WT_TEST(hostport_parse)
 {
 	char small[4];
 	int port;
 
-	(void)state;
 	hostport_is("127.0.0.1:7000", "127.0.0.1", 7000, NULL);
 	hostport_is("[::1]:80", "::1", 80, NULL);
 	hostport_is("[fe80::1%eth0]:80", "fe80::1%eth0", 80, NULL);
@@ -1064,13 +1001,11 @@ test_hostport_parse(void **state)
 	    sizeof(small), &port, NULL, 0), -EINVAL);
 }
 
-static void
-test_ctx_str_reads_any_type(void **state)
+WT_TEST(ctx_str_reads_any_type)
 {
 	weft_plugin_ctx_t *ctx = NULL;
 	char *out = NULL;
 
-	(void)state;
 	assert_int_equal(weft_plugin_ctx_new("t", 1, 0, &ctx), 0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "42", WEFT_SETTING_INT,
 	    2), 0);
@@ -1085,12 +1020,10 @@ test_ctx_str_reads_any_type(void **state)
 	weft_plugin_ctx_free(&ctx);
 }
 
-static void
-test_ctx_add_errors(void **state)
+WT_TEST(ctx_add_errors)
 {
 	weft_plugin_ctx_t *ctx = NULL;
 
-	(void)state;
 	assert_int_equal(weft_plugin_ctx_new(NULL, 1, 0, &ctx), -EINVAL);
 	assert_null(ctx);
 	assert_int_equal(weft_plugin_ctx_new("t", 1, 7, &ctx), 0);
@@ -1110,13 +1043,11 @@ test_ctx_add_errors(void **state)
 
 /* A plugin error tied to an absent key gets the stanza's line; a later
  * good read clears an earlier type error. */
-static void
-test_ctx_plugin_errors(void **state)
+WT_TEST(ctx_plugin_errors)
 {
 	weft_plugin_ctx_t *ctx = NULL;
 	char *out = NULL;
 
-	(void)state;
 	assert_int_equal(weft_plugin_ctx_new("my-plugin", 7, 0, &ctx), 0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "n", "x", WEFT_SETTING_STR,
 	    9), 0);
@@ -1139,46 +1070,8 @@ test_ctx_plugin_errors(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_defaults),
-		cmocka_unit_test(test_good_typed_settings),
-		cmocka_unit_test(test_good_ini_strings_convert),
-		cmocka_unit_test(test_good_twice),
-		cmocka_unit_test(test_shipped_plugins_load),
-		cmocka_unit_test(test_shipped_export_only_descriptor),
-		cmocka_unit_test(test_proxy_upstream_forms),
-		cmocka_unit_test(test_proxy_without_upstream_fails),
-		cmocka_unit_test(test_proxy_bad_upstream_fails),
-		cmocka_unit_test(test_refuse_bad_abi_major),
-		cmocka_unit_test(test_refuse_newer_minor),
-		cmocka_unit_test(test_refuse_no_descriptor),
-		cmocka_unit_test(test_refuse_small_size),
-		cmocka_unit_test(test_refuse_bad_magic),
-		cmocka_unit_test(test_refuse_wrong_name),
-		cmocka_unit_test(test_refuse_unresolved),
-		cmocka_unit_test(test_refuse_missing_file),
-		cmocka_unit_test(test_refuse_writable_by_others),
-		cmocka_unit_test(test_swap_between_check_and_load),
-		cmocka_unit_test(test_rewritten_while_loaded),
-		cmocka_unit_test(test_distinct_plugins_loaded_together),
-		cmocka_unit_test(test_refuse_unsafe_path),
-		cmocka_unit_test(test_init_fails_with_messages),
-		cmocka_unit_test(test_settings_type_errors_and_unknown),
-		cmocka_unit_test(test_settings_unknown_on_plugin_without_init),
-		cmocka_unit_test(test_settings_int_range),
-		cmocka_unit_test(test_ctx_int_conversions),
-		cmocka_unit_test(test_ctx_bool_conversions),
-		cmocka_unit_test(test_ctx_double_conversions),
-		cmocka_unit_test(test_ctx_ms_conversions),
-		cmocka_unit_test(test_ms_error_names_plugin_and_line),
-		cmocka_unit_test(test_hostport_parse),
-		cmocka_unit_test(test_ctx_str_reads_any_type),
-		cmocka_unit_test(test_ctx_add_errors),
-		cmocka_unit_test(test_ctx_plugin_errors),
-	};
-
-	alarm(60);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	WT_TIMEOUT(60);
+	return wt_run_cases(argc, argv);
 }

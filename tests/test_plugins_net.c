@@ -3,11 +3,9 @@
  * loader, initialised with its settings, and its client_connected runs
  * as the handler of a weft_start_server listener, as a worker runs it.
  *
- * Each test body runs on the first fiber of a fresh loop.  The harness is
- * local (tests/harness.h reaches libweft internals, and this program must
- * link the shared libweft the plugins link, where internals are hidden):
- * an assertion that fails inside a fiber leaves the scheduler attached,
- * so the tests after it fail too rather than run on a broken loop.
+ * Each test body runs on the first fiber of a fresh loop (wt_run of
+ * tests/harness.h, which needs only the public API: this program links
+ * the shared libweft the plugins link, where internals are hidden).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -31,6 +29,7 @@
 #include <weft/stream.h>
 
 #include "config.h"
+#include "harness.h"
 #include "loader.h"
 
 #define LOCALHOST "127.0.0.1"
@@ -38,34 +37,6 @@
 static char tmpdir[64];
 static char big[1 << 20];	/* never on a 64 KiB fiber stack */
 static char back[1 << 20];
-
-/* ---- Harness ------------------------------------------------------------ */
-
-struct run {
-	void (*body)(void *);
-	void *arg;
-	int done;
-};
-
-static int
-run_main(void *p)
-{
-	struct run *c = p;
-
-	c->body(c->arg);
-	c->done = 1;
-	return 0;
-}
-
-/* Run body(arg) as the first fiber of a fresh loop, to the end. */
-static void
-run(void (*body)(void *), void *arg)
-{
-	struct run c = { body, arg, 0 };
-
-	assert_int_equal(weft_run(run_main, &c), 0);
-	assert_true(c.done);
-}
 
 /* ---- Plugins ------------------------------------------------------------ */
 
@@ -314,8 +285,7 @@ trickle_until_answered(weft_reader_t *r, weft_writer_t *w, int every,
 
 /* ---- echo --------------------------------------------------------------- */
 
-static void
-body_echo(void *arg)
+WT_CASE(echo)
 {
 	struct stanza st;
 	struct plugin *p;
@@ -324,7 +294,6 @@ body_echo(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	p = load(&st, "echo", "echo.so", NULL, NULL);
 	port = serve(p, 0, &srv);
 	connect_tcp(port, &r, &w);
@@ -343,17 +312,9 @@ body_echo(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_echo(void **state)
-{
-	(void)state;
-	run(body_echo, NULL);
-}
-
 /* ---- lines -------------------------------------------------------------- */
 
-static void
-body_lines(void *arg)
+WT_CASE(lines)
 {
 	struct stanza st;
 	struct plugin *p;
@@ -362,7 +323,6 @@ body_lines(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	p = load(&st, "lines", "lines.so", NULL, NULL);
 	port = serve(p, 16, &srv);
 	connect_tcp(port, &r, &w);
@@ -397,13 +357,6 @@ body_lines(void *arg)
 	client_done(w);
 	server_done(&srv);
 	plugin_unload(&p);
-}
-
-static void
-test_lines(void **state)
-{
-	(void)state;
-	run(body_lines, NULL);
 }
 
 /* idle_timeout: a connection that sends no complete line in time is told
@@ -489,12 +442,10 @@ body_lines_no_reader(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_lines_idle_timeout(void **state)
+WT_TEST(lines_idle_timeout)
 {
-	(void)state;
-	run(body_lines_idle, NULL);
-	run(body_lines_no_reader, NULL);
+	wt_run(body_lines_idle, NULL);
+	wt_run(body_lines_no_reader, NULL);
 }
 
 /* ---- http-hello --------------------------------------------------------- */
@@ -542,8 +493,7 @@ http_once_closes(int port, const char *req, const char *resp)
 	http_exchange(port, &req, &resp, 1, 1);
 }
 
-static void
-body_http_keepalive(void *arg)
+WT_CASE(http_keepalive)
 {
 	static const char *const req[] = {
 		GET,
@@ -562,7 +512,6 @@ body_http_keepalive(void *arg)
 	weft_server_t *srv;
 	int port;
 
-	(void)arg;
 	p = load(&st, "http-hello", "http-hello.so", "body", "hi\n");
 	port = serve(p, 0, &srv);
 	http_exchange(port, req, resp, sizeof(req) / sizeof(req[0]), 1);
@@ -570,15 +519,7 @@ body_http_keepalive(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_keepalive(void **state)
-{
-	(void)state;
-	run(body_http_keepalive, NULL);
-}
-
-static void
-body_http_bodies_and_versions(void *arg)
+WT_CASE(http_bodies_and_versions)
 {
 	static const char *const with_body[] = {
 		"POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n"
@@ -599,7 +540,6 @@ body_http_bodies_and_versions(void *arg)
 	weft_writer_t *w;
 	int port;
 
-	(void)arg;
 	p = load(&st, "http-hello", "http-hello.so", "body", "hi\n");
 	port = serve(p, 0, &srv);
 	http_exchange(port, with_body, three_ok, 3, 0);
@@ -641,15 +581,7 @@ body_http_bodies_and_versions(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_bodies_and_versions(void **state)
-{
-	(void)state;
-	run(body_http_bodies_and_versions, NULL);
-}
-
-static void
-body_http_errors(void *arg)
+WT_CASE(http_errors)
 {
 	static const char *const bad[] = {
 		"GARBAGE\r\n\r\n",
@@ -690,7 +622,6 @@ body_http_errors(void *arg)
 	size_t i;
 	int port;
 
-	(void)arg;
 	/* No settings: the default body. */
 	p = load(&st, "http-hello", "http-hello.so", NULL, NULL);
 	port = serve(p, 512, &srv);
@@ -724,13 +655,6 @@ body_http_errors(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_errors(void **state)
-{
-	(void)state;
-	run(body_http_errors, NULL);
-}
-
 /* Send s in pieces of `piece` bytes, `gap` ms apart. */
 static void
 send_slowly(weft_writer_t *w, const char *s, size_t piece, int gap)
@@ -754,8 +678,7 @@ send_slowly(weft_writer_t *w, const char *s, size_t piece, int gap)
  * the previous response; a late head gets 408 and a close; a connection
  * that sends nothing is closed without a word.
  */
-static void
-body_http_header_timeout(void *arg)
+WT_CASE(http_header_timeout)
 {
 	static const char *const kv[] = { "body", "hi\n", "header_timeout",
 		"0.6", NULL };
@@ -769,7 +692,6 @@ body_http_header_timeout(void *arg)
 	double t0;
 	int port;
 
-	(void)arg;
 	p = load_with(&st, "http-hello", "http-hello.so", kv);
 	port = serve(p, 0, &srv);
 
@@ -809,17 +731,9 @@ body_http_header_timeout(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_header_timeout(void **state)
-{
-	(void)state;
-	run(body_http_header_timeout, NULL);
-}
-
 /* keepalive_timeout: an idle kept-alive connection is closed without a
  * word; 0 turns keep-alive off. */
-static void
-body_http_keepalive_timeout(void *arg)
+WT_CASE(http_keepalive_timeout)
 {
 	static const char *const kv[] = { "body", "hi\n",
 		"keepalive_timeout", "0.2", NULL };
@@ -833,7 +747,6 @@ body_http_keepalive_timeout(void *arg)
 	double t0;
 	int port;
 
-	(void)arg;
 	p = load_with(&st, "http-hello", "http-hello.so", kv);
 	port = serve(p, 0, &srv);
 	/* Requests 100 ms apart keep it open. */
@@ -869,13 +782,6 @@ body_http_keepalive_timeout(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_keepalive_timeout(void **state)
-{
-	(void)state;
-	run(body_http_keepalive_timeout, NULL);
-}
-
 /*
  * body_timeout (500 ms here) bounds each wait for the body, not the
  * body: one trickled 2 bytes every 200 ms (longer than the timeout in
@@ -883,8 +789,7 @@ test_http_keepalive_timeout(void **state)
  * close.  The test's own waits end at a deadline, so that a server that
  * never times out fails the test instead of hanging it.
  */
-static void
-body_http_body_timeout(void *arg)
+WT_CASE(http_body_timeout)
 {
 	static const char *const kv[] = { "body", "hi\n", "body_timeout",
 		"0.5", NULL };
@@ -900,7 +805,6 @@ body_http_body_timeout(void *arg)
 	double t0;
 	int port;
 
-	(void)arg;
 	p = load_with(&st, "http-hello", "http-hello.so", kv);
 	port = serve(p, 0, &srv);
 
@@ -922,13 +826,6 @@ body_http_body_timeout(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_body_timeout(void **state)
-{
-	(void)state;
-	run(body_http_body_timeout, NULL);
-}
-
 /* An 8 MiB response body: more than the kernel buffers for a client that
  * does not read (its receive buffer is made small, too). */
 #define SEND_BODY (8 << 20)
@@ -940,8 +837,7 @@ test_http_body_timeout(void **state)
  * stayed open for as long as the client did.  A client that reads gets
  * all of it.
  */
-static void
-body_http_send_timeout(void *arg)
+WT_CASE(http_send_timeout)
 {
 	const char *kv[5] = { "body", NULL, "send_timeout", "1", NULL };
 	struct stanza st;
@@ -955,7 +851,6 @@ body_http_send_timeout(void *arg)
 	ssize_t n;
 	int port, i, rcvbuf = 4096;
 
-	(void)arg;
 	assert_non_null(body = malloc(SEND_BODY + 1));
 	memset(body, 'x', SEND_BODY);
 	body[SEND_BODY] = '\0';
@@ -990,17 +885,9 @@ body_http_send_timeout(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_http_send_timeout(void **state)
-{
-	(void)state;
-	run(body_http_send_timeout, NULL);
-}
-
 /* Timeout settings out of range, or not numbers, are refused with the
  * setting's line. */
-static void
-test_timeout_settings_refused(void **state)
+WT_TEST(timeout_settings_refused)
 {
 	static const char *const neg[] = { "header_timeout", "-1", NULL };
 	static const char *const both[] = { "header_timeout", "100000",
@@ -1012,7 +899,6 @@ test_timeout_settings_refused(void **state)
 		"send_timeout", "86401", NULL };
 	static const char *const send[] = { "send_timeout", "never", NULL };
 
-	(void)state;
 	refused("http-hello", "http-hello.so", neg,
 	    "test.conf:2: plugin http-hello: setting 'header_timeout': "
 	    "expected a duration of 0 or more seconds, got '-1'");
@@ -1094,8 +980,7 @@ proxy_session(int port, struct upstream *u)
 	client_done(w);
 }
 
-static void
-body_proxy_tcp(void *arg)
+WT_CASE(proxy_tcp)
 {
 	struct upstream u;
 	struct stanza st;
@@ -1104,7 +989,6 @@ body_proxy_tcp(void *arg)
 	char addr[64];
 	int port;
 
-	(void)arg;
 	memset(&u, 0, sizeof(u));
 	up = NULL;
 	assert_int_equal(weft_start_server(h_upstream, &u, LOCALHOST, 0, NULL,
@@ -1119,15 +1003,7 @@ body_proxy_tcp(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_proxy_tcp(void **state)
-{
-	(void)state;
-	run(body_proxy_tcp, NULL);
-}
-
-static void
-body_proxy_unix(void *arg)
+WT_CASE(proxy_unix)
 {
 	struct upstream u;
 	struct stanza st;
@@ -1136,7 +1012,6 @@ body_proxy_unix(void *arg)
 	char path[128], addr[160];
 	int port;
 
-	(void)arg;
 	memset(&u, 0, sizeof(u));
 	snprintf(path, sizeof(path), "%s/up.sock", tmpdir);
 	up = NULL;
@@ -1151,16 +1026,8 @@ body_proxy_unix(void *arg)
 	plugin_unload(&p);
 }
 
-static void
-test_proxy_unix(void **state)
-{
-	(void)state;
-	run(body_proxy_unix, NULL);
-}
-
 /* Nothing listens upstream: the client is closed. */
-static void
-body_proxy_upstream_down(void *arg)
+WT_CASE(proxy_upstream_down)
 {
 	struct stanza st;
 	struct plugin *p;
@@ -1171,7 +1038,6 @@ body_proxy_upstream_down(void *arg)
 	char addr[128];
 	int port, rc;
 
-	(void)arg;
 	/* A port that was just free: bind, note it, close. */
 	gone = NULL;
 	assert_int_equal(weft_start_server(h_upstream, NULL, LOCALHOST, 0,
@@ -1200,13 +1066,6 @@ body_proxy_upstream_down(void *arg)
 	client_done(w);
 	server_done(&srv);
 	plugin_unload(&p);
-}
-
-static void
-test_proxy_upstream_down(void **state)
-{
-	(void)state;
-	run(body_proxy_upstream_down, NULL);
 }
 
 /* An upstream that speaks first: six ticks 100 ms apart, then close. */
@@ -1352,16 +1211,14 @@ body_proxy_connect_timeout(void *arg)
 		close(fds[i]);
 }
 
-static void
-test_proxy_connect_timeout(void **state)
+WT_TEST(proxy_connect_timeout)
 {
 	static const char *const neg[] = { "upstream", "127.0.0.1:1",
 		"connect_timeout", "-1", NULL };
 	static const char *const word[] = { "upstream", "127.0.0.1:1",
 		"connect_timeout", "later", NULL };
 
-	(void)state;
-	run(body_proxy_connect_timeout, NULL);
+	wt_run(body_proxy_connect_timeout, NULL);
 	refused("proxy", "proxy.so", neg,
 	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
 	    "a duration of 0 or more seconds, got '-1'");
@@ -1424,41 +1281,21 @@ body_proxy_idle_stalled(void *arg)
 	server_done(&up);
 }
 
-static void
-test_proxy_idle_timeout(void **state)
+WT_TEST(proxy_idle_timeout)
 {
 	static const char *const neg[] = { "upstream", "127.0.0.1:1",
 		"idle_timeout", "-1", NULL };
 
-	(void)state;
-	run(body_proxy_idle, NULL);
-	run(body_proxy_idle_stalled, NULL);
+	wt_run(body_proxy_idle, NULL);
+	wt_run(body_proxy_idle_stalled, NULL);
 	refused("proxy", "proxy.so", neg,
 	    "test.conf:3: plugin proxy: setting 'idle_timeout': expected a "
 	    "duration of 0 or more seconds, got '-1'");
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_echo),
-		cmocka_unit_test(test_lines),
-		cmocka_unit_test(test_lines_idle_timeout),
-		cmocka_unit_test(test_http_keepalive),
-		cmocka_unit_test(test_http_bodies_and_versions),
-		cmocka_unit_test(test_http_errors),
-		cmocka_unit_test(test_http_header_timeout),
-		cmocka_unit_test(test_http_keepalive_timeout),
-		cmocka_unit_test(test_http_body_timeout),
-		cmocka_unit_test(test_http_send_timeout),
-		cmocka_unit_test(test_timeout_settings_refused),
-		cmocka_unit_test(test_proxy_tcp),
-		cmocka_unit_test(test_proxy_unix),
-		cmocka_unit_test(test_proxy_upstream_down),
-		cmocka_unit_test(test_proxy_idle_timeout),
-		cmocka_unit_test(test_proxy_connect_timeout),
-	};
 	int rc;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/weft-plugnet-XXXXXX");
@@ -1466,8 +1303,8 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	alarm(120);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	WT_TIMEOUT(120);
+	rc = wt_run_cases(argc, argv);
 	rmdir(tmpdir);
 	return rc;
 }

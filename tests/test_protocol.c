@@ -68,15 +68,13 @@ settle(void)
  * buffer and eof_received sets EOF while keeping the transport open (it
  * returns True on plain transports): the writer still works.
  */
-static void
-body_108(void *arg)
+WT_CASE(108_protocol_feeds_reader)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	struct rec t = { 0, 0 };
 	char buf[16];
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_ptr_equal(weft_writer_reader(w), r);
 	assert_int_equal(weft_reader_has_transport(r), 0);
@@ -105,24 +103,15 @@ body_108(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_108_protocol_feeds_reader(void **state)
-{
-	(void)state;
-	wt_run(body_108, NULL);
-}
-
 /* ---- 109 ---------------------------------------------------------------- */
 
 /* connection_lost(exc) with data buffered: everything raises exc. */
-static void
-body_109(void *arg)
+WT_CASE(109_connection_lost_exc)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	char buf[16];
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_int_equal(weft_feed_data(r, "abc", 3), 0);
 	weft__conn_lost(weft__conn_of_writer(w), -EDOM);
@@ -135,24 +124,15 @@ body_109(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_109_connection_lost_exc(void **state)
-{
-	(void)state;
-	wt_run(body_109, NULL);
-}
-
 /* ---- 110 ---------------------------------------------------------------- */
 
 /* connection_lost(None): the data reads out, drain reports the loss. */
-static void
-body_110(void *arg)
+WT_CASE(110_connection_lost_clean)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	char buf[16];
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_int_equal(weft_feed_data(r, "abc", 3), 0);
 	weft__conn_lost(weft__conn_of_writer(w), 0);
@@ -166,13 +146,6 @@ body_110(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_110_connection_lost_clean(void **state)
-{
-	(void)state;
-	wt_run(body_110, NULL);
-}
-
 /* ---- 111 ---------------------------------------------------------------- */
 
 static void
@@ -182,15 +155,13 @@ set_flag(void *arg)
 }
 
 /* Q4 kept: drain below the high-water mark never yields. */
-static void
-body_111(void *arg)
+WT_CASE(111_drain_does_not_yield)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	weft_fiber_t *f = NULL;
 	int ran = 0, i;
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	/* call_soon: the fiber runs on the next scheduler pass. */
 	assert_int_equal(weft_spawn(set_flag, &ran, &f), 0);
@@ -202,25 +173,16 @@ body_111(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_111_drain_does_not_yield(void **state)
-{
-	(void)state;
-	wt_run(body_111, NULL);
-}
-
 /* ---- 112 ---------------------------------------------------------------- */
 
 /* Paused: two concurrent drains wait, resume_writing releases both. */
-static void
-body_112(void *arg)
+WT_CASE(112_concurrent_drains)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	weft_fiber_t *f1 = NULL, *f2 = NULL;
 	struct drainer d1 = { NULL, 1, 0 }, d2 = { NULL, 1, 0 };
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	d1.w = d2.w = w;
 	weft__writer_pause(w);
@@ -240,25 +202,16 @@ body_112(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_112_concurrent_drains(void **state)
-{
-	(void)state;
-	wt_run(body_112, NULL);
-}
-
 /* ---- 113 ---------------------------------------------------------------- */
 
 /* A paused drain gets the error connection_lost(exc) carries. */
-static void
-body_113(void *arg)
+WT_CASE(113_paused_drain_lost_exc)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	weft_fiber_t *f = NULL;
 	struct drainer d = { NULL, 1, 0 };
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	d.w = w;
 	weft__writer_pause(w);
@@ -272,25 +225,16 @@ body_113(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_113_paused_drain_lost_exc(void **state)
-{
-	(void)state;
-	wt_run(body_113, NULL);
-}
-
 /* ---- 114 ---------------------------------------------------------------- */
 
 /* A drain already waiting when the connection closes cleanly returns 0. */
-static void
-body_114(void *arg)
+WT_CASE(114_paused_drain_lost_clean)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	weft_fiber_t *f = NULL;
 	struct drainer d = { NULL, 1, 0 };
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	d.w = w;
 	weft__writer_pause(w);
@@ -306,23 +250,14 @@ body_114(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_114_paused_drain_lost_clean(void **state)
-{
-	(void)state;
-	wt_run(body_114, NULL);
-}
-
 /* ---- 115 ---------------------------------------------------------------- */
 
 /* The reader's stored exception comes out of drain on a healthy writer. */
-static void
-body_115(void *arg)
+WT_CASE(115_drain_raises_reader_exception)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_int_equal(weft_drain(w), 0);
 	weft_reader_set_exception(r, -ENOKEY);
@@ -331,24 +266,15 @@ body_115(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_115_drain_raises_reader_exception(void **state)
-{
-	(void)state;
-	wt_run(body_115, NULL);
-}
-
 /* ---- doc/semantics.md S2.2, S2.4: writer details, fake transport ------- */
 
 /* set_write_buffer_limits fills in missing values as asyncio does. */
-static void
-body_limits(void *arg)
+WT_CASE(writer_buffer_limits)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 	size_t lo, hi;
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	weft_writer_get_limits(w, &lo, &hi);
 	assert_int_equal(lo, 16384);
@@ -398,22 +324,13 @@ body_limits(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_writer_buffer_limits(void **state)
-{
-	(void)state;
-	wt_run(body_limits, NULL);
-}
-
 /* write_eof and close: what writes return afterwards, idempotence. */
-static void
-body_eof_close(void *arg)
+WT_CASE(writer_write_eof_and_close)
 {
 	const weft_slice_t parts[2] = { { "a", 1 }, { "b", 1 } };
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_int_equal(weft_writev(w, parts, 2), 0);
 	assert_slice_equal(weft__fake_written(w), "ab");
@@ -437,22 +354,13 @@ body_eof_close(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_writer_write_eof_and_close(void **state)
-{
-	(void)state;
-	wt_run(body_eof_close, NULL);
-}
-
 /* doc/semantics.md S2.2: once the connection is lost, writes are dropped
  * silently. */
-static void
-body_write_after_lost(void *arg)
+WT_CASE(writer_write_after_lost)
 {
 	weft_reader_t *r = NULL;
 	weft_writer_t *w = NULL;
 
-	(void)arg;
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	weft__conn_lost(weft__conn_of_writer(w), -ECONNRESET);
 	assert_int_equal(weft_write(w, "x", 1), 0);
@@ -466,30 +374,9 @@ body_write_after_lost(void *arg)
 	weft__fake_free(w);
 }
 
-static void
-test_writer_write_after_lost(void **state)
-{
-	(void)state;
-	wt_run(body_write_after_lost, NULL);
-}
-
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_108_protocol_feeds_reader),
-		cmocka_unit_test(test_109_connection_lost_exc),
-		cmocka_unit_test(test_110_connection_lost_clean),
-		cmocka_unit_test(test_111_drain_does_not_yield),
-		cmocka_unit_test(test_112_concurrent_drains),
-		cmocka_unit_test(test_113_paused_drain_lost_exc),
-		cmocka_unit_test(test_114_paused_drain_lost_clean),
-		cmocka_unit_test(test_115_drain_raises_reader_exception),
-		cmocka_unit_test(test_writer_buffer_limits),
-		cmocka_unit_test(test_writer_write_eof_and_close),
-		cmocka_unit_test(test_writer_write_after_lost),
-	};
-
 	WT_TIMEOUT(60);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return wt_run_cases(argc, argv);
 }

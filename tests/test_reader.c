@@ -36,20 +36,6 @@
 #define MSG_FOUND     "Separator is found, but chunk is longer than limit"
 #define MSG_NOT_FOUND "Separator is not found, and chunk exceed the limit"
 
-/* Define test_<name>, which runs body_<name> on a fiber. */
-/* clang-format off */
-#define WT_CASE(name)                                                          \
-	static void body_##name(void *);                                       \
-	static void                                                            \
-	test_##name(void **state)                                              \
-	{                                                                      \
-		(void)state;                                                   \
-		wt_run(body_##name, NULL);                                     \
-	}                                                                      \
-	static void                                                            \
-	body_##name(void *arg __attribute__((unused)))
-/* clang-format on */
-
 /* Feed a string literal. */
 #define feed(r, lit)                                                           \
 	assert_int_equal(weft_feed_data((r), (lit), sizeof(lit) - 1), 0)
@@ -1865,124 +1851,8 @@ WT_CASE(slice_survives_feed)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_case_001_limit_zero),
-		cmocka_unit_test(test_case_002_limit_negative),
-		cmocka_unit_test(test_case_003_default_limit),
-		cmocka_unit_test(test_case_005_feed_empty),
-		cmocka_unit_test(test_case_006_feed_chunks_append),
-		cmocka_unit_test(test_case_007_feed_after_eof),
-		cmocka_unit_test(test_case_008_feed_empty_after_eof),
-		cmocka_unit_test(test_case_009_feed_eof_twice),
-		cmocka_unit_test(test_case_010_read_zero),
-		cmocka_unit_test(test_case_011_read_zero_empty_no_wait),
-		cmocka_unit_test(test_case_012_read_zero_exception),
-		cmocka_unit_test(test_case_013_read_prefix),
-		cmocka_unit_test(test_case_014_read_pending_then_data),
-		cmocka_unit_test(test_case_015_read_two_feeds_one_wakeup),
-		cmocka_unit_test(test_case_016_read_pending_eof),
-		cmocka_unit_test(test_case_017_read_all_pending),
-		cmocka_unit_test(test_case_018_read_all_eof_only),
-		cmocka_unit_test(test_case_019_read_all_not_capped_by_limit),
-		cmocka_unit_test(test_case_020_read_negative_means_all),
-		cmocka_unit_test(test_case_021_read_not_capped_by_limit),
-		cmocka_unit_test(test_case_022_read_then_exception),
-		cmocka_unit_test(test_case_023_read_to_eof_twice),
-		cmocka_unit_test(test_case_024_read_all_exception_loses_chunks),
-		cmocka_unit_test(test_case_026_readline_multi_chunk),
-		cmocka_unit_test(test_case_027_readline_limit_found),
-		cmocka_unit_test(test_case_028_readline_limit_not_found),
-		cmocka_unit_test(
-		    test_case_029_readline_limit_pending_found_eof),
-		cmocka_unit_test(
-		    test_case_030_readline_limit_pending_keeps_next_line),
-		cmocka_unit_test(test_case_031_readline_exactly_limit),
-		cmocka_unit_test(test_case_032_readline_limit_plus_one_found),
-		cmocka_unit_test(
-		    test_case_033_readline_limit_plus_one_not_found),
-		cmocka_unit_test(test_case_034_readline_at_limit_pending),
-		cmocka_unit_test(test_case_035_readline_rest_after_not_found),
-		cmocka_unit_test(test_case_036_readline_found_keeps_rest),
-		cmocka_unit_test(test_case_037_readline_partial_at_eof),
-		cmocka_unit_test(test_case_038_readline_eof_only),
-		cmocka_unit_test(test_case_039_readline_then_read),
-		cmocka_unit_test(test_case_040_readline_exception),
-		cmocka_unit_test(test_case_041_readline_overlong_last_line_q2),
-		cmocka_unit_test(test_case_042_readline_partial_at_limit),
-		cmocka_unit_test(test_case_043_readline_empty_line),
-		cmocka_unit_test(test_case_044_readline_overrun_consumed),
-		cmocka_unit_test(test_case_045_readline_pending_then_overrun),
-		cmocka_unit_test(test_case_046_readline_pending_eof),
-		cmocka_unit_test(test_case_047_readuntil_empty_separator),
-		cmocka_unit_test(
-		    test_case_048_readuntil_separator_checked_first),
-		cmocka_unit_test(test_case_049_readuntil_empty_tuple),
-		cmocka_unit_test(test_case_050_readuntil_tuple_empty_member),
-		cmocka_unit_test(test_case_051_readuntil_tuple_cr_lf),
-		cmocka_unit_test(test_case_052_readuntil_tuple_earliest_end),
-		cmocka_unit_test(test_case_053_readuntil_tuple_found_too_long),
-		cmocka_unit_test(test_case_054_readuntil_tuple_pending),
-		cmocka_unit_test(test_case_056_readuntil_multibyte_separator),
-		cmocka_unit_test(test_case_057_readuntil_multi_chunks),
-		cmocka_unit_test(test_case_058_readuntil_eof_incomplete),
-		cmocka_unit_test(test_case_059_readuntil_eof_only),
-		cmocka_unit_test(test_case_060_readuntil_not_found_then_found),
-		cmocka_unit_test(test_case_061_readuntil_at_limit),
-		cmocka_unit_test(test_case_062_readuntil_found_too_long),
-		cmocka_unit_test(
-		    test_case_063_readuntil_split_separator_pending),
-		cmocka_unit_test(test_case_064_readuntil_not_found_over_limit),
-		cmocka_unit_test(
-		    test_case_065_readuntil_long_separator_tolerance),
-		cmocka_unit_test(
-		    test_case_066_readuntil_separator_longer_than_limit),
-		cmocka_unit_test(test_case_067_readuntil_line_then_incomplete),
-		cmocka_unit_test(test_case_068_readuntil_crlf),
-		cmocka_unit_test(test_case_069_readuntil_exception),
-		cmocka_unit_test(test_case_070_readuntil_no_overlap),
-		cmocka_unit_test(test_case_071_readuntil_crlf_split),
-		cmocka_unit_test(test_case_072_readuntil_overrun_then_readline),
-		cmocka_unit_test(test_case_073_readuntil_pending_eof),
-		cmocka_unit_test(test_case_074_readexactly_zero),
-		cmocka_unit_test(test_case_075_readexactly_negative),
-		cmocka_unit_test(
-		    test_case_076_readexactly_negative_before_exception),
-		cmocka_unit_test(test_case_077_readexactly_zero_exception),
-		cmocka_unit_test(test_case_078_readexactly_pending),
-		cmocka_unit_test(test_case_079_readexactly_not_capped_by_limit),
-		cmocka_unit_test(test_case_080_readexactly_pending_eof),
-		cmocka_unit_test(test_case_081_readexactly_eof_only),
-		cmocka_unit_test(test_case_082_readexactly_all),
-		cmocka_unit_test(test_case_083_readexactly_cancel),
-		cmocka_unit_test(test_case_084_readexactly_pending_exception),
-		cmocka_unit_test(test_case_085_at_eof_sequence),
-		cmocka_unit_test(test_case_086_exception_get_set),
-		cmocka_unit_test(test_case_087_exception_wakes_readline),
-		cmocka_unit_test(test_case_088_exception_after_cancel),
-		cmocka_unit_test(test_case_089_exception_sticky),
-		cmocka_unit_test(test_case_090_exception_hides_data_q5),
-		cmocka_unit_test(test_case_091_exception_cleared),
-		cmocka_unit_test(test_case_092_exception_beats_eof),
-		cmocka_unit_test(test_case_093_second_waiter_busy),
-		cmocka_unit_test(test_case_094_busy_from_every_read),
-		cmocka_unit_test(test_case_095_q1_fixed),
-		cmocka_unit_test(test_case_096_iterate_lines),
-		cmocka_unit_test(test_case_097_iterate_overlong_line),
-		cmocka_unit_test(test_case_098_pause_past_twice_limit),
-		cmocka_unit_test(test_case_099_resume_at_limit),
-		cmocka_unit_test(test_case_100_pause_not_supported),
-		cmocka_unit_test(test_case_101_resume_before_wait),
-		cmocka_unit_test(test_case_102_readline_overrun_resumes),
-		cmocka_unit_test(test_case_103_readuntil_overrun_no_resume),
-		cmocka_unit_test(test_case_104_set_transport_twice),
-		cmocka_unit_test(test_case_105_read_large_resumes),
-		cmocka_unit_test(test_case_106_readexactly_flow_per_turn),
-		cmocka_unit_test(test_case_107_error_details),
-		cmocka_unit_test(test_slice_survives_feed),
-	};
-
 	WT_TIMEOUT(120);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return wt_run_cases(argc, argv);
 }

@@ -186,8 +186,7 @@ record_handler(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_prelude_sets_peer(void *arg)
+WT_CASE(prelude_sets_peer)
 {
 	weft_server_t *srv = NULL;
 	weft_reader_t *r;
@@ -197,7 +196,6 @@ body_prelude_sets_peer(void *arg)
 	ssize_t n;
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(weft_start_server(record_handler, &s, LOCALHOST, 0,
 			     NULL, &srv),
@@ -230,15 +228,7 @@ body_prelude_sets_peer(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_prelude_sets_peer(void **state)
-{
-	(void)state;
-	wt_run(body_prelude_sets_peer, NULL);
-}
-
-static void
-body_prelude_refuses(void *arg)
+WT_CASE(prelude_refuses)
 {
 	weft_server_t *srv = NULL;
 	weft_reader_t *r;
@@ -247,7 +237,6 @@ body_prelude_refuses(void *arg)
 	static struct ps s; /* off the stack, which shared mode moves */
 	int port;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	s.refuse = 1;
 	assert_int_equal(weft_start_server(record_handler, &s, LOCALHOST, 0,
@@ -278,8 +267,7 @@ body_prelude_refuses(void *arg)
  * weft_server_stats fills as much of the struct as the caller says it
  * knows (a program built against an older, shorter list), and no more.
  */
-static void
-body_server_stats(void *arg)
+WT_CASE(server_stats)
 {
 	static struct ps s;
 	weft_server_t *srv = NULL;
@@ -290,7 +278,6 @@ body_server_stats(void *arg)
 	uint64_t big[sizeof(st) / sizeof(uint64_t) + 2];
 	int port, i;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	s.refuse = 1;
 	assert_int_equal(weft_start_server(record_handler, &s, LOCALHOST, 0,
@@ -330,16 +317,8 @@ body_server_stats(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_server_stats(void **state)
-{
-	(void)state;
-	wt_run(body_server_stats, NULL);
-}
-
 /* The one address formatter, as weft_peername and weftd's log use it. */
-static void
-test_sockaddr_format(void **state)
+WT_TEST(sockaddr_format)
 {
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
@@ -347,7 +326,6 @@ test_sockaddr_format(void **state)
 	struct sockaddr sa;
 	char buf[64];
 
-	(void)state;
 	memset(&in, 0, sizeof(in));
 	in.sin_family = AF_INET;
 	in.sin_port = htons(8080);
@@ -387,13 +365,6 @@ test_sockaddr_format(void **state)
 }
 
 static void
-test_prelude_refuses(void **state)
-{
-	(void)state;
-	wt_run(body_prelude_refuses, NULL);
-}
-
-static void
 noop_handler(weft_reader_t *r, weft_writer_t *w, void *arg)
 {
 	(void)r;
@@ -401,13 +372,11 @@ noop_handler(weft_reader_t *r, weft_writer_t *w, void *arg)
 	(void)arg;
 }
 
-static void
-body_prelude_callback_mode(void *arg)
+WT_CASE(prelude_callback_mode)
 {
 	weft_stream_opts_t opts;
 	weft_server_t *srv = NULL;
 
-	(void)arg;
 	memset(&opts, 0, sizeof(opts));
 	opts.callback_mode = 1;
 	assert_int_equal(weft_start_server(noop_handler, NULL, LOCALHOST, 0,
@@ -420,17 +389,9 @@ body_prelude_callback_mode(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_prelude_callback_mode(void **state)
-{
-	(void)state;
-	wt_run(body_prelude_callback_mode, NULL);
-}
-
 /* ---- Stored addresses --------------------------------------------------- */
 
-static void
-body_addrs_stored(void *arg)
+WT_CASE(addrs_stored)
 {
 	struct sockaddr_in sin;
 	weft_reader_t *r;
@@ -439,7 +400,6 @@ body_addrs_stored(void *arg)
 	char buf[64];
 	int peer;
 
-	(void)arg;
 	pair_conn(0, &r, &w, &peer);
 	c = weft__conn_of_writer(w);
 	/* Nothing asked yet: nothing stored. */
@@ -466,17 +426,9 @@ body_addrs_stored(void *arg)
 	close(peer);
 }
 
-static void
-test_addrs_stored(void **state)
-{
-	(void)state;
-	wt_run(body_addrs_stored, NULL);
-}
-
 /* ---- Close reasons and the release hook --------------------------------- */
 
-static void
-body_reason_eof(void *arg)
+WT_CASE(reason_eof)
 {
 	static struct towner t;
 	weft_reader_t *r;
@@ -484,7 +436,6 @@ body_reason_eof(void *arg)
 	char buf[8];
 	int peer;
 
-	(void)arg;
 	town_init(&t);
 	pair_conn(0, &r, &w, &peer);
 	town_add(&t, w);
@@ -502,22 +453,13 @@ body_reason_eof(void *arg)
 	weft__owner_fini(&t.o);
 }
 
-static void
-test_reason_eof(void **state)
-{
-	(void)state;
-	wt_run(body_reason_eof, NULL);
-}
-
-static void
-body_reason_local(void *arg)
+WT_CASE(reason_local)
 {
 	static struct towner t;
 	weft_reader_t *r;
 	weft_writer_t *w;
 	int peer;
 
-	(void)arg;
 	town_init(&t);
 	pair_conn(0, &r, &w, &peer);
 	town_add(&t, w);
@@ -531,15 +473,7 @@ body_reason_local(void *arg)
 	weft__owner_fini(&t.o);
 }
 
-static void
-test_reason_local(void **state)
-{
-	(void)state;
-	wt_run(body_reason_local, NULL);
-}
-
-static void
-body_reason_reset(void *arg)
+WT_CASE(reason_reset)
 {
 	struct sockaddr_in sin;
 	struct linger lg = { 1, 0 };
@@ -550,7 +484,6 @@ body_reason_reset(void *arg)
 	char buf[8];
 	int lfd, fd;
 
-	(void)arg;
 	town_init(&t);
 	sin_make(&sin, LOCALHOST, 0);
 	assert_true((lfd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
@@ -574,15 +507,7 @@ body_reason_reset(void *arg)
 	weft__owner_fini(&t.o);
 }
 
-static void
-test_reason_reset(void **state)
-{
-	(void)state;
-	wt_run(body_reason_reset, NULL);
-}
-
-static void
-body_reason_timeout(void *arg)
+WT_CASE(reason_timeout)
 {
 	static struct towner t;
 	weft_reader_t *r;
@@ -590,7 +515,6 @@ body_reason_timeout(void *arg)
 	char buf[8];
 	int peer;
 
-	(void)arg;
 	town_init(&t);
 	pair_conn(0, &r, &w, &peer);
 	town_add(&t, w);
@@ -607,17 +531,9 @@ body_reason_timeout(void *arg)
 	weft__owner_fini(&t.o);
 }
 
-static void
-test_reason_timeout(void **state)
-{
-	(void)state;
-	wt_run(body_reason_timeout, NULL);
-}
-
 /* A timeout the handler uses as a tick, reading on after it, is not why
  * the connection ends. */
-static void
-body_reason_timeout_tick(void *arg)
+WT_CASE(reason_timeout_tick)
 {
 	static struct towner t;
 	weft_reader_t *r;
@@ -625,7 +541,6 @@ body_reason_timeout_tick(void *arg)
 	char buf[8];
 	int peer;
 
-	(void)arg;
 	town_init(&t);
 	pair_conn(0, &r, &w, &peer);
 	town_add(&t, w);
@@ -642,22 +557,13 @@ body_reason_timeout_tick(void *arg)
 	weft__owner_fini(&t.o);
 }
 
-static void
-test_reason_timeout_tick(void **state)
-{
-	(void)state;
-	wt_run(body_reason_timeout_tick, NULL);
-}
-
-static void
-body_reason_abort(void *arg)
+WT_CASE(reason_abort)
 {
 	static struct towner t;
 	weft_reader_t *r;
 	weft_writer_t *w;
 	int peer;
 
-	(void)arg;
 	town_init(&t);
 	pair_conn(0, &r, &w, &peer);
 	town_add(&t, w);
@@ -676,15 +582,7 @@ body_reason_abort(void *arg)
 	weft__owner_fini(&t.o);
 }
 
-static void
-test_reason_abort(void **state)
-{
-	(void)state;
-	wt_run(body_reason_abort, NULL);
-}
-
-static void
-body_reason_limit(void *arg)
+WT_CASE(reason_limit)
 {
 	static struct towner t;
 	weft_reader_t *r;
@@ -692,7 +590,6 @@ body_reason_limit(void *arg)
 	weft_slice_t line;
 	int peer;
 
-	(void)arg;
 	town_init(&t);
 	pair_conn(8, &r, &w, &peer);
 	town_add(&t, w);
@@ -703,13 +600,6 @@ body_reason_limit(void *arg)
 	town_wait(&t, w, WEFT_CLOSE_LIMIT);
 	close(peer);
 	weft__owner_fini(&t.o);
-}
-
-static void
-test_reason_limit(void **state)
-{
-	(void)state;
-	wt_run(body_reason_limit, NULL);
 }
 
 /* A handler that waits for bytes that never come. */
@@ -725,8 +615,7 @@ idle_handler(weft_reader_t *r, weft_writer_t *w, void *arg)
 	s->done = 1;
 }
 
-static void
-body_reason_shutdown(void *arg)
+WT_CASE(reason_shutdown)
 {
 	weft_server_t *srv = NULL;
 	weft_reader_t *r;
@@ -735,7 +624,6 @@ body_reason_shutdown(void *arg)
 	char buf[8];
 	int i;
 
-	(void)arg;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(weft_start_server(idle_handler, &s, LOCALHOST, 0,
 			     NULL, &srv),
@@ -759,17 +647,9 @@ body_reason_shutdown(void *arg)
 	weft_server_free(&srv);
 }
 
-static void
-test_reason_shutdown(void **state)
-{
-	(void)state;
-	wt_run(body_reason_shutdown, NULL);
-}
-
 /* ---- The fake transport ------------------------------------------------- */
 
-static void
-test_fake_drives_writer(void **state)
+WT_TEST(fake_drives_writer)
 {
 	weft_slice_t two[2] = { { "cd", 2 }, { "ef", 2 } };
 	struct sockaddr_in sin;
@@ -778,7 +658,6 @@ test_fake_drives_writer(void **state)
 	weft_writer_t *w;
 	char buf[32];
 
-	(void)state;
 	town_init(&t);
 	assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r, &w), 0);
 	assert_ptr_equal(weft__conn_of_writer(w)->c_tr, &weft__transport_fake);
@@ -814,10 +693,8 @@ test_fake_drives_writer(void **state)
 
 /* ---- Sizes -------------------------------------------------------------- */
 
-static void
-test_conn_sizes(void **state)
+WT_TEST(conn_sizes)
 {
-	(void)state;
 	print_message("conn sizes: tcp %zu unix %zu fake %zu\n",
 	    weft__conn_size(&weft__transport_tcp),
 	    weft__conn_size(&weft__transport_unix),
@@ -831,27 +708,8 @@ test_conn_sizes(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prelude_sets_peer),
-		cmocka_unit_test(test_prelude_refuses),
-		cmocka_unit_test(test_server_stats),
-		cmocka_unit_test(test_sockaddr_format),
-		cmocka_unit_test(test_prelude_callback_mode),
-		cmocka_unit_test(test_addrs_stored),
-		cmocka_unit_test(test_reason_eof),
-		cmocka_unit_test(test_reason_local),
-		cmocka_unit_test(test_reason_reset),
-		cmocka_unit_test(test_reason_timeout),
-		cmocka_unit_test(test_reason_timeout_tick),
-		cmocka_unit_test(test_reason_abort),
-		cmocka_unit_test(test_reason_limit),
-		cmocka_unit_test(test_reason_shutdown),
-		cmocka_unit_test(test_fake_drives_writer),
-		cmocka_unit_test(test_conn_sizes),
-	};
-
 	WT_TIMEOUT(120);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return wt_run_cases(argc, argv);
 }
