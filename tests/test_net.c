@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -1668,9 +1669,16 @@ WT_CASE(cancel_open_connection)
  * main() makes the pool one thread; a blocker occupies it, three lookups
  * time out behind it, and then only the blocker may be left pending on
  * the loop: the cancelled lookups have been called back already.
+ *
+ * The lookups are started only once the blocker runs.  Queued behind it
+ * is not enough: libuv's uv_cancel() of a queued lookup (as in
+ * test_cancel_open_connection) leaves the pool's "run slow I/O" marker
+ * in its queue until the pool thread next wakes, and a lookup queued
+ * before that runs at the marker's place, ahead of the blocker.
  */
 static int pool_pipe[2] = { -1, -1 };
 static int pool_blocked_done;
+static atomic_int pool_block_started;
 
 static void
 pool_block(uv_work_t *req)
@@ -1680,6 +1688,7 @@ pool_block(uv_work_t *req)
 	int i;
 
 	(void)req;
+	atomic_store(&pool_block_started, 1);
 	/* Bounded, in case of a bug; a signal (valgrind sends its own)
 	 * must not end the block early and let the lookups run. */
 	for (i = 0; i < 200; i++)
@@ -1706,9 +1715,13 @@ WT_CASE(lookup_cancel_dequeues)
 
 	assert_int_equal(pipe(pool_pipe), 0);
 	pool_blocked_done = 0;
+	atomic_store(&pool_block_started, 0);
 	before = weft_loop()->active_reqs.count;
 	assert_int_equal(uv_queue_work(weft_loop(), &blocker, pool_block,
 	    pool_block_done), 0);
+	for (i = 0; i < 2000 && !atomic_load(&pool_block_started); i++)
+		weft_sleep(5);
+	assert_true(atomic_load(&pool_block_started));
 	for (i = 0; i < 3; i++) {
 		memset(&o[i], 0, sizeof(o[i]));
 		o[i].host = "localhost";
