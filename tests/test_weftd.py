@@ -1652,19 +1652,21 @@ def started_unprivileged():
         with open(conf, "w") as f:
             f.write(who + base)
         os.chmod(conf, 0o644)
-        log = open(os.path.join(d, "log"), "w+")
-        return subprocess.Popen(cmd + [conf], stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL), log
+        # Read through opens of its own: the fd weftd writes to shares
+        # its offset with any reader of it.
+        path = os.path.join(d, "log")
+        with open(path, "w") as log:
+            return subprocess.Popen(cmd + [conf], stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL), path
 
     p, log = start('user = "nobody";\ngroup = "nogroup";\n')
     try:
         end = time.time() + 10 * SLOW
-        while not re.search(r"worker 0 \(pid \d+\) ready", log.read()):
-            assert p.poll() is None and time.time() < end, \
-                open(log.name).read()
-            log.seek(0)
+        while not re.search(r"worker 0 \(pid \d+\) ready",
+                            open(log).read()):
+            assert p.poll() is None and time.time() < end, open(log).read()
             time.sleep(0.05)
-        text = open(log.name).read()
+        text = open(log).read()
         assert "running as nobody:nogroup" in text, text
         assert "capabilities dropped" in text, text
         kids = open("/proc/%d/task/%d/children" % (p.pid, p.pid)).read()
@@ -1674,8 +1676,9 @@ def started_unprivileged():
             assert st["Uid"].split() == [str(NOBODY)] * 4, (pid, st)
             for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
                 assert int(st[cap], 16) == 0, (pid, cap, st[cap])
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)",
-                             text).group(1))
+        port = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
+        assert port, text
+        port = int(port.group(1))
         assert exchange(local(port), b"as nobody") == b"as nobody"
     finally:
         p.terminate()
@@ -1684,8 +1687,8 @@ def started_unprivileged():
     for who, why in (('user = "root";\n', "cannot switch to user root"),
                      ('group = "root";\n', "cannot switch to group root")):
         p, log = start(who)
-        assert wait_exit(p) != 0, open(log.name).read()
-        text = open(log.name).read()
+        assert wait_exit(p) != 0, open(log).read()
+        text = open(log).read()
         assert why in text and "not as root" in text, text
         assert "worker 0" not in text, text
 
