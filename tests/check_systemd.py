@@ -275,7 +275,10 @@ def socket_activation():
         t.join(60)
     bad = [(i, r) for i, r in enumerate(results) if r != b"client %d" % i]
     assert not bad, bad
-    assert E.m.prop("weftd.service", "ActiveState") == "active"
+    # The first worker ready may serve all 50 before the last one is
+    # ready and READY=1 makes the service active.
+    wait_for("active", lambda: E.m.prop("weftd.service", "ActiveState") ==
+             "active", timeout=30)
     assert "using socket" in journal("-u", "weftd", "-n", "100")
     E.m.systemctl("stop", "weftd.socket", timeout=30)
     E.m.systemctl("restart", "weftd.service", timeout=60)
