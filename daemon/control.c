@@ -246,9 +246,11 @@ print_clean(const char *buf, size_t n)
 	}
 }
 
-/* Is path a socket of root or of this user?  -1 (said) if not. */
+/* Is path a socket of root, of this user or of the service user (the
+ * supervisor binds it as whoever systemd starts it as: User=weft)?  -1
+ * (said) if not. */
 static int
-socket_trusted(const char *path, struct stat *st)
+socket_trusted(const char *path, uid_t service, struct stat *st)
 {
 	if (lstat(path, st) != 0) {
 		fprintf(stderr, "weftd: cannot reach the supervisor at %s: "
@@ -256,11 +258,11 @@ socket_trusted(const char *path, struct stat *st)
 		    path, strerror(errno));
 		return -1;
 	}
-	if (!S_ISSOCK(st->st_mode) ||
-	    (st->st_uid != 0 && st->st_uid != geteuid())) {
-		fprintf(stderr, "weftd: %s: %s uid %ld, not by root or by "
-				"this user: not the supervisor's, refusing to "
-				"use it\n",
+	if (!S_ISSOCK(st->st_mode) || (st->st_uid != 0 &&
+	    st->st_uid != geteuid() && st->st_uid != service)) {
+		fprintf(stderr, "weftd: %s: %s uid %ld, not by root, by "
+				"this user or by the service user: not the "
+				"supervisor's, refusing to use it\n",
 		    path, S_ISSOCK(st->st_mode) ? "socket owned by" :
 		    "not a socket, owned by", (long)st->st_uid);
 		return -1;
@@ -269,7 +271,7 @@ socket_trusted(const char *path, struct stat *st)
 }
 
 int
-control_client(const char *path, const char *cmd)
+control_client(const char *path, const char *cmd, uid_t service)
 {
 	struct sockaddr_un sun;
 	struct ucred cr;
@@ -287,12 +289,14 @@ control_client(const char *path, const char *cmd)
 	}
 	/*
 	 * Whoever may write the directory may put their own socket there:
-	 * talk only to a socket of root or of the user running this, and
-	 * only to a process that runs (ran listen(2)) as root or as the
-	 * socket's owner.  The supervisor binds its control socket before
-	 * it drops privileges, so both are whoever started it.
+	 * talk only to a socket of root, of the user running this or of
+	 * the service user, and only to a process that runs (ran
+	 * listen(2)) as root or as the socket's owner.  The supervisor
+	 * binds its control socket before it drops privileges, so both
+	 * are whoever started it: root, or the service user under
+	 * systemd's User=.
 	 */
-	if (socket_trusted(path, &st) != 0)
+	if (socket_trusted(path, service, &st) != 0)
 		return 1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {

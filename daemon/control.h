@@ -5,8 +5,9 @@
  * The first reply line starts with "OK" or "ERR"; `reload` answers only
  * once the new generation is ready or the reload failed.  The supervisor
  * answers only root, the user it was started as and its service `user`
- * (SO_PEERCRED); the client talks only to a socket owned by root or by
- * itself, served by a process running as root or as that owner.
+ * (SO_PEERCRED); the client talks only to a socket owned by root, by
+ * itself or by the service user, served by a process running as root or
+ * as that owner.
  */
 #ifndef WEFTD_CONTROL_H
 #define WEFTD_CONTROL_H
@@ -70,7 +71,8 @@ void control_close(struct ctl_server *cs);
 
 /* `weftd -s CMD`: send, print the reply (control characters as '?');
  * exit status 0 on OK, 1 on ERR, when nothing answers or when the socket
- * or its server is not trusted. */
-int control_client(const char *path, const char *cmd);
+ * or its server is not trusted.  service: the config's `user`, whose
+ * socket is trusted too ((uid_t)-1: none). */
+int control_client(const char *path, const char *cmd, uid_t service);
 
 #endif /* WEFTD_CONTROL_H */

@@ -165,7 +165,8 @@ fail:
 		    "it dropped privileges; restart weftd to apply this)",
 		    run_as);
 	else if (error == EPERM && geteuid() != 0)
-		snprintf(hint, sizeof(hint), " (weftd does not run as root)");
+		snprintf(hint, sizeof(hint), " (weftd runs neither as root nor "
+		    "with CAP_CHOWN)");
 	cause_set(cause, "%s: cannot set %s: %s%s", l->path, what,
 	    strerror(error), hint);
 	return -1;

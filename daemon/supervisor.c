@@ -15,8 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "control.h"
 #include "listeners.h"
@@ -353,6 +357,28 @@ ctl_command(struct sup *s, struct ctl_client *cl, const char *cmd)
 
 /* ---- Start -------------------------------------------------------------- */
 
+/* Started as someone else than root (systemd's User=), nothing can be
+ * switched: `user` and `group`, if set, must be who we already are. */
+static void
+check_unprivileged(const struct passwd *pw, const char *group, gid_t gid)
+{
+	if (pw != NULL && (pw->pw_uid != getuid() || pw->pw_uid != geteuid()))
+		fatalx("cannot switch to user %s: weftd was started as uid "
+		       "%ld, not as root; start it as %s (systemd: User=) or "
+		       "as root", pw->pw_name, (long)geteuid(), pw->pw_name);
+	if (gid != getgid() || gid != getegid())
+		fatalx("cannot switch to group %s (gid %ld): weftd was started "
+		       "with gid %ld, not as root; start it with that group "
+		       "(systemd: Group=) or as root", group, (long)gid,
+		    (long)getegid());
+}
+
+/*
+ * Become `user`/`group`.  As root that is setgroups, setgid and setuid,
+ * which also empties every capability set.  Started as that user
+ * already, it is a check (the supplementary groups stay those it was
+ * started with: only root can change them).
+ */
 static void
 drop_privileges(struct sup *s, const struct conf *c)
 {
@@ -367,14 +393,57 @@ drop_privileges(struct sup *s, const struct conf *c)
 	if (c->group != NULL && (gr = getgrnam(c->group)) == NULL)
 		fatalx("unknown group %s", c->group);
 	gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
-	if (setgroups(1, &gid) != 0 || setgid(gid) != 0)
+	if (geteuid() != 0)
+		check_unprivileged(pw, gr != NULL ? gr->gr_name :
+		    pw->pw_name, gid);
+	else if (setgroups(1, &gid) != 0 || setgid(gid) != 0)
 		fatal("cannot drop group privileges");
-	if (pw != NULL && setuid(pw->pw_uid) != 0)
+	else if (pw != NULL && setuid(pw->pw_uid) != 0)
 		fatal("cannot drop user privileges");
 	snprintf(s->L.run_as, sizeof(s->L.run_as), "%s:%s",
 	    c->user != NULL ? c->user : "-", c->group != NULL ? c->group : "-");
 	log_info("running as %s:%s", c->user != NULL ? c->user : "-",
 	    c->group != NULL ? c->group : "-");
+}
+
+/*
+ * The listeners are bound: capabilities a non-root supervisor was given
+ * for that (systemd's AmbientCapabilities=CAP_NET_BIND_SERVICE, file
+ * capabilities) go, ambient, permitted, effective and inheritable, so
+ * that neither it nor any worker it forks holds one.  Root without
+ * `user` stays root, as it always has; after a setuid() from root the
+ * sets are already empty and this changes nothing.
+ */
+static void
+drop_capabilities(struct sup *s)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	uint32_t held = 0;
+	size_t i;
+
+	if (geteuid() == 0)
+		return;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		fatal("capget");
+	for (i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		held |= data[i].permitted | data[i].inheritable;
+	if (held == 0)
+		return;
+	/* Ambient is a subset of permitted and inheritable: cleared
+	 * first, though emptying those would clear it too. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0)
+		fatal("cannot clear the ambient capabilities");
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) != 0)
+		fatal("cannot drop capabilities");
+	/* What a reload cannot bind or chown any more, sock.c says why. */
+	if (s->L.run_as[0] == '\0')
+		snprintf(s->L.run_as, sizeof(s->L.run_as), "uid %ld",
+		    (long)geteuid());
+	log_info("capabilities dropped");
 }
 
 /* One supervisor per control socket, found out before anything is bound
@@ -437,6 +506,7 @@ start(struct sup *s, struct conf *c, const char *conffile,
 	listeners_check_activation(&s->L, conffile);
 	ctl_listen(s);
 	drop_privileges(s, c);
+	drop_capabilities(s);
 	log_info("starting %d worker(s), generation %d", c->workers,
 	    s->G.cur->id);
 	for (i = 0; i < s->G.cur->nslots; i++)

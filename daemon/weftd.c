@@ -152,13 +152,19 @@ print_cause(char *cause)
 	free(cause);
 }
 
-/* weftd -s CMD: talk to the running supervisor. */
+/*
+ * weftd -s CMD: talk to the running supervisor.  The config (-c, else
+ * the default one if it loads) names the service `user`, who owns the
+ * control socket when systemd starts weftd as that user.
+ */
 static int
 signal_cmd(const struct opts *o)
 {
 	const char *ctl = o->ctl;
 	struct conf *c = NULL;
+	struct passwd *pw;
 	char *cause = NULL;
+	uid_t service = (uid_t)-1;
 	int rc;
 
 	if (strcmp(o->sigcmd, "reload") != 0 && strcmp(o->sigcmd, "stop") != 0 &&
@@ -166,17 +172,24 @@ signal_cmd(const struct opts *o)
 		fprintf(stderr, "weftd: -s: reload, stop or status\n");
 		return 2;
 	}
-	/* -s with -c: the control socket that config names. */
-	if (ctl == NULL && o->cflag) {
-		if (config_load(o->file, &c, &cause) != 0) {
+	if (config_load(o->file, &c, &cause) != 0) {
+		/* Without -c, a default config that does not load (absent,
+		 * or broken: reloading it is the supervisor's to refuse)
+		 * names no one. */
+		if (o->cflag) {
 			print_cause(cause);
 			return 1;
 		}
-		if (c->control_socket != NULL)
-			ctl = c->control_socket;
+		free(cause);
+		c = NULL;
 	}
+	/* -s with -c: the control socket that config names. */
+	if (ctl == NULL && o->cflag && c->control_socket != NULL)
+		ctl = c->control_socket;
+	if (c != NULL && c->user != NULL && (pw = getpwnam(c->user)) != NULL)
+		service = pw->pw_uid;
 	rc = control_client(ctl != NULL ? ctl : control_default_path(),
-	    o->sigcmd);
+	    o->sigcmd, service);
 	config_free(c);
 	return rc;
 }

@@ -1452,6 +1452,75 @@ def log_file_directories_checked():
     assert r.returncode == 0 and "plugins OK" in open(path).read(), r
 
 
+@test
+def started_unprivileged():
+    """Started as `user` already (systemd's User=) with an ambient
+    CAP_NET_BIND_SERVICE: the privilege drop is a check, every capability
+    goes before the workers start, and a config naming another user or
+    group is refused with the reason."""
+    need_root("to start weftd as nobody with a capability")
+    if shutil.which("setpriv") is None:
+        raise Skip("no setpriv")
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o755)
+    shutil.copy(os.path.join(PLUGIN_DIR, "echo.so"), d)
+    rundir = os.path.join(d, "run")
+    os.mkdir(rundir)
+    os.chown(rundir, NOBODY, NOBODY)
+    base = ('workers = 1;\nplugin_dir = "%s";\nplugins = { echo = { path = '
+            '"echo.so"; }; };\nlisten = ( { tcp = "127.0.0.1:0"; plugin = '
+            '"echo"; } );\n' % d)
+    cmd = ["setpriv", "--reuid", "nobody", "--regid", "nogroup",
+           "--clear-groups", "--inh-caps", "+net_bind_service",
+           "--ambient-caps", "+net_bind_service"] + WEFTD_CMD + \
+        ["-C", os.path.join(rundir, "weftd.sock"), "-c"]
+
+    def start(who):
+        conf = os.path.join(d, "u.conf")
+        with open(conf, "w") as f:
+            f.write(who + base)
+        os.chmod(conf, 0o644)
+        # Read through opens of its own: the fd weftd writes to shares
+        # its offset with any reader of it.
+        path = os.path.join(d, "log")
+        with open(path, "w") as log:
+            return subprocess.Popen(cmd + [conf], stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL), path
+
+    p, log = start('user = "nobody";\ngroup = "nogroup";\n')
+    try:
+        end = time.time() + 10 * SLOW
+        while not re.search(r"worker 0 \(pid \d+\) ready",
+                            open(log).read()):
+            assert p.poll() is None and time.time() < end, open(log).read()
+            time.sleep(0.05)
+        text = open(log).read()
+        assert "running as nobody:nogroup" in text, text
+        assert "capabilities dropped" in text, text
+        kids = open("/proc/%d/task/%d/children" % (p.pid, p.pid)).read()
+        for pid in [p.pid] + [int(k) for k in kids.split()]:
+            with open("/proc/%d/status" % pid) as f:
+                st = dict(re.findall(r"^(\w+):\s+(.*)$", f.read(), re.M))
+            assert st["Uid"].split() == [str(NOBODY)] * 4, (pid, st)
+            for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
+                assert int(st[cap], 16) == 0, (pid, cap, st[cap])
+        port = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
+        assert port, text
+        port = int(port.group(1))
+        assert exchange(local(port), b"as nobody") == b"as nobody"
+    finally:
+        p.terminate()
+        wait_exit(p)
+    # Another user or group than the one it runs as cannot be switched to.
+    for who, why in (('user = "root";\n', "cannot switch to user root"),
+                     ('group = "root";\n', "cannot switch to group root")):
+        p, log = start(who)
+        assert wait_exit(p) != 0, open(log).read()
+        text = open(log).read()
+        assert why in text and "not as root" in text, text
+        assert "worker 0" not in text, text
+
+
 def stop_shared():
     """Stop the shared weftd, then kill whatever a failed test left."""
     try:
