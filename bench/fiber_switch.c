@@ -29,8 +29,8 @@
 #include <weft/weft.h>
 
 struct bench {
-	uint64_t n;		/* yields in all */
-	uint64_t per_fiber;	/* yields each fiber makes */
+	uint64_t n;	    /* yields in all */
+	uint64_t per_fiber; /* yields each fiber makes */
 	size_t nfibers;
 	int failed;
 };

@@ -219,8 +219,9 @@ main(int argc, char **argv)
 	unsigned long i;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: idlehold HOST:PORT N [SRCADDRS [SIZE "
-				"[INFLIGHT [TIMEOUT]]]]\n");
+		fprintf(stderr,
+		    "usage: idlehold HOST:PORT N [SRCADDRS [SIZE "
+		    "[INFLIGHT [TIMEOUT]]]]\n");
 		return 2;
 	}
 	snprintf(host, sizeof(host), "%s", argv[1]);
@@ -245,8 +246,8 @@ main(int argc, char **argv)
 		inflight = atoi(argv[5]);
 	if (argc > 6)
 		timeout = atof(argv[6]);
-	if (n < 1 || nsrc < 1 || nsrc > 254 || size < 1 ||
-	    size > sizeof(msg) || inflight < 1) {
+	if (n < 1 || nsrc < 1 || nsrc > 254 || size < 1 || size > sizeof(msg) ||
+	    inflight < 1) {
 		fprintf(stderr, "idlehold: bad arguments\n");
 		return 2;
 	}
@@ -279,8 +280,9 @@ main(int argc, char **argv)
 			if (rc != 0) {
 				if (firsterr == 0) {
 					firsterr = -rc;
-					fprintf(stderr, "idlehold: connection "
-							"%lu: %s\n",
+					fprintf(stderr,
+					    "idlehold: connection "
+					    "%lu: %s\n",
 					    opened, strerror(-rc));
 				}
 				cs[opened].state = C_DEAD;

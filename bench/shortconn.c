@@ -43,7 +43,7 @@
 
 struct client {
 	int fd;
-	int state;	/* 0 connecting, 1 reading */
+	int state; /* 0 connecting, 1 reading */
 	size_t sent;
 	size_t got;
 	double t0;
@@ -94,8 +94,8 @@ start(struct client *c, unsigned idx)
 		    sizeof(one));
 		memset(&src, 0, sizeof(src));
 		src.sin_family = AF_INET;
-		src.sin_addr.s_addr =
-		    htonl(0x7f000001u + (uint32_t)(next_src++ % (unsigned)nsrc));
+		src.sin_addr.s_addr = htonl(0x7f000001u +
+		    (uint32_t)(next_src++ % (unsigned)nsrc));
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
 			close(fd);
 			return -1;
@@ -131,8 +131,9 @@ main(int argc, char **argv)
 	int n, i, j, k, live;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: shortconn HOST:PORT CLIENTS SECONDS "
-				"[MAXCONNS [SRCADDRS [SIZE]]]\n");
+		fprintf(stderr,
+		    "usage: shortconn HOST:PORT CLIENTS SECONDS "
+		    "[MAXCONNS [SRCADDRS [SIZE]]]\n");
 		return 2;
 	}
 	snprintf(host, sizeof(host), "%s", argv[1]);
@@ -238,7 +239,8 @@ main(int argc, char **argv)
 				if (nlat < latcap)
 					lat[nlat++] = (now() - c->t0) * 1e6;
 			}
-			if (maxconns != 0 && done + (unsigned long)live >= maxconns)
+			if (maxconns != 0 &&
+			    done + (unsigned long)live >= maxconns)
 				continue;
 			if (now() >= t_end)
 				continue;
@@ -250,7 +252,8 @@ main(int argc, char **argv)
 	}
 	el = now() - t_start;
 	qsort(lat, nlat, sizeof(*lat), cmpd);
-	printf("conns/s %.0f  conns %lu  p50_us %.0f  p99_us %.0f  errors %lu\n",
+	printf(
+	    "conns/s %.0f  conns %lu  p50_us %.0f  p99_us %.0f  errors %lu\n",
 	    (double)done / el, done, nlat ? lat[nlat / 2] : 0.0,
 	    nlat ? lat[nlat * 99 / 100] : 0.0, errs);
 	return 0;

@@ -40,9 +40,9 @@ struct conf_setting {
 };
 
 struct conf_plugin {
-	char *name;	/* config name ("http-hello") */
-	char *path;	/* as written */
-	char *abspath;	/* resolved against plugin_dir */
+	char *name;    /* config name ("http-hello") */
+	char *path;    /* as written */
+	char *abspath; /* resolved against plugin_dir */
 	struct conf_setting *settings;
 	size_t nsettings;
 	int line;
@@ -54,38 +54,38 @@ enum {
 };
 
 struct conf_listener {
-	char *name;	    /* optional in .conf ("" if unset); INI section */
-	int kind;	    /* CONF_LISTEN_* */
-	char *address;	    /* as written: "127.0.0.1:7000", "[::1]:7000", path */
-	char *host;	    /* TCP: host part without brackets ("" = any) */
-	int port;	    /* TCP */
-	char *path;	    /* UNIX */
-	int mode;	    /* UNIX: chmod mode, -1 = leave */
-	char *owner;	    /* UNIX: owner as written, NULL = leave */
-	char *group;	    /* UNIX: group as written, NULL = leave */
-	uid_t uid;	    /* owner resolved, (uid_t)-1 = leave */
-	gid_t gid;	    /* group resolved, (gid_t)-1 = leave */
-	char *plugin;	    /* plugin config name */
-	int64_t limit;	    /* reader limit, default 65536 */
-	int backlog;	    /* default 511 */
-	int reuse_port;	    /* bool */
+	char *name;	/* optional in .conf ("" if unset); INI section */
+	int kind;	/* CONF_LISTEN_* */
+	char *address;	/* as written: "127.0.0.1:7000", "[::1]:7000", path */
+	char *host;	/* TCP: host part without brackets ("" = any) */
+	int port;	/* TCP */
+	char *path;	/* UNIX */
+	int mode;	/* UNIX: chmod mode, -1 = leave */
+	char *owner;	/* UNIX: owner as written, NULL = leave */
+	char *group;	/* UNIX: group as written, NULL = leave */
+	uid_t uid;	/* owner resolved, (uid_t)-1 = leave */
+	gid_t gid;	/* group resolved, (gid_t)-1 = leave */
+	char *plugin;	/* plugin config name */
+	int64_t limit;	/* reader limit, default 65536 */
+	int backlog;	/* default 511 */
+	int reuse_port; /* bool */
 	int64_t max_connections; /* per worker, 0 = unlimited */
 	int line;
 };
 
 struct conf {
-	char *file;		/* path as given */
-	int workers;		/* default: number of CPUs */
-	char *user;		/* NULL = keep */
+	char *file;  /* path as given */
+	int workers; /* default: number of CPUs */
+	char *user;  /* NULL = keep */
 	char *group;
-	int log_level;		/* WEFT_LOG_* (syslog numbers); default info */
+	int log_level;		 /* WEFT_LOG_* (syslog numbers); default info */
 	double shutdown_timeout; /* seconds, default 30 */
-	double worker_timeout;	/* seconds, default 30, at least
+	double worker_timeout;	 /* seconds, default 30, at least
 				 * CONF_MIN_WORKER_TIMEOUT */
-	size_t fiber_stack;	/* bytes, default 65536 */
+	size_t fiber_stack;	 /* bytes, default 65536 */
 	int fiber_stacks_shared; /* fiber_stacks = "shared" (default private) */
-	char *plugin_dir;	/* default PLUGINDIR */
-	char *control_socket;	/* NULL: -C, else control_default_path() */
+	char *plugin_dir;	 /* default PLUGINDIR */
+	char *control_socket;	 /* NULL: -C, else control_default_path() */
 	struct conf_plugin *plugins;
 	size_t nplugins;
 	struct conf_listener *listeners;
@@ -108,8 +108,7 @@ void config_free(struct conf *c);
 void config_dump(const struct conf *c, FILE *fp);
 
 /* Find a plugin by config name ('-' and '_' equal); NULL if none. */
-const struct conf_plugin *config_plugin(const struct conf *c,
-    const char *name);
+const struct conf_plugin *config_plugin(const struct conf *c, const char *name);
 
 /* Names equal under the '-' == '_' rule. */
 int config_name_eq(const char *a, const char *b);

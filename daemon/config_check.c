@@ -30,10 +30,12 @@ check_plugin_name(struct conf_parse *ps, size_t i)
 		o = &ps->c->plugins[j];
 		if (!config_name_eq(o->name, p->name))
 			continue;
-		config_error(ps, ps->pm[i].loc, "plugin \"%s\": same name as "
-		    "plugin \"%s\" %s ('-' and '_' are the same)", p->name,
-		    o->name, config_where(ps, ps->pm[j].loc, ps->pm[i].loc, at,
-		    sizeof(at)));
+		config_error(ps, ps->pm[i].loc,
+		    "plugin \"%s\": same name as "
+		    "plugin \"%s\" %s ('-' and '_' are the same)",
+		    p->name, o->name,
+		    config_where(ps, ps->pm[j].loc, ps->pm[i].loc, at,
+			sizeof(at)));
 		return;
 	}
 }
@@ -52,8 +54,10 @@ check_plugins(struct conf_parse *ps)
 		if (p->path != NULL)
 			p->abspath = cv_path_join(c->plugin_dir, p->path);
 		else if (ps->pm[i].keys[P_PATH].line == 0)
-			config_error(ps, ps->pm[i].loc, "plugin \"%s\": "
-			    "missing path", p->name);
+			config_error(ps, ps->pm[i].loc,
+			    "plugin \"%s\": "
+			    "missing path",
+			    p->name);
 	}
 }
 
@@ -66,27 +70,39 @@ check_listener_keys(struct conf_parse *ps, size_t i, const char *nb)
 	struct lmeta *m = &ps->lm[i];
 
 	if (m->keys[L_TCP].line != 0 && m->keys[L_UNIX].line != 0)
-		config_error(ps, m->loc, "%s: has both tcp and unix (one "
-		    "address per listener)", nb);
+		config_error(ps, m->loc,
+		    "%s: has both tcp and unix (one "
+		    "address per listener)",
+		    nb);
 	else if (m->keys[L_TCP].line == 0 && m->keys[L_UNIX].line == 0)
 		config_error(ps, m->loc, "%s: needs tcp or unix", nb);
 	if (m->keys[L_PLUGIN].line == 0)
 		config_error(ps, m->loc, "%s: needs a plugin", nb);
 	else if (l->plugin != NULL && config_plugin(c, l->plugin) == NULL)
-		config_error(ps, m->keys[L_PLUGIN], "%s: plugin \"%s\" is not "
-		    "defined", nb, l->plugin);
+		config_error(ps, m->keys[L_PLUGIN],
+		    "%s: plugin \"%s\" is not "
+		    "defined",
+		    nb, l->plugin);
 	if (m->keys[L_MODE].line != 0 && m->keys[L_UNIX].line == 0)
-		config_error(ps, m->keys[L_MODE], "%s: mode is only for unix "
-		    "listeners", nb);
+		config_error(ps, m->keys[L_MODE],
+		    "%s: mode is only for unix "
+		    "listeners",
+		    nb);
 	if (m->keys[L_OWNER].line != 0 && m->keys[L_UNIX].line == 0)
-		config_error(ps, m->keys[L_OWNER], "%s: owner is only for unix "
-		    "listeners", nb);
+		config_error(ps, m->keys[L_OWNER],
+		    "%s: owner is only for unix "
+		    "listeners",
+		    nb);
 	if (m->keys[L_GROUP].line != 0 && m->keys[L_UNIX].line == 0)
-		config_error(ps, m->keys[L_GROUP], "%s: group is only for unix "
-		    "listeners", nb);
+		config_error(ps, m->keys[L_GROUP],
+		    "%s: group is only for unix "
+		    "listeners",
+		    nb);
 	if (m->keys[L_REUSE].line != 0 && m->keys[L_TCP].line == 0)
-		config_error(ps, m->keys[L_REUSE], "%s: reuse_port is only for "
-		    "tcp listeners", nb);
+		config_error(ps, m->keys[L_REUSE],
+		    "%s: reuse_port is only for "
+		    "tcp listeners",
+		    nb);
 }
 
 /* Is listener j's address listener i's?  Port 0 asks for a fresh port
@@ -128,14 +144,17 @@ check_listener(struct conf_parse *ps, size_t i)
 	for (j = 0; j < i; j++) {
 		if (l->name[0] != '\0' &&
 		    strcmp(l->name, c->listeners[j].name) == 0) {
-			config_error(ps, m->keys[L_NAME], "%s: name already "
-			    "used by the listener %s", nb, config_where(ps,
-			    ps->lm[j].loc, m->keys[L_NAME], at, sizeof(at)));
+			config_error(ps, m->keys[L_NAME],
+			    "%s: name already "
+			    "used by the listener %s",
+			    nb,
+			    config_where(ps, ps->lm[j].loc, m->keys[L_NAME], at,
+				sizeof(at)));
 			break;
 		}
 	}
-	if (!m->addr_ok || (m->keys[L_TCP].line != 0 &&
-	    m->keys[L_UNIX].line != 0))
+	if (!m->addr_ok ||
+	    (m->keys[L_TCP].line != 0 && m->keys[L_UNIX].line != 0))
 		return;
 	for (j = 0; j < i; j++) {
 		if (!same_address(ps, i, j))
@@ -143,15 +162,19 @@ check_listener(struct conf_parse *ps, size_t i)
 		config_lis_name(ps, j, ob, sizeof(ob));
 		if (l->kind == CONF_LISTEN_TCP) {
 			cv_tcp_text(l, a1, sizeof(a1));
-			config_error(ps, m->keys[L_TCP], "%s: tcp %s already "
-			    "used by %s %s", nb, a1, ob, config_where(ps,
-			    ps->lm[j].keys[L_TCP], m->keys[L_TCP], at,
-			    sizeof(at)));
+			config_error(ps, m->keys[L_TCP],
+			    "%s: tcp %s already "
+			    "used by %s %s",
+			    nb, a1, ob,
+			    config_where(ps, ps->lm[j].keys[L_TCP],
+				m->keys[L_TCP], at, sizeof(at)));
 		} else
-			config_error(ps, m->keys[L_UNIX], "%s: unix %s already "
-			    "used by %s %s", nb, l->path, ob, config_where(ps,
-			    ps->lm[j].keys[L_UNIX], m->keys[L_UNIX], at,
-			    sizeof(at)));
+			config_error(ps, m->keys[L_UNIX],
+			    "%s: unix %s already "
+			    "used by %s %s",
+			    nb, l->path, ob,
+			    config_where(ps, ps->lm[j].keys[L_UNIX],
+				m->keys[L_UNIX], at, sizeof(at)));
 		break;
 	}
 }

@@ -36,15 +36,15 @@ struct val {
 /* A checked copy libconfig reads instead of the file (check_includes). */
 struct copy {
 	int fd;
-	char path[32];		/* "/proc/self/fd/N", what libconfig names */
-	char *name;		/* as @include wrote it; NULL: the loaded file */
+	char path[32]; /* "/proc/self/fd/N", what libconfig names */
+	char *name;    /* as @include wrote it; NULL: the loaded file */
 };
 
 struct walk {
 	struct conf_parse *ps;
-	const char *file;	/* the file being loaded */
-	const char *dir;	/* its directory, or NULL for "." */
-	char buf[PATH_MAX];	/* src(): config_model.c copies what it keeps */
+	const char *file;   /* the file being loaded */
+	const char *dir;    /* its directory, or NULL for "." */
+	char buf[PATH_MAX]; /* src(): config_model.c copies what it keeps */
 	struct copy *copies;
 	size_t ncopies;
 };
@@ -143,8 +143,10 @@ walk_plugin(struct walk *w, const config_setting_t *g)
 
 	name = config_setting_name(g);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-		config_error(ps, loc_of(w, g), "plugin \"%s\": expected a "
-		    "group { path = \"...\"; }", name);
+		config_error(ps, loc_of(w, g),
+		    "plugin \"%s\": expected a "
+		    "group { path = \"...\"; }",
+		    name);
 		return;
 	}
 	if ((idx = config_plugin_add(ps, name, loc_of(w, g))) < 0)
@@ -158,7 +160,8 @@ walk_plugin(struct walk *w, const config_setting_t *g)
 			continue;
 		}
 		if (config_setting_type(k) != CONFIG_TYPE_GROUP) {
-			config_error(ps, loc_of(w, k), "plugin \"%s\": "
+			config_error(ps, loc_of(w, k),
+			    "plugin \"%s\": "
 			    "settings: expected a group { key = value; ... }",
 			    name);
 			continue;
@@ -183,15 +186,17 @@ walk_listen(struct walk *w, const config_setting_t *list)
 	/* An empty "listen = [];" parses as an array; accept it as none. */
 	if (config_setting_type(list) != CONFIG_TYPE_LIST &&
 	    !(config_setting_type(list) == CONFIG_TYPE_ARRAY &&
-	    config_setting_length(list) == 0)) {
-		config_error(ps, loc_of(w, list), "listen: expected a list of "
+		config_setting_length(list) == 0)) {
+		config_error(ps, loc_of(w, list),
+		    "listen: expected a list of "
 		    "groups: ( { ... }, { ... } )");
 		return;
 	}
 	for (i = 0; i < config_setting_length(list); i++) {
 		g = config_setting_get_elem(list, (unsigned)i);
 		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			config_error(ps, loc_of(w, g), "listen: expected a "
+			config_error(ps, loc_of(w, g),
+			    "listen: expected a "
 			    "list of groups: ( { ... }, { ... } )");
 			continue;
 		}
@@ -230,8 +235,8 @@ walk_listen(struct walk *w, const config_setting_t *list)
  * "/proc/self/fd/N" (with no include_dir, which libconfig would put in
  * front of it).  src() turns those names back into the files' own.
  */
-#define INCLUDE_DEPTH_MAX 10	/* libconfig's */
-#define INCLUDE_COPIES_MAX 512	/* fds held while libconfig parses */
+#define INCLUDE_DEPTH_MAX 10   /* libconfig's */
+#define INCLUDE_COPIES_MAX 512 /* fds held while libconfig parses */
 
 /* A growing text. */
 struct text {
@@ -285,10 +290,9 @@ make_copy(struct walk *w, struct conf_loc loc, const char *name,
 			return NULL;
 		}
 	}
-	w->copies = reallocarray(w->copies, w->ncopies + 1,
-	    sizeof(*w->copies));
-	if (w->copies == NULL || (name != NULL &&
-	    (name = strdup(name)) == NULL))
+	w->copies = reallocarray(w->copies, w->ncopies + 1, sizeof(*w->copies));
+	if (w->copies == NULL ||
+	    (name != NULL && (name = strdup(name)) == NULL))
 		fatal("config");
 	c = &w->copies[w->ncopies++];
 	c->fd = fd;
@@ -296,8 +300,10 @@ make_copy(struct walk *w, struct conf_loc loc, const char *name,
 	snprintf(c->path, sizeof(c->path), "/proc/self/fd/%d", fd);
 	/* Without /proc libconfig would only say "file I/O error". */
 	if (access(c->path, R_OK) != 0) {
-		config_error(w->ps, loc, "cannot read the checked copy as %s: "
-		    "%s (is /proc mounted?)", c->path, strerror(errno));
+		config_error(w->ps, loc,
+		    "cannot read the checked copy as %s: "
+		    "%s (is /proc mounted?)",
+		    c->path, strerror(errno));
 		return NULL;
 	}
 	return c->path;
@@ -390,16 +396,16 @@ read_whole(const char *path, char **text, size_t *len)
 struct scan {
 	const char *text;
 	size_t len;
-	size_t i;		/* the byte looked at */
-	size_t done;		/* what comes before is in out already */
+	size_t i;    /* the byte looked at */
+	size_t done; /* what comes before is in out already */
 	int line;
-	const char *written;	/* as @include wrote it, NULL: the file */
+	const char *written; /* as @include wrote it, NULL: the file */
 	int depth;
 	struct text *out;
 };
 
-static int check_includes(struct walk *, const char *, size_t,
-    const char *, int, struct text *);
+static int check_includes(struct walk *, const char *, size_t, const char *,
+    int, struct text *);
 
 /*
  * The name of an @include, sc->i at its opening quote, decoded into name
@@ -423,8 +429,9 @@ include_name(struct scan *sc, char *name, int *nl)
 		else if (t[i] == '\0')
 			/* A run of plain bytes counts up to a NUL, as in
 			 * libconfig's string buffer. */
-			for (; i + 1 < len && t[i + 1] != '"' &&
-			    t[i + 1] != '\\'; i++)
+			for (;
+			     i + 1 < len && t[i + 1] != '"' && t[i + 1] != '\\';
+			     i++)
 				*nl += t[i + 1] == '\n';
 		else
 			name[k++] = t[i];
@@ -441,8 +448,8 @@ include_name(struct scan *sc, char *name, int *nl)
  * the copy's.  0, or -1 after an error.
  */
 static int
-include_one(struct walk *w, struct scan *sc, const char *name, size_t q,
-    int nl, struct conf_loc loc)
+include_one(struct walk *w, struct scan *sc, const char *name, size_t q, int nl,
+    struct conf_loc loc)
 {
 	struct text sub, *out = sc->out;
 	const char *copy = NULL;
@@ -464,8 +471,9 @@ include_one(struct walk *w, struct scan *sc, const char *name, size_t q,
 	free(inc);
 	/* src() shares one buffer: name it again. */
 	loc.file = sc->depth == 0 ? NULL : src(w, sc->written);
-	if (rc == 0 && (copy = make_copy(w, loc, name,
-	    sub.b != NULL ? sub.b : "", sub.len)) == NULL)
+	if (rc == 0 &&
+	    (copy = make_copy(w, loc, name, sub.b != NULL ? sub.b : "",
+		 sub.len)) == NULL)
 		rc = -1;
 	free(sub.b);
 	if (copy == NULL)
@@ -495,11 +503,11 @@ include_at(struct walk *w, struct scan *sc, char *name, int *stop)
 
 	loc.file = sc->depth == 0 ? NULL : src(w, sc->written);
 	loc.line = sc->line;
-	for (sc->i += 8; sc->i < sc->len && (t[sc->i] == ' ' ||
-	    t[sc->i] == '\t'); sc->i++)
+	for (sc->i += 8;
+	     sc->i < sc->len && (t[sc->i] == ' ' || t[sc->i] == '\t'); sc->i++)
 		;
 	if (sc->i == sc->len || t[sc->i] != '"') {
-		sc->i--;	/* not an include: look again */
+		sc->i--; /* not an include: look again */
 		return 0;
 	}
 	q = sc->i;
@@ -544,13 +552,15 @@ check_includes(struct walk *w, const char *text, size_t len,
 		    (text[i + 8] == ' ' || text[i + 8] == '\t')) {
 			bol = 0;
 			rc = include_at(w, &sc, name, &stop);
-		} else if (text[i] == '#' || (text[i] == '/' && i + 1 < len &&
-		    text[i + 1] == '/')) {
+		} else if (text[i] == '#' ||
+		    (text[i] == '/' && i + 1 < len && text[i + 1] == '/')) {
 			while (sc.i + 1 < len && text[sc.i + 1] != '\n')
 				sc.i++;
-		} else if (text[i] == '/' && i + 1 < len && text[i + 1] == '*') {
-			for (sc.i += 2; sc.i + 1 < len && !(text[sc.i] == '*' &&
-			    text[sc.i + 1] == '/'); sc.i++)
+		} else if (text[i] == '/' && i + 1 < len &&
+		    text[i + 1] == '*') {
+			for (sc.i += 2; sc.i + 1 < len &&
+			     !(text[sc.i] == '*' && text[sc.i + 1] == '/');
+			     sc.i++)
 				sc.line += text[sc.i] == '\n';
 			sc.i++;
 			bol = 0;
@@ -596,8 +606,9 @@ check_file(struct walk *w, FILE *fp, const char **copy)
 	}
 	memset(&out, 0, sizeof(out));
 	rc = check_includes(w, text, len, NULL, 0, &out);
-	if (rc == 0 && (*copy = make_copy(w, none, NULL,
-	    out.b != NULL ? out.b : "", out.len)) == NULL)
+	if (rc == 0 &&
+	    (*copy = make_copy(w, none, NULL, out.b != NULL ? out.b : "",
+		 out.len)) == NULL)
 		rc = -1;
 	free(out.b);
 	free(text);
@@ -649,14 +660,15 @@ config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp)
 		s = config_setting_get_elem(root, (unsigned)i);
 		if (strcmp(config_setting_name(s), "plugins") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-				config_error(ps, loc_of(&w, s), "plugins: "
+				config_error(ps, loc_of(&w, s),
+				    "plugins: "
 				    "expected a group: plugins = { NAME = { "
 				    "path = \"...\"; }; };");
 				continue;
 			}
 			for (j = 0; j < config_setting_length(s); j++)
-				walk_plugin(&w, config_setting_get_elem(s,
-				    (unsigned)j));
+				walk_plugin(&w,
+				    config_setting_get_elem(s, (unsigned)j));
 		} else if (strcmp(config_setting_name(s), "listen") == 0)
 			walk_listen(&w, s);
 		else {

@@ -136,8 +136,8 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 	fprintf(fp, "limit = %lld\n", (long long)l->limit);
 	fprintf(fp, "backlog = %d\n", l->backlog);
 	if (l->kind == CONF_LISTEN_TCP)
-		fprintf(fp, "reuse_port = %s\n", l->reuse_port ? "true" :
-		    "false");
+		fprintf(fp, "reuse_port = %s\n",
+		    l->reuse_port ? "true" : "false");
 	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
 }
 

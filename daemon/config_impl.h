@@ -11,8 +11,20 @@
 #include "config_model.h"
 
 /* Listener keys, in config_model.c's listener_keys[] order. */
-enum { L_NAME, L_TCP, L_UNIX, L_MODE, L_PLUGIN, L_LIMIT, L_BACKLOG,
-	L_REUSE, L_MAXCONN, L_OWNER, L_GROUP, NLIS };
+enum {
+	L_NAME,
+	L_TCP,
+	L_UNIX,
+	L_MODE,
+	L_PLUGIN,
+	L_LIMIT,
+	L_BACKLOG,
+	L_REUSE,
+	L_MAXCONN,
+	L_OWNER,
+	L_GROUP,
+	NLIS
+};
 /* Plugin keys: only "path". */
 enum { P_PATH, NPLUG };
 /* Top-level keys. */
@@ -20,34 +32,34 @@ enum { P_PATH, NPLUG };
 
 /* What the parse knows about a plugin beyond the model. */
 struct pmeta {
-	struct conf_loc loc;		/* declared, or first named */
+	struct conf_loc loc; /* declared, or first named */
 	int declared;
-	struct conf_loc keys[NPLUG];	/* line 0: key not given */
+	struct conf_loc keys[NPLUG]; /* line 0: key not given */
 };
 
 /* The same for a listener. */
 struct lmeta {
 	struct conf_loc loc;
 	struct conf_loc keys[NLIS];
-	int addr_ok;			/* tcp/unix given and well formed */
+	int addr_ok; /* tcp/unix given and well formed */
 };
 
 struct err {
-	size_t file;	/* index in ps->files: errors sort by file, line */
+	size_t file; /* index in ps->files: errors sort by file, line */
 	int line;
-	size_t seq;	/* keeps the sort stable */
-	char *msg;	/* the whole "file:line: message" */
+	size_t seq; /* keeps the sort stable */
+	char *msg;  /* the whole "file:line: message" */
 };
 
 struct conf_parse {
 	struct conf *c;
-	char **files;		/* interned file names; [0] is the file */
+	char **files; /* interned file names; [0] is the file */
 	size_t nfiles;
 	struct err *errs;
 	size_t nerrs;
 	struct conf_loc top[NTOP];
-	struct pmeta *pm;	/* parallel to c->plugins */
-	struct lmeta *lm;	/* parallel to c->listeners */
+	struct pmeta *pm; /* parallel to c->plugins */
+	struct lmeta *lm; /* parallel to c->listeners */
 	char *cwd;
 };
 

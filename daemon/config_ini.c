@@ -34,22 +34,22 @@
 #include "util.h"
 
 enum {
-	S_TOP,		/* before any section */
-	S_PLUGIN,	/* [plugins.NAME] */
-	S_SETTINGS,	/* [plugins.NAME.settings] */
-	S_LISTEN,	/* [listen.NAME] */
-	S_SKIP,		/* a bad section, already reported */
+	S_TOP,	    /* before any section */
+	S_PLUGIN,   /* [plugins.NAME] */
+	S_SETTINGS, /* [plugins.NAME.settings] */
+	S_LISTEN,   /* [listen.NAME] */
+	S_SKIP,	    /* a bad section, already reported */
 };
 
 struct ini {
 	struct conf_parse *ps;
 	FILE *fp;
 	int line;
-	int section;	/* S_* */
-	int index;	/* the plugin or listener of the section */
-	char *buf;	/* getline's */
+	int section; /* S_* */
+	int index;   /* the plugin or listener of the section */
+	char *buf;   /* getline's */
 	size_t cap;
-	int reported;	/* an error was recorded by this file */
+	int reported; /* an error was recorded by this file */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -139,7 +139,7 @@ reader(char *str, int num, void *arg)
 		return NULL;
 	ini->line++;
 	s = ini->buf;
-	len = strlen(s);	/* a NUL in the line ends it, as in inih */
+	len = strlen(s); /* a NUL in the line ends it, as in inih */
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		s[--len] = '\0';
 	if (ini->line == 1 && starts(s, "\xEF\xBB\xBF"))
@@ -153,8 +153,10 @@ reader(char *str, int num, void *arg)
 	if (*s == '\0' || *s == ';' || *s == '#')
 		return str;
 	if (len + 2 > (size_t)num) {
-		ini_error(ini, "line too long (inih takes at most %d "
-		    "characters)", num - 2);
+		ini_error(ini,
+		    "line too long (inih takes at most %d "
+		    "characters)",
+		    num - 2);
 		if (*s == '[')
 			ini->section = S_SKIP;
 		return str;
@@ -162,7 +164,8 @@ reader(char *str, int num, void *arg)
 	if (*s == '[') {
 		e = find(s + 1, "]");
 		if (*e != ']') {
-			ini_error(ini, "syntax error: missing ']' in section "
+			ini_error(ini,
+			    "syntax error: missing ']' in section "
 			    "header");
 			ini->section = S_SKIP;
 			return str;
@@ -186,8 +189,10 @@ reader(char *str, int num, void *arg)
 	}
 	e = find(s, "=:");
 	if (*e != '=' && *e != ':') {
-		ini_error(ini, "syntax error: expected \"key = value\" or "
-		    "\"[section]\", not \"%s\"", s);
+		ini_error(ini,
+		    "syntax error: expected \"key = value\" or "
+		    "\"[section]\", not \"%s\"",
+		    s);
 		return str;
 	}
 	memcpy(str, s, len);
@@ -208,15 +213,17 @@ unquote(struct ini *ini, const char *key, const char *v)
 	if (v[0] == '"' && (n < 2 || v[n - 1] != '"')) {
 		/* Most likely inih took " ;..." inside the quotes for a
 		 * comment. */
-		ini_error(ini, "%s: unterminated quoted value (a ';' after a "
-		    "blank starts a comment)", key);
+		ini_error(ini,
+		    "%s: unterminated quoted value (a ';' after a "
+		    "blank starts a comment)",
+		    key);
 		return NULL;
 	}
 	if (v[0] != '"') {
 		return xstrdup(v);
 	}
 	out = w = xmalloc(n);
-	end = v + n - 1;	/* the closing quote */
+	end = v + n - 1; /* the closing quote */
 	for (p = v + 1; p < end; p++) {
 		if (*p != '\\') {
 			*w++ = *p;
@@ -287,15 +294,19 @@ handler(void *arg, const char *sect, const char *name, const char *value)
 	switch (ini->section) {
 	case S_TOP:
 		if (strcmp(name, "plugins") == 0 || strcmp(name, "listen") == 0)
-			ini_error(ini, "%s: in INI, write a [%s.NAME] "
-			    "section", name, name);
+			ini_error(ini,
+			    "%s: in INI, write a [%s.NAME] "
+			    "section",
+			    name, name);
 		else
 			config_top_key(ini->ps, name, CONF_T_TEXT, text, loc);
 		break;
 	case S_PLUGIN:
 		if (strcmp(name, "settings") == 0)
-			ini_error(ini, "%s: in INI, write a "
-			    "[plugins.NAME.settings] section", name);
+			ini_error(ini,
+			    "%s: in INI, write a "
+			    "[plugins.NAME.settings] section",
+			    name);
 		else
 			config_plugin_key(ini->ps, ini->index, name,
 			    CONF_T_TEXT, text, loc);
@@ -306,8 +317,10 @@ handler(void *arg, const char *sect, const char *name, const char *value)
 		break;
 	case S_LISTEN:
 		if (strcmp(name, "name") == 0)
-			ini_error(ini, "%s: in INI, a listener's name is its "
-			    "section's: [listen.NAME]", name);
+			ini_error(ini,
+			    "%s: in INI, a listener's name is its "
+			    "section's: [listen.NAME]",
+			    name);
 		else
 			config_listener_key(ini->ps, ini->index, name,
 			    CONF_T_TEXT, text, loc);

@@ -46,20 +46,20 @@
 
 /* How a key's value is converted and stored. */
 enum {
-	K_INT,		/* int, in [min, max] */
-	K_I64,		/* int64_t, in [min, max] */
-	K_SIZE,		/* size_t, in [min, max] */
-	K_DOUBLE,	/* double, in (0, max], or [min ms / 1000, max] */
-	K_STR,		/* char *, not empty */
-	K_BOOL,		/* int, 0 or 1 */
-	K_LEVEL,	/* int, a log level name */
-	K_STACKS,	/* int, "private" (0) or "shared" (1) */
-	K_MODE,		/* int, a file mode 0..0777 */
-	K_LNAME,	/* char *, a listener name */
-	K_TCP,		/* listener address "host:port" */
-	K_UNIX,		/* listener address, a path */
-	K_OWNER,	/* listener owner: a user name or uid */
-	K_GROUP,	/* listener group: a group name or gid */
+	K_INT,	  /* int, in [min, max] */
+	K_I64,	  /* int64_t, in [min, max] */
+	K_SIZE,	  /* size_t, in [min, max] */
+	K_DOUBLE, /* double, in (0, max], or [min ms / 1000, max] */
+	K_STR,	  /* char *, not empty */
+	K_BOOL,	  /* int, 0 or 1 */
+	K_LEVEL,  /* int, a log level name */
+	K_STACKS, /* int, "private" (0) or "shared" (1) */
+	K_MODE,	  /* int, a file mode 0..0777 */
+	K_LNAME,  /* char *, a listener name */
+	K_TCP,	  /* listener address "host:port" */
+	K_UNIX,	  /* listener address, a path */
+	K_OWNER,  /* listener owner: a user name or uid */
+	K_GROUP,  /* listener group: a group name or gid */
 };
 
 struct key {
@@ -70,7 +70,10 @@ struct key {
 	int64_t max;
 };
 
-#define TOP(n, k, f, lo, hi) { n, k, offsetof(struct conf, f), lo, hi }
+#define TOP(n, k, f, lo, hi)                                                   \
+	{                                                                      \
+		n, k, offsetof(struct conf, f), lo, hi                         \
+	}
 static const struct key top_keys[NTOP] = {
 	TOP("workers", K_INT, workers, 1, MAX_WORKERS),
 	TOP("user", K_STR, user, 0, 0),
@@ -86,7 +89,10 @@ static const struct key top_keys[NTOP] = {
 };
 
 /* In config_impl.h's L_* order. */
-#define LIS(n, k, f, lo, hi) { n, k, offsetof(struct conf_listener, f), lo, hi }
+#define LIS(n, k, f, lo, hi)                                                   \
+	{                                                                      \
+		n, k, offsetof(struct conf_listener, f), lo, hi                \
+	}
 static const struct key listener_keys[NLIS] = {
 	LIS("name", K_LNAME, name, 0, 0),
 	LIS("tcp", K_TCP, address, 0, 0),
@@ -196,8 +202,7 @@ escape_controls(char *s)
 }
 
 void
-config_error(struct conf_parse *ps, struct conf_loc loc, const char *fmt,
-    ...)
+config_error(struct conf_parse *ps, struct conf_loc loc, const char *fmt, ...)
 {
 	struct err *e;
 	va_list ap;
@@ -300,8 +305,9 @@ store(struct conf_parse *ps, void *base, const struct key *k, int type,
 		    cause);
 	case K_LNAME:
 	case K_STR:
-		if ((k->kind == K_LNAME ? cv_lname(k->name, type, text, cause) :
-		    cv_str(k->name, type, text, cause)) != 0)
+		if ((k->kind == K_LNAME
+			    ? cv_lname(k->name, type, text, cause)
+			    : cv_str(k->name, type, text, cause)) != 0)
 			return -1;
 		free(*(char **)(p + k->off));
 		*(char **)(p + k->off) = xstrdup(text);
@@ -309,8 +315,8 @@ store(struct conf_parse *ps, void *base, const struct key *k, int type,
 	case K_TCP:
 	case K_UNIX:
 		if (k->kind == K_TCP ? cv_tcp(k->name, type, text, &l->host,
-		    &l->port, cause) != 0 : cv_unix(k->name, type, text,
-		    cause) != 0)
+					   &l->port, cause) != 0
+				     : cv_unix(k->name, type, text, cause) != 0)
 			return -1;
 		l->kind = k->kind == K_TCP ? CONF_LISTEN_TCP : CONF_LISTEN_UNIX;
 		free(l->address);
@@ -324,7 +330,7 @@ store(struct conf_parse *ps, void *base, const struct key *k, int type,
 	case K_OWNER:
 	case K_GROUP:
 		if (cv_id(k->name, type, text, k->kind == K_GROUP, &id,
-		    cause) != 0)
+			cause) != 0)
 			return -1;
 		*(char **)(p + k->off) = xstrdup(text);
 		if (k->kind == K_GROUP)
@@ -342,9 +348,9 @@ store(struct conf_parse *ps, void *base, const struct key *k, int type,
  * if the key was known (even if its value was bad).
  */
 static int
-set_key(struct conf_parse *ps, void *base, const struct key *keys,
-    size_t nkeys, struct conf_loc *seen, const char *key, int type,
-    const char *text, struct conf_loc loc)
+set_key(struct conf_parse *ps, void *base, const struct key *keys, size_t nkeys,
+    struct conf_loc *seen, const char *key, int type, const char *text,
+    struct conf_loc loc)
 {
 	char at[300], *cause = NULL;
 	size_t i;
@@ -373,8 +379,8 @@ void
 config_top_key(struct conf_parse *ps, const char *key, int type,
     const char *text, struct conf_loc loc)
 {
-	if (set_key(ps, ps->c, top_keys, NTOP, ps->top, key, type, text,
-	    loc) != 0)
+	if (set_key(ps, ps->c, top_keys, NTOP, ps->top, key, type, text, loc) !=
+	    0)
 		config_error(ps, loc, "unknown key \"%s\"", key);
 }
 
@@ -409,14 +415,15 @@ plugin_find(struct conf_parse *ps, const char *name)
 }
 
 int
-config_plugin_ref(struct conf_parse *ps, const char *name,
-    struct conf_loc loc)
+config_plugin_ref(struct conf_parse *ps, const char *name, struct conf_loc loc)
 {
 	int i;
 
 	if (!cv_ident_ok(name)) {
-		config_error(ps, loc, "bad plugin name \"%s\" (letters, "
-		    "digits, '-' and '_')", name);
+		config_error(ps, loc,
+		    "bad plugin name \"%s\" (letters, "
+		    "digits, '-' and '_')",
+		    name);
 		return -1;
 	}
 	if ((i = plugin_find(ps, name)) >= 0)
@@ -425,8 +432,7 @@ config_plugin_ref(struct conf_parse *ps, const char *name,
 }
 
 int
-config_plugin_add(struct conf_parse *ps, const char *name,
-    struct conf_loc loc)
+config_plugin_add(struct conf_parse *ps, const char *name, struct conf_loc loc)
 {
 	char at[300];
 	int i;
@@ -451,34 +457,39 @@ config_plugin_key(struct conf_parse *ps, int i, const char *key, int type,
 	struct conf_plugin *p = &ps->c->plugins[i];
 
 	if (set_key(ps, p, plugin_keys, NPLUG, ps->pm[i].keys, key, type, text,
-	    loc) != 0)
+		loc) != 0)
 		config_error(ps, loc, "unknown key \"%s\" in plugin \"%s\"",
 		    key, p->name);
 }
 
 void
-config_plugin_setting(struct conf_parse *ps, int i, const char *key,
-    int type, const char *text, struct conf_loc loc)
+config_plugin_setting(struct conf_parse *ps, int i, const char *key, int type,
+    const char *text, struct conf_loc loc)
 {
 	struct conf_plugin *p = &ps->c->plugins[i];
 	struct conf_setting *s;
 	size_t j;
 
 	if (!cv_ident_ok(key)) {
-		config_error(ps, loc, "plugin \"%s\": bad setting name \"%s\" "
-		    "(letters, digits, '-' and '_')", p->name, key);
+		config_error(ps, loc,
+		    "plugin \"%s\": bad setting name \"%s\" "
+		    "(letters, digits, '-' and '_')",
+		    p->name, key);
 		return;
 	}
 	if (type == CONF_T_GROUP) {
-		config_error(ps, loc, "plugin \"%s\": setting \"%s\": groups "
-		    "and lists are not supported in settings", p->name, key);
+		config_error(ps, loc,
+		    "plugin \"%s\": setting \"%s\": groups "
+		    "and lists are not supported in settings",
+		    p->name, key);
 		return;
 	}
 	for (j = 0; j < p->nsettings; j++) {
 		if (strcmp(p->settings[j].key, key) == 0) {
-			config_error(ps, loc, "plugin \"%s\": setting \"%s\" "
-			    "given twice (first at line %d)", p->name, key,
-			    p->settings[j].line);
+			config_error(ps, loc,
+			    "plugin \"%s\": setting \"%s\" "
+			    "given twice (first at line %d)",
+			    p->name, key, p->settings[j].line);
 			return;
 		}
 	}
@@ -513,8 +524,10 @@ config_listener_add(struct conf_parse *ps, const char *name,
 	size_t n = c->nlisteners;
 
 	if (name != NULL && !cv_lname_ok(name)) {
-		config_error(ps, loc, "bad listener name \"%s\" (letters, "
-		    "digits, '.', '-', '_' and '@')", name);
+		config_error(ps, loc,
+		    "bad listener name \"%s\" (letters, "
+		    "digits, '.', '-', '_' and '@')",
+		    name);
 		return -1;
 	}
 	c->listeners = xreallocarray(c->listeners, n + 1,
@@ -538,13 +551,13 @@ config_listener_add(struct conf_parse *ps, const char *name,
 }
 
 void
-config_listener_key(struct conf_parse *ps, int i, const char *key,
-    int type, const char *text, struct conf_loc loc)
+config_listener_key(struct conf_parse *ps, int i, const char *key, int type,
+    const char *text, struct conf_loc loc)
 {
 	char nb[300];
 
 	if (set_key(ps, &ps->c->listeners[i], listener_keys, NLIS,
-	    ps->lm[i].keys, key, type, text, loc) != 0)
+		ps->lm[i].keys, key, type, text, loc) != 0)
 		config_error(ps, loc, "unknown key \"%s\" in %s", key,
 		    config_lis_name(ps, (size_t)i, nb, sizeof(nb)));
 }

@@ -16,8 +16,8 @@
 
 /* Types a front-end passes besides CONF_T_STR/INT/BOOL/FLOAT. */
 enum {
-	CONF_T_TEXT = 0,	/* untyped text (INI), parsed per key */
-	CONF_T_GROUP = 16,	/* a group/list/array instead of a value */
+	CONF_T_TEXT = 0,   /* untyped text (INI), parsed per key */
+	CONF_T_GROUP = 16, /* a group/list/array instead of a value */
 };
 
 /* Where something was written.  file NULL means the file being loaded. */
@@ -31,8 +31,8 @@ struct conf_parse;
 /* ---- For the front-ends ------------------------------------------------ */
 
 /* Record one error; every error is reported, so parsing goes on. */
-void config_error(struct conf_parse *ps, struct conf_loc loc,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void config_error(struct conf_parse *ps, struct conf_loc loc, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* A top-level key (workers, user, ...; not plugins or listen). */
 void config_top_key(struct conf_parse *ps, const char *key, int type,
@@ -50,14 +50,14 @@ int config_plugin_ref(struct conf_parse *ps, const char *name,
     struct conf_loc loc);
 void config_plugin_key(struct conf_parse *ps, int plugin, const char *key,
     int type, const char *text, struct conf_loc loc);
-void config_plugin_setting(struct conf_parse *ps, int plugin,
-    const char *key, int type, const char *text, struct conf_loc loc);
+void config_plugin_setting(struct conf_parse *ps, int plugin, const char *key,
+    int type, const char *text, struct conf_loc loc);
 
 /* Add a listener (name may be NULL) and return its index, or -1. */
 int config_listener_add(struct conf_parse *ps, const char *name,
     struct conf_loc loc);
-void config_listener_key(struct conf_parse *ps, int listener,
-    const char *key, int type, const char *text, struct conf_loc loc);
+void config_listener_key(struct conf_parse *ps, int listener, const char *key,
+    int type, const char *text, struct conf_loc loc);
 
 /* ---- For config.c ------------------------------------------------------ */
 
@@ -74,7 +74,6 @@ void config_check(struct conf_parse *ps);
  * sorted by file and line, one "file:line: message" per line.  ps is
  * freed either way.
  */
-int config_parse_end(struct conf_parse *ps, struct conf **out,
-    char **cause);
+int config_parse_end(struct conf_parse *ps, struct conf **out, char **cause);
 
 #endif /* WEFTD_CONFIG_MODEL_H */

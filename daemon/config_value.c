@@ -67,8 +67,8 @@ int
 config_name_eq(const char *a, const char *b)
 {
 	for (; *a != '\0' && *b != '\0'; a++, b++) {
-		if (*a == *b || ((*a == '-' || *a == '_') &&
-		    (*b == '-' || *b == '_')))
+		if (*a == *b ||
+		    ((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
 			continue;
 		return 0;
 	}
@@ -140,8 +140,8 @@ cv_ident_ok(const char *s)
 }
 
 int
-cv_int(const char *key, int type, const char *text, int64_t min,
-    int64_t max, int64_t *out, char **cause)
+cv_int(const char *key, int type, const char *text, int64_t min, int64_t max,
+    int64_t *out, char **cause)
 {
 	long long v;
 	char *end;
@@ -157,8 +157,8 @@ cv_int(const char *key, int type, const char *text, int64_t min,
 		return -1;
 	}
 	if (errno == ERANGE || v < min || v > max) {
-		cause_set(cause, "%s: %s is out of range %lld..%lld", key,
-		    text, (long long)min, (long long)max);
+		cause_set(cause, "%s: %s is out of range %lld..%lld", key, text,
+		    (long long)min, (long long)max);
 		return -1;
 	}
 	*out = v;
@@ -184,13 +184,17 @@ cv_seconds(const char *key, int type, const char *text, int64_t min_ms,
 		return -1;
 	}
 	if (min_ms > 0 && !(v >= (double)min_ms / 1000 && v <= MAX_TIMEOUT)) {
-		cause_set(cause, "%s: %s is out of range: must be >= %g "
-		    "and <= %g", key, text, (double)min_ms / 1000, MAX_TIMEOUT);
+		cause_set(cause,
+		    "%s: %s is out of range: must be >= %g "
+		    "and <= %g",
+		    key, text, (double)min_ms / 1000, MAX_TIMEOUT);
 		return -1;
 	}
 	if (!(v > 0 && v <= MAX_TIMEOUT)) {
-		cause_set(cause, "%s: %s is out of range: must be > 0 "
-		    "and <= %g", key, text, MAX_TIMEOUT);
+		cause_set(cause,
+		    "%s: %s is out of range: must be > 0 "
+		    "and <= %g",
+		    key, text, MAX_TIMEOUT);
 		return -1;
 	}
 	*out = v;
@@ -248,9 +252,10 @@ cv_mode(const char *key, int type, const char *text, int *out, char **cause)
 	if (type == CONF_T_INT) {
 		v = strtol(text, NULL, 10);
 		if (v < 0 || v > 0777) {
-			cause_set(cause, "%s: %s is out of range 0..0777 "
-			    "(write octal modes as a string: \"0660\")", key,
-			    text);
+			cause_set(cause,
+			    "%s: %s is out of range 0..0777 "
+			    "(write octal modes as a string: \"0660\")",
+			    key, text);
 			return -1;
 		}
 		*out = (int)v;
@@ -264,8 +269,10 @@ cv_mode(const char *key, int type, const char *text, int *out, char **cause)
 	for (p = text; *p >= '0' && *p <= '7'; p++)
 		;
 	if (p == text || *p != '\0' || p - text > 6) {
-		cause_set(cause, "%s: \"%s\" is not an octal mode like "
-		    "\"0660\"", key, text);
+		cause_set(cause,
+		    "%s: \"%s\" is not an octal mode like "
+		    "\"0660\"",
+		    key, text);
 		return -1;
 	}
 	v = strtol(text, NULL, 8);
@@ -280,8 +287,8 @@ cv_mode(const char *key, int type, const char *text, int *out, char **cause)
 
 /* A name looked up with getpwnam/getgrnam; 0 or -1 with *cause set. */
 static int
-id_lookup(const char *key, const char *text, int is_group,
-    unsigned long *out, char **cause)
+id_lookup(const char *key, const char *text, int is_group, unsigned long *out,
+    char **cause)
 {
 	const char *what = is_group ? "group" : "user";
 	struct passwd *pw;
@@ -301,8 +308,8 @@ id_lookup(const char *key, const char *text, int is_group,
 	 * these few mean the lookup itself failed. */
 	if (errno == EIO || errno == EINTR || errno == EMFILE ||
 	    errno == ENFILE || errno == ENOMEM)
-		cause_set(cause, "%s: cannot look up %s \"%s\": %s", key,
-		    what, text, strerror(errno));
+		cause_set(cause, "%s: cannot look up %s \"%s\": %s", key, what,
+		    text, strerror(errno));
 	else
 		cause_set(cause, "%s: unknown %s \"%s\"", key, what, text);
 	return -1;
@@ -348,16 +355,17 @@ cv_id(const char *key, int type, const char *text, int is_group,
 }
 
 int
-cv_level(const char *key, int type, const char *text, int *out,
-    char **cause)
+cv_level(const char *key, int type, const char *text, int *out, char **cause)
 {
 	int v;
 
 	if (cv_str(key, type, text, cause) != 0)
 		return -1;
 	if ((v = config_log_level(text)) < 0) {
-		cause_set(cause, "%s: unknown level \"%s\" (use err, warning, "
-		    "notice, info or debug)", key, text);
+		cause_set(cause,
+		    "%s: unknown level \"%s\" (use err, warning, "
+		    "notice, info or debug)",
+		    key, text);
 		return -1;
 	}
 	*out = v;
@@ -365,14 +373,15 @@ cv_level(const char *key, int type, const char *text, int *out,
 }
 
 int
-cv_stacks(const char *key, int type, const char *text, int *out,
-    char **cause)
+cv_stacks(const char *key, int type, const char *text, int *out, char **cause)
 {
 	if (cv_str(key, type, text, cause) != 0)
 		return -1;
 	if (strcmp(text, "private") != 0 && strcmp(text, "shared") != 0) {
-		cause_set(cause, "%s: \"%s\" is neither \"private\" nor "
-		    "\"shared\"", key, text);
+		cause_set(cause,
+		    "%s: \"%s\" is neither \"private\" nor "
+		    "\"shared\"",
+		    key, text);
 		return -1;
 	}
 	*out = strcmp(text, "shared") == 0;
@@ -385,8 +394,10 @@ cv_lname(const char *key, int type, const char *text, char **cause)
 	if (cv_str(key, type, text, cause) != 0)
 		return -1;
 	if (!cv_lname_ok(text)) {
-		cause_set(cause, "%s: bad listener name \"%s\" (letters, "
-		    "digits, '.', '-', '_' and '@')", key, text);
+		cause_set(cause,
+		    "%s: bad listener name \"%s\" (letters, "
+		    "digits, '.', '-', '_' and '@')",
+		    key, text);
 		return -1;
 	}
 	return 0;
@@ -400,8 +411,8 @@ cv_tcp(const char *key, int type, const char *text, char **host, int *port,
 
 	if (cv_str(key, type, text, cause) != 0)
 		return -1;
-	if (weft_hostport_parse(text, h, sizeof(h), port, msg,
-	    sizeof(msg)) != 0) {
+	if (weft_hostport_parse(text, h, sizeof(h), port, msg, sizeof(msg)) !=
+	    0) {
 		cause_set(cause, "%s: \"%s\": %s", key, text, msg);
 		return -1;
 	}
@@ -416,8 +427,10 @@ cv_unix(const char *key, int type, const char *text, char **cause)
 	if (cv_str(key, type, text, cause) != 0)
 		return -1;
 	if (strlen(text) > SUN_PATH_MAX) {
-		cause_set(cause, "%s: path is %zu bytes, longer than the %zu a "
-		    "socket address holds", key, strlen(text), SUN_PATH_MAX);
+		cause_set(cause,
+		    "%s: path is %zu bytes, longer than the %zu a "
+		    "socket address holds",
+		    key, strlen(text), SUN_PATH_MAX);
 		return -1;
 	}
 	return 0;

@@ -35,8 +35,8 @@ int cv_stacks(const char *key, int type, const char *text, int *out,
     char **cause);
 int cv_lname(const char *key, int type, const char *text, char **cause);
 /* "host:port" forms (weft_hostport_parse); *host is malloc'd. */
-int cv_tcp(const char *key, int type, const char *text, char **host,
-    int *port, char **cause);
+int cv_tcp(const char *key, int type, const char *text, char **host, int *port,
+    char **cause);
 /* A UNIX socket path that fits sun_path. */
 int cv_unix(const char *key, int type, const char *text, char **cause);
 

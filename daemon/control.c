@@ -64,23 +64,26 @@ control_lock(const char *path, char **cause)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		close(fd);
-		cause_set(cause, "%s: not a regular file of root or of "
-		    "this user (refused)", lpath);
+		cause_set(cause,
+		    "%s: not a regular file of root or of "
+		    "this user (refused)",
+		    lpath);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK) {
 			close(fd);
-			cause_set(cause, "%s: %s", lpath,
-			    strerror(errno));
+			cause_set(cause, "%s: %s", lpath, strerror(errno));
 			return -1;
 		}
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		pid = strtol(buf, NULL, 10);
 		close(fd);
-		cause_set(cause, "another weftd (pid %ld) is running with "
-		    "control socket %s (%s is locked)", pid, path, lpath);
+		cause_set(cause,
+		    "another weftd (pid %ld) is running with "
+		    "control socket %s (%s is locked)",
+		    pid, path, lpath);
 		return -2;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
@@ -253,18 +256,23 @@ static int
 socket_trusted(const char *path, uid_t service, struct stat *st)
 {
 	if (lstat(path, st) != 0) {
-		fprintf(stderr, "weftd: cannot reach the supervisor at %s: "
-				"%s\n",
+		fprintf(stderr,
+		    "weftd: cannot reach the supervisor at %s: "
+		    "%s\n",
 		    path, strerror(errno));
 		return -1;
 	}
-	if (!S_ISSOCK(st->st_mode) || (st->st_uid != 0 &&
-	    st->st_uid != geteuid() && st->st_uid != service)) {
-		fprintf(stderr, "weftd: %s: %s uid %ld, not by root, by "
-				"this user or by the service user: not the "
-				"supervisor's, refusing to use it\n",
-		    path, S_ISSOCK(st->st_mode) ? "socket owned by" :
-		    "not a socket, owned by", (long)st->st_uid);
+	if (!S_ISSOCK(st->st_mode) ||
+	    (st->st_uid != 0 && st->st_uid != geteuid() &&
+		st->st_uid != service)) {
+		fprintf(stderr,
+		    "weftd: %s: %s uid %ld, not by root, by "
+		    "this user or by the service user: not the "
+		    "supervisor's, refusing to use it\n",
+		    path,
+		    S_ISSOCK(st->st_mode) ? "socket owned by"
+					  : "not a socket, owned by",
+		    (long)st->st_uid);
 		return -1;
 	}
 	return 0;
@@ -300,8 +308,9 @@ control_client(const char *path, const char *cmd, uid_t service)
 		return 1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		fprintf(stderr, "weftd: cannot reach the supervisor at %s: "
-				"%s\n",
+		fprintf(stderr,
+		    "weftd: cannot reach the supervisor at %s: "
+		    "%s\n",
 		    path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -309,10 +318,11 @@ control_client(const char *path, const char *cmd, uid_t service)
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
 	    (cr.uid != 0 && cr.uid != st.st_uid)) {
-		fprintf(stderr, "weftd: %s: the process answering (pid %ld, "
-				"uid %ld) runs neither as root nor as the "
-				"socket's owner: not the supervisor, refusing "
-				"to use it\n",
+		fprintf(stderr,
+		    "weftd: %s: the process answering (pid %ld, "
+		    "uid %ld) runs neither as root nor as the "
+		    "socket's owner: not the supervisor, refusing "
+		    "to use it\n",
 		    path, (long)cr.pid, (long)cr.uid);
 		close(fd);
 		return 1;

@@ -34,15 +34,15 @@ int control_listen(const char *path, char **cause);
 #define CTL_CLIENTS 16
 
 struct ctl_client {
-	int fd;			/* 0: free */
-	int waiting_reload;	/* sent `reload`: answered when it is done */
+	int fd;		    /* 0: free */
+	int waiting_reload; /* sent `reload`: answered when it is done */
 };
 
 /* The supervisor's side: its socket and the clients talking to it. */
 struct ctl_server {
 	const char *path;
-	int fd;			/* -1: none (weftd -s cannot reach us) */
-	uid_t uids[3];		/* may talk to it: root, starter, `user` */
+	int fd;	       /* -1: none (weftd -s cannot reach us) */
+	uid_t uids[3]; /* may talk to it: root, starter, `user` */
 	struct ctl_client cl[CTL_CLIENTS];
 };
 

@@ -38,8 +38,9 @@ listeners_check_activation(const struct listeners *L, const char *conffile)
 
 	for (k = 0; k < L->nact; k++)
 		if (!L->act_used[k])
-			fatalx("socket activation: fd %d (name '%s') matches no "
-			       "listener in %s",
+			fatalx(
+			    "socket activation: fd %d (name '%s') matches no "
+			    "listener in %s",
 			    L->act_fds[k], L->act_names[k], conffile);
 }
 
@@ -66,8 +67,7 @@ lsock_key(const struct conf_listener *l, size_t idx, char *key, size_t size)
 }
 
 static int
-lsock_bind_one(struct listeners *L, const struct conf_listener *l,
-    char **cause)
+lsock_bind_one(struct listeners *L, const struct conf_listener *l, char **cause)
 {
 	struct sock_how how = { "", 0, L->run_as };
 
@@ -143,8 +143,7 @@ lsock_close(struct lsock *s)
 }
 
 int
-lset_fd(struct listeners *L, struct lset *set, size_t i, int slot,
-    char **cause)
+lset_fd(struct listeners *L, struct lset *set, size_t i, int slot, char **cause)
 {
 	struct lsock *s = &set->ls[i];
 	int *nfds, k;
@@ -375,8 +374,8 @@ lsock_open(struct listeners *L, struct lset *set, size_t i, int nslots,
 }
 
 int
-lset_bind(struct listeners *L, struct lset *s, const struct conf *c,
-    int nslots, const struct lset *prev, char **cause)
+lset_bind(struct listeners *L, struct lset *s, const struct conf *c, int nslots,
+    const struct lset *prev, char **cause)
 {
 	size_t i;
 	ssize_t j;
@@ -390,11 +389,11 @@ lset_bind(struct listeners *L, struct lset *s, const struct conf *c,
 		lsock_key(&c->listeners[i], i, s->ls[i].key,
 		    sizeof(s->ls[i].key));
 		if ((j = find_key(prev, s->ls[i].key)) >= 0) {
-			if (lsock_take(L, s, i, nslots, &prev->ls[j],
-			    cause) != 0)
+			if (lsock_take(L, s, i, nslots, &prev->ls[j], cause) !=
+			    0)
 				goto fail;
-		} else if (lsock_open(L, s, i, nslots, prev == NULL,
-		    cause) != 0)
+		} else if (lsock_open(L, s, i, nslots, prev == NULL, cause) !=
+		    0)
 			goto fail;
 	}
 	/* Kept sockets change only once every new one is bound, so that a
@@ -403,8 +402,8 @@ lset_bind(struct listeners *L, struct lset *s, const struct conf *c,
 	for (i = 0; prev != NULL && i < s->nls; i++) {
 		j = find_key(prev, s->ls[i].key);
 		if (j >= 0 && prev->ls[j].unlink_path != NULL &&
-		    unix_changed(L, &prev->conf->listeners[j],
-		    &c->listeners[i], cause))
+		    unix_changed(L, &prev->conf->listeners[j], &c->listeners[i],
+			cause))
 			goto fail;
 	}
 	s->live_next = L->live;

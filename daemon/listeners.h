@@ -14,9 +14,9 @@
 
 /* One listener of a generation. */
 struct lsock {
-	char key[256];	/* identity: kind, address, reuse_port; "" closed */
-	int fd;		/* shared socket; -1 with reuse_port */
-	int *slot_fds;	/* reuse_port: one socket per worker slot */
+	char key[256]; /* identity: kind, address, reuse_port; "" closed */
+	int fd;	       /* shared socket; -1 with reuse_port */
+	int *slot_fds; /* reuse_port: one socket per worker slot */
 	int nslot_fds;
 	char *unlink_path; /* UNIX path to remove when the socket goes */
 };
@@ -24,15 +24,15 @@ struct lsock {
 /* The listeners of one generation, one per listener of its conf. */
 struct lset {
 	const struct conf *conf;
-	struct lsock *ls;	/* NULL until bound */
+	struct lsock *ls; /* NULL until bound */
 	size_t nls;
-	struct lset *live_next;	/* in listeners.live */
+	struct lset *live_next; /* in listeners.live */
 };
 
 /* The role's state: every bound set, and the sockets systemd passed. */
 struct listeners {
-	struct lset *live;	/* sets bound and not yet freed */
-	int *act_fds;		/* socket activation: fds and names */
+	struct lset *live; /* sets bound and not yet freed */
+	int *act_fds;	   /* socket activation: fds and names */
 	char **act_names;
 	int *act_used;
 	int nact;
@@ -68,8 +68,7 @@ int lset_fd(struct listeners *L, struct lset *s, size_t i, int slot,
 
 /* Bind the reuse_port sockets slot needs; -1 with *cause if one fails
  * (then the slot has none). */
-int lset_slot_bind(struct listeners *L, struct lset *s, int slot,
-    char **cause);
+int lset_slot_bind(struct listeners *L, struct lset *s, int slot, char **cause);
 
 /* Close slot's reuse_port sockets (the slot is retired). */
 void lset_slot_close(struct lset *s, int slot);

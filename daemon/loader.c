@@ -40,8 +40,8 @@ static int
 plugin_name_eq(const char *a, const char *b)
 {
 	for (; *a != '\0' && *b != '\0'; a++, b++) {
-		if (*a == *b || ((*a == '-' || *a == '_') &&
-		    (*b == '-' || *b == '_')))
+		if (*a == *b ||
+		    ((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
 			continue;
 		return 0;
 	}
@@ -55,9 +55,10 @@ plugin_check(const struct conf_plugin *cp, const char *file,
     const struct weft_plugin_desc *d, char **cause)
 {
 	if (d->magic != WEFT_PLUGIN_MAGIC) {
-		cause_set(cause, "%s: bad descriptor magic 0x%08x, "
-		    "expected 0x%08x (not a weft plugin?)", file,
-		    (unsigned)d->magic, (unsigned)WEFT_PLUGIN_MAGIC);
+		cause_set(cause,
+		    "%s: bad descriptor magic 0x%08x, "
+		    "expected 0x%08x (not a weft plugin?)",
+		    file, (unsigned)d->magic, (unsigned)WEFT_PLUGIN_MAGIC);
 		return -1;
 	}
 	if (d->abi_major != WEFT_PLUGIN_ABI_MAJOR) {
@@ -66,40 +67,50 @@ plugin_check(const struct conf_plugin *cp, const char *file,
 		return -1;
 	}
 	if (d->abi_minor > WEFT_PLUGIN_ABI_MINOR) {
-		cause_set(cause, "%s: built for ABI %u.%u, weftd has "
-		    "%u.%u", file, (unsigned)d->abi_major,
-		    (unsigned)d->abi_minor, (unsigned)WEFT_PLUGIN_ABI_MAJOR,
+		cause_set(cause,
+		    "%s: built for ABI %u.%u, weftd has "
+		    "%u.%u",
+		    file, (unsigned)d->abi_major, (unsigned)d->abi_minor,
+		    (unsigned)WEFT_PLUGIN_ABI_MAJOR,
 		    (unsigned)WEFT_PLUGIN_ABI_MINOR);
 		return -1;
 	}
 	/* Only now is it safe to read past the fixed header. */
 	if (d->struct_size < WEFT_PLUGIN_DESC_MIN_SIZE) {
-		cause_set(cause, "%s: descriptor size %u, expected at "
-		    "least %zu", file, (unsigned)d->struct_size,
-		    WEFT_PLUGIN_DESC_MIN_SIZE);
+		cause_set(cause,
+		    "%s: descriptor size %u, expected at "
+		    "least %zu",
+		    file, (unsigned)d->struct_size, WEFT_PLUGIN_DESC_MIN_SIZE);
 		return -1;
 	}
 	if (d->name == NULL) {
-		cause_set(cause, "%s: descriptor has no name, config "
-		    "says '%s'", file, cp->name);
+		cause_set(cause,
+		    "%s: descriptor has no name, config "
+		    "says '%s'",
+		    file, cp->name);
 		return -1;
 	}
 	if (!plugin_name_eq(d->name, cp->name)) {
-		cause_set(cause, "%s: plugin is named '%s', config says "
-		    "'%s'", file, d->name, cp->name);
+		cause_set(cause,
+		    "%s: plugin is named '%s', config says "
+		    "'%s'",
+		    file, d->name, cp->name);
 		return -1;
 	}
 	/* A flag this weftd does not know would change how the handler
 	 * must be called: refuse rather than guess. */
 	if ((d->flags & ~(uint32_t)WEFT_PLUGIN_CALLBACK) != 0) {
-		cause_set(cause, "%s: unsupported descriptor flags 0x%x, "
-		    "weftd supports 0x%x", file, (unsigned)d->flags,
-		    (unsigned)WEFT_PLUGIN_CALLBACK);
+		cause_set(cause,
+		    "%s: unsupported descriptor flags 0x%x, "
+		    "weftd supports 0x%x",
+		    file, (unsigned)d->flags, (unsigned)WEFT_PLUGIN_CALLBACK);
 		return -1;
 	}
 	if (d->client_connected == NULL) {
-		cause_set(cause, "%s: descriptor has no client_connected "
-		    "handler", file);
+		cause_set(cause,
+		    "%s: descriptor has no client_connected "
+		    "handler",
+		    file);
 		return -1;
 	}
 	return 0;
@@ -124,12 +135,12 @@ plugin_check(const struct conf_plugin *cp, const char *file,
  * used next, and the file is loaded from a sealed memfd copy of the bytes
  * read through the fd that was checked.
  */
-#define PLUGIN_SYMLINKS_MAX 40	/* the kernel's limit too */
+#define PLUGIN_SYMLINKS_MAX 40 /* the kernel's limit too */
 #define PLUGIN_COPY_MAX (1L << 30)
 
 struct walk {
-	const char *file;	/* as configured: every message names it */
-	char *where;		/* the directory dirfd is, for messages */
+	const char *file; /* as configured: every message names it */
+	char *where;	  /* the directory dirfd is, for messages */
 	int dirfd;
 };
 
@@ -146,31 +157,36 @@ plugin_st_safe(const struct stat *st, const char *file, const char *what,
 	    (strict || (st->st_mode & S_ISVTX) == 0)) {
 		by = (st->st_mode & S_IWOTH) ? "others" : "its group";
 		if (what == NULL)
-			cause_set(cause, "%s: refusing to load: the file is "
-			    "writable by %s (mode %04o)", file, by,
-			    (unsigned)(st->st_mode & 07777));
+			cause_set(cause,
+			    "%s: refusing to load: the file is "
+			    "writable by %s (mode %04o)",
+			    file, by, (unsigned)(st->st_mode & 07777));
 		else if (strict)
-			cause_set(cause, "%s: refusing to load: its "
-			    "directory %s is writable by %s (mode %04o)", file,
-			    what, by, (unsigned)(st->st_mode & 07777));
+			cause_set(cause,
+			    "%s: refusing to load: its "
+			    "directory %s is writable by %s (mode %04o)",
+			    file, what, by, (unsigned)(st->st_mode & 07777));
 		else
-			cause_set(cause, "%s: refusing to load: directory "
+			cause_set(cause,
+			    "%s: refusing to load: directory "
 			    "%s on its path is writable by %s and not sticky "
-			    "(mode %04o)", file, what, by,
-			    (unsigned)(st->st_mode & 07777));
+			    "(mode %04o)",
+			    file, what, by, (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	if (st->st_uid != 0 && st->st_uid != me) {
 		if (what == NULL)
-			cause_set(cause, "%s: refusing to load: the file is "
+			cause_set(cause,
+			    "%s: refusing to load: the file is "
 			    "owned by uid %u, not root or uid %u (this weftd)",
 			    file, (unsigned)st->st_uid, (unsigned)me);
 		else
-			cause_set(cause, "%s: refusing to load: %s %s%s is "
+			cause_set(cause,
+			    "%s: refusing to load: %s %s%s is "
 			    "owned by uid %u, not root or uid %u (this weftd)",
 			    file, strict ? "its directory" : "directory", what,
-			    strict ? "" : " on its path",
-			    (unsigned)st->st_uid, (unsigned)me);
+			    strict ? "" : " on its path", (unsigned)st->st_uid,
+			    (unsigned)me);
 		return -1;
 	}
 	return 0;
@@ -197,18 +213,17 @@ plugin_walk_to(struct walk *w, int fd, const char *name, char **cause)
 	char *where, *slash;
 
 	if (fd < 0) {
-		cause_set(cause, "%s: %s: %s", w->file, name,
-		    strerror(errno));
+		cause_set(cause, "%s: %s: %s", w->file, name, strerror(errno));
 		return -1;
 	}
 	if (strcmp(name, "/") == 0)
 		where = strdup("/");
 	else if (strcmp(name, "..") == 0 && strcmp(w->where, "/") != 0 &&
 	    (slash = strrchr(w->where, '/')) != NULL) {
-		where = strndup(w->where, slash == w->where ? 1 :
-		    (size_t)(slash - w->where));
+		where = strndup(w->where,
+		    slash == w->where ? 1 : (size_t)(slash - w->where));
 	} else if (asprintf(&where, "%s%s%s", w->where,
-	    strcmp(w->where, "/") == 0 ? "" : "/", name) < 0)
+		       strcmp(w->where, "/") == 0 ? "" : "/", name) < 0)
 		where = NULL;
 	if (where == NULL) {
 		close(fd);
@@ -231,8 +246,8 @@ plugin_walk_to(struct walk *w, int fd, const char *name, char **cause)
  * not (errno as the failed open left it), -1 with *cause set.
  */
 static int
-plugin_symlink(struct walk *w, const char *name, char **rest,
-    const char *left, int *nlinks, char **cause)
+plugin_symlink(struct walk *w, const char *name, char **rest, const char *left,
+    int *nlinks, char **cause)
 {
 	struct stat st, dst;
 	char target[PATH_MAX], *next;
@@ -263,7 +278,8 @@ plugin_symlink(struct walk *w, const char *name, char **rest,
 	 * link someone else made could point anywhere. */
 	if ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 && st.st_uid != 0 &&
 	    st.st_uid != geteuid()) {
-		cause_set(cause, "%s: refusing to load: symlink %s%s%s in "
+		cause_set(cause,
+		    "%s: refusing to load: symlink %s%s%s in "
 		    "a directory others can write is owned by uid %u",
 		    w->file, w->where, strcmp(w->where, "/") == 0 ? "" : "/",
 		    name, (unsigned)st.st_uid);
@@ -291,15 +307,15 @@ plugin_openat(struct walk *w, const char *name, int last, char **cause)
 		 * the way applies here. */
 		if (plugin_dir_safe(w, 0, cause) != 0)
 			return -2;
-		return openat(w->dirfd, name, O_PATH | O_NOFOLLOW |
-		    O_DIRECTORY | O_CLOEXEC);
+		return openat(w->dirfd, name,
+		    O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
 	}
 	/* The directory the name is in, as strict as the file: whoever
 	 * writes it replaces the file. */
 	if (plugin_dir_safe(w, 1, cause) != 0)
 		return -2;
-	return openat(w->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC);
+	return openat(w->dirfd, name,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 }
 
 /* The file fd is: regular, owned and moded as plugin_st_safe wants.  0, or
@@ -332,15 +348,14 @@ plugin_open(const char *file, char **cause)
 	char *rest, *name, *left;
 	int fd = -1, nlinks = 0, last, rc;
 
-	if ((rest = strdup(file)) == NULL || (w.where = strdup(
-	    file[0] == '/' ? "/" : ".")) == NULL) {
+	if ((rest = strdup(file)) == NULL ||
+	    (w.where = strdup(file[0] == '/' ? "/" : ".")) == NULL) {
 		free(rest);
 		cause_set(cause, "%s: %s", file, strerror(ENOMEM));
 		return -1;
 	}
 	if ((w.dirfd = open(w.where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		cause_set(cause, "%s: %s: %s", file, w.where,
-		    strerror(errno));
+		cause_set(cause, "%s: %s: %s", file, w.where, strerror(errno));
 		goto out;
 	}
 	name = rest;
@@ -373,9 +388,11 @@ plugin_open(const char *file, char **cause)
 				goto out;
 			if (rc == 1) {
 				name = rest;
-				if (*rest == '/' && plugin_walk_to(&w,
-				    open("/", O_PATH | O_DIRECTORY |
-				    O_CLOEXEC), "/", cause) != 0)
+				if (*rest == '/' &&
+				    plugin_walk_to(&w,
+					open("/",
+					    O_PATH | O_DIRECTORY | O_CLOEXEC),
+					"/", cause) != 0)
 					goto out;
 				continue;
 			}
@@ -433,11 +450,10 @@ plugin_copy(const char *file, int fd, char **cause)
 	snprintf(name, sizeof(name), "weftd-plugin:%s",
 	    base != NULL ? base + 1 : file);
 	mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-	if (mfd < 0 && errno == EINVAL)	/* a kernel before MFD_EXEC */
+	if (mfd < 0 && errno == EINVAL) /* a kernel before MFD_EXEC */
 		mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0) {
-		cause_set(cause, "%s: memfd_create: %s", file,
-		    strerror(errno));
+		cause_set(cause, "%s: memfd_create: %s", file, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -457,8 +473,9 @@ plugin_copy(const char *file, int fd, char **cause)
 			goto fail;
 		}
 	}
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+	if (fcntl(mfd, F_ADD_SEALS,
+		F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+	    0) {
 		cause_set(cause, "%s: sealing the copy: %s", file,
 		    strerror(errno));
 		goto fail;
@@ -491,8 +508,8 @@ plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 	int nfd;
 
 	for (;;) {
-		snprintf(path, sizeof(path), "/proc/%ld/fd/%d",
-		    (long)getpid(), mfd);
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)getpid(),
+		    mfd);
 		if ((old = dlopen(path, RTLD_LAZY | RTLD_NOLOAD)) == NULL)
 			break;
 		dlclose(old);
@@ -506,8 +523,10 @@ plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 	/* A /proc of another PID namespace would name another process. */
 	if (fstat(mfd, &st) != 0 || stat(path, &named) != 0 ||
 	    st.st_dev != named.st_dev || st.st_ino != named.st_ino) {
-		cause_set(cause, "%s: cannot load the checked copy as %s "
-		    "(is this process's /proc mounted?)", file, path);
+		cause_set(cause,
+		    "%s: cannot load the checked copy as %s "
+		    "(is this process's /proc mounted?)",
+		    file, path);
 		goto fail;
 	}
 	/* RTLD_NOW: an unresolved symbol fails here, in `weftd -t`, and not
@@ -560,8 +579,8 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 		return -1;
 	d = dlsym(dl, WEFT_PLUGIN_SYMBOL);
 	if (d == NULL) {
-		cause_set(cause, "%s: no %s symbol (not a weft plugin?)",
-		    file, WEFT_PLUGIN_SYMBOL);
+		cause_set(cause, "%s: no %s symbol (not a weft plugin?)", file,
+		    WEFT_PLUGIN_SYMBOL);
 		goto fail;
 	}
 	if (plugin_check(cp, file, d, cause) != 0)
@@ -605,14 +624,17 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 		rc = weft_plugin_ctx_add(ctx, s->key, s->value, s->type,
 		    s->line);
 		if (rc == -EEXIST) {
-			cause_set(cause, "%s:%d: plugin %s: setting '%s' "
-			    "given twice", conffile, s->line, cp->name,
-			    s->key);
+			cause_set(cause,
+			    "%s:%d: plugin %s: setting '%s' "
+			    "given twice",
+			    conffile, s->line, cp->name, s->key);
 			goto fail;
 		}
 		if (rc == -EINVAL) {
-			cause_set(cause, "%s:%d: plugin %s: setting '%s' "
-			    "has a bad type %d", conffile, s->line, cp->name,
+			cause_set(cause,
+			    "%s:%d: plugin %s: setting '%s' "
+			    "has a bad type %d",
+			    conffile, s->line, cp->name,
 			    s->key != NULL ? s->key : "?", s->type);
 			goto fail;
 		}
@@ -630,8 +652,8 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	}
 	if (rc < 0 && n == 0) {
 		/* init failed without a word: say at least that much. */
-		cause_set(cause, "%s:%d: plugin %s: init failed (%s)",
-		    conffile, cp->line, cp->name, weft_strerror(rc));
+		cause_set(cause, "%s:%d: plugin %s: init failed (%s)", conffile,
+		    cp->line, cp->name, weft_strerror(rc));
 		goto fail;
 	}
 	if (n > 0) {
@@ -650,8 +672,8 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	p->p_inited = 1;
 	return 0;
 nomem:
-	cause_set(cause, "%s:%d: plugin %s: %s", conffile, cp->line,
-	    cp->name, strerror(ENOMEM));
+	cause_set(cause, "%s:%d: plugin %s: %s", conffile, cp->line, cp->name,
+	    strerror(ENOMEM));
 fail:
 	weft_plugin_ctx_free(&ctx);
 	return -1;

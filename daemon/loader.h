@@ -13,7 +13,7 @@
 struct plugin {
 	const struct conf_plugin *p_conf;
 	void *p_dl;
-	int p_fd;		/* the sealed copy p_dl was loaded from */
+	int p_fd; /* the sealed copy p_dl was loaded from */
 	const struct weft_plugin_desc *p_desc;
 	weft_plugin_ctx_t *p_ctx;
 	void *p_state;

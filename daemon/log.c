@@ -28,7 +28,7 @@
 #include "safepath.h"
 
 static char role[32] = "weftd";
-static char *logfile;	/* --log-file, reopened on SIGUSR1 */
+static char *logfile;	    /* --log-file, reopened on SIGUSR1 */
 static uid_t log_owner = 0; /* besides root and us: the service user */
 static int level = WEFT_LOG_INFO;
 static int journal = -1; /* unknown until the first line */
@@ -56,7 +56,7 @@ static int journal = -1; /* unknown until the first line */
 #define RL_TEXT 120
 
 struct rl_slot {
-	uint32_t hash;	     /* 0: free */
+	uint32_t hash; /* 0: free */
 	int lvl;
 	unsigned count;	     /* lines seen in this window */
 	unsigned suppressed; /* of them, dropped */
@@ -117,8 +117,8 @@ log_prefix(int lvl, char *buf, size_t size)
 		journal = stderr_is_journal();
 	if (journal)
 		return snprintf(buf, size, "<%d>%s: ", lvl, role);
-	return snprintf(buf, size, "weftd[%ld]: %s: %s: ", (long)getpid(),
-	    role, level_name(lvl));
+	return snprintf(buf, size, "weftd[%ld]: %s: %s: ", (long)getpid(), role,
+	    level_name(lvl));
 }
 
 static uint64_t
@@ -157,7 +157,8 @@ rl_report(struct rl_slot *sl)
 			pfx[0] = '\0';
 		k = snprintf(line, sizeof(line) - 1,
 		    "%ssuppressed %u similar messages (more than %u in %llu "
-		    "ms): %s", pfx, sl->suppressed, rl_burst,
+		    "ms): %s",
+		    pfx, sl->suppressed, rl_burst,
 		    (unsigned long long)rl_window, sl->text);
 		if (k > 0) {
 			if ((size_t)k > sizeof(line) - 2)
@@ -207,7 +208,7 @@ rl_admit(int lvl, const char *p, size_t n)
 	h = rl_hash(lvl, p, n);
 	sl = &rl[h % RL_SLOTS];
 	if (sl->hash != h || now - sl->start >= rl_window) {
-		rl_report(sl);	/* another key's, or the last window's */
+		rl_report(sl); /* another key's, or the last window's */
 		sl->hash = h;
 		sl->lvl = lvl;
 		sl->start = now;
@@ -255,12 +256,14 @@ vlog(int lvl, int limited, const char *errstr, const char *fmt, va_list ap)
 	text = n;
 	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (k > 0)
-		n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+		n += (size_t)k < sizeof(line) - n ? (size_t)k
+						  : sizeof(line) - n - 1;
 	if (errstr != NULL && n < sizeof(line) - 1) {
 		k = snprintf(line + n, sizeof(line) - n, ": %s", errstr);
 		if (k > 0)
-			n += (size_t)k < sizeof(line) - n ? (size_t)k
-							  : sizeof(line) - n - 1;
+			n += (size_t)k < sizeof(line) - n
+			    ? (size_t)k
+			    : sizeof(line) - n - 1;
 	}
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
@@ -341,13 +344,16 @@ log_open(const char *path)
 		free(cause);
 		return -1;
 	}
-	fd = openat(dirfd, base, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0640);
+	fd = openat(dirfd, base,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+		O_NONBLOCK,
+	    0640);
 	close(dirfd);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			log_warnx("log file %s: is a symbolic link, refusing "
-				  "to follow it", path);
+				  "to follow it",
+			    path);
 		else
 			log_warn("cannot open log file %s", path);
 		return -1;
@@ -359,14 +365,16 @@ log_open(const char *path)
 	}
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		log_warnx("log file %s: not a regular file with a single link, "
-			  "refusing it", path);
+			  "refusing it",
+		    path);
 		close(fd);
 		return -1;
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid() &&
 	    st.st_uid != log_owner) {
 		log_warnx("log file %s: owned by uid %ld, not by root or the "
-			  "service user, refusing it", path, (long)st.st_uid);
+			  "service user, refusing it",
+		    path, (long)st.st_uid);
 		close(fd);
 		return -1;
 	}

@@ -25,9 +25,9 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
-#define HEALTHY_MS 60000     /* up this long: the slot's backoff resets */
-#define BOOT_FAILURES_MAX 5  /* consecutive failed boots of a slot */
-#define KILL_GRACE_MS 5000   /* SIGABRT -> SIGKILL */
+#define HEALTHY_MS 60000    /* up this long: the slot's backoff resets */
+#define BOOT_FAILURES_MAX 5 /* consecutive failed boots of a slot */
+#define KILL_GRACE_MS 5000  /* SIGABRT -> SIGKILL */
 
 void
 procs_init(struct procs *pt, struct listeners *L)
@@ -188,7 +188,6 @@ hb_isolate(struct worker_stats *stats, int own)
 		munmap(base + hi, size - hi);
 }
 
-
 static void
 describe_exit(int status, char *buf, size_t size)
 {
@@ -205,12 +204,11 @@ describe_exit(int status, char *buf, size_t size)
 		snprintf(buf, size, "ended with status 0x%x", status);
 }
 
-
 /* ---- Workers ------------------------------------------------------------ */
 
 /* In the child: become the worker of g's slot, entry i. */
-static void spawn_child(struct procs *, struct gen *, int, int, int *,
-    int *, int, pid_t) __attribute__((noreturn));
+static void spawn_child(struct procs *, struct gen *, int, int, int *, int *,
+    int, pid_t) __attribute__((noreturn));
 
 static void
 spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
@@ -272,7 +270,8 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 		 * reload waiting for a worker that is never started. */
 		if (g->slots[slot].respawn_at == 0)
 			log_warnx("too many worker processes (%d): worker %d "
-				  "waits for one to end", MAX_PROCS, slot);
+				  "waits for one to end",
+			    MAX_PROCS, slot);
 		g->slots[slot].respawn_at = weftd_now_ms() + BACKOFF_MIN_MS;
 		return;
 	}
@@ -310,8 +309,8 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 	p->pipe = pfd[0];
 	p->started = weftd_now_ms();
 	g->slots[slot].respawn_at = 0;
-	log_debug("worker %d (pid %ld, generation %d) started", slot,
-	    (long)pid, g->id);
+	log_debug("worker %d (pid %ld, generation %d) started", slot, (long)pid,
+	    g->id);
 }
 
 pid_t
@@ -354,8 +353,7 @@ slot_backoff(struct slot *s, int ready, uint64_t up)
 		s->backoff_ms = BACKOFF_MIN_MS / 2; /* next: 100 ms */
 		return 0;
 	}
-	s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_MIN_MS
-					   : s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_MIN_MS : s->backoff_ms * 2;
 	if (s->backoff_ms > BACKOFF_MAX_MS)
 		s->backoff_ms = BACKOFF_MAX_MS;
 	return s->backoff_ms;
@@ -396,8 +394,10 @@ procs_reaped(struct procs *pt, struct proc *p, int status, int respawn,
 	if (!ready && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == WORKER_EXIT_BOOT &&
 	    ++s->boot_failures >= BOOT_FAILURES_MAX) {
-		snprintf(why, size, "worker %d failed to boot %d times in a "
-		    "row", slot, s->boot_failures);
+		snprintf(why, size,
+		    "worker %d failed to boot %d times in a "
+		    "row",
+		    slot, s->boot_failures);
 		return PROC_EXIT_GIVE_UP;
 	}
 	/* With no delay this is simply due now (now is never 0, which
@@ -437,7 +437,8 @@ procs_resize(struct procs *pt, struct gen *g, int delta)
 			log_warnx("SIGTTIN refused, still %d worker(s): cannot "
 				  "bind %s%s%s%s",
 			    g->nslots, cause != NULL ? cause : "?",
-			    run_as[0] != '\0' ? " (the supervisor runs as " : "",
+			    run_as[0] != '\0' ? " (the supervisor runs as "
+					      : "",
 			    run_as,
 			    run_as[0] != '\0' ? " since it dropped privileges; "
 						"raise workers and restart)"
@@ -478,8 +479,7 @@ procs_count(const struct procs *pt, const struct gen *g, int *ready)
 }
 
 void
-procs_respawn_due(struct procs *pt, struct gen *g, uint64_t now,
-    uint64_t *next)
+procs_respawn_due(struct procs *pt, struct gen *g, uint64_t now, uint64_t *next)
 {
 	uint64_t at;
 	int i;
@@ -507,8 +507,9 @@ procs_check_heartbeats(struct procs *pt, uint64_t now)
 			continue;
 		if (p->abort_at != 0) {
 			if (now - p->abort_at >= KILL_GRACE_MS) {
-				log_warnx("worker %d (pid %ld) ignored SIGABRT: "
-					  "SIGKILL",
+				log_warnx(
+				    "worker %d (pid %ld) ignored SIGABRT: "
+				    "SIGKILL",
 				    p->slot, (long)p->pid);
 				kill(p->pid, SIGKILL);
 				p->abort_at = now; /* once per grace */
@@ -576,8 +577,8 @@ procs_pollfds(const struct procs *pt, struct pollfd *pfds, int *idx)
 }
 
 void
-procs_read_reports(struct procs *pt, const struct pollfd *pfds,
-    const int *idx, int n)
+procs_read_reports(struct procs *pt, const struct pollfd *pfds, const int *idx,
+    int n)
 {
 	struct proc *p;
 	char buf[64];
@@ -633,7 +634,8 @@ procs_print(const struct procs *pt, FILE *fp, uint64_t now)
 		if (p->pid <= 0)
 			continue;
 		fprintf(fp, "%-6d %-8ld %-4d %-8llu", p->slot, (long)p->pid,
-		    p->gen->id, (unsigned long long)((now - p->started) / 1000));
+		    p->gen->id,
+		    (unsigned long long)((now - p->started) / 1000));
 		stats_print_columns(fp, &pt->stats[i],
 		    &p->gen->slots[p->slot].st);
 		fprintf(fp, "%s\n", p->ready ? "" : " (starting)");

@@ -22,9 +22,9 @@
 /* A worker slot of a generation: what outlives its processes. */
 struct slot {
 	int backoff_ms;
-	int boot_failures;	/* in a row */
-	uint64_t respawn_at;	/* 0 = nothing scheduled */
-	struct slot_stats st;	/* for `weftd -s status` */
+	int boot_failures;    /* in a row */
+	uint64_t respawn_at;  /* 0 = nothing scheduled */
+	struct slot_stats st; /* for `weftd -s status` */
 };
 
 /* A generation: one config, its listeners and its worker slots. */
@@ -33,35 +33,35 @@ struct gen {
 	struct conf *conf;
 	struct lset ls;
 	int nslots;
-	int draining;		/* asked to stop: never respawned */
-	int on_trial;		/* a reload's: a worker that dies before it
+	int draining;	    /* asked to stop: never respawned */
+	int on_trial;	    /* a reload's: a worker that dies before it
 				 * is ready fails the whole generation */
-	struct slot *slots;	/* MAX_WORKERS of them */
-	struct gen *older;	/* the next draining generation */
+	struct slot *slots; /* MAX_WORKERS of them */
+	struct gen *older;  /* the next draining generation */
 };
 
 struct proc {
-	pid_t pid;		/* 0: a free entry */
+	pid_t pid; /* 0: a free entry */
 	struct gen *gen;
 	int slot;
-	int pipe;		/* read end of the report pipe, -1 closed */
+	int pipe; /* read end of the report pipe, -1 closed */
 	int ready;
-	int stopping;		/* we sent TERM/KILL: its exit is expected */
+	int stopping; /* we sent TERM/KILL: its exit is expected */
 	uint64_t started;
-	uint64_t abort_at;	/* SIGABRT sent (heartbeat), 0 = no */
+	uint64_t abort_at; /* SIGABRT sent (heartbeat), 0 = no */
 };
 
 struct procs {
 	struct proc v[MAX_PROCS];
 	struct worker_stats *stats; /* shared with the workers, like v */
-	struct listeners *L;	/* the sockets a slot's worker gets */
+	struct listeners *L;	    /* the sockets a slot's worker gets */
 };
 
 /* What the reaping of a worker asks of the supervisor. */
 enum proc_exit {
-	PROC_EXIT_OK,		/* nothing more (respawn scheduled, or not) */
-	PROC_EXIT_GEN_FAILED,	/* an on_trial generation failed */
-	PROC_EXIT_GIVE_UP,	/* a slot keeps failing to boot: stop */
+	PROC_EXIT_OK,	      /* nothing more (respawn scheduled, or not) */
+	PROC_EXIT_GEN_FAILED, /* an on_trial generation failed */
+	PROC_EXIT_GIVE_UP,    /* a slot keeps failing to boot: stop */
 };
 
 /* Map the shared stats. */

@@ -83,8 +83,7 @@ gens_reloading(const struct gens *G)
 	return G->next != NULL || G->probe != 0;
 }
 
-static enum reload_state
-failed(char *msg, size_t size, const char *fmt, ...)
+static enum reload_state failed(char *msg, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The reload failed: msg says why. */
@@ -135,8 +134,7 @@ reload_start(struct gens *G, char *msg, size_t size)
 }
 
 enum reload_state
-reload_probed(struct gens *G, int status, int stopping, char *msg,
-    size_t size)
+reload_probed(struct gens *G, int status, int stopping, char *msg, size_t size)
 {
 	struct conf *c = G->probe_conf;
 	struct gen *g;

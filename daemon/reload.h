@@ -19,23 +19,23 @@
 
 struct gens {
 	const char *conffile;
-	struct gen *cur;	/* serving, or being replaced */
-	struct gen *next;	/* reload in progress */
-	struct gen *old;	/* draining generations, by gen->older */
-	int ids;		/* the last generation's id */
-	pid_t probe;		/* reload probe child, 0 = none */
+	struct gen *cur;  /* serving, or being replaced */
+	struct gen *next; /* reload in progress */
+	struct gen *old;  /* draining generations, by gen->older */
+	int ids;	  /* the last generation's id */
+	pid_t probe;	  /* reload probe child, 0 = none */
 	struct conf *probe_conf;
-	int again;		/* asked again meanwhile: reload once more */
+	int again; /* asked again meanwhile: reload once more */
 	struct procs *pt;
 	struct listeners *L;
 };
 
 /* Where a reload is at, after each of its steps. */
 enum reload_state {
-	RELOAD_QUEUED,		/* one is running: it runs again after */
-	RELOAD_RUNNING,		/* wait for the probe, then the workers */
-	RELOAD_FAILED,		/* msg says why; the current one serves */
-	RELOAD_DONE,		/* msg: the new generation serves */
+	RELOAD_QUEUED,	/* one is running: it runs again after */
+	RELOAD_RUNNING, /* wait for the probe, then the workers */
+	RELOAD_FAILED,	/* msg says why; the current one serves */
+	RELOAD_DONE,	/* msg: the new generation serves */
 };
 
 void gens_init(struct gens *G, struct procs *pt, struct listeners *L,

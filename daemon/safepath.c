@@ -32,16 +32,19 @@ dir_safe(int dirfd, const char *path, const char *where, uid_t also,
 	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
 	    (st.st_mode & S_ISVTX) == 0) {
-		cause_set(cause, "%s: directory %s is writable by %s and not "
-		    "sticky (mode %04o), refusing it", path, where,
+		cause_set(cause,
+		    "%s: directory %s is writable by %s and not "
+		    "sticky (mode %04o), refusing it",
+		    path, where,
 		    (st.st_mode & S_IWOTH) ? "others" : "its group",
 		    (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != also) {
-		cause_set(cause, "%s: directory %s is owned by uid %u, not by "
-		    "root or the service user, refusing it", path, where,
-		    (unsigned)st.st_uid);
+		cause_set(cause,
+		    "%s: directory %s is owned by uid %u, not by "
+		    "root or the service user, refusing it",
+		    path, where, (unsigned)st.st_uid);
 		return -1;
 	}
 	return 0;
@@ -78,15 +81,15 @@ step(int dirfd, const char *path, const char *where, const char *name,
 	struct stat st;
 	int fd;
 
-	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode))
-		cause_set(cause, "%s: %s%s%s is a symbolic link, refusing to "
-		    "follow it", path, where, strcmp(where, "/") == 0 ? "" :
-		    "/", name);
+		cause_set(cause,
+		    "%s: %s%s%s is a symbolic link, refusing to "
+		    "follow it",
+		    path, where, strcmp(where, "/") == 0 ? "" : "/", name);
 	else
 		cause_set(cause, "%s: %s%s%s: %s", path, where,
 		    strcmp(where, "/") == 0 ? "" : "/", name, strerror(errno));
@@ -94,8 +97,7 @@ step(int dirfd, const char *path, const char *where, const char *name,
 }
 
 int
-safepath_parent(const char *path, uid_t also, const char **base,
-    char **cause)
+safepath_parent(const char *path, uid_t also, const char **base, char **cause)
 {
 	char *abs, *name, *next, *where;
 	size_t wlen;
@@ -114,11 +116,11 @@ safepath_parent(const char *path, uid_t also, const char **base,
 		cause_set(cause, "%s: /: %s", path, strerror(errno));
 		goto fail;
 	}
-	for (name = abs; ; name = next) {
+	for (name = abs;; name = next) {
 		while (*name == '/')
 			name++;
 		if ((next = strchr(name, '/')) == NULL)
-			break;	/* name is the file's */
+			break; /* name is the file's */
 		*next++ = '\0';
 		if (dir_safe(dirfd, path, where, also, cause) != 0)
 			goto fail;

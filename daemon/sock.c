@@ -55,8 +55,7 @@ clear_stale(const char *path, char **cause)
 	/* Never remove what is not a socket: a file or a symlink put there
 	 * is somebody else's. */
 	if (!S_ISSOCK(st.st_mode)) {
-		cause_set(cause, "%s: exists and is not a socket",
-		    path);
+		cause_set(cause, "%s: exists and is not a socket", path);
 		return -1;
 	}
 	if (sock_unix_addr(path, &sun) != 0) {
@@ -75,23 +74,30 @@ clear_stale(const char *path, char **cause)
 	if (rc == 0 || error == EAGAIN) {
 		char who[64] = "";
 
-		if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr,
-		    &crlen) == 0 && cr.pid > 0)
+		if (rc == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
+		    cr.pid > 0)
 			snprintf(who, sizeof(who), " (pid %ld)", (long)cr.pid);
 		close(fd);
-		cause_set(cause, "%s: in use: a running process%s listens "
-		    "on it (another weftd?); not replacing it", path, who);
+		cause_set(cause,
+		    "%s: in use: a running process%s listens "
+		    "on it (another weftd?); not replacing it",
+		    path, who);
 		return -2;
 	}
 	close(fd);
 	if (error != ECONNREFUSED) {
-		cause_set(cause, "%s: cannot tell whether it is in use: "
-		    "%s", path, strerror(error));
+		cause_set(cause,
+		    "%s: cannot tell whether it is in use: "
+		    "%s",
+		    path, strerror(error));
 		return -1;
 	}
 	if (unlink(path) != 0 && errno != ENOENT) {
-		cause_set(cause, "%s: cannot remove the stale "
-		    "socket: %s", path, strerror(errno));
+		cause_set(cause,
+		    "%s: cannot remove the stale "
+		    "socket: %s",
+		    path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -122,8 +128,8 @@ owner_text(const struct conf_listener *l, uid_t uid, gid_t gid, char *buf,
  * following a symlink, and only a socket is changed, through that fd.
  */
 int
-sock_unix_attrs(const struct conf_listener *l, int mode, uid_t uid,
-    gid_t gid, const char *run_as, char **cause)
+sock_unix_attrs(const struct conf_listener *l, int mode, uid_t uid, gid_t gid,
+    const char *run_as, char **cause)
 {
 	char what[600], hint[640] = "", proc[64];
 	struct stat st;
@@ -136,8 +142,10 @@ sock_unix_attrs(const struct conf_listener *l, int mode, uid_t uid,
 	}
 	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		close(fd);
-		cause_set(cause, "%s: is no longer a socket (replaced by "
-		    "someone else?): not changing its mode or owner", l->path);
+		cause_set(cause,
+		    "%s: is no longer a socket (replaced by "
+		    "someone else?): not changing its mode or owner",
+		    l->path);
 		return -1;
 	}
 	/* fchmod() fails on an O_PATH fd and fchmodat() has no
@@ -161,11 +169,13 @@ sock_unix_attrs(const struct conf_listener *l, int mode, uid_t uid,
 	return 0;
 fail:
 	if (error == EPERM && run_as[0] != '\0')
-		snprintf(hint, sizeof(hint), " (the supervisor runs as %s since "
+		snprintf(hint, sizeof(hint),
+		    " (the supervisor runs as %s since "
 		    "it dropped privileges; restart weftd to apply this)",
 		    run_as);
 	else if (error == EPERM && geteuid() != 0)
-		snprintf(hint, sizeof(hint), " (weftd runs neither as root nor "
+		snprintf(hint, sizeof(hint),
+		    " (weftd runs neither as root nor "
 		    "with CAP_CHOWN)");
 	cause_set(cause, "%s: cannot set %s: %s%s", l->path, what,
 	    strerror(error), hint);
@@ -232,10 +242,11 @@ sock_listen(const struct conf_listener *l, const struct sock_how *how,
 		return rc;
 	if (!un && tcp_addr(l, how, &res, cause) != 0)
 		return -1;
-	fd = socket(un ? AF_UNIX : res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    (how->nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0 || (!un && tcp_options(fd, res->ai_family,
-	    l->reuse_port) != 0))
+	fd = socket(un ? AF_UNIX : res->ai_family,
+	    SOCK_STREAM | SOCK_CLOEXEC | (how->nonblock ? SOCK_NONBLOCK : 0),
+	    0);
+	if (fd < 0 ||
+	    (!un && tcp_options(fd, res->ai_family, l->reuse_port) != 0))
 		goto fail;
 	/* bind() creates the file 0777 & ~umask: the mode is right from
 	 * the start, with no chmod by path someone could redirect between

@@ -14,9 +14,9 @@
 
 /* How sock_listen() listens, besides what the listener says. */
 struct sock_how {
-	const char *what;	/* before the address in messages, or "" */
-	int nonblock;		/* SOCK_NONBLOCK */
-	const char *run_as;	/* "user:group" privileges were dropped to,
+	const char *what;   /* before the address in messages, or "" */
+	int nonblock;	    /* SOCK_NONBLOCK */
+	const char *run_as; /* "user:group" privileges were dropped to,
 				 * "" if they were not: named when a change
 				 * of owner is refused */
 };

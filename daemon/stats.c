@@ -36,11 +36,10 @@ void
 stats_print_columns(FILE *fp, const struct worker_stats *ws,
     const struct slot_stats *ss)
 {
-#define X(name, src, get, width, total)					\
-	STATS_IF_##src(fprintf(fp, " %-*llu", width,			\
-	    (unsigned long long)ws->name);)				\
-	STATS_IF_NOT_##src(fprintf(fp, " %-*llu", width,		\
-	    (unsigned long long)ss->name);)
+#define X(name, src, get, width, total)                                        \
+	STATS_IF_##src(fprintf(fp, " %-*llu", width,                           \
+	    (unsigned long long)ws->name);) STATS_IF_NOT_##src(fprintf(fp,     \
+	    " %-*llu", width, (unsigned long long)ss->name);)
 	WEFTD_STATS(X)
 #undef X
 }
@@ -51,11 +50,10 @@ stats_format_totals(char *buf, size_t size, const struct stats_sum *sum)
 	size_t n;
 	const char *label;
 
-#define X(name, src, get, width, total)					\
-	STATS_IF_##src(							\
-	if ((label = total) != NULL && (n = strlen(buf)) < size)	\
-		snprintf(buf + n, size - n, ", %llu %s",		\
-		    (unsigned long long)sum->name, label);)
+#define X(name, src, get, width, total)                                        \
+	STATS_IF_##src(if ((label = total) != NULL &&                          \
+	    (n = strlen(buf)) < size) snprintf(buf + n, size - n, ", %llu %s", \
+	    (unsigned long long)sum->name, label);)
 	WEFTD_STATS(X)
 #undef X
 }

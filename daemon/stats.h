@@ -23,10 +23,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define WEFTD_STATS(X)							\
-	X(accepted, WORKER, accepted, 10, NULL)				\
-	X(active, WORKER, active, 8, "connection(s)")			\
-	X(restarts, SLOT, none, 8, NULL)				\
+#define WEFTD_STATS(X)                                                         \
+	X(accepted, WORKER, accepted, 10, NULL)                                \
+	X(active, WORKER, active, 8, "connection(s)")                          \
+	X(restarts, SLOT, none, 8, NULL)                                       \
 	X(emfile_pauses, WORKER, emfile_pauses, 0, NULL)
 
 /* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;
@@ -46,8 +46,7 @@
  */
 struct __attribute__((aligned(4096))) worker_stats {
 	volatile uint64_t heartbeat; /* CLOCK_MONOTONIC ms; 0 = not watched */
-#define X(name, src, get, width, total) \
-	STATS_IF_##src(volatile uint64_t name;)
+#define X(name, src, get, width, total) STATS_IF_##src(volatile uint64_t name;)
 	WEFTD_STATS(X)
 #undef X
 };

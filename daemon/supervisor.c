@@ -33,7 +33,7 @@
 #include "util.h"
 #include "worker.h"
 
-#define STOP_GRACE_MS 5000   /* past shutdown_timeout -> SIGKILL */
+#define STOP_GRACE_MS 5000 /* past shutdown_timeout -> SIGKILL */
 
 /* The loop's own state, and each role's, which it passes by pointer. */
 struct sup {
@@ -42,13 +42,13 @@ struct sup {
 	struct gens G;
 	struct ctl_server ctl;
 	int sigpipe[2];
-	int lock_fd;		/* control_lock(), held while we run */
-	int stopping;		/* TERM/INT/QUIT received, or given up */
+	int lock_fd;  /* control_lock(), held while we run */
+	int stopping; /* TERM/INT/QUIT received, or given up */
 	uint64_t stop_deadline;
 	int exit_code;
 	uint64_t started;
 	/* systemd */
-	int ready_sent;		/* READY=1 after start or reload */
+	int ready_sent; /* READY=1 after start or reload */
 	uint64_t watchdog_ms;
 	uint64_t last_watchdog;
 	uint64_t last_status;
@@ -160,8 +160,8 @@ systemd_tick(struct sup *s, uint64_t now)
 	int ready = 0, n;
 
 	n = procs_count(&s->pt, s->G.cur, &ready);
-	if (!s->ready_sent && !gens_reloading(&s->G) &&
-	    n == s->G.cur->nslots && ready == n) {
+	if (!s->ready_sent && !gens_reloading(&s->G) && n == s->G.cur->nslots &&
+	    ready == n) {
 		notify_send("READY=1");
 		s->ready_sent = 1;
 		send_status(s);
@@ -188,9 +188,9 @@ systemd_tick(struct sup *s, uint64_t now)
 
 /* Why the supervisor stops. */
 enum stop_reason {
-	STOP_DRAIN,		/* TERM, INT, `weftd -s stop`: workers finish */
-	STOP_NOW,		/* QUIT: every worker is killed */
-	STOP_GIVE_UP,		/* a slot keeps failing: killed, exit 1 */
+	STOP_DRAIN,   /* TERM, INT, `weftd -s stop`: workers finish */
+	STOP_NOW,     /* QUIT: every worker is killed */
+	STOP_GIVE_UP, /* a slot keeps failing: killed, exit 1 */
 };
 
 /*
@@ -233,8 +233,7 @@ stop(struct sup *s, enum stop_reason why, const char *what)
 		kill(s->G.probe, SIGKILL);
 }
 
-static void __attribute__((noreturn))
-shutdown_done(struct sup *s)
+static void __attribute__((noreturn)) shutdown_done(struct sup *s)
 {
 	gens_free(&s->G);
 	control_close(&s->ctl);
@@ -255,8 +254,10 @@ reap(struct sup *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == s->G.probe) {
-			reload_result(s, reload_probed(&s->G, status,
-			    s->stopping, msg, sizeof(msg)), msg);
+			reload_result(s,
+			    reload_probed(&s->G, status, s->stopping, msg,
+				sizeof(msg)),
+			    msg);
 			continue;
 		}
 		if ((p = procs_find(&s->pt, pid)) == NULL)
@@ -322,8 +323,9 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	}
 	procs_sum(&s->pt, &sum);
 	stats_format_totals(totals, sizeof(totals), &sum);
-	fprintf(fp, "OK weftd %s, pid %ld, up %llus, generation %d, %d "
-		    "worker(s)%s%s\n",
+	fprintf(fp,
+	    "OK weftd %s, pid %ld, up %llus, generation %d, %d "
+	    "worker(s)%s%s\n",
 	    PACKAGE_VERSION, (long)getpid(),
 	    (unsigned long long)((now - s->started) / 1000), s->G.cur->id,
 	    s->G.cur->nslots, totals,
@@ -365,12 +367,13 @@ check_unprivileged(const struct passwd *pw, const char *group, gid_t gid)
 	if (pw != NULL && (pw->pw_uid != getuid() || pw->pw_uid != geteuid()))
 		fatalx("cannot switch to user %s: weftd was started as uid "
 		       "%ld, not as root; start it as %s (systemd: User=) or "
-		       "as root", pw->pw_name, (long)geteuid(), pw->pw_name);
+		       "as root",
+		    pw->pw_name, (long)geteuid(), pw->pw_name);
 	if (gid != getgid() || gid != getegid())
 		fatalx("cannot switch to group %s (gid %ld): weftd was started "
 		       "with gid %ld, not as root; start it with that group "
-		       "(systemd: Group=) or as root", group, (long)gid,
-		    (long)getegid());
+		       "(systemd: Group=) or as root",
+		    group, (long)gid, (long)getegid());
 }
 
 /*
@@ -394,8 +397,8 @@ drop_privileges(struct sup *s, const struct conf *c)
 		fatalx("unknown group %s", c->group);
 	gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
 	if (geteuid() != 0)
-		check_unprivileged(pw, gr != NULL ? gr->gr_name :
-		    pw->pw_name, gid);
+		check_unprivileged(pw, gr != NULL ? gr->gr_name : pw->pw_name,
+		    gid);
 	else if (setgroups(1, &gid) != 0 || setgid(gid) != 0)
 		fatal("cannot drop group privileges");
 	else if (pw != NULL && setuid(pw->pw_uid) != 0)
@@ -484,8 +487,7 @@ ctl_listen(struct sup *s)
 }
 
 static void
-start(struct sup *s, struct conf *c, const char *conffile,
-    const char *ctl_path)
+start(struct sup *s, struct conf *c, const char *conffile, const char *ctl_path)
 {
 	char *cause = NULL;
 	int i;

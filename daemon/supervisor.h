@@ -13,7 +13,7 @@
 /* Run the supervisor for c (read from conffile, which reloads read
  * again), with its control socket at ctl_path (NULL: the default);
  * never returns. */
-void supervisor_main(struct conf *c, const char *conffile,
-    const char *ctl_path) __attribute__((noreturn));
+void supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
+    __attribute__((noreturn));
 
 #endif /* WEFTD_SUPERVISOR_H */

@@ -19,8 +19,7 @@
 
 /* What fatal() would say, without the logger: stderr is the log file or
  * the journal's stream either way. */
-static void __attribute__((noreturn))
-nomem(void)
+static void __attribute__((noreturn)) nomem(void)
 {
 	static const char msg[] = "weftd: out of memory\n";
 

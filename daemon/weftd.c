@@ -55,7 +55,7 @@ usage(FILE *fp)
 /* The command line. */
 struct opts {
 	const char *file;
-	int cflag;		/* -c given */
+	int cflag; /* -c given */
 	int test, dump, workers, level;
 	const char *sigcmd, *ctl, *logpath;
 };
@@ -81,7 +81,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:tw:l:L:s:C:Vh", longopts,
-	    NULL)) != -1) {
+		    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->file = optarg;
@@ -97,16 +97,18 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->workers = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || o->workers < 1 ||
 			    o->workers > 1024) {
-				fprintf(stderr, "weftd: -w: bad worker count "
-						"'%s'\n",
+				fprintf(stderr,
+				    "weftd: -w: bad worker count "
+				    "'%s'\n",
 				    optarg);
 				return 2;
 			}
 			break;
 		case 'l':
 			if ((o->level = config_log_level(optarg)) < 0) {
-				fprintf(stderr, "weftd: -l: unknown level "
-						"'%s'\n",
+				fprintf(stderr,
+				    "weftd: -l: unknown level "
+				    "'%s'\n",
 				    optarg);
 				return 2;
 			}
@@ -167,7 +169,8 @@ signal_cmd(const struct opts *o)
 	uid_t service = (uid_t)-1;
 	int rc;
 
-	if (strcmp(o->sigcmd, "reload") != 0 && strcmp(o->sigcmd, "stop") != 0 &&
+	if (strcmp(o->sigcmd, "reload") != 0 &&
+	    strcmp(o->sigcmd, "stop") != 0 &&
 	    strcmp(o->sigcmd, "status") != 0) {
 		fprintf(stderr, "weftd: -s: reload, stop or status\n");
 		return 2;
@@ -206,8 +209,9 @@ check(const struct opts *o, struct conf *c)
 		log_procinit("check");
 		rc = worker_check_plugins(c) == 0 ? 0 : 1;
 		if (rc == 0)
-			fprintf(stderr, "weftd: %s: configuration and plugins "
-					"OK\n",
+			fprintf(stderr,
+			    "weftd: %s: configuration and plugins "
+			    "OK\n",
 			    o->file);
 	}
 	config_free(c);
@@ -217,8 +221,8 @@ check(const struct opts *o, struct conf *c)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1,
-		NULL, NULL, NULL };
+	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1, NULL,
+		NULL, NULL };
 	struct conf *c = NULL;
 	char *cause = NULL;
 	const char *ctl;

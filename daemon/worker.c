@@ -151,8 +151,7 @@ on_heartbeat(uv_timer_t *t)
 	for (i = 0; i < W.nls; i++) {
 		memset(&ss, 0, sizeof(ss));
 		(void)weft_server_stats(W.ls[i].srv, &ss, sizeof(ss));
-#define X(name, src, field, width, total) \
-	STATS_IF_##src(sum.name += ss.field;)
+#define X(name, src, field, width, total) STATS_IF_##src(sum.name += ss.field;)
 		WEFTD_STATS(X)
 #undef X
 	}

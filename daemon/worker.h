@@ -22,12 +22,12 @@
 /* What a forked worker is given. */
 struct worker_args {
 	const struct conf *conf;
-	int index;		/* slot in its generation, 0-based */
+	int index; /* slot in its generation, 0-based */
 	int generation;
-	const int *fds;		/* one listening fd per conf listener */
-	int report_fd;		/* write end of the report pipe */
-	struct worker_stats *stats;	/* shared with the supervisor */
-	pid_t supervisor;	/* its death stops the worker (SIGTERM) */
+	const int *fds;		    /* one listening fd per conf listener */
+	int report_fd;		    /* write end of the report pipe */
+	struct worker_stats *stats; /* shared with the supervisor */
+	pid_t supervisor;	    /* its death stops the worker (SIGTERM) */
 };
 
 /* Run a worker; never returns. */

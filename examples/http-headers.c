@@ -45,8 +45,7 @@ print_http_headers(void *arg)
 		return 1;
 	}
 	if ((rc = weft_write(w, query, (size_t)n)) != 0) {
-		fprintf(stderr, "http-headers: write: %s\n",
-		    weft_strerror(rc));
+		fprintf(stderr, "http-headers: write: %s\n", weft_strerror(rc));
 		weft_stream_free(w);
 		return 1;
 	}
@@ -61,9 +60,10 @@ print_http_headers(void *arg)
 			break; /* EOF */
 		/* rstrip(): drop the CRLF and any trailing blanks. */
 		len = line.len;
-		while (len > 0 && (line.base[len - 1] == '\n' ||
-		    line.base[len - 1] == '\r' || line.base[len - 1] == ' ' ||
-		    line.base[len - 1] == '\t'))
+		while (len > 0 &&
+		    (line.base[len - 1] == '\n' || line.base[len - 1] == '\r' ||
+			line.base[len - 1] == ' ' ||
+			line.base[len - 1] == '\t'))
 			len--;
 		if (len == 0)
 			break; /* The blank line: end of the headers. */
@@ -130,7 +130,8 @@ main(int argc, char *argv[])
 			rc = -1;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "usage: http-headers http://HOST[:PORT][/PATH]"
+		fprintf(stderr,
+		    "usage: http-headers http://HOST[:PORT][/PATH]"
 		    "\n       http-headers HOST [PORT [PATH]]\n");
 		return 2;
 	}

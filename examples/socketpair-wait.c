@@ -26,8 +26,7 @@ send_abc(void *arg)
 	int wsock = (int)(intptr_t)arg;
 
 	if (send(wsock, "abc", 3, 0) != 3)
-		fprintf(stderr, "socketpair-wait: send: %s\n",
-		    strerror(errno));
+		fprintf(stderr, "socketpair-wait: send: %s\n", strerror(errno));
 }
 
 static int

@@ -211,9 +211,10 @@ serve(void *arg)
 	rc = weft_server_wait_closed(es->srv);
 	weft_deadline_clear();
 	if (rc != 0) {
-		fprintf(stderr, "tcp-echo-server: %zu connections did not "
-		    "close: %s\n", weft_server_connections(es->srv),
-		    weft_strerror(rc));
+		fprintf(stderr,
+		    "tcp-echo-server: %zu connections did not "
+		    "close: %s\n",
+		    weft_server_connections(es->srv), weft_strerror(rc));
 		fflush(stdout);
 		exit(1);
 	}
@@ -224,7 +225,8 @@ serve(void *arg)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcp-echo-server [--lines] [-v] [--host HOST] "
+	fprintf(stderr,
+	    "usage: tcp-echo-server [--lines] [-v] [--host HOST] "
 	    "[--port PORT] [HOST [PORT]]\n");
 	exit(2);
 }

@@ -23,7 +23,7 @@
 struct weft__addrs {
 	socklen_t a_plen; /* 0: not known yet */
 	socklen_t a_llen;
-	char a_data[];	  /* the peer's a_plen bytes, then the local ones */
+	char a_data[]; /* the peer's a_plen bytes, then the local ones */
 };
 
 int
@@ -68,10 +68,10 @@ weft__addr_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)(const void *)sa)
-			->sin_port);
+				 ->sin_port);
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)
-			->sin6_port);
+				 ->sin6_port);
 	return 0;
 }
 
@@ -221,8 +221,7 @@ put_text(char *buf, size_t size, const char *s)
 }
 
 int
-weft_extra_info(const weft_writer_t *w, const char *key, char *buf,
-    size_t size)
+weft_extra_info(const weft_writer_t *w, const char *key, char *buf, size_t size)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -242,10 +241,11 @@ weft_extra_info(const weft_writer_t *w, const char *key, char *buf,
 	if (strcmp(key, "family") == 0) {
 		if ((fd = weft_fileno(w)) < 0)
 			return fd;
-		if ((rc = conn_addr(weft__conn_of_writer(w), 0, &ss, &len)) != 0)
+		if ((rc = conn_addr(weft__conn_of_writer(w), 0, &ss, &len)) !=
+		    0)
 			return rc;
 		return put_text(buf, size,
-		    ss.ss_family == AF_INET	  ? "AF_INET"
+		    ss.ss_family == AF_INET	   ? "AF_INET"
 			: ss.ss_family == AF_INET6 ? "AF_INET6"
 			: ss.ss_family == AF_UNIX  ? "AF_UNIX"
 						   : "AF_UNSPEC");

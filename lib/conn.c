@@ -30,8 +30,7 @@ conn_resume(void *ctx)
 	return 0;
 }
 
-static const weft_transport_ops_t conn_reader_ops = { conn_pause,
-	conn_resume };
+static const weft_transport_ops_t conn_reader_ops = { conn_pause, conn_resume };
 
 size_t
 weft__conn_size(const weft__transport_t *tr)

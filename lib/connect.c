@@ -27,7 +27,7 @@ struct op {
 	int status;
 	int done;
 	int abandoned;
-	int gai;	/* u.gai is the request */
+	int gai; /* u.gai is the request */
 };
 
 /*
@@ -205,8 +205,8 @@ fail:
 }
 
 int
-weft_open_connection(const char *host, int port,
-    const weft_stream_opts_t *opts, weft_reader_t **r, weft_writer_t **w)
+weft_open_connection(const char *host, int port, const weft_stream_opts_t *opts,
+    weft_reader_t **r, weft_writer_t **w)
 {
 	struct addrinfo *res = NULL, *ai;
 	weft__conn_t *c;

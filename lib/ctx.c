@@ -39,8 +39,8 @@ weft__ctx_make(char *lo, size_t size, weft__ctx_fn fn, void *arg)
 
 	memset(sp, 0, 176);
 	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
-	sp[0] = (uint64_t)(uintptr_t)fn;  /* x19 */
-	sp[1] = (uint64_t)(uintptr_t)arg; /* x20 */
+	sp[0] = (uint64_t)(uintptr_t)fn;		    /* x19 */
+	sp[1] = (uint64_t)(uintptr_t)arg;		    /* x20 */
 	sp[11] = (uint64_t)(uintptr_t)weft__ctx_trampoline; /* x30 */
 	sp[20] = fpcr;
 	return sp;

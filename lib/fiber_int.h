@@ -41,34 +41,34 @@ enum fiber_state {
 struct carve {
 	char *c_map;
 	size_t c_map_size;
-	size_t c_size;		/* the object's size */
-	unsigned c_refs;	/* the object, and the fiber once spawned */
+	size_t c_size;	 /* the object's size */
+	unsigned c_refs; /* the object, and the fiber once spawned */
 } __attribute__((aligned(16)));
 
 struct weft_fiber {
-	void *f_sp;		/* saved context (stack pointer or ucontext) */
-	char *f_map;		/* mapping: guard page, then the stack */
+	void *f_sp;  /* saved context (stack pointer or ucontext) */
+	char *f_map; /* mapping: guard page, then the stack */
 	size_t f_map_size;
 	weft_fiber_fn f_fn;
 	void *f_arg;
 	const char *f_name;
-	weft_fiber_t *f_next;	/* run queue, or the free list */
-	weft_fiber_t *f_wprev;	/* wait queue links */
+	weft_fiber_t *f_next;  /* run queue, or the free list */
+	weft_fiber_t *f_wprev; /* wait queue links */
 	weft_fiber_t *f_wnext;
-	weft__wq_t *f_wq;	/* the queue it is parked on */
-	uv_timer_t *f_timer;	/* deadline / sleep timer, lazily taken */
-	uint64_t f_deadline;	/* loop time in ms; 0 = none */
-	uint64_t f_wake_at;	/* sleep end; 0 = none */
-	uint64_t f_timer_at;	/* when f_timer fires; 0 = not armed */
+	weft__wq_t *f_wq;    /* the queue it is parked on */
+	uv_timer_t *f_timer; /* deadline / sleep timer, lazily taken */
+	uint64_t f_deadline; /* loop time in ms; 0 = none */
+	uint64_t f_wake_at;  /* sleep end; 0 = none */
+	uint64_t f_timer_at; /* when f_timer fires; 0 = not armed */
 	weft_fiber_t *f_joiner;
-	int f_wake;		/* result handed to the parked call */
+	int f_wake; /* result handed to the parked call */
 	uint8_t f_state;
-	uint8_t f_cancel;	/* cancel requested while not parked */
+	uint8_t f_cancel; /* cancel requested while not parked */
 	uint8_t f_joinable;
-	uint8_t f_ran;		/* has run at least once */
-	uint8_t f_shared;	/* runs on the shared stack (copy-stack) */
-	struct carve *f_carve;	/* its stack is shared with a carved object */
-	char *f_save;		/* shared: its stack bytes while swapped out */
+	uint8_t f_ran;	       /* has run at least once */
+	uint8_t f_shared;      /* runs on the shared stack (copy-stack) */
+	struct carve *f_carve; /* its stack is shared with a carved object */
+	char *f_save;	       /* shared: its stack bytes while swapped out */
 	uint32_t f_save_len;
 	uint32_t f_save_cap;
 #ifdef WEFT_SANITIZERS
@@ -107,8 +107,8 @@ struct weft__sched {
 #endif
 	/* stack.c: stacks and the pools. */
 	size_t page;
-	size_t stack_size;	/* usable bytes of new stacks */
-	char **stacks;		/* pooled mappings of stack_size + page */
+	size_t stack_size; /* usable bytes of new stacks */
+	char **stacks;	   /* pooled mappings of stack_size + page */
 	size_t nstacks;
 	/* Trimming: stacks[0 .. stacks_low) have not been taken since the
 	 * last trim tick (the pool is LIFO, so they are its idle bottom), and
@@ -117,18 +117,18 @@ struct weft__sched {
 	size_t ntrimmed;
 	uv_timer_t trim;
 	int trim_armed;
-	int trim_heap;		/* closed timers: malloc_trim next tick too */
+	int trim_heap; /* closed timers: malloc_trim next tick too */
 	uv_timer_t **timers;
 	size_t ntimers;
-	size_t timers_low;	/* as stacks_low, for the timer pool */
+	size_t timers_low; /* as stacks_low, for the timer pool */
 	/* Shared-stack mode (libaco's copy-stack): every such fiber runs on
 	 * one stack; the fiber occupying it is copied out (just the bytes it
 	 * uses) when another needs it, and back in when it runs again. */
-	int shared;		/* new fibers go on the shared stack */
-	char *sh_map;		/* guard page + shared stack */
+	int shared;   /* new fibers go on the shared stack */
+	char *sh_map; /* guard page + shared stack */
 	size_t sh_map_size;
 	char *sh_top;		/* 16-aligned top of the shared stack */
-	weft_fiber_t *sh_owner;	/* whose frames are on it now */
+	weft_fiber_t *sh_owner; /* whose frames are on it now */
 #ifdef HAVE_VALGRIND_VALGRIND_H
 	unsigned sh_vg_id;
 #endif

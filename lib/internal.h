@@ -14,7 +14,7 @@
 #include <weft/weft.h>
 
 #define WEFT__CONTAINER_OF(p, type, field)                                     \
-	((type *)(void *)((char *)(p) - offsetof(type, field)))
+	((type *)(void *)((char *)(p)-offsetof(type, field)))
 
 /* Invariants stay checked in release builds: a broken one is a bug to
  * stop at, not to serve on. */
@@ -106,8 +106,8 @@ void weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs,
 /* ---- Readers ----------------------------------------------------------- */
 
 struct weft_reader {
-	char *r_buf;	    /* NULL while empty: idle readers hold no buffer */
-	char *r_lent;	    /* old buffer kept while a slice into it is lent */
+	char *r_buf;  /* NULL while empty: idle readers hold no buffer */
+	char *r_lent; /* old buffer kept while a slice into it is lent */
 	const weft_transport_ops_t *r_ops;
 	void *r_ctx;
 	union {
@@ -119,22 +119,22 @@ struct weft_reader {
 	};
 	/* 32-bit offsets keep an idle connection small; the limit is capped
 	 * at WEFT__LIMIT_MAX so a paused buffer stays far below 4 GiB. */
-	uint32_t r_cap;	    /* size of r_buf */
-	uint32_t r_head;    /* first unread byte */
-	uint32_t r_tail;    /* end of data */
-	uint32_t r_pin;	    /* start of the lent slice; == r_head if none */
+	uint32_t r_cap;	 /* size of r_buf */
+	uint32_t r_head; /* first unread byte */
+	uint32_t r_tail; /* end of data */
+	uint32_t r_pin;	 /* start of the lent slice; == r_head if none */
 	uint32_t r_limit;
-	uint32_t r_taken;   /* consumed, mod 2^32; Q1 in doc/semantics.md */
-	int32_t r_exc;	    /* stored error, 0 none */
-	uint32_t r_errval;  /* last ELIMIT consumed / EINCOMPLETE partial */
+	uint32_t r_taken;  /* consumed, mod 2^32; Q1 in doc/semantics.md */
+	int32_t r_exc;	   /* stored error, 0 none */
+	uint32_t r_errval; /* last ELIMIT consumed / EINCOMPLETE partial */
 	int32_t r_errexpected;
 	uint8_t r_eof : 1;
 	uint8_t r_paused : 1;
 	uint8_t r_standalone : 1; /* made by weft_reader_new */
 	uint8_t r_errfound : 1;
-	uint8_t r_errcode : 2;	  /* 1 ELIMIT, 2 EINCOMPLETE */
-	uint8_t r_cbmode : 1;	  /* weft_read_start: reads never wait */
-	uint8_t r_incb : 1;	  /* inside the read callback */
+	uint8_t r_errcode : 2; /* 1 ELIMIT, 2 EINCOMPLETE */
+	uint8_t r_cbmode : 1;  /* weft_read_start: reads never wait */
+	uint8_t r_incb : 1;    /* inside the read callback */
 };
 
 /* Largest reader limit: 2*limit plus a read must fit 32-bit offsets. */
@@ -174,9 +174,10 @@ struct weft_writer {
 	uint8_t w_paused : 1;  /* protocol paused: buffered > high */
 	uint8_t w_eof : 1;     /* write_eof called */
 	uint8_t w_closing : 1; /* close called or transport closing */
-	uint8_t w_closed : 1;  /* weft_close called (not just a lost transport) */
-	uint8_t w_lost : 1;    /* connection_lost happened */
-	uint8_t w_cbmode : 1;  /* weft_drain_start: drain never waits */
+	uint8_t
+	    w_closed : 1;   /* weft_close called (not just a lost transport) */
+	uint8_t w_lost : 1; /* connection_lost happened */
+	uint8_t w_cbmode : 1; /* weft_drain_start: drain never waits */
 };
 
 typedef struct weft__conn weft__conn_t;
@@ -215,13 +216,13 @@ struct weft__conn {
 	uint32_t c_slot;	       /* in c_owner->o_conns */
 	uint32_t c_owner_done : 1;     /* handler returned / weft_stream_free */
 	uint32_t c_server_owned : 1;   /* released by weft when handler ends */
-	uint32_t c_carved : 1;	/* lives on its fiber's stack (weft__carve) */
+	uint32_t c_carved : 1;	 /* lives on its fiber's stack (weft__carve) */
 	uint32_t c_timedout : 1; /* its last read or drain wait timed out */
 	uint32_t c_reason : 4;	 /* enum weft_close_reason, first one wins */
 	/* Transport state, owned by transport_uv.c. */
 	uint32_t c_handle_live : 1; /* uv handle initialised and not closed */
 	uint32_t c_handle_closing : 1;
-	uint32_t c_close_on_flush : 1; /* uv_close once the queue empties */
+	uint32_t c_close_on_flush : 1;	  /* uv_close once the queue empties */
 	uint32_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
 	uint32_t c_nodelay : 1;
 	union {

@@ -34,12 +34,12 @@
 /* What a getter found wrong with a value. */
 enum {
 	SERR_NONE = 0,
-	SERR_INT,	/* not an integer */
-	SERR_RANGE,	/* an integer out of int64_t's range */
-	SERR_BOOL,	/* not a boolean */
-	SERR_NUMBER,	/* not a finite number */
-	SERR_NEGATIVE,	/* a duration below 0 */
-	SERR_LONG,	/* a duration too long for int64_t milliseconds */
+	SERR_INT,      /* not an integer */
+	SERR_RANGE,    /* an integer out of int64_t's range */
+	SERR_BOOL,     /* not a boolean */
+	SERR_NUMBER,   /* not a finite number */
+	SERR_NEGATIVE, /* a duration below 0 */
+	SERR_LONG,     /* a duration too long for int64_t milliseconds */
 };
 
 struct setting {
@@ -47,36 +47,36 @@ struct setting {
 	char *s_value;
 	int s_type;
 	int s_line;
-	int s_read;	/* a getter asked for it */
-	int s_err;	/* SERR_*, from the last getter that asked */
+	int s_read; /* a getter asked for it */
+	int s_err;  /* SERR_*, from the last getter that asked */
 };
 
 struct plugerr {
 	int e_line;
-	char *e_key;	/* NULL when the error is not tied to a setting */
+	char *e_key; /* NULL when the error is not tied to a setting */
 	char *e_msg;
 };
 
 struct weft_plugin_ctx {
-	uint32_t c_magic;	/* CTX_MAGIC: plugins hold this pointer */
-	int c_line;		/* the plugin stanza's line */
+	uint32_t c_magic; /* CTX_MAGIC: plugins hold this pointer */
+	int c_line;	  /* the plugin stanza's line */
 	int c_worker;
 	char *c_name;
 	struct setting *c_set;
 	size_t c_nset;
-	struct plugerr *c_err;	/* weft_plugin_error messages */
+	struct plugerr *c_err; /* weft_plugin_error messages */
 	size_t c_nerr;
-	size_t c_nlost;		/* messages lost to a failed allocation */
+	size_t c_nlost; /* messages lost to a failed allocation */
 };
 
 /* One line of the report, before formatting. */
 struct report {
 	int r_line;
-	size_t r_seq;		/* insertion order: the sort is stable */
+	size_t r_seq; /* insertion order: the sort is stable */
 	const char *r_key;
-	const char *r_fmt;	/* printf format taking key and value */
+	const char *r_fmt; /* printf format taking key and value */
 	const char *r_value;
-	const char *r_msg;	/* a plugin message, used as is */
+	const char *r_msg; /* a plugin message, used as is */
 };
 
 static void
@@ -123,8 +123,8 @@ weft_plugin_ctx_new(const char *name, int line, int worker,
 }
 
 int
-weft_plugin_ctx_add(weft_plugin_ctx_t *ctx, const char *key,
-    const char *value, int type, int line)
+weft_plugin_ctx_add(weft_plugin_ctx_t *ctx, const char *key, const char *value,
+    int type, int line)
 {
 	struct setting *set, *s;
 
@@ -292,8 +292,9 @@ weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
 	if (file == NULL)
 		file = "(config)";
 	for (i = 0; i < nrep && rc == 0; i++) {
-		rc = append(&buf, &len, &cap, "%s%s:%d: plugin %s: ",
-		    i > 0 ? "\n" : "", file, rep[i].r_line, ctx->c_name);
+		rc = append(&buf, &len, &cap,
+		    "%s%s:%d: plugin %s: ", i > 0 ? "\n" : "", file,
+		    rep[i].r_line, ctx->c_name);
 		if (rc != 0)
 			break;
 		if (rep[i].r_msg != NULL && rep[i].r_key != NULL)
@@ -468,8 +469,7 @@ weft_setting_ms(weft_plugin_ctx_t *ctx, const char *key, int64_t def)
 /* ---- Plugin side: errors and identity ----------------------------------- */
 
 int
-weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key, const char *fmt,
-    ...)
+weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key, const char *fmt, ...)
 {
 	struct plugerr *errs, *e;
 	struct setting *s;
@@ -528,8 +528,8 @@ weft_plugin_worker(const weft_plugin_ctx_t *ctx)
 /* The "[v6]" part of "[v6]:port": where the host is, how long, and
  * where the port starts; 0, or -1 with msg set. */
 static int
-hostport_v6(const char *text, const char **host, size_t *hl,
-    const char **port, char *msg, size_t msglen)
+hostport_v6(const char *text, const char **host, size_t *hl, const char **port,
+    char *msg, size_t msglen)
 {
 	unsigned char a[sizeof(struct in6_addr)];
 	char buf[INET6_ADDRSTRLEN + 64];
@@ -579,7 +579,8 @@ hostport_name(const char *text, const char **host, size_t *hl,
 	*hl = (size_t)(he - h);
 	*port = he + 1;
 	if (memchr(h, ':', *hl) != NULL) {
-		snprintf(msg, msglen, "an IPv6 address needs brackets: "
+		snprintf(msg, msglen,
+		    "an IPv6 address needs brackets: "
 		    "[address]:port");
 		return -1;
 	}
@@ -633,8 +634,9 @@ weft_hostport_parse(const char *text, char *host, size_t hostlen, int *port,
 		snprintf(msg, msglen, "no address");
 		return -EINVAL;
 	}
-	if ((text[0] == '[' ? hostport_v6(text, &h, &hl, &p, msg, msglen) :
-	    hostport_name(text, &h, &hl, &p, msg, msglen)) != 0)
+	if ((text[0] == '['
+		    ? hostport_v6(text, &h, &hl, &p, msg, msglen)
+		    : hostport_name(text, &h, &hl, &p, msg, msglen)) != 0)
 		return -EINVAL;
 	for (s = p; isdigit((unsigned char)*s); s++)
 		;
@@ -644,8 +646,10 @@ weft_hostport_parse(const char *text, char *host, size_t hostlen, int *port,
 		else if (*s != '\0' || s == p)
 			snprintf(msg, msglen, "bad port \"%s\"", p);
 		else
-			snprintf(msg, msglen, "port %s is out of range "
-			    "0..65535", p);
+			snprintf(msg, msglen,
+			    "port %s is out of range "
+			    "0..65535",
+			    p);
 		return -EINVAL;
 	}
 	v = strtol(p, NULL, 10);

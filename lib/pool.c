@@ -15,10 +15,10 @@
 
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/memcheck.h>
-#define POOL_NOACCESS(p)  VALGRIND_MAKE_MEM_NOACCESS((p), WEFT__BUF_SIZE)
+#define POOL_NOACCESS(p) VALGRIND_MAKE_MEM_NOACCESS((p), WEFT__BUF_SIZE)
 #define POOL_UNDEFINED(p) VALGRIND_MAKE_MEM_UNDEFINED((p), WEFT__BUF_SIZE)
 #else
-#define POOL_NOACCESS(p)  ((void)(p))
+#define POOL_NOACCESS(p) ((void)(p))
 #define POOL_UNDEFINED(p) ((void)(p))
 #endif
 

@@ -46,10 +46,12 @@ consume(weft_reader_t *r, size_t n)
 }
 
 static void
-set_err(weft_reader_t *r, int code, int found, size_t consumed,
-    size_t partial, ssize_t expected)
+set_err(weft_reader_t *r, int code, int found, size_t consumed, size_t partial,
+    ssize_t expected)
 {
-	r->r_errcode = code == WEFT_ELIMIT ? 1 : code == WEFT_EINCOMPLETE ? 2 : 0;
+	r->r_errcode = code == WEFT_ELIMIT ? 1
+	    : code == WEFT_EINCOMPLETE	   ? 2
+					   : 0;
 	r->r_errfound = (uint8_t)found;
 	r->r_errval = (uint32_t)(code == WEFT_ELIMIT ? consumed : partial);
 	/* A readexactly beyond 2 GiB reports its expected count clamped. */
@@ -158,8 +160,8 @@ find_sep(const char *h, size_t hlen, const char *n, size_t nlen)
  * WEFT_EINCOMPLETE (EOF, nothing matched) or a wait error.
  */
 static int
-search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
-    size_t *start, size_t *end)
+search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps, size_t *start,
+    size_t *end)
 {
 	size_t minlen = SIZE_MAX, maxlen = 0, offset = 0, i;
 	size_t best_end, best_len, best_start, buflen;
@@ -182,15 +184,16 @@ search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps,
 			best_start = 0;
 			for (i = 0; i < nseps; i++) {
 				if (seps[i].len == 1)
-					p = memchr(base + offset, seps[i].base[0],
-					    buflen - offset);
+					p = memchr(base + offset,
+					    seps[i].base[0], buflen - offset);
 				else
 					p = find_sep(base + offset,
 					    buflen - offset, seps[i].base,
 					    seps[i].len);
 				if (p == NULL)
 					continue;
-				if ((size_t)(p - base) + seps[i].len < best_end ||
+				if ((size_t)(p - base) + seps[i].len <
+					best_end ||
 				    ((size_t)(p - base) + seps[i].len ==
 					    best_end &&
 					seps[i].len < best_len)) {

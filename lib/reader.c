@@ -17,7 +17,6 @@
 #include "internal.h"
 #include "reader_int.h"
 
-
 /* Room the transport gets per read at least, before we compact or grow. */
 #define READ_MIN (16 * 1024)
 /* The most a transport read may fill the buffer to: reading pauses past
@@ -61,7 +60,6 @@ weft__reader_trim(weft_reader_t *r)
 		r->r_cap = r->r_head = r->r_tail = r->r_pin = 0;
 	}
 }
-
 
 /* Make room for need more bytes at the tail. */
 static int
@@ -118,7 +116,6 @@ ensure_space(weft_reader_t *r, size_t need)
 	r->r_tail = len;
 	return 0;
 }
-
 
 /* Tell whoever waits: the fiber parked on the reader, or the callback. */
 static void
@@ -218,8 +215,6 @@ weft__reader_wait(weft_reader_t *r)
 	}
 	return weft__reader_park(r);
 }
-
-
 
 /* ---- Public: state ----------------------------------------------------- */
 
@@ -406,4 +401,3 @@ weft_reader_error_message(const weft_reader_t *r, char *buf, size_t size)
 	}
 	return buf;
 }
-

@@ -21,9 +21,9 @@
 #define MAX_LISTENERS 16
 
 enum listener_state {
-	L_ACTIVE = 0,	/* polled for connections */
-	L_HELD,		/* not polled: the server is near max_connections */
-	L_EMFILE,	/* not polled: out of fds, waiting for the backoff */
+	L_ACTIVE = 0, /* polled for connections */
+	L_HELD,	      /* not polled: the server is near max_connections */
+	L_EMFILE,     /* not polled: out of fds, waiting for the backoff */
 };
 
 /*
@@ -39,8 +39,8 @@ struct listener {
 	struct weft_server *l_srv;
 	int l_fd;
 	const weft__transport_t *l_tr; /* of the connections it accepts */
-	int l_state;	/* enum listener_state */
-	size_t l_idx;	/* slot in s_ls */
+	int l_state;		       /* enum listener_state */
+	size_t l_idx;		       /* slot in s_ls */
 };
 
 struct weft_server {
@@ -55,19 +55,19 @@ struct weft_server {
 	int s_accept_batch;
 	size_t s_max_conns;
 	struct listener *s_ls[MAX_LISTENERS];
-	size_t s_nls;	   /* listeners created */
-	size_t s_nlive;	   /* listeners not yet closed */
+	size_t s_nls;		    /* listeners created */
+	size_t s_nlive;		    /* listeners not yet closed */
 	weft__conn_owner_t s_owner; /* its live connections */
 	unsigned long s_accepted;
 	weft__wq_t s_waitq;
-	char *s_path;	   /* UNIX path to unlink on close */
-	dev_t s_path_dev;  /* the socket file bound there */
+	char *s_path;	  /* UNIX path to unlink on close */
+	dev_t s_path_dev; /* the socket file bound there */
 	ino_t s_path_ino;
 	uv_timer_t s_emfile_timer; /* ends an out-of-fds pause */
 	uint64_t s_emfile_logged;  /* last warning, loop ms */
 	unsigned long s_emfile_pauses;
-	int s_emfile_backoff;	   /* ms */
-	int s_timer_live;	   /* s_emfile_timer not closed yet */
+	int s_emfile_backoff; /* ms */
+	int s_timer_live;     /* s_emfile_timer not closed yet */
 	uint8_t s_closed;
 	uint8_t s_freed;   /* weft_server_free called with work pending */
 	uint8_t s_forever; /* a fiber waits in weft_server_serve_forever */
@@ -616,7 +616,8 @@ weft_server_close_clients(weft_server_t *srv)
 	weft__conn_t *c;
 	uint32_t i;
 
-	FOREACH_CONN(srv, i, c) {
+	FOREACH_CONN(srv, i, c)
+	{
 		weft__conn_reason(c, WEFT_CLOSE_SHUTDOWN);
 		weft_close(&c->c_w);
 	}
@@ -748,7 +749,8 @@ weft_server_abort_clients(weft_server_t *srv)
 	weft__conn_t *c;
 	uint32_t i;
 
-	FOREACH_CONN(srv, i, c) {
+	FOREACH_CONN(srv, i, c)
+	{
 		weft__conn_reason(c, WEFT_CLOSE_SHUTDOWN);
 		weft__conn_fatal(c, -ECONNABORTED);
 	}

@@ -231,8 +231,7 @@ weft__shared_swap_in(weft_fiber_t *f)
 		o->f_save_len = (uint32_t)len;
 	}
 #ifdef WEFT_SANITIZERS
-	ASAN_UNPOISON_MEMORY_REGION(S.sh_map + S.page,
-	    S.sh_map_size - S.page);
+	ASAN_UNPOISON_MEMORY_REGION(S.sh_map + S.page, S.sh_map_size - S.page);
 #endif
 #ifdef HAVE_VALGRIND_VALGRIND_H
 	/* Memcheck made the bytes below the last owner's stack pointer
@@ -337,7 +336,7 @@ trim_stacks(int all)
 		 * marks what it uses as undefined first (fiber_on_stack,
 		 * weft__carve), which zeros are. */
 		if (madvise(S.stacks[i] + S.page, S.stack_size,
-		    MADV_DONTNEED) == 0)
+			MADV_DONTNEED) == 0)
 			n++;
 	}
 	if (lo > S.ntrimmed)
@@ -407,22 +406,21 @@ on_trim(uv_timer_t *t)
 	S.trim_armed = 0;
 	weft__pool_trim(0);
 	/* Again while something pooled is not trimmed yet. */
-	if (S.nstacks > S.ntrimmed || weft__buf_pooled() > 0 ||
-	    S.ntimers > 0 || S.trim_heap)
+	if (S.nstacks > S.ntrimmed || weft__buf_pooled() > 0 || S.ntimers > 0 ||
+	    S.trim_heap)
 		weft__pool_trim_arm();
 }
 
 void
-weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs,
-    size_t *timers)
+weft__pool_stats(size_t *stacks, size_t *trimmed, size_t *bufs, size_t *timers)
 {
 	if (timers != NULL)
 		*timers = S.ntimers;
 	if (stacks != NULL)
 		*stacks = S.nstacks;
 	if (trimmed != NULL)
-		*trimmed = S.ntrimmed < S.stacks_low ? S.ntrimmed :
-		    S.stacks_low;
+		*trimmed = S.ntrimmed < S.stacks_low ? S.ntrimmed
+						     : S.stacks_low;
 	if (bufs != NULL)
 		*bufs = weft__buf_pooled();
 }

@@ -82,8 +82,7 @@ fake_fileno(const weft__conn_t *c)
 }
 
 static int
-fake_addr(const weft__conn_t *c, int peer, struct sockaddr *sa,
-    socklen_t *len)
+fake_addr(const weft__conn_t *c, int peer, struct sockaddr *sa, socklen_t *len)
 {
 	(void)c;
 	(void)peer;

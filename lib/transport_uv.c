@@ -223,7 +223,8 @@ pend_append(struct weft__wstate *st, const char *p, size_t n)
 
 	if (st->pend == NULL) {
 		ncap = n <= WEFT__BUF_SIZE ? WEFT__BUF_SIZE : n;
-		st->pend = ncap == WEFT__BUF_SIZE ? weft__buf_get() : malloc(ncap);
+		st->pend = ncap == WEFT__BUF_SIZE ? weft__buf_get()
+						  : malloc(ncap);
 		if (st->pend == NULL)
 			return -ENOMEM;
 		st->pend_cap = ncap;

@@ -28,5 +28,4 @@ echo_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	/* Returning closes the connection once the echo is flushed. */
 }
 
-WEFT_PLUGIN(echo,
-    .client_connected = echo_client);
+WEFT_PLUGIN(echo, .client_connected = echo_client);

@@ -75,16 +75,16 @@
 
 /* The three shapes of a 200 response. */
 enum {
-	RESP_KEEP,	/* HTTP/1.1 keep-alive: no Connection header */
-	RESP_KEEP10,	/* HTTP/1.0 keep-alive: "Connection: keep-alive" */
-	RESP_CLOSE,	/* "Connection: close" */
+	RESP_KEEP,   /* HTTP/1.1 keep-alive: no Connection header */
+	RESP_KEEP10, /* HTTP/1.0 keep-alive: "Connection: keep-alive" */
+	RESP_CLOSE,  /* "Connection: close" */
 	RESP_N
 };
 
 struct resp {
-	char *r_buf;	/* head and body */
-	size_t r_head;	/* length of the head (HEAD sends only this) */
-	size_t r_len;	/* head and body */
+	char *r_buf;   /* head and body */
+	size_t r_head; /* length of the head (HEAD sends only this) */
+	size_t r_len;  /* head and body */
 };
 
 struct hello {
@@ -106,15 +106,15 @@ struct hello {
 
 /* One parsed request head. */
 struct req {
-	int q_head;	  /* method is HEAD */
-	int q_minor;	  /* HTTP/1.<minor> */
-	int q_close;	  /* Connection: close */
-	int q_keepalive;  /* Connection: keep-alive */
-	int q_te;	  /* Transfer-Encoding present */
-	int q_continue;	  /* Expect: 100-continue */
-	int q_hosts;	  /* number of Host headers */
-	int q_has_len;	  /* Content-Length present */
-	uint64_t q_len;	  /* Content-Length */
+	int q_head;	 /* method is HEAD */
+	int q_minor;	 /* HTTP/1.<minor> */
+	int q_close;	 /* Connection: close */
+	int q_keepalive; /* Connection: keep-alive */
+	int q_te;	 /* Transfer-Encoding present */
+	int q_continue;	 /* Expect: 100-continue */
+	int q_hosts;	 /* number of Host headers */
+	int q_has_len;	 /* Content-Length present */
+	uint64_t q_len;	 /* Content-Length */
 };
 
 #define ERR_RESPONSE(status, text)                                             \
@@ -124,15 +124,15 @@ struct req {
 	"Connection: close\r\n"                                                \
 	"\r\n"
 
-static const char resp_400[] = ERR_RESPONSE("400 Bad Request", 12)
-    "Bad Request\n";
+static const char resp_400[] = ERR_RESPONSE("400 Bad Request",
+    12) "Bad Request\n";
 static const char resp_431[] =
-    ERR_RESPONSE("431 Request Header Fields Too Large", 32)
-    "Request Header Fields Too Large\n";
-static const char resp_501[] = ERR_RESPONSE("501 Not Implemented", 16)
-    "Not Implemented\n";
-static const char resp_408[] = ERR_RESPONSE("408 Request Timeout", 16)
-    "Request Timeout\n";
+    ERR_RESPONSE("431 Request Header Fields Too Large",
+	32) "Request Header Fields Too Large\n";
+static const char resp_501[] = ERR_RESPONSE("501 Not Implemented",
+    16) "Not Implemented\n";
+static const char resp_408[] = ERR_RESPONSE("408 Request Timeout",
+    16) "Request Timeout\n";
 static const char resp_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 /* RFC 9110 tchar. */
@@ -143,8 +143,14 @@ is_tchar(unsigned char c)
 	 * !#$%&'*+-.^_`|~.  A table, because every byte of a method and
 	 * of each header name goes through here. */
 	static const uint32_t tchar[8] = {
-		0x00000000, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff,
-		0, 0, 0, 0,
+		0x00000000,
+		0x03ff6cfa,
+		0xc7fffffe,
+		0x57ffffff,
+		0,
+		0,
+		0,
+		0,
 	};
 
 	return (tchar[c >> 5] >> (c & 31)) & 1;
@@ -186,7 +192,7 @@ parse_length(const char *v, size_t n, uint64_t *out)
 	uint64_t len = 0;
 	size_t i;
 
-	if (n == 0 || n > 18)	/* 18 digits cannot overflow */
+	if (n == 0 || n > 18) /* 18 digits cannot overflow */
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
@@ -268,8 +274,8 @@ parse_request_line(struct req *q, int c, const char *p, size_t n)
 	if (i == n || p[i] != ' ')
 		return -1;
 	i++;
-	if (n - i != 8 || memcmp(p + i, "HTTP/1.", 7) != 0 ||
-	    p[i + 7] < '0' || p[i + 7] > '9')
+	if (n - i != 8 || memcmp(p + i, "HTTP/1.", 7) != 0 || p[i + 7] < '0' ||
+	    p[i + 7] > '9')
 		return -1;
 	q->q_minor = p[i + 7] - '0';
 	return 0;
@@ -295,7 +301,7 @@ parse_head(struct req *q, int c, const char *p, size_t n)
 	/* Skip empty lines, moving c to the next line's first byte. */
 	while (c == '\r') {
 		if (n == 0 || p[0] != '\n')
-			return -1;	/* a bare CR */
+			return -1; /* a bare CR */
 		if (n == 1)
 			return 1;
 		c = (unsigned char)p[1];
@@ -488,7 +494,7 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		 * header_timeout starts.  When the wait ends in the deadline,
 		 * nothing of a request has come: close without a word. */
 		if (weft_read_slice(r, 1, &first) <= 0)
-			return;	/* EOF, a timeout or an error */
+			return; /* EOF, a timeout or an error */
 		c = (unsigned char)first.base[0];
 		if (idle) {
 			idle = 0;
@@ -516,7 +522,7 @@ hello_client(weft_reader_t *r, weft_writer_t *w, void *state)
 			return;
 		}
 		if (rc != 0)
-			return;	/* EOF (maybe mid-head) or an error */
+			return; /* EOF (maybe mid-head) or an error */
 		if (prc != 0) {
 			send_static(h, r, w, resp_400, sizeof(resp_400) - 1);
 			return;
@@ -622,7 +628,5 @@ hello_init(weft_plugin_ctx_t *ctx, void **state)
 	return 0;
 }
 
-WEFT_PLUGIN(http_hello,
-    .init = hello_init,
-    .client_connected = hello_client,
+WEFT_PLUGIN(http_hello, .init = hello_init, .client_connected = hello_client,
     .fini = hello_fini);

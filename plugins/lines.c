@@ -72,7 +72,7 @@ lines_client(weft_reader_t *r, weft_writer_t *w, void *state)
 			weft_reader_last_error(r, &info);
 			skipping = !info.found;
 		} else if (rc < 0 || line.len == 0) {
-			break;	/* an error, or EOF with nothing left */
+			break; /* an error, or EOF with nothing left */
 		} else if (skipping) {
 			/* The tail of an over-limit line. */
 			skipping = line.base[line.len - 1] != '\n';
@@ -114,7 +114,5 @@ lines_fini(void *state)
 	free(state);
 }
 
-WEFT_PLUGIN(lines,
-    .init = lines_init,
-    .client_connected = lines_client,
+WEFT_PLUGIN(lines, .init = lines_init, .client_connected = lines_client,
     .fini = lines_fini);

@@ -58,11 +58,11 @@
 #define PROXY_HINT "expected host:port, [v6addr]:port or unix:/path"
 
 struct proxy {
-	char *x_addr;	/* the setting as written, for log lines */
-	char *x_host;	/* TCP host, or NULL for UNIX */
+	char *x_addr; /* the setting as written, for log lines */
+	char *x_host; /* TCP host, or NULL for UNIX */
 	int x_port;
-	char *x_path;	/* UNIX path, or NULL for TCP */
-	uint64_t x_idle_ms; /* idle_timeout; 0 = none */
+	char *x_path;	       /* UNIX path, or NULL for TCP */
+	uint64_t x_idle_ms;    /* idle_timeout; 0 = none */
 	uint64_t x_connect_ms; /* connect_timeout; 0 = none */
 };
 
@@ -70,11 +70,11 @@ struct proxy {
 struct pump {
 	weft_reader_t *u_from;
 	weft_writer_t *u_to;
-	weft_writer_t *u_from_w;  /* the writer of u_from's connection */
-	uint64_t *u_last;	  /* last activity of the pair, ms */
+	weft_writer_t *u_from_w; /* the writer of u_from's connection */
+	uint64_t *u_last;	 /* last activity of the pair, ms */
 	uint64_t u_idle_ms;
 	int u_failed;
-	int u_timedout;		/* ended by idle_timeout */
+	int u_timedout; /* ended by idle_timeout */
 };
 
 static uint64_t
@@ -109,7 +109,8 @@ pump_read(struct pump *u, weft_slice_t *s)
 	ssize_t n;
 
 	while ((n = weft_read_slice(u->u_from, PROXY_CHUNK, s)) ==
-	    WEFT_ETIMEDOUT && !pump_idle(u))
+		WEFT_ETIMEDOUT &&
+	    !pump_idle(u))
 		;
 	return n;
 }
@@ -194,14 +195,15 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		rc = weft_open_connection(x->x_host, x->x_port, NULL, &ur, &uw);
 	weft_deadline_clear();
 	if (rc == WEFT_ETIMEDOUT) {
-		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: not connected "
-		    "within connect_timeout (%llu ms)", x->x_addr,
-		    (unsigned long long)x->x_connect_ms);
+		weft_log(WEFT_LOG_WARNING,
+		    "proxy: upstream %s: not connected "
+		    "within connect_timeout (%llu ms)",
+		    x->x_addr, (unsigned long long)x->x_connect_ms);
 		return;
 	}
 	if (rc != 0) {
-		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: %s",
-		    x->x_addr, weft_strerror(rc));
+		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: %s", x->x_addr,
+		    weft_strerror(rc));
 		return;
 	}
 	/* The pumps live on the heap, not on this fiber's stack: the other
@@ -246,7 +248,7 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		    (unsigned long long)x->x_idle_ms);
 	weft_close(uw);
 	if (!up->u_failed && !down->u_failed)
-		weft_wait_closed(uw);	/* flush the last bytes upstream */
+		weft_wait_closed(uw); /* flush the last bytes upstream */
 	weft_stream_free(uw);
 	free(pp);
 }
@@ -263,7 +265,8 @@ parse_upstream(struct proxy *x, const char *s)
 
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (s[5] == '\0' ||
-		    strlen(s + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		    strlen(s + 5) >=
+			sizeof(((struct sockaddr_un *)0)->sun_path))
 			return -1;
 		return (x->x_path = strdup(s + 5)) == NULL ? -1 : 0;
 	}
@@ -330,7 +333,5 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 	return 0;
 }
 
-WEFT_PLUGIN(proxy,
-    .init = proxy_init,
-    .client_connected = proxy_client,
+WEFT_PLUGIN(proxy, .init = proxy_init, .client_connected = proxy_client,
     .fini = proxy_fini);

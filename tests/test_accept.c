@@ -298,7 +298,7 @@ static void
 echo_note_carved(weft_reader_t *r, weft_writer_t *w, void *arg)
 {
 	carved_seen[weft__conn_of_reader(r)->c_carved]++;
-	if (arg != NULL) {	/* answer once and return at once */
+	if (arg != NULL) { /* answer once and return at once */
 		char c;
 
 		if (weft_read(r, &c, 1) == 1)
@@ -347,7 +347,7 @@ body_conn_carved(void *arg)
 	assert_int_equal(carved_seen[1], 40);
 	assert_int_equal(carved_seen[0], 0);
 	if (weft_fiber_stacks_shared(0) == -ENOTSUP)
-		return;	/* no shared stacks in this build */
+		return; /* no shared stacks in this build */
 	carved_round(1, 0);
 	assert_int_equal(carved_seen[0], 20);
 }

@@ -143,8 +143,8 @@ WT_CASE(callback_server)
 	released = 0;
 	memset(&opts, 0, sizeof(opts));
 	opts.callback_mode = 1;
-	assert_int_equal(weft_start_server(cb_echo, NULL, "127.0.0.1", 0,
-			     &opts, &srv),
+	assert_int_equal(weft_start_server(cb_echo, NULL, "127.0.0.1", 0, &opts,
+			     &srv),
 	    0);
 	for (i = 0; i < 3; i++) {
 		r = NULL;

@@ -75,7 +75,7 @@ expand(const char *expect, const char *path)
 		if ((p == expect || p[-1] == '\n') &&
 		    strncmp(p, "F:", 2) == 0) {
 			w = stpcpy(w, path);
-			p++;	/* keep the ':' */
+			p++; /* keep the ':' */
 			continue;
 		}
 		*w++ = *p++;
@@ -203,8 +203,8 @@ WT_TEST(dev_conf_loads)
 	char *cwd = getcwd(NULL, 0), *want;
 
 	/* plugin_dir is relative to the directory weftd runs in. */
-	assert_true(asprintf(&want, "%s/_build/plugins/.libs/echo.so",
-	    cwd) > 0);
+	assert_true(asprintf(&want, "%s/_build/plugins/.libs/echo.so", cwd) >
+	    0);
 	assert_string_equal(config_plugin(c, "echo")->abspath, want);
 	assert_int_equal(c->nlisteners, 4);
 	assert_string_equal(c->listeners[3].path, "_build/weftd-echo.sock");
@@ -249,10 +249,11 @@ WT_TEST(defaults)
 	struct conf *a, *b;
 	char *da, *db;
 
-	a = load_text_ok("def.conf", CONF_PLUGIN
+	a = load_text_ok("def.conf",
+	    CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1:7000\"; plugin = \"echo\"; } );\n");
-	b = load_text_ok("def.ini", INI_PLUGIN
-	    "[listen.x]\ntcp = 127.0.0.1:7000\nplugin = echo\n");
+	b = load_text_ok("def.ini",
+	    INI_PLUGIN "[listen.x]\ntcp = 127.0.0.1:7000\nplugin = echo\n");
 	check_defaults(a);
 	check_defaults(b);
 	assert_string_equal(a->listeners[0].name, "");
@@ -326,7 +327,8 @@ WT_TEST(plugin_paths)
 	assert_string_equal(c->listeners[0].path, "rel.sock");
 	config_free(c);
 
-	c = load_text_ok("relpd.ini", "plugin_dir = build/.libs\n"
+	c = load_text_ok("relpd.ini",
+	    "plugin_dir = build/.libs\n"
 	    "[plugins.a]\npath = a.so\n"
 	    "[listen.a]\nunix = a.sock\nplugin = a\n");
 	assert_true(asprintf(&want, "%s/build/.libs/a.so", cwd) > 0);
@@ -406,7 +408,8 @@ WT_TEST(dump_same_from_both)
 	assert_string_equal(da, db);
 	/* Plugins sorted by name, settings by key. */
 	assert_true(strstr(da, "[plugins.a]") < strstr(da, "[plugins.z]"));
-	assert_non_null(strstr(da, "[plugins.z.settings]\nn = 7\non = false\n"
+	assert_non_null(strstr(da,
+	    "[plugins.z.settings]\nn = 7\non = false\n"
 	    "t = a b\n"));
 	free(da);
 	free(db);
@@ -424,12 +427,15 @@ WT_TEST(unix_owner_group)
 	/* Names are looked up when the file is read; ids are taken as they
 	 * are, even without a name (4242), as chown(1) does.  root exists
 	 * everywhere, as user and group 0. */
-	a = load_text_ok("own.conf", CONF_PLUGIN "listen = (\n"
+	a = load_text_ok("own.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { name = \"a\"; unix = \"/a.sock\"; owner = \"root\"; "
 	    "group = 4242; mode = \"0660\"; plugin = \"echo\"; },\n"
 	    "  { name = \"b\"; unix = \"/b.sock\"; group = \"root\"; "
 	    "plugin = \"echo\"; } );\n");
-	b = load_text_ok("own.ini", INI_PLUGIN
+	b = load_text_ok("own.ini",
+	    INI_PLUGIN
 	    "[listen.a]\nunix = /a.sock\nowner = root\ngroup = 4242\n"
 	    "mode = 0660\nplugin = echo\n"
 	    "[listen.b]\nunix = /b.sock\ngroup = root\nplugin = echo\n");
@@ -445,9 +451,11 @@ WT_TEST(unix_owner_group)
 	da = dump(a);
 	db = dump(b);
 	assert_string_equal(da, db);
-	assert_non_null(strstr(da, "[listen.a]\nunix = /a.sock\nmode = 0660\n"
+	assert_non_null(strstr(da,
+	    "[listen.a]\nunix = /a.sock\nmode = 0660\n"
 	    "owner = root\ngroup = 4242\nplugin = echo\n"));
-	assert_non_null(strstr(da, "[listen.b]\nunix = /b.sock\nmode = (none)\n"
+	assert_non_null(strstr(da,
+	    "[listen.b]\nunix = /b.sock\nmode = (none)\n"
 	    "owner = (none)\ngroup = root\nplugin = echo\n"));
 	/* A TCP listener has no file to own: nothing is dumped for it. */
 	free(da);
@@ -458,7 +466,9 @@ WT_TEST(unix_owner_group)
 
 WT_TEST(err_owner_group)
 {
-	load_fails("own-e.conf", CONF_PLUGIN "listen = (\n"
+	load_fails("own-e.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { unix = \"/a\"; owner = \"no-such-user-weft\"; plugin = \"echo\";"
 	    " },\n"
 	    "  { unix = \"/b\"; group = \"no-such-group-weft\"; "
@@ -477,10 +487,10 @@ WT_TEST(err_owner_group)
 	    "F:7: group: 4294967295 is out of range 0..4294967294\n"
 	    "F:8: owner: expected a user name or id\n"
 	    "F:8: group: must not be empty");
-	load_fails("own-e.ini", INI_PLUGIN
-	    "[listen.a]\nunix = /a\nowner = root\nowner = 0\n"
-	    "group = no-such-group-weft\nplugin = echo\n"
-	    "[listen.t]\ntcp = :1\ngroup = 0\nplugin = echo\n",
+	load_fails("own-e.ini",
+	    INI_PLUGIN "[listen.a]\nunix = /a\nowner = root\nowner = 0\n"
+		       "group = no-such-group-weft\nplugin = echo\n"
+		       "[listen.t]\ntcp = :1\ngroup = 0\nplugin = echo\n",
 	    "F:6: owner: given twice (first at line 5)\n"
 	    "F:7: group: unknown group \"no-such-group-weft\"\n"
 	    "F:11: listener \"t\": group is only for unix listeners");
@@ -498,12 +508,15 @@ WT_TEST(err_unknown_top_key)
 
 WT_TEST(err_unknown_listener_key)
 {
-	load_fails("e2.conf", CONF_PLUGIN "listen = (\n"
+	load_fails("e2.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { name = \"a\"; tcp = \"127.0.0.1:1\"; plugin = \"echo\";\n"
 	    "    lmit = 5; } );\n",
 	    "F:4: unknown key \"lmit\" in listener \"a\"");
-	load_fails("e2.ini", INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\n"
-	    "plugin = echo\nlmit = 5\n",
+	load_fails("e2.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\n"
+		       "plugin = echo\nlmit = 5\n",
 	    "F:6: unknown key \"lmit\" in listener \"a\"");
 }
 
@@ -522,7 +535,8 @@ WT_TEST(err_wrong_type)
 	    "F:1: workers: expected an integer");
 	load_fails("e4.ini", "\nworkers = x\n",
 	    "F:2: workers: expected an integer");
-	load_fails("e4b.conf", "user = 5;\nfiber_stack = 1.5;\n"
+	load_fails("e4b.conf",
+	    "user = 5;\nfiber_stack = 1.5;\n"
 	    "shutdown_timeout = \"soon\";\n" CONF_PLUGIN
 	    "listen = ( { tcp = 7; unix = \"/x\"; plugin = \"echo\"; "
 	    "reuse_port = \"yes\"; } );\n",
@@ -533,14 +547,16 @@ WT_TEST(err_wrong_type)
 	    "F:5: reuse_port: expected a boolean (true or false)\n"
 	    "F:5: listener #1: has both tcp and unix (one address per "
 	    "listener)");
-	load_fails("e4b.ini", INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:9\n"
-	    "plugin = echo\nreuse_port = maybe\n",
+	load_fails("e4b.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:9\n"
+		       "plugin = echo\nreuse_port = maybe\n",
 	    "F:6: reuse_port: expected a boolean (true or false)");
 }
 
 WT_TEST(err_ranges)
 {
-	load_fails("r.conf", "workers = 0;\nfiber_stack = 1024;\n"
+	load_fails("r.conf",
+	    "workers = 0;\nfiber_stack = 1024;\n"
 	    "worker_timeout = 0;\n" CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; "
 	    "limit = 0; backlog = 65536; max_connections = -1; } );\n",
@@ -564,7 +580,8 @@ WT_TEST(err_ranges)
  */
 WT_TEST(err_worker_timeout_min)
 {
-	load_fails("wt.conf", "\nworker_timeout = 0.005;\n" CONF_PLUGIN
+	load_fails("wt.conf",
+	    "\nworker_timeout = 0.005;\n" CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; } );\n",
 	    "F:2: worker_timeout: 0.005 is out of range: must be >= 1 and "
 	    "<= 86400");
@@ -578,115 +595,126 @@ WT_TEST(err_worker_timeout_min)
 
 WT_TEST(err_address_no_port)
 {
-	load_fails("a1.conf", CONF_PLUGIN
+	load_fails("a1.conf",
+	    CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1\"; plugin = \"echo\"; } );\n",
 	    "F:2: tcp: \"127.0.0.1\": expected host:port");
-	load_fails("a1.ini", INI_PLUGIN
-	    "[listen.a]\ntcp = 127.0.0.1:\nplugin = echo\n",
+	load_fails("a1.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:\nplugin = echo\n",
 	    "F:4: tcp: \"127.0.0.1:\": missing port");
 }
 
 WT_TEST(err_address_port_range)
 {
-	load_fails("a2.conf", CONF_PLUGIN
+	load_fails("a2.conf",
+	    CONF_PLUGIN
 	    "listen = ( { tcp = \"127.0.0.1:70000\"; plugin = \"echo\"; } );\n",
 	    "F:2: tcp: \"127.0.0.1:70000\": port 70000 is out of range "
 	    "0..65535");
-	load_fails("a2.ini", INI_PLUGIN
-	    "[listen.a]\ntcp = 127.0.0.1:http\nplugin = echo\n",
+	load_fails("a2.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:http\nplugin = echo\n",
 	    "F:4: tcp: \"127.0.0.1:http\": bad port \"http\"");
 }
 
 WT_TEST(err_address_v6)
 {
-	load_fails("a3.conf", CONF_PLUGIN
-	    "listen = ( { tcp = \"[::1\"; plugin = \"echo\"; },\n"
-	    "  { tcp = \"::1:80\"; plugin = \"echo\"; },\n"
-	    "  { tcp = \"[::g]:80\"; plugin = \"echo\"; },\n"
-	    "  { tcp = \"[::1]80\"; plugin = \"echo\"; } );\n",
+	load_fails("a3.conf",
+	    CONF_PLUGIN "listen = ( { tcp = \"[::1\"; plugin = \"echo\"; },\n"
+			"  { tcp = \"::1:80\"; plugin = \"echo\"; },\n"
+			"  { tcp = \"[::g]:80\"; plugin = \"echo\"; },\n"
+			"  { tcp = \"[::1]80\"; plugin = \"echo\"; } );\n",
 	    "F:2: tcp: \"[::1\": missing ']'\n"
 	    "F:3: tcp: \"::1:80\": an IPv6 address needs brackets: "
 	    "[address]:port\n"
 	    "F:4: tcp: \"[::g]:80\": bad IPv6 address \"::g\"\n"
 	    "F:5: tcp: \"[::1]80\": expected [address]:port");
-	load_fails("a3.ini", INI_PLUGIN
-	    "[listen.a]\ntcp = [::1\nplugin = echo\n"
-	    "[listen.b]\ntcp = 300.1.1.1:80\nplugin = echo\n",
+	load_fails("a3.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = [::1\nplugin = echo\n"
+		       "[listen.b]\ntcp = 300.1.1.1:80\nplugin = echo\n",
 	    "F:4: tcp: \"[::1\": missing ']'\n"
 	    "F:7: tcp: \"300.1.1.1:80\": bad IPv4 address \"300.1.1.1\"");
 }
 
 WT_TEST(err_duplicate_tcp)
 {
-	load_fails("d1.conf", CONF_PLUGIN "listen = (\n"
-	    "  { name = \"a\"; tcp = \"127.0.0.1:7000\";\n"
-	    "    plugin = \"echo\"; },\n"
-	    "  { name = \"b\"; tcp = \"127.0.0.1:7000\";\n"
-	    "    plugin = \"echo\"; },\n"
-	    "  { tcp = \":7001\"; plugin = \"echo\"; },\n"
-	    "  { tcp = \"*:7001\"; plugin = \"echo\"; } );\n",
+	load_fails("d1.conf",
+	    CONF_PLUGIN "listen = (\n"
+			"  { name = \"a\"; tcp = \"127.0.0.1:7000\";\n"
+			"    plugin = \"echo\"; },\n"
+			"  { name = \"b\"; tcp = \"127.0.0.1:7000\";\n"
+			"    plugin = \"echo\"; },\n"
+			"  { tcp = \":7001\"; plugin = \"echo\"; },\n"
+			"  { tcp = \"*:7001\"; plugin = \"echo\"; } );\n",
 	    "F:5: listener \"b\": tcp 127.0.0.1:7000 already used by "
 	    "listener \"a\" at line 3\n"
 	    "F:8: listener #4: tcp *:7001 already used by listener #3 at "
 	    "line 7");
-	load_fails("d1.ini", INI_PLUGIN
-	    "[listen.a]\ntcp = [::1]:7000\nplugin = echo\n"
-	    "[listen.b]\ntcp = [::1]:7000\nplugin = echo\n",
+	load_fails("d1.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = [::1]:7000\nplugin = echo\n"
+		       "[listen.b]\ntcp = [::1]:7000\nplugin = echo\n",
 	    "F:7: listener \"b\": tcp [::1]:7000 already used by "
 	    "listener \"a\" at line 4");
 }
 
 WT_TEST(err_duplicate_unix)
 {
-	load_fails("d2.conf", CONF_PLUGIN "listen = (\n"
-	    "  { unix = \"/run/a.sock\"; plugin = \"echo\"; },\n"
-	    "  { unix = \"/run/a.sock\"; plugin = \"echo\"; } );\n",
+	load_fails("d2.conf",
+	    CONF_PLUGIN "listen = (\n"
+			"  { unix = \"/run/a.sock\"; plugin = \"echo\"; },\n"
+			"  { unix = \"/run/a.sock\"; plugin = \"echo\"; } );\n",
 	    "F:4: listener #2: unix /run/a.sock already used by listener #1 "
 	    "at line 3");
-	load_fails("d2.ini", INI_PLUGIN
-	    "[listen.a]\nunix = a.sock\nplugin = echo\n"
-	    "[listen.b]\nunix = ./a.sock\nplugin = echo\n",
+	load_fails("d2.ini",
+	    INI_PLUGIN "[listen.a]\nunix = a.sock\nplugin = echo\n"
+		       "[listen.b]\nunix = ./a.sock\nplugin = echo\n",
 	    "F:7: listener \"b\": unix ./a.sock already used by listener "
 	    "\"a\" at line 4");
 }
 
 WT_TEST(err_duplicate_name)
 {
-	load_fails("d3.conf", CONF_PLUGIN "listen = (\n"
+	load_fails("d3.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { name = \"x\"; tcp = \"127.0.0.1:1\"; plugin = \"echo\"; },\n"
 	    "  { name = \"x\";\n"
 	    "    tcp = \"127.0.0.1:2\"; plugin = \"echo\"; } );\n",
 	    "F:4: listener \"x\": name already used by the listener at "
 	    "line 3");
-	load_fails("d3.ini", INI_PLUGIN
-	    "[listen.x]\ntcp = 127.0.0.1:1\nplugin = echo\n"
-	    "[listen.x]\ntcp = 127.0.0.1:2\nplugin = echo\n",
+	load_fails("d3.ini",
+	    INI_PLUGIN "[listen.x]\ntcp = 127.0.0.1:1\nplugin = echo\n"
+		       "[listen.x]\ntcp = 127.0.0.1:2\nplugin = echo\n",
 	    "F:6: listener \"x\": name already used by the listener at "
 	    "line 3");
 }
 
 WT_TEST(err_missing_plugin)
 {
-	load_fails("m.conf", CONF_PLUGIN "listen = (\n"
+	load_fails("m.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { tcp = \"127.0.0.1:1\";\n    plugin = \"ecoh\"; },\n"
 	    "  { tcp = \"127.0.0.1:2\"; } );\n",
 	    "F:4: listener #1: plugin \"ecoh\" is not defined\n"
 	    "F:5: listener #2: needs a plugin");
-	load_fails("m.ini", INI_PLUGIN
-	    "[listen.a]\ntcp = 127.0.0.1:1\nplugin = ecoh\n",
+	load_fails("m.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\nplugin = ecoh\n",
 	    "F:5: listener \"a\": plugin \"ecoh\" is not defined");
 }
 
 WT_TEST(err_tcp_and_unix)
 {
-	load_fails("b.conf", CONF_PLUGIN "listen = (\n"
+	load_fails("b.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { tcp = \"127.0.0.1:1\"; unix = \"/a\"; plugin = \"echo\"; },\n"
 	    "  { name = \"n\"; plugin = \"echo\"; } );\n",
 	    "F:3: listener #1: has both tcp and unix (one address per "
 	    "listener)\n"
 	    "F:4: listener \"n\": needs tcp or unix");
-	load_fails("b.ini", INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\n"
-	    "unix = /a\nplugin = echo\n[listen.n]\nplugin = echo\n",
+	load_fails("b.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\n"
+		       "unix = /a\nplugin = echo\n[listen.n]\nplugin = echo\n",
 	    "F:3: listener \"a\": has both tcp and unix (one address per "
 	    "listener)\n"
 	    "F:7: listener \"n\": needs tcp or unix");
@@ -694,7 +722,8 @@ WT_TEST(err_tcp_and_unix)
 
 WT_TEST(err_plugin_without_path)
 {
-	load_fails("p.conf", "plugins = {\n  echo = { settings = { a = 1; }; "
+	load_fails("p.conf",
+	    "plugins = {\n  echo = { settings = { a = 1; }; "
 	    "};\n};\n",
 	    "F:2: plugin \"echo\": missing path");
 	/* A settings section alone makes a plugin too, still without path. */
@@ -705,7 +734,9 @@ WT_TEST(err_plugin_without_path)
 
 WT_TEST(err_bad_mode)
 {
-	load_fails("mode.conf", CONF_PLUGIN "listen = (\n"
+	load_fails("mode.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
 	    "  { unix = \"/a\"; mode = \"rw\"; plugin = \"echo\"; },\n"
 	    "  { unix = \"/b\"; mode = 660; plugin = \"echo\"; },\n"
 	    "  { tcp = \":1\"; mode = \"0600\"; plugin = \"echo\"; } );\n",
@@ -713,8 +744,8 @@ WT_TEST(err_bad_mode)
 	    "F:4: mode: 660 is out of range 0..0777 (write octal modes as a "
 	    "string: \"0660\")\n"
 	    "F:5: listener #3: mode is only for unix listeners");
-	load_fails("mode.ini", INI_PLUGIN
-	    "[listen.a]\nunix = /a\nmode = 1777\nplugin = echo\n",
+	load_fails("mode.ini",
+	    INI_PLUGIN "[listen.a]\nunix = /a\nmode = 1777\nplugin = echo\n",
 	    "F:5: mode: \"1777\" is out of range 0..0777");
 }
 
@@ -739,7 +770,8 @@ WT_TEST(err_conf_syntax)
 
 WT_TEST(err_ini_syntax)
 {
-	load_fails("s.ini", "workers = 2\njust some words\n[plugins.e\n"
+	load_fails("s.ini",
+	    "workers = 2\njust some words\n[plugins.e\n"
 	    "= 5\n[listen.a] junk\n",
 	    "F:2: syntax error: expected \"key = value\" or \"[section]\", "
 	    "not \"just some words\"\n"
@@ -750,7 +782,8 @@ WT_TEST(err_ini_syntax)
 
 WT_TEST(err_ini_sections)
 {
-	load_fails("sec.ini", "[server]\nx = 1\n[listen]\n[plugins.a.b]\n"
+	load_fails("sec.ini",
+	    "[server]\nx = 1\n[listen]\n[plugins.a.b]\n"
 	    "path = /x\n[plugins.e]\npath = /e.so\n[plugins.e]\n"
 	    "[listen.a]\nname = b\nworkers = 2\n",
 	    "F:1: unknown section [server]\n"
@@ -766,7 +799,8 @@ WT_TEST(err_ini_sections)
 
 WT_TEST(err_ini_duplicate_key)
 {
-	load_fails("dk.ini", "workers = 2\nworkers = 3\n" INI_PLUGIN
+	load_fails("dk.ini",
+	    "workers = 2\nworkers = 3\n" INI_PLUGIN
 	    "[plugins.echo.settings]\na = 1\na = 2\n",
 	    "F:2: workers: given twice (first at line 1)\n"
 	    "F:7: plugin \"echo\": setting \"a\" given twice (first at "
@@ -780,8 +814,9 @@ WT_TEST(err_unix_path_too_long)
 	memset(path, 'a', sizeof(path) - 1);
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
-	snprintf(text, sizeof(text), CONF_PLUGIN
-	    "listen = ( { unix = \"%s\"; plugin = \"echo\"; } );\n", path);
+	snprintf(text, sizeof(text),
+	    CONF_PLUGIN "listen = ( { unix = \"%s\"; plugin = \"echo\"; } );\n",
+	    path);
 	load_fails("long.conf", text,
 	    "F:2: unix: path is 199 bytes, longer than the 107 a socket "
 	    "address holds");
@@ -789,7 +824,8 @@ WT_TEST(err_unix_path_too_long)
 
 WT_TEST(err_settings_nested)
 {
-	load_fails("n.conf", "plugins = { echo = { path = \"/e.so\";\n"
+	load_fails("n.conf",
+	    "plugins = { echo = { path = \"/e.so\";\n"
 	    "  settings = { a = { b = 1; }; c = [1, 2]; }; };\n"
 	    "  x = 5; };\n",
 	    "F:2: plugin \"echo\": setting \"a\": groups and lists are not "
@@ -805,7 +841,8 @@ WT_TEST(err_settings_nested)
 
 WT_TEST(err_same_plugin_name)
 {
-	load_fails("pn.conf", "plugins = {\n  http-hello = { path = \"/a\"; };"
+	load_fails("pn.conf",
+	    "plugins = {\n  http-hello = { path = \"/a\"; };"
 	    "\n  http_hello = { path = \"/b\"; };\n};\n",
 	    "F:3: plugin \"http_hello\": same name as plugin \"http-hello\" "
 	    "at line 2 ('-' and '_' are the same)");
@@ -827,34 +864,34 @@ WT_TEST(err_missing_file)
 WT_TEST(err_multiple_all_reported)
 {
 	static const char conf[] =
-	    "workers = \"two\";\n"				/* 1 */
-	    "colour = \"blue\";\n"				/* 2 */
-	    "log_level = \"chatty\";\n"				/* 3 */
-	    "plugins = {\n"					/* 4 */
-	    "  echo = { path = \"echo.so\"; };\n"		/* 5 */
-	    "  lines = { };\n"					/* 6 */
-	    "};\n"						/* 7 */
-	    "listen = (\n"					/* 8 */
+	    "workers = \"two\";\n"		  /* 1 */
+	    "colour = \"blue\";\n"		  /* 2 */
+	    "log_level = \"chatty\";\n"		  /* 3 */
+	    "plugins = {\n"			  /* 4 */
+	    "  echo = { path = \"echo.so\"; };\n" /* 5 */
+	    "  lines = { };\n"			  /* 6 */
+	    "};\n"				  /* 7 */
+	    "listen = (\n"			  /* 8 */
 	    "  { name = \"a\"; tcp = \"127.0.0.1:7000\"; plugin = \"echo\"; "
-	    "},\n"						/* 9 */
+	    "},\n" /* 9 */
 	    "  { name = \"b\"; tcp = \"127.0.0.1:7000\"; plugin = \"nope\"; "
-	    "},\n"						/* 10 */
+	    "},\n" /* 10 */
 	    "  { name = \"a\"; unix = \"/x\"; plugin = \"echo\"; "
-	    "limit = 0; }\n"					/* 11 */
+	    "limit = 0; }\n" /* 11 */
 	    ");\n";
 	static const char ini[] =
-	    "workers = two\n"					/* 1 */
-	    "colour = blue\n"					/* 2 */
-	    "log_level = chatty\n"				/* 3 */
-	    "[plugins.echo]\n"					/* 4 */
-	    "path = echo.so\n"					/* 5 */
-	    "[plugins.lines]\n"					/* 6 */
-	    "[listen.a]\n"					/* 7 */
-	    "tcp = 127.0.0.1:7000\nplugin = echo\n"		/* 8, 9 */
-	    "[listen.b]\n"					/* 10 */
-	    "tcp = 127.0.0.1:7000\nplugin = nope\n"		/* 11, 12 */
-	    "[listen.a]\n"					/* 13 */
-	    "unix = /x\nplugin = echo\nlimit = 0\n";		/* 14-16 */
+	    "workers = two\n"			     /* 1 */
+	    "colour = blue\n"			     /* 2 */
+	    "log_level = chatty\n"		     /* 3 */
+	    "[plugins.echo]\n"			     /* 4 */
+	    "path = echo.so\n"			     /* 5 */
+	    "[plugins.lines]\n"			     /* 6 */
+	    "[listen.a]\n"			     /* 7 */
+	    "tcp = 127.0.0.1:7000\nplugin = echo\n"  /* 8, 9 */
+	    "[listen.b]\n"			     /* 10 */
+	    "tcp = 127.0.0.1:7000\nplugin = nope\n"  /* 11, 12 */
+	    "[listen.a]\n"			     /* 13 */
+	    "unix = /x\nplugin = echo\nlimit = 0\n"; /* 14-16 */
 	char *p, *want;
 	struct conf *c = NULL;
 	char *cause = NULL, *s;
@@ -900,9 +937,11 @@ WT_TEST(err_multiple_all_reported)
 
 WT_TEST(conf_include)
 {
-	char *inc = put("inc-plugins.conf", "plugins = {\n"
+	char *inc = put("inc-plugins.conf",
+	    "plugins = {\n"
 	    "  echo = { path = \"/e.so\"; bogus = 1; };\n};\n");
-	char *top = put("main-inc.conf", "@include \"inc-plugins.conf\"\n"
+	char *top = put("main-inc.conf",
+	    "@include \"inc-plugins.conf\"\n"
 	    "workers = 0;\n"
 	    "listen = ( { tcp = \":1\"; plugin = \"echo\"; } );\n");
 	struct conf *c = NULL;
@@ -911,9 +950,11 @@ WT_TEST(conf_include)
 	/* @include is relative to the including file's directory, and an
 	 * error in the included file names that file. */
 	assert_int_equal(config_load(top, &c, &cause), -1);
-	assert_true(asprintf(&want, "%s:2: workers: 0 is out of range "
-	    "1..1024\n%s:2: unknown key \"bogus\" in plugin \"echo\"", top,
-	    inc) > 0);
+	assert_true(
+	    asprintf(&want,
+		"%s:2: workers: 0 is out of range "
+		"1..1024\n%s:2: unknown key \"bogus\" in plugin \"echo\"",
+		top, inc) > 0);
 	assert_string_equal(cause, want);
 	free(want);
 	free(cause);
@@ -965,7 +1006,8 @@ WT_TEST(ini_long_line)
 	text[sizeof(text) - 1] = '\0';
 	p = put("long.ini", text);
 	assert_int_equal(config_load(p, &c, &cause), -1);
-	assert_non_null(strstr(cause, ":1: line too long (inih takes at "
+	assert_non_null(strstr(cause,
+	    ":1: line too long (inih takes at "
 	    "most "));
 	assert_null(strchr(cause, '\n'));
 	free(cause);
@@ -974,8 +1016,8 @@ WT_TEST(ini_long_line)
 
 WT_TEST(log_level_names)
 {
-	static const char *const names[] = { "err", "warning", "notice",
-	    "info", "debug" };
+	static const char *const names[] = { "err", "warning", "notice", "info",
+		"debug" };
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -1016,7 +1058,8 @@ WT_TEST(include_not_regular)
 	load_fails("inc-fifo.conf", "@include \"inc.fifo\"\n",
 	    "F:1: @include \"inc.fifo\": not a regular file");
 	/* Inside strings and comments it is no @include. */
-	c = load_text_ok("inc-not.conf", "// @include \".\"\n"
+	c = load_text_ok("inc-not.conf",
+	    "// @include \".\"\n"
 	    "/* @include \".\" */ # @include \".\"\n"
 	    "user = \"\n@include \\\".\\\"\";\n");
 	assert_string_equal(c->user, "\n@include \".\"");
@@ -1029,7 +1072,7 @@ WT_TEST(include_not_regular)
 	assert_int_equal(config_load(top, &c, &cause), -1);
 	assert_null(c);
 	assert_true(asprintf(&want, "%s:3: @include \".\": not a regular file",
-	    inc) > 0);
+			inc) > 0);
 	assert_string_equal(cause, want);
 	free(want);
 	free(cause);
@@ -1052,8 +1095,10 @@ WT_TEST(include_unreadable)
 
 	if (access("/proc/self/mem", R_OK) != 0)
 		skip();
-	assert_true(asprintf(&want, "F:1: @include \"../../proc/self/mem\": "
-	    "%s", strerror(EIO)) > 0);
+	assert_true(asprintf(&want,
+			"F:1: @include \"../../proc/self/mem\": "
+			"%s",
+			strerror(EIO)) > 0);
 	load_fails("inc-mem.conf", "@include \"../../proc/self/mem\"\n", want);
 	free(want);
 
@@ -1087,8 +1132,7 @@ static char swap_path[256], swap_with[256];
  */
 static char after_path[256], after_with[256];
 
-FILE *fopen(const char *, const char *)
-    __attribute__((visibility("default")));
+FILE *fopen(const char *, const char *) __attribute__((visibility("default")));
 
 FILE *
 fopen(const char *path, const char *mode)
@@ -1134,7 +1178,7 @@ WT_TEST(include_swapped_after_check)
 	top = put("swap-top.conf", "# top\n@include \"swap-inc.conf\"\n");
 	swap_arm(inc, other);
 	c = load_ok(top);
-	assert_string_equal(swap_path, "");	/* the swap happened */
+	assert_string_equal(swap_path, ""); /* the swap happened */
 	assert_int_equal(c->workers, 3);
 	config_free(c);
 	free(other);
@@ -1161,7 +1205,9 @@ WT_TEST(include_swapped_after_check)
 	if (pid == 0) {
 		c = NULL;
 		status = config_load(top, &c, NULL) == 0 && c->workers == 3 &&
-		    swap_path[0] == '\0' ? 0 : 1;
+			swap_path[0] == '\0'
+		    ? 0
+		    : 1;
 		/* Under valgrind a leak would be the child's exit status. */
 		config_free(c);
 		free(top);
@@ -1195,7 +1241,7 @@ WT_TEST(ini_swapped_after_check)
 	snprintf(after_path, sizeof(after_path), "%s", top);
 	snprintf(after_with, sizeof(after_with), "%s", other);
 	c = load_ok(top);
-	assert_string_equal(after_path, "");	/* the swap happened */
+	assert_string_equal(after_path, ""); /* the swap happened */
 	assert_int_equal(c->workers, 3);
 	config_free(c);
 	/* The path holds the other file now, and a new load reads it. */
@@ -1214,23 +1260,33 @@ WT_TEST(err_long_ipv4)
 
 	memset(host, '1', sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(text, sizeof(text), CONF_PLUGIN
-	    "listen = ( { tcp = \"%s:80\"; plugin = \"echo\"; } );\n", host);
-	snprintf(want, sizeof(want), "F:2: tcp: \"%s:80\": bad IPv4 address "
-	    "\"%s\"", host, host);
+	snprintf(text, sizeof(text),
+	    CONF_PLUGIN
+	    "listen = ( { tcp = \"%s:80\"; plugin = \"echo\"; } );\n",
+	    host);
+	snprintf(want, sizeof(want),
+	    "F:2: tcp: \"%s:80\": bad IPv4 address "
+	    "\"%s\"",
+	    host, host);
 	load_fails("long4.conf", text, want);
-	snprintf(text, sizeof(text), INI_PLUGIN
-	    "[listen.a]\ntcp = %s:80\nplugin = echo\n", host);
-	snprintf(want, sizeof(want), "F:4: tcp: \"%s:80\": bad IPv4 address "
-	    "\"%s\"", host, host);
+	snprintf(text, sizeof(text),
+	    INI_PLUGIN "[listen.a]\ntcp = %s:80\nplugin = echo\n", host);
+	snprintf(want, sizeof(want),
+	    "F:4: tcp: \"%s:80\": bad IPv4 address "
+	    "\"%s\"",
+	    host, host);
 	load_fails("long4.ini", text, want);
 	/* Dotted, and as long: the same. */
 	for (i = 0; i < sizeof(host) - 1; i++)
 		host[i] = i % 2 == 0 ? '1' : '.';
-	snprintf(text, sizeof(text), CONF_PLUGIN
-	    "listen = ( { tcp = \"%s:80\"; plugin = \"echo\"; } );\n", host);
-	snprintf(want, sizeof(want), "F:2: tcp: \"%s:80\": bad IPv4 address "
-	    "\"%s\"", host, host);
+	snprintf(text, sizeof(text),
+	    CONF_PLUGIN
+	    "listen = ( { tcp = \"%s:80\"; plugin = \"echo\"; } );\n",
+	    host);
+	snprintf(want, sizeof(want),
+	    "F:2: tcp: \"%s:80\": bad IPv4 address "
+	    "\"%s\"",
+	    host, host);
 	load_fails("long4d.conf", text, want);
 }
 
@@ -1241,12 +1297,14 @@ WT_TEST(err_long_ipv4)
  */
 WT_TEST(err_control_chars_escaped)
 {
-	load_fails("ctl.conf", "log_level = \"lo\\nud\\r\";\n" CONF_PLUGIN
+	load_fails("ctl.conf",
+	    "log_level = \"lo\\nud\\r\";\n" CONF_PLUGIN
 	    "listen = ( { tcp = \"1\\n2:3\"; plugin = \"echo\"; } );\n",
 	    "F:1: log_level: unknown level \"lo\\nud\\r\" (use err, warning, "
 	    "notice, info or debug)\n"
 	    "F:3: tcp: \"1\\n2:3\": bad host \"1\\n2\"");
-	load_fails("ctl.ini", "log_level = \"a\\x01\\tb\\x7f\"\n" INI_PLUGIN
+	load_fails("ctl.ini",
+	    "log_level = \"a\\x01\\tb\\x7f\"\n" INI_PLUGIN
 	    "[listen.a]\ntcp = \"1\\n2:3\"\nplugin = echo\n",
 	    "F:1: log_level: unknown level \"a\\x01\tb\\x7f\" (use err, "
 	    "warning, notice, info or debug)\n"

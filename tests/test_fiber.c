@@ -394,7 +394,7 @@ carve_fiber(void *arg)
 	char *obj = arg;
 
 	obj[0]++;
-	weft_yield();	/* the object may be put meanwhile: no more use */
+	weft_yield(); /* the object may be put meanwhile: no more use */
 	weft_yield();
 	carve_done = 1;
 }
@@ -421,18 +421,18 @@ body_carve(void *arg)
 	weft__carve_spawn(a, carve_fiber, a);
 	weft_yield();
 	assert_int_equal(a[0], 1);
-	b = weft__carve(256);	/* not spawned: put alone recycles it */
+	b = weft__carve(256); /* not spawned: put alone recycles it */
 	assert_ptr_not_equal(b, a);
 	weft__carve_put(b);
 	c = weft__carve(256);
 	assert_ptr_equal(c, b);
 	weft__carve_put(c);
-	weft__carve_put(a);	/* a's fiber still holds the stack */
+	weft__carve_put(a); /* a's fiber still holds the stack */
 	c = weft__carve(256);
-	assert_ptr_equal(c, b);	/* not a's */
+	assert_ptr_equal(c, b); /* not a's */
 	weft__carve_put(c);
 	carve_finish();
-	c = weft__carve(256);	/* the fiber ended: now it is back */
+	c = weft__carve(256); /* the fiber ended: now it is back */
 	assert_ptr_equal(c, a);
 
 	/* The fiber ends first, the object lives on. */
@@ -440,7 +440,7 @@ body_carve(void *arg)
 	carve_done = 0;
 	weft__carve_spawn(c, carve_fiber, c);
 	carve_finish();
-	assert_int_equal(c[0], 1);	/* still ours to read */
+	assert_int_equal(c[0], 1); /* still ours to read */
 	b = weft__carve(256);
 	assert_ptr_not_equal(b, c);
 	weft__carve_put(b);
@@ -467,7 +467,7 @@ WT_TEST(carve)
  */
 #define TOUCH (32 * 1024)
 
-static char *touched;	/* the bytes the last toucher wrote, on its stack */
+static char *touched; /* the bytes the last toucher wrote, on its stack */
 
 /* Write TOUCH bytes of the fiber's stack (alloca: on the stack proper
  * even where ASan moves locals to a fake stack), then check them. */
@@ -560,7 +560,7 @@ body_pool_trim(void *arg)
 	run_toucher(2);
 	assert_ptr_equal(touched, first);
 	weft__pool_stats(NULL, &trimmed, NULL, NULL);
-	assert_true(trimmed < stacks);	/* taken: no longer counted */
+	assert_true(trimmed < stacks); /* taken: no longer counted */
 
 	/* A carve on a trimmed stack, and a fiber under the object. */
 	weft__pool_trim(1);
@@ -620,7 +620,7 @@ body_pool_trim(void *arg)
 
 WT_TEST(pool_trim)
 {
-	uint64_t old = weft_pool_trim_set(0);	/* ticks by hand only */
+	uint64_t old = weft_pool_trim_set(0); /* ticks by hand only */
 
 	wt_run(body_pool_trim, NULL);
 	weft_pool_trim_set(old);

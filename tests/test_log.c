@@ -70,7 +70,7 @@ count(const char *needle)
 
 	while (*p != '\0') {
 		nl = strchr(p, '\n');
-		assert_non_null(nl);	/* every line is whole */
+		assert_non_null(nl); /* every line is whole */
 		if (memmem(p, (size_t)(nl - p), needle, strlen(needle)) != NULL)
 			n++;
 		p = nl + 1;
@@ -105,7 +105,8 @@ WT_TEST(repeats_suppressed)
 	assert_int_equal(count("suppressed 990 similar messages"), 1);
 	assert_int_equal(count("suppressed"), 1);
 	/* The summary says what was suppressed, and comes first. */
-	assert_non_null(strstr(out, "suppressed 990 similar messages (more "
+	assert_non_null(strstr(out,
+	    "suppressed 990 similar messages (more "
 	    "than 10 in 300 ms): proxy: upstream 127.0.0.1:1000: Connection "
 	    "refused\n"));
 	assert_true(strstr(out, "suppressed") < strstr(out, "something else"));
@@ -156,8 +157,10 @@ WT_TEST(weft_log_limited)
 
 	capture();
 	for (i = 0; i < 500; i++)
-		weft_log(WEFT_LOG_WARNING, "proxy: upstream 10.0.0.1:%d: "
-		    "Connection refused", i);
+		weft_log(WEFT_LOG_WARNING,
+		    "proxy: upstream 10.0.0.1:%d: "
+		    "Connection refused",
+		    i);
 	sleep_ms(WINDOW_MS + 100);
 	weft_log(WEFT_LOG_INFO, "done");
 	captured();
@@ -214,7 +217,7 @@ int
 main(int argc, char **argv)
 {
 	unsetenv("JOURNAL_STREAM");
-	log_procinit("worker 0");	/* workers are the limited role */
+	log_procinit("worker 0"); /* workers are the limited role */
 	log_setlevel(WEFT_LOG_DEBUG);
 	/* Every case starts from this limit (each runs in a fork of this
 	 * process). */

@@ -29,11 +29,11 @@
 
 /* What a server handler saw; the test body asserts on it. */
 struct hs {
-	int started;	/* handler entered */
-	int done;	/* handler about to return */
-	int go;		/* set by the body to let the handler go on */
-	int rc;		/* last result the handler got */
-	int nconn;	/* handlers run */
+	int started; /* handler entered */
+	int done;    /* handler about to return */
+	int go;	     /* set by the body to let the handler go on */
+	int rc;	     /* last result the handler got */
+	int nconn;   /* handlers run */
 	weft_reader_t *r;
 	weft_writer_t *w;
 	void *arg;
@@ -1023,8 +1023,7 @@ WT_CASE(133_unix_path_removed_on_close)
 	char path[128];
 
 	unix_path(path, sizeof(path), "removed.sock");
-	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
-			     &srv),
+	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL, &srv),
 	    0);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -1070,8 +1069,7 @@ WT_CASE(133_unix_stale_socket_replaced)
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 
-	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
-			     &srv),
+	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL, &srv),
 	    0);
 	unix_echo_once(path);
 	server_done(&srv);
@@ -1090,8 +1088,7 @@ WT_CASE(133_unix_regular_file_in_use)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "keep", 4), 4);
 	close(fd);
-	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
-			     &srv),
+	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL, &srv),
 	    -EADDRINUSE);
 	assert_null(srv);
 	/* The file is not ours: left alone. */
@@ -1112,12 +1109,10 @@ WT_CASE(133_unix_close_keeps_replaced_path)
 	char path[128];
 
 	unix_path(path, sizeof(path), "replaced.sock");
-	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
-			     &old),
+	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL, &old),
 	    0);
 	/* The path is a socket file: a new server replaces it. */
-	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL,
-			     &new),
+	assert_int_equal(weft_start_unix_server(h_echo, NULL, path, NULL, &new),
 	    0);
 	server_done(&old);
 	assert_int_equal(lstat(path, &st), 0);
@@ -1492,8 +1487,8 @@ WT_CASE(start_server_addr_in_use)
 			     &srv2),
 	    0);
 	port = weft_server_port(srv2);
-	assert_int_equal(weft_start_server(h_echo, NULL, LOCALHOST, port,
-			     &opts, &srv3),
+	assert_int_equal(weft_start_server(h_echo, NULL, LOCALHOST, port, &opts,
+			     &srv3),
 	    0);
 	assert_int_equal(weft_server_port(srv3), port);
 	server_done(&srv2);
@@ -1608,7 +1603,7 @@ WT_CASE(stream_free_aborts)
 struct opener {
 	const char *host;
 	int port;
-	uint64_t deadline;	/* ms, 0 = none */
+	uint64_t deadline; /* ms, 0 = none */
 	int rc;
 	weft_reader_t *r;
 	weft_writer_t *w;
@@ -1692,8 +1687,8 @@ pool_block(uv_work_t *req)
 	/* Bounded, in case of a bug; a signal (valgrind sends its own)
 	 * must not end the block early and let the lookups run. */
 	for (i = 0; i < 200; i++)
-		if (poll(&pfd, 1, 100) != 0 && (pfd.revents != 0 ||
-		    errno != EINTR))
+		if (poll(&pfd, 1, 100) != 0 &&
+		    (pfd.revents != 0 || errno != EINTR))
 			break;
 }
 
@@ -1718,7 +1713,8 @@ WT_CASE(lookup_cancel_dequeues)
 	atomic_store(&pool_block_started, 0);
 	before = weft_loop()->active_reqs.count;
 	assert_int_equal(uv_queue_work(weft_loop(), &blocker, pool_block,
-	    pool_block_done), 0);
+			     pool_block_done),
+	    0);
 	for (i = 0; i < 2000 && !atomic_load(&pool_block_started); i++)
 		weft_sleep(5);
 	assert_true(atomic_load(&pool_block_started));
@@ -1803,7 +1799,7 @@ h_write_abort(weft_reader_t *r, weft_writer_t *w, void *arg)
 	if (s->rc == 0 && weft_write(w, "x", 1) != WEFT_ECLOSED)
 		s->rc = -EPROTO;
 	if (s->rc == 0)
-		s->rc = weft_abort(w);	/* idempotent */
+		s->rc = weft_abort(w); /* idempotent */
 	s->done = 1;
 }
 
@@ -1822,7 +1818,7 @@ WT_CASE(abort)
 	connect_tcp(port, &r, &w);
 	assert_true(wait_flag(&s.done));
 	assert_int_equal(s.rc, 0);
-	assert_true(s.len > 0);	/* something was still queued */
+	assert_true(s.len > 0); /* something was still queued */
 	/* The server's side is gone before we read a byte. */
 	weft_sleep(50);
 	while ((n = weft_read(r, iobuf, sizeof(iobuf))) > 0)

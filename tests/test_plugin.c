@@ -286,8 +286,12 @@ WT_TEST(shipped_export_only_descriptor)
 WT_TEST(proxy_upstream_forms)
 {
 	static const char *const good[] = {
-		"127.0.0.1:7000", "[::1]:7000", "localhost:80",
-		"unix:/run/weft/up.sock", "unix:relative.sock", "h:65535",
+		"127.0.0.1:7000",
+		"[::1]:7000",
+		"localhost:80",
+		"unix:/run/weft/up.sock",
+		"unix:relative.sock",
+		"h:65535",
 	};
 	struct stanza st;
 	struct plugin *p;
@@ -306,15 +310,25 @@ WT_TEST(proxy_without_upstream_fails)
 	struct stanza st;
 
 	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
-	init_refused(&st, CONF ":12: plugin proxy: setting 'upstream': "
-	    "required (expected host:port, [v6addr]:port or unix:/path)");
+	init_refused(&st,
+	    CONF ":12: plugin proxy: setting 'upstream': "
+		 "required (expected host:port, [v6addr]:port or unix:/path)");
 }
 
 WT_TEST(proxy_bad_upstream_fails)
 {
 	static const char *const bad[] = {
-		"nocolon", "host:", "host:0", "host:65536", "host:80x",
-		":80", "::1:80", "[::1]80", "[::1", "unix:", "host:-1",
+		"nocolon",
+		"host:",
+		"host:0",
+		"host:65536",
+		"host:80x",
+		":80",
+		"::1:80",
+		"[::1]80",
+		"[::1",
+		"unix:",
+		"host:-1",
 	};
 	struct stanza st;
 	char want[512];
@@ -323,9 +337,11 @@ WT_TEST(proxy_bad_upstream_fails)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
 		stanza_set(&st, "upstream", bad[i], CONF_T_STR, 14);
-		snprintf(want, sizeof(want), CONF ":14: plugin proxy: "
-		    "setting 'upstream': bad address '%s' (expected "
-		    "host:port, [v6addr]:port or unix:/path)", bad[i]);
+		snprintf(want, sizeof(want),
+		    CONF ":14: plugin proxy: "
+			 "setting 'upstream': bad address '%s' (expected "
+			 "host:port, [v6addr]:port or unix:/path)",
+		    bad[i]);
 		init_refused(&st, want);
 	}
 }
@@ -338,8 +354,8 @@ WT_TEST(refuse_bad_abi_major)
 
 	stanza_init(&st, "bad-abi-major", TEST_PLUGIN_DIR, "bad-abi-major.so",
 	    1);
-	load_refused(&st, msg("bad-abi-major.so",
-	    "ABI major 2, weftd expects 1"));
+	load_refused(&st,
+	    msg("bad-abi-major.so", "ABI major 2, weftd expects 1"));
 }
 
 WT_TEST(refuse_newer_minor)
@@ -347,8 +363,8 @@ WT_TEST(refuse_newer_minor)
 	struct stanza st;
 
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
-	load_refused(&st, msg("newer-minor.so",
-	    "built for ABI 1.99, weftd has 1.1"));
+	load_refused(&st,
+	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.1"));
 }
 
 WT_TEST(refuse_no_descriptor)
@@ -356,8 +372,9 @@ WT_TEST(refuse_no_descriptor)
 	struct stanza st;
 
 	stanza_init(&st, "no-desc", TEST_PLUGIN_DIR, "no-desc.so", 1);
-	load_refused(&st, msg("no-desc.so",
-	    "no weft_plugin_desc symbol (not a weft plugin?)"));
+	load_refused(&st,
+	    msg("no-desc.so",
+		"no weft_plugin_desc symbol (not a weft plugin?)"));
 }
 
 WT_TEST(refuse_small_size)
@@ -368,8 +385,10 @@ WT_TEST(refuse_small_size)
 	/* 80 on LP64 (x86-64, aarch64). */
 	if (sizeof(void *) == 8)
 		assert_int_equal(WEFT_PLUGIN_DESC_MIN_SIZE, 80);
-	snprintf(text, sizeof(text), "descriptor size 8, expected at least "
-	    "%zu", WEFT_PLUGIN_DESC_MIN_SIZE);
+	snprintf(text, sizeof(text),
+	    "descriptor size 8, expected at least "
+	    "%zu",
+	    WEFT_PLUGIN_DESC_MIN_SIZE);
 	stanza_init(&st, "small-size", TEST_PLUGIN_DIR, "small-size.so", 1);
 	load_refused(&st, msg("small-size.so", text));
 }
@@ -379,8 +398,10 @@ WT_TEST(refuse_bad_magic)
 	struct stanza st;
 
 	stanza_init(&st, "bad-magic", TEST_PLUGIN_DIR, "bad-magic.so", 1);
-	load_refused(&st, msg("bad-magic.so", "bad descriptor magic "
-	    "0xdeadbeef, expected 0x57454654 (not a weft plugin?)"));
+	load_refused(&st,
+	    msg("bad-magic.so",
+		"bad descriptor magic "
+		"0xdeadbeef, expected 0x57454654 (not a weft plugin?)"));
 }
 
 WT_TEST(refuse_wrong_name)
@@ -388,12 +409,13 @@ WT_TEST(refuse_wrong_name)
 	struct stanza st;
 
 	stanza_init(&st, "wrong-name", TEST_PLUGIN_DIR, "wrong-name.so", 1);
-	load_refused(&st, msg("wrong-name.so",
-	    "plugin is named 'foo', config says 'wrong-name'"));
+	load_refused(&st,
+	    msg("wrong-name.so",
+		"plugin is named 'foo', config says 'wrong-name'"));
 	/* A valid plugin under another plugin's name, too. */
 	stanza_init(&st, "echo", TEST_PLUGIN_DIR, "good.so", 1);
-	load_refused(&st, msg("good.so",
-	    "plugin is named 'good', config says 'echo'"));
+	load_refused(&st,
+	    msg("good.so", "plugin is named 'good', config says 'echo'"));
 }
 
 /* RTLD_NOW: the missing symbol is found at load, with dlerror's text. */
@@ -465,18 +487,24 @@ WT_TEST(refuse_writable_by_others)
 	plugin_unload(&p);
 
 	assert_int_equal(chmod(st.path, 0666), 0);
-	snprintf(want, sizeof(want), "%s: refusing to load: the file is "
-	    "writable by others (mode 0666)", st.path);
+	snprintf(want, sizeof(want),
+	    "%s: refusing to load: the file is "
+	    "writable by others (mode 0666)",
+	    st.path);
 	load_refused(&st, want);
 	assert_int_equal(chmod(st.path, 0664), 0);
-	snprintf(want, sizeof(want), "%s: refusing to load: the file is "
-	    "writable by its group (mode 0664)", st.path);
+	snprintf(want, sizeof(want),
+	    "%s: refusing to load: the file is "
+	    "writable by its group (mode 0664)",
+	    st.path);
 	load_refused(&st, want);
 
 	assert_int_equal(chmod(st.path, 0644), 0);
 	assert_int_equal(chmod(dir, 0777), 0);
-	snprintf(want, sizeof(want), "%s: refusing to load: its directory "
-	    "%s is writable by others (mode 0777)", st.path, dir);
+	snprintf(want, sizeof(want),
+	    "%s: refusing to load: its directory "
+	    "%s is writable by others (mode 0777)",
+	    st.path, dir);
 	load_refused(&st, want);
 
 	assert_int_equal(chmod(dir, 0755), 0);
@@ -640,7 +668,8 @@ WT_TEST(refuse_unsafe_path)
 	dir_make(plug, 0755);
 	plant("good.so", plug, "good.so");
 	stanza_init(&st, "good", plug, "good.so", 1);
-	snprintf(want, sizeof(want), "%s: refusing to load: directory %s on "
+	snprintf(want, sizeof(want),
+	    "%s: refusing to load: directory %s on "
 	    "its path is writable by its group and not sticky (mode 0775)",
 	    st.path, mid);
 	load_refused(&st, want);
@@ -650,9 +679,11 @@ WT_TEST(refuse_unsafe_path)
 	assert_int_equal(chmod(mid, 0755), 0);
 	if (geteuid() == 0) {
 		assert_int_equal(chown(mid, 4242, 4242), 0);
-		snprintf(want, sizeof(want), "%s: refusing to load: directory "
+		snprintf(want, sizeof(want),
+		    "%s: refusing to load: directory "
 		    "%s on its path is owned by uid 4242, not root or uid 0 "
-		    "(this weftd)", st.path, mid);
+		    "(this weftd)",
+		    st.path, mid);
 		load_refused(&st, want);
 		assert_int_equal(chown(mid, 0, 0), 0);
 	}
@@ -669,14 +700,18 @@ WT_TEST(refuse_unsafe_path)
 	p = load_ok(&st, 0);
 	plugin_unload(&p);
 	assert_int_equal(chmod(real, 0777), 0);
-	snprintf(want, sizeof(want), "%s: refusing to load: its directory %s "
-	    "is writable by others (mode 0777)", st.path, real);
+	snprintf(want, sizeof(want),
+	    "%s: refusing to load: its directory %s "
+	    "is writable by others (mode 0777)",
+	    st.path, real);
 	load_refused(&st, want);
 	snprintf(dlink, sizeof(dlink), "%s/dir", named);
 	assert_int_equal(symlink(real, dlink), 0);
 	stanza_init(&st, "good", dlink, "good.so", 1);
-	snprintf(want, sizeof(want), "%s: refusing to load: its directory %s "
-	    "is writable by others (mode 0777)", st.path, real);
+	snprintf(want, sizeof(want),
+	    "%s: refusing to load: its directory %s "
+	    "is writable by others (mode 0777)",
+	    st.path, real);
 	load_refused(&st, want);
 	assert_int_equal(chmod(real, 0755), 0);
 	p = load_ok(&st, 0);
@@ -709,9 +744,9 @@ WT_TEST(init_fails_with_messages)
 	stanza_set(&st, "port", "80", CONF_T_INT, 10);
 	/* Ordered by line: the stanza's message first. */
 	init_refused(&st,
-	    CONF ":3: plugin init-fails: cannot start: no database\n"
-	    CONF ":10: plugin init-fails: setting 'port': port 80 is "
-	    "reserved");
+	    CONF ":3: plugin init-fails: cannot start: no database\n" CONF
+		 ":10: plugin init-fails: setting 'port': port 80 is "
+		 "reserved");
 }
 
 /* ---- Settings errors ---------------------------------------------------- */
@@ -728,12 +763,11 @@ WT_TEST(settings_type_errors_and_unknown)
 	stanza_set(&st, "greeting", "ok", CONF_T_STR, 4);
 	init_refused(&st,
 	    CONF ":5: plugin good: setting 'count': expected an integer, "
-	    "got 'abc'\n"
-	    CONF ":6: plugin good: setting 'flag': expected a boolean "
-	    "(true/false, yes/no, on/off, 1/0), got 'maybe'\n"
-	    CONF ":7: plugin good: setting 'ratio': expected a number, got "
-	    "'fast'\n"
-	    CONF ":9: plugin good: unknown setting 'typo'");
+		 "got 'abc'\n" CONF
+		 ":6: plugin good: setting 'flag': expected a boolean "
+		 "(true/false, yes/no, on/off, 1/0), got 'maybe'\n" CONF
+		 ":7: plugin good: setting 'ratio': expected a number, got "
+		 "'fast'\n" CONF ":9: plugin good: unknown setting 'typo'");
 }
 
 WT_TEST(settings_unknown_on_plugin_without_init)
@@ -755,8 +789,9 @@ WT_TEST(settings_int_range)
 
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	stanza_set(&st, "count", "99999999999999999999", CONF_T_INT, 5);
-	init_refused(&st, CONF ":5: plugin good: setting 'count': integer "
-	    "out of range: '99999999999999999999'");
+	init_refused(&st,
+	    CONF ":5: plugin good: setting 'count': integer "
+		 "out of range: '99999999999999999999'");
 }
 
 /* ---- The context API directly ------------------------------------------- */
@@ -893,8 +928,10 @@ ms_is(const char *text, int64_t want, const char *err)
 		assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), 0);
 		assert_null(out);
 	} else {
-		snprintf(expect, sizeof(expect), "f:2: plugin t: setting 'k': "
-		    "%s", err);
+		snprintf(expect, sizeof(expect),
+		    "f:2: plugin t: setting 'k': "
+		    "%s",
+		    err);
 		assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), 1);
 		assert_string_equal(out, expect);
 		free(out);
@@ -918,7 +955,8 @@ WT_TEST(ctx_ms_conversions)
 	ms_is("0.0015", 2, NULL);
 	ms_is("86400", 86400000, NULL);
 	ms_is("-1", -1, "expected a duration of 0 or more seconds, got '-1'");
-	ms_is("-0.001", -1, "expected a duration of 0 or more seconds, got "
+	ms_is("-0.001", -1,
+	    "expected a duration of 0 or more seconds, got "
 	    "'-0.001'");
 	ms_is("soon", -1, "expected a number, got 'soon'");
 	ms_is("", -1, "expected a number, got ''");
@@ -939,13 +977,15 @@ WT_TEST(ms_error_names_plugin_and_line)
 
 	stanza_init(&st, "lines", PLUGIN_BUILD_DIR, "lines.so", 12);
 	stanza_set(&st, "idle_timeout", "-2", CONF_T_STR, 14);
-	init_refused(&st, CONF ":14: plugin lines: setting 'idle_timeout': "
-	    "expected a duration of 0 or more seconds, got '-2'");
+	init_refused(&st,
+	    CONF ":14: plugin lines: setting 'idle_timeout': "
+		 "expected a duration of 0 or more seconds, got '-2'");
 	stanza_init(&st, "http-hello", PLUGIN_BUILD_DIR, "http-hello.so", 12);
 	stanza_set(&st, "send_timeout", "0.5", CONF_T_FLOAT, 13);
 	stanza_set(&st, "body_timeout", "later", CONF_T_STR, 15);
-	init_refused(&st, CONF ":15: plugin http-hello: setting "
-	    "'body_timeout': expected a number, got 'later'");
+	init_refused(&st,
+	    CONF ":15: plugin http-hello: setting "
+		 "'body_timeout': expected a number, got 'later'");
 }
 
 /* Parse text as host:port: want host and port, or (host NULL) err. */
@@ -957,13 +997,15 @@ hostport_is(const char *text, const char *host, int port, const char *err)
 
 	if (host != NULL) {
 		assert_int_equal(weft_hostport_parse(text, h, sizeof(h), &p,
-		    msg, sizeof(msg)), 0);
+				     msg, sizeof(msg)),
+		    0);
 		assert_string_equal(h, host);
 		assert_int_equal(p, port);
 		return;
 	}
 	assert_int_equal(weft_hostport_parse(text, h, sizeof(h), &p, msg,
-	    sizeof(msg)), -EINVAL);
+			     sizeof(msg)),
+	    -EINVAL);
 	assert_string_equal(msg, err);
 	assert_int_equal(weft_hostport_parse(text, h, sizeof(h), &p, NULL, 0),
 	    -EINVAL);
@@ -985,11 +1027,14 @@ WT_TEST(hostport_parse)
 	hostport_is("nocolon", NULL, 0, "expected host:port");
 	hostport_is("host:", NULL, 0, "missing port");
 	hostport_is("host:80x", NULL, 0, "bad port \"80x\"");
-	hostport_is("host:65536", NULL, 0, "port 65536 is out of range "
+	hostport_is("host:65536", NULL, 0,
+	    "port 65536 is out of range "
 	    "0..65535");
-	hostport_is("host:123456", NULL, 0, "port 123456 is out of range "
+	hostport_is("host:123456", NULL, 0,
+	    "port 123456 is out of range "
 	    "0..65535");
-	hostport_is("::1:80", NULL, 0, "an IPv6 address needs brackets: "
+	hostport_is("::1:80", NULL, 0,
+	    "an IPv6 address needs brackets: "
 	    "[address]:port");
 	hostport_is("[::1]80", NULL, 0, "expected [address]:port");
 	hostport_is("[::1", NULL, 0, "missing ']'");
@@ -997,8 +1042,9 @@ WT_TEST(hostport_parse)
 	hostport_is("1.2.3.256:80", NULL, 0, "bad IPv4 address \"1.2.3.256\"");
 	hostport_is("a b:80", NULL, 0, "bad host \"a b\"");
 	/* A buffer too small for the host is an error, not a cut name. */
-	assert_int_equal(weft_hostport_parse("example:1", small,
-	    sizeof(small), &port, NULL, 0), -EINVAL);
+	assert_int_equal(weft_hostport_parse("example:1", small, sizeof(small),
+			     &port, NULL, 0),
+	    -EINVAL);
 }
 
 WT_TEST(ctx_str_reads_any_type)
@@ -1008,9 +1054,11 @@ WT_TEST(ctx_str_reads_any_type)
 
 	assert_int_equal(weft_plugin_ctx_new("t", 1, 0, &ctx), 0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "42", WEFT_SETTING_INT,
-	    2), 0);
+			     2),
+	    0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "b", "true",
-	    WEFT_SETTING_BOOL, 3), 0);
+			     WEFT_SETTING_BOOL, 3),
+	    0);
 	assert_string_equal(weft_setting_str(ctx, "a", NULL), "42");
 	assert_string_equal(weft_setting_str(ctx, "b", NULL), "true");
 	assert_string_equal(weft_setting_str(ctx, "c", "def"), "def");
@@ -1030,9 +1078,11 @@ WT_TEST(ctx_add_errors)
 	assert_string_equal(weft_plugin_name(ctx), "t");
 	assert_int_equal(weft_plugin_worker(ctx), 7);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "1", WEFT_SETTING_STR,
-	    2), 0);
+			     2),
+	    0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "a", "2", WEFT_SETTING_STR,
-	    3), -EEXIST);
+			     3),
+	    -EEXIST);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "b", "1", 0, 3), -EINVAL);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "b", "1", 5, 3), -EINVAL);
 	assert_int_equal(weft_plugin_ctx_add(ctx, NULL, "1", 1, 3), -EINVAL);
@@ -1050,15 +1100,16 @@ WT_TEST(ctx_plugin_errors)
 
 	assert_int_equal(weft_plugin_ctx_new("my-plugin", 7, 0, &ctx), 0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "n", "x", WEFT_SETTING_STR,
-	    9), 0);
+			     9),
+	    0);
 	assert_int_equal(weft_plugin_ctx_add(ctx, "m", "5", WEFT_SETTING_STR,
-	    8), 0);
+			     8),
+	    0);
 	assert_int_equal(weft_setting_int(ctx, "n", 3), 3);
 	assert_string_equal(weft_setting_str(ctx, "n", NULL), "x");
 	assert_int_equal(weft_plugin_error(ctx, "missing", "needed %d", 1),
 	    -EINVAL);
-	assert_int_equal(weft_plugin_error(ctx, "m", "too %s", "big"),
-	    -EINVAL);
+	assert_int_equal(weft_plugin_error(ctx, "m", "too %s", "big"), -EINVAL);
 	assert_int_equal(weft_plugin_error(ctx, NULL, "whole"), -EINVAL);
 	assert_int_equal(weft_plugin_ctx_errors(ctx, "/etc/w.ini", &out), 3);
 	assert_string_equal(out,

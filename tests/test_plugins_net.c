@@ -35,7 +35,7 @@
 #define LOCALHOST "127.0.0.1"
 
 static char tmpdir[64];
-static char big[1 << 20];	/* never on a 64 KiB fiber stack */
+static char big[1 << 20]; /* never on a 64 KiB fiber stack */
 static char back[1 << 20];
 
 /* ---- Plugins ------------------------------------------------------------ */
@@ -85,8 +85,8 @@ load_kv(struct stanza *st, const char *name, const char *file,
 }
 
 static struct plugin *
-load(struct stanza *st, const char *name, const char *file,
-    const char *key, const char *value)
+load(struct stanza *st, const char *name, const char *file, const char *key,
+    const char *value)
 {
 	const char *kv[3] = { key, value, NULL };
 	struct plugin *p;
@@ -151,7 +151,8 @@ serve(struct plugin *p, ssize_t limit, weft_server_t **srv)
 	opts.limit = limit;
 	*srv = NULL;
 	assert_int_equal(weft_start_server(p->p_desc->client_connected,
-	    p->p_state, LOCALHOST, 0, &opts, srv), 0);
+			     p->p_state, LOCALHOST, 0, &opts, srv),
+	    0);
 	assert_true(weft_server_port(*srv) > 0);
 	return weft_server_port(*srv);
 }
@@ -243,8 +244,8 @@ roundtrip_big(weft_reader_t *r, weft_writer_t *w, size_t n)
  * before it.
  */
 static void
-trickle_until_answered(weft_reader_t *r, weft_writer_t *w, int every,
-    int n, const char *want)
+trickle_until_answered(weft_reader_t *r, weft_writer_t *w, int every, int n,
+    const char *want)
 {
 	char got[256];
 	size_t len = strlen(want);
@@ -256,21 +257,22 @@ trickle_until_answered(weft_reader_t *r, weft_writer_t *w, int every,
 		b = weft_reader_buffer(r);
 		if (b.len > 0 || weft_at_eof(r) || weft_reader_exception(r))
 			break;
-		(void)weft_write(w, "x", 1);	/* it may fail: see above */
+		(void)weft_write(w, "x", 1); /* it may fail: see above */
 		weft_sleep((uint64_t)every);
 	}
 	if (i == n)
 		fail_msg("no answer after %d bytes %d ms apart", n, every);
 	/* The rest of the answer: up to 5 s. */
 	for (i = 0; i < 500 && weft_reader_buffer(r).len < len &&
-	     !weft_at_eof(r) && !weft_reader_exception(r); i++)
+	     !weft_at_eof(r) && !weft_reader_exception(r);
+	     i++)
 		weft_sleep(10);
 	b = weft_reader_buffer(r);
 	if (b.len < len || memcmp(b.base, want, len) != 0)
-		fail_msg("expected \"%s\", got \"%.*s\" (%s)", want,
-		    (int)b.len, b.base, weft_err_name(weft_reader_exception(r)));
+		fail_msg("expected \"%s\", got \"%.*s\" (%s)", want, (int)b.len,
+		    b.base, weft_err_name(weft_reader_exception(r)));
 	if (weft_reader_exception(r) != 0) {
-		assert_int_equal(b.len, len);	/* nothing after it */
+		assert_int_equal(b.len, len); /* nothing after it */
 		return;
 	}
 	assert_int_equal(weft_read(r, got, len), (ssize_t)len);
@@ -426,7 +428,8 @@ body_lines_no_reader(void *arg)
 	port = serve(p, 0, &srv);
 	connect_tcp(port, &r, &w);
 	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
-	    &rcvbuf, sizeof(rcvbuf)), 0);
+			     &rcvbuf, sizeof(rcvbuf)),
+	    0);
 	/* 8 MiB of 1 KiB lines, whose echo is more than the kernel
 	 * buffers (the server stops reading once its echo stalls). */
 	memset(big, 'x', sizeof(big));
@@ -450,7 +453,8 @@ WT_TEST(lines_idle_timeout)
 
 /* ---- http-hello --------------------------------------------------------- */
 
-#define HDR "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+#define HDR                                                                    \
+	"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
 #define OK_KA HDR "\r\nhi\n"
 #define HEAD_KA HDR "\r\n"
 #define OK_CLOSE HDR "Connection: close\r\n\r\nhi\n"
@@ -505,7 +509,12 @@ WT_CASE(http_keepalive)
 		"GET / HTTP/1.1\r\nHost: t\r\nConnection: Close\r\n\r\n",
 	};
 	static const char *const resp[] = {
-		OK_KA, OK_KA, HEAD_KA, OK_KA, OK_KA, OK_CLOSE,
+		OK_KA,
+		OK_KA,
+		HEAD_KA,
+		OK_KA,
+		OK_KA,
+		OK_CLOSE,
 	};
 	struct stanza st;
 	struct plugin *p;
@@ -546,7 +555,8 @@ WT_CASE(http_bodies_and_versions)
 
 	/* A body arriving in pieces, after the head. */
 	connect_tcp(port, &r, &w);
-	send_str(w, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
+	send_str(w,
+	    "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
 	    "01234");
 	weft_sleep(20);
 	send_str(w, "567");
@@ -558,7 +568,8 @@ WT_CASE(http_bodies_and_versions)
 
 	/* Expect: 100-continue gets the interim response first. */
 	connect_tcp(port, &r, &w);
-	send_str(w, "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+	send_str(w,
+	    "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
 	    "Content-Length: 5\r\n\r\n");
 	expect(r, "HTTP/1.1 100 Continue\r\n\r\n");
 	send_str(w, "abcde");
@@ -575,8 +586,10 @@ WT_CASE(http_bodies_and_versions)
 	http_once_closes(port, "GET / HTTP/1.0\r\n\r\n", OK_CLOSE);
 	http_exchange(port, http10_ka, http10_ka_resp, 2, 0);
 	/* HEAD with Connection: close: the head, then the close. */
-	http_once_closes(port, "HEAD / HTTP/1.1\r\nHost: t\r\n"
-	    "Connection: close\r\n\r\n", HDR "Connection: close\r\n\r\n");
+	http_once_closes(port,
+	    "HEAD / HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n",
+	    HDR "Connection: close\r\n\r\n");
 	server_done(&srv);
 	plugin_unload(&p);
 }
@@ -630,8 +643,10 @@ WT_CASE(http_errors)
 	http_exchange(port, good_then_bad, good_then_bad_resp, 2, 1);
 
 	/* Transfer-Encoding is not implemented: 501 and close. */
-	http_once_closes(port, "POST / HTTP/1.1\r\nHost: t\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n", R501);
+	http_once_closes(port,
+	    "POST / HTTP/1.1\r\nHost: t\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n",
+	    R501);
 
 	/* A head over the listener's limit (512): 431 and close. */
 	snprintf(huge, sizeof(huge), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
@@ -647,7 +662,8 @@ WT_CASE(http_errors)
 	client_done(w);
 
 	/* Empty lines before a request are ignored. */
-	http_once_closes(port, "\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n"
+	http_once_closes(port,
+	    "\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n"
 	    "Connection: close\r\n\r\n",
 	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 	    "Content-Length: 14\r\nConnection: close\r\n\r\nHello, world!\n");
@@ -735,10 +751,10 @@ WT_CASE(http_header_timeout)
  * word; 0 turns keep-alive off. */
 WT_CASE(http_keepalive_timeout)
 {
-	static const char *const kv[] = { "body", "hi\n",
-		"keepalive_timeout", "0.2", NULL };
-	static const char *const off[] = { "body", "hi\n",
-		"keepalive_timeout", "0", "header_timeout", "0", NULL };
+	static const char *const kv[] = { "body", "hi\n", "keepalive_timeout",
+		"0.2", NULL };
+	static const char *const off[] = { "body", "hi\n", "keepalive_timeout",
+		"0", "header_timeout", "0", NULL };
 	struct stanza st;
 	struct plugin *p;
 	weft_server_t *srv;
@@ -776,8 +792,10 @@ WT_CASE(http_keepalive_timeout)
 	p = load_with(&st, "http-hello", "http-hello.so", off);
 	port = serve(p, 0, &srv);
 	http_once_closes(port, GET, OK_CLOSE);
-	http_once_closes(port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
-	    "\r\n", OK_CLOSE);
+	http_once_closes(port,
+	    "GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "\r\n",
+	    OK_CLOSE);
 	server_done(&srv);
 	plugin_unload(&p);
 }
@@ -791,8 +809,8 @@ WT_CASE(http_keepalive_timeout)
  */
 WT_CASE(http_body_timeout)
 {
-	static const char *const kv[] = { "body", "hi\n", "body_timeout",
-		"0.5", NULL };
+	static const char *const kv[] = { "body", "hi\n", "body_timeout", "0.5",
+		NULL };
 	static const char head8[] = "POST / HTTP/1.1\r\nHost: t\r\n"
 				    "Content-Length: 8\r\n\r\n";
 	static const char head100[] = "POST / HTTP/1.1\r\nHost: t\r\n"
@@ -861,7 +879,8 @@ WT_CASE(http_send_timeout)
 
 	connect_tcp(port, &r, &w);
 	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
-	    &rcvbuf, sizeof(rcvbuf)), 0);
+			     &rcvbuf, sizeof(rcvbuf)),
+	    0);
 	send_str(w, GET);
 	/* Read nothing; the server must let go of the connection.  Up to
 	 * 20 s, for slow (sanitizer, valgrind) builds. */
@@ -872,7 +891,8 @@ WT_CASE(http_send_timeout)
 
 	/* A client that reads gets the whole response, then the close. */
 	connect_tcp(port, &r, &w);
-	send_str(w, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+	send_str(w,
+	    "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
 	    "\r\n");
 	assert_int_equal(weft_deadline_set(20000), 0);
 	while ((n = weft_read_slice(r, 65536, &sl)) > 0)
@@ -892,8 +912,7 @@ WT_TEST(timeout_settings_refused)
 	static const char *const neg[] = { "header_timeout", "-1", NULL };
 	static const char *const both[] = { "header_timeout", "100000",
 		"keepalive_timeout", "-0.5", NULL };
-	static const char *const word[] = { "keepalive_timeout", "soon",
-		NULL };
+	static const char *const word[] = { "keepalive_timeout", "soon", NULL };
 	static const char *const idle[] = { "idle_timeout", "-2", NULL };
 	static const char *const body[] = { "body_timeout", "-1",
 		"send_timeout", "86401", NULL };
@@ -992,7 +1011,8 @@ WT_CASE(proxy_tcp)
 	memset(&u, 0, sizeof(u));
 	up = NULL;
 	assert_int_equal(weft_start_server(h_upstream, &u, LOCALHOST, 0, NULL,
-	    &up), 0);
+			     &up),
+	    0);
 	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
 	p = load(&st, "proxy", "proxy.so", "upstream", addr);
 	port = serve(p, 0, &srv);
@@ -1016,7 +1036,8 @@ WT_CASE(proxy_unix)
 	snprintf(path, sizeof(path), "%s/up.sock", tmpdir);
 	up = NULL;
 	assert_int_equal(weft_start_unix_server(h_upstream, &u, path, NULL,
-	    &up), 0);
+			     &up),
+	    0);
 	snprintf(addr, sizeof(addr), "unix:%s", path);
 	p = load(&st, "proxy", "proxy.so", "upstream", addr);
 	port = serve(p, 0, &srv);
@@ -1040,8 +1061,9 @@ WT_CASE(proxy_upstream_down)
 
 	/* A port that was just free: bind, note it, close. */
 	gone = NULL;
-	assert_int_equal(weft_start_server(h_upstream, NULL, LOCALHOST, 0,
-	    NULL, &gone), 0);
+	assert_int_equal(weft_start_server(h_upstream, NULL, LOCALHOST, 0, NULL,
+			     &gone),
+	    0);
 	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST,
 	    weft_server_port(gone));
 	server_done(&gone);
@@ -1103,7 +1125,8 @@ body_proxy_idle(void *arg)
 	memset(&u, 0, sizeof(u));
 	up = NULL;
 	assert_int_equal(weft_start_server(h_upstream, &u, LOCALHOST, 0, NULL,
-	    &up), 0);
+			     &up),
+	    0);
 	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
 	p = load_with(&st, "proxy", "proxy.so", kv);
 	port = serve(p, 0, &srv);
@@ -1127,7 +1150,8 @@ body_proxy_idle(void *arg)
 	 * arrives, then the upstream's close. */
 	up = NULL;
 	assert_int_equal(weft_start_server(h_ticker, NULL, LOCALHOST, 0, NULL,
-	    &up), 0);
+			     &up),
+	    0);
 	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
 	p = load_with(&st, "proxy", "proxy.so", kv);
 	port = serve(p, 0, &srv);
@@ -1159,17 +1183,15 @@ black_hole(int fds[3])
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_true((fds[0] = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_int_equal(bind(fds[0], (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
+	assert_int_equal(bind(fds[0], (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(fds[0], 0), 0);
-	assert_int_equal(getsockname(fds[0], (struct sockaddr *)&sin, &len),
-	    0);
+	assert_int_equal(getsockname(fds[0], (struct sockaddr *)&sin, &len), 0);
 	for (i = 1; i <= 2; i++) {
 		assert_true((fds[i] = socket(AF_INET,
-		    SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0);
+				 SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0);
 		if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) != 0)
 			assert_int_equal(errno, EINPROGRESS);
-		weft_sleep(50);	/* let the first handshake land */
+		weft_sleep(50); /* let the first handshake land */
 	}
 	return ntohs(sin.sin_port);
 }
@@ -1187,8 +1209,7 @@ body_proxy_connect_timeout(void *arg)
 	weft_writer_t *w;
 	weft_slice_t all;
 	char addr[64];
-	const char *kv[5] = { "upstream", addr, "connect_timeout", "1",
-		NULL };
+	const char *kv[5] = { "upstream", addr, "connect_timeout", "1", NULL };
 	double t0;
 	int fds[3], port, rc, i;
 
@@ -1261,17 +1282,21 @@ body_proxy_idle_stalled(void *arg)
 	(void)arg;
 	up = NULL;
 	assert_int_equal(weft_start_server(h_flood, NULL, LOCALHOST, 0, NULL,
-	    &up), 0);
+			     &up),
+	    0);
 	snprintf(addr, sizeof(addr), "%s:%d", LOCALHOST, weft_server_port(up));
 	p = load_with(&st, "proxy", "proxy.so", kv);
 	port = serve(p, 0, &srv);
 	connect_tcp(port, &r, &w);
 	assert_int_equal(setsockopt(weft_fileno(w), SOL_SOCKET, SO_RCVBUF,
-	    &rcvbuf, sizeof(rcvbuf)), 0);
+			     &rcvbuf, sizeof(rcvbuf)),
+	    0);
 	send_str(w, "go\n");
 	/* Up to 20 s (slow builds) for the proxy to let go. */
-	for (i = 0; i < 400 && (weft_server_connections(srv) > 0 ||
-	     weft_server_connections(up) > 0); i++)
+	for (i = 0; i < 400 &&
+	     (weft_server_connections(srv) > 0 ||
+		 weft_server_connections(up) > 0);
+	     i++)
 		weft_sleep(50);
 	assert_int_equal(weft_server_connections(srv), 0);
 	assert_int_equal(weft_server_connections(up), 0);

@@ -33,7 +33,7 @@
 /* DATA of doc/semantics.md S7 (18 bytes). */
 #define DATA "line1\nline2\nline3\n"
 
-#define MSG_FOUND     "Separator is found, but chunk is longer than limit"
+#define MSG_FOUND "Separator is found, but chunk is longer than limit"
 #define MSG_NOT_FOUND "Separator is not found, and chunk exceed the limit"
 
 /* Feed a string literal. */
@@ -80,8 +80,8 @@ enum op {
 struct call {
 	weft_reader_t *r;
 	enum op op;
-	ssize_t n;                /* read, readexactly: the size */
-	const char *sep;          /* readuntil */
+	ssize_t n;		  /* read, readexactly: the size */
+	const char *sep;	  /* readuntil */
 	const weft_slice_t *seps; /* readuntil_any */
 	size_t nseps;
 	weft_fiber_t *f;
@@ -169,8 +169,8 @@ assert_overrun(weft_reader_t *r, int found, size_t consumed)
 }
 
 static void
-assert_incomplete(
-    weft_reader_t *r, size_t partial, ssize_t expected, const char *text)
+assert_incomplete(weft_reader_t *r, size_t partial, ssize_t expected,
+    const char *text)
 {
 	weft_read_error_t e;
 	char msg[128];
@@ -925,9 +925,10 @@ WT_CASE(case_054_readuntil_tuple_pending)
 {
 	weft_reader_t *r = mk(WEFT_LIMIT_DEFAULT);
 	weft_slice_t seps[2] = { { "A", 1 }, { "long sep", 8 } };
-	struct call c = {
-		.r = r, .op = OP_READUNTIL_ANY, .seps = seps, .nseps = 2
-	};
+	struct call c = { .r = r,
+		.op = OP_READUNTIL_ANY,
+		.seps = seps,
+		.nseps = 2 };
 
 	feed(r, "data");
 	start(&c);
@@ -968,8 +969,9 @@ multi_chunk(const char *const *chunks, const char *want)
 
 	r = mk(WEFT_LIMIT_DEFAULT);
 	for (i = 0; chunks[i] != NULL; i++)
-		assert_int_equal(
-		    weft_feed_data(r, chunks[i], strlen(chunks[i])), 0);
+		assert_int_equal(weft_feed_data(r, chunks[i],
+				     strlen(chunks[i])),
+		    0);
 	assert_int_equal(weft_readuntil(r, "aaa", 3, &s), 0);
 	assert_int_equal(s.len, strlen(want));
 	assert_memory_equal(s.base, want, s.len);
@@ -984,8 +986,9 @@ multi_chunk(const char *const *chunks, const char *want)
 	start(&c);
 	for (i = 0; chunks[i] != NULL; i++) {
 		assert_false(c.done);
-		assert_int_equal(
-		    weft_feed_data(r, chunks[i], strlen(chunks[i])), 0);
+		assert_int_equal(weft_feed_data(r, chunks[i],
+				     strlen(chunks[i])),
+		    0);
 		settle();
 	}
 	assert_int_equal(finish(&c), 0);
@@ -1015,8 +1018,8 @@ WT_CASE(case_058_readuntil_eof_incomplete)
 	weft_feed_eof(r);
 	assert_int_equal(weft_readuntil(r, "AAA", 3, &s), WEFT_EINCOMPLETE);
 	assert_slice_equal(s, "some dataAA");
-	assert_incomplete(
-	    r, 11, -1, "11 bytes read on a total of undefined expected bytes");
+	assert_incomplete(r, 11, -1,
+	    "11 bytes read on a total of undefined expected bytes");
 	assert_buffer(r, "");
 	assert_true(weft_at_eof(r));
 	weft_reader_free(&r);
@@ -1030,8 +1033,8 @@ WT_CASE(case_059_readuntil_eof_only)
 	weft_feed_eof(r);
 	assert_int_equal(weft_readuntil(r, "\n", 1, &s), WEFT_EINCOMPLETE);
 	assert_slice_equal(s, "");
-	assert_incomplete(
-	    r, 0, -1, "0 bytes read on a total of undefined expected bytes");
+	assert_incomplete(r, 0, -1,
+	    "0 bytes read on a total of undefined expected bytes");
 	assert_true(weft_at_eof(r));
 	weft_reader_free(&r);
 }
@@ -1147,8 +1150,8 @@ WT_CASE(case_067_readuntil_line_then_incomplete)
 	assert_slice_equal(s, "abc\n");
 	assert_int_equal(weft_readuntil(r, "\n", 1, &s), WEFT_EINCOMPLETE);
 	assert_slice_equal(s, "def");
-	assert_incomplete(
-	    r, 3, -1, "3 bytes read on a total of undefined expected bytes");
+	assert_incomplete(r, 3, -1,
+	    "3 bytes read on a total of undefined expected bytes");
 	assert_buffer(r, "");
 	assert_true(weft_at_eof(r));
 	weft_reader_free(&r);
@@ -1233,8 +1236,8 @@ WT_CASE(case_073_readuntil_pending_eof)
 	weft_feed_eof(r);
 	assert_int_equal(finish(&c), WEFT_EINCOMPLETE);
 	assert_got(&c, "ab");
-	assert_incomplete(
-	    r, 2, -1, "2 bytes read on a total of undefined expected bytes");
+	assert_incomplete(r, 2, -1,
+	    "2 bytes read on a total of undefined expected bytes");
 	assert_buffer(r, "");
 	weft_reader_free(&r);
 }
@@ -1324,8 +1327,8 @@ WT_CASE(case_080_readexactly_pending_eof)
 	weft_feed_eof(r);
 	assert_int_equal(finish(&c), WEFT_EINCOMPLETE);
 	assert_got(&c, DATA);
-	assert_incomplete(
-	    r, 18, 36, "18 bytes read on a total of 36 expected bytes");
+	assert_incomplete(r, 18, 36,
+	    "18 bytes read on a total of 36 expected bytes");
 	assert_buffer(r, "");
 	assert_true(weft_at_eof(r));
 	weft_reader_free(&r);
@@ -1340,8 +1343,8 @@ WT_CASE(case_081_readexactly_eof_only)
 	weft_feed_eof(r);
 	assert_int_equal(weft_readexactly(r, buf, 3, &got), WEFT_EINCOMPLETE);
 	assert_int_equal(got, 0);
-	assert_incomplete(
-	    r, 0, 3, "0 bytes read on a total of 3 expected bytes");
+	assert_incomplete(r, 0, 3,
+	    "0 bytes read on a total of 3 expected bytes");
 	weft_reader_free(&r);
 }
 
@@ -1800,8 +1803,8 @@ WT_CASE(case_107_error_details)
 	assert_int_equal(weft_readexactly(r, buf, 10, &got), WEFT_EINCOMPLETE);
 	assert_int_equal(got, 3);
 	assert_memory_equal(buf, "abc", 3);
-	assert_incomplete(
-	    r, 3, 10, "3 bytes read on a total of 10 expected bytes");
+	assert_incomplete(r, 3, 10,
+	    "3 bytes read on a total of 10 expected bytes");
 	weft_reader_free(&r);
 
 	/* IncompleteReadError(b'ab', None). */
@@ -1810,14 +1813,14 @@ WT_CASE(case_107_error_details)
 	weft_feed_eof(r);
 	assert_int_equal(weft_readuntil(r, "\n", 1, &s), WEFT_EINCOMPLETE);
 	assert_slice_equal(s, "ab");
-	assert_incomplete(
-	    r, 2, -1, "2 bytes read on a total of undefined expected bytes");
+	assert_incomplete(r, 2, -1,
+	    "2 bytes read on a total of undefined expected bytes");
 	/* A short buffer gets a truncated, terminated message. */
 	assert_string_equal(weft_reader_error_message(r, msg, 8), "2 bytes");
 	weft_reader_free(&r);
 
-	assert_string_equal(
-	    weft_err_name(WEFT_EINCOMPLETE), "WEFT_EINCOMPLETE");
+	assert_string_equal(weft_err_name(WEFT_EINCOMPLETE),
+	    "WEFT_EINCOMPLETE");
 	assert_string_equal(weft_err_name(WEFT_ELIMIT), "WEFT_ELIMIT");
 }
 

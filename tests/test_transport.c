@@ -23,12 +23,12 @@
 
 /* What a prelude and a handler saw. */
 struct ps {
-	int preludes;	/* prelude runs */
-	int handlers;	/* handler runs */
-	int refuse;	/* the prelude returns -EPROTO */
-	int done;	/* handler (or refused prelude) finished */
-	int reason;	/* weft_close_reason after the handler's close */
-	char line[64];	/* what the handler read */
+	int preludes;  /* prelude runs */
+	int handlers;  /* handler runs */
+	int refuse;    /* the prelude returns -EPROTO */
+	int done;      /* handler (or refused prelude) finished */
+	int reason;    /* weft_close_reason after the handler's close */
+	char line[64]; /* what the handler read */
 	char peer[128];
 	char sock[128];
 	char peer_info[128];
@@ -172,8 +172,8 @@ record_handler(weft_reader_t *r, weft_writer_t *w, void *arg)
 		strcpy(s->peer, "?");
 	if (weft_sockname(w, s->sock, sizeof(s->sock)) < 0)
 		strcpy(s->sock, "?");
-	if (weft_extra_info(w, "peername", s->peer_info,
-		sizeof(s->peer_info)) < 0)
+	if (weft_extra_info(w, "peername", s->peer_info, sizeof(s->peer_info)) <
+	    0)
 		strcpy(s->peer_info, "?");
 	if (weft_extra_info(w, "family", s->family, sizeof(s->family)) < 0)
 		strcpy(s->family, "?");
@@ -496,8 +496,7 @@ WT_CASE(reason_reset)
 	town_add(&t, w);
 	/* The kernel completed the handshake: accept does not block. */
 	assert_true((fd = accept(lfd, NULL, NULL)) >= 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
-			     sizeof(lg)),
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
 	    0);
 	close(fd); /* RST */
 	assert_int_equal(weft_read(r, buf, sizeof(buf)), -ECONNRESET);
@@ -625,11 +624,11 @@ WT_CASE(reason_shutdown)
 	int i;
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(weft_start_server(idle_handler, &s, LOCALHOST, 0,
-			     NULL, &srv),
+	assert_int_equal(weft_start_server(idle_handler, &s, LOCALHOST, 0, NULL,
+			     &srv),
 	    0);
-	assert_int_equal(weft_open_connection(LOCALHOST,
-			     weft_server_port(srv), NULL, &r, &w),
+	assert_int_equal(weft_open_connection(LOCALHOST, weft_server_port(srv),
+			     NULL, &r, &w),
 	    0);
 	for (i = 0; i < 2000 && s.handlers == 0; i++)
 		weft_sleep(5);

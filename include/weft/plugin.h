@@ -49,7 +49,8 @@ extern "C" {
 /** Compile-time feature test: WEFT_PLUGIN_ABI_AT_LEAST(1, 0). */
 #define WEFT_PLUGIN_ABI_AT_LEAST(maj, min)                                     \
 	(WEFT_PLUGIN_ABI_MAJOR > (maj) ||                                      \
-	    (WEFT_PLUGIN_ABI_MAJOR == (maj) && WEFT_PLUGIN_ABI_MINOR >= (min)))
+	    (WEFT_PLUGIN_ABI_MAJOR == (maj) &&                                 \
+		WEFT_PLUGIN_ABI_MINOR >= (min)))
 
 /** A plugin's view of its configuration in one worker. */
 typedef struct weft_plugin_ctx weft_plugin_ctx_t;
@@ -133,8 +134,8 @@ WEFT_EXTERN int64_t weft_setting_int(weft_plugin_ctx_t *ctx, const char *key,
     int64_t def);
 WEFT_EXTERN int weft_setting_bool(weft_plugin_ctx_t *ctx, const char *key,
     int def);
-WEFT_EXTERN double weft_setting_double(weft_plugin_ctx_t *ctx,
-    const char *key, double def);
+WEFT_EXTERN double weft_setting_double(weft_plugin_ctx_t *ctx, const char *key,
+    double def);
 
 /**
  * A duration setting, written in seconds (fractions allowed: "0.25",

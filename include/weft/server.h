@@ -20,16 +20,14 @@ extern "C" {
 typedef struct weft_server weft_server_t;
 
 /** The handler of one client connection; runs on its own fiber. */
-typedef void (*weft_client_cb)(weft_reader_t *r, weft_writer_t *w,
-    void *arg);
+typedef void (*weft_client_cb)(weft_reader_t *r, weft_writer_t *w, void *arg);
 
 /**
  * A step run on the connection's fiber before the handler: it may read
  * (a PROXY header, a TLS handshake) and set the addresses.  Non-zero
  * closes the connection without running the handler.
  */
-typedef int (*weft_prelude_cb)(weft_reader_t *r, weft_writer_t *w,
-    void *arg);
+typedef int (*weft_prelude_cb)(weft_reader_t *r, weft_writer_t *w, void *arg);
 
 /** Options; a zeroed struct (or NULL) means asyncio's defaults. */
 typedef struct weft_stream_opts {
@@ -68,8 +66,8 @@ WEFT_EXTERN int weft_open_unix_connection(const char *path,
  * The sock= form: wrap an already connected stream socket (TCP or UNIX,
  * e.g. one end of a socketpair).  weft takes ownership of fd.
  */
-WEFT_EXTERN int weft_open_connection_fd(int fd,
-    const weft_stream_opts_t *opts, weft_reader_t **r, weft_writer_t **w);
+WEFT_EXTERN int weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
+    weft_reader_t **r, weft_writer_t **w);
 
 /**
  * Listen on host:port (NULL or "" = all interfaces; one socket per
@@ -96,8 +94,8 @@ WEFT_EXTERN int weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
  * (set it before the caller next waits to cover them all); NULL removes
  * it.  -EINVAL for a callback-mode server, whose handlers have no fiber.
  */
-WEFT_EXTERN int weft_server_set_prelude(weft_server_t *srv,
-    weft_prelude_cb fn, void *arg);
+WEFT_EXTERN int weft_server_set_prelude(weft_server_t *srv, weft_prelude_cb fn,
+    void *arg);
 
 /**
  * Set the connection's peer and local addresses (either may be NULL to
@@ -113,8 +111,8 @@ WEFT_EXTERN int weft_conn_set_addrs(weft_writer_t *w,
  * UNIX path, or "" for an unnamed one.  The length, -ENOBUFS if buf is
  * too small, -EAFNOSUPPORT for another family.
  */
-WEFT_EXTERN int weft_sockaddr_format(const struct sockaddr *sa,
-    socklen_t len, char *buf, size_t size);
+WEFT_EXTERN int weft_sockaddr_format(const struct sockaddr *sa, socklen_t len,
+    char *buf, size_t size);
 
 /** Stop listening.  Live connections go on.  Idempotent. */
 WEFT_EXTERN int weft_server_close(weft_server_t *srv);
@@ -159,10 +157,10 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
  * only ever appended, so a program built against an older header passes
  * a smaller size and gets the fields it knows.
  */
-#define WEFT_SERVER_STATS_MAP(X)					\
-	X(accepted, "connections accepted since the server started")	\
-	X(active, "client connections open now")			\
-	X(emfile_pauses,						\
+#define WEFT_SERVER_STATS_MAP(X)                                               \
+	X(accepted, "connections accepted since the server started")           \
+	X(active, "client connections open now")                               \
+	X(emfile_pauses,                                                       \
 	    "times accepting paused because the process ran out of fds")
 
 /** A server's counters (see WEFT_SERVER_STATS_MAP). */

@@ -99,8 +99,7 @@ WEFT_EXTERN weft_slice_t weft_reader_buffer(const weft_reader_t *r);
  * Append bytes to the buffer and wake a waiting fiber.  Empty data is a
  * no-op (after the EOF check).  Returns -EPIPE after weft_feed_eof.
  */
-WEFT_EXTERN int weft_feed_data(weft_reader_t *r, const void *data,
-    size_t len);
+WEFT_EXTERN int weft_feed_data(weft_reader_t *r, const void *data, size_t len);
 
 /** Mark end of stream and wake a waiting fiber.  Idempotent. */
 WEFT_EXTERN void weft_feed_eof(weft_reader_t *r);
@@ -150,8 +149,7 @@ WEFT_EXTERN ssize_t weft_read_slice(weft_reader_t *r, size_t n,
  * bytes (0 = unbounded) would be returned.  On an error the data
  * collected so far is lost, as in CPython.
  */
-WEFT_EXTERN int weft_read_all(weft_reader_t *r, size_t max,
-    weft_slice_t *out);
+WEFT_EXTERN int weft_read_all(weft_reader_t *r, size_t max, weft_slice_t *out);
 
 /**
  * Read one line ending in '\n' (the slice includes it).  At EOF the
@@ -166,8 +164,8 @@ WEFT_EXTERN int weft_readline(weft_reader_t *r, weft_slice_t *out);
  * WEFT_EINCOMPLETE returns the partial data in *out and clears the
  * buffer; an empty separator is -EINVAL.
  */
-WEFT_EXTERN int weft_readuntil(weft_reader_t *r, const void *sep,
-    size_t seplen, weft_slice_t *out);
+WEFT_EXTERN int weft_readuntil(weft_reader_t *r, const void *sep, size_t seplen,
+    weft_slice_t *out);
 
 /**
  * The 3.13 tuple form: stop at whichever separator ends first (the
@@ -228,8 +226,7 @@ typedef void (*weft_write_cb)(weft_writer_t *w, int status, void *arg);
  * drains to the low-water mark, or with the error when the connection is
  * lost.  Pair it with weft_read_stop/start for backpressure.
  */
-WEFT_EXTERN int weft_drain_start(weft_writer_t *w, weft_write_cb cb,
-    void *arg);
+WEFT_EXTERN int weft_drain_start(weft_writer_t *w, weft_write_cb cb, void *arg);
 
 /* ---- Writer ---------------------------------------------------------- */
 

@@ -167,7 +167,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	if (has_include(data, size) &&
-	    (memchr(data, '/', size) != NULL || memchr(data, '\\', size) != NULL))
+	    (memchr(data, '/', size) != NULL ||
+		memchr(data, '\\', size) != NULL))
 		return 0;
 	first = size;
 	for (i = 0; i + 1 < size; i++)
@@ -200,8 +201,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bad_cause("empty", cause != NULL ? cause : "(NULL)");
 	for (line = cause;; line = nl + 1) {
 		nl = strchr(line, '\n');
-		check_line(file, line, nl != NULL ? (size_t)(nl - line) :
-		    strlen(line), cause);
+		check_line(file, line,
+		    nl != NULL ? (size_t)(nl - line) : strlen(line), cause);
 		if (nl == NULL)
 			break;
 	}

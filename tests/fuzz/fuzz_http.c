@@ -133,13 +133,14 @@ check_head(const uint8_t *head, size_t n)
 	if (n % 2 != 0)
 		crlf_only = 0;
 	if ((rc == 1) != crlf_only)
-		fail("parse_head: 1 is for a head of nothing but CRLFs", head, n);
+		fail("parse_head: 1 is for a head of nothing but CRLFs", head,
+		    n);
 	if (rc != 0)
 		return;
 
 	/* Accepted: check the grammar independently. */
 	p = head;
-	end = head + n - 2;		/* drop the final empty line */
+	end = head + n - 2; /* drop the final empty line */
 	while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
 		p += 2;
 	for (; p < end; p = eol + 2) {
@@ -149,7 +150,7 @@ check_head(const uint8_t *head, size_t n)
 			fail("parse_head accepted a bare CR or LF", head, n);
 		if (first) {
 			if (!oracle_request_line(p, (size_t)(eol - p), &minor,
-			    &is_head))
+				&is_head))
 				fail("parse_head accepted a bad request line",
 				    head, n);
 			first = 0;
@@ -163,7 +164,8 @@ check_head(const uint8_t *head, size_t n)
 			hosts++;
 	}
 	if (first)
-		fail("parse_head accepted a head without a request line", head, n);
+		fail("parse_head accepted a head without a request line", head,
+		    n);
 	if (q.q_minor != minor || q.q_head != is_head)
 		fail("parse_head: version or HEAD wrong", head, n);
 	if (q.q_hosts != hosts || hosts > 1 || (minor >= 1 && hosts != 1))
@@ -178,10 +180,10 @@ struct job {
 	const uint8_t *data;
 	size_t size;
 	ssize_t limit;
-	uint32_t seed;		/* 0: one piece */
+	uint32_t seed; /* 0: one piece */
 	char *out;
 	size_t outlen;
-	int done;		/* the handler returned */
+	int done; /* the handler returned */
 	weft_reader_t *r;
 	weft_writer_t *w;
 };

@@ -109,8 +109,8 @@ check_bytes(const char *what, const void *got, size_t glen, const void *want,
 /* ---- The model --------------------------------------------------------- */
 
 struct model {
-	uint8_t *mem;	   /* the allocation */
-	uint8_t *buf;	   /* the buffer's bytes: [buf, buf + len) */
+	uint8_t *mem; /* the allocation */
+	uint8_t *buf; /* the buffer's bytes: [buf, buf + len) */
 	size_t len;
 	size_t cap;
 	size_t limit;
@@ -123,15 +123,15 @@ struct model {
 	size_t epartial;
 	long eexpected;
 	/* flow control and callbacks */
-	int transport;	   /* a transport is attached */
-	int notsup;	   /* its pause_reading says -ENOTSUP */
+	int transport; /* a transport is attached */
+	int notsup;    /* its pause_reading says -ENOTSUP */
 	int paused;
 	long pauses;
 	long resumes;
 	int cbmode;
-	int cb_on;	   /* a callback is installed (not stopped) */
+	int cb_on; /* a callback is installed (not stopped) */
 	long cbcalls;
-	int wouldblock;	   /* the code a waiting call returns */
+	int wouldblock; /* the code a waiting call returns */
 };
 
 static void
@@ -219,8 +219,8 @@ m_feed(struct model *m, const void *p, size_t n)
 }
 
 static void
-m_set_err(struct model *m, int code, int found, size_t consumed,
-    size_t partial, long expected)
+m_set_err(struct model *m, int code, int found, size_t consumed, size_t partial,
+    long expected)
 {
 	m->ecode = code;
 	m->efound = found;
@@ -422,18 +422,23 @@ check_state(int full)
 	if (M.ecode == WEFT_ELIMIT) {
 		CHECK_EQ("last_error found", e.found, M.efound);
 		CHECK_EQ("last_error consumed", e.consumed, M.econsumed);
-		snprintf(want, sizeof(want), "%s", M.efound
-		    ? "Separator is found, but chunk is longer than limit"
-		    : "Separator is not found, and chunk exceed the limit");
+		snprintf(want, sizeof(want), "%s",
+		    M.efound
+			? "Separator is found, but chunk is longer than limit"
+			: "Separator is not found, and chunk exceed the limit");
 	} else if (M.ecode == WEFT_EINCOMPLETE) {
 		CHECK_EQ("last_error partial", e.partial, M.epartial);
 		CHECK_EQ("last_error expected", e.expected, M.eexpected);
 		if (M.eexpected < 0)
-			snprintf(want, sizeof(want), "%zu bytes read on a total "
-			    "of undefined expected bytes", M.epartial);
+			snprintf(want, sizeof(want),
+			    "%zu bytes read on a total "
+			    "of undefined expected bytes",
+			    M.epartial);
 		else
-			snprintf(want, sizeof(want), "%zu bytes read on a total "
-			    "of %ld expected bytes", M.epartial, M.eexpected);
+			snprintf(want, sizeof(want),
+			    "%zu bytes read on a total "
+			    "of %ld expected bytes",
+			    M.epartial, M.eexpected);
 	} else {
 		want[0] = '\0';
 	}

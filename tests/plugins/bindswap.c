@@ -29,8 +29,8 @@ bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 	int rc;
 
 	if (real == NULL)
-		real = (int (*)(int, __CONST_SOCKADDR_ARG, socklen_t))dlsym(
-		    RTLD_NEXT, "bind");
+		real = (int (*)(int, __CONST_SOCKADDR_ARG,
+		    socklen_t))dlsym(RTLD_NEXT, "bind");
 	rc = real(fd, addr, len);
 	if (rc != 0 || spec == NULL || sa->sa_family != AF_UNIX ||
 	    (eq = strchr(spec, '=')) == NULL ||

@@ -17,12 +17,11 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	(void)state;
 	while (weft_readline(r, &line) == 0 && line.len > 0) {
 		if (line.len == 6 && memcmp(line.base, "block\n", 6) == 0)
-			sleep(60);	/* never do this in a handler */
+			sleep(60); /* never do this in a handler */
 		if (weft_write(w, line.base, line.len) != 0 ||
 		    weft_drain(w) != 0)
 			break;
 	}
 }
 
-WEFT_PLUGIN(block,
-    .client_connected = client);
+WEFT_PLUGIN(block, .client_connected = client);

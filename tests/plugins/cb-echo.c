@@ -27,6 +27,4 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	weft_read_start(r, on_data, w);
 }
 
-WEFT_PLUGIN(cb_echo,
-    .flags = WEFT_PLUGIN_CALLBACK,
-    .client_connected = client);
+WEFT_PLUGIN(cb_echo, .flags = WEFT_PLUGIN_CALLBACK, .client_connected = client);

@@ -42,6 +42,5 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	weft_read_start(r, on_data, w);
 }
 
-WEFT_PLUGIN(cb_lines,
-    .flags = WEFT_PLUGIN_CALLBACK,
+WEFT_PLUGIN(cb_lines, .flags = WEFT_PLUGIN_CALLBACK,
     .client_connected = client);

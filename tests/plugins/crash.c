@@ -28,5 +28,4 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	}
 }
 
-WEFT_PLUGIN(crash,
-    .client_connected = client);
+WEFT_PLUGIN(crash, .client_connected = client);

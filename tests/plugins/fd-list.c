@@ -60,6 +60,4 @@ init(weft_plugin_ctx_t *ctx, void **state)
 	return 0;
 }
 
-WEFT_PLUGIN(fd_list,
-    .init = init,
-    .client_connected = client);
+WEFT_PLUGIN(fd_list, .init = init, .client_connected = client);

@@ -49,7 +49,5 @@ good_fini(void *state)
 	free(g);
 }
 
-WEFT_PLUGIN(good,
-    .init = good_init,
-    .client_connected = good_client,
+WEFT_PLUGIN(good, .init = good_init, .client_connected = good_client,
     .fini = good_fini);

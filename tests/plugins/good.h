@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct good_state {
-	const char *g_greeting;	/* "greeting", default "hello" */
+	const char *g_greeting; /* "greeting", default "hello" */
 	int64_t g_count;	/* "count", default 1 */
 	int g_flag;		/* "flag", default 0 */
 	double g_ratio;		/* "ratio", default 0.5 */

@@ -22,10 +22,7 @@ init(weft_plugin_ctx_t *ctx, void **state)
 	port = weft_setting_int(ctx, "port", 0);
 	weft_plugin_error(ctx, "port", "port %lld is reserved",
 	    (long long)port);
-	return weft_plugin_error(ctx, NULL, "cannot start: %s",
-	    "no database");
+	return weft_plugin_error(ctx, NULL, "cannot start: %s", "no database");
 }
 
-WEFT_PLUGIN(init_fails,
-    .init = init,
-    .client_connected = client);
+WEFT_PLUGIN(init_fails, .init = init, .client_connected = client);

@@ -30,5 +30,4 @@ marker_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	(void)state;
 }
 
-WEFT_PLUGIN(good,
-    .client_connected = marker_client);
+WEFT_PLUGIN(good, .client_connected = marker_client);

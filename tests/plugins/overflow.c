@@ -41,5 +41,4 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	}
 }
 
-WEFT_PLUGIN(overflow,
-    .client_connected = client);
+WEFT_PLUGIN(overflow, .client_connected = client);

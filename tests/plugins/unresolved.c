@@ -16,5 +16,4 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	weft_test_no_such_function();
 }
 
-WEFT_PLUGIN(unresolved,
-    .client_connected = client);
+WEFT_PLUGIN(unresolved, .client_connected = client);

@@ -12,5 +12,4 @@ client(weft_reader_t *r, weft_writer_t *w, void *state)
 	(void)state;
 }
 
-WEFT_PLUGIN(foo,
-    .client_connected = client);
+WEFT_PLUGIN(foo, .client_connected = client);
