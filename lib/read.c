@@ -1,8 +1,8 @@
 /*
  * The read calls of a StreamReader: read, read_all, readuntil (one or
  * several separators), readline, readexactly and read_slice.  Each
- * starts by expiring the previous call's slice, waits through
- * weft__reader_wait (reader.c) and consumes from the buffer's head.
+ * starts by expiring the previous call's slice, waits if the buffer holds
+ * too little, and consumes from the buffer's head.
  */
 #include "autoconf.h"
 
@@ -58,6 +58,36 @@ set_err(weft_reader_t *r, int code, int found, size_t consumed, size_t partial,
 	r->r_errexpected = expected > INT32_MAX ? INT32_MAX : (int32_t)expected;
 }
 
+/* Wait for bytes, EOF or an error (a fiber parks; callback mode gets
+ * -EAGAIN); a paused transport is resumed first. */
+static int
+wait_for_data(weft_reader_t *r)
+{
+	if (r->r_cbmode) {
+		/* Callback mode: -EAGAIN is this mode's wait (the next
+		 * callback retries), so a paused reader resumes first, as
+		 * below: a callback waiting for more than 2*limit bytes would
+		 * never be called again.  weft_read_stop's pause stays. */
+		if (r->r_paused && r->r_cbk.cb != NULL) {
+			r->r_paused = 0;
+			if (r->r_ops != NULL)
+				r->r_ops->resume_reading(r->r_ctx);
+		}
+		return -EAGAIN;
+	}
+	if (!weft__wq_empty(&r->r_wq))
+		return WEFT_EBUSY;
+	if (weft_current() == NULL)
+		return WEFT_ENOTFIBER;
+	WEFT__ASSERT(!r->r_eof);
+	if (r->r_paused) {
+		r->r_paused = 0;
+		if (r->r_ops != NULL)
+			r->r_ops->resume_reading(r->r_ctx);
+	}
+	return weft__reader_park(r);
+}
+
 ssize_t
 weft_read(weft_reader_t *r, void *buf, size_t n)
 {
@@ -70,7 +100,7 @@ weft_read(weft_reader_t *r, void *buf, size_t n)
 	if (n == 0)
 		return 0;
 	if (LEN(r) == 0 && !r->r_eof) {
-		if ((rc = weft__reader_wait(r)) < 0)
+		if ((rc = wait_for_data(r)) < 0)
 			return rc;
 	}
 	k = LEN(r) < n ? LEN(r) : n;
@@ -95,7 +125,7 @@ weft_read_all(weft_reader_t *r, size_t max, weft_slice_t *out)
 		if (max != 0 && LEN(r) > max)
 			rc = WEFT_ELIMIT;
 		else
-			rc = weft__reader_wait(r);
+			rc = wait_for_data(r);
 		if (rc == -EAGAIN || rc == WEFT_ENOTFIBER)
 			return rc; /* did not wait: nothing consumed */
 		if (rc < 0) {
@@ -221,7 +251,7 @@ search(weft_reader_t *r, const weft_slice_t *seps, size_t nseps, size_t *start,
 		if (r->r_eof)
 			return WEFT_EINCOMPLETE;
 		taken = r->r_taken;
-		if ((rc = weft__reader_wait(r)) < 0)
+		if ((rc = wait_for_data(r)) < 0)
 			return rc;
 		/* Q1 fixed (doc/semantics.md S6.1): bytes another fiber
 		 * took meanwhile move the already-searched region forward
@@ -384,7 +414,7 @@ weft_readexactly(weft_reader_t *r, void *buf, ssize_t n, size_t *got)
 			weft__reader_trim(r);
 			return WEFT_EINCOMPLETE;
 		}
-		if ((rc = weft__reader_wait(r)) < 0)
+		if ((rc = wait_for_data(r)) < 0)
 			return rc;
 	}
 	memcpy(buf, BASE(r), (size_t)n);
@@ -412,7 +442,7 @@ weft_read_slice(weft_reader_t *r, size_t n, weft_slice_t *out)
 		return 0;
 	}
 	if (LEN(r) == 0 && !r->r_eof) {
-		if ((rc = weft__reader_wait(r)) < 0)
+		if ((rc = wait_for_data(r)) < 0)
 			return rc;
 	}
 	k = LEN(r) < n ? LEN(r) : n;

@@ -188,34 +188,6 @@ weft_read_stop(weft_reader_t *r)
 	return 0;
 }
 
-int
-weft__reader_wait(weft_reader_t *r)
-{
-	if (r->r_cbmode) {
-		/* Callback mode: -EAGAIN is this mode's wait (the next
-		 * callback retries), so a paused reader resumes first, as
-		 * below: a callback waiting for more than 2*limit bytes would
-		 * never be called again.  weft_read_stop's pause stays. */
-		if (r->r_paused && r->r_cbk.cb != NULL) {
-			r->r_paused = 0;
-			if (r->r_ops != NULL)
-				r->r_ops->resume_reading(r->r_ctx);
-		}
-		return -EAGAIN;
-	}
-	if (!weft__wq_empty(&r->r_wq))
-		return WEFT_EBUSY;
-	if (weft_current() == NULL)
-		return WEFT_ENOTFIBER;
-	WEFT__ASSERT(!r->r_eof);
-	if (r->r_paused) {
-		r->r_paused = 0;
-		if (r->r_ops != NULL)
-			r->r_ops->resume_reading(r->r_ctx);
-	}
-	return weft__reader_park(r);
-}
-
 /* ---- Public: state ----------------------------------------------------- */
 
 int

@@ -84,23 +84,29 @@ server_of(const weft__conn_t *c)
 
 /* ---- Accepting --------------------------------------------------------- */
 
+/* The prelude's verdict: 0 to run the handler.  Out of line, so that its
+ * frame is gone when the handler parks (a parked fiber's depth is what a
+ * shared-stack connection keeps a copy of). */
+static __attribute__((noinline)) int
+run_prelude(weft__conn_t *c, weft_server_t *srv)
+{
+	if (srv->s_prelude(&c->c_r, &c->c_w, srv->s_prelude_arg) == 0)
+		return 0;
+	/* Refused (a bad header, a failed handshake), unless the client
+	 * went away or was too slow: that says more. */
+	if (!c->c_timedout && !c->c_r.r_eof)
+		weft__conn_reason(c, WEFT_CLOSE_ERROR);
+	return -1;
+}
+
 static void
 conn_fiber(void *arg)
 {
 	weft__conn_t *c = arg;
 	weft_server_t *srv = server_of(c);
-	weft_client_cb cb = srv->s_cb;
-	void *cbarg = srv->s_arg;
-	weft_prelude_cb prelude = srv->s_prelude;
 
-	if (prelude == NULL ||
-	    prelude(&c->c_r, &c->c_w, srv->s_prelude_arg) == 0) {
-		cb(&c->c_r, &c->c_w, cbarg);
-	} else if (!c->c_timedout && !c->c_r.r_eof) {
-		/* Refused (a bad header, a failed handshake), unless the
-		 * client went away or was too slow: that says more. */
-		weft__conn_reason(c, WEFT_CLOSE_ERROR);
-	}
+	if (srv->s_prelude == NULL || run_prelude(c, srv) == 0)
+		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
 	c->c_owner_done = 1;
