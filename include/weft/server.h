@@ -9,6 +9,7 @@
 #ifndef WEFT_SERVER_H
 #define WEFT_SERVER_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <weft/stream.h>
