@@ -219,6 +219,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	notify_forget();
 	child_watch_parent(parent, SIGTERM);
 	close_inherited(keep, g->ls.nls + 1);
+	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
 	memset(&a, 0, sizeof(a));
 	a.conf = g->conf;

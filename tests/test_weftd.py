@@ -4,6 +4,7 @@ paths, no root) and talk to it over loopback.  Prints TAP.
 
 Environment (set by the Makefile): WEFTD, PLUGIN_DIR (shipped plugins),
 TEST_PLUGIN_DIR (deliberately broken/odd plugins), SRCDIR."""
+import glob
 import os
 import re
 import shutil
@@ -1470,10 +1471,21 @@ def started_unprivileged():
     base = ('workers = 1;\nplugin_dir = "%s";\nplugins = { echo = { path = '
             '"echo.so"; }; };\nlisten = ( { tcp = "127.0.0.1:0"; plugin = '
             '"echo"; } );\n' % d)
+    # nobody may not reach the build tree (a mktemp -d clone is 0700, and
+    # distcheck's is read-only): run a copy of the real binary and of
+    # libweft from d.
+    real = os.path.join(os.path.dirname(WEFTD), ".libs",
+                        os.path.basename(WEFTD))
+    shutil.copy(real if os.path.exists(real) else WEFTD, d)
+    for lib in glob.glob(os.path.join(os.path.dirname(WEFTD), ".libs",
+                                      "libweft.so*")):
+        shutil.copy(lib, d)
+    env = dict(os.environ, LD_LIBRARY_PATH=d)
     cmd = ["setpriv", "--reuid", "nobody", "--regid", "nogroup",
            "--clear-groups", "--inh-caps", "+net_bind_service",
-           "--ambient-caps", "+net_bind_service"] + WEFTD_CMD + \
-        ["-C", os.path.join(rundir, "weftd.sock"), "-c"]
+           "--ambient-caps", "+net_bind_service"] + WEFTD_CMD[:-1] + \
+        [os.path.join(d, os.path.basename(WEFTD)),
+         "-C", os.path.join(rundir, "weftd.sock"), "-c"]
 
     def start(who):
         conf = os.path.join(d, "u.conf")
@@ -1485,7 +1497,7 @@ def started_unprivileged():
         path = os.path.join(d, "log")
         with open(path, "w") as log:
             return subprocess.Popen(cmd + [conf], stdout=log, stderr=log,
-                                    stdin=subprocess.DEVNULL), path
+                                    stdin=subprocess.DEVNULL, env=env), path
 
     p, log = start('user = "nobody";\ngroup = "nogroup";\n')
     try:
