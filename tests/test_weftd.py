@@ -20,7 +20,8 @@ SRCDIR = os.environ.get("SRCDIR", ".")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
 from weftdlib import (PLUGIN_DIR, SLOW, TEST_PLUGIN_DIR,  # noqa: E402
-                      WEFTD_CMD, Weftd, connect, ctl, exchange, free_port,
+                      WEFTD, WEFTD_CMD, Weftd, connect, ctl, exchange,
+                      free_port,
                       kill_started, local, port_free, proc_gone,
                       recv_until, socket_fds)
 
