@@ -49,6 +49,15 @@ typedef struct weft_stream_opts {
 	 * the connection stays open when it returns: it sets up callbacks
 	 * with weft_read_start (see stream.h) and closes with weft_close. */
 	int callback_mode;
+	/* TLS (weft/tls.h), asyncio's ssl= keywords.  A weft_tls_ctx_t, or
+	 * WEFT_SSL_DEFAULT for ssl=True; NULL: plain. */
+	struct weft_tls_ctx *ssl;
+	/* Client: the name sent as SNI and checked against the certificate;
+	 * NULL: the host connected to (no SNI for an IP literal); "": neither
+	 * SNI nor a name check. */
+	const char *server_hostname;
+	int ssl_handshake_timeout_ms; /* 0 = 60 s */
+	int ssl_shutdown_timeout_ms;  /* 0 = 30 s */
 } weft_stream_opts_t;
 
 /**
@@ -162,7 +171,11 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(accepted, "connections accepted since the server started")           \
 	X(active, "client connections open now")                               \
 	X(emfile_pauses,                                                       \
-	    "times accepting paused because the process ran out of fds")
+	    "times accepting paused because the process ran out of fds")       \
+	X(tls_handshakes, "TLS handshakes completed")                          \
+	X(tls_resumed, "TLS handshakes that resumed a session")                \
+	X(tls_failed, "TLS handshakes that failed")                            \
+	X(tls_timeouts, "TLS handshakes that timed out")
 
 /** A server's counters (see WEFT_SERVER_STATS_MAP). */
 typedef struct weft_server_stats {

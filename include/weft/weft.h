@@ -9,5 +9,6 @@
 #include <weft/fiber.h>
 #include <weft/stream.h>
 #include <weft/server.h>
+#include <weft/tls.h>
 
 #endif /* WEFT_WEFT_H */

@@ -1,0 +1,4 @@
+/* placeholder: filled by issue I */
+#include "autoconf.h"
+
+#include "tls_int.h"
