@@ -59,6 +59,14 @@ void *weft__carve(size_t size);
 void weft__carve_spawn(void *obj, weft_fiber_fn fn, void *arg);
 void weft__carve_put(void *obj);
 
+/* Call fn(arg) on the loop's stack, also from a fiber (whose stack may
+ * be too small for it); fn must not wait. */
+void weft__on_loop_stack(void (*fn)(void *), void *arg);
+
+/* Set the running fiber's deadline to at (loop ms, 0 = none) and return
+ * the one it had: a library wait bounded inside a caller's deadline. */
+uint64_t weft__deadline_swap(uint64_t at);
+
 /* Test harness: drop a scheduler abandoned by a failed assertion. */
 void weft__sched_forget(void);
 

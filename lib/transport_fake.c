@@ -102,6 +102,7 @@ fake_destroy(weft__conn_t *c)
 
 const weft__transport_t weft__transport_fake = {
 	.t_name = "fake",
+	.t_base = &weft__transport_fake,
 	.t_size = offsetof(weft__conn_t, c_h) + sizeof(struct fake_rec),
 	.t_read_start = NULL, /* the test feeds the reader */
 	.t_read_stop = NULL,
