@@ -38,8 +38,20 @@ SSL *weft__tls_ssl_new(weft_tls_ctx_t *ctx, const char *host, char *err,
  */
 int weft__tls_reason(SSL *ssl, char *buf, size_t size);
 
-/* The process's ssl=True context (a verifying client), made once. */
+/*
+ * The process's ssl=True context (a verifying client), made on first use
+ * and kept until the process ends: the caller takes its own reference as
+ * for any context.  NULL with the code in *err (reason in
+ * weft_tls_error(NULL)) if it cannot be made.
+ */
 weft_tls_ctx_t *weft__tls_ctx_default(int *err);
+
+/*
+ * weft_tls_error(w) for a connection: its handshake or record error, ""
+ * if none; tls.c defines it (tls_ctx.c has a weak default returning "",
+ * for programs that link no TLS connection code).
+ */
+const char *weft__tls_conn_error(const weft_writer_t *w);
 
 #pragma GCC visibility pop
 
