@@ -117,10 +117,20 @@ bio_read(BIO *b, char *data, size_t len, size_t *readbytes)
 static long
 bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-	(void)b;
+	const struct weft__tls *t;
+
 	(void)num;
 	(void)ptr;
-	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_EOF:
+		/* How OpenSSL tells a TCP EOF from an error. */
+		t = tls_of(BIO_get_data(b));
+		return t->s_sock_eof && rx_len(t) == 0;
+	default:
+		return 0;
+	}
 }
 
 static int

@@ -38,7 +38,12 @@ SSL *weft__tls_ssl_new(weft_tls_ctx_t *ctx, const char *host, char *err,
  */
 int weft__tls_reason(SSL *ssl, char *buf, size_t size);
 
-/* The process's ssl=True context (a verifying client), made once. */
+/*
+ * The process's ssl=True context (a verifying client), made on first use
+ * and kept until the process ends: the caller takes its own reference as
+ * for any context.  NULL with the code in *err (reason in
+ * weft_tls_error(NULL)) if it cannot be made.
+ */
 weft_tls_ctx_t *weft__tls_ctx_default(int *err);
 
 /* ---- The filter (tls.c) and its setup (tls_start.c) ------------------ */
@@ -84,8 +89,11 @@ BIO_METHOD *weft__tls_bio(void);
 /* Let OpenSSL work on what was read (on the loop's stack), then settle
  * flow control; t's connection may be freed by the time it returns. */
 void weft__tls_pump(struct weft__tls *t);
-/* weft_tls_error for a connection. */
+/* weft_tls_error for a connection (tls_start.c). */
 const char *weft__tls_conn_error(const weft_writer_t *w);
+/* Set what weft_tls_error(NULL) says: the thread's last failure, of a
+ * context or of a handshake its caller cannot ask any more. */
+void weft__tls_error_set(const char *text);
 /* The TLS extra info keys (the transport's t_info). */
 int weft__tls_info_key(const weft__conn_t *c, const char *key, char *buf,
     size_t size);

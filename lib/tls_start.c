@@ -23,10 +23,6 @@
 #define SHUTDOWN_TIMEOUT_MS 30000
 #define FLOOD_MAX 100 /* KeyUpdates or renegotiations a second */
 
-/* Why the last connection of this thread failed its handshake before the
- * caller could ask (weft_open_connection frees it). */
-static __thread char last_err[192];
-
 static struct weft__tls *
 tls_of(const weft__conn_t *c)
 {
@@ -102,8 +98,9 @@ tls_new(weft__conn_t *c, weft_tls_ctx_t *ctx, const char *host, int *err)
 	*err = -ENOMEM;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if ((t->s_ssl = weft__tls_ssl_new(ctx, host, last_err,
-		 sizeof(last_err))) == NULL) {
+	if ((t->s_ssl = weft__tls_ssl_new(ctx, host, t->s_errtext,
+		 sizeof(t->s_errtext))) == NULL) {
+		weft__tls_error_set(t->s_errtext);
 		*err = WEFT_ETLS;
 		free(t);
 		return NULL;
@@ -195,7 +192,7 @@ weft__tls_start(weft__conn_t *c, weft_tls_ctx_t *ctx, const char *host,
 	weft__tls_pump(t);
 	rc = hs_wait(t, timeout_ms);
 	if (rc != 0)
-		snprintf(last_err, sizeof(last_err), "%s", t->s_errtext);
+		weft__tls_error_set(t->s_errtext);
 	else if (resumed != NULL)
 		*resumed = SSL_session_reused(t->s_ssl);
 	return rc;
@@ -227,11 +224,8 @@ weft_start_tls(weft_writer_t *w, weft_tls_ctx_t *ctx,
 const char *
 weft__tls_conn_error(const weft_writer_t *w)
 {
-	const struct weft__tls *t;
+	const struct weft__tls *t = tls_of(weft__conn_of_writer(w));
 
-	if (w == NULL)
-		return last_err;
-	t = tls_of(weft__conn_of_writer(w));
 	return t != NULL ? t->s_errtext : "";
 }
 
