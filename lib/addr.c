@@ -140,8 +140,7 @@ weft__conn_set_ext(weft__conn_t *c, void *ext)
 {
 	int rc;
 
-	if (c->c_addrs == NULL &&
-	    (rc = addrs_store(c, NULL, 0, NULL, 0)) != 0)
+	if (c->c_addrs == NULL && (rc = addrs_store(c, NULL, 0, NULL, 0)) != 0)
 		return rc;
 	c->c_addrs->a_ext = ext;
 	return 0;

@@ -50,10 +50,7 @@ struct weft_server {
 	void *s_prelude_arg;
 	weft_tls_ctx_t *s_tls; /* handshake after the prelude, or NULL */
 	int s_tls_timeout;     /* ms, 0: the default */
-	uint64_t s_tls_ok;
-	uint64_t s_tls_resumed;
-	uint64_t s_tls_failed;
-	uint64_t s_tls_timeouts;
+	uint64_t s_tls_n[4];   /* ok, resumed, failed, timed out */
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
@@ -105,25 +102,6 @@ run_prelude(weft__conn_t *c, weft_server_t *srv)
 	return -1;
 }
 
-/* The TLS handshake, counted; 0 to run the handler. */
-static __attribute__((noinline)) int
-run_tls(weft__conn_t *c, weft_server_t *srv)
-{
-	int resumed = 0, rc;
-
-	rc = weft__tls_start(c, srv->s_tls, NULL, srv->s_tls_timeout,
-	    &resumed);
-	if (rc == 0) {
-		srv->s_tls_ok++;
-		srv->s_tls_resumed += (unsigned)resumed;
-	} else if (rc == -ECONNABORTED || rc == WEFT_ETIMEDOUT) {
-		srv->s_tls_timeouts++;
-	} else {
-		srv->s_tls_failed++;
-	}
-	return rc;
-}
-
 static void
 conn_fiber(void *arg)
 {
@@ -131,7 +109,9 @@ conn_fiber(void *arg)
 	weft_server_t *srv = server_of(c);
 
 	if ((srv->s_prelude == NULL || run_prelude(c, srv) == 0) &&
-	    (srv->s_tls == NULL || run_tls(c, srv) == 0))
+	    (srv->s_tls == NULL ||
+		weft__tls_accept(c, srv->s_tls, srv->s_tls_timeout,
+		    srv->s_tls_n) == 0))
 		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
@@ -328,10 +308,10 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.accepted = srv->s_accepted;
 	all.active = srv->s_owner.o_n;
 	all.emfile_pauses = srv->s_emfile_pauses;
-	all.tls_handshakes = srv->s_tls_ok;
-	all.tls_resumed = srv->s_tls_resumed;
-	all.tls_failed = srv->s_tls_failed;
-	all.tls_timeouts = srv->s_tls_timeouts;
+	all.tls_handshakes = srv->s_tls_n[0];
+	all.tls_resumed = srv->s_tls_n[1];
+	all.tls_failed = srv->s_tls_n[2];
+	all.tls_timeouts = srv->s_tls_n[3];
 	if (size > sizeof(all))
 		size = sizeof(all);
 	memcpy(st, &all, size);

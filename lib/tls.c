@@ -147,8 +147,7 @@ weft__tls_bio(void)
 
 	if (bio_meth != NULL)
 		return bio_meth;
-	m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-	    "weft");
+	m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "weft");
 	if (m == NULL || !BIO_meth_set_write_ex(m, bio_write) ||
 	    !BIO_meth_set_read_ex(m, bio_read) ||
 	    !BIO_meth_set_ctrl(m, bio_ctrl) ||
@@ -223,8 +222,7 @@ hs_step(struct weft__tls *t)
 		hs_done(t);
 		return;
 	}
-	if (SSL_get_error(t->s_ssl, rc) == SSL_ERROR_WANT_READ &&
-	    !t->s_bio_eof)
+	if (SSL_get_error(t->s_ssl, rc) == SSL_ERROR_WANT_READ && !t->s_bio_eof)
 		return;
 	rc = weft__tls_reason(t->s_ssl, t->s_errtext, sizeof(t->s_errtext));
 	if (t->s_errtext[0] == '\0' || t->s_bio_eof)
@@ -273,8 +271,9 @@ read_records(struct weft__tls *t)
 			weft_feed_eof(&c->c_r);
 			return;
 		default:
-			tls_fatal(t, weft__tls_reason(t->s_ssl, t->s_errtext,
-					 sizeof(t->s_errtext)));
+			tls_fatal(t,
+			    weft__tls_reason(t->s_ssl, t->s_errtext,
+				sizeof(t->s_errtext)));
 			return;
 		}
 	}
@@ -483,8 +482,8 @@ tls_close(weft__conn_t *c)
 	t->s_paused = 0;
 	t->s_plain->t_write_eof(c);
 	t->s_lingering = 1;
-	timer_start(t, t->s_shutdown_ms < LINGER_MS ? t->s_shutdown_ms
-						    : LINGER_MS);
+	timer_start(t,
+	    t->s_shutdown_ms < LINGER_MS ? t->s_shutdown_ms : LINGER_MS);
 }
 
 static void
@@ -612,8 +611,7 @@ tls_fileno(const weft__conn_t *c)
 }
 
 static int
-tls_addr(const weft__conn_t *c, int peer, struct sockaddr *sa,
-    socklen_t *len)
+tls_addr(const weft__conn_t *c, int peer, struct sockaddr *sa, socklen_t *len)
 {
 	return tls_of(c)->s_plain->t_addr(c, peer, sa, len);
 }
@@ -648,9 +646,9 @@ tls_destroy(weft__conn_t *c)
 	.t_rx_reserve = tls_rx_reserve, .t_rx_commit = tls_rx_commit,          \
 	.t_read_start = tls_read_start, .t_read_stop = tls_read_stop,          \
 	.t_write = tls_write, .t_write_eof = NULL, .t_close = tls_close,       \
-	.t_abort = tls_abort, .t_buffered = tls_buffered,                      \
-	.t_busy = tls_busy, .t_fileno = tls_fileno, .t_addr = tls_addr,        \
-	.t_destroy = tls_destroy, .t_info = weft__tls_info_key
+	.t_abort = tls_abort, .t_buffered = tls_buffered, .t_busy = tls_busy,  \
+	.t_fileno = tls_fileno, .t_addr = tls_addr, .t_destroy = tls_destroy,  \
+	.t_info = weft__tls_info_key
 
 const weft__transport_t weft__transport_tls_tcp = { .t_name = "tls",
 	TLS_OPS(tcp) };

@@ -557,11 +557,9 @@ weft__tls_error_set(const char *text)
 }
 
 const char *
-weft_tls_error(const weft_writer_t *w)
+weft__tls_error_get(void)
 {
-	if (w == NULL)
-		return ctx_err;
-	return weft__tls_conn_error(w);
+	return ctx_err;
 }
 
 weft_tls_ctx_t *

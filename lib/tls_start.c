@@ -31,8 +31,8 @@ tls_of(const weft__conn_t *c)
 
 /* HAProxy's answer to the KeyUpdate flood, counted per second. */
 static void
-on_msg(int write_p, int version, int content_type, const void *buf,
-    size_t len, SSL *ssl, void *arg)
+on_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+    SSL *ssl, void *arg)
 {
 	struct weft__tls *t = arg;
 	const unsigned char *p = buf;
@@ -158,8 +158,9 @@ hs_wait(struct weft__tls *t, int timeout_ms)
 			    "the handshake timed out after %d ms",
 			    timeout_ms > 0 ? timeout_ms : HS_TIMEOUT_MS);
 		}
-		weft__conn_reason(c, rc == WEFT_ECANCELED ? WEFT_CLOSE_ABORT
-							  : WEFT_CLOSE_TIMEOUT);
+		weft__conn_reason(c,
+		    rc == WEFT_ECANCELED ? WEFT_CLOSE_ABORT
+					 : WEFT_CLOSE_TIMEOUT);
 		t->s_err = rc;
 		weft__conn_fatal(c, rc);
 		return rc;
@@ -179,7 +180,8 @@ weft__tls_start(weft__conn_t *c, weft_tls_ctx_t *ctx, const char *host,
 
 	if (tr == NULL)
 		return c->c_tr->t_rx_reserve != NULL ? -EALREADY : -ENOTSUP;
-	if (ctx == WEFT_SSL_DEFAULT && (ctx = weft__tls_ctx_default(&rc)) == NULL)
+	if (ctx == WEFT_SSL_DEFAULT &&
+	    (ctx = weft__tls_ctx_default(&rc)) == NULL)
 		return rc;
 	if ((t = tls_new(c, ctx, host, &rc)) == NULL)
 		return rc;
@@ -195,6 +197,22 @@ weft__tls_start(weft__conn_t *c, weft_tls_ctx_t *ctx, const char *host,
 		weft__tls_error_set(t->s_errtext);
 	else if (resumed != NULL)
 		*resumed = SSL_session_reused(t->s_ssl);
+	return rc;
+}
+
+int
+weft__tls_accept(weft__conn_t *c, weft_tls_ctx_t *ctx, int timeout_ms,
+    uint64_t n[4])
+{
+	int resumed = 0, rc;
+
+	rc = weft__tls_start(c, ctx, NULL, timeout_ms, &resumed);
+	if (rc == 0) {
+		n[0]++;
+		n[1] += (unsigned)resumed;
+	} else {
+		n[rc == -ECONNABORTED || rc == WEFT_ETIMEDOUT ? 3 : 2]++;
+	}
 	return rc;
 }
 
@@ -222,10 +240,13 @@ weft_start_tls(weft_writer_t *w, weft_tls_ctx_t *ctx,
 }
 
 const char *
-weft__tls_conn_error(const weft_writer_t *w)
+weft_tls_error(const weft_writer_t *w)
 {
-	const struct weft__tls *t = tls_of(weft__conn_of_writer(w));
+	const struct weft__tls *t;
 
+	if (w == NULL)
+		return weft__tls_error_get();
+	t = tls_of(weft__conn_of_writer(w));
 	return t != NULL ? t->s_errtext : "";
 }
 
@@ -388,7 +409,7 @@ weft__tls_info_key(const weft__conn_t *c, const char *key, char *buf,
 	    strcmp(key, "tls_eof_clean") == 0 ||
 	    strcmp(key, "verify_result") == 0) {
 		snprintf(num, sizeof(num), "%ld",
-		    key[0] == 's'     ? (long)in.session_reused
+		    key[0] == 's'	? (long)in.session_reused
 			: key[0] == 't' ? (long)in.eof_clean
 					: in.verify_result);
 		return put_text(buf, size, num);

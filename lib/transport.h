@@ -100,7 +100,11 @@ int weft__conn_set_ext(weft__conn_t *c, void *ext);
  * the transport's error; on failure c is closed or aborted.
  */
 struct weft_tls_ctx;
-int weft__tls_start(weft__conn_t *c, struct weft_tls_ctx *ctx,
-    const char *host, int timeout_ms, int *resumed);
+int weft__tls_start(weft__conn_t *c, struct weft_tls_ctx *ctx, const char *host,
+    int timeout_ms, int *resumed);
+
+/* A server's handshake, counted in n: ok, resumed, failed, timed out. */
+int weft__tls_accept(weft__conn_t *c, struct weft_tls_ctx *ctx, int timeout_ms,
+    uint64_t n[4]);
 
 #endif /* WEFT_TRANSPORT_H */

@@ -66,8 +66,8 @@ start_tls_server(weft_client_cb cb, void *arg, weft_tls_ctx_t *ctx,
 }
 
 static int
-tls_connect(int port, weft_tls_ctx_t *ctx, const char *name,
-    weft_reader_t **r, weft_writer_t **w)
+tls_connect(int port, weft_tls_ctx_t *ctx, const char *name, weft_reader_t **r,
+    weft_writer_t **w)
 {
 	weft_stream_opts_t opts = { 0 };
 
@@ -196,8 +196,8 @@ WT_CASE(ragged_eof)
 /* ---- Verification failures ---------------------------------------------- */
 
 static void
-verify_fails(const char *crt, const char *key, const char *ca,
-    const char *name, const char *why)
+verify_fails(const char *crt, const char *key, const char *ca, const char *name,
+    const char *why)
 {
 	weft_tls_ctx_t *sctx = server_ctx(crt, key);
 	weft_tls_ctx_t *cctx = client_ctx(ca);
