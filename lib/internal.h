@@ -304,5 +304,10 @@ void weft__writer_resume(weft_writer_t *w);
 int weft__fake_pair(ssize_t limit, weft_reader_t **r, weft_writer_t **w);
 weft_slice_t weft__fake_written(weft_writer_t *w);
 void weft__fake_free(weft_writer_t *w);
+/* Bytes arriving on a fake connection (through its TLS filter, if it has
+ * one, as a read would bring them); len 0 is the peer's EOF. */
+void weft__fake_feed(weft_writer_t *w, const void *data, size_t len);
+/* Forget what was written so far. */
+void weft__fake_clear(weft_writer_t *w);
 
 #endif /* WEFT_INTERNAL_H */

@@ -158,6 +158,17 @@ weft__tls_bio(void)
 	return bio_meth = m;
 }
 
+/* Start or stop the plain transport's reads (a fake one has none). */
+static void
+plain_read(struct weft__tls *t, int on)
+{
+	void (*fn)(weft__conn_t *) = on ? t->s_plain->t_read_start
+					: t->s_plain->t_read_stop;
+
+	if (fn != NULL)
+		fn(t->s_conn);
+}
+
 /* Return s_rx to the pool when empty. */
 static void
 rx_trim(struct weft__tls *t)
@@ -332,10 +343,10 @@ weft__tls_pump(struct weft__tls *t)
 	if (t->s_paused && !t->s_rx_stopped && t->s_rx != NULL &&
 	    WEFT__BUF_SIZE - rx_len(t) < RX_ROOM) {
 		t->s_rx_stopped = 1;
-		t->s_plain->t_read_stop(c);
+		plain_read(t, 0);
 	} else if (t->s_rx_stopped && !t->s_paused) {
 		t->s_rx_stopped = 0;
-		t->s_plain->t_read_start(c);
+		plain_read(t, 1);
 	}
 	rx_trim(t);
 	weft__conn_maybe_free(c);
@@ -352,7 +363,7 @@ tls_rx_commit(weft__conn_t *c, ssize_t n)
 		t->s_sock_eof = 1;
 	} else if (n == UV_ENOBUFS) {
 		t->s_rx_stopped = 1;
-		t->s_plain->t_read_stop(c);
+		plain_read(t, 0);
 		return;
 	} else if (n < 0) {
 		if (t->s_state == S_HANDSHAKE) {
@@ -584,7 +595,7 @@ tls_read_start(weft__conn_t *c)
 		timer_start(t, 0);
 	else if (t->s_rx_stopped) {
 		t->s_rx_stopped = 0;
-		t->s_plain->t_read_start(c);
+		plain_read(t, 1);
 	}
 }
 
