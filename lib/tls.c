@@ -473,6 +473,13 @@ tls_close(weft__conn_t *c)
 {
 	struct weft__tls *t = tls_of(c);
 
+	if (t->s_state == S_HANDSHAKE) {
+		/* Its waiters learn now, not at the handshake's timeout. */
+		t->s_err = -ECONNABORTED;
+		snprintf(t->s_errtext, sizeof(t->s_errtext), "%s",
+		    "closed during the handshake");
+		weft__wake_all(&t->s_wq, t->s_err);
+	}
 	if (t->s_state != S_OPEN) {
 		if (t->s_state == S_HANDSHAKE || t->s_state == S_FAILED) {
 			t->s_state = S_DONE;
