@@ -50,8 +50,8 @@ print_http_headers(void *arg)
 		/* A failed handshake leaves no writer: the thread's last TLS
 		 * error says why (which check, which certificate). */
 		fprintf(stderr, "http-headers: %s:%d: %s%s%s\n", q->host,
-		    q->port, weft_strerror(rc), *weft_tls_error(NULL) ? ": " : "",
-		    weft_tls_error(NULL));
+		    q->port, weft_strerror(rc),
+		    *weft_tls_error(NULL) ? ": " : "", weft_tls_error(NULL));
 		return 1;
 	}
 	if ((rc = weft_write(w, query, (size_t)n)) != 0) {

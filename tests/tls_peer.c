@@ -156,8 +156,7 @@ client(struct peer *p)
 	memset(&opts, 0, sizeof(opts));
 	opts.ssl = p->ctx;
 	opts.server_hostname = p->argv[5];
-	rc = weft_open_connection(p->argv[2], atoi(p->argv[3]), &opts, &r,
-	    &w);
+	rc = weft_open_connection(p->argv[2], atoi(p->argv[3]), &opts, &r, &w);
 	if (rc != 0) {
 		printf("error: %s: %s\n", weft_strerror(rc),
 		    weft_tls_error(NULL));
@@ -169,8 +168,7 @@ client(struct peer *p)
 	if (rc == 0)
 		printf("got: %.*s", (int)line.len, line.base);
 	else
-		printf("error: %s: %s\n", weft_strerror(rc),
-		    weft_tls_error(w));
+		printf("error: %s: %s\n", weft_strerror(rc), weft_tls_error(w));
 	weft_close(w);
 	weft_wait_closed(w);
 	weft_stream_free(w);
@@ -193,8 +191,9 @@ main(int argc, char *argv[])
 	struct peer p;
 	int rc;
 
-	if (argc < 4 || (strcmp(argv[1], "serve") != 0 &&
-			    (strcmp(argv[1], "connect") != 0 || argc != 7))) {
+	if (argc < 4 ||
+	    (strcmp(argv[1], "serve") != 0 &&
+		(strcmp(argv[1], "connect") != 0 || argc != 7))) {
 		fprintf(stderr,
 		    "usage: tls_peer serve CERT KEY [--alpn LIST] [--http]\n"
 		    "       tls_peer connect HOST PORT CAFILE NAME LINE\n");
