@@ -146,7 +146,8 @@ def curl_https_verified():
     curl = need("curl")
     with Server("--http") as srv:
         url = "https://localhost:%d/" % srv.port
-        p = subprocess.run([curl, "-sS", "-v", "--max-time", str(TMO),
+        p = subprocess.run([curl, "-sS", "-v", "--noproxy", "*",
+                            "--max-time", str(TMO),
                             "--cacert", cert("ca.crt"), url],
                            capture_output=True, timeout=TMO * 2)
         err = p.stderr.decode(errors="replace")
@@ -155,7 +156,8 @@ def curl_https_verified():
         assert "SSL certificate verify ok" in err, err
         assert "subject: CN=localhost" in err, err
         srv.done()
-        p = subprocess.run([curl, "-sS", "--max-time", str(TMO),
+        p = subprocess.run([curl, "-sS", "--noproxy", "*",
+                            "--max-time", str(TMO),
                             "--cacert", cert("ca2.crt"), url],
                            capture_output=True, timeout=TMO * 2)
         assert p.returncode == 60, (p.returncode, p.stderr)
@@ -231,7 +233,8 @@ def python_echo_clean_unwrap():
 def python_sees_server_close_notify():
     """The weft handler returns after its response: Python, which would
     raise on a ragged EOF (suppress_ragged_eofs=False), reads a clean
-    end."""
+    end, and its unwrap() then completes: weft half-closed after its
+    close_notify and still takes ours."""
     with Server("--http") as srv:
         raw = socket.create_connection(("127.0.0.1", srv.port), timeout=TMO)
         s = client_ctx().wrap_socket(raw, server_hostname="localhost",
@@ -245,7 +248,9 @@ def python_sees_server_close_notify():
             got += chunk
         assert got.startswith(b"HTTP/1.0 200 OK\r\n"), got
         assert got.endswith(b"\r\n\r\nhello over tls\n"), got
-        s.close()
+        plain = s.unwrap()
+        assert plain.recv(16) == b""
+        plain.close()
         srv.done()
 
 
@@ -309,11 +314,11 @@ def python_tls11_refused():
 
 # ---- weft as the client of openssl s_server -----------------------------------
 
-def s_server(crt, key):
+def s_server(crt, key, *extra):
     """openssl s_server for one connection, reversing each line (-rev);
     returns the process, its output and its port."""
     p = spawn([need("openssl"), "s_server", "-accept", "0", "-naccept", "1",
-               "-rev", "-cert", cert(crt), "-key", cert(key)],
+               "-rev", "-cert", cert(crt), "-key", cert(key)] + list(extra),
               stdin=subprocess.DEVNULL)
     out = Lines(p)
     port = int(out.wait(r"^ACCEPT .*:(\d+)$").group(1))
@@ -336,6 +341,20 @@ def weft_client_of_s_server():
         assert r.returncode == 0, (r.stdout, r.stderr)
         assert r.stdout == "got: reep olleh\n", r.stdout
         out.wait(r"^CONNECTION ESTABLISHED$")
+    finally:
+        stop(p)
+
+
+@test
+def weft_client_of_s_server_tls12_rsa():
+    """The same against an RSA certificate and a server that speaks only
+    TLS 1.2."""
+    p, out, port = s_server("server-rsa.crt", "server-rsa.key", "-tls1_2")
+    try:
+        r = weft_connect(port, "ca.crt", "localhost", "tls one two")
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert r.stdout == "got: owt eno slt\n", r.stdout
+        out.wait(r"^Protocol version: TLSv1\.2$")
     finally:
         stop(p)
 
