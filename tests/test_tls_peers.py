@@ -24,7 +24,9 @@ from taplib import run, test  # noqa: E402
 
 SRCDIR = os.environ.get("SRCDIR", ".")
 BUILDDIR = os.environ.get("BUILDDIR", ".")
-PEER = os.path.join(BUILDDIR, "tests", "tls_peer")
+# Under make check-valgrind every weft process runs under memcheck.
+PEER = os.environ.get("WEFT_TEST_WRAPPER", "").split() + [
+    os.path.join(BUILDDIR, "tests", "tls_peer")]
 TMO = 10 * int(os.environ.get("WEFT_TEST_TIMEOUT_MULT", "1"))
 ECHO_ALPN = "weft-echo,http/1.1"
 
@@ -92,7 +94,7 @@ class Server:
     """tests/tls_peer serve: a weft TLS server, echo or one HTTP answer."""
 
     def __init__(self, *args):
-        self.proc = spawn([PEER, "serve", cert("server.crt"),
+        self.proc = spawn(PEER + ["serve", cert("server.crt"),
                            cert("server.key")] + list(args))
         self.out = Lines(self.proc)
         self.port = int(self.out.wait(r"^port (\d+)$").group(1))
@@ -326,7 +328,7 @@ def s_server(crt, key, *extra):
 
 
 def weft_connect(port, ca, name, line):
-    return subprocess.run([PEER, "connect", "127.0.0.1", str(port), cert(ca),
+    return subprocess.run(PEER + ["connect", "127.0.0.1", str(port), cert(ca),
                            name, line], capture_output=True, text=True,
                           timeout=TMO * 2)
 
