@@ -122,6 +122,8 @@ reload_start(struct gens *G, char *msg, size_t size)
 		free(cause);
 		return RELOAD_FAILED;
 	}
+	if (c->warnings != NULL)
+		log_lines(WEFT_LOG_WARNING, c->warnings);
 	/* Plugins are loaded and initialised in a throwaway process first:
 	 * the supervisor never runs plugin code. */
 	if ((pid = procs_probe(G->pt, c)) < 0) {

@@ -249,6 +249,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (c->warnings != NULL)
+		log_lines(WEFT_LOG_WARNING, c->warnings);
 	if (o.workers > 0)
 		c->workers = o.workers;
 	log_setlevel(o.level >= 0 ? o.level : c->log_level);
