@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "privs.h"
 #include "procs.h"
 #include "util.h"
 #include "worker.h"
@@ -42,6 +43,7 @@ procs_init(struct procs *pt, struct listeners *L)
 		fatal("mmap");
 	for (i = 0; i < MAX_PROCS; i++)
 		pt->v[i].pipe = -1;
+	tickets_init(&pt->tickets, weftd_now_ms());
 }
 
 struct proc *
@@ -217,10 +219,12 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	struct worker_args a;
 
 	notify_forget();
+	privs_child_drop();
 	child_watch_parent(parent, SIGTERM);
 	close_inherited(keep, g->ls.nls + 1);
 	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
+	tickets_readonly(&pt->tickets);
 	memset(&a, 0, sizeof(a));
 	a.conf = g->conf;
 	a.index = slot;
@@ -229,6 +233,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	a.report_fd = report_fd;
 	a.stats = &pt->stats[i];
 	a.supervisor = parent;
+	a.tickets = pt->tickets.keys;
 	worker_main(&a);
 }
 
@@ -326,11 +331,13 @@ procs_probe(struct procs *pt, struct conf *c)
 	}
 	if (pid == 0) {
 		notify_forget();
+		privs_child_drop();
 		child_watch_parent(parent, SIGKILL);
 		/* Plugin code runs here: it gets no listener, no control
 		 * socket and no heartbeat of any worker. */
 		close_inherited(NULL, 0);
 		munmap(pt->stats, MAX_PROCS * sizeof(*pt->stats));
+		tickets_unmap(&pt->tickets);
 		log_procinit("reload probe");
 		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
 	}
