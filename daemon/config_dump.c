@@ -145,8 +145,7 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 
 /* key = a, b, c; or key = (none). */
 static void
-put_list(FILE *fp, const char *key, char *const *v, size_t n,
-    const char *none)
+put_list(FILE *fp, const char *key, char *const *v, size_t n, const char *none)
 {
 	size_t i;
 
@@ -170,8 +169,7 @@ put_key(FILE *fp, const char *key, const char *value, const char *none)
 static void
 dump_tls(const struct conf_tls *t, FILE *fp)
 {
-	static const char *const verify[] = { "none", "optional",
-		"required" };
+	static const char *const verify[] = { "none", "optional", "required" };
 	size_t i;
 
 	fprintf(fp, "\n[tls.%s]\n", t->name);
@@ -180,8 +178,7 @@ dump_tls(const struct conf_tls *t, FILE *fp)
 	put_list(fp, "alpn", t->alpn, t->nalpn, "(none)");
 	put_key(fp, "client_ca", t->client_ca, "(none)");
 	fprintf(fp, "verify_client = %s\n", verify[t->verify_client]);
-	put_list(fp, "protocols", t->protocols, t->nprotocols,
-	    "(default)");
+	put_list(fp, "protocols", t->protocols, t->nprotocols, "(default)");
 	put_key(fp, "ciphers", t->ciphers, "(default)");
 	put_key(fp, "ciphersuites", t->ciphersuites, "(default)");
 	fprintf(fp, "handshake_timeout = %g\n", t->handshake_timeout);

@@ -47,12 +47,12 @@ struct ini {
 	struct conf_parse *ps;
 	FILE *fp;
 	int line;
-	int section; /* S_* */
-	int index;   /* the plugin, listener or profile of the section */
-	int sni;     /* the SNI entry of an S_SNI section */
+	int section;   /* S_* */
+	int index;     /* the plugin, listener or profile of the section */
+	int sni;       /* the SNI entry of an S_SNI section */
 	char **labels; /* the [tls.NAME.sni.LABEL] seen, as NAME.LABEL */
 	size_t nlabels;
-	char *buf;   /* getline's */
+	char *buf; /* getline's */
 	size_t cap;
 	int reported; /* an error was recorded by this file */
 };

@@ -27,7 +27,11 @@
 	X(accepted, WORKER, accepted, 10, NULL)                                \
 	X(active, WORKER, active, 8, "connection(s)")                          \
 	X(restarts, SLOT, none, 8, NULL)                                       \
-	X(emfile_pauses, WORKER, emfile_pauses, 0, NULL)
+	X(emfile_pauses, WORKER, emfile_pauses, 13, NULL)                      \
+	X(tls_handshakes, WORKER, tls_handshakes, 14, NULL)                    \
+	X(tls_resumed, WORKER, tls_resumed, 11, NULL)                          \
+	X(tls_failed, WORKER, tls_failed, 10, NULL)                            \
+	X(tls_timeouts, WORKER, tls_timeouts, 0, NULL)
 
 /* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;
  * STATS_IF_NOT_<source>(x): the other way round. */

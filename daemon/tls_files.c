@@ -84,8 +84,8 @@ read_pem(const char *path, uid_t also, char **buf, size_t *len, char **cause)
 	if (!S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
 		cause_set(cause, "%s: %s", path,
 		    st.st_mode == 0	       ? strerror(errno)
-		    : !S_ISREG(st.st_mode) ? "not a regular file"
-					   : "larger than 1 MiB");
+			: !S_ISREG(st.st_mode) ? "not a regular file"
+					       : "larger than 1 MiB");
 		close(fd);
 		return -1;
 	}
@@ -126,9 +126,8 @@ add_error(char **all, const char *where, const char *name, const char *what,
 }
 
 static void
-read_pair(const char *cert, const char *key, struct conf_pem *pem,
-    uid_t also, const char *where, const char *name, const char *what,
-    char **all)
+read_pair(const char *cert, const char *key, struct conf_pem *pem, uid_t also,
+    const char *where, const char *name, const char *what, char **all)
 {
 	char *why = NULL;
 
@@ -150,8 +149,8 @@ tls_files_read(struct conf *c, uid_t also, char **cause)
 
 	for (i = 0; i < c->ntls; i++) {
 		t = &c->tls[i];
-		read_pair(t->cert, t->key, &t->pem, also, t->where, t->name,
-		    "", &all);
+		read_pair(t->cert, t->key, &t->pem, also, t->where, t->name, "",
+		    &all);
 		for (j = 0; j < t->nsni; j++) {
 			snprintf(what, sizeof(what), "sni #%zu: ", j + 1);
 			read_pair(t->sni[j].cert, t->sni[j].key, &t->sni[j].pem,
