@@ -23,8 +23,8 @@ SRCDIR = os.environ.get("SRCDIR", ".")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
 from weftdlib import (PLUGIN_DIR, SLOW, WEFTD_CMD, Weftd,  # noqa: E402
-                      connect, exchange, kill_started, local, recv_until,
-                      status_rows)
+                      connect, exchange, free_port, kill_started, local,
+                      recv_until, status_rows)
 
 NOBODY = 65534
 CERTS = {}
@@ -345,9 +345,15 @@ def total(rows, col):
 def resumption_across_workers_and_reload():
     """A session made on one worker resumes on the other (the ticket
     keys are shared), and on a worker of the next generation."""
-    w = start(keydir_with("server"), listen_extra="reuse_port = true;")
+    # reuse_port: a socket per worker, the kernel picks one by the
+    # client's address and port (each slot's own port if port 0: fixed).
+    tport = free_port()
+    w = Weftd(tls_conf(keydir_with("server"), listen_extra="reuse_port = "
+                       "true;").replace('tcp = "127.0.0.1:0"; plugin = '
+                                        '"echo"; tls', 'tcp = "127.0.0.1:%d";'
+                                        ' plugin = "echo"; tls' % tport))
+    w.wait_ready(2)
     try:
-        tport, _ = ports(w)
         ctx = client_ctx()
         _, s = tls_echo(tport, ctx=ctx)
         sess = s.session
