@@ -428,6 +428,33 @@ struct check {
 	int failed;
 };
 
+/*
+ * libweft's TLS handshake runs on the connection's fiber, which a
+ * callback-mode plugin does not have: a listener pairing the two could
+ * only fail to start in every worker.
+ */
+static void
+check_cb_tls(struct check *ck, const struct plugin *p)
+{
+	const struct conf *c = ck->c;
+	const struct conf_listener *l;
+	size_t i;
+
+	if ((p->p_desc->flags & WEFT_PLUGIN_CALLBACK) == 0)
+		return;
+	for (i = 0; i < c->nlisteners; i++) {
+		l = &c->listeners[i];
+		if (l->tls_index < 0 ||
+		    !config_name_eq(l->plugin, p->p_conf->name))
+			continue;
+		log_msg(WEFT_LOG_ERR,
+		    "%s:%d: listener %s: tls: plugin \"%s\" runs in callback "
+		    "mode, which has no fiber for the TLS handshake",
+		    c->file, l->line, l->address, p->p_conf->name);
+		ck->failed = 1;
+	}
+}
+
 static int
 check_main(void *arg)
 {
@@ -448,8 +475,10 @@ check_main(void *arg)
 			cause = NULL;
 			ck->failed = 1;
 		}
-		if (p != NULL)
+		if (p != NULL) {
+			check_cb_tls(ck, p);
 			plugin_unload(&p);
+		}
 	}
 	if (worker_tls_new(c, NULL, &wt, &cause) != 0) {
 		log_lines(WEFT_LOG_ERR, cause != NULL ? cause : "TLS failed");

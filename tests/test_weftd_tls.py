@@ -22,7 +22,8 @@ SRCDIR = os.environ.get("SRCDIR", ".")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
-from weftdlib import (PLUGIN_DIR, SLOW, WEFTD_CMD, Weftd,  # noqa: E402
+from weftdlib import (PLUGIN_DIR, SLOW, TEST_PLUGIN_DIR,  # noqa: E402
+                      WEFTD_CMD, Weftd,
                       connect, exchange, free_port, kill_started, local,
                       recv_until, status_rows)
 
@@ -210,6 +211,23 @@ def check_bad_cert_ini():
                      err), err
 
 
+@test
+def check_callback_plugin_refused():
+    """A callback-mode plugin has no fiber for the handshake: a TLS
+    listener on one fails weftd -t, naming the listener's line."""
+    d = keydir_with("server")
+    text = tls_conf(d, workers=1).replace(
+        '"@PLUGINS@"', '"%s"' % TEST_PLUGIN_DIR).replace(
+        'echo = { path = "echo.so"; }', 'cb-echo = { path = "cb-echo.so"; }') \
+        .replace('plugin = "echo"', 'plugin = "cb-echo"')
+    rc, err, path = check_t(text)
+    assert rc == 1, err
+    assert re.search(r'%s:%d: listener 127\.0\.0\.1:0: tls: plugin "cb-echo" '
+                     r'runs in callback mode' %
+                     (re.escape(path), line_of(text, 'name = "tls"')),
+                     err), err
+
+
 # ---- Serving ------------------------------------------------------------
 
 
@@ -261,7 +279,8 @@ def hup_bad_cert_keeps_serving():
         install(d, "other")
         mark, res = w.hup()
         assert res.startswith("reload complete"), (res, w.text()[mark:])
-        w.wait_ready(4)
+        # The old workers accept until they have stopped.
+        w.wait_log(r"generation 1 drained")
         assert peer_subject(tport, "other.example") == "other.example"
     finally:
         w.stop()
@@ -308,7 +327,8 @@ def root_only_key():
         install(d, "other", mode=0o600)
         mark, res = w.hup()
         assert res.startswith("reload complete"), (res, w.text()[mark:])
-        w.wait_ready(4)
+        # The old workers accept until they have stopped.
+        w.wait_log(r"generation 1 drained")
         assert peer_subject(tport, "other.example") == "other.example"
         for pid in w.workers():
             assert int(proc_caps(pid)["CapPrm"], 16) == 0, pid
