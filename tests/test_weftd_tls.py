@@ -257,6 +257,63 @@ def tls_echo_served():
 
 
 @test
+def profile_options():
+    """sni picks the certificate by the name asked for, alpn the
+    protocol, and client_ca with verify_client = "required" refuses a
+    client without a certificate of that CA."""
+    d = keydir_with("server")
+    extra = ('alpn = [ "h2", "http/1.1" ]; client_ca = "%s"; '
+             'verify_client = "required"; sni = ( { names = [ '
+             '"sni.example", "*.wild.example" ]; cert = "%s"; key = "%s"; '
+             '} );' % (cert("ca.crt"), cert("sni.crt"), cert("sni.key")))
+    w = start(d, workers=1, extra=extra)
+    try:
+        tport, _ = ports(w)
+        ctx = client_ctx()
+        ctx.load_cert_chain(cert("client.crt"), cert("client.key"))
+        ctx.set_alpn_protocols(["http/1.1", "h2"])
+        s = tls_connect(tport, ctx)
+        try:
+            assert s.selected_alpn_protocol() == "h2"
+            cn = dict(x[0] for x in s.getpeercert()["subject"])
+            assert cn["commonName"] == "localhost", cn
+            s.sendall(b"mtls\n")
+            assert recv_until(s, lambda d: len(d) >= 5) == b"mtls\n"
+        finally:
+            s.close()
+        # SNI: the other certificate.
+        ctx.check_hostname = False
+        s = tls_connect(tport, ctx, name="sni.example")
+        try:
+            cn = dict(x[0] for x in s.getpeercert()["subject"])
+            assert cn["commonName"] == "sni.example", cn
+        finally:
+            s.close()
+        # No client certificate: the server refuses the handshake (in
+        # TLS 1.3 the client learns it at its first read).
+        bare = client_ctx()
+        try:
+            s = tls_connect(tport, bare)
+            s.sendall(b"x")
+            data = s.recv(1)
+            raise AssertionError("served without a client cert: %r" % data)
+        except (ssl.SSLError, ConnectionError):
+            pass
+        # A client certificate from another CA: refused too.
+        rogue = client_ctx()
+        rogue.load_cert_chain(cert("rogue.crt"), cert("rogue.key"))
+        try:
+            s = tls_connect(tport, rogue)
+            s.sendall(b"x")
+            data = s.recv(1)
+            raise AssertionError("served a rogue client cert: %r" % data)
+        except (ssl.SSLError, ConnectionError):
+            pass
+    finally:
+        w.stop()
+
+
+@test
 def hup_bad_cert_keeps_serving():
     """A HUP with a broken certificate fails in the probe, with the
     reason, and the old generation goes on serving the old one; a HUP
