@@ -649,3 +649,32 @@ procs_print(const struct procs *pt, FILE *fp, uint64_t now)
 		fprintf(fp, "%s\n", p->ready ? "" : " (starting)");
 	}
 }
+
+void
+procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
+{
+	const struct conf_listener *l;
+	uint64_t sum[STATS_TLS_N];
+	size_t i, k;
+	int j, titled = 0;
+
+	for (i = 0; i < g->conf->nlisteners && i < STATS_TLS_LISTENERS; i++) {
+		l = &g->conf->listeners[i];
+		if (l->tls_index < 0)
+			continue;
+		memset(sum, 0, sizeof(sum));
+		for (j = 0; j < MAX_PROCS; j++)
+			if (pt->v[j].pid > 0 && pt->v[j].gen == g)
+				for (k = 0; k < STATS_TLS_N; k++)
+					sum[k] += pt->stats[j].tls[i][k];
+		if (!titled++)
+			fprintf(fp,
+			    "listener tls_handshakes tls_resumed tls_failed "
+			    "tls_timeouts (generation %d)\n",
+			    g->id);
+		fprintf(fp, "%s %llu %llu %llu %llu\n",
+		    l->name[0] != '\0' ? l->name : l->address,
+		    (unsigned long long)sum[0], (unsigned long long)sum[1],
+		    (unsigned long long)sum[2], (unsigned long long)sum[3]);
+	}
+}

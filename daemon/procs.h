@@ -125,4 +125,8 @@ void procs_sum(const struct procs *pt, struct stats_sum *sum);
 /* The table of `weftd -s status`: titles, then a line per worker. */
 void procs_print(const struct procs *pt, FILE *fp, uint64_t now);
 
+/* Then, if g has TLS listeners, their counters summed over g's live
+ * workers: a line per listener. */
+void procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp);
+
 #endif /* WEFTD_PROCS_H */

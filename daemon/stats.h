@@ -33,6 +33,15 @@
 	X(tls_failed, WORKER, tls_failed, 10, NULL)                            \
 	X(tls_timeouts, WORKER, tls_timeouts, 0, NULL)
 
+/*
+ * A TLS listener's own counters, shown per listener by `weftd -s
+ * status`: X(field of weft_server_stats_t).
+ */
+#define STATS_TLS_MAP(X)                                                       \
+	X(tls_handshakes) X(tls_resumed) X(tls_failed) X(tls_timeouts)
+#define STATS_TLS_N 4
+#define STATS_TLS_LISTENERS 64
+
 /* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;
  * STATS_IF_NOT_<source>(x): the other way round. */
 #define STATS_IF_WORKER(x) x
@@ -53,6 +62,9 @@ struct __attribute__((aligned(4096))) worker_stats {
 #define X(name, src, get, width, total) STATS_IF_##src(volatile uint64_t name;)
 	WEFTD_STATS(X)
 #undef X
+	/* The TLS counters of each of the first STATS_TLS_LISTENERS
+	 * listeners of the worker's generation, in STATS_TLS_MAP order. */
+	volatile uint64_t tls[STATS_TLS_LISTENERS][STATS_TLS_N];
 };
 
 /* The WORKER counters, summed (over a worker's servers, or over every

@@ -335,6 +335,7 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	    s->G.cur->nslots, totals,
 	    gens_reloading(&s->G) ? ", reloading" : "");
 	procs_print(&s->pt, fp, now);
+	procs_print_tls(&s->pt, s->G.cur, fp);
 	fclose(fp);
 	control_send(cl, buf, size);
 	free(buf);

@@ -142,6 +142,16 @@ handle(weft_reader_t *r, weft_writer_t *w, void *arg)
 }
 
 static void
+tls_publish(volatile uint64_t *out, const weft_server_stats_t *ss)
+{
+	size_t k = 0;
+
+#define X(field) out[k++] = ss->field;
+	STATS_TLS_MAP(X)
+#undef X
+}
+
+static void
 on_heartbeat(uv_timer_t *t)
 {
 	struct worker_stats *st = W.args->stats;
@@ -156,6 +166,8 @@ on_heartbeat(uv_timer_t *t)
 #define X(name, src, field, width, total) STATS_IF_##src(sum.name += ss.field;)
 		WEFTD_STATS(X)
 #undef X
+		if (i < STATS_TLS_LISTENERS)
+			tls_publish(st->tls[i], &ss);
 	}
 	stats_publish(st, &sum);
 	st->heartbeat = weftd_now_ms();

@@ -487,7 +487,12 @@ def status_counters():
         assert total(rows, "tls_resumed") == 2, rows
         assert total(rows, "tls_failed") == 1, rows
         assert total(rows, "tls_timeouts") == 1, rows
-        assert "tls_handshakes" in w.status()
+        # Per listener: the TLS one, and not the plain one.
+        text = w.status()
+        assert re.search(r"^listener tls_handshakes tls_resumed tls_failed "
+                         r"tls_timeouts \(generation 1\)$", text, re.M), text
+        assert re.search(r"^tls 4 2 1 1$", text, re.M), text
+        assert not re.search(r"^plain ", text, re.M), text
     finally:
         w.stop()
 
