@@ -257,6 +257,30 @@ def tls_echo_served():
 
 
 @test
+def http_hello_over_tls():
+    """A plugin sees plaintext: http-hello answers two keep-alive
+    requests on one TLS connection."""
+    d = keydir_with("server")
+    text = tls_conf(d, workers=1).replace(
+        'echo = { path = "echo.so"; }',
+        'http-hello = { path = "http-hello.so"; settings = { '
+        'body = "hi tls\\n"; }; }').replace('plugin = "echo"', 'plugin = "http-hello"')
+    w = Weftd(text)
+    w.wait_ready(1)
+    try:
+        s = tls_connect(w.ports()["http-hello"][0])
+        try:
+            req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            s.sendall(req + req)
+            data = recv_until(s, lambda d: d.count(b"hi tls\n") >= 2)
+            assert data.count(b"HTTP/1.1 200 OK\r\n") == 2, data
+        finally:
+            s.close()
+    finally:
+        w.stop()
+
+
+@test
 def profile_options():
     """sni picks the certificate by the name asked for, alpn the
     protocol, and client_ca with verify_client = "required" refuses a
