@@ -82,9 +82,9 @@ WT_TEST(shared_and_readonly_in_child)
 
 	tickets_init(&t, 0);
 	assert_int_equal(pipe(pfd), 0);
+	memcpy(&cur, &t.keys[N], sizeof(cur));
 	if ((pid = fork()) == 0) {
 		tickets_readonly(&t);
-		memcpy(&cur, &t.keys[N], sizeof(cur));
 		if (read(pfd[0], &c, 1) != 1)
 			_exit(2);
 		/* Rotated by the parent meanwhile: the old next is current. */

@@ -264,7 +264,8 @@ def http_hello_over_tls():
     text = tls_conf(d, workers=1).replace(
         'echo = { path = "echo.so"; }',
         'http-hello = { path = "http-hello.so"; settings = { '
-        'body = "hi tls\\n"; }; }').replace('plugin = "echo"', 'plugin = "http-hello"')
+        'body = "hi tls\\n"; }; }').replace('plugin = "echo"',
+                                           'plugin = "http-hello"')
     w = Weftd(text)
     w.wait_ready(1)
     try:
