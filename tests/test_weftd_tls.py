@@ -418,6 +418,41 @@ def root_only_key():
         w.stop()
 
 
+@test
+def root_only_key_needs_tls_at_start():
+    """Started without a TLS profile, the supervisor keeps no capability:
+    a reload that adds one whose key only root can read fails, says why,
+    and the running generation goes on."""
+    if os.geteuid() != 0:
+        raise Skip("needs root to own a key nobody can read")
+    d = keydir_with("server", mode=0o700)
+    os.chmod(os.path.join(d, "site.key"), 0o600)
+    pdir = tempfile.mkdtemp()
+    os.chmod(pdir, 0o755)
+    shutil.copy(os.path.join(PLUGIN_DIR, "echo.so"), pdir)
+    text = tls_conf(d, workers=1, top='user = "nobody";\n'
+                    'group = "nogroup";\n').replace("@PLUGINS@", pdir)
+    plain = re.sub(r"tls = \{.*\n", "", text).replace('tls = "site";', "")
+    w = Weftd(plain)
+    os.chmod(w.dir, 0o755)
+    os.chmod(w.conf, 0o644)
+    try:
+        w.wait_ready(1)
+        assert "CAP_DAC_READ_SEARCH" not in w.text(), w.text()
+        assert int(proc_caps(w.pid)["CapPrm"], 16) == 0
+        w.write_conf(text)
+        os.chmod(w.conf, 0o644)
+        mark, res = w.hup()
+        assert res.startswith("reload failed"), res
+        assert re.search(r'tls profile "site": %s/site.key: '
+                         r'.*Permission denied' % re.escape(d),
+                         w.text()[mark:]), w.text()[mark:]
+        tport, pport = ports(w)
+        assert exchange(local(tport), b"still plain") == b"still plain"
+    finally:
+        w.stop()
+
+
 def proc_caps(pid):
     with open("/proc/%d/status" % pid) as f:
         return dict(re.findall(r"^(\w+):\s+(.*)$", f.read(), re.M))
