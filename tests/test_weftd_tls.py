@@ -196,6 +196,28 @@ def check_bad_key():
 
 
 @test
+def check_symlinked_key():
+    """Let's Encrypt's layout (live/ links into archive/) is followed;
+    a key in a directory others may write is refused, naming it."""
+    d = keydir_with("server")
+    os.mkdir(os.path.join(d, "archive"))
+    os.mkdir(os.path.join(d, "live"))
+    for ext in ("crt", "key"):
+        os.rename(os.path.join(d, "site." + ext),
+                  os.path.join(d, "archive", "site1." + ext))
+        os.symlink("../archive/site1." + ext,
+                   os.path.join(d, "live", "site." + ext))
+    text = tls_conf(d + "/live")
+    rc, err, path = check_t(text)
+    assert rc == 0 and "configuration and plugins OK" in err, err
+    os.chmod(os.path.join(d, "archive"), 0o777)
+    rc, err, path = check_t(text)
+    assert rc == 1, err
+    assert re.search(r'tls profile "site": .*archive.* writable by others',
+                     err), err
+
+
+@test
 def check_bad_cert_ini():
     """The same in INI: the line is the [tls.site] section's."""
     d = keydir_with("server")
