@@ -511,8 +511,16 @@ WT_CASE(keyupdate_flood_aborts)
 	while ((n = weft_read(r, buf, sizeof(buf))) > 0)
 		got += (size_t)n;
 	assert_true(got < 300);
-	assert_true(wait_flag(&s.done));
-	assert_int_not_equal(s.rc, 0);
+	/* A reset, or an EOF without close_notify. */
+	assert_true(n <= 0);
+	assert_int_equal(weft_tls_info(w, &info, sizeof(info)), 0);
+	assert_int_equal(info.eof_clean, 0);
+	/* The server dropped the connection (before or after its handler
+	 * started: the flood may come before the fiber first runs). */
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(5);
+	assert_int_equal(weft_server_connections(srv), 0);
+	assert_true(!s.started || (s.done && s.rc != 0));
 	client_done(w);
 	server_done(&srv);
 	weft_tls_ctx_free(sctx);
