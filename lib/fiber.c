@@ -175,6 +175,9 @@ on_check(uv_check_t *h)
  * so that fiber stacks can stay small or shared.  The sanitizer is told
  * of both switches, as for a fiber's.
  */
+/* How deep such a call may go: OpenSSL's deepest step is about 17 KiB. */
+#define LOOP_STACK_USE (256 * 1024)
+
 struct loop_call {
 	void (*fn)(void *);
 	void *arg;
@@ -205,6 +208,13 @@ weft__on_loop_stack(void (*fn)(void *), void *arg)
 	}
 	/* Below the parked scheduler's frame, past any red zone. */
 	sp = ((uintptr_t)S.main_sp - 256) & ~(uintptr_t)15;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	/* memcheck marked what lies below the loop's stack pointer unusable
+	 * when the loop last returned from there; a stack switch does not
+	 * change that. */
+	VALGRIND_MAKE_MEM_UNDEFINED((char *)sp - LOOP_STACK_USE,
+	    LOOP_STACK_USE);
+#endif
 	asan_start(&save, S.main_bottom, S.main_size);
 	weft__ctx_call(&lc, loop_call_run, (void *)sp);
 	asan_finish(save, NULL, NULL);

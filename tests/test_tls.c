@@ -511,8 +511,16 @@ WT_CASE(keyupdate_flood_aborts)
 	while ((n = weft_read(r, buf, sizeof(buf))) > 0)
 		got += (size_t)n;
 	assert_true(got < 300);
-	assert_true(wait_flag(&s.done));
-	assert_int_not_equal(s.rc, 0);
+	/* A reset, or an EOF without close_notify. */
+	assert_true(n <= 0);
+	assert_int_equal(weft_tls_info(w, &info, sizeof(info)), 0);
+	assert_int_equal(info.eof_clean, 0);
+	/* The server dropped the connection (before or after its handler
+	 * started: the flood may come before the fiber first runs). */
+	for (i = 0; i < 400 && weft_server_connections(srv) > 0; i++)
+		weft_sleep(5);
+	assert_int_equal(weft_server_connections(srv), 0);
+	assert_true(!s.started || (s.done && s.rc != 0));
 	client_done(w);
 	server_done(&srv);
 	weft_tls_ctx_free(sctx);
@@ -521,7 +529,13 @@ WT_CASE(keyupdate_flood_aborts)
 
 /* ---- Many at once ------------------------------------------------------- */
 
+/* 1000 handshakes; 100 under valgrind (a stretched time limit). */
 #define NHS 1000
+static int
+nhs(void)
+{
+	return getenv("WEFT_TEST_TIMEOUT_MULT") != NULL ? NHS / 10 : NHS;
+}
 
 struct many {
 	weft_tls_ctx_t *ctx;
@@ -563,13 +577,13 @@ WT_CASE(many_concurrent_handshakes)
 
 	m.ctx = client_ctx("ca.crt");
 	m.port = start_tls_server(h_echo_line, &s, sctx, 0, &srv);
-	for (i = 0; i < NHS; i++)
+	for (i = 0; i < nhs(); i++)
 		assert_int_equal(weft_spawn(one_client, &m, &f[i]), 0);
-	for (i = 0; i < NHS; i++)
+	for (i = 0; i < nhs(); i++)
 		weft_join(f[i]);
 	assert_int_equal(m.failed, 0);
-	assert_int_equal(m.ok, NHS);
-	assert_int_equal(stats_of(srv).tls_handshakes, NHS);
+	assert_int_equal(m.ok, nhs());
+	assert_int_equal(stats_of(srv).tls_handshakes, (uint64_t)nhs());
 	server_done(&srv);
 	weft_tls_ctx_free(sctx);
 	weft_tls_ctx_free(m.ctx);
