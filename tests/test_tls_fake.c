@@ -67,8 +67,8 @@ sc_data(const struct ctxs *x)
 	assert_int_equal(sd.bad, 0);
 	assert_int_equal(cd.bad, 0);
 	/* Both close: each sees the other's close_notify. */
-	weft_close(p.e[CLI].w);
-	weft_close(p.e[SRV].w);
+	close_lingering(&p.e[CLI]);
+	close_lingering(&p.e[SRV]);
 	shuttle(&p);
 	rd_join_eof(&sd);
 	rd_join_eof(&cd);
@@ -101,8 +101,7 @@ sc_close_notify(const struct ctxs *x)
 	assert_int_equal(weft_write(p.e[CLI].w, "last\n", 5), 0);
 	collect(&p.e[CLI]);
 	n = p.e[CLI].qlen;
-	weft_close(p.e[CLI].w);
-	assert_int_equal(state_of(p.e[CLI].w), S_LINGER);
+	close_lingering(&p.e[CLI]);
 	assert_false(p.e[CLI].w->w_lost);
 	collect(&p.e[CLI]);
 	assert_true(p.e[CLI].qlen > n); /* close_notify */
@@ -133,10 +132,8 @@ sc_close_crossing(const struct ctxs *x)
 	struct pair p;
 
 	pair_handshake(&p, x->srv, x->cli);
-	weft_close(p.e[CLI].w);
-	weft_close(p.e[SRV].w);
-	assert_int_equal(state_of(p.e[CLI].w), S_LINGER);
-	assert_int_equal(state_of(p.e[SRV].w), S_LINGER);
+	close_lingering(&p.e[CLI]);
+	close_lingering(&p.e[SRV]);
 	p.e[SRV].eof = EOF_HOLD;
 	p.e[CLI].eof = EOF_HOLD;
 	shuttle(&p);
@@ -160,7 +157,7 @@ sc_late_data(const struct ctxs *x)
 
 	pair_handshake(&p, x->srv, x->cli);
 	cr = p.e[CLI].r;
-	weft_close(p.e[CLI].w);
+	close_lingering(&p.e[CLI]);
 	assert_int_equal(weft_write(p.e[SRV].w, "late\n", 5), 0);
 	write_pattern(p.e[SRV].w);
 	p.e[SRV].eof = EOF_HOLD;
@@ -223,7 +220,7 @@ sc_eof_while_lingering(const struct ctxs *x)
 	struct pair p;
 
 	pair_handshake(&p, x->srv, x->cli);
-	weft_close(p.e[CLI].w);
+	close_lingering(&p.e[CLI]);
 	p.e[SRV].eof = EOF_NOW;
 	shuttle(&p);
 	expect_closed_ok(p.e[CLI].w);

@@ -446,6 +446,22 @@ expect_eof_clean(weft_writer_t *w, int clean)
 	assert_int_equal(buf[0], clean ? '1' : '0');
 }
 
+/* weft_close on an open end: it sends close_notify and lingers.  The
+ * linger's timer is put off by an hour, so that what the case feeds, not
+ * the machine's speed (memcheck, a loaded CI), is what ends it. */
+static void
+close_lingering(struct end *e)
+{
+	struct weft__tls *t = weft__conn_ext(weft__conn_of_writer(e->w));
+
+	assert_int_equal(weft_close(e->w), 0);
+	assert_int_equal(t->s_state, S_LINGER);
+	assert_true(t->s_lingering && t->s_timer_live);
+	assert_int_equal(uv_timer_start(&t->s_timer, t->s_timer.timer_cb,
+			     3600 * 1000, 0),
+	    0);
+}
+
 /* Closed, without error, and nothing parked on it. */
 static void
 expect_closed_ok(weft_writer_t *w)
