@@ -232,6 +232,34 @@ WT_CASE(eof_while_lingering)
 	each_feed(sc_eof_while_lingering);
 }
 
+/* While we linger, a record that does not decrypt ends it, quietly: we
+ * are done with the connection. */
+static void
+sc_garbage_while_lingering(const struct ctxs *x)
+{
+	static const char junk[] = "\x17\x03\x03\x00\x08garbage!";
+	struct pair p;
+	struct end *s;
+
+	pair_handshake(&p, x->srv, x->cli);
+	close_lingering(&p.e[CLI]);
+	s = &p.e[SRV];
+	s->eof = EOF_HOLD;
+	collect(s);
+	assert_non_null(s->q = realloc(s->q, s->qlen + sizeof(junk)));
+	memcpy(s->q + s->qlen, junk, sizeof(junk) - 1);
+	s->qlen += sizeof(junk) - 1;
+	s->qcap = s->qlen + 1;
+	shuttle(&p);
+	expect_closed_ok(p.e[CLI].w);
+	pair_free(&p);
+}
+
+WT_CASE(garbage_while_lingering)
+{
+	each_feed(sc_garbage_while_lingering);
+}
+
 /* A peer that neither answers nor closes: the linger's timer ends it
  * (the wait is the linger, not the 30 s shutdown timeout). */
 WT_CASE(linger_times_out)
@@ -242,9 +270,9 @@ WT_CASE(linger_times_out)
 	feed.version = "TLSv1.3";
 	pair_handshake(&p, x.srv, x.cli);
 	weft_close(p.e[CLI].w);
+	assert_int_equal(state_of(p.e[CLI].w), S_LINGER);
 	p.e[SRV].eof = EOF_HOLD;
 	shuttle(&p);
-	assert_int_equal(state_of(p.e[CLI].w), S_LINGER);
 	assert_int_equal(weft_wait_closed(p.e[CLI].w), 0);
 	expect_closed_ok(p.e[CLI].w);
 	pair_free(&p);
@@ -278,6 +306,60 @@ sc_abort(const struct ctxs *x)
 WT_CASE(abort)
 {
 	each_feed(sc_abort);
+}
+
+/* An abort while we linger: it ends at once, nothing more is written. */
+static void
+sc_abort_lingering(const struct ctxs *x)
+{
+	struct pair p;
+
+	pair_handshake(&p, x->srv, x->cli);
+	close_lingering(&p.e[CLI]);
+	collect(&p.e[CLI]);
+	p.e[CLI].qoff = p.e[CLI].qlen; /* close_notify, never delivered */
+	weft_abort(p.e[CLI].w);
+	assert_int_equal(state_of(p.e[CLI].w), S_DONE);
+	assert_int_equal(weft_wait_closed(p.e[CLI].w), -ECONNABORTED);
+	assert_int_equal(weft__fake_written(p.e[CLI].w).len, 0);
+	shuttle(&p);
+	expect_eof_clean(p.e[SRV].w, 0);
+	pair_free(&p);
+}
+
+WT_CASE(abort_while_lingering)
+{
+	each_feed(sc_abort_lingering);
+}
+
+/* EOF in the middle of a record (SSL_OP_IGNORE_UNEXPECTED_EOF): the
+ * reader sees EOF, flagged unclean, and nothing of the cut record. */
+static void
+sc_eof_mid_record(const struct ctxs *x)
+{
+	struct pair p;
+	struct rd cd;
+
+	pair_handshake(&p, x->srv, x->cli);
+	rd_start(&cd, p.e[CLI].r, 0);
+	assert_int_equal(weft_write(p.e[SRV].w, "whole\n", 6), 0);
+	shuttle(&p);
+	assert_string_equal(cd.text, "whole\n");
+	assert_int_equal(weft_write(p.e[SRV].w, "cut short\n", 10), 0);
+	collect(&p.e[SRV]);
+	p.e[SRV].qlen -= 5;
+	p.e[SRV].eof = EOF_NOW;
+	shuttle(&p);
+	rd_join_eof(&cd);
+	assert_int_equal(cd.got, 6);
+	expect_eof_clean(p.e[CLI].w, 0);
+	assert_int_equal(weft_reader_exception(p.e[CLI].r), 0);
+	pair_free(&p);
+}
+
+WT_CASE(eof_mid_record)
+{
+	each_feed(sc_eof_mid_record);
 }
 
 /* ---- Handshakes that do not finish --------------------------------------- */
