@@ -53,6 +53,7 @@ ctx_ok(const weft_tls_opts_t *opts)
 		fail_msg("weft_tls_ctx_new: %s: %s", weft_err_name(rc),
 		    weft_tls_error(NULL));
 	assert_string_equal(weft_tls_error(NULL), "");
+	assert_int_equal(ERR_peek_error(), 0); /* nothing left behind */
 	return ctx;
 }
 
