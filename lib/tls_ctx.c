@@ -571,24 +571,16 @@ weft_tls_ctx_ossl(weft_tls_ctx_t *ctx)
 	return ctx->x_ssl;
 }
 
-/*
- * tls.c's text for a connection.  This default is what a program that
- * links no TLS connection code gets (no connection of it has TLS); tls.c
- * defines the real one, which the linker prefers.
- */
-__attribute__((weak)) const char *
-weft__tls_conn_error(const weft_writer_t *w)
+void
+weft__tls_error_set(const char *text)
 {
-	(void)w;
-	return "";
+	snprintf(ctx_err, sizeof(ctx_err), "%s", text);
 }
 
 const char *
-weft_tls_error(const weft_writer_t *w)
+weft__tls_error_get(void)
 {
-	if (w == NULL)
-		return ctx_err;
-	return weft__tls_conn_error(w);
+	return ctx_err;
 }
 
 weft_tls_ctx_t *
