@@ -49,7 +49,7 @@ struct weft_server {
 	weft_prelude_cb s_prelude; /* runs before s_cb, or NULL */
 	void *s_prelude_arg;
 	weft_tls_ctx_t *s_tls; /* handshake after the prelude, or NULL */
-	int s_tls_timeout;     /* ms, 0: the default */
+	int s_tls_ms[2];       /* handshake, shutdown timeouts; 0: default */
 	uint64_t s_tls_n[4];   /* ok, resumed, failed, timed out */
 	size_t s_limit;
 	int s_nodelay;
@@ -110,8 +110,8 @@ conn_fiber(void *arg)
 
 	if ((srv->s_prelude == NULL || run_prelude(c, srv) == 0) &&
 	    (srv->s_tls == NULL ||
-		weft__tls_accept(c, srv->s_tls, srv->s_tls_timeout,
-		    srv->s_tls_n) == 0))
+		weft__tls_accept(c, srv->s_tls, srv->s_tls_ms, srv->s_tls_n) ==
+		    0))
 		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
@@ -360,7 +360,8 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 		return -ENOMEM;
 	if (opts != NULL && opts->ssl != NULL) {
 		srv->s_tls = weft_tls_ctx_ref(opts->ssl);
-		srv->s_tls_timeout = opts->ssl_handshake_timeout_ms;
+		srv->s_tls_ms[0] = opts->ssl_handshake_timeout_ms;
+		srv->s_tls_ms[1] = opts->ssl_shutdown_timeout_ms;
 	}
 	srv->s_cb = cb;
 	srv->s_arg = arg;

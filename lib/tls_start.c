@@ -200,13 +200,23 @@ weft__tls_start(weft__conn_t *c, weft_tls_ctx_t *ctx, const char *host,
 	return rc;
 }
 
+void
+weft__tls_set_shutdown(weft__conn_t *c, int ms)
+{
+	struct weft__tls *t = tls_of(c);
+
+	if (t != NULL && ms > 0)
+		t->s_shutdown_ms = (uint32_t)ms;
+}
+
 int
-weft__tls_accept(weft__conn_t *c, weft_tls_ctx_t *ctx, int timeout_ms,
+weft__tls_accept(weft__conn_t *c, weft_tls_ctx_t *ctx, const int ms[2],
     uint64_t n[4])
 {
 	int resumed = 0, rc;
 
-	rc = weft__tls_start(c, ctx, NULL, timeout_ms, &resumed);
+	rc = weft__tls_start(c, ctx, NULL, ms[0], &resumed);
+	weft__tls_set_shutdown(c, ms[1]);
 	if (rc == 0) {
 		n[0]++;
 		n[1] += (unsigned)resumed;
