@@ -34,11 +34,11 @@ static WT_UNUSED char *
 slurp(const char *name, size_t *len)
 {
 	FILE *f = fopen(cert(name), "r");
-	char *buf = malloc(8192);
+	char *buf = calloc(1, 8192); /* NUL-terminated: callers strlen it */
 
 	assert_non_null(f);
 	assert_non_null(buf);
-	*len = fread(buf, 1, 8192, f);
+	*len = fread(buf, 1, 8191, f);
 	fclose(f);
 	return buf;
 }
