@@ -343,9 +343,10 @@ weftd_status() {
 }
 
 # Worker rows of a status: "slot pid gen uptime accepted active restarts
-# emfile_pauses", ready ones only.
+# emfile_pauses", then the TLS counters where weftd has them; ready ones
+# only.
 weftd_workers() {
-	awk '$1 ~ /^[0-9]+$/ && NF == 8'
+	awk '$1 ~ /^[0-9]+$/ && NF >= 8'
 }
 
 # start_weftd ID WORKERS PIN: start weftd on $tmp/ID.conf; waits until
