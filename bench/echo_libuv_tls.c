@@ -98,82 +98,86 @@ on_written(uv_write_t *req, int status)
 	free(w);
 }
 
-/* Send what the write BIO holds: uv_try_write first, the rest queued. */
+/* Queue the bytes of b from off to n behind what libuv is writing; b
+ * goes back to the pool once written. */
+static int
+queue(struct conn *c, char *b, int off, int n)
+{
+	struct wreq *w;
+	uv_buf_t rest = uv_buf_init(b + off, (unsigned)(n - off));
+
+	if ((w = malloc(sizeof(*w))) == NULL)
+		return -1;
+	w->buf = uv_buf_init(b, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &rest, 1, on_written) !=
+	    0) {
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send what the write BIO holds: uv_try_write first (when nothing is
+ * queued before it), the rest queued. */
 static int
 flush(struct conn *c)
 {
-	struct wreq *w;
+	uv_buf_t u;
 	char *b;
-	int n, off, r;
+	int n, r;
 
 	while (BIO_ctrl_pending(c->wbio) > 0) {
 		if ((b = buf_get()) == NULL)
 			return -1;
-		n = BIO_read(c->wbio, b, BUFSZ);
-		if (n <= 0) {
+		if ((n = BIO_read(c->wbio, b, BUFSZ)) <= 0) {
 			buf_put(b);
 			return -1;
 		}
-		off = 0;
+		r = 0;
 		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) ==
 		    0) {
-			uv_buf_t u = uv_buf_init(b, (unsigned)n);
-
+			u = uv_buf_init(b, (unsigned)n);
 			r = uv_try_write((uv_stream_t *)&c->tcp, &u, 1);
-			if (r == n) {
-				buf_put(b);
-				continue;
-			}
-			if (r > 0)
-				off = r;
-			else if (r != UV_EAGAIN)
-				return (buf_put(b), -1);
+			if (r == UV_EAGAIN)
+				r = 0;
 		}
-		if ((w = malloc(sizeof(*w))) == NULL)
-			return (buf_put(b), -1);
-		w->buf = uv_buf_init(b, (unsigned)n);
-		{
-			uv_buf_t rest = uv_buf_init(b + off,
-			    (unsigned)(n - off));
-
-			if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &rest, 1,
-				on_written) != 0) {
-				buf_put(b);
-				free(w);
-				return -1;
-			}
+		if (r == n) {
+			buf_put(b);
+			continue;
+		}
+		if (r < 0 || queue(c, b, r, n) != 0) {
+			buf_put(b);
+			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Decrypt everything the read BIO holds and encrypt it straight back. */
+/* Decrypt everything the read BIO holds and encrypt it straight back;
+ * -1 when the connection is to be closed (after sending what OpenSSL
+ * wrote: an alert, or its close_notify). */
 static int
 pump(struct conn *c)
 {
-	int n, r, e;
+	int n, r = 0;
 
-	if (!SSL_is_init_finished(c->ssl)) {
-		r = SSL_do_handshake(c->ssl);
-		if (r != 1) {
-			e = SSL_get_error(c->ssl, r);
-			if (e != SSL_ERROR_WANT_READ)
-				return (flush(c), -1); /* the alert goes out */
-			return flush(c);
-		}
+	if (!SSL_is_init_finished(c->ssl) &&
+	    (n = SSL_do_handshake(c->ssl)) != 1) {
+		if (SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ)
+			r = -1;
+		return flush(c) != 0 ? -1 : r;
 	}
 	for (;;) {
 		n = SSL_read(c->ssl, plain, sizeof(plain));
 		if (n <= 0) {
-			e = SSL_get_error(c->ssl, n);
-			if (e == SSL_ERROR_WANT_READ)
-				break;
-			return (flush(c), -1); /* close_notify or error */
+			if (SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ)
+				r = -1;
+			break;
 		}
 		if (SSL_write(c->ssl, plain, n) != n)
 			return -1;
 	}
-	return flush(c);
+	return flush(c) != 0 ? -1 : r;
 }
 
 static void

@@ -179,8 +179,10 @@ open_conn(unsigned i)
 		c->fd = -1;
 		return -1;
 	}
-	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
-		return (drop(i, 0), -1);
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		drop(i, 0);
+		return -1;
+	}
 	if (mode == M_RESUME && sess != NULL)
 		SSL_set_session(c->ssl, sess);
 	c->state = S_CONNECTING;
@@ -288,8 +290,10 @@ exchange_done(unsigned i)
 	requests++;
 	if (mode == M_KEEP) {
 		record(c->t0);
-		if (!running)
-			return (c->state = S_IDLE, 0);
+		if (!running) {
+			c->state = S_IDLE;
+			return 0;
+		}
 		begin_exchange(c);
 		return 1;
 	}
@@ -469,13 +473,25 @@ connect_all(void)
 }
 
 static void
+report(double secs)
+{
+	double n = (double)(mode == M_KEEP ? requests : handshakes);
+
+	printf("handshakes %lu resumed %lu not_resumed %lu requests %lu "
+	       "errors %lu secs %.2f rate %.0f p99_us %.0f\n",
+	    handshakes, resumed, not_resumed, requests, errors, secs,
+	    secs > 0 ? n / secs : 0, p99());
+}
+
+static void
 run_load(double secs)
 {
-	double t0, t1, end;
+	double t0, end;
 	unsigned i;
 
 	if (mode == M_RESUME && prime() != 0) {
 		errors++;
+		report(0);
 		return;
 	}
 	if (mode == M_KEEP) {
@@ -496,12 +512,7 @@ run_load(double secs)
 			errors++;
 	while (now() < end && !got_term)
 		poll_once(50);
-	t1 = now();
-	printf("handshakes %lu resumed %lu not_resumed %lu requests %lu "
-	       "errors %lu secs %.2f rate %.0f p99_us %.0f\n",
-	    handshakes, resumed, not_resumed, requests, errors, t1 - t0,
-	    (double)(mode == M_KEEP ? requests : handshakes) / (t1 - t0),
-	    p99());
+	report(now() - t0);
 	running = 0;
 }
 
