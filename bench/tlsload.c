@@ -201,6 +201,14 @@ record(double t0)
 		lat[nlat++] = (float)((now() - t0) * 1e6);
 }
 
+/* Why a run fails, said for the first few errors only. */
+static void
+complain(const char *why)
+{
+	if (errors < 5)
+		fprintf(stderr, "tlsload: %s\n", why);
+}
+
 /* The handshake is done: is it the one this mode expects? */
 static int
 check_handshake(struct conn *c)
@@ -208,16 +216,14 @@ check_handshake(struct conn *c)
 	X509 *peer = SSL_get0_peer_certificate(c->ssl);
 
 	if (want_cert != NULL && (peer == NULL || X509_cmp(peer, want_cert))) {
-		fprintf(stderr,
-		    "tlsload: the server's certificate is not "
-		    "the one given\n");
+		complain("the server's certificate is not the one given");
 		return -1;
 	}
 	handshakes++;
 	if (SSL_session_reused(c->ssl)) {
 		resumed++;
 		if (mode != M_RESUME) {
-			fprintf(stderr, "tlsload: a full handshake resumed\n");
+			complain("a full handshake resumed");
 			return -1;
 		}
 	} else if (mode == M_RESUME && sess != NULL)
@@ -346,8 +352,10 @@ advance(unsigned i)
 		switch (c->state) {
 		case S_CONNECTING:
 			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-			if (soerr != 0)
+			if (soerr != 0) {
+				complain(strerror(soerr));
 				return -1;
+			}
 			c->state = S_HANDSHAKE;
 			break;
 		case S_HANDSHAKE:
@@ -365,8 +373,10 @@ advance(unsigned i)
 		case S_RECV:
 			if ((r = SSL_read(c->ssl, rbuf, sizeof(rbuf))) <= 0)
 				return ssl_wait(i, r);
-			if ((r = take(c, rbuf, (size_t)r)) < 0)
+			if ((r = take(c, rbuf, (size_t)r)) < 0) {
+				complain("a wrong answer");
 				return -1;
+			}
 			if (r == 1 && exchange_done(i) == 0)
 				return 0;
 			break;
@@ -381,8 +391,9 @@ fail(unsigned i)
 {
 	unsigned long e;
 
-	if (errors < 5 && (e = ERR_peek_last_error()) != 0)
-		fprintf(stderr, "tlsload: %s\n", ERR_reason_error_string(e));
+	if ((e = ERR_peek_last_error()) != 0 &&
+	    ERR_reason_error_string(e) != NULL)
+		complain(ERR_reason_error_string(e));
 	ERR_clear_error();
 	errors++;
 	drop(i, 0);
