@@ -70,6 +70,57 @@ struct conf_listener {
 	int backlog;	/* default 511 */
 	int reuse_port; /* bool */
 	int64_t max_connections; /* per worker, 0 = unlimited */
+	char *tls;		 /* TLS profile name, NULL = plain */
+	int tls_index;		 /* in conf->tls, -1 = plain */
+	int line;
+};
+
+/*
+ * A certificate and its key as PEM text, read by the supervisor
+ * (tls_files.c) so that workers never open a key file.  NULL until read.
+ */
+struct conf_pem {
+	char *cert;
+	size_t cert_len;
+	char *key;
+	size_t key_len;
+};
+
+/* A TLS profile's further certificate, chosen by the SNI name. */
+struct conf_tls_sni {
+	char **names;
+	size_t nnames;
+	char *cert; /* absolute paths */
+	char *key;
+	struct conf_pem pem;
+	char *where; /* "file:line", for messages after the parse */
+};
+
+enum {
+	CONF_VERIFY_NONE = 0,
+	CONF_VERIFY_OPTIONAL,
+	CONF_VERIFY_REQUIRED,
+};
+
+/* A TLS profile: tls = { NAME = { ... }; } or [tls.NAME]. */
+struct conf_tls {
+	char *name;
+	char *cert; /* absolute paths */
+	char *key;
+	struct conf_pem pem;
+	char **alpn; /* in preference order */
+	size_t nalpn;
+	char *client_ca;
+	int verify_client; /* CONF_VERIFY_* */
+	char **protocols;  /* "TLSv1.2", "TLSv1.3"; none: both */
+	size_t nprotocols;
+	char *ciphers;		  /* NULL: libweft's default */
+	char *ciphersuites;	  /* NULL: libweft's default */
+	double handshake_timeout; /* seconds, default 60 */
+	int session_tickets;	  /* bool, default 1 */
+	struct conf_tls_sni *sni;
+	size_t nsni;
+	char *where; /* "file:line" of the profile */
 	int line;
 };
 
@@ -90,6 +141,10 @@ struct conf {
 	size_t nplugins;
 	struct conf_listener *listeners;
 	size_t nlisteners;
+	struct conf_tls *tls;
+	size_t ntls;
+	double tls_ticket_rotation; /* seconds, default 3600 */
+	char *warnings; /* NULL, or "file:line: message" lines to log */
 };
 
 /*

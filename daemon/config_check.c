@@ -201,4 +201,5 @@ config_check(struct conf_parse *ps)
 	check_plugins(ps);
 	for (i = 0; i < c->nlisteners; i++)
 		check_listener(ps, i);
+	config_tls_check(ps);
 }

@@ -615,6 +615,112 @@ check_file(struct walk *w, FILE *fp, const char **copy)
 	return rc;
 }
 
+/*
+ * A key of a TLS profile or of an SNI entry as typed text: a list or an
+ * array of strings is CONF_T_LIST, its items joined by ','.  Returns what
+ * the caller frees (NULL if nothing).
+ */
+static char *
+tls_value(const config_setting_t *k, struct val *v)
+{
+	struct text t = { NULL, 0, 0 };
+	const char *e;
+	int i, n;
+
+	if (config_setting_type(k) != CONFIG_TYPE_LIST &&
+	    config_setting_type(k) != CONFIG_TYPE_ARRAY) {
+		value(k, v);
+		return NULL;
+	}
+	v->type = CONF_T_LIST;
+	n = config_setting_length(k);
+	for (i = 0; i < n && v->type == CONF_T_LIST; i++) {
+		if ((e = config_setting_get_string_elem(k, i)) == NULL)
+			v->type = CONF_T_GROUP; /* "expected a string" */
+		else {
+			text_add(&t, ",", i > 0);
+			text_add(&t, e, strlen(e));
+		}
+	}
+	text_add(&t, "", 1);
+	v->text = t.b;
+	return t.b;
+}
+
+static void walk_sni(struct walk *, const config_setting_t *, int);
+
+/* The keys of profile idx (sni < 0) or of its SNI entry sni. */
+static void
+walk_tls_keys(struct walk *w, const config_setting_t *g, int idx, int sni)
+{
+	const config_setting_t *k;
+	struct val v;
+	char *buf;
+	int i;
+
+	for (i = 0; i < config_setting_length(g); i++) {
+		k = config_setting_get_elem(g, (unsigned)i);
+		if (sni < 0 && strcmp(config_setting_name(k), "sni") == 0) {
+			walk_sni(w, k, idx);
+			continue;
+		}
+		buf = tls_value(k, &v);
+		if (sni < 0)
+			config_tls_key(w->ps, idx, config_setting_name(k),
+			    v.type, v.text, loc_of(w, k));
+		else
+			config_tls_sni_key(w->ps, idx, sni,
+			    config_setting_name(k), v.type, v.text,
+			    loc_of(w, k));
+		free(buf);
+	}
+}
+
+/* sni = ( { names = [ ... ]; cert = "..."; key = "..."; }, ... ); */
+static void
+walk_sni(struct walk *w, const config_setting_t *list, int idx)
+{
+	const config_setting_t *g;
+	int i, ok = config_setting_type(list) == CONFIG_TYPE_LIST;
+
+	for (i = 0; ok && i < config_setting_length(list); i++) {
+		g = config_setting_get_elem(list, (unsigned)i);
+		if ((ok = config_setting_type(g) == CONFIG_TYPE_GROUP))
+			walk_tls_keys(w, g, idx,
+			    config_tls_sni_add(w->ps, idx, loc_of(w, g)));
+	}
+	if (!ok)
+		config_error(w->ps, loc_of(w, list),
+		    "sni: expected a list of groups: ( { names = [ ... ]; "
+		    "cert = \"...\"; key = \"...\"; } )");
+}
+
+/* tls = { NAME = { cert = "..."; key = "..."; ... }; ... }; */
+static void
+walk_tls(struct walk *w, const config_setting_t *s)
+{
+	const config_setting_t *g;
+	int i, idx;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		config_error(w->ps, loc_of(w, s),
+		    "tls: expected a group: tls = { NAME = { cert = "
+		    "\"...\"; key = \"...\"; }; };");
+		return;
+	}
+	for (i = 0; i < config_setting_length(s); i++) {
+		g = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			config_error(w->ps, loc_of(w, g),
+			    "tls profile \"%s\": expected a group { cert = "
+			    "\"...\"; key = \"...\"; }",
+			    config_setting_name(g));
+		else if ((idx = config_tls_add(w->ps, config_setting_name(g),
+			      loc_of(w, g))) >= 0)
+			walk_tls_keys(w, g, idx, -1);
+	}
+}
+
 int
 config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp)
 {
@@ -671,6 +777,8 @@ config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp)
 				    config_setting_get_elem(s, (unsigned)j));
 		} else if (strcmp(config_setting_name(s), "listen") == 0)
 			walk_listen(&w, s);
+		else if (strcmp(config_setting_name(s), "tls") == 0)
+			walk_tls(&w, s);
 		else {
 			value(s, &v);
 			config_top_key(ps, config_setting_name(s), v.type,

@@ -139,6 +139,85 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 		fprintf(fp, "reuse_port = %s\n",
 		    l->reuse_port ? "true" : "false");
 	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
+	if (l->tls != NULL)
+		fprintf(fp, "tls = %s\n", l->tls);
+}
+
+/* key = a, b, c; or key = (none). */
+static void
+put_list(FILE *fp, const char *key, char *const *v, size_t n, const char *none)
+{
+	size_t i;
+
+	fprintf(fp, "%s = %s", key, n == 0 ? none : "");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			fputs(", ", fp);
+		put_value(fp, v[i]);
+	}
+	fputc('\n', fp);
+}
+
+static void
+put_key(FILE *fp, const char *key, const char *value, const char *none)
+{
+	fprintf(fp, "%s = ", key);
+	put_value(fp, value != NULL ? value : none);
+	fputc('\n', fp);
+}
+
+static void
+dump_tls(const struct conf_tls *t, FILE *fp)
+{
+	static const char *const verify[] = { "none", "optional", "required" };
+	size_t i;
+
+	fprintf(fp, "\n[tls.%s]\n", t->name);
+	put_key(fp, "cert", t->cert, "(none)");
+	put_key(fp, "key", t->key, "(none)");
+	put_list(fp, "alpn", t->alpn, t->nalpn, "(none)");
+	put_key(fp, "client_ca", t->client_ca, "(none)");
+	fprintf(fp, "verify_client = %s\n", verify[t->verify_client]);
+	put_list(fp, "protocols", t->protocols, t->nprotocols, "(default)");
+	put_key(fp, "ciphers", t->ciphers, "(default)");
+	put_key(fp, "ciphersuites", t->ciphersuites, "(default)");
+	fprintf(fp, "handshake_timeout = %g\n", t->handshake_timeout);
+	fprintf(fp, "session_tickets = %s\n",
+	    t->session_tickets ? "true" : "false");
+	for (i = 0; i < t->nsni; i++) {
+		/* INI names an entry by a label of its own, libconfig does
+		 * not: numbered, as listeners without a name are. */
+		fprintf(fp, "[tls.%s.sni #%zu]\n", t->name, i + 1);
+		put_list(fp, "names", t->sni[i].names, t->sni[i].nnames,
+		    "(none)");
+		put_key(fp, "cert", t->sni[i].cert, "(none)");
+		put_key(fp, "key", t->sni[i].key, "(none)");
+	}
+}
+
+static int
+tls_cmp(const void *a, const void *b)
+{
+	const struct conf_tls *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static void
+dump_profiles(const struct conf *c, FILE *fp)
+{
+	const struct conf_tls **t;
+	size_t i;
+
+	if (c->ntls == 0)
+		return;
+	t = xcalloc(c->ntls, sizeof(*t));
+	for (i = 0; i < c->ntls; i++)
+		t[i] = &c->tls[i];
+	qsort(t, c->ntls, sizeof(*t), tls_cmp);
+	for (i = 0; i < c->ntls; i++)
+		dump_tls(t[i], fp);
+	free(t);
 }
 
 void
@@ -158,6 +237,7 @@ config_dump(const struct conf *c, FILE *fp)
 	fprintf(fp, "fiber_stack = %zu\n", c->fiber_stack);
 	fprintf(fp, "fiber_stacks = %s\n",
 	    c->fiber_stacks_shared ? "shared" : "private");
+	fprintf(fp, "tls_ticket_rotation = %g\n", c->tls_ticket_rotation);
 	fputs("plugin_dir = ", fp);
 	put_value(fp, c->plugin_dir);
 	fputc('\n', fp);
@@ -178,4 +258,5 @@ config_dump(const struct conf *c, FILE *fp)
 	}
 	for (i = 0; i < c->nlisteners; i++)
 		dump_listener(c, i, fp);
+	dump_profiles(c, fp);
 }

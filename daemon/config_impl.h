@@ -23,12 +23,13 @@ enum {
 	L_MAXCONN,
 	L_OWNER,
 	L_GROUP,
+	L_TLS,
 	NLIS
 };
 /* Plugin keys: only "path". */
 enum { P_PATH, NPLUG };
 /* Top-level keys. */
-#define NTOP 10
+#define NTOP 11
 
 /* What the parse knows about a plugin beyond the model. */
 struct pmeta {
@@ -42,6 +43,34 @@ struct lmeta {
 	struct conf_loc loc;
 	struct conf_loc keys[NLIS];
 	int addr_ok; /* tcp/unix given and well formed */
+};
+
+/* TLS profile keys, in config_tls.c's tls_keys[] order, and an SNI
+ * entry's. */
+enum {
+	T_CERT,
+	T_KEY,
+	T_ALPN,
+	T_CLIENT_CA,
+	T_VERIFY,
+	T_PROTOCOLS,
+	T_CIPHERS,
+	T_CIPHERSUITES,
+	T_TIMEOUT,
+	T_TICKETS,
+	NTLS
+};
+enum { S_NAMES, S_CERT, S_KEY, NSNI };
+
+/* What the parse knows about an SNI entry and a TLS profile. */
+struct smeta {
+	struct conf_loc loc;
+	struct conf_loc keys[NSNI];
+};
+struct tmeta {
+	struct conf_loc loc;
+	struct conf_loc keys[NTLS];
+	struct smeta *sm; /* parallel to the profile's sni */
 };
 
 struct err {
@@ -60,6 +89,8 @@ struct conf_parse {
 	struct conf_loc top[NTOP];
 	struct pmeta *pm; /* parallel to c->plugins */
 	struct lmeta *lm; /* parallel to c->listeners */
+	struct tmeta *tm; /* parallel to c->tls */
+	size_t ntm;
 	char *cwd;
 };
 
@@ -67,6 +98,12 @@ struct conf_parse {
  * from; in buf. */
 const char *config_where(struct conf_parse *ps, struct conf_loc at,
     struct conf_loc from, char *buf, size_t len);
+
+/* loc, with a file name that lives as long as the parse. */
+struct conf_loc config_keep(struct conf_parse *ps, struct conf_loc loc);
+
+/* The TLS checks across keys (config_tls.c), from config_check(). */
+void config_tls_check(struct conf_parse *ps);
 
 /* "listener "name"" or "listener #2" (1-based), in buf. */
 const char *config_lis_name(struct conf_parse *ps, size_t i, char *buf,

@@ -38,6 +38,8 @@ enum {
 	S_PLUGIN,   /* [plugins.NAME] */
 	S_SETTINGS, /* [plugins.NAME.settings] */
 	S_LISTEN,   /* [listen.NAME] */
+	S_TLS,	    /* [tls.NAME] */
+	S_SNI,	    /* [tls.NAME.sni.LABEL] */
 	S_SKIP,	    /* a bad section, already reported */
 };
 
@@ -45,9 +47,12 @@ struct ini {
 	struct conf_parse *ps;
 	FILE *fp;
 	int line;
-	int section; /* S_* */
-	int index;   /* the plugin or listener of the section */
-	char *buf;   /* getline's */
+	int section;   /* S_* */
+	int index;     /* the plugin, listener or profile of the section */
+	int sni;       /* the SNI entry of an S_SNI section */
+	char **labels; /* the [tls.NAME.sni.LABEL] seen, as NAME.LABEL */
+	size_t nlabels;
+	char *buf; /* getline's */
 	size_t cap;
 	int reported; /* an error was recorded by this file */
 };
@@ -88,6 +93,41 @@ starts(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/*
+ * [tls.NAME] and [tls.NAME.sni.LABEL]: an SNI entry of profile NAME
+ * (defined above it), LABEL naming it in this file only.
+ */
+static void
+tls_section(struct ini *ini, char *name, struct conf_loc loc)
+{
+	char *sni = strstr(name, ".sni.");
+	size_t i;
+
+	if (sni == NULL) {
+		if ((ini->index = config_tls_add(ini->ps, name, loc)) >= 0)
+			ini->section = S_TLS;
+		return;
+	}
+	*sni = '\0';
+	if ((ini->index = config_tls_find(ini->ps, name)) < 0) {
+		ini_error(ini, "[tls.%s.sni.%s]: no [tls.%s] above it", name,
+		    sni + 5, name);
+		return;
+	}
+	*sni = '.';
+	for (i = 0; i < ini->nlabels; i++)
+		if (strcmp(ini->labels[i], name) == 0) {
+			ini_error(ini, "section [tls.%s] given twice", name);
+			return;
+		}
+	if ((ini->labels = reallocarray(ini->labels, ini->nlabels + 1,
+		 sizeof(*ini->labels))) == NULL)
+		fatal("config");
+	ini->labels[ini->nlabels++] = xstrdup(name);
+	ini->sni = config_tls_sni_add(ini->ps, ini->index, loc);
+	ini->section = S_SNI;
+}
+
 static void
 section(struct ini *ini, char *name)
 {
@@ -115,7 +155,10 @@ section(struct ini *ini, char *name)
 		    name + strlen("listen."), loc);
 		if (ini->index >= 0)
 			ini->section = S_LISTEN;
-	} else if (strcmp(name, "plugins") == 0 || strcmp(name, "listen") == 0)
+	} else if (starts(name, "tls.")) {
+		tls_section(ini, name + strlen("tls."), loc);
+	} else if (strcmp(name, "plugins") == 0 ||
+	    strcmp(name, "listen") == 0 || strcmp(name, "tls") == 0)
 		ini_error(ini, "section [%s] needs a name: [%s.NAME]", name,
 		    name);
 	else
@@ -293,7 +336,8 @@ handler(void *arg, const char *sect, const char *name, const char *value)
 		return 1;
 	switch (ini->section) {
 	case S_TOP:
-		if (strcmp(name, "plugins") == 0 || strcmp(name, "listen") == 0)
+		if (strcmp(name, "plugins") == 0 ||
+		    strcmp(name, "listen") == 0 || strcmp(name, "tls") == 0)
 			ini_error(ini,
 			    "%s: in INI, write a [%s.NAME] "
 			    "section",
@@ -314,6 +358,20 @@ handler(void *arg, const char *sect, const char *name, const char *value)
 	case S_SETTINGS:
 		config_plugin_setting(ini->ps, ini->index, name, CONF_T_TEXT,
 		    text, loc);
+		break;
+	case S_TLS:
+		if (strcmp(name, "sni") == 0)
+			ini_error(ini,
+			    "%s: in INI, write a "
+			    "[tls.NAME.sni.LABEL] section",
+			    name);
+		else
+			config_tls_key(ini->ps, ini->index, name, CONF_T_TEXT,
+			    text, loc);
+		break;
+	case S_SNI:
+		config_tls_sni_key(ini->ps, ini->index, ini->sni, name,
+		    CONF_T_TEXT, text, loc);
 		break;
 	case S_LISTEN:
 		if (strcmp(name, "name") == 0)
@@ -357,5 +415,8 @@ config_ini_parse(struct conf_parse *ps, const char *file, FILE *fp)
 		config_error(ps, loc, "syntax error");
 	}
 	free(ini.buf);
+	while (ini.nlabels > 0)
+		free(ini.labels[--ini.nlabels]);
+	free(ini.labels);
 	return 0;
 }

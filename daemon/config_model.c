@@ -43,6 +43,7 @@
 #define DEF_STACK 65536
 #define DEF_LIMIT 65536
 #define DEF_BACKLOG 511
+#define DEF_ROTATION 3600.0 /* tls_ticket_rotation: an hour */
 
 /* How a key's value is converted and stored. */
 enum {
@@ -86,6 +87,7 @@ static const struct key top_keys[NTOP] = {
 	TOP("fiber_stacks", K_STACKS, fiber_stacks_shared, 0, 0),
 	TOP("plugin_dir", K_STR, plugin_dir, 0, 0),
 	TOP("control_socket", K_STR, control_socket, 0, 0),
+	TOP("tls_ticket_rotation", K_DOUBLE, tls_ticket_rotation, 1000, 0),
 };
 
 /* In config_impl.h's L_* order. */
@@ -105,6 +107,7 @@ static const struct key listener_keys[NLIS] = {
 	LIS("max_connections", K_I64, max_connections, 0, MAX_CONNS),
 	LIS("owner", K_OWNER, owner, 0, 0),
 	LIS("group", K_GROUP, group, 0, 0),
+	LIS("tls", K_STR, tls, 0, 0),
 };
 
 static const struct key plugin_keys[NPLUG] = {
@@ -144,8 +147,8 @@ intern(struct conf_parse *ps, const char *file)
 }
 
 /* A location whose file outlives the front-end that reported it. */
-static struct conf_loc
-keep(struct conf_parse *ps, struct conf_loc loc)
+struct conf_loc
+config_keep(struct conf_parse *ps, struct conf_loc loc)
 {
 	size_t i;
 
@@ -365,7 +368,7 @@ set_key(struct conf_parse *ps, void *base, const struct key *keys, size_t nkeys,
 		    config_where(ps, seen[i], loc, at, sizeof(at)));
 		return 0;
 	}
-	seen[i] = keep(ps, loc);
+	seen[i] = config_keep(ps, loc);
 	if (store(ps, base, &keys[i], type, text, &cause) != 0) {
 		config_error(ps, loc, "%s", cause);
 		free(cause);
@@ -398,7 +401,7 @@ plugin_new(struct conf_parse *ps, const char *name, struct conf_loc loc)
 	memset(&ps->pm[n], 0, sizeof(ps->pm[n]));
 	p->name = xstrdup(name);
 	p->line = loc.line;
-	ps->pm[n].loc = keep(ps, loc);
+	ps->pm[n].loc = config_keep(ps, loc);
 	c->nplugins++;
 	return (int)n;
 }
@@ -445,7 +448,7 @@ config_plugin_add(struct conf_parse *ps, const char *name, struct conf_loc loc)
 		return -1;
 	}
 	ps->pm[i].declared = 1;
-	ps->pm[i].loc = keep(ps, loc);
+	ps->pm[i].loc = config_keep(ps, loc);
 	ps->c->plugins[i].line = loc.line;
 	return i;
 }
@@ -542,8 +545,9 @@ config_listener_add(struct conf_parse *ps, const char *name,
 	l->gid = (gid_t)-1;
 	l->limit = DEF_LIMIT;
 	l->backlog = DEF_BACKLOG;
+	l->tls_index = -1;
 	l->line = loc.line;
-	ps->lm[n].loc = keep(ps, loc);
+	ps->lm[n].loc = config_keep(ps, loc);
 	if (name != NULL)
 		ps->lm[n].keys[L_NAME] = ps->lm[n].loc;
 	c->nlisteners++;
@@ -580,6 +584,7 @@ config_parse_new(const char *file, const char *cwd)
 	c->shutdown_timeout = DEF_TIMEOUT;
 	c->worker_timeout = DEF_TIMEOUT;
 	c->fiber_stack = DEF_STACK;
+	c->tls_ticket_rotation = DEF_ROTATION;
 	c->plugin_dir = xstrdup(PLUGINDIR);
 	intern(ps, file);
 	ps->cwd = cwd != NULL ? xstrdup(cwd) : NULL;
@@ -607,9 +612,58 @@ config_parse_end(struct conf_parse *ps, struct conf **out, char **cause)
 	free(ps->files);
 	free(ps->pm);
 	free(ps->lm);
+	for (i = 0; i < ps->ntm; i++)
+		free(ps->tm[i].sm);
+	free(ps->tm);
 	free(ps->cwd);
 	free(ps);
 	return rc;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Key bytes are wiped before their memory goes back to malloc. */
+static void
+pem_free(struct conf_pem *pem)
+{
+	if (pem->key != NULL)
+		explicit_bzero(pem->key, pem->key_len);
+	free(pem->key);
+	free(pem->cert);
+	memset(pem, 0, sizeof(*pem));
+}
+
+static void
+tls_free(struct conf_tls *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nsni; i++) {
+		strv_free(t->sni[i].names, t->sni[i].nnames);
+		free(t->sni[i].cert);
+		free(t->sni[i].key);
+		pem_free(&t->sni[i].pem);
+		free(t->sni[i].where);
+	}
+	free(t->sni);
+	free(t->name);
+	free(t->cert);
+	free(t->key);
+	pem_free(&t->pem);
+	strv_free(t->alpn, t->nalpn);
+	free(t->client_ca);
+	strv_free(t->protocols, t->nprotocols);
+	free(t->ciphers);
+	free(t->ciphersuites);
+	free(t->where);
 }
 
 void
@@ -642,8 +696,13 @@ config_free(struct conf *c)
 		free(l->plugin);
 		free(l->owner);
 		free(l->group);
+		free(l->tls);
 	}
 	free(c->listeners);
+	for (i = 0; i < c->ntls; i++)
+		tls_free(&c->tls[i]);
+	free(c->tls);
+	free(c->warnings);
 	free(c->file);
 	free(c->user);
 	free(c->group);

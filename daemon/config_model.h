@@ -18,6 +18,7 @@
 enum {
 	CONF_T_TEXT = 0,   /* untyped text (INI), parsed per key */
 	CONF_T_GROUP = 16, /* a group/list/array instead of a value */
+	CONF_T_LIST = 17,  /* a list of strings, joined by ',' */
 };
 
 /* Where something was written.  file NULL means the file being loaded. */
@@ -58,6 +59,23 @@ int config_listener_add(struct conf_parse *ps, const char *name,
     struct conf_loc loc);
 void config_listener_key(struct conf_parse *ps, int listener, const char *key,
     int type, const char *text, struct conf_loc loc);
+
+/*
+ * TLS profiles (libconfig: tls = { NAME = { ... }; }; INI: [tls.NAME]),
+ * config_tls.c.  A list value (alpn, protocols, names) is CONF_T_LIST
+ * text, its items joined by ','; a string is split at commas and
+ * blanks.  config_tls_add() returns the profile's index, or -1 after an
+ * error; config_tls_sni_add() the entry's index in that profile.
+ */
+int config_tls_add(struct conf_parse *ps, const char *name,
+    struct conf_loc loc);
+void config_tls_key(struct conf_parse *ps, int tls, const char *key, int type,
+    const char *text, struct conf_loc loc);
+/* The index of profile name, -1 if it is not defined (yet). */
+int config_tls_find(struct conf_parse *ps, const char *name);
+int config_tls_sni_add(struct conf_parse *ps, int tls, struct conf_loc loc);
+void config_tls_sni_key(struct conf_parse *ps, int tls, int sni,
+    const char *key, int type, const char *text, struct conf_loc loc);
 
 /* ---- For config.c ------------------------------------------------------ */
 

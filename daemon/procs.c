@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "privs.h"
 #include "procs.h"
 #include "util.h"
 #include "worker.h"
@@ -42,6 +43,7 @@ procs_init(struct procs *pt, struct listeners *L)
 		fatal("mmap");
 	for (i = 0; i < MAX_PROCS; i++)
 		pt->v[i].pipe = -1;
+	tickets_init(&pt->tickets, weftd_now_ms());
 }
 
 struct proc *
@@ -217,10 +219,12 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	struct worker_args a;
 
 	notify_forget();
+	privs_child_drop();
 	child_watch_parent(parent, SIGTERM);
 	close_inherited(keep, g->ls.nls + 1);
 	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
+	tickets_readonly(&pt->tickets);
 	memset(&a, 0, sizeof(a));
 	a.conf = g->conf;
 	a.index = slot;
@@ -229,6 +233,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	a.report_fd = report_fd;
 	a.stats = &pt->stats[i];
 	a.supervisor = parent;
+	a.tickets = pt->tickets.keys;
 	worker_main(&a);
 }
 
@@ -326,11 +331,13 @@ procs_probe(struct procs *pt, struct conf *c)
 	}
 	if (pid == 0) {
 		notify_forget();
+		privs_child_drop();
 		child_watch_parent(parent, SIGKILL);
 		/* Plugin code runs here: it gets no listener, no control
 		 * socket and no heartbeat of any worker. */
 		close_inherited(NULL, 0);
 		munmap(pt->stats, MAX_PROCS * sizeof(*pt->stats));
+		tickets_unmap(&pt->tickets);
 		log_procinit("reload probe");
 		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
 	}
@@ -640,5 +647,34 @@ procs_print(const struct procs *pt, FILE *fp, uint64_t now)
 		stats_print_columns(fp, &pt->stats[i],
 		    &p->gen->slots[p->slot].st);
 		fprintf(fp, "%s\n", p->ready ? "" : " (starting)");
+	}
+}
+
+void
+procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
+{
+	const struct conf_listener *l;
+	uint64_t sum[STATS_TLS_N];
+	size_t i, k;
+	int j, titled = 0;
+
+	for (i = 0; i < g->conf->nlisteners && i < STATS_TLS_LISTENERS; i++) {
+		l = &g->conf->listeners[i];
+		if (l->tls_index < 0)
+			continue;
+		memset(sum, 0, sizeof(sum));
+		for (j = 0; j < MAX_PROCS; j++)
+			if (pt->v[j].pid > 0 && pt->v[j].gen == g)
+				for (k = 0; k < STATS_TLS_N; k++)
+					sum[k] += pt->stats[j].tls[i][k];
+		if (!titled++)
+			fprintf(fp,
+			    "listener tls_handshakes tls_resumed tls_failed "
+			    "tls_timeouts (generation %d)\n",
+			    g->id);
+		fprintf(fp, "%s %llu %llu %llu %llu\n",
+		    l->name[0] != '\0' ? l->name : l->address,
+		    (unsigned long long)sum[0], (unsigned long long)sum[1],
+		    (unsigned long long)sum[2], (unsigned long long)sum[3]);
 	}
 }

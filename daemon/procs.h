@@ -15,6 +15,7 @@
 #include "config.h"
 #include "listeners.h"
 #include "stats.h"
+#include "tickets.h"
 
 #define MAX_WORKERS 1024
 #define MAX_PROCS (3 * MAX_WORKERS)
@@ -55,6 +56,7 @@ struct procs {
 	struct proc v[MAX_PROCS];
 	struct worker_stats *stats; /* shared with the workers, like v */
 	struct listeners *L;	    /* the sockets a slot's worker gets */
+	struct tickets tickets;	    /* the TLS ticket keys, shared too */
 };
 
 /* What the reaping of a worker asks of the supervisor. */
@@ -122,5 +124,9 @@ void procs_sum(const struct procs *pt, struct stats_sum *sum);
 
 /* The table of `weftd -s status`: titles, then a line per worker. */
 void procs_print(const struct procs *pt, FILE *fp, uint64_t now);
+
+/* Then, if g has TLS listeners, their counters summed over g's live
+ * workers: a line per listener. */
+void procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp);
 
 #endif /* WEFTD_PROCS_H */

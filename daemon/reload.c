@@ -17,6 +17,7 @@
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
+#include "tls_files.h"
 #include "util.h"
 
 void
@@ -122,6 +123,16 @@ reload_start(struct gens *G, char *msg, size_t size)
 		free(cause);
 		return RELOAD_FAILED;
 	}
+	if (c->warnings != NULL)
+		log_lines(WEFT_LOG_WARNING, c->warnings);
+	if (tls_files_read(c, tls_files_owner(c), &cause) != 0) {
+		log_warnx("reload failed, keeping generation %d:", G->cur->id);
+		log_lines(WEFT_LOG_WARNING, cause);
+		failed(msg, size, "tls: %s", cause);
+		free(cause);
+		config_free(c);
+		return RELOAD_FAILED;
+	}
 	/* Plugins are loaded and initialised in a throwaway process first:
 	 * the supervisor never runs plugin code. */
 	if ((pid = procs_probe(G->pt, c)) < 0) {
@@ -148,7 +159,7 @@ reload_probed(struct gens *G, int status, int stopping, char *msg, size_t size)
 		    G->cur->id);
 		config_free(c);
 		return failed(msg, size,
-		    "a plugin failed to load or init (see the log)");
+		    "a plugin or a TLS profile failed to load (see the log)");
 	}
 	if (stopping) {
 		config_free(c);

@@ -27,7 +27,20 @@
 	X(accepted, WORKER, accepted, 10, NULL)                                \
 	X(active, WORKER, active, 8, "connection(s)")                          \
 	X(restarts, SLOT, none, 8, NULL)                                       \
-	X(emfile_pauses, WORKER, emfile_pauses, 0, NULL)
+	X(emfile_pauses, WORKER, emfile_pauses, 13, NULL)                      \
+	X(tls_handshakes, WORKER, tls_handshakes, 14, NULL)                    \
+	X(tls_resumed, WORKER, tls_resumed, 11, NULL)                          \
+	X(tls_failed, WORKER, tls_failed, 10, NULL)                            \
+	X(tls_timeouts, WORKER, tls_timeouts, 0, NULL)
+
+/*
+ * A TLS listener's own counters, shown per listener by `weftd -s
+ * status`: X(field of weft_server_stats_t).
+ */
+#define STATS_TLS_MAP(X)                                                       \
+	X(tls_handshakes) X(tls_resumed) X(tls_failed) X(tls_timeouts)
+#define STATS_TLS_N 4
+#define STATS_TLS_LISTENERS 64
 
 /* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;
  * STATS_IF_NOT_<source>(x): the other way round. */
@@ -49,6 +62,9 @@ struct __attribute__((aligned(4096))) worker_stats {
 #define X(name, src, get, width, total) STATS_IF_##src(volatile uint64_t name;)
 	WEFTD_STATS(X)
 #undef X
+	/* The TLS counters of each of the first STATS_TLS_LISTENERS
+	 * listeners of the worker's generation, in STATS_TLS_MAP order. */
+	volatile uint64_t tls[STATS_TLS_LISTENERS][STATS_TLS_N];
 };
 
 /* The WORKER counters, summed (over a worker's servers, or over every

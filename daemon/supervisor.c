@@ -22,14 +22,18 @@
 
 #include <linux/capability.h>
 
+#include <weft/plugin.h>
+
 #include "control.h"
 #include "listeners.h"
 #include "log.h"
 #include "notify.h"
+#include "privs.h"
 #include "procs.h"
 #include "reload.h"
 #include "stats.h"
 #include "supervisor.h"
+#include "tls_files.h"
 #include "util.h"
 #include "worker.h"
 
@@ -331,6 +335,7 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	    s->G.cur->nslots, totals,
 	    gens_reloading(&s->G) ? ", reloading" : "");
 	procs_print(&s->pt, fp, now);
+	procs_print_tls(&s->pt, s->G.cur, fp);
 	fclose(fp);
 	control_send(cl, buf, size);
 	free(buf);
@@ -401,8 +406,13 @@ drop_privileges(struct sup *s, const struct conf *c)
 		    gid);
 	else if (setgroups(1, &gid) != 0 || setgid(gid) != 0)
 		fatal("cannot drop group privileges");
-	else if (pw != NULL && setuid(pw->pw_uid) != 0)
-		fatal("cannot drop user privileges");
+	else if (pw != NULL) {
+		/* TLS keys are read again on reloads (privs.h). */
+		if (c->ntls > 0)
+			privs_keep_caps();
+		if (setuid(pw->pw_uid) != 0)
+			fatal("cannot drop user privileges");
+	}
 	snprintf(s->L.run_as, sizeof(s->L.run_as), "%s:%s",
 	    c->user != NULL ? c->user : "-", c->group != NULL ? c->group : "-");
 	log_info("running as %s:%s", c->user != NULL ? c->user : "-",
@@ -412,18 +422,20 @@ drop_privileges(struct sup *s, const struct conf *c)
 /*
  * The listeners are bound: capabilities a non-root supervisor was given
  * for that (systemd's AmbientCapabilities=CAP_NET_BIND_SERVICE, file
- * capabilities) go, ambient, permitted, effective and inheritable, so
- * that neither it nor any worker it forks holds one.  Root without
- * `user` stays root, as it always has; after a setuid() from root the
- * sets are already empty and this changes nothing.
+ * capabilities, what setuid() from root kept) go, ambient, permitted,
+ * effective and inheritable, so that neither it nor any worker it forks
+ * holds one; but with TLS profiles, CAP_DAC_READ_SEARCH stays permitted
+ * (not effective) for reading keys on a reload (privs.h), and every
+ * child drops it.  Root without `user` stays root, as it always has.
  */
 static void
-drop_capabilities(struct sup *s)
+drop_capabilities(struct sup *s, const struct conf *c)
 {
 	struct __user_cap_header_struct hdr;
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 	uint32_t held = 0;
 	size_t i;
+	int kept;
 
 	if (geteuid() == 0)
 		return;
@@ -435,18 +447,16 @@ drop_capabilities(struct sup *s)
 		held |= data[i].permitted | data[i].inheritable;
 	if (held == 0)
 		return;
-	/* Ambient is a subset of permitted and inheritable: cleared
-	 * first, though emptying those would clear it too. */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0)
-		fatal("cannot clear the ambient capabilities");
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) != 0)
+	if ((kept = privs_drop(c->ntls > 0)) < 0)
 		fatal("cannot drop capabilities");
 	/* What a reload cannot bind or chown any more, sock.c says why. */
 	if (s->L.run_as[0] == '\0')
 		snprintf(s->L.run_as, sizeof(s->L.run_as), "uid %ld",
 		    (long)geteuid());
-	log_info("capabilities dropped");
+	log_info("capabilities dropped%s",
+	    kept ? " (but CAP_DAC_READ_SEARCH, permitted only, to read "
+		   "TLS keys on a reload)"
+		 : "");
 }
 
 /* One supervisor per control socket, found out before anything is bound
@@ -503,12 +513,16 @@ start(struct sup *s, struct conf *c, const char *conffile, const char *ctl_path)
 	signals_init(s);
 	s->ctl.path = ctl_path != NULL ? ctl_path : control_default_path();
 	ctl_lock(s, c);
+	if (tls_files_read(c, tls_files_owner(c), &cause) != 0) {
+		log_lines(WEFT_LOG_ERR, cause);
+		fatalx("cannot read the TLS certificates and keys");
+	}
 	if (gens_first(&s->G, c, &cause) != 0)
 		fatalx("cannot listen: %s", cause != NULL ? cause : "?");
 	listeners_check_activation(&s->L, conffile);
 	ctl_listen(s);
 	drop_privileges(s, c);
-	drop_capabilities(s);
+	drop_capabilities(s, c);
 	log_info("starting %d worker(s), generation %d", c->workers,
 	    s->G.cur->id);
 	for (i = 0; i < s->G.cur->nslots; i++)
@@ -539,6 +553,8 @@ tick(struct sup *s, uint64_t now)
 			    msg);
 		}
 		procs_check_heartbeats(&s->pt, now);
+		tickets_tick(&s->pt.tickets, now,
+		    s->G.cur->conf->tls_ticket_rotation);
 		systemd_tick(s, now);
 	}
 	gens_collect(&s->G);

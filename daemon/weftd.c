@@ -16,6 +16,7 @@
 #include "control.h"
 #include "log.h"
 #include "supervisor.h"
+#include "tls_files.h"
 #include "util.h"
 #include "worker.h"
 
@@ -201,12 +202,18 @@ signal_cmd(const struct opts *o)
 static int
 check(const struct opts *o, struct conf *c)
 {
+	char *cause = NULL;
 	int rc = 0;
 
 	if (o->dump)
 		config_dump(c, stdout);
 	if (o->test) {
 		log_procinit("check");
+		if (tls_files_read(c, tls_files_owner(c), &cause) != 0) {
+			print_cause(cause);
+			config_free(c);
+			return 1;
+		}
 		rc = worker_check_plugins(c) == 0 ? 0 : 1;
 		if (rc == 0)
 			fprintf(stderr,
@@ -249,6 +256,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (c->warnings != NULL)
+		log_lines(WEFT_LOG_WARNING, c->warnings);
 	if (o.workers > 0)
 		c->workers = o.workers;
 	log_setlevel(o.level >= 0 ? o.level : c->log_level);

@@ -28,6 +28,7 @@
 #include "loader.h"
 #include "util.h"
 #include "worker.h"
+#include "worker_tls.h"
 
 struct wlistener {
 	const struct conf_listener *l;
@@ -40,6 +41,7 @@ static struct {
 	struct plugin **plugins; /* one per conf plugin */
 	struct wlistener *ls;
 	size_t nls;
+	struct worker_tls *tls; /* this generation's contexts */
 	uv_loop_t loop;
 	uv_timer_t heartbeat;
 	uv_signal_t sig_term;
@@ -140,6 +142,16 @@ handle(weft_reader_t *r, weft_writer_t *w, void *arg)
 }
 
 static void
+tls_publish(volatile uint64_t *out, const weft_server_stats_t *ss)
+{
+	size_t k = 0;
+
+#define X(field) out[k++] = ss->field;
+	STATS_TLS_MAP(X)
+#undef X
+}
+
+static void
 on_heartbeat(uv_timer_t *t)
 {
 	struct worker_stats *st = W.args->stats;
@@ -154,6 +166,8 @@ on_heartbeat(uv_timer_t *t)
 #define X(name, src, field, width, total) STATS_IF_##src(sum.name += ss.field;)
 		WEFTD_STATS(X)
 #undef X
+		if (i < STATS_TLS_LISTENERS)
+			tls_publish(st->tls[i], &ss);
 	}
 	stats_publish(st, &sum);
 	st->heartbeat = weftd_now_ms();
@@ -241,6 +255,8 @@ stop_fiber(void *arg)
 		weft_deadline_clear();
 	}
 	unload_plugins();
+	worker_tls_free(W.tls);
+	W.tls = NULL;
 	uv_stop(&W.loop);
 }
 
@@ -297,6 +313,18 @@ load_plugins(const struct conf *c, int index)
 	return 0;
 }
 
+static int
+load_tls(const struct conf *c, const weft_tls_ticket_key_t *keys)
+{
+	char *cause = NULL;
+
+	if (worker_tls_new(c, keys, &W.tls, &cause) == 0)
+		return 0;
+	log_lines(WEFT_LOG_ERR, cause != NULL ? cause : "TLS failed");
+	free(cause);
+	return -1;
+}
+
 static struct plugin *
 plugin_of(const struct conf *c, const char *name)
 {
@@ -306,6 +334,18 @@ plugin_of(const struct conf *c, const char *name)
 		if (config_name_eq(c->plugins[i].name, name))
 			return W.plugins[i];
 	return NULL;
+}
+
+/* A listener with a TLS profile: its context, its handshake timeout. */
+static void
+tls_opts(const struct conf_listener *l, const struct conf *c,
+    weft_stream_opts_t *opts)
+{
+	if (l->tls_index < 0)
+		return;
+	opts->ssl = worker_tls_ctx(W.tls, l->tls_index);
+	opts->ssl_handshake_timeout_ms =
+	    (int)(c->tls[l->tls_index].handshake_timeout * 1000);
 }
 
 static int
@@ -333,6 +373,7 @@ start_servers(const struct conf *c)
 		opts.accept_batch = 8;
 		opts.callback_mode = (W.ls[i].plugin->p_desc->flags &
 					 WEFT_PLUGIN_CALLBACK) != 0;
+		tls_opts(&c->listeners[i], c, &opts);
 		/* weft owns the fd it is given; the inherited one stays. */
 		if ((fd = dup(W.args->fds[i])) < 0) {
 			log_warn("dup");
@@ -372,7 +413,8 @@ worker_main(const struct worker_args *a)
 	signal_start(&W.sig_usr1, SIGUSR1);
 	abort_report_install();
 
-	if (load_plugins(c, a->index) != 0 || start_servers(c) != 0) {
+	if (load_plugins(c, a->index) != 0 || load_tls(c, a->tickets) != 0 ||
+	    start_servers(c) != 0) {
 		log_warnx("worker cannot start");
 		exit(WORKER_EXIT_BOOT);
 	}
@@ -398,11 +440,39 @@ struct check {
 	int failed;
 };
 
+/*
+ * libweft's TLS handshake runs on the connection's fiber, which a
+ * callback-mode plugin does not have: a listener pairing the two could
+ * only fail to start in every worker.
+ */
+static void
+check_cb_tls(struct check *ck, const struct plugin *p)
+{
+	const struct conf *c = ck->c;
+	const struct conf_listener *l;
+	size_t i;
+
+	if ((p->p_desc->flags & WEFT_PLUGIN_CALLBACK) == 0)
+		return;
+	for (i = 0; i < c->nlisteners; i++) {
+		l = &c->listeners[i];
+		if (l->tls_index < 0 ||
+		    !config_name_eq(l->plugin, p->p_conf->name))
+			continue;
+		log_msg(WEFT_LOG_ERR,
+		    "%s:%d: listener %s: tls: plugin \"%s\" runs in callback "
+		    "mode, which has no fiber for the TLS handshake",
+		    c->file, l->line, l->address, p->p_conf->name);
+		ck->failed = 1;
+	}
+}
+
 static int
 check_main(void *arg)
 {
 	struct check *ck = arg;
 	const struct conf *c = ck->c;
+	struct worker_tls *wt = NULL;
 	struct plugin *p;
 	char *cause = NULL;
 	size_t i;
@@ -417,9 +487,17 @@ check_main(void *arg)
 			cause = NULL;
 			ck->failed = 1;
 		}
-		if (p != NULL)
+		if (p != NULL) {
+			check_cb_tls(ck, p);
 			plugin_unload(&p);
+		}
 	}
+	if (worker_tls_new(c, NULL, &wt, &cause) != 0) {
+		log_lines(WEFT_LOG_ERR, cause != NULL ? cause : "TLS failed");
+		free(cause);
+		ck->failed = 1;
+	}
+	worker_tls_free(wt);
 	return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <weft/tls.h>
+
 #include "config.h"
 #include "stats.h"
 
@@ -28,6 +30,8 @@ struct worker_args {
 	int report_fd;		    /* write end of the report pipe */
 	struct worker_stats *stats; /* shared with the supervisor */
 	pid_t supervisor;	    /* its death stops the worker (SIGTERM) */
+	/* The TLS ticket keys every worker shares (tickets.h), read-only. */
+	const weft_tls_ticket_key_t *tickets;
 };
 
 /* Run a worker; never returns. */
@@ -35,8 +39,9 @@ void worker_main(const struct worker_args *a) __attribute__((noreturn));
 
 /*
  * Load and init every plugin of c in this process, on a throwaway loop,
- * then fini and unload them: `weftd -t` and the reload probe.  Errors are
- * logged; returns 0 if all succeeded.
+ * then fini and unload them, and make every TLS profile's context from
+ * the PEM text read (tls_files.h): `weftd -t` and the reload probe.
+ * Errors are logged; returns 0 if all succeeded.
  */
 int worker_check_plugins(const struct conf *c);
 

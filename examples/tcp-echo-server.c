@@ -3,14 +3,16 @@
  * and start_server example in C, with handle_echo looped until EOF so one
  * connection can carry many messages (the benchmark's load).
  *
- * usage: tcp-echo-server [--lines] [-v] [--host HOST] [--port PORT]
- *			  [HOST [PORT]]
+ * usage: tcp-echo-server [--lines] [-v] [--tls CERT KEY] [--host HOST]
+ *			  [--port PORT] [HOST [PORT]]
  *
  * The default address is 127.0.0.1 7000; port 0 picks a free one.  Once
  * listening it prints "Serving on ADDR:PORT" for every listening socket.
  * --lines echoes line by line with readline() instead of read(); -v
  * prints what every connection sends, as the documentation's version
- * does.  SIGINT or SIGTERM stops the server: it stops accepting, closes
+ * does.  --tls serves TLS (asyncio's start_server with ssl=) with the PEM
+ * certificate chain CERT and its key KEY; the echo starts once the
+ * handshake is done.  SIGINT or SIGTERM stops the server: it stops accepting, closes
  * the live connections, waits for their handlers and exits 0.
  */
 #include <arpa/inet.h>
@@ -32,6 +34,9 @@ struct echo_server {
 	int port;
 	int lines;
 	int verbose;
+	const char *cert; /* --tls: the PEM chain and key */
+	const char *key;
+	weft_tls_ctx_t *tls;
 	weft_server_t *srv;
 	uv_signal_t sigint;
 	uv_signal_t sigterm;
@@ -175,6 +180,30 @@ signals_stop(struct echo_server *es)
 	uv_close((uv_handle_t *)&es->sigterm, NULL);
 }
 
+/* --tls: a server context from the certificate and key files. */
+static int
+tls_setup(struct echo_server *es)
+{
+	weft_tls_cert_t cert;
+	weft_tls_opts_t o;
+
+	if (es->cert == NULL)
+		return 0;
+	memset(&cert, 0, sizeof(cert));
+	memset(&o, 0, sizeof(o));
+	cert.cert = es->cert;
+	cert.key = es->key;
+	o.server = 1;
+	o.certs = &cert;
+	o.ncerts = 1;
+	if (weft_tls_ctx_new(&o, &es->tls) != 0) {
+		fprintf(stderr, "tcp-echo-server: --tls: %s\n",
+		    weft_tls_error(NULL));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 serve(void *arg)
 {
@@ -185,6 +214,9 @@ serve(void *arg)
 	memset(&opts, 0, sizeof(opts));
 	/* The anchors' servers listen with a backlog of 1024 too. */
 	opts.backlog = 1024;
+	if (tls_setup(es) != 0)
+		return 1;
+	opts.ssl = es->tls;
 	rc = weft_start_server(es->lines ? handle_lines : handle_echo, es,
 	    es->host, es->port, &opts, &es->srv);
 	if (rc != 0) {
@@ -226,8 +258,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: tcp-echo-server [--lines] [-v] [--host HOST] "
-	    "[--port PORT] [HOST [PORT]]\n");
+	    "usage: tcp-echo-server [--lines] [-v] [--tls CERT KEY] "
+	    "[--host HOST] [--port PORT] [HOST [PORT]]\n");
 	exit(2);
 }
 
@@ -247,7 +279,10 @@ main(int argc, char *argv[])
 		else if (strcmp(argv[i], "-v") == 0 ||
 		    strcmp(argv[i], "--verbose") == 0)
 			es.verbose = 1;
-		else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+			es.cert = argv[++i];
+			es.key = argv[++i];
+		} else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
 			es.host = argv[++i];
 		else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = argv[++i];
@@ -271,6 +306,8 @@ main(int argc, char *argv[])
 	/* A peer that resets mid-write must cost an EPIPE, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	rc = weft_run(serve, &es);
+	if (es.tls != NULL)
+		weft_tls_ctx_free(es.tls);
 	if (rc < 0) {
 		fprintf(stderr, "tcp-echo-server: %s\n", weft_strerror(rc));
 		return 1;

@@ -21,6 +21,7 @@
  * asks about holds only the NULL pointer.
  */
 struct weft__addrs {
+	void *a_ext;	  /* a filter's state (weft__conn_ext) */
 	socklen_t a_plen; /* 0: not known yet */
 	socklen_t a_llen;
 	char a_data[]; /* the peer's a_plen bytes, then the local ones */
@@ -116,6 +117,7 @@ addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
 		llen = 0;
 	if ((a = malloc(sizeof(*a) + plen + llen)) == NULL)
 		return -ENOMEM;
+	a->a_ext = old != NULL ? old->a_ext : NULL;
 	a->a_plen = plen;
 	a->a_llen = llen;
 	if (plen > 0)
@@ -124,6 +126,23 @@ addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
 		memcpy(a->a_data + plen, l, llen);
 	free(old);
 	c->c_addrs = a;
+	return 0;
+}
+
+void *
+weft__conn_ext(const weft__conn_t *c)
+{
+	return c->c_addrs != NULL ? c->c_addrs->a_ext : NULL;
+}
+
+int
+weft__conn_set_ext(weft__conn_t *c, void *ext)
+{
+	int rc;
+
+	if (c->c_addrs == NULL && (rc = addrs_store(c, NULL, 0, NULL, 0)) != 0)
+		return rc;
+	c->c_addrs->a_ext = ext;
 	return 0;
 }
 
@@ -225,6 +244,7 @@ weft_extra_info(const weft_writer_t *w, const char *key, char *buf, size_t size)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	const weft__conn_t *c;
 	char num[16];
 	int fd, rc;
 
@@ -250,5 +270,8 @@ weft_extra_info(const weft_writer_t *w, const char *key, char *buf, size_t size)
 			: ss.ss_family == AF_UNIX  ? "AF_UNIX"
 						   : "AF_UNSPEC");
 	}
+	c = weft__conn_of_writer(w);
+	if (c->c_tr->t_info != NULL)
+		return c->c_tr->t_info(c, key, buf, size);
 	return -ENOENT;
 }

@@ -171,6 +171,24 @@ opts_limit(const weft_stream_opts_t *opts, int *err)
 	return (size_t)opts->limit;
 }
 
+/* ssl=: the handshake comes before the streams are handed over; on
+ * failure c is released. */
+static int
+tls_maybe(weft__conn_t *c, const weft_stream_opts_t *opts, const char *host)
+{
+	const char *name;
+	int rc;
+
+	if (opts == NULL || opts->ssl == NULL)
+		return 0;
+	name = opts->server_hostname != NULL ? opts->server_hostname : host;
+	rc = weft__tls_start(c, opts->ssl, name, opts->ssl_handshake_timeout_ms,
+	    NULL);
+	if (rc != 0)
+		weft_stream_free(&c->c_w);
+	return rc;
+}
+
 /* Connect c's initialised handle; on failure c is released. */
 static int
 connect_one(weft__conn_t *c, const struct sockaddr *sa, const char *path)
@@ -231,6 +249,8 @@ weft_open_connection(const char *host, int port, const weft_stream_opts_t *opts,
 		c->c_nodelay = opts == NULL || !opts->no_delay_off;
 		weft__uv_init(c);
 		rc = connect_one(c, ai->ai_addr, NULL);
+		if (rc == 0 && (rc = tls_maybe(c, opts, host)) != 0)
+			break;
 		if (rc == 0) {
 			*r = &c->c_r;
 			*w = &c->c_w;
@@ -261,7 +281,8 @@ weft_open_unix_connection(const char *path, const weft_stream_opts_t *opts,
 	if ((c = weft__conn_new(&weft__transport_unix, limit)) == NULL)
 		return -ENOMEM;
 	weft__uv_init(c);
-	if ((rc = connect_one(c, NULL, path)) != 0)
+	if ((rc = connect_one(c, NULL, path)) != 0 ||
+	    (rc = tls_maybe(c, opts, NULL)) != 0)
 		return rc;
 	*r = &c->c_r;
 	*w = &c->c_w;
@@ -309,6 +330,8 @@ weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
 		conn_discard(c);
 		return rc;
 	}
+	if ((rc = tls_maybe(c, opts, NULL)) != 0)
+		return rc;
 	*r = &c->c_r;
 	*w = &c->c_w;
 	return 0;

@@ -17,6 +17,8 @@ typedef void (*weft__ctx_fn)(void *arg);
 #define WEFT__CTX_ASM 1
 void weft__ctx_switch(void **from_sp, void *to_sp);
 void *weft__ctx_make(char *stack_lo, size_t size, weft__ctx_fn fn, void *arg);
+/* Call fn(arg) with the stack pointer at sp (16-byte aligned). */
+void weft__ctx_call(void *arg, weft__ctx_fn fn, void *sp);
 #else
 #define WEFT__CTX_ASM 0
 #endif

@@ -56,5 +56,20 @@ weft__ctx_trampoline:
 	blr	x19
 	brk	#0
 	.size	weft__ctx_trampoline, .-weft__ctx_trampoline
+
+/* weft__ctx_call(arg (x0), fn (x1), sp (x2)): fn(arg) on the stack at sp. */
+	.globl	weft__ctx_call
+	.hidden	weft__ctx_call
+	.type	weft__ctx_call, %function
+	.p2align 4
+weft__ctx_call:
+	stp	x29, x30, [sp, #-16]!
+	mov	x29, sp
+	mov	sp, x2
+	blr	x1
+	mov	sp, x29
+	ldp	x29, x30, [sp], #16
+	ret
+	.size	weft__ctx_call, .-weft__ctx_call
 #endif
 	.section .note.GNU-stack,"",%progbits

@@ -56,5 +56,31 @@ weft__ctx_trampoline:
 	ud2
 	.cfi_endproc
 	.size	weft__ctx_trampoline, .-weft__ctx_trampoline
+
+/*
+ * weft__ctx_call(void *arg (rdi), weft__ctx_fn fn (rsi), void *sp (rdx)):
+ * call fn(arg) with the stack pointer at sp (16-byte aligned), then come
+ * back to the caller's stack.  rbp keeps the caller's frame, so a
+ * backtrace from fn goes on through the caller.
+ */
+	.globl	weft__ctx_call
+	.hidden	weft__ctx_call
+	.type	weft__ctx_call, @function
+	.p2align 4
+weft__ctx_call:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset rbp, -16
+	movq	%rsp, %rbp
+	.cfi_def_cfa_register rbp
+	movq	%rdx, %rsp
+	callq	*%rsi
+	movq	%rbp, %rsp
+	popq	%rbp
+	.cfi_def_cfa rsp, 8
+	ret
+	.cfi_endproc
+	.size	weft__ctx_call, .-weft__ctx_call
 #endif
 	.section .note.GNU-stack,"",@progbits

@@ -169,6 +169,60 @@ on_check(uv_check_t *h)
 		uv_idle_stop(&S.idle);
 }
 
+/*
+ * Big C libraries (OpenSSL needs up to 17 KiB for a handshake step) run
+ * on the loop's own stack, below the frame the scheduler is parked in,
+ * so that fiber stacks can stay small or shared.  The sanitizer is told
+ * of both switches, as for a fiber's.
+ */
+/* How deep such a call may go: OpenSSL's deepest step is about 17 KiB. */
+#define LOOP_STACK_USE (256 * 1024)
+
+struct loop_call {
+	void (*fn)(void *);
+	void *arg;
+	weft_fiber_t *f;
+};
+
+static void
+loop_call_run(void *p)
+{
+	struct loop_call *lc = p;
+
+	asan_finish(NULL, NULL, NULL);
+	lc->fn(lc->arg);
+	asan_start(NULL, fiber_stack_lo(lc->f), fiber_usable(lc->f));
+}
+
+void
+weft__on_loop_stack(void (*fn)(void *), void *arg)
+{
+#if WEFT__CTX_ASM
+	struct loop_call lc = { fn, arg, S.cur };
+	void *save = NULL;
+	uintptr_t sp;
+
+	if (lc.f == NULL || S.main_sp == NULL) {
+		fn(arg);
+		return;
+	}
+	/* Below the parked scheduler's frame, past any red zone. */
+	sp = ((uintptr_t)S.main_sp - 256) & ~(uintptr_t)15;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	/* memcheck marked what lies below the loop's stack pointer unusable
+	 * when the loop last returned from there; a stack switch does not
+	 * change that. */
+	VALGRIND_MAKE_MEM_UNDEFINED((char *)sp - LOOP_STACK_USE,
+	    LOOP_STACK_USE);
+#endif
+	asan_start(&save, S.main_bottom, S.main_size);
+	weft__ctx_call(&lc, loop_call_run, (void *)sp);
+	asan_finish(save, NULL, NULL);
+#else
+	fn(arg);
+#endif
+}
+
 int
 weft_yield(void)
 {

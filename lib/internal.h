@@ -59,6 +59,14 @@ void *weft__carve(size_t size);
 void weft__carve_spawn(void *obj, weft_fiber_fn fn, void *arg);
 void weft__carve_put(void *obj);
 
+/* Call fn(arg) on the loop's stack, also from a fiber (whose stack may
+ * be too small for it); fn must not wait. */
+void weft__on_loop_stack(void (*fn)(void *), void *arg);
+
+/* Set the running fiber's deadline to at (loop ms, 0 = none) and return
+ * the one it had: a library wait bounded inside a caller's deadline. */
+uint64_t weft__deadline_swap(uint64_t at);
+
 /* Test harness: drop a scheduler abandoned by a failed assertion. */
 void weft__sched_forget(void);
 
@@ -296,5 +304,10 @@ void weft__writer_resume(weft_writer_t *w);
 int weft__fake_pair(ssize_t limit, weft_reader_t **r, weft_writer_t **w);
 weft_slice_t weft__fake_written(weft_writer_t *w);
 void weft__fake_free(weft_writer_t *w);
+/* Bytes arriving on a fake connection (through its TLS filter, if it has
+ * one, as a read would bring them); len 0 is the peer's EOF. */
+void weft__fake_feed(weft_writer_t *w, const void *data, size_t len);
+/* Forget what was written so far. */
+void weft__fake_clear(weft_writer_t *w);
 
 #endif /* WEFT_INTERNAL_H */

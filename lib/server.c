@@ -48,6 +48,9 @@ struct weft_server {
 	void *s_arg;
 	weft_prelude_cb s_prelude; /* runs before s_cb, or NULL */
 	void *s_prelude_arg;
+	weft_tls_ctx_t *s_tls; /* handshake after the prelude, or NULL */
+	int s_tls_timeout;     /* ms, 0: the default */
+	uint64_t s_tls_n[4];   /* ok, resumed, failed, timed out */
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
@@ -105,7 +108,10 @@ conn_fiber(void *arg)
 	weft__conn_t *c = arg;
 	weft_server_t *srv = server_of(c);
 
-	if (srv->s_prelude == NULL || run_prelude(c, srv) == 0)
+	if ((srv->s_prelude == NULL || run_prelude(c, srv) == 0) &&
+	    (srv->s_tls == NULL ||
+		weft__tls_accept(c, srv->s_tls, srv->s_tls_timeout,
+		    srv->s_tls_n) == 0))
 		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
@@ -302,6 +308,10 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.accepted = srv->s_accepted;
 	all.active = srv->s_owner.o_n;
 	all.emfile_pauses = srv->s_emfile_pauses;
+	all.tls_handshakes = srv->s_tls_n[0];
+	all.tls_resumed = srv->s_tls_n[1];
+	all.tls_failed = srv->s_tls_n[2];
+	all.tls_timeouts = srv->s_tls_n[3];
 	if (size > sizeof(all))
 		size = sizeof(all);
 	memcpy(st, &all, size);
@@ -341,8 +351,17 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 		return -EINVAL;
 	if (weft_loop() == NULL)
 		return WEFT_ENOTFIBER;
+	/* A server's context has certificates: ssl=True is a client's.  A
+	 * callback-mode handler has no fiber to wait for the handshake. */
+	if (opts != NULL && opts->ssl != NULL &&
+	    (opts->ssl == WEFT_SSL_DEFAULT || opts->callback_mode))
+		return opts->callback_mode ? -ENOTSUP : -EINVAL;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return -ENOMEM;
+	if (opts != NULL && opts->ssl != NULL) {
+		srv->s_tls = weft_tls_ctx_ref(opts->ssl);
+		srv->s_tls_timeout = opts->ssl_handshake_timeout_ms;
+	}
 	srv->s_cb = cb;
 	srv->s_arg = arg;
 	srv->s_owner.o_release = server_release;
@@ -730,6 +749,8 @@ server_maybe_release(weft_server_t *srv)
 {
 	if (srv->s_freed && server_done(srv)) {
 		weft__owner_fini(&srv->s_owner);
+		if (srv->s_tls != NULL)
+			weft_tls_ctx_free(srv->s_tls);
 		free(srv);
 	}
 }

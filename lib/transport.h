@@ -22,6 +22,14 @@
 struct weft__transport {
 	const char *t_name;
 	size_t t_size; /* bytes of a connection on this transport */
+	/* The transport that owns the handle: itself, or the one a filter
+	 * (TLS) runs over. */
+	const struct weft__transport *t_base;
+	/* A filter's input: set, the base transport delivers what it reads
+	 * here instead of into the reader (n: bytes read, or a UV_E* code,
+	 * UV_EOF included).  NULL for a plain transport. */
+	int (*t_rx_reserve)(weft__conn_t *c, char **base, size_t *len);
+	void (*t_rx_commit)(weft__conn_t *c, ssize_t n);
 	/* Deliver bytes into c->c_r (weft__reader_reserve/commit), or stop
 	 * for a while: the reader's pause/resume_reading.  NULL for a
 	 * transport fed by hand, whose reader then has no transport. */
@@ -30,7 +38,8 @@ struct weft__transport {
 	/* Send bufs or queue what the peer did not take yet; a failure
 	 * after the bytes were accepted goes to weft__conn_fatal. */
 	int (*t_write)(weft__conn_t *c, const weft_slice_t *bufs, size_t n);
-	/* Half-close once the queued bytes are out. */
+	/* Half-close once the queued bytes are out; NULL where a half-close
+	 * cannot be sent (TLS): weft_write_eof is then -ENOTSUP. */
 	void (*t_write_eof)(weft__conn_t *c);
 	/* Close once the queued bytes are out; connection_lost(0) follows
 	 * when the transport is gone. */
@@ -49,6 +58,9 @@ struct weft__transport {
 	    socklen_t *len);
 	/* Release per-connection buffers; c is about to be freed. */
 	void (*t_destroy)(weft__conn_t *c);
+	/* The filter's own extra info keys; NULL or -ENOENT: none. */
+	int (*t_info)(const weft__conn_t *c, const char *key, char *buf,
+	    size_t size);
 };
 
 /* The libuv stream transports (transport_uv.c): TCP and UNIX/pipe. */
@@ -56,6 +68,10 @@ extern const weft__transport_t weft__transport_tcp;
 extern const weft__transport_t weft__transport_unix;
 /* The fake transport of the unit tests (transport_fake.c). */
 extern const weft__transport_t weft__transport_fake;
+/* TLS over each of them (tls.c). */
+extern const weft__transport_t weft__transport_tls_tcp;
+extern const weft__transport_t weft__transport_tls_unix;
+extern const weft__transport_t weft__transport_tls_fake;
 
 /* Initialise c's libuv handle (a TCP or pipe handle, per c->c_tr). */
 void weft__uv_init(weft__conn_t *c);
@@ -69,7 +85,26 @@ void weft__uv_close(weft__conn_t *c);
 
 /* The port of an AF_INET/AF_INET6 address, 0 for others. */
 int weft__addr_port(const struct sockaddr *sa);
-/* Drop c's stored addresses. */
+/* Drop c's stored addresses (and its extension, already released). */
 void weft__addr_free(weft__conn_t *c);
+/* A filter's per-connection state, kept beside the stored addresses so
+ * a plain connection pays nothing for it; set returns -ENOMEM. */
+void *weft__conn_ext(const weft__conn_t *c);
+int weft__conn_set_ext(weft__conn_t *c, void *ext);
+
+/*
+ * Put TLS on c (tls.c) and wait for the handshake, in ctx's role, on the
+ * running fiber: host is the client's SNI and name to check; bytes the
+ * reader holds are the first TLS bytes.  timeout_ms 0: 60 s.  0 (and
+ * *resumed), or WEFT_ETLS, WEFT_ETLSVERIFY, -ECONNABORTED (timed out),
+ * the transport's error; on failure c is closed or aborted.
+ */
+struct weft_tls_ctx;
+int weft__tls_start(weft__conn_t *c, struct weft_tls_ctx *ctx, const char *host,
+    int timeout_ms, int *resumed);
+
+/* A server's handshake, counted in n: ok, resumed, failed, timed out. */
+int weft__tls_accept(weft__conn_t *c, struct weft_tls_ctx *ctx, int timeout_ms,
+    uint64_t n[4]);
 
 #endif /* WEFT_TRANSPORT_H */

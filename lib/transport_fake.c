@@ -102,6 +102,7 @@ fake_destroy(weft__conn_t *c)
 
 const weft__transport_t weft__transport_fake = {
 	.t_name = "fake",
+	.t_base = &weft__transport_fake,
 	.t_size = offsetof(weft__conn_t, c_h) + sizeof(struct fake_rec),
 	.t_read_start = NULL, /* the test feeds the reader */
 	.t_read_stop = NULL,
@@ -150,4 +151,40 @@ weft__fake_free(weft_writer_t *w)
 
 	c->c_owner_done = 1;
 	weft__conn_maybe_free(c);
+}
+
+void
+weft__fake_feed(weft_writer_t *w, const void *data, size_t len)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+	const char *p = data;
+	char *base;
+	size_t n;
+
+	/* Through the filter's input if there is one, as a read would. */
+	if (c->c_tr->t_rx_commit == NULL) {
+		if (len == 0)
+			weft_feed_eof(&c->c_r);
+		else
+			weft_feed_data(&c->c_r, data, len);
+		return;
+	}
+	if (len == 0) {
+		c->c_tr->t_rx_commit(c, UV_EOF);
+		return;
+	}
+	while (len > 0 && c->c_tr->t_rx_reserve(c, &base, &n) == 0) {
+		if (n > len)
+			n = len;
+		memcpy(base, p, n);
+		p += n;
+		len -= n;
+		c->c_tr->t_rx_commit(c, (ssize_t)n);
+	}
+}
+
+void
+weft__fake_clear(weft_writer_t *w)
+{
+	rec_of(weft__conn_of_writer(w))->len = 0;
 }

@@ -118,7 +118,7 @@ weft__uv_close(weft__conn_t *c)
 void
 weft__uv_init(weft__conn_t *c)
 {
-	if (c->c_tr == &weft__transport_unix)
+	if (c->c_tr->t_base == &weft__transport_unix)
 		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
 	else
 		uv_tcp_init(weft_loop(), &c->c_h.tcp);
@@ -132,7 +132,7 @@ weft__uv_open(weft__conn_t *c, int fd)
 	int rc;
 
 	weft__uv_init(c);
-	if (c->c_tr == &weft__transport_unix)
+	if (c->c_tr->t_base == &weft__transport_unix)
 		rc = uv_pipe_open(&c->c_h.pipe, fd);
 	else
 		rc = uv_tcp_open(&c->c_h.tcp, fd);
@@ -151,7 +151,9 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	size_t len;
 
 	(void)suggested;
-	if (weft__reader_reserve(&c->c_r, &base, &len) != 0) {
+	if ((c->c_tr->t_rx_reserve != NULL
+		    ? c->c_tr->t_rx_reserve(c, &base, &len)
+		    : weft__reader_reserve(&c->c_r, &base, &len)) != 0) {
 		buf->base = NULL;
 		buf->len = 0;
 		return;
@@ -166,6 +168,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	weft__conn_t *c = s->data;
 
 	(void)buf;
+	if (c->c_tr->t_rx_commit != NULL) {
+		c->c_tr->t_rx_commit(c, nread);
+		return;
+	}
 	if (nread > 0) {
 		weft__reader_commit(&c->c_r, (size_t)nread);
 		return;
@@ -198,7 +204,7 @@ uv_read_resume(weft__conn_t *c)
 int
 weft__uv_start(weft__conn_t *c)
 {
-	if (c->c_tr == &weft__transport_tcp && c->c_nodelay)
+	if (c->c_tr->t_base == &weft__transport_tcp && c->c_nodelay)
 		uv_tcp_nodelay(&c->c_h.tcp, 1);
 	return uv_read_start(&c->c_h.s, on_alloc, on_read);
 }
@@ -430,6 +436,7 @@ uv_addr(const weft__conn_t *c, int peer, struct sockaddr *sa, socklen_t *len)
 
 const weft__transport_t weft__transport_tcp = {
 	.t_name = "tcp",
+	.t_base = &weft__transport_tcp,
 	.t_size = offsetof(weft__conn_t, c_h) + sizeof(uv_tcp_t),
 	.t_read_start = uv_read_resume,
 	.t_read_stop = uv_read_pause,
@@ -446,6 +453,7 @@ const weft__transport_t weft__transport_tcp = {
 
 const weft__transport_t weft__transport_unix = {
 	.t_name = "unix",
+	.t_base = &weft__transport_unix,
 	.t_size = offsetof(weft__conn_t, c_h) + sizeof(uv_pipe_t),
 	.t_read_start = uv_read_resume,
 	.t_read_stop = uv_read_pause,

@@ -120,6 +120,18 @@ weft_deadline_set(uint64_t ms)
 	return 0;
 }
 
+uint64_t
+weft__deadline_swap(uint64_t at)
+{
+	uint64_t prev;
+
+	if (S.cur == NULL)
+		return 0;
+	prev = S.cur->f_deadline;
+	S.cur->f_deadline = at;
+	return prev;
+}
+
 void
 weft_deadline_clear(void)
 {

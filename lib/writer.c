@@ -100,6 +100,8 @@ weft_write_eof(weft_writer_t *w)
 {
 	weft__conn_t *c = weft__conn_of_writer(w);
 
+	if (c->c_tr->t_write_eof == NULL)
+		return -ENOTSUP;
 	if (w->w_eof || w->w_closing)
 		return 0;
 	w->w_eof = 1;
@@ -111,8 +113,7 @@ weft_write_eof(weft_writer_t *w)
 int
 weft_can_write_eof(const weft_writer_t *w)
 {
-	(void)w;
-	return 1;
+	return weft__conn_of_writer(w)->c_tr->t_write_eof != NULL;
 }
 
 /*

@@ -4,7 +4,9 @@
 #
 # automake runs it with the build directory as cwd, where the example
 # programs (libtool wrappers) are.  It needs loopback only; python3, when
-# present, serves as a real HTTP server and as an idle client.
+# present, serves as a real HTTP server and as an idle client.  The https
+# cases make their certificates with tests/tls/mkcerts.sh (the openssl
+# CLI, which build.sh installs); $srcdir is set by automake.
 
 ex=./examples
 # make check-valgrind runs every example program under memcheck through
@@ -132,7 +134,7 @@ start_server() {
 	echo "Close the connection"
 } >"$tmp/client.expected"
 
-echo "1..12"
+echo "1..16"
 
 # 1: the server comes up on an ephemeral port and says where.
 start_server srv 127.0.0.1 0
@@ -325,6 +327,61 @@ if [ $status -eq 2 ] && grep -q '^usage:' "$tmp/usage.err"; then
 else
 	not_ok "tcp-echo-server: bad port is a usage error (exit $status)"
 	diag "$tmp/usage.out" "$tmp/usage.err"
+fi
+
+# 13: tcp-echo-server --tls, with certificates made now.
+certs="$tmp/certs"
+sh "${srcdir:-.}/tests/tls/mkcerts.sh" "$certs" >"$tmp/mkcerts.err" 2>&1
+start_server tls --tls "$certs/server.crt" "$certs/server.key" --port 0
+if [ -n "$sport" ]; then
+	ok "tcp-echo-server --tls: Serving on 127.0.0.1:$sport"
+else
+	not_ok "tcp-echo-server --tls: Serving on 127.0.0.1:PORT"
+	diag "$tmp/mkcerts.err" "$tmp/tls.out" "$tmp/tls.err"
+	sport=1
+fi
+
+# 14: http-headers https:// with the test CA as the whole trust store:
+# the request comes back over TLS, as in 4.
+t="http-headers https://localhost: verified against SSL_CERT_FILE"
+SSL_CERT_FILE="$certs/ca.crt" SSL_CERT_DIR="$tmp/nocerts" \
+    timeout $tmo $run "$ex/http-headers" "https://localhost:$sport/tls" \
+    >"$tmp/hh-tls.out" 2>"$tmp/hh-tls.err"
+status=$?
+printf 'HTTP header> HEAD /tls HTTP/1.0\nHTTP header> Host: localhost\n' \
+    >"$tmp/hh-tls.expected"
+if [ $status -eq 0 ] && cmp -s "$tmp/hh-tls.out" "$tmp/hh-tls.expected"
+then
+	ok "$t"
+else
+	not_ok "$t (exit $status)"
+	diag "$tmp/hh-tls.out" "$tmp/hh-tls.err"
+fi
+
+# 15: no trusted CA (another CA only): exit 1, OpenSSL's reason printed,
+# no header.
+t="http-headers https://: no trusted CA, exits 1 with the reason"
+SSL_CERT_FILE="$certs/ca2.crt" SSL_CERT_DIR="$tmp/nocerts" \
+    timeout $tmo $run "$ex/http-headers" "https://localhost:$sport/" \
+    >"$tmp/hh-untrusted.out" 2>"$tmp/hh-untrusted.err"
+status=$?
+if [ $status -eq 1 ] && [ ! -s "$tmp/hh-untrusted.out" ] &&
+    grep -q 'certificate verify failed: unable to get local issuer' \
+    "$tmp/hh-untrusted.err"; then
+	ok "$t"
+else
+	not_ok "$t (exit $status)"
+	diag "$tmp/hh-untrusted.out" "$tmp/hh-untrusted.err"
+fi
+
+# 16: the TLS server stops as cleanly as the plain one.
+kill -TERM "$spid"
+reap "$spid" $tmo
+if [ $status -eq 0 ] && [ ! -s "$tmp/tls.err" ]; then
+	ok "tcp-echo-server --tls: SIGTERM exits 0"
+else
+	not_ok "tcp-echo-server --tls: SIGTERM exits 0 (exit $status)"
+	diag "$tmp/tls.out" "$tmp/tls.err"
 fi
 
 [ $nfail -eq 0 ]

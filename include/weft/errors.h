@@ -28,7 +28,7 @@ extern "C" {
 	XX(ETIMEDOUT, -1005, "fiber deadline expired")                         \
 	XX(ECLOSED, -1006, "stream is closed")                                 \
 	XX(ENOTFIBER, -1007, "call must be made from inside a fiber")          \
-	XX(ETLS, -1008, "TLS handshake or record error")                      \
+	XX(ETLS, -1008, "TLS handshake or record error")                       \
 	XX(ETLSVERIFY, -1009, "TLS peer certificate verification failed")
 
 enum weft_errno {

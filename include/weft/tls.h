@@ -37,8 +37,8 @@ typedef enum weft_tls_verify {
 
 /** A certificate chain and its key, as PEM files or PEM text in memory. */
 typedef struct weft_tls_cert {
-	const char *cert; /* path of the PEM chain, leaf first */
-	const char *key;  /* path of the PEM private key */
+	const char *cert;     /* path of the PEM chain, leaf first */
+	const char *key;      /* path of the PEM private key */
 	const char *cert_pem; /* or the chain itself (cert == NULL) */
 	size_t cert_pem_len;
 	const char *key_pem; /* or the key itself (key == NULL) */
