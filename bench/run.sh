@@ -1034,13 +1034,14 @@ tls_job() {
 	    "$tlsdir/cert.pem" 2>"$tmp/tlsload.err")
 	c1=$(cpu_ns "$spid")
 	down
-	say "round $r $wl $kind: $out $(head -c 300 "$tmp/tlsload.err")"
 	res=$(echo "$out" | awk -v c=$((c1 - c0)) -v m="$tmode" '
 	    $1 == "handshakes" {
 		n = m == "keep" ? $8 : $2
 		cpu = n > 0 ? sprintf("%.2f", c / 1000 / n) : "-"
 		print (n > 0 ? $14 : "-"), $16, $10, cpu, $2, $4, $6 }')
 	[ -n "$res" ] || res="- - 1 - 0 0 0"
+	say "round $r $wl $kind: $out; server CPU $(echo "$res" |
+	    awk '{ print $4 }') us each $(head -c 300 "$tmp/tlsload.err")"
 	echo "$res" >>"$tmp/r.$wl.$kind"
 	read -r _ _ e _ h rs nr <<<"$res"
 	[ "$e" = 0 ] || note "TLS FAILED: $wl $kind round $r: $e errors" \
