@@ -219,6 +219,34 @@ $cc -O2 -o "$tmp/echo_libuv" "$anchors/echo_libuv.c" -luv ||
 $cc -O2 -o "$tmp/shortconn" "$here/shortconn.c" || die "cannot build shortconn"
 $cc -O2 -o "$tmp/idlehold" "$here/idlehold.c" || die "cannot build idlehold"
 
+# ---- BENCH_INSTALL ----------------------------------------------------------
+
+# BENCH_INSTALL=1: the peers that are missing, from Debian's archive.  On
+# a host with systemd the packages start their own services (nginx on
+# port 80), which stay idle beside the bench's instances on other ports;
+# bench/README.md says how to stop them.
+if [ "${BENCH_INSTALL:-0}" = 1 ]; then
+	pkgs=
+	have_cmd nginx || pkgs="$pkgs nginx-light"
+	[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] ||
+	    pkgs="$pkgs libnginx-mod-stream"
+	have_cmd haproxy || pkgs="$pkgs haproxy"
+	have_cmd wrk || pkgs="$pkgs wrk"
+	have_cmd openssl || pkgs="$pkgs openssl"
+	if [ -n "$pkgs" ]; then
+		say "BENCH_INSTALL: apt-get install$pkgs"
+		# shellcheck disable=SC2086
+		if DEBIAN_FRONTEND=noninteractive apt-get -o \
+		    DPkg::Lock::Timeout=300 install -y --no-install-recommends \
+		    $pkgs >"$tmp/apt.log" 2>&1; then
+			changes+=("installed$pkgs (BENCH_INSTALL=1)")
+		else
+			note "BENCH_INSTALL: apt-get install$pkgs failed: $(tail \
+			    -n 1 "$tmp/apt.log")"
+		fi
+	fi
+fi
+
 # ---- TLS: the certificate, the client, the anchor -------------------------
 
 # One ECDSA P-256 certificate for every TLS server, made for this run (it
@@ -698,31 +726,6 @@ down() {
 have() {
 	command -v "$1" >/dev/null 2>&1
 }
-
-# BENCH_INSTALL=1: the peers that are missing, from Debian's archive.
-# The packages' own services stay off (a policy-rc.d that refuses them is
-# in place in containers; elsewhere they are stopped by pid file).
-if [ "${BENCH_INSTALL:-0}" = 1 ]; then
-	pkgs=
-	have nginx || pkgs="$pkgs nginx-light"
-	[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] ||
-	    pkgs="$pkgs libnginx-mod-stream"
-	have haproxy || pkgs="$pkgs haproxy"
-	have wrk || pkgs="$pkgs wrk"
-	have openssl || pkgs="$pkgs openssl"
-	if [ -n "$pkgs" ]; then
-		say "BENCH_INSTALL: apt-get install$pkgs"
-		# shellcheck disable=SC2086
-		if DEBIAN_FRONTEND=noninteractive apt-get -o \
-		    DPkg::Lock::Timeout=300 install -y --no-install-recommends \
-		    $pkgs >"$tmp/apt.log" 2>&1; then
-			changes+=("installed$pkgs (BENCH_INSTALL=1)")
-		else
-			note "BENCH_INSTALL: apt-get install$pkgs failed: $(tail \
-			    -n 1 "$tmp/apt.log")"
-		fi
-	fi
-fi
 
 declare -A skip	# kind -> why it is not measured
 [ -f "$cbso" ] ||
