@@ -186,6 +186,8 @@ tls_maybe(weft__conn_t *c, const weft_stream_opts_t *opts, const char *host)
 	    NULL);
 	if (rc != 0)
 		weft_stream_free(&c->c_w);
+	else
+		weft__tls_set_shutdown(c, opts->ssl_shutdown_timeout_ms);
 	return rc;
 }
 

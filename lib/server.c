@@ -49,8 +49,8 @@ struct weft_server {
 	weft_prelude_cb s_prelude; /* runs before s_cb, or NULL */
 	void *s_prelude_arg;
 	weft_tls_ctx_t *s_tls; /* handshake after the prelude, or NULL */
-	int s_tls_timeout;     /* ms, 0: the default */
-	uint64_t s_tls_n[4];   /* ok, resumed, failed, timed out */
+	int s_tls_ms[2];       /* handshake, shutdown timeouts; 0: default */
+	uint64_t s_tls_n[6];   /* see weft__tls_accept */
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
@@ -110,8 +110,8 @@ conn_fiber(void *arg)
 
 	if ((srv->s_prelude == NULL || run_prelude(c, srv) == 0) &&
 	    (srv->s_tls == NULL ||
-		weft__tls_accept(c, srv->s_tls, srv->s_tls_timeout,
-		    srv->s_tls_n) == 0))
+		weft__tls_accept(c, srv->s_tls, srv->s_tls_ms, srv->s_tls_n) ==
+		    0))
 		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
@@ -312,6 +312,8 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.tls_resumed = srv->s_tls_n[1];
 	all.tls_failed = srv->s_tls_n[2];
 	all.tls_timeouts = srv->s_tls_n[3];
+	all.tls_failed_verify = srv->s_tls_n[4];
+	all.tls_failed_closed = srv->s_tls_n[5];
 	if (size > sizeof(all))
 		size = sizeof(all);
 	memcpy(st, &all, size);
@@ -360,7 +362,8 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 		return -ENOMEM;
 	if (opts != NULL && opts->ssl != NULL) {
 		srv->s_tls = weft_tls_ctx_ref(opts->ssl);
-		srv->s_tls_timeout = opts->ssl_handshake_timeout_ms;
+		srv->s_tls_ms[0] = opts->ssl_handshake_timeout_ms;
+		srv->s_tls_ms[1] = opts->ssl_shutdown_timeout_ms;
 	}
 	srv->s_cb = cb;
 	srv->s_arg = arg;

@@ -28,6 +28,7 @@
 #include "transport.h"
 
 #define LINGER_MS 3000
+#define HS_BURST 8	    /* handshake steps per millisecond of loop time */
 #define RX_ROOM (17 * 1024) /* below this, a paused reader stops reading */
 
 /* Records of one operation, then written at once (out_flush). */
@@ -206,6 +207,7 @@ tls_rx_reserve(weft__conn_t *c, char **base, size_t *len)
 
 static void hs_fail(struct weft__tls *t, int err);
 static void linger_end(struct weft__tls *t);
+static void timer_start(struct weft__tls *t, uint64_t ms);
 
 static void
 hs_done(struct weft__tls *t)
@@ -329,12 +331,40 @@ pump(void *arg)
 	t->s_in_pump = 0;
 }
 
+/*
+ * A full handshake costs the server about 0.3 ms of CPU: a burst of new
+ * clients in one wakeup must not stall the established connections for
+ * long.  Past HS_BURST handshake steps within one millisecond of loop
+ * time, the rest wait for the next tick.
+ */
+static int
+hs_over_budget(struct weft__tls *t)
+{
+	static uint64_t tick;
+	static unsigned steps;
+	uint64_t now;
+
+	if (t->s_state != S_HANDSHAKE)
+		return 0;
+	now = uv_now(weft_loop());
+	if (now != tick) {
+		tick = now;
+		steps = 0;
+	}
+	if (++steps <= HS_BURST)
+		return 0;
+	timer_start(t, 1);
+	return 1;
+}
+
 /* Run pump, then let go of what it held: c may be done with. */
 void
 weft__tls_pump(struct weft__tls *t)
 {
 	weft__conn_t *c = t->s_conn;
 
+	if (hs_over_budget(t))
+		return;
 	weft__on_loop_stack(pump, t);
 	if (t->s_state == S_DONE || t->s_state == S_FAILED) {
 		weft__conn_maybe_free(c);
@@ -404,15 +434,20 @@ on_timer(uv_timer_t *h)
 	struct weft__tls *t = h->data;
 
 	if (t->s_lingering) {
-		/* The peer neither sent close_notify nor closed. */
-		t->s_lingering = 0;
-		if (t->s_plain->t_buffered(t->s_conn) > 0) {
+		/* The peer neither sent close_notify nor closed.  What we
+		 * sent may still be on its way: up to the shutdown timeout. */
+		if (t->s_plain->t_buffered(t->s_conn) == 0) {
+			t->s_lingering = 0;
+			linger_end(t);
+		} else if (uv_now(weft_loop()) - t->s_close_at <
+		    t->s_shutdown_ms) {
+			timer_start(t, LINGER_MS);
+		} else {
+			t->s_lingering = 0;
 			t->s_state = S_DONE;
 			timer_close(t);
 			t->s_plain->t_abort(t->s_conn);
-			return;
 		}
-		linger_end(t);
 		return;
 	}
 	weft__tls_pump(t);
@@ -500,6 +535,7 @@ tls_close(weft__conn_t *c)
 	t->s_paused = 0;
 	t->s_plain->t_write_eof(c);
 	t->s_lingering = 1;
+	t->s_close_at = uv_now(weft_loop());
 	timer_start(t,
 	    t->s_shutdown_ms < LINGER_MS ? t->s_shutdown_ms : LINGER_MS);
 }

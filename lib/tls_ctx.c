@@ -40,23 +40,44 @@ set_err(int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* 1 for OpenSSL's "X lib" reasons, which only say a layer below failed. */
+static int
+is_wrapper(unsigned long e)
+{
+	int r = ERR_GET_REASON(e);
+
+	return !ERR_SYSTEM_ERROR(e) && (r & ERR_RFLAG_COMMON) != 0 &&
+	    (r & ~ERR_RFLAGS_MASK) < ERR_R_FATAL;
+}
+
 /*
- * OpenSSL's reason for the newest error in its queue, which is the one
- * that says what failed at the level of the call made (a missing file is
- * "no such file", not the fopen errno under it); the queue is emptied.
+ * OpenSSL's reason for the newest error in its queue that is not a mere
+ * "X lib", which says what failed at the level of the call made (a
+ * missing file is "no such file", not the fopen errno under it), with
+ * the detail OpenSSL attached to it; the queue is emptied.
  */
 static void
 ossl_text(char *buf, size_t size)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *r;
+	unsigned long e, best = 0;
+	const char *data, *r;
+	char detail[128] = "";
+	int flags;
 
-	if (e == 0)
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0)
+		if (best == 0 || !is_wrapper(e)) {
+			best = e;
+			snprintf(detail, sizeof(detail), "%s",
+			    (flags & ERR_TXT_STRING) ? data : "");
+		}
+	if (best == 0)
 		snprintf(buf, size, "unknown error");
-	else if ((r = ERR_reason_error_string(e)) != NULL)
-		snprintf(buf, size, "%s", r);
+	else if ((r = ERR_reason_error_string(best)) == NULL)
+		ERR_error_string_n(best, buf, size);
+	else if (detail[0] != '\0')
+		snprintf(buf, size, "%s (%s)", r, detail);
 	else
-		ERR_error_string_n(e, buf, size);
+		snprintf(buf, size, "%s", r);
 	ERR_clear_error();
 }
 

@@ -70,6 +70,7 @@ struct weft__tls {
 	uint32_t s_ku_count;
 	int s_err; /* handshake or record error */
 	uint32_t s_shutdown_ms;
+	uint64_t s_close_at; /* loop ms of our close_notify */
 	uint8_t s_state;
 	uint8_t s_sock_eof : 1;	  /* the plain transport read EOF */
 	uint8_t s_bio_eof : 1;	  /* ... and OpenSSL was told */

@@ -291,7 +291,7 @@ extra_info_unverified(weft_writer_t *w, weft_tls_ctx_t *cctx)
 	assert_non_null(strstr(buf, LOCALHOST ":"));
 }
 
-WT_CASE(ssl_client_cert_none)
+WT_CASE(case_134_ssl_client_cert_none)
 {
 	weft_tls_ctx_t *sctx = server_ctx();
 	weft_tls_ctx_t *cctx = unverified_client_ctx();
@@ -329,7 +329,7 @@ WT_CASE(ssl_client_cert_none)
 
 /* ---- start_tls: what the client sees change ----------------------------- */
 
-WT_CASE(start_tls_upgrades_in_place)
+WT_CASE(case_135_start_tls_upgrades_in_place)
 {
 	weft_tls_ctx_t *cctx = unverified_client_ctx();
 	weft_server_t *srv;
