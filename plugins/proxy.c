@@ -284,6 +284,13 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	if (up->u_timedout || down->u_timedout)
 		weft_log(WEFT_LOG_INFO, "proxy: idle for %llu ms, closing",
 		    (unsigned long long)x->x_idle_ms);
+	/* A TLS 1.3 client's handshake ends before the server has checked
+	 * it: an upstream that refuses our certificate (or its absence)
+	 * says so on the first read. */
+	if (x->x_tls != NULL && (up->u_failed || down->u_failed) &&
+	    weft_tls_error(uw)[0] != '\0')
+		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: TLS: %s",
+		    x->x_addr, weft_tls_error(uw));
 	weft_close(uw);
 	if (!up->u_failed && !down->u_failed)
 		weft_wait_closed(uw); /* flush the last bytes upstream */
