@@ -207,9 +207,10 @@ connect_failed(const struct proxy *x, int rc)
 		    x->x_addr, (unsigned long long)x->x_connect_ms);
 		return;
 	}
-	/* OpenSSL's reason is the thread's last TLS error, this
-	 * handshake's: nothing ran in between. */
-	if (rc == WEFT_ETLS || rc == WEFT_ETLSVERIFY) {
+	/* OpenSSL's reason (or "the handshake timed out") is the thread's
+	 * last TLS error, this handshake's: nothing ran in between. */
+	if (rc == WEFT_ETLS || rc == WEFT_ETLSVERIFY ||
+	    (rc == -ECONNABORTED && x->x_tls != NULL)) {
 		why = weft_tls_error(NULL);
 		weft_log(WEFT_LOG_WARNING,
 		    "proxy: upstream %s: TLS handshake failed: %s", x->x_addr,

@@ -338,6 +338,42 @@ WT_CASE(proxy_tls_mtls)
 	server_done(&up);
 }
 
+/* An upstream that takes the connection and never answers. */
+static void
+h_silent(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	weft_slice_t s;
+
+	(void)w;
+	(void)arg;
+	while (weft_read_slice(r, 65536, &s) > 0)
+		;
+}
+
+/* connect_timeout covers the handshake: an upstream that never answers
+ * the ClientHello holds the client no longer than that. */
+WT_CASE(proxy_tls_handshake_timeout)
+{
+	struct stanza st;
+	struct plugin *p;
+	weft_server_t *up = NULL, *srv;
+	const char *kv[7] = { NULL, NULL, "upstream_tls", "true",
+		"connect_timeout", "0.5", NULL };
+
+	weft_log_set_sink(log_sink);
+	assert_int_equal(weft_start_server(h_silent, NULL, LOCALHOST, 0, NULL,
+			     &up),
+	    0);
+	p = proxy_load(&st, LOCALHOST, weft_server_port(up), kv);
+	assert_int_equal(weft_deadline_set(20000), 0); /* the test's bound */
+	refused_through(serve(p, 0, &srv),
+	    "not connected within connect_timeout (500 ms)");
+	weft_deadline_clear();
+	server_done(&srv);
+	plugin_unload(&p);
+	server_done(&up);
+}
+
 /* ---- TLS termination ------------------------------------------------------ */
 
 /* A plain upstream: "hi\n" first, then echo line by line; "quit\n" gets
