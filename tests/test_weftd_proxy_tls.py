@@ -5,7 +5,8 @@ proxy terminates TLS for a plain upstream (weftd's own echo listener);
 the proxy originates TLS to a libweft TLS echo server (tests/tls_peer
 serve), verified against the test CA, and a client whose upstream
 handshake fails (an unknown CA) is closed with a warning giving
-OpenSSL's reason.  Prints TAP.
+OpenSSL's reason.  And a plugin of ABI 1.2 reads what a TLS listener's
+handshake negotiated.  Prints TAP.
 
 Certificates are made at test time (tests/tls/mkcerts.sh): nothing
 committed can expire.  Environment as for test_weftd.py."""
@@ -17,8 +18,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import run, test  # noqa: E402
-from weftdlib import (PLUGIN_DIR, SLOW, WEFTD_CMD, Weftd,  # noqa: E402
-                      connect, free_port, kill_started, local, recv_until)
+from weftdlib import (PLUGIN_DIR, SLOW, TEST_PLUGIN_DIR,  # noqa: E402
+                      WEFTD_CMD, Weftd, connect, free_port, kill_started,
+                      local, recv_until)
 
 SRCDIR = os.environ.get("SRCDIR", ".")
 BUILDDIR = os.environ.get("BUILDDIR", ".")
@@ -196,6 +198,50 @@ def origination_unknown_ca():
         w.wait_log(r"proxy: upstream localhost:%d: TLS handshake failed: "
                    r"certificate verify failed: unable to get local issuer "
                    r"certificate" % port)
+    finally:
+        w.stop()
+
+
+# ---- Plugin ABI 1.2 ---------------------------------------------------------
+
+
+@test
+def plugin_reads_tls_info():
+    """A plugin built for ABI 1.2 (tests/plugins/tls-info.c) on a TLS
+    listener reads, on its handler's first line, what the handshake
+    negotiated: version, SNI, ALPN and the client's certificate."""
+    text = """
+workers = 1;
+log_level = "debug";
+plugin_dir = "%s";
+plugins = { tls-info = { path = "tls-info.so"; }; };
+tls = { site = { cert = "%s"; key = "%s"; alpn = [ "h2", "http/1.1" ];
+                 client_ca = "%s"; verify_client = "optional"; }; };
+listen = ( { tcp = "127.0.0.1:0"; plugin = "tls-info"; tls = "site"; } );
+""" % (TEST_PLUGIN_DIR, cert("server.crt"), cert("server.key"),
+       cert("ca.crt"))
+    w = start(text)
+    try:
+        port = w.ports()["tls-info"][0]
+        ctx = ssl.create_default_context(cafile=cert("ca.crt"))
+        ctx.load_cert_chain(cert("client.crt"), cert("client.key"))
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(connect(local(port)), server_hostname="localhost")
+        line = recv_until(s, lambda d: d.endswith(b"\n")).decode()
+        s.close()
+        with open(cert("client.crt")) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        want = ("version=TLSv1.3 sni=localhost alpn=h2 cert=1 der=%d "
+                "subject=CN=weft test client error=-\n" % len(der))
+        assert line == want, (line, want)
+        # No client certificate, no ALPN, no SNI (an address).
+        ctx = ssl.create_default_context(cafile=cert("ca.crt"))
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(connect(local(port)))
+        line = recv_until(s, lambda d: d.endswith(b"\n")).decode()
+        s.close()
+        assert line == ("version=TLSv1.3 sni=- alpn=- cert=0 der=-2 "
+                        "subject=- error=-\n"), line
     finally:
         w.stop()
 
