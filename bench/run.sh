@@ -34,8 +34,13 @@
 #   BENCH_KEEP           1: keep the temp dir (configs, logs, results)
 #   BENCH_ONLY           comma-separated sections to run, e.g. "proxy,http"
 #                        (echo lines accept http proxy proxyg idle idlebig
-#                        balance fiber); unset: all.  Not a full table:
-#                        the rest read "not measured"
+#                        balance fiber, and the TLS ones tlshs tlsecho
+#                        tlshttp tlsproxy tlsidle, or tls for all five);
+#                        unset: all.  Not a full table: the rest read
+#                        "not measured"
+#   BENCH_INSTALL        1: apt-get install the peers that are missing
+#                        (nginx-light libnginx-mod-stream haproxy wrk) and
+#                        go on; as root, on Debian (0: never install)
 #   CC                   compiler for the anchors and load generators (cc)
 #
 # It changes one system setting, only as root and only when too low for
@@ -76,6 +81,9 @@ die() {
 	echo "bench: $*" >&2
 	exit 1
 }
+have_cmd() {
+	command -v "$1" >/dev/null 2>&1
+}
 say() {
 	echo "bench [$(($(date +%s) - t_begin))s]: $*" >&2
 }
@@ -89,19 +97,27 @@ done
 case $secs in
 '' | *[!0-9]* | 0) die "BENCH_SECS must be a whole number of seconds" ;;
 esac
-# want SECTION: whether BENCH_ONLY lets SECTION run.
+# want SECTION: whether BENCH_ONLY lets SECTION run ("tls" stands for
+# every TLS section).
 want() {
+	case $1 in
+	tlsfull | tlsresume) set -- tlshs ;;
+	esac
 	[ -z "$only_list" ] && return 0
 	case ",$only_list," in
 	*",$1,"*) return 0 ;;
+	esac
+	case $1,",$only_list," in
+	tls*,*",tls,"*) return 0 ;;
 	esac
 	return 1
 }
 for o in $(echo "$only_list" | tr ',' ' '); do
 	case $o in
 	echo | lines | accept | http | proxy | proxyg | idle | idlebig | \
-	    balance | fiber) ;;
-	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig balance fiber)" ;;
+	    balance | fiber | tls | tlshs | tlsecho | tlshttp | tlsproxy | \
+	    tlsidle) ;;
+	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig balance fiber tls tlshs tlsecho tlshttp tlsproxy tlsidle)" ;;
 	esac
 done
 
@@ -203,6 +219,63 @@ $cc -O2 -o "$tmp/echo_libuv" "$anchors/echo_libuv.c" -luv ||
 $cc -O2 -o "$tmp/shortconn" "$here/shortconn.c" || die "cannot build shortconn"
 $cc -O2 -o "$tmp/idlehold" "$here/idlehold.c" || die "cannot build idlehold"
 
+# ---- BENCH_INSTALL ----------------------------------------------------------
+
+# BENCH_INSTALL=1: the peers that are missing, from Debian's archive.  On
+# a host with systemd the packages start their own services (nginx on
+# port 80), which stay idle beside the bench's instances on other ports;
+# bench/README.md says how to stop them.
+if [ "${BENCH_INSTALL:-0}" = 1 ]; then
+	pkgs=
+	have_cmd nginx || pkgs="$pkgs nginx-light"
+	[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] ||
+	    pkgs="$pkgs libnginx-mod-stream"
+	have_cmd haproxy || pkgs="$pkgs haproxy"
+	have_cmd wrk || pkgs="$pkgs wrk"
+	have_cmd openssl || pkgs="$pkgs openssl"
+	if [ -n "$pkgs" ]; then
+		say "BENCH_INSTALL: apt-get install$pkgs"
+		# shellcheck disable=SC2086
+		if DEBIAN_FRONTEND=noninteractive apt-get -o \
+		    DPkg::Lock::Timeout=300 install -y --no-install-recommends \
+		    $pkgs >"$tmp/apt.log" 2>&1; then
+			changes+=("installed$pkgs (BENCH_INSTALL=1)")
+		else
+			note "BENCH_INSTALL: apt-get install$pkgs failed: $(tail \
+			    -n 1 "$tmp/apt.log")"
+		fi
+	fi
+fi
+
+# ---- TLS: the certificate, the client, the anchor -------------------------
+
+# One ECDSA P-256 certificate for every TLS server, made for this run (it
+# expires in two days and is removed with the temp dir); HAProxy wants the
+# key in the same file.  tlsload offers only TLS 1.3,
+# TLS_AES_128_GCM_SHA256 and X25519, and checks that every server
+# presents this certificate.
+tlsload=$build/bench/tlsload
+echo_tls=$build/bench/echo_libuv_tls
+tlsdir=$tmp/tls
+tls_why=
+if ! have_cmd openssl; then
+	tls_why="skipped: no openssl command (apt-get install openssl)"
+elif [ ! -x "$tlsload" ] || [ ! -x "$echo_tls" ]; then
+	tls_why="not built (make bench builds bench/tlsload and bench/echo_libuv_tls)"
+else
+	mkdir -p "$tlsdir"
+	if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -days 2 -subj /CN=bench.weft \
+	    -addext subjectAltName=DNS:bench.weft,IP:127.0.0.1 \
+	    -keyout "$tlsdir/key.pem" -out "$tlsdir/cert.pem" \
+	    >"$tlsdir/openssl.log" 2>&1; then
+		cat "$tlsdir/cert.pem" "$tlsdir/key.pem" >"$tlsdir/haproxy.pem"
+	else
+		tls_why="skipped: openssl req failed ($(tail -n 1 \
+		    "$tlsdir/openssl.log"))"
+	fi
+fi
+
 # ---- Processes -------------------------------------------------------------
 
 # launch LOG PIN CMD...: start CMD in a process group of its own, pinned;
@@ -298,9 +371,10 @@ weftd_status() {
 }
 
 # Worker rows of a status: "slot pid gen uptime accepted active restarts
-# emfile_pauses", ready ones only.
+# emfile_pauses", then the TLS counters where weftd has them; ready ones
+# only.
 weftd_workers() {
-	awk '$1 ~ /^[0-9]+$/ && NF == 8'
+	awk '$1 ~ /^[0-9]+$/ && NF >= 8'
 }
 
 # start_weftd ID WORKERS PIN: start weftd on $tmp/ID.conf; waits until
@@ -324,6 +398,86 @@ start_weftd() {
 	done
 	wpids=
 	return 1
+}
+
+# ---- TLS servers' configuration -----------------------------------------------
+
+# weftd's TLS profile (a listener takes it with tls = "site").
+weft_tls="tls = { site = { cert = \"$tlsdir/cert.pem\"; key = \"$tlsdir/key.pem\"; }; };"
+
+# nginx_tls_conf KIND PORT UPORT: an nginx config in $tmp/KIND, one
+# worker, the run's certificate, TLS 1.3 with TLS_AES_128_GCM_SHA256 and
+# X25519.  nginx-stream answers "x" after the handshake and closes (nginx
+# stream has no echo: tlsload's greet), nginx-streamp terminates TLS in
+# front of the plain echo on UPORT, nginx-tls is the http row's return
+# 200 with http-hello's body.
+nginx_tls_conf() {
+	local kind=$1 port=$2 uport=$3 d=$tmp/$1 tls
+	mkdir -p "$d"
+	tls="ssl_certificate $tlsdir/cert.pem;
+	ssl_certificate_key $tlsdir/key.pem;
+	ssl_protocols TLSv1.3;
+	ssl_ecdh_curve X25519;
+	ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;"
+	{
+		[ "$kind" != nginx-tls ] && [ -n "$nginx_stream_mod" ] &&
+		    echo "load_module $nginx_stream_mod;"
+		cat <<EOF
+# written by bench/run.sh: one worker, TLS as every TLS server of the run
+worker_processes 1;
+daemon off;
+master_process on;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 16384; }
+EOF
+		case $kind in
+		nginx-stream)
+			cat <<EOF
+stream {
+	$tls
+	server {
+		listen 127.0.0.1:$port ssl;
+		return "x";
+	}
+}
+EOF
+			;;
+		nginx-streamp)
+			cat <<EOF
+stream {
+	$tls
+	server {
+		listen 127.0.0.1:$port ssl;
+		proxy_pass 127.0.0.1:$uport;
+	}
+}
+EOF
+			;;
+		*)
+			cat <<EOF
+http {
+	access_log off;
+	client_body_temp_path $d/body;
+	proxy_temp_path $d/proxy;
+	fastcgi_temp_path $d/fastcgi;
+	uwsgi_temp_path $d/uwsgi;
+	scgi_temp_path $d/scgi;
+	keepalive_requests 1000000;
+	keepalive_timeout 600s;
+	$tls
+	server {
+		listen 127.0.0.1:$port ssl;
+		location / {
+			default_type text/plain;
+			return 200 "$body";
+		}
+	}
+}
+EOF
+			;;
+		esac
+	} >"$d/nginx.conf"
 }
 
 # ---- Servers ---------------------------------------------------------------
@@ -365,6 +519,19 @@ up() {
 		start_weftd "$kind" 1 "$pin"
 		return
 		;;
+	weftd-tls-echo)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" echo echo.so "" \
+		    "$weft_tls" 'tls = "site";'
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
+	weftd-tls-http)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" http-hello \
+		    http-hello.so "settings = { body = \"$body\"; };" \
+		    "$weft_tls" 'tls = "site";'
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
 	weftd-bal)
 		weftd_conf "$tmp/$kind.conf" 2 "$sport" echo echo.so "" "" ""
 		start_weftd "$kind" 2 "$pin"
@@ -376,7 +543,7 @@ up() {
 		start_weftd "$kind" 2 "$pin"
 		return
 		;;
-	weftd-proxy | haproxy)
+	weftd-proxy | haproxy | weftd-tls-proxy | haproxy-tls | nginx-streamp)
 		# The upstream: bare libuv echo.  Mode "gen" puts it beside the
 		# load generator, otherwise it shares the proxy's CPU (see
 		# bench/README.md, "proxy").
@@ -394,28 +561,58 @@ up() {
 			i=$((i + 1))
 		done
 		i=0
-		if [ "$kind" = weftd-proxy ]; then
+		case $kind in
+		weftd-proxy)
 			weftd_conf "$tmp/$kind.conf" 1 "$sport" proxy proxy.so \
 			    "settings = { upstream = \"127.0.0.1:$uport\"; };" \
 			    "" ""
 			start_weftd "$kind" 1 "$pin"
 			return
-		fi
+			;;
+		weftd-tls-proxy)
+			weftd_conf "$tmp/$kind.conf" 1 "$sport" proxy proxy.so \
+			    "settings = { upstream = \"127.0.0.1:$uport\"; };" \
+			    "$weft_tls" 'tls = "site";'
+			start_weftd "$kind" 1 "$pin"
+			return
+			;;
+		nginx-streamp)
+			nginx_tls_conf "$kind" "$sport" "$uport"
+			launch "$tmp/$kind/out.log" "$pin" nginx -p "$tmp/$kind" \
+			    -e "$tmp/$kind/error.log" -c "$tmp/$kind/nginx.conf"
+			spid=$lpid
+			wait_listen
+			return
+			;;
+		esac
 		# Two descriptors a connection; HAProxy refuses to start if
 		# the limit cannot hold maxconn.
 		hp_maxconn=$(((nofile - 100) / 2))
 		[ "$hp_maxconn" -gt 4096 ] && hp_maxconn=4096
+		# TLS: the settings every TLS server of the run has, and a
+		# reset rather than a FIN towards the upstream, so that the
+		# handshake rows' short connections leave no TIME_WAIT.
+		hp_global= hp_bind= hp_opt=
+		if [ "$kind" = haproxy-tls ]; then
+			hp_global="    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256
+    ssl-default-bind-curves X25519
+    ssl-default-bind-options ssl-min-ver TLSv1.3"
+			hp_bind=" ssl crt $tlsdir/haproxy.pem"
+			hp_opt="    option nolinger"
+		fi
 		cat >"$tmp/haproxy.cfg" <<EOF
 global
     nbthread 1
     maxconn $hp_maxconn
+$hp_global
 defaults
     mode tcp
     timeout connect 5s
     timeout client 60s
     timeout server 60s
+$hp_opt
 frontend bench
-    bind 127.0.0.1:$sport
+    bind 127.0.0.1:$sport$hp_bind
     default_backend echo
 backend echo
     server echo 127.0.0.1:$uport
@@ -433,6 +630,15 @@ EOF
 		;;
 	libuv)
 		launch "$tmp/servers.log" "$pin" "$tmp/echo_libuv" "$sport"
+		;;
+	libuv-tls)
+		launch "$tmp/servers.log" "$pin" "$echo_tls" "$sport" \
+		    "$tlsdir/cert.pem" "$tlsdir/key.pem"
+		;;
+	nginx-stream | nginx-tls)
+		nginx_tls_conf "$kind" "$sport" ""
+		launch "$tmp/$kind/out.log" "$pin" nginx -p "$tmp/$kind" \
+		    -e "$tmp/$kind/error.log" -c "$tmp/$kind/nginx.conf"
 		;;
 	epoll)
 		launch "$tmp/servers.log" "$pin" "$tmp/echo_epoll" "$sport"
@@ -490,6 +696,14 @@ EOF
 		;;
 	esac
 	spid=$lpid
+	wait_listen
+}
+
+# wait_listen: until $sport listens (0), or $spid is gone or 10 s went
+# by (1).
+wait_listen() {
+	local i=0
+
 	while [ $i -lt 200 ]; do
 		listening "$sport" && return 0
 		kill -0 "$spid" 2>/dev/null || break
@@ -531,6 +745,48 @@ have haproxy || skip[haproxy]="skipped: not installed (apt-get install haproxy)"
 have wrk || for k in weftd-http nginx nodehttp; do
 	skip[$k]="skipped: wrk not installed (apt-get install wrk)"
 done
+# TLS: the same certificate and client for all; nginx's stream module is
+# a package of its own on Debian (libnginx-mod-stream).
+nginx_stream_mod=
+if have nginx; then
+	if nginx -V 2>&1 | grep -q -- '--with-stream=dynamic'; then
+		for m in /usr/lib/nginx/modules/ngx_stream_module.so \
+		    /usr/share/nginx/modules/ngx_stream_module.so; do
+			[ -f "$m" ] && nginx_stream_mod=$m && break
+		done
+		[ -n "$nginx_stream_mod" ] || for k in nginx-stream nginx-streamp; do
+			skip[$k]="skipped: no stream module (apt-get install libnginx-mod-stream)"
+		done
+	elif ! nginx -V 2>&1 | grep -q -- '--with-stream'; then
+		for k in nginx-stream nginx-streamp; do
+			skip[$k]="skipped: nginx built without stream"
+		done
+	fi
+fi
+for k in nginx-stream nginx-streamp nginx-tls; do
+	[ -z "${skip[$k]:-}" ] && ! have nginx &&
+	    skip[$k]="skipped: not installed (apt-get install nginx-light libnginx-mod-stream)"
+done
+have haproxy ||
+    skip[haproxy-tls]="skipped: not installed (apt-get install haproxy)"
+if [ -n "$tls_why" ]; then
+	for k in weftd-tls-echo weftd-tls-http weftd-tls-proxy libuv-tls \
+	    nginx-stream nginx-streamp nginx-tls haproxy-tls; do
+		skip[$k]=$tls_why
+	done
+else
+	# weftd with TLS listeners: being built.  weftd -t refuses the
+	# keys while they do not exist.
+	weftd_conf "$tmp/tlsprobe.conf" 1 "$(free_port)" echo echo.so "" \
+	    "$weft_tls" 'tls = "site";'
+	if ! "$weftd" -t -c "$tmp/tlsprobe.conf" >"$tmp/tlsprobe.out" 2>&1; then
+		why="not built (weftd: $(grep -v 'plugins OK' \
+		    "$tmp/tlsprobe.out" | head -n 1 | sed 's/^[^ ]*conf:[0-9]*: //'))"
+		for k in weftd-tls-echo weftd-tls-http weftd-tls-proxy; do
+			skip[$k]=$why
+		done
+	fi
+fi
 if [ "$peers" = 0 ]; then
 	for k in epoll node asyncio nodehttp example; do
 		skip[$k]="skipped: BENCH_PEERS=0"
@@ -587,6 +843,16 @@ label() {
 	*:nginx) echo "nginx return 200, 1 worker" ;;
 	*:nodehttp) echo "node http (bench/http_node.js)" ;;
 	*:haproxy) echo "haproxy mode tcp, nbthread 1" ;;
+	*:weftd-tls-echo) echo "weftd echo, tls listener, 1 worker" ;;
+	*:weftd-tls-http) echo "weftd http-hello, tls, 1 worker" ;;
+	*:weftd-tls-proxy) echo "weftd proxy, tls listener, 1 worker" ;;
+	*:libuv-tls) echo "libuv+OpenSSL echo_libuv_tls.c" ;;
+	*:nginx-stream) echo "nginx stream ssl, return \"x\"" ;;
+	*:nginx-streamp) echo "nginx stream ssl, proxy_pass" ;;
+	*:nginx-tls) echo "nginx http ssl, return 200" ;;
+	tlsfull:haproxy-tls | tlsresume:haproxy-tls)
+		echo "haproxy tcp, ssl crt (+ upstream)" ;;
+	*:haproxy-tls) echo "haproxy tcp, bind ssl crt" ;;
 	*) echo "$2" ;;
 	esac
 }
@@ -608,6 +874,15 @@ addjob accept weftd-echo libuv epoll
 addjob http weftd-http nginx nodehttp
 addjob proxy weftd-proxy haproxy
 addjob proxyg weftd-proxy haproxy
+# TLS.  Handshake rows: tlsload full / resume, one exchange a connection;
+# the rest: keep-alive exchanges on $conns connections.
+if want tlshs; then
+	addjob tlsfull weftd-tls-echo libuv-tls nginx-stream haproxy-tls
+	addjob tlsresume weftd-tls-echo libuv-tls nginx-stream haproxy-tls
+fi
+want tlsecho && addjob tlsecho weftd-tls-echo libuv-tls
+want tlshttp && addjob tlshttp weftd-tls-http nginx-tls
+want tlsproxy && addjob tlsproxy weftd-tls-proxy haproxy-tls nginx-streamp
 
 # The body each http server sends, checked once.
 http_check() {
@@ -690,12 +965,19 @@ run_job() {
 		note "$wl $kind did not start in round $r"
 		down
 		# One line per round keeps the rounds of two kinds paired.
-		echo "- - 1 -" >>"$tmp/r.$wl.$kind"
+		case $wl in
+		tls*) echo "- - 1 - 0 0 0" >>"$tmp/r.$wl.$kind" ;;
+		*) echo "- - 1 -" >>"$tmp/r.$wl.$kind" ;;
+		esac
 		return 0
 	fi
 	sleep 0.2
 	c0=$(cpu_ns "$spid")
 	case $wl in
+	tls*)
+		tls_job "$wl" "$kind" "$r" "$c0"
+		return 0
+		;;
 	echo | proxy | proxyg)
 		out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" "$conns" 1024 \
 		    "$secs")
@@ -728,6 +1010,50 @@ run_job() {
 	    $1 != "-" && $1 + 0 > 0 { printf "%.2f", c / 1000 / ($1 * s); next }
 	    { print "-" }')"
 	echo "$res" >>"$tmp/r.$wl.$kind"
+}
+
+# tls_proto KIND: what one tlsload exchange is with this server.
+tls_proto() {
+	case $1 in
+	nginx-stream) echo greet ;;
+	weftd-tls-http | nginx-tls) echo http ;;
+	*) echo echo ;;
+	esac
+}
+
+# tls_job WORKLOAD KIND ROUND C0: the tlsload run of a TLS job, the
+# server being up since CPU time C0.  Appends "rate p99_us errors
+# cpu_us_per_unit handshakes resumed not_resumed" to $tmp/r.WORKLOAD.KIND,
+# where the unit is a handshake in tlsfull and tlsresume and a request
+# otherwise; a run whose handshakes failed or did not resume is noted.
+tls_job() {
+	local wl=$1 kind=$2 r=$3 c0=$4 tmode=keep size=1024 out res c1
+	case $wl in
+	tlsfull) tmode=full size=1 ;;
+	tlsresume) tmode=resume size=1 ;;
+	esac
+	out=$($pin_gen "$tlsload" "127.0.0.1:$sport" "$tmode" \
+	    "$(tls_proto "$kind")" "$conns" "$secs" "$size" \
+	    "$tlsdir/cert.pem" 2>"$tmp/tlsload.err")
+	c1=$(cpu_ns "$spid")
+	down
+	res=$(echo "$out" | awk -v c=$((c1 - c0)) -v m="$tmode" '
+	    $1 == "handshakes" {
+		n = m == "keep" ? $8 : $2
+		cpu = n > 0 ? sprintf("%.2f", c / 1000 / n) : "-"
+		print (n > 0 ? $14 : "-"), $16, $10, cpu, $2, $4, $6 }')
+	[ -n "$res" ] || res="- - 1 - 0 0 0"
+	say "round $r $wl $kind: $out; server CPU $(echo "$res" |
+	    awk '{ print $4 }') us each $(head -c 300 "$tmp/tlsload.err")"
+	echo "$res" >>"$tmp/r.$wl.$kind"
+	read -r _ _ e _ h rs nr <<<"$res"
+	[ "$e" = 0 ] || note "TLS FAILED: $wl $kind round $r: $e errors" \
+	    "($(head -n 1 "$tmp/tlsload.err"))"
+	if [ "$wl" = tlsresume ] && { [ "$nr" != 0 ] || [ "$rs" != "$h" ]; }; then
+		note "TLS FAILED: $wl $kind round $r: only $rs of $h" \
+		    "handshakes resumed"
+	fi
+	return 0
 }
 
 njobs=${#jobs[@]}
@@ -822,6 +1148,62 @@ if want idlebig; then
 	done
 fi
 
+# tls_idle_one KIND N: RSS growth per idle TLS connection, N handshaken
+# and answered once (tlsload idle), of weftd's worker, nginx's worker or
+# the anchor's process; appends "kib_per_conn held again" to
+# $tmp/r.tlsidle.KIND.
+tls_idle_one() {
+	local kind=$1 n=$2 mpid base now i=0 lim held again
+	ok "$kind" || return 0
+	if ! up "$kind" read "$pin_srv"; then
+		note "idle TLS $kind did not start"
+		down
+		return 0
+	fi
+	mpid=$spid
+	[ -n "$wpids" ] && mpid=$wpids
+	[ "$kind" = nginx-tls ] && mpid=$(pgrep -P "$spid" | head -n 1)
+	sleep 0.5
+	base=$(kib "$mpid")
+	: >"$tmp/hold.out"
+	$pin_gen "$tlsload" "127.0.0.1:$sport" idle "$(tls_proto "$kind")" \
+	    "$n" 600 64 "$tlsdir/cert.pem" >"$tmp/hold.out" \
+	    2>"$tmp/hold.err" &
+	hpid=$!
+	lim=$((1200 + n / 20))	# tenths of a second
+	while [ $i -lt $lim ] && ! grep -q '^held' "$tmp/hold.out"; do
+		kill -0 "$hpid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 1
+	now=$(kib "$mpid")
+	kill -USR1 "$hpid" 2>/dev/null
+	wait "$hpid"
+	hpid=
+	down
+	held=$(awk '$1 == "held" { print $2 }' "$tmp/hold.out")
+	again=$(awk '$1 == "again" { print $2 }' "$tmp/hold.out")
+	say "idle TLS $kind x $n: base $base KiB, held: $now KiB;" \
+	    "$(tr '\n' ' ' <"$tmp/hold.out")$(head -c 200 "$tmp/hold.err")"
+	if [ -z "$base" ] || [ -z "$now" ]; then
+		note "idle TLS $kind x $n: no RSS reading"
+		return 0
+	fi
+	[ "${held:-0}" = "$n" ] && [ "${again:-0}" = "$n" ] ||
+	    note "TLS FAILED: idle $kind x $n: ${held:-0} held, ${again:-0}" \
+	    "answered again ($(head -n 1 "$tmp/hold.err"))"
+	echo "$base $now ${held:-0} ${again:-0}" | awk -v n="$n" \
+	    '{ printf "%.2f %d %d\n", ($2 - $1) / n, $3, $4 }' \
+	    >>"$tmp/r.tlsidle.$kind"
+}
+if want tlsidle; then
+	say "idle TLS with $idle_n connections"
+	for k in weftd-tls-echo libuv-tls nginx-tls; do
+		tls_idle_one "$k" "$idle_n"
+	done
+fi
+
 # ---- Balance ---------------------------------------------------------------------
 
 # Two workers, unpinned (a worker per CPU is what workers = 2 is for on
@@ -905,16 +1287,18 @@ get() {	# TAG KIND COLUMN
 # the two runs of the same round, as "0.97x", or "-".  Runs of one round
 # are seconds apart, so this cancels the slow drift of a shared VM that
 # a ratio of two medians keeps.  With no complete pair, "-".
+# A fifth argument compares that column rather than the first (the TLS
+# rows compare CPU time, column 4).
 pratio() {
-	local a=$tmp/r.$1.$2 b=$tmp/r.$3.$4
+	local a=$tmp/r.$1.$2 b=$tmp/r.$3.$4 col=${5:-1}
 	if [ ! -s "$a" ] || [ ! -s "$b" ]; then
 		echo -
 		return
 	fi
 	# Both files have the same columns: the second starts at NF / 2 + 1.
 	paste -d ' ' "$a" "$b" |
-	    awk '{ n = NF / 2 + 1 }
-	    $1 != "-" && $n != "-" && $n + 0 > 0 { print $1 / $n }' |
+	    awk -v c="$col" '{ n = NF / 2 + c }
+	    $c != "-" && $n != "-" && $n + 0 > 0 { print $c / $n }' |
 	    sort -g | awk '{ v[NR] = $1 } END {
 		if (NR == 0) { print "-"; exit }
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -1061,6 +1445,86 @@ row "yield, $(fsw many_fibers) fibers" "$(fsw many_yield_ns)"
 row "one context switch (half the above)" "$(fsw switch_ns)"
 row "one loop iteration (derived)" "$(fsw loop_iteration_ns)"
 
+# ---- TLS rows ------------------------------------------------------------------
+
+# tls_check TAG KIND: what the runs of a TLS row did, over all rounds;
+# starts with "FAILED:" if a handshake failed, a client saw an error or
+# a resumption did not resume.
+tls_check() {
+	[ -s "$tmp/r.$1.$2" ] || return 0
+	awk -v wl="$1" '{ h += $5; rs += $6; e += $3 } END {
+		s = h " handshakes"
+		if (wl == "tlsresume")
+			s = s ", " rs " resumed"
+		s = s ", " e " errors"
+		if (e > 0 || h == 0 || (wl == "tlsresume" && rs != h))
+			s = "FAILED: " s
+		print s }' "$tmp/r.$1.$2"
+}
+
+# tls_row WORKLOAD KIND PEER1 [PEER2]: value and ratios are the server's
+# CPU time per handshake or request (paired per round, lower is better),
+# then the rate and what tls_check says.
+tls_row() {
+	local wl=$1 kind=$2 p1=$3 p2=${4:-} r2=
+	if ! ok "$kind"; then
+		skiprow "$(label "$wl" "$kind")" "${skip[$kind]}"
+		return
+	fi
+	if [ ! -s "$tmp/r.$wl.$kind" ]; then
+		skiprow "$(label "$wl" "$kind")" "not measured"
+		return
+	fi
+	[ -n "$p2" ] && r2=$(pratio "$wl" "$kind" "$wl" "$p2" 4)
+	row "$(label "$wl" "$kind")" "$(get "$wl" "$kind" 4)" \
+	    "$(get "$wl" "$kind" 1)" "$(pratio "$wl" "$kind" "$wl" "$p1" 4)" \
+	    "$r2" "$(tls_check "$wl" "$kind")"
+}
+
+if [ -n "$(ls "$tmp"/r.tls* 2>/dev/null)" ] || [ -z "$only_list" ]; then
+	echo
+	echo "TLS: TLS 1.3, TLS_AES_128_GCM_SHA256, X25519, one ECDSA P-256" \
+	    "certificate, 1 worker each; client bench/tlsload; value and" \
+	    "ratios: server CPU (lower is better)"
+	section "TLS full handshake, $conns clients, connect + handshake + 1 B exchange + close" \
+	    "CPU us/hs" hs/s "vs nginx" "vs haproxy"
+	for k in weftd-tls-echo libuv-tls nginx-stream haproxy-tls; do
+		tls_row tlsfull "$k" nginx-stream haproxy-tls
+	done
+	section "TLS resumed handshake (session ticket), $conns clients" \
+	    "CPU us/hs" hs/s "vs nginx" "vs haproxy"
+	for k in weftd-tls-echo libuv-tls nginx-stream haproxy-tls; do
+		tls_row tlsresume "$k" nginx-stream haproxy-tls
+	done
+	section "TLS echo 1 KiB x $conns conns" "CPU us/req" req/s \
+	    "vs libuv" ""
+	for k in weftd-tls-echo libuv-tls; do
+		tls_row tlsecho "$k" libuv-tls
+	done
+	section "TLS http keep-alive, $conns conns, same body" "CPU us/req" \
+	    req/s "vs nginx" ""
+	for k in weftd-tls-http nginx-tls; do
+		tls_row tlshttp "$k" nginx-tls
+	done
+	section "TLS termination -> plain echo_libuv on the proxy's CPU, 1 KiB x $conns" \
+	    "CPU us/req" req/s "vs haproxy" "vs nginx"
+	for k in weftd-tls-proxy haproxy-tls nginx-streamp; do
+		tls_row tlsproxy "$k" haproxy-tls nginx-streamp
+	done
+	section "idle TLS, $idle_n handshaken conns held (tlsload idle)" \
+	    KiB/conn "" "vs libuv" ""
+	for k in weftd-tls-echo libuv-tls nginx-tls; do
+		if ! ok "$k"; then
+			skiprow "$(label tlsidle "$k")" "${skip[$k]}"
+			continue
+		fi
+		v=$(get tlsidle "$k" 1)
+		row "$(label tlsidle "$k")" "$v" "" \
+		    "$(ratio "$v" "$(get tlsidle libuv-tls 1)")" "" \
+		    "answered $(get tlsidle "$k" 2)/$idle_n, again $(get tlsidle "$k" 3)"
+	done
+fi
+
 # ---- Targets ---------------------------------------------------------------------
 
 met=0
@@ -1144,11 +1608,74 @@ target "proxy >= HAProxy mode tcp, 1 process each" \
     "$(why_skip haproxy)"
 echo "  $met met, $missed MISSED, $unmeasured not measured"
 
+# tls_best WORKLOAD KIND PEER...: KIND's CPU over the better (cheaper)
+# peer's, i.e. the largest of the paired ratios to the peers measured.
+tls_best() {
+	local wl=$1 kind=$2 p v best=-
+	shift 2
+	for p in "$@"; do
+		ok "$p" || continue
+		v=$(pratio "$wl" "$kind" "$wl" "$p" 4)
+		v=${v%x}
+		[ "$v" = - ] && continue
+		if [ "$best" = - ] ||
+		    awk -v a="$v" -v b="$best" 'BEGIN { exit !(a > b) }'; then
+			best=$v
+		fi
+	done
+	echo "$best"
+}
+# tls_verdict WORKLOAD KIND: why a TLS target has no verdict of its own.
+tls_verdict() {
+	local c
+	if ! ok "$2"; then
+		echo "${skip[$2]}"
+		return
+	fi
+	c=$(tls_check "$1" "$2")
+	case $c in
+	FAILED*) echo "MISSED: $c" ;;
+	esac
+}
+met=0
+missed=0
+unmeasured=0
+echo
+printf '%-68s %8s  %s\n' 'targets (issue 14, TLS; server CPU over the better peer)' \
+    measured verdict
+target "full handshake: weftd <= 0.95x the better of nginx stream, HAProxy" \
+    "$(tls_best tlsfull weftd-tls-echo nginx-stream haproxy-tls)" le 0.95 \
+    "$(tls_verdict tlsfull weftd-tls-echo)"
+target "resumed handshake: weftd <= 0.95x the better of nginx, HAProxy" \
+    "$(tls_best tlsresume weftd-tls-echo nginx-stream haproxy-tls)" le 0.95 \
+    "$(tls_verdict tlsresume weftd-tls-echo)"
+target "TLS echo 1 KiB x $conns: weftd <= 0.90x libuv+OpenSSL" \
+    "$(tls_best tlsecho weftd-tls-echo libuv-tls)" le 0.90 \
+    "$(tls_verdict tlsecho weftd-tls-echo)"
+target "TLS http-hello keep-alive: weftd <= 0.90x nginx ssl" \
+    "$(tls_best tlshttp weftd-tls-http nginx-tls)" le 0.90 \
+    "$(tls_verdict tlshttp weftd-tls-http)"
+target "TLS termination proxy: weftd <= 0.90x HAProxy" \
+    "$(tls_best tlsproxy weftd-tls-proxy haproxy-tls)" le 0.90 \
+    "$(tls_verdict tlsproxy weftd-tls-proxy)"
+tls_idle_why=$(why_skip weftd-tls-echo)
+[ -z "$tls_idle_why" ] && [ -s "$tmp/r.tlsidle.weftd-tls-echo" ] &&
+    [ "$(get tlsidle weftd-tls-echo 3)" != "$idle_n" ] &&
+    tls_idle_why="MISSED: not every connection held and answered"
+target "idle TLS connection ($idle_n handshaken): weftd <= 20 KiB" \
+    "$(get tlsidle weftd-tls-echo 1)" le 20 "$tls_idle_why"
+echo "  $met met, $missed MISSED, $unmeasured not measured"
+
 echo
 errs=$(cat "$tmp"/r.echo.* "$tmp"/r.lines.* "$tmp"/r.accept.* \
     "$tmp"/r.http.* "$tmp"/r.proxy.* "$tmp"/r.proxyg.* 2>/dev/null |
     awk '{ s += $3 } END { print s + 0 }')
 echo "load generator errors over all runs: $errs"
+tls_fail=$(cat "$tmp"/r.tlsfull.* "$tmp"/r.tlsresume.* "$tmp"/r.tlsecho.* \
+    "$tmp"/r.tlshttp.* "$tmp"/r.tlsproxy.* 2>/dev/null |
+    awk '{ e += $3; nr += $7 } END { print e + 0, nr + 0 }')
+echo "TLS client errors over all runs: ${tls_fail% *}; handshakes that did" \
+    "not resume: ${tls_fail#* }"
 for c in "${changes[@]}"; do
 	echo "system: $c"
 done

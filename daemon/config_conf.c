@@ -247,6 +247,8 @@ struct text {
 static void
 text_add(struct text *t, const char *p, size_t n)
 {
+	if (n == 0)
+		return; /* t->b may still be NULL: no memcpy to it */
 	if (t->cap - t->len < n) {
 		t->cap = t->len + n + t->cap + 256;
 		if ((t->b = realloc(t->b, t->cap)) == NULL)

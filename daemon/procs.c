@@ -667,14 +667,16 @@ procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 			if (pt->v[j].pid > 0 && pt->v[j].gen == g)
 				for (k = 0; k < STATS_TLS_N; k++)
 					sum[k] += pt->stats[j].tls[i][k];
-		if (!titled++)
-			fprintf(fp,
-			    "listener tls_handshakes tls_resumed tls_failed "
-			    "tls_timeouts (generation %d)\n",
-			    g->id);
-		fprintf(fp, "%s %llu %llu %llu %llu\n",
-		    l->name[0] != '\0' ? l->name : l->address,
-		    (unsigned long long)sum[0], (unsigned long long)sum[1],
-		    (unsigned long long)sum[2], (unsigned long long)sum[3]);
+		if (!titled++) {
+			fputs("listener", fp);
+#define TLS_TITLE(f) fputs(" " #f, fp);
+			STATS_TLS_MAP(TLS_TITLE)
+#undef TLS_TITLE
+			fprintf(fp, " (generation %d)\n", g->id);
+		}
+		fputs(l->name[0] != '\0' ? l->name : l->address, fp);
+		for (k = 0; k < STATS_TLS_N; k++)
+			fprintf(fp, " %llu", (unsigned long long)sum[k]);
+		fputc('\n', fp);
 	}
 }

@@ -38,8 +38,11 @@
  * status`: X(field of weft_server_stats_t).
  */
 #define STATS_TLS_MAP(X)                                                       \
-	X(tls_handshakes) X(tls_resumed) X(tls_failed) X(tls_timeouts)
-#define STATS_TLS_N 4
+	X(tls_handshakes)                                                      \
+	X(tls_resumed)                                                         \
+	X(tls_failed)                                                          \
+	X(tls_timeouts) X(tls_failed_verify) X(tls_failed_closed)
+#define STATS_TLS_N 6
 #define STATS_TLS_LISTENERS 64
 
 /* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;

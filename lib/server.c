@@ -50,7 +50,7 @@ struct weft_server {
 	void *s_prelude_arg;
 	weft_tls_ctx_t *s_tls; /* handshake after the prelude, or NULL */
 	int s_tls_ms[2];       /* handshake, shutdown timeouts; 0: default */
-	uint64_t s_tls_n[4];   /* ok, resumed, failed, timed out */
+	uint64_t s_tls_n[6];   /* see weft__tls_accept */
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
@@ -312,6 +312,8 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.tls_resumed = srv->s_tls_n[1];
 	all.tls_failed = srv->s_tls_n[2];
 	all.tls_timeouts = srv->s_tls_n[3];
+	all.tls_failed_verify = srv->s_tls_n[4];
+	all.tls_failed_closed = srv->s_tls_n[5];
 	if (size > sizeof(all))
 		size = sizeof(all);
 	memcpy(st, &all, size);

@@ -211,8 +211,9 @@ weft__tls_set_shutdown(weft__conn_t *c, int ms)
 
 int
 weft__tls_accept(weft__conn_t *c, weft_tls_ctx_t *ctx, const int ms[2],
-    uint64_t n[4])
+    uint64_t n[6])
 {
+	const struct weft__tls *t;
 	int resumed = 0, rc;
 
 	rc = weft__tls_start(c, ctx, NULL, ms[0], &resumed);
@@ -220,8 +221,15 @@ weft__tls_accept(weft__conn_t *c, weft_tls_ctx_t *ctx, const int ms[2],
 	if (rc == 0) {
 		n[0]++;
 		n[1] += (unsigned)resumed;
+	} else if (rc == -ECONNABORTED || rc == WEFT_ETIMEDOUT) {
+		n[3]++;
 	} else {
-		n[rc == -ECONNABORTED || rc == WEFT_ETIMEDOUT ? 3 : 2]++;
+		n[2]++;
+		t = tls_of(c);
+		if (rc == WEFT_ETLSVERIFY)
+			n[4]++;
+		else if (t == NULL || t->s_bio_eof || rc == -ECONNRESET)
+			n[5]++;
 	}
 	return rc;
 }

@@ -104,9 +104,10 @@ int weft__tls_start(weft__conn_t *c, struct weft_tls_ctx *ctx, const char *host,
     int timeout_ms, int *resumed);
 
 /* A server's handshake within ms[0] and its shutdown within ms[1] (0:
- * the defaults), counted in n: ok, resumed, failed, timed out. */
+ * the defaults), counted in n: ok, resumed, failed, timed out, and of the
+ * failed, refused certificates and peers that closed. */
 int weft__tls_accept(weft__conn_t *c, struct weft_tls_ctx *ctx, const int ms[2],
-    uint64_t n[4]);
+    uint64_t n[6]);
 /* Bound the wait for a flush at close to ms (0: 30 s, the default). */
 void weft__tls_set_shutdown(weft__conn_t *c, int ms);
 

@@ -575,8 +575,11 @@ def status_counters():
         # Per listener: the TLS one, and not the plain one.
         text = w.status()
         assert re.search(r"^listener tls_handshakes tls_resumed tls_failed "
-                         r"tls_timeouts \(generation 1\)$", text, re.M), text
-        assert re.search(r"^tls 4 2 1 1$", text, re.M), text
+                         r"tls_timeouts tls_failed_verify tls_failed_closed "
+                         r"\(generation 1\)$", text, re.M), text
+        # The plaintext client's failure is neither a refused
+        # certificate nor a peer that went away.
+        assert re.search(r"^tls 4 2 1 1 0 0$", text, re.M), text
         assert not re.search(r"^plain ", text, re.M), text
     finally:
         w.stop()

@@ -175,7 +175,11 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(tls_handshakes, "TLS handshakes completed")                          \
 	X(tls_resumed, "TLS handshakes that resumed a session")                \
 	X(tls_failed, "TLS handshakes that failed")                            \
-	X(tls_timeouts, "TLS handshakes that timed out")
+	X(tls_timeouts, "TLS handshakes that timed out")                       \
+	X(tls_failed_verify,                                                   \
+	    "TLS handshakes that failed: the peer's certificate was refused")  \
+	X(tls_failed_closed,                                                   \
+	    "TLS handshakes that failed: the peer closed the connection")
 
 /** A server's counters (see WEFT_SERVER_STATS_MAP). */
 typedef struct weft_server_stats {
