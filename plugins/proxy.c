@@ -34,7 +34,19 @@
  * an upstream that drops SYNs held each client for the kernel's two
  * minutes of retries.
  *
- * Warnings about a failing upstream come once per client; the daemon's
+ * TLS to the upstream (doc/plugins.md, "proxy"): `upstream_tls = true`
+ * makes one client context in init, from `upstream_ca` (default: the
+ * system trust store), `upstream_cert` and `upstream_key` (mTLS) and
+ * `upstream_verify` (false only for tests); every upstream connect uses
+ * it, with `upstream_server_name` as SNI and the name checked (default:
+ * the upstream's host; "" neither).  connect_timeout covers the
+ * handshake too.  TLS from the client is the listener's (weftd's `tls`):
+ * the plugin sees plaintext either way.  TLS has no half-close
+ * (doc/tls.md), so an EOF that cannot be passed on as one closes that
+ * side with close_notify instead, as a proxy without half-close would.
+ *
+ * Warnings about a failing upstream (a refused connect, a failed
+ * handshake with OpenSSL's reason) come once per client; the daemon's
  * logger rate-limits repeats (weftd(8), "Logging").
  */
 #include <errno.h>
@@ -50,6 +62,7 @@
 #include <weft/plugin.h>
 #include <weft/server.h>
 #include <weft/stream.h>
+#include <weft/tls.h>
 
 #define PROXY_CHUNK (64 * 1024)
 #define IDLE_DEFAULT 600
@@ -61,9 +74,11 @@ struct proxy {
 	char *x_addr; /* the setting as written, for log lines */
 	char *x_host; /* TCP host, or NULL for UNIX */
 	int x_port;
-	char *x_path;	       /* UNIX path, or NULL for TCP */
-	uint64_t x_idle_ms;    /* idle_timeout; 0 = none */
-	uint64_t x_connect_ms; /* connect_timeout; 0 = none */
+	char *x_path;		   /* UNIX path, or NULL for TCP */
+	uint64_t x_idle_ms;	   /* idle_timeout; 0 = none */
+	uint64_t x_connect_ms;	   /* connect_timeout; 0 = none */
+	weft_tls_ctx_t *x_tls;	   /* upstream_tls: the client context */
+	weft_stream_opts_t x_opts; /* the upstream connect's, with x_tls */
 };
 
 /* One direction. */
@@ -146,8 +161,13 @@ pump_run(struct pump *u)
 		}
 	}
 	if (n == 0) {
-		/* EOF: pass the half-close on; the other direction goes on. */
-		weft_write_eof(u->u_to);
+		/* EOF: pass the half-close on; the other direction goes on.
+		 * A TLS side cannot half-close: close it (close_notify), which
+		 * ends the other direction as well. */
+		if (weft_can_write_eof(u->u_to))
+			weft_write_eof(u->u_to);
+		else
+			weft_close(u->u_to);
 		weft_deadline_clear();
 		return;
 	}
@@ -174,6 +194,32 @@ pump_fiber(void *arg)
 	pump_run(arg);
 }
 
+/* Say once why this client's upstream connection failed. */
+static void
+connect_failed(const struct proxy *x, int rc)
+{
+	const char *why;
+
+	if (rc == WEFT_ETIMEDOUT) {
+		weft_log(WEFT_LOG_WARNING,
+		    "proxy: upstream %s: not connected "
+		    "within connect_timeout (%llu ms)",
+		    x->x_addr, (unsigned long long)x->x_connect_ms);
+		return;
+	}
+	/* OpenSSL's reason (or "the handshake timed out") is the thread's
+	 * last TLS error, this handshake's: nothing ran in between. */
+	if (rc == WEFT_ETLS || rc == WEFT_ETLSVERIFY ||
+	    (rc == -ECONNABORTED && x->x_tls != NULL)) {
+		why = weft_tls_error(NULL);
+		weft_log(WEFT_LOG_WARNING,
+		    "proxy: upstream %s: TLS handshake failed: %s", x->x_addr,
+		    why[0] != '\0' ? why : weft_strerror(rc));
+	} else
+		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: %s", x->x_addr,
+		    weft_strerror(rc));
+}
+
 static void
 proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 {
@@ -190,20 +236,13 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	if (x->x_connect_ms != 0)
 		weft_deadline_set(x->x_connect_ms);
 	if (x->x_path != NULL)
-		rc = weft_open_unix_connection(x->x_path, NULL, &ur, &uw);
+		rc = weft_open_unix_connection(x->x_path, &x->x_opts, &ur, &uw);
 	else
-		rc = weft_open_connection(x->x_host, x->x_port, NULL, &ur, &uw);
+		rc = weft_open_connection(x->x_host, x->x_port, &x->x_opts, &ur,
+		    &uw);
 	weft_deadline_clear();
-	if (rc == WEFT_ETIMEDOUT) {
-		weft_log(WEFT_LOG_WARNING,
-		    "proxy: upstream %s: not connected "
-		    "within connect_timeout (%llu ms)",
-		    x->x_addr, (unsigned long long)x->x_connect_ms);
-		return;
-	}
 	if (rc != 0) {
-		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: %s", x->x_addr,
-		    weft_strerror(rc));
+		connect_failed(x, rc);
 		return;
 	}
 	/* The pumps live on the heap, not on this fiber's stack: the other
@@ -246,6 +285,13 @@ proxy_client(weft_reader_t *r, weft_writer_t *w, void *state)
 	if (up->u_timedout || down->u_timedout)
 		weft_log(WEFT_LOG_INFO, "proxy: idle for %llu ms, closing",
 		    (unsigned long long)x->x_idle_ms);
+	/* A TLS 1.3 client's handshake ends before the server has checked
+	 * it: an upstream that refuses our certificate (or its absence)
+	 * says so on the first read. */
+	if (x->x_tls != NULL && (up->u_failed || down->u_failed) &&
+	    weft_tls_error(uw)[0] != '\0')
+		weft_log(WEFT_LOG_WARNING, "proxy: upstream %s: TLS: %s",
+		    x->x_addr, weft_tls_error(uw));
 	weft_close(uw);
 	if (!up->u_failed && !down->u_failed)
 		weft_wait_closed(uw); /* flush the last bytes upstream */
@@ -289,13 +335,96 @@ proxy_fini(void *state)
 	free(x->x_addr);
 	free(x->x_host);
 	free(x->x_path);
+	weft_tls_ctx_free(x->x_tls);
 	free(x);
+}
+
+/* The upstream_* TLS settings, read together (all must be read). */
+struct proxy_tls {
+	int tls, verify;
+	const char *ca, *name, *cert, *key;
+};
+
+/*
+ * Which setting a weft_tls_ctx_new reason is about: the one whose file
+ * starts it.  With why NULL, the first TLS setting that is set.
+ */
+static const char *
+tls_culprit(const struct proxy_tls *t, const char *why)
+{
+	const char *val[4] = { t->ca, t->cert, t->key, t->name };
+	const char *key[5] = { "upstream_ca", "upstream_cert", "upstream_key",
+		"upstream_server_name", "upstream_verify" };
+	size_t i, n;
+
+	for (i = 0; i < 4; i++) {
+		if (val[i] == NULL)
+			continue;
+		if (why == NULL)
+			return key[i];
+		n = strlen(val[i]);
+		if (i < 3 && strncmp(why, val[i], n) == 0 && why[n] == ':')
+			return key[i];
+	}
+	return why == NULL && !t->verify ? key[4] : NULL;
+}
+
+/* Check the TLS settings and make the client context; 0 or an error
+ * already reported. */
+static int
+tls_setup(weft_plugin_ctx_t *ctx, struct proxy *x, const struct proxy_tls *t)
+{
+	weft_tls_opts_t o;
+	weft_tls_cert_t c;
+	const char *why, *k;
+	int rc;
+
+	/* Set without upstream_tls, they would go unused over a plain
+	 * connection the config's author thought was TLS. */
+	if (!t->tls)
+		return (k = tls_culprit(t, NULL)) != NULL
+		    ? weft_plugin_error(ctx, k, "needs upstream_tls = true")
+		    : 0;
+	if ((t->cert == NULL) != (t->key == NULL))
+		return weft_plugin_error(ctx,
+		    t->cert == NULL ? "upstream_key" : "upstream_cert",
+		    "upstream_cert and upstream_key go together");
+	/* A UNIX path is no name to check the certificate against. */
+	if (x->x_path != NULL && t->name == NULL && t->verify)
+		return weft_plugin_error(ctx, "upstream_server_name",
+		    "required with upstream_tls to a unix: upstream (the "
+		    "name to check, or \"\" for none)");
+	memset(&o, 0, sizeof(o));
+	memset(&c, 0, sizeof(c));
+	o.ca_file = t->ca;
+	o.verify = t->verify ? WEFT_TLS_VERIFY_DEFAULT : WEFT_TLS_VERIFY_NONE;
+	if (t->cert != NULL) {
+		c.cert = t->cert;
+		c.key = t->key;
+		o.certs = &c;
+		o.ncerts = 1;
+	}
+	if ((rc = weft_tls_ctx_new(&o, &x->x_tls)) != 0) {
+		x->x_tls = NULL;
+		why = weft_tls_error(NULL);
+		return weft_plugin_error(ctx, tls_culprit(t, why), "%s",
+		    why[0] != '\0' ? why : weft_strerror(rc));
+	}
+	if (!t->verify)
+		weft_log(WEFT_LOG_WARNING,
+		    "proxy: upstream %s: upstream_verify = false, its "
+		    "certificate is not checked (for tests only)",
+		    x->x_addr);
+	x->x_opts.ssl = x->x_tls;
+	x->x_opts.server_hostname = t->name;
+	return 0;
 }
 
 static int
 proxy_init(weft_plugin_ctx_t *ctx, void **state)
 {
 	struct proxy *x;
+	struct proxy_tls t;
 	const char *up;
 	int64_t idle, conn;
 	int bad = 0;
@@ -304,6 +433,12 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 	up = weft_setting_str(ctx, "upstream", NULL);
 	idle = weft_setting_ms(ctx, "idle_timeout", IDLE_DEFAULT * 1000);
 	conn = weft_setting_ms(ctx, "connect_timeout", CONNECT_DEFAULT * 1000);
+	t.tls = weft_setting_bool(ctx, "upstream_tls", 0);
+	t.ca = weft_setting_str(ctx, "upstream_ca", NULL);
+	t.name = weft_setting_str(ctx, "upstream_server_name", NULL);
+	t.cert = weft_setting_str(ctx, "upstream_cert", NULL);
+	t.key = weft_setting_str(ctx, "upstream_key", NULL);
+	t.verify = weft_setting_bool(ctx, "upstream_verify", 1);
 	if (idle > TIMEOUT_MAX * 1000)
 		bad = weft_plugin_error(ctx, "idle_timeout",
 		    "must be from 0 (no timeout) to %g seconds, not %g",
@@ -329,6 +464,10 @@ proxy_init(weft_plugin_ctx_t *ctx, void **state)
 	}
 	x->x_idle_ms = (uint64_t)idle;
 	x->x_connect_ms = (uint64_t)conn;
+	if ((bad = tls_setup(ctx, x, &t)) != 0) {
+		proxy_fini(x);
+		return bad;
+	}
 	*state = x;
 	return 0;
 }

@@ -41,7 +41,7 @@ static char back[1 << 20];
 /* ---- Plugins ------------------------------------------------------------ */
 
 /* A plugin stanza as the config parser would build it. */
-#define MAX_SETTINGS 4
+#define MAX_SETTINGS 8
 struct stanza {
 	struct conf_plugin cp;
 	struct conf_setting set[MAX_SETTINGS];

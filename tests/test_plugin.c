@@ -249,7 +249,33 @@ WT_TEST(refuse_newer_minor)
 
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
 	load_refused(&st,
-	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.1"));
+	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.2"));
+}
+
+/* ABI 1.2 (TLS) is an addition: plugins built for 1.0 and 1.1 load, as do
+ * the shipped ones, built for 1.2. */
+WT_TEST(older_minors_load)
+{
+	static const char *const so[] = { "older-minor-0.so",
+		"older-minor-1.so" };
+	struct stanza st;
+	struct plugin *p;
+	unsigned i;
+
+	assert_int_equal(WEFT_PLUGIN_ABI_MINOR, 2);
+	assert_true(WEFT_PLUGIN_ABI_AT_LEAST(1, 2));
+	assert_false(WEFT_PLUGIN_ABI_AT_LEAST(1, 3));
+	for (i = 0; i < 2; i++) {
+		stanza_init(&st, "older-minor", TEST_PLUGIN_DIR, so[i], 1);
+		p = load_ok(&st, 0);
+		assert_int_equal(p->p_desc->abi_minor, i);
+		plugin_unload(&p);
+	}
+	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
+	stanza_set(&st, "upstream", "127.0.0.1:7000", CONF_T_STR, 2);
+	p = load_ok(&st, 0);
+	assert_int_equal(p->p_desc->abi_minor, 2);
+	plugin_unload(&p);
 }
 
 WT_TEST(refuse_no_descriptor)

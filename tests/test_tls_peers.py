@@ -217,6 +217,50 @@ def s_client_alpn_mismatch_refused():
         stop(c)
 
 
+@test
+def s_client_renegotiation_refused():
+    """TLS 1.2 renegotiation, asked for by s_client's R command after an
+    echo: weft (renegotiation off) answers the new ClientHello with a
+    no_renegotiation alert and no ServerHello, so no second handshake
+    happens.  s_client takes the refusal as fatal (handshake_failure
+    alert, exit 1), so the next line is never echoed and the weft
+    handler's read ends with WEFT_ETLS (-1008) without close_notify.
+    The server lives on: the next client is served."""
+    with Server() as srv:
+        c = s_client(srv.port, "-tls1_2", "-msg")
+        out = Lines(c)
+        out.wait(r"^Verification: OK$")
+        c.stdin.write(b"before\n")
+        c.stdin.flush()
+        out.wait(r"^before$")
+        c.stdin.write(b"R\n")
+        c.stdin.flush()
+        out.wait(r"^RENEGOTIATING$")
+        out.wait(r"^<<< TLS 1\.2, Alert \[length 0002\], warning "
+                 r"no_renegotiation$")
+        try:
+            c.stdin.write(b"after\n")
+            c.stdin.flush()
+        except BrokenPipeError:
+            pass  # s_client may be gone already
+        assert c.wait(TMO) == 1
+        out.wait(r"^>>> TLS 1\.2, Alert \[length 0002\], fatal "
+                 r"handshake_failure$")
+        out.wait(r"no renegotiation")
+        rest = out.seen + c.stdout.read().decode(errors="replace").split("\n")
+        assert "after" not in rest, rest
+        # Two ClientHellos, and a ServerHello for the first one only.
+        assert len([x for x in rest if x.endswith("], ClientHello")]) == 2
+        assert len([x for x in rest if x.endswith("], ServerHello")]) == 1
+        stop(c)
+        version, alpn, clean, rc = srv.done()
+        assert version == "TLSv1.2", version
+        assert clean == "0" and rc == "-1008", (clean, rc)
+        # Still serving.
+        assert tls_echo(srv.port, client_ctx()) == "TLSv1.3"
+        assert srv.done()[2:] == ("1", "0")
+
+
 # ---- Python's ssl -----------------------------------------------------------
 
 @test

@@ -24,6 +24,11 @@
  *		getters, weft_plugin_error, weft_log.
  *	1.1	weft_setting_ms (a duration setting in milliseconds) and
  *		weft_hostport_parse.
+ *	1.2	TLS: weft/tls.h is part of the ABI (weft_tls_info,
+ *		weft_tls_peer_cert, weft_tls_error, client contexts for
+ *		upstream connections).  A handler on a TLS listener runs
+ *		after the handshake, so it can read SNI, ALPN and the
+ *		peer's certificate on its first line.
  *
  * Plugins install into $(libdir)/weft/plugins-MAJOR, so plugins of two
  * incompatible majors can live side by side.
@@ -43,7 +48,7 @@ extern "C" {
 
 #define WEFT_PLUGIN_MAGIC 0x57454654u /* "WEFT" */
 #define WEFT_PLUGIN_ABI_MAJOR 1
-#define WEFT_PLUGIN_ABI_MINOR 1
+#define WEFT_PLUGIN_ABI_MINOR 2
 #define WEFT_PLUGIN_SYMBOL "weft_plugin_desc"
 
 /** Compile-time feature test: WEFT_PLUGIN_ABI_AT_LEAST(1, 0). */
