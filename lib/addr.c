@@ -21,8 +21,8 @@
  * asks about holds only the NULL pointer.
  */
 struct weft__addrs {
-	void *a_ext;	  /* a filter's state (weft__conn_ext) */
-	socklen_t a_plen; /* 0: not known yet */
+	struct weft__addrs_head a_head; /* first: see transport.h */
+	socklen_t a_plen;		/* 0: not known yet */
 	socklen_t a_llen;
 	char a_data[]; /* the peer's a_plen bytes, then the local ones */
 };
@@ -117,7 +117,7 @@ addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
 		llen = 0;
 	if ((a = malloc(sizeof(*a) + plen + llen)) == NULL)
 		return -ENOMEM;
-	a->a_ext = old != NULL ? old->a_ext : NULL;
+	a->a_head.ext = old != NULL ? old->a_head.ext : NULL;
 	a->a_plen = plen;
 	a->a_llen = llen;
 	if (plen > 0)
@@ -129,12 +129,6 @@ addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
 	return 0;
 }
 
-void *
-weft__conn_ext(const weft__conn_t *c)
-{
-	return c->c_addrs != NULL ? c->c_addrs->a_ext : NULL;
-}
-
 int
 weft__conn_set_ext(weft__conn_t *c, void *ext)
 {
@@ -142,7 +136,7 @@ weft__conn_set_ext(weft__conn_t *c, void *ext)
 
 	if (c->c_addrs == NULL && (rc = addrs_store(c, NULL, 0, NULL, 0)) != 0)
 		return rc;
-	c->c_addrs->a_ext = ext;
+	c->c_addrs->a_head.ext = ext;
 	return 0;
 }
 

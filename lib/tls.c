@@ -34,7 +34,7 @@
 /* Records of one operation, then written at once (out_flush). */
 static char out_buf[WEFT__BUF_SIZE];
 static size_t out_len;
-static weft__conn_t *out_conn;
+static struct weft__tls *out_tls; /* whose records out_buf holds */
 static BIO_METHOD *bio_meth;
 
 static struct weft__tls *
@@ -54,36 +54,36 @@ rx_len(const struct weft__tls *t)
 static void
 out_flush(void)
 {
-	weft__conn_t *c = out_conn;
+	struct weft__tls *t = out_tls;
 	weft_slice_t s = { out_buf, out_len };
 	int rc;
 
-	if (c == NULL || out_len == 0)
+	if (t == NULL || out_len == 0)
 		return;
 	out_len = 0;
-	out_conn = NULL;
-	if ((rc = tls_of(c)->s_plain->t_write(c, &s, 1)) != 0)
-		weft__conn_fatal(c, rc);
+	out_tls = NULL;
+	if ((rc = t->s_plain->t_write(t->s_conn, &s, 1)) != 0)
+		weft__conn_fatal(t->s_conn, rc);
 }
 
 static int
 bio_write(BIO *b, const char *data, size_t len, size_t *written)
 {
-	weft__conn_t *c = BIO_get_data(b);
+	struct weft__tls *t = BIO_get_data(b);
 	weft_slice_t s = { data, len };
 	int rc;
 
-	if (out_conn != c)
+	if (out_tls != t)
 		out_flush();
 	if (len > sizeof(out_buf) - out_len)
 		out_flush();
 	if (len > sizeof(out_buf)) {
-		if ((rc = tls_of(c)->s_plain->t_write(c, &s, 1)) != 0)
-			weft__conn_fatal(c, rc);
+		if ((rc = t->s_plain->t_write(t->s_conn, &s, 1)) != 0)
+			weft__conn_fatal(t->s_conn, rc);
 	} else {
 		memcpy(out_buf + out_len, data, len);
 		out_len += len;
-		out_conn = c;
+		out_tls = t;
 	}
 	*written = len;
 	return 1;
@@ -94,7 +94,7 @@ bio_write(BIO *b, const char *data, size_t len, size_t *written)
 static int
 bio_read(BIO *b, char *data, size_t len, size_t *readbytes)
 {
-	struct weft__tls *t = tls_of(BIO_get_data(b));
+	struct weft__tls *t = BIO_get_data(b);
 	size_t n = rx_len(t);
 
 	BIO_clear_retry_flags(b);
@@ -127,7 +127,7 @@ bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return 1;
 	case BIO_CTRL_EOF:
 		/* How OpenSSL tells a TCP EOF from an error. */
-		t = tls_of(BIO_get_data(b));
+		t = BIO_get_data(b);
 		return t->s_sock_eof && rx_len(t) == 0;
 	default:
 		return 0;
@@ -676,9 +676,9 @@ tls_destroy(weft__conn_t *c)
 	struct weft__tls *t = tls_of(c);
 	const weft__transport_t *plain = t->s_plain;
 
-	if (out_conn == c) {
+	if (out_tls == t) {
 		out_len = 0;
-		out_conn = NULL;
+		out_tls = NULL;
 	}
 	/* A session closed without close_notify would be dropped from the
 	 * cache and not resume. */

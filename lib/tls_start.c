@@ -110,7 +110,7 @@ tls_new(weft__conn_t *c, weft_tls_ctx_t *ctx, const char *host, int *err)
 		free(t);
 		return NULL;
 	}
-	BIO_set_data(b, c);
+	BIO_set_data(b, t);
 	SSL_set_bio(t->s_ssl, b, b);
 	SSL_set_msg_callback(t->s_ssl, on_msg);
 	SSL_set_msg_callback_arg(t->s_ssl, t);

@@ -88,9 +88,21 @@ int weft__addr_port(const struct sockaddr *sa);
 /* Drop c's stored addresses (and its extension, already released). */
 void weft__addr_free(weft__conn_t *c);
 /* A filter's per-connection state, kept beside the stored addresses so
- * a plain connection pays nothing for it; set returns -ENOMEM. */
-void *weft__conn_ext(const weft__conn_t *c);
+ * a plain connection pays nothing for it; set returns -ENOMEM.  The
+ * addresses block (addr.c) starts with this head, so that the filter's
+ * every op finds its state inline. */
+struct weft__addrs_head {
+	void *ext;
+};
 int weft__conn_set_ext(weft__conn_t *c, void *ext);
+
+static inline void *
+weft__conn_ext(const weft__conn_t *c)
+{
+	const struct weft__addrs_head *h = (const void *)c->c_addrs;
+
+	return h != NULL ? h->ext : NULL;
+}
 
 /*
  * Put TLS on c (tls.c) and wait for the handshake, in ctx's role, on the
