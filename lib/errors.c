@@ -29,14 +29,40 @@ weft_strerror(int err)
 	case 0:
 		return "success";
 	}
-	if (err < 0 && err > -4096)
+	if (err < 0 && err > -4096) {
+#ifdef HAVE_STRERRORDESC_NP
+		/* Not strerror: glibc's formats unknown codes into a buffer it
+		 * allocates. */
+		const char *desc = strerrordesc_np(-err);
+
+		return desc != NULL ? desc : "unknown error";
+#else
 		return strerror(-err);
+#endif
+	}
 	return "unknown error";
+}
+
+/* Not uv_err_name: it allocates a string for codes it has no name for,
+ * which the caller could never free. */
+static const char *
+uv_name(int err)
+{
+	switch (err) {
+#define WEFT__UV_NAME(name, msg)                                               \
+	case UV_##name:                                                        \
+		return #name;
+		UV_ERRNO_MAP(WEFT__UV_NAME)
+#undef WEFT__UV_NAME
+	}
+	return NULL;
 }
 
 const char *
 weft_err_name(int err)
 {
+	const char *name;
+
 	switch (err) {
 #define WEFT__ERR_NAME(name, val, msg)                                         \
 	case WEFT_##name:                                                      \
@@ -47,7 +73,11 @@ weft_err_name(int err)
 		return "OK";
 	}
 	/* libuv's error codes are -errno on Unix, so its names apply. */
-	if (err < 0 && err > -4096)
-		return uv_err_name(err);
+	if (err < 0 && err > -4096 && (name = uv_name(err)) != NULL)
+		return name;
+#ifdef HAVE_STRERRORNAME_NP
+	if (err < 0 && err > -4096 && (name = strerrorname_np(-err)) != NULL)
+		return name;
+#endif
 	return "UNKNOWN";
 }
