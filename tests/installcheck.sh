@@ -131,6 +131,15 @@ check "each installed header compiles alone${bad:+ (failed:$bad)}" \
     test -z "$bad"
 [ -z "$bad" ] || diag "$tmp/headers.err"
 
+# A C++17 plugin's descriptor, as tests/plugins/cxx-plugin.cc uses it.
+printf '%s\n' '#include <weft/plugin.h>' \
+    'static void f(weft_reader_t *, weft_writer_t *, void *) {}' \
+    'WEFT_PLUGIN(cxx, .flags = WEFT_PLUGIN_CALLBACK, .client_connected = f);' |
+    c++ $(pkg-config --cflags weft) -std=c++17 -Wall -Wextra -Werror \
+    -fsyntax-only -x c++ - 2>"$tmp/cxx.err"
+check "weft/plugin.h builds a C++17 plugin" test $? -eq 0
+[ ! -s "$tmp/cxx.err" ] || diag "$tmp/cxx.err"
+
 # ---- The out-of-tree plugin ------------------------------------------
 
 mkdir -p "$tmp/build" "$tmp/make"

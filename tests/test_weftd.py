@@ -591,6 +591,37 @@ listen = ( { tcp = "127.0.0.1:0"; plugin = "cb-lines"; limit = 16; } );
 
 
 @test
+def cxx_plugin_and_shutdown_timeout():
+    """A C++17 plugin (tests/plugins/cxx-plugin.cc, built with -Werror)
+    loads and echoes.  A handler still parked in a read when
+    shutdown_timeout passes gets -ECONNABORTED, as doc/plugins.md says:
+    the plugin logs the name of what its read returned."""
+    conf = """
+workers = 1;
+log_level = "info";
+shutdown_timeout = 1.0;
+plugins = { cxx-plugin = { path = "@TPLUGINS@/cxx-plugin.so"; }; };
+listen = ( { tcp = "127.0.0.1:0"; plugin = "cxx-plugin"; } );
+"""
+    w = Weftd(conf)
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        port = w.ports()["cxx-plugin"][0]
+        assert exchange(local(port), b"from C++17") == b"from C++17"
+        s = connect(local(port))
+        s.sendall(b"idle")
+        assert recv_until(s, lambda d: len(d) >= 4) == b"idle"
+        w.proc.send_signal(signal.SIGTERM)
+        w.wait_log(r"shutdown_timeout \(1s\) passed: aborting 1 ")
+        assert recv_until(s, lambda d: False) == b""  # aborted
+        s.close()
+    finally:
+        assert w.stop() == 0
+    found = re.findall(r"cxx-plugin: read: (\S+)", w.text())
+    assert found == ["ECONNABORTED"], w.text()[-2000:]
+
+
+@test
 def shared_stacks_serve():
     w = Weftd(BASE.replace("workers = 2;",
                            'workers = 2;\nfiber_stacks = "shared";'))

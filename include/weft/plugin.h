@@ -106,6 +106,7 @@ struct weft_plugin_desc {
  * identifier; '_' in it matches '-' in the config (http_hello is
  * "http-hello").
  */
+#ifndef __cplusplus
 #define WEFT_PLUGIN(pname, ...)                                                \
 	WEFT_EXTERN extern const struct weft_plugin_desc weft_plugin_desc;     \
 	WEFT_EXTERN const struct weft_plugin_desc weft_plugin_desc = {         \
@@ -116,6 +117,55 @@ struct weft_plugin_desc {
 		.name = #pname,                                                \
 		__VA_ARGS__                                                    \
 	}
+#else
+/*
+ * C++17 has no designated initializers, and C++20's demand declaration
+ * order, so each `.field = value` argument (at most 8) becomes the
+ * assignment `d.field = value;` in a lambda that builds the descriptor.
+ * g++ ignores a visibility attribute in front of a definition but not
+ * on an extern "C" declaration.
+ */
+#define WEFT__PLUGIN_SET1(d, a) d a;
+#define WEFT__PLUGIN_SET2(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET1(d, __VA_ARGS__)
+#define WEFT__PLUGIN_SET3(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET2(d, __VA_ARGS__)
+#define WEFT__PLUGIN_SET4(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET3(d, __VA_ARGS__)
+#define WEFT__PLUGIN_SET5(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET4(d, __VA_ARGS__)
+#define WEFT__PLUGIN_SET6(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET5(d, __VA_ARGS__)
+#define WEFT__PLUGIN_SET7(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET6(d, __VA_ARGS__)
+#define WEFT__PLUGIN_SET8(d, a, ...)                                           \
+	d a;                                                                   \
+	WEFT__PLUGIN_SET7(d, __VA_ARGS__)
+#define WEFT__PLUGIN_NTH(_1, _2, _3, _4, _5, _6, _7, _8, m, ...) m
+#define WEFT__PLUGIN_SET(d, ...)                                               \
+	WEFT__PLUGIN_NTH(__VA_ARGS__, WEFT__PLUGIN_SET8, WEFT__PLUGIN_SET7,    \
+	    WEFT__PLUGIN_SET6, WEFT__PLUGIN_SET5, WEFT__PLUGIN_SET4,           \
+	    WEFT__PLUGIN_SET3, WEFT__PLUGIN_SET2, WEFT__PLUGIN_SET1, )         \
+	(d, __VA_ARGS__)
+#define WEFT_PLUGIN(pname, ...)                                                \
+	extern "C" WEFT_EXTERN const struct weft_plugin_desc weft_plugin_desc; \
+	const struct weft_plugin_desc weft_plugin_desc = [] {                  \
+		struct weft_plugin_desc weft__d = {};                          \
+		weft__d.magic = WEFT_PLUGIN_MAGIC;                             \
+		weft__d.abi_major = WEFT_PLUGIN_ABI_MAJOR;                     \
+		weft__d.abi_minor = WEFT_PLUGIN_ABI_MINOR;                     \
+		weft__d.struct_size = sizeof(struct weft_plugin_desc);         \
+		weft__d.name = #pname;                                         \
+		WEFT__PLUGIN_SET(weft__d, __VA_ARGS__)                         \
+		return weft__d;                                                \
+	}()
+#endif
 
 /* ---- Settings: the plugin's `settings = { ... }` block ---------------- */
 
