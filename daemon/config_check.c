@@ -252,19 +252,22 @@ check_unix_dir(struct conf_parse *ps, size_t i)
 	struct conf_listener *l = &ps->c->listeners[i];
 	char nb[300], *abs, *dir;
 	struct stat st;
+	int rc;
 
 	if (l->kind != CONF_LISTEN_UNIX || l->path == NULL ||
 	    !ps->lm[i].addr_ok)
 		return;
 	abs = cv_path_join(ps->cwd, l->path);
 	dir = dirname(abs);
-	if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
-		config_error(ps, ps->lm[i].keys[L_UNIX],
+	/* Only a missing one: one this process may not search may still be
+	 * there for the uid that binds. */
+	rc = stat(dir, &st);
+	if (rc != 0 && (errno == ENOENT || errno == ENOTDIR))
+		config_error(ps, ps->lm[i].loc,
 		    "%s: directory %s does not exist",
 		    config_lis_name(ps, i, nb, sizeof(nb)), dir);
-	else if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
-		config_error(ps, ps->lm[i].keys[L_UNIX],
-		    "%s: %s is not a directory",
+	else if (rc == 0 && !S_ISDIR(st.st_mode))
+		config_error(ps, ps->lm[i].loc, "%s: %s is not a directory",
 		    config_lis_name(ps, i, nb, sizeof(nb)), dir);
 	free(abs);
 }

@@ -500,12 +500,12 @@ WT_TEST(err_unix_dir_missing)
 			"  { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; },\n"
 			"  { name = \"u\"; plugin = \"echo\";\n"
 			"    unix = \"/nonexistent-weft-dir/s.sock\"; } );\n",
-	    "F:5: listener \"u\": directory /nonexistent-weft-dir does not "
+	    "F:4: listener \"u\": directory /nonexistent-weft-dir does not "
 	    "exist");
 	system_fails("ud.ini",
 	    INI_PLUGIN "[listen.u]\nplugin = echo\n"
 		       "unix = /nonexistent-weft-dir/s.sock\n",
-	    "F:5: listener \"u\": directory /nonexistent-weft-dir does not "
+	    "F:3: listener \"u\": directory /nonexistent-weft-dir does not "
 	    "exist");
 }
 
