@@ -43,6 +43,12 @@ is_ini(const char *file)
 int
 config_load(const char *file, struct conf **out, char **cause)
 {
+	return config_load_flags(file, 0, out, cause);
+}
+
+int
+config_load_flags(const char *file, int flags, struct conf **out, char **cause)
+{
 	struct conf_parse *ps;
 	struct conf_loc none = { NULL, 0 };
 	struct stat st;
@@ -73,7 +79,7 @@ config_load(const char *file, struct conf **out, char **cause)
 	else
 		parsed = config_conf_parse(ps, file, fp);
 	if (parsed == 0)
-		config_check(ps);
+		config_check(ps, flags);
 done:
 	if (fp != NULL)
 		fclose(fp);

@@ -155,6 +155,17 @@ struct conf {
  */
 int config_load(const char *file, struct conf **out, char **cause);
 
+/*
+ * config_load(), and with CONF_LOAD_SYSTEM also check what the file
+ * names on this system: that user and group exist and that each UNIX
+ * listener's directory does, so that -t, the start and a reload find
+ * them rather than a daemon that cannot run.  The parse alone (a dump,
+ * the tests) takes the file as it would be on the machine it is for.
+ */
+#define CONF_LOAD_SYSTEM 0x1
+int config_load_flags(const char *file, int flags, struct conf **out,
+    char **cause);
+
 /* Free a model (NULL is fine). */
 void config_free(struct conf *c);
 

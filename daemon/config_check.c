@@ -7,16 +7,27 @@
  * the current directory when the file is loaded, so the model holds
  * absolute plugin paths and survives a later chdir.  UNIX socket paths
  * are kept as written: a relative one is relative to the directory weftd
- * binds from, and it must fit sun_path as written.
+ * binds from, and it must fit sun_path as written.  Then a file with no
+ * listener (a worker would have nothing to serve) and, for -t, the start
+ * and a reload (CONF_LOAD_SYSTEM), the names the file gives this
+ * system: user, group, a UNIX listener's directory.  A plugin no
+ * listener uses is a warning.
  */
 #include "autoconf.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config_impl.h"
 #include "config_value.h"
+#include "util.h"
 
 /* Two plugins whose names differ only in '-' and '_' are one plugin. */
 static void
@@ -179,9 +190,92 @@ check_listener(struct conf_parse *ps, size_t i)
 	}
 }
 
-void
-config_check(struct conf_parse *ps)
+/* A warning, kept in the model for whoever loaded it to log (-t, the
+ * start, a reload), as config_tls.c does for an unused profile. */
+static void
+check_warn(struct conf_parse *ps, struct conf_loc loc, const char *msg,
+    const char *name)
 {
+	struct conf *c = ps->c;
+	char *w = NULL;
+
+	cause_set(&w, "%s%s%s:%d: %s \"%s\" is not used by any listener",
+	    c->warnings != NULL ? c->warnings : "",
+	    c->warnings != NULL ? "\n" : "",
+	    loc.file != NULL ? loc.file : c->file, loc.line, msg, name);
+	free(c->warnings);
+	c->warnings = w;
+}
+
+/* A plugin no listener names is loaded for nothing: likely a typo. */
+static void
+check_unused_plugins(struct conf_parse *ps)
+{
+	struct conf *c = ps->c;
+	size_t i, j;
+
+	for (i = 0; i < c->nplugins; i++) {
+		for (j = 0; j < c->nlisteners; j++)
+			if (c->listeners[j].plugin != NULL &&
+			    config_name_eq(c->listeners[j].plugin,
+				c->plugins[i].name))
+				break;
+		if (j == c->nlisteners)
+			check_warn(ps, ps->pm[i].loc, "plugin",
+			    c->plugins[i].name);
+	}
+}
+
+/*
+ * user and group are looked up only when the supervisor drops its
+ * privileges; a name that does not exist is better found by -t and
+ * before a reload than by a daemon that will not start.
+ */
+static void
+check_ids(struct conf_parse *ps)
+{
+	struct conf *c = ps->c;
+
+	if (c->user != NULL && getpwnam(c->user) == NULL)
+		config_error(ps, ps->top[1], "user: no such user \"%s\"",
+		    c->user);
+	if (c->group != NULL && getgrnam(c->group) == NULL)
+		config_error(ps, ps->top[2], "group: no such group \"%s\"",
+		    c->group);
+}
+
+/* A UNIX socket cannot be bound in a directory that is not there; the
+ * path is relative to the directory weftd binds from, the cwd here. */
+static void
+check_unix_dir(struct conf_parse *ps, size_t i)
+{
+	struct conf_listener *l = &ps->c->listeners[i];
+	char nb[300], *abs, *dir;
+	struct stat st;
+	int rc;
+
+	if (l->kind != CONF_LISTEN_UNIX || l->path == NULL ||
+	    !ps->lm[i].addr_ok)
+		return;
+	abs = cv_path_join(ps->cwd, l->path);
+	dir = dirname(abs);
+	/* Only a missing one: one this process may not search may still be
+	 * there for the uid that binds. */
+	rc = stat(dir, &st);
+	if (rc != 0 && (errno == ENOENT || errno == ENOTDIR))
+		config_error(ps, ps->lm[i].loc,
+		    "%s: directory %s does not exist",
+		    config_lis_name(ps, i, nb, sizeof(nb)), dir);
+	else if (rc == 0 && !S_ISDIR(st.st_mode))
+		config_error(ps, ps->lm[i].loc, "%s: %s is not a directory",
+		    config_lis_name(ps, i, nb, sizeof(nb)), dir);
+	free(abs);
+}
+
+void
+config_check(struct conf_parse *ps, int flags)
+{
+	struct conf_loc none = { NULL, 0 };
 	struct conf *c = ps->c;
 	char *dir;
 	size_t i;
@@ -198,8 +292,19 @@ config_check(struct conf_parse *ps)
 		c->control_socket = dir;
 	}
 
+	if (flags & CONF_LOAD_SYSTEM)
+		check_ids(ps);
 	check_plugins(ps);
-	for (i = 0; i < c->nlisteners; i++)
+	for (i = 0; i < c->nlisteners; i++) {
 		check_listener(ps, i);
+		if (flags & CONF_LOAD_SYSTEM)
+			check_unix_dir(ps, i);
+	}
+	/* A worker with nothing to serve exits at once, and the supervisor
+	 * would restart it forever.  Said only of an otherwise good file:
+	 * a listener refused for its name is not "no listeners". */
+	if (c->nlisteners == 0 && ps->nerrs == 0)
+		config_error(ps, none, "no listeners: nothing to serve");
+	check_unused_plugins(ps);
 	config_tls_check(ps);
 }

@@ -83,8 +83,9 @@ void config_tls_sni_key(struct conf_parse *ps, int tls, int sni,
  * relative paths are resolved against. */
 struct conf_parse *config_parse_new(const char *file, const char *cwd);
 
-/* The checks that span keys (config_check.c), once every key is in. */
-void config_check(struct conf_parse *ps);
+/* The checks that span keys (config_check.c), once every key is in;
+ * flags are config_load_flags()'s. */
+void config_check(struct conf_parse *ps, int flags);
 
 /*
  * End the parse: with no error recorded, *out is the model and 0 is

@@ -116,7 +116,7 @@ reload_start(struct gens *G, char *msg, size_t size)
 	}
 	log_info("reloading %s", G->conffile);
 	notify_reloading();
-	if (config_load(G->conffile, &c, &cause) != 0) {
+	if (config_load_flags(G->conffile, CONF_LOAD_SYSTEM, &c, &cause) != 0) {
 		log_warnx("reload failed, keeping generation %d:", G->cur->id);
 		log_lines(WEFT_LOG_WARNING, cause != NULL ? cause : "?");
 		failed(msg, size, "config: %s", cause != NULL ? cause : "?");

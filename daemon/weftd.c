@@ -240,7 +240,9 @@ main(int argc, char **argv)
 		return rc;
 	if (o.sigcmd != NULL)
 		return signal_cmd(&o);
-	if (config_load(o.file, &c, &cause) != 0) {
+	/* A dump alone may be of a file for another machine. */
+	if (config_load_flags(o.file, o.test || !o.dump ? CONF_LOAD_SYSTEM : 0,
+		&c, &cause) != 0) {
 		print_cause(cause);
 		return 1;
 	}

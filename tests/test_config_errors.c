@@ -445,6 +445,100 @@ WT_TEST(err_multiple_all_reported)
 	free(p);
 }
 
+/* A worker with no listener exits at once; the file says why, whole. */
+WT_TEST(err_no_listeners)
+{
+	load_fails("nl.conf", "workers = 1;\n" CONF_PLUGIN,
+	    "F: no listeners: nothing to serve");
+	load_fails("nl.ini", "workers = 1\n" INI_PLUGIN,
+	    "F: no listeners: nothing to serve");
+	load_fails("nl2.conf", "workers = 1;\n",
+	    "F: no listeners: nothing to serve");
+}
+
+/* load_fails(), with the checks of what the file names on this system
+ * that -t, the start and a reload make. */
+static void
+system_fails(const char *name, const char *text, const char *expect)
+{
+	char *p = put(name, text), *want = expand(expect, p);
+	struct conf *c = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(config_load_flags(p, CONF_LOAD_SYSTEM, &c, &cause),
+	    -1);
+	assert_null(c);
+	assert_non_null(cause);
+	assert_string_equal(cause, want);
+	free(cause);
+	free(want);
+	/* The parse alone takes the file as it would be where it is for. */
+	assert_int_equal(config_load(p, &c, &cause), 0);
+	config_free(c);
+	free(p);
+}
+
+WT_TEST(err_unknown_user_group)
+{
+	system_fails("ug.conf",
+	    "user = \"no-such-weft-user\";\n"
+	    "group = \"no-such-weft-group\";\n" CONF_PLUGIN
+	    "listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; } );\n",
+	    "F:1: user: no such user \"no-such-weft-user\"\n"
+	    "F:2: group: no such group \"no-such-weft-group\"");
+	system_fails("ug.ini",
+	    "group = no-such-weft-group\nuser = no-such-weft-user\n" INI_PLUGIN
+	    "[listen.a]\ntcp = 127.0.0.1:1\nplugin = echo\n",
+	    "F:1: group: no such group \"no-such-weft-group\"\n"
+	    "F:2: user: no such user \"no-such-weft-user\"");
+}
+
+WT_TEST(err_unix_dir_missing)
+{
+	system_fails("ud.conf",
+	    CONF_PLUGIN "listen = (\n"
+			"  { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; },\n"
+			"  { name = \"u\"; plugin = \"echo\";\n"
+			"    unix = \"/nonexistent-weft-dir/s.sock\"; } );\n",
+	    "F:4: listener \"u\": directory /nonexistent-weft-dir does not "
+	    "exist");
+	system_fails("ud.ini",
+	    INI_PLUGIN "[listen.u]\nplugin = echo\n"
+		       "unix = /nonexistent-weft-dir/s.sock\n",
+	    "F:3: listener \"u\": directory /nonexistent-weft-dir does not "
+	    "exist");
+}
+
+/* A plugin no listener uses is loaded for nothing: a warning at its
+ * entry, and the file still loads. */
+WT_TEST(warn_unused_plugin)
+{
+	struct conf *c;
+	char *p, *want;
+
+	p = put("up.conf",
+	    "plugins = {\n  echo = { path = \"/p/echo.so\"; };\n"
+	    "  lines = { path = \"/p/lines.so\"; };\n};\n"
+	    "listen = ( { tcp = \":1\"; plugin = \"echo\"; } );\n");
+	c = load_ok(p);
+	want = expand("F:3: plugin \"lines\" is not used by any listener", p);
+	assert_non_null(c->warnings);
+	assert_string_equal(c->warnings, want);
+	free(want);
+	free(p);
+	config_free(c);
+	p = put("up.ini",
+	    INI_PLUGIN "[plugins.lines]\npath = /p/lines.so\n"
+		       "[listen.a]\ntcp = :1\nplugin = lines\n");
+	c = load_ok(p);
+	want = expand("F:1: plugin \"echo\" is not used by any listener", p);
+	assert_non_null(c->warnings);
+	assert_string_equal(c->warnings, want);
+	free(want);
+	free(p);
+	config_free(c);
+}
+
 WT_TEST(conf_include)
 {
 	char *inc = put("inc-plugins.conf",

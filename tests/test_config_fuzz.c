@@ -4,6 +4,13 @@
  */
 #include "config_util.h"
 
+/* What a file needs besides the keys a test reads: a listener. */
+#define WITH_LISTENER                                                          \
+	CONF_PLUGIN                                                            \
+	"listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; } );\n"
+#define WITH_LISTENER_INI                                                      \
+	INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\nplugin = echo\n"
+
 /* ---- Bugs found by fuzzing (doc/fuzzing.md) ------------------------------ */
 
 /*
@@ -33,7 +40,7 @@ WT_TEST(include_not_regular)
 	c = load_text_ok("inc-not.conf",
 	    "// @include \".\"\n"
 	    "/* @include \".\" */ # @include \".\"\n"
-	    "user = \"\n@include \\\".\\\"\";\n");
+	    "user = \"\n@include \\\".\\\"\";\n" WITH_LISTENER);
 	assert_string_equal(c->user, "\n@include \".\"");
 	config_free(c);
 	c = NULL;
@@ -147,7 +154,8 @@ WT_TEST(include_swapped_after_check)
 
 	inc = put("swap-inc.conf", "workers = 3;\n");
 	other = put("swap-other.conf", "workers = 7;\n");
-	top = put("swap-top.conf", "# top\n@include \"swap-inc.conf\"\n");
+	top = put("swap-top.conf",
+	    "# top\n@include \"swap-inc.conf\"\n" WITH_LISTENER);
 	swap_arm(inc, other);
 	c = load_ok(top);
 	assert_string_equal(swap_path, ""); /* the swap happened */
@@ -156,9 +164,9 @@ WT_TEST(include_swapped_after_check)
 	free(other);
 
 	/* The file being loaded itself. */
-	other = put("swap-other.conf", "workers = 7;\n");
+	other = put("swap-other.conf", "workers = 7;\n" WITH_LISTENER);
 	free(top);
-	top = put("swap-top.conf", "workers = 3;\n");
+	top = put("swap-top.conf", "workers = 3;\n" WITH_LISTENER);
 	swap_arm(top, other);
 	c = load_ok(top);
 	assert_string_equal(swap_path, "");
@@ -170,7 +178,8 @@ WT_TEST(include_swapped_after_check)
 	free(top);
 	free(inc);
 	inc = put("swap-inc.conf", "workers = 3;\n");
-	top = put("swap-top.conf", "@include \"swap-inc.conf\"\n");
+	top = put("swap-top.conf",
+	    "@include \"swap-inc.conf\"\n" WITH_LISTENER);
 	swap_arm(inc, NULL);
 	fflush(NULL);
 	assert_true((pid = fork()) >= 0);
@@ -208,8 +217,8 @@ WT_TEST(ini_swapped_after_check)
 	char *top, *other;
 	struct conf *c;
 
-	other = put("swap-other.ini", "workers = 7\n");
-	top = put("swap-top.ini", "workers = 3\n");
+	other = put("swap-other.ini", "workers = 7\n" WITH_LISTENER_INI);
+	top = put("swap-top.ini", "workers = 3\n" WITH_LISTENER_INI);
 	snprintf(after_path, sizeof(after_path), "%s", top);
 	snprintf(after_with, sizeof(after_with), "%s", other);
 	c = load_ok(top);

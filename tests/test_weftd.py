@@ -683,6 +683,89 @@ def check_mode_reports_errors():
     assert r.returncode == 0, r.stderr
 
 
+NO_LISTENERS = ('workers = 1;\nplugins = { echo = { path = "%s/echo.so"; '
+                '}; };\n' % PLUGIN_DIR)
+
+
+@test
+def no_listeners_is_an_error():
+    """A worker with nothing to serve exits at once and would be
+    restarted forever: -t, the start and a reload refuse the file."""
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "nl.conf")
+    with open(conf, "w") as f:
+        f.write(NO_LISTENERS)
+    want = ("%s: no listeners: nothing to serve" % conf).encode()
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
+    assert r.returncode == 1, r
+    assert want in r.stderr, r.stderr
+    r = subprocess.run(WEFTD_CMD + ["-c", conf, "-C",
+                                    os.path.join(d, "ctl.sock")],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 1, r
+    assert want in r.stderr + r.stdout, r
+    assert b"worker 0" not in r.stderr + r.stdout, r
+    w = base()
+    port = w.ports()["echo"][0]
+    good = open(w.conf).read()
+    w.write_conf(NO_LISTENERS)
+    w.proc.send_signal(signal.SIGHUP)
+    w.wait_log(r"reload failed")
+    w.wait_log(r"no listeners: nothing to serve")
+    assert exchange(local(port), b"still") == b"still"
+    w.write_conf(good)
+
+
+@test
+def unused_plugin_warns():
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "up.conf")
+    with open(conf, "w") as f:
+        f.write('workers = 1;\nplugins = {\n  echo = { path = "%s/echo.so"; '
+                '};\n  lines = { path = "%s/lines.so"; };\n};\n'
+                'listen = ( { tcp = "127.0.0.1:0"; plugin = "echo"; } );\n'
+                % (PLUGIN_DIR, PLUGIN_DIR))
+    want = ('%s:4: plugin "lines" is not used by any listener'
+            % conf).encode()
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert want in r.stderr, r.stderr
+    # At the start and on a reload, too: to the log.
+    w = Weftd(open(conf).read())
+    try:
+        want = '%s:4: plugin "lines" is not used by any listener' % w.conf
+        w.wait_log(re.escape(want))
+        w.wait_log(r"worker 0 \(pid \d+\) ready")
+        w.hup()
+        w.wait_log(re.escape(want), count=2)
+    finally:
+        assert w.stop() == 0
+
+
+@test
+def check_mode_system_names():
+    """-t finds a user or group that does not exist, and a UNIX listener
+    whose directory does not, where they are written."""
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "s.conf")
+    with open(conf, "w") as f:
+        f.write('user = "no-such-weft-user";\ngroup = "no-such-weft-group";'
+                '\nplugins = { echo = { path = "%s/echo.so"; }; };\n'
+                'listen = ( { unix = "%s/nodir/s.sock"; plugin = "echo"; '
+                '} );\n' % (PLUGIN_DIR, d))
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
+    assert r.returncode == 1, r
+    for want in ('%s:1: user: no such user "no-such-weft-user"' % conf,
+                 '%s:2: group: no such group "no-such-weft-group"' % conf,
+                 '%s:4: listener #1: directory %s/nodir does not exist'
+                 % (conf, d)):
+        assert want.encode() in r.stderr, r.stderr
+    # --dump alone may be of a file for another machine.
+    r = subprocess.run(WEFTD_CMD + ["--dump", "-c", conf],
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+
+
 @test
 def check_mode_bad_plugin():
     d = tempfile.mkdtemp()
