@@ -1,7 +1,7 @@
 /*
  * The crash reporter: a SIGSEGV handler, on an alternate stack, that
  * names the fiber which overflowed its stack into the guard page below it
- * or crashed otherwise.  It reads the scheduler's state and calls nothing
+ * (or a few pages past it) or crashed otherwise.  It reads the scheduler's state and calls nothing
  * of weft's: it runs in a signal handler.
  */
 #include "autoconf.h"
@@ -40,15 +40,65 @@ cat_hex(char *buf, size_t *n, size_t size, uintptr_t v)
 		buf[(*n)++] = tmp[k++];
 }
 
+static void
+cat_dec(char *buf, size_t *n, size_t size, uintptr_t v)
+{
+	char tmp[3 * sizeof(v)];
+	size_t k = sizeof(tmp);
+
+	do {
+		tmp[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (k < sizeof(tmp) && *n < size - 1)
+		buf[(*n)++] = tmp[k++];
+}
+
+/*
+ * How far below its stack a fault still counts as the fiber's overflow.
+ * Built with -fstack-clash-protection, a frame touches every page on its
+ * way down and so faults on the guard itself; code built without it (an
+ * out-of-tree plugin compiled by hand) can jump some pages past it.
+ */
+#define OVERFLOW_REACH (64 * 1024)
+
+/*
+ * The overflow line: on the guard page the fiber surely overflowed;
+ * below it, it probably did, and the line says by how much, so the
+ * operator knows fiber_stack (weftd's setting for the size) is the fix.
+ */
+static void
+report_overflow(weft_fiber_t *f, const char *addr, const char *guard)
+{
+	char line[256];
+	size_t n = 0;
+	ssize_t w;
+
+	cat_str(line, &n, sizeof(line),
+	    "weft: fiber stack overflow in fiber '");
+	cat_str(line, &n, sizeof(line), f->f_name);
+	cat_str(line, &n, sizeof(line), "'");
+	if (addr < guard) {
+		cat_str(line, &n, sizeof(line), " (fault ");
+		cat_dec(line, &n, sizeof(line),
+		    (uintptr_t)(guard + S.page - addr) / 1024);
+		cat_str(line, &n, sizeof(line),
+		    " KiB below its stack): raise fiber_stack");
+	}
+	cat_str(line, &n, sizeof(line), "\n");
+	w = write(STDERR_FILENO, line, n);
+	(void)w;
+}
+
 /*
  * SIGSEGV on the sigaltstack.  While a fiber runs, one line names it (a
  * handler fiber carries its plugin's name): "fiber stack overflow" when
- * the address is in or just below its guard page, "crash" otherwise.  The
- * line is built on this stack and written with one write(2), so it does
- * not interleave with other processes' lines.  Then the fault is left to
- * the default action (overflow) or to the handler that was there before
- * (a crash: a sanitizer's, or the default), by returning to the faulting
- * instruction.
+ * the address is in its guard page or up to OVERFLOW_REACH below it,
+ * "crash" otherwise.  The line is built on this stack and written with
+ * one write(2), so it does not interleave with other processes' lines.
+ * Then the fault is left to the default action (overflow) or to the
+ * handler that was there before (a crash: a sanitizer's, or the default),
+ * by returning to the faulting instruction.
  */
 static void
 on_segv(int sig, siginfo_t *si, void *uc)
@@ -60,17 +110,11 @@ on_segv(int sig, siginfo_t *si, void *uc)
 	ssize_t w;
 
 	(void)uc;
-	/* A frame larger than the guard can jump past it: allow 64 KiB. */
 	char *guard = f == NULL ? NULL : f->f_shared ? S.sh_map : f->f_map;
 
 	if (guard != NULL && addr < guard + S.page &&
-	    addr + 64 * 1024 >= guard) {
-		cat_str(line, &n, sizeof(line),
-		    "weft: fiber stack overflow in fiber '");
-		cat_str(line, &n, sizeof(line), f->f_name);
-		cat_str(line, &n, sizeof(line), "'\n");
-		w = write(STDERR_FILENO, line, n);
-		(void)w;
+	    (uintptr_t)addr + OVERFLOW_REACH >= (uintptr_t)guard) {
+		report_overflow(f, addr, guard);
 		signal(sig, SIG_DFL);
 		return;
 	}
