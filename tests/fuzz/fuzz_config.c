@@ -122,6 +122,8 @@ bad_cause(const char *why, const char *cause)
 	abort();
 }
 
+#define NO_LISTENERS ": no listeners: nothing to serve"
+
 /*
  * One line of *cause: "FILE:LINE: message", FILE the file loaded or (an
  * @include) a name in its directory.
@@ -132,6 +134,11 @@ check_line(const char *file, const char *line, size_t n, const char *cause)
 	const char *p, *end = line + n;
 	size_t k = strlen(file), d = strlen(dir);
 
+	/* The one error about the whole file has no line to name. */
+	if (n == k + strlen(NO_LISTENERS) &&
+	    memcmp(line, file, k) == 0 &&
+	    memcmp(line + k, NO_LISTENERS, n - k) == 0)
+		return;
 	if (n > k && memcmp(line, file, k) == 0 && line[k] == ':') {
 		p = line + k + 1;
 	} else if (n > d + 1 && memcmp(line, dir, d) == 0 && line[d] == '/') {
