@@ -135,8 +135,7 @@ check_line(const char *file, const char *line, size_t n, const char *cause)
 	size_t k = strlen(file), d = strlen(dir);
 
 	/* The one error about the whole file has no line to name. */
-	if (n == k + strlen(NO_LISTENERS) &&
-	    memcmp(line, file, k) == 0 &&
+	if (n == k + strlen(NO_LISTENERS) && memcmp(line, file, k) == 0 &&
 	    memcmp(line + k, NO_LISTENERS, n - k) == 0)
 		return;
 	if (n > k && memcmp(line, file, k) == 0 && line[k] == ':') {
