@@ -11,9 +11,14 @@
 WT_TEST(err_unknown_top_key)
 {
 	load_fails("e1.conf", "workers = 2;\nwrokers = 3;\n" CONF_PLUGIN,
-	    "F:2: unknown key \"wrokers\"");
+	    "F:2: unknown key \"wrokers\" (did you mean \"workers\"?)");
+	/* A prefix of a key, and the groups the front-end knows. */
+	load_fails("e1b.conf", "shutdown = 5;\nlistne = ();\n" CONF_PLUGIN,
+	    "F:1: unknown key \"shutdown\" (did you mean "
+	    "\"shutdown_timeout\"?)\n"
+	    "F:2: unknown key \"listne\" (did you mean \"listen\"?)");
 	load_fails("e1.ini", "wrokers = 3\n" INI_PLUGIN,
-	    "F:1: unknown key \"wrokers\"");
+	    "F:1: unknown key \"wrokers\" (did you mean \"workers\"?)");
 }
 
 WT_TEST(err_unknown_listener_key)
@@ -23,20 +28,24 @@ WT_TEST(err_unknown_listener_key)
 	    "listen = (\n"
 	    "  { name = \"a\"; tcp = \"127.0.0.1:1\"; plugin = \"echo\";\n"
 	    "    lmit = 5; } );\n",
-	    "F:4: unknown key \"lmit\" in listener \"a\"");
+	    "F:4: unknown key \"lmit\" in listener \"a\" (did you mean "
+	    "\"limit\"?)");
 	load_fails("e2.ini",
 	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\n"
 		       "plugin = echo\nlmit = 5\n",
-	    "F:6: unknown key \"lmit\" in listener \"a\"");
+	    "F:6: unknown key \"lmit\" in listener \"a\" (did you mean "
+	    "\"limit\"?)");
 }
 
 WT_TEST(err_unknown_plugin_key)
 {
 	load_fails("e3.conf",
 	    "plugins = {\n  echo = { path = \"/e.so\"; pth = 1; };\n};\n",
-	    "F:2: unknown key \"pth\" in plugin \"echo\"");
+	    "F:2: unknown key \"pth\" in plugin \"echo\" (did you mean "
+	    "\"path\"?)");
 	load_fails("e3.ini", "[plugins.echo]\npath = /e.so\npth = 1\n",
-	    "F:3: unknown key \"pth\" in plugin \"echo\"");
+	    "F:3: unknown key \"pth\" in plugin \"echo\" (did you mean "
+	    "\"path\"?)");
 }
 
 WT_TEST(err_wrong_type)
@@ -205,11 +214,13 @@ WT_TEST(err_missing_plugin)
 	    "listen = (\n"
 	    "  { tcp = \"127.0.0.1:1\";\n    plugin = \"ecoh\"; },\n"
 	    "  { tcp = \"127.0.0.1:2\"; } );\n",
-	    "F:4: listener #1: plugin \"ecoh\" is not defined\n"
+	    "F:4: listener #1: plugin \"ecoh\" is not defined (did you mean "
+	    "\"echo\"?)\n"
 	    "F:5: listener #2: needs a plugin");
 	load_fails("m.ini",
 	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\nplugin = ecoh\n",
-	    "F:5: listener \"a\": plugin \"ecoh\" is not defined");
+	    "F:5: listener \"a\": plugin \"ecoh\" is not defined (did you "
+	    "mean \"echo\"?)");
 }
 
 WT_TEST(err_tcp_and_unix)
