@@ -284,9 +284,56 @@ WT_TEST(err_conf_syntax)
 {
 	/* libconfig stops at its first error and names its own line. */
 	load_fails("s.conf", "workers = 2;\n\nuser = ;\nbogus = 1;\n",
-	    "F:3: syntax error");
+	    "F:3: syntax error\n"
+	    "F:3:     user = ;\n"
+	    "F:3:            ^\n"
+	    "F:3: hint: a value is missing after '='");
 	load_fails("s2.conf", "a = 1;\na = 2;\n",
 	    "F:2: duplicate setting name");
+}
+
+/* libconfig's bare "syntax error": the line, a caret, the usual cause. */
+WT_TEST(err_conf_syntax_hints)
+{
+	load_fails("h1.conf",
+	    CONF_PLUGIN "listen = (\n"
+			"\t{ tcp = 127.0.0.1:80; plugin = \"echo\"; }\n);\n",
+	    "F:3: syntax error\n"
+	    "F:3:     \t{ tcp = 127.0.0.1:80; plugin = \"echo\"; }\n"
+	    "F:3:     \t        ^\n"
+	    "F:3: hint: an address (host:port) must be quoted: "
+	    "tcp = \"127.0.0.1:80\";");
+	load_fails("h2.conf", "user = nobody;\n",
+	    "F:1: syntax error\n"
+	    "F:1:     user = nobody;\n"
+	    "F:1:            ^\n"
+	    "F:1: hint: a string must be quoted: user = \"nobody\";");
+	load_fails("h3.conf", "plugins = {\n  echo = { path = \"x\";\n};\n",
+	    "F:4: syntax error at the end of the file\n"
+	    "F:4: hint: the file ends inside the '{' opened at line 1: a '}' "
+	    "is missing");
+	load_fails("h4.conf", "listen = (\n  { tcp = \"1:2\"; }\n};\n",
+	    "F:3: syntax error\n"
+	    "F:3:     };\n"
+	    "F:3:     ^\n"
+	    "F:3: hint: '}' closes the '(' opened at line 1, which ends with "
+	    "')'");
+	load_fails("h5.conf", "workers == 2;\n",
+	    "F:1: syntax error\n"
+	    "F:1:     workers == 2;\n"
+	    "F:1:             ^\n"
+	    "F:1: hint: one '=' between a key and its value: key = value;");
+	load_fails("h6.conf", "listen = ( { tcp = \"1:2\"; } { x = 1; } );\n",
+	    "F:1: syntax error\n"
+	    "F:1:     listen = ( { tcp = \"1:2\"; } { x = 1; } );\n"
+	    "F:1:                                 ^\n"
+	    "F:1: hint: missing ',' between the groups of a list: "
+	    "( { ... }, { ... } )");
+	load_fails("h7.conf", "{ \"workers\": 2 }\n",
+	    "F:1: syntax error\n"
+	    "F:1:     { \"workers\": 2 }\n"
+	    "F:1:       ^\n"
+	    "F:1: hint: keys are not quoted (this is not JSON): key = value;");
 }
 
 WT_TEST(err_ini_syntax)
