@@ -716,6 +716,52 @@ def no_listeners_is_an_error():
     w.write_conf(good)
 
 
+MISSING_PLUGIN = """workers = 1;
+plugin_dir = "@PLUGINS@";
+plugins = {
+  echo = { path = "ehco.so"; };
+};
+listen = ( { tcp = "127.0.0.1:0"; plugin = "echo"; } );
+"""
+
+
+@test
+def plugin_refusal_names_config_line():
+    """A plugin the loader refuses is named with the config line that
+    asked for it, in -t, at the start and in `weftd -s reload`, whose
+    stderr gets the error lines themselves."""
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "mp.conf")
+    with open(conf, "w") as f:
+        f.write(MISSING_PLUGIN.replace("@PLUGINS@", PLUGIN_DIR))
+    want = ('%s:4: plugin "echo": %s/ehco.so: No such file or directory '
+            '("ehco.so" is relative: looked up in plugin_dir %s)'
+            % (conf, PLUGIN_DIR, PLUGIN_DIR)).encode()
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
+    assert r.returncode == 1, r
+    assert want in r.stderr, r.stderr
+    w = Weftd(MISSING_PLUGIN.replace("ehco", "echo"))
+    try:
+        w.wait_log(r"worker 0 \(pid \d+\) ready")
+        good = open(w.conf).read()
+        w.write_conf(good.replace("echo.so", "ehco.so"))
+        want = ('%s:4: plugin "echo": %s/ehco.so: No such file or '
+                'directory' % (w.conf, PLUGIN_DIR))
+        r = w.control("reload")
+        assert r.returncode == 1, r
+        assert r.stdout.decode().startswith(
+            "ERR reload failed: plugin check: " + want), r
+        assert r.stdout.count(b"\n") == 1, r
+        lines = r.stderr.decode().splitlines()
+        assert lines and lines[0].startswith(want), r
+        assert "see the log" not in r.stdout.decode(), r
+        w.write_conf(good)
+        r = w.control("reload")
+        assert r.returncode == 0 and r.stderr == b"", r
+    finally:
+        assert w.stop() == 0
+
+
 @test
 def unused_plugin_warns():
     d = tempfile.mkdtemp()
