@@ -762,6 +762,65 @@ def plugin_refusal_names_config_line():
         assert w.stop() == 0
 
 
+TRYBIND = """workers = 1;
+plugins = { echo = { path = "%s/echo.so"; }; };
+listen = (
+  { name = "web"; tcp = "127.0.0.1:%d"; plugin = "echo"; },
+  { tcp = "127.0.0.1:80"; plugin = "echo"; }
+);
+"""
+
+
+@test
+def check_trial_binds():
+    """-t binds each TCP listener once: a port another program holds is
+    an error naming the listener's line; one the weftd of this config
+    holds is not; a low port it may not bind is only a warning."""
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o755)
+    conf = os.path.join(d, "tb.conf")
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    port = held.getsockname()[1]
+    with open(conf, "w") as f:
+        f.write(TRYBIND % (PLUGIN_DIR, port))
+    os.chmod(conf, 0o644)
+    ctl_path = os.path.join(d, "ctl.sock")
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-C", ctl_path],
+                       capture_output=True)
+    held.close()
+    want = ('%s:4: listener "web": tcp 127.0.0.1:%d: address already in '
+            'use' % (conf, port)).encode()
+    assert r.returncode == 1, r
+    assert want in r.stderr, r.stderr
+    if os.geteuid() == 0:
+        # Not root: port 80 cannot be checked, which is no error.
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-C", ctl_path],
+                           capture_output=True, user=NOBODY, group=NOBODY)
+        assert r.returncode == 0, r
+        assert b'tb.conf:5: listener #2: tcp 127.0.0.1:80: could not ' \
+            b'check whether it is free' in r.stderr, r.stderr
+    # The running weftd of this config holds it: -t stays quiet.
+    port = free_port()
+    w = Weftd(TRYBIND.split("listen")[0] % PLUGIN_DIR +
+              'listen = ( { tcp = "127.0.0.1:%d"; plugin = "echo"; } );\n'
+              % port)
+    try:
+        w.wait_log(r"worker 0 \(pid \d+\) ready")
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", w.conf, "-C", w.ctl],
+                           capture_output=True)
+        assert r.returncode == 0, r
+        assert b"in use" not in r.stderr, r.stderr
+        # Another weftd (its own control socket) would not start.
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", w.conf, "-C",
+                                        ctl_path], capture_output=True)
+        assert r.returncode == 1, r
+        assert b"address already in use" in r.stderr, r.stderr
+    finally:
+        assert w.stop() == 0
+
+
 @test
 def unused_plugin_warns():
     d = tempfile.mkdtemp()
