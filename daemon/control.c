@@ -297,6 +297,37 @@ socket_trusted(const char *path, uid_t service, struct stat *st)
 	return 0;
 }
 
+/*
+ * Read the reply until the supervisor closes (a reload replies only when
+ * it has finished, however long that takes) and print it: 1 if it says
+ * OK, 0 if not, -1 if there was none.
+ */
+static int
+read_reply(int fd)
+{
+	char buf[4096], *reply = NULL, *more;
+	size_t rlen = 0;
+	ssize_t n;
+	int ok = -1;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (ok < 0)
+			ok = n >= 2 && memcmp(buf, "OK", 2) == 0;
+		if ((more = realloc(reply, rlen + (size_t)n)) == NULL) {
+			fprintf(stderr, "weftd: %s\n", strerror(ENOMEM));
+			break;
+		}
+		reply = more;
+		memcpy(reply + rlen, buf, (size_t)n);
+		rlen += (size_t)n;
+	}
+	if (reply != NULL)
+		print_reply(reply, rlen);
+	free(reply);
+	fflush(stdout);
+	return ok;
+}
+
 int
 control_client(const char *path, const char *cmd, uid_t service)
 {
@@ -304,10 +335,9 @@ control_client(const char *path, const char *cmd, uid_t service)
 	struct ucred cr;
 	socklen_t crlen = sizeof(cr);
 	struct stat st;
-	char buf[4096], *reply = NULL;
-	int fd, ok = -1;
-	size_t len, rlen = 0;
-	ssize_t n;
+	char buf[4096];
+	int fd, ok;
+	size_t len;
 
 	memset(&cr, 0, sizeof(cr));
 	if (sock_unix_addr(path, &sun) != 0) {
@@ -355,24 +385,8 @@ control_client(const char *path, const char *cmd, uid_t service)
 		close(fd);
 		return 1;
 	}
-	/* Read until the supervisor closes: a reload replies only when it
-	 * has finished, however long that takes. */
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		if (ok < 0)
-			ok = n >= 2 && memcmp(buf, "OK", 2) == 0;
-		if ((reply = realloc(reply, rlen + (size_t)n)) == NULL) {
-			fprintf(stderr, "weftd: %s\n", strerror(ENOMEM));
-			close(fd);
-			return 1;
-		}
-		memcpy(reply + rlen, buf, (size_t)n);
-		rlen += (size_t)n;
-	}
+	ok = read_reply(fd);
 	close(fd);
-	if (reply != NULL)
-		print_reply(reply, rlen);
-	free(reply);
-	fflush(stdout);
 	if (ok < 0) {
 		fprintf(stderr, "weftd: no reply from the supervisor\n");
 		return 1;
