@@ -4,12 +4,16 @@
  * address once, and letting go at once, finds that before a start or a
  * reload does.  On a live system the addresses are held by the weftd
  * being checked for; that one is recognised by its control socket, and
- * then nothing is said.
+ * then nothing is said: its command line names the same file, or its
+ * control socket answers.
  */
 #include "autoconf.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -65,6 +69,89 @@ weftd_running(const char *path)
 	rc = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 	close(fd);
 	return rc;
+}
+
+/* The config file a weftd command line names (NULL: the default one);
+ * -1 if it is no supervisor's (-t, --dump, -s). */
+static int
+cmdline_conf(const char *args, size_t len, const char **conf)
+{
+	const char *a, *end = args + len;
+
+	*conf = NULL;
+	for (a = args + strlen(args) + 1; a < end; a += strlen(a) + 1) {
+		if (strcmp(a, "-t") == 0 || strcmp(a, "--test") == 0 ||
+		    strcmp(a, "--dump") == 0 || strncmp(a, "-s", 2) == 0 ||
+		    strncmp(a, "--signal", 8) == 0)
+			return -1;
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
+		    a + strlen(a) + 1 < end)
+			*conf = a += strlen(a) + 1;
+		else if (strncmp(a, "--config=", 9) == 0)
+			*conf = a + 9;
+		else if (strncmp(a, "-c", 2) == 0)
+			*conf = a + 2;
+	}
+	return 0;
+}
+
+/* Is process pid a weftd supervisor (or worker) of config file real? */
+static int
+same_conf(const char *pid, const char *real)
+{
+	char path[300], buf[4096], cwd[PATH_MAX], full[2 * PATH_MAX];
+	char res[PATH_MAX];
+	const char *base, *conf;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	base = strrchr(buf, '/') != NULL ? strrchr(buf, '/') + 1 : buf;
+	if ((strcmp(base, "weftd") != 0 && strcmp(base, "lt-weftd") != 0) ||
+	    cmdline_conf(buf, (size_t)n, &conf) != 0)
+		return 0;
+	if (conf == NULL)
+		conf = SYSCONFDIR "/weft/weftd.conf";
+	if (conf[0] != '/') {
+		snprintf(path, sizeof(path), "/proc/%s/cwd", pid);
+		if ((n = readlink(path, cwd, sizeof(cwd) - 1)) <= 0)
+			return 0;
+		cwd[n] = '\0';
+		snprintf(full, sizeof(full), "%s/%s", cwd, conf);
+		conf = full;
+	}
+	return realpath(conf, res) != NULL && strcmp(res, real) == 0;
+}
+
+/*
+ * Is the weftd of config file (started with -c naming it) running?  Its
+ * command line says, which any user may read, whatever control socket
+ * it was told to use.
+ */
+static int
+conf_running(const char *file)
+{
+	char real[PATH_MAX], self[32];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (realpath(file, real) == NULL || (d = opendir("/proc")) == NULL)
+		return 0;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	while (!found && (de = readdir(d)) != NULL)
+		found = isdigit((unsigned char)de->d_name[0]) &&
+		    strcmp(de->d_name, self) != 0 &&
+		    same_conf(de->d_name, real);
+	closedir(d);
+	return found;
 }
 
 /* Does systemd pass the socket of listener l (LISTEN_FDNAMES, or an
@@ -172,10 +259,11 @@ trybind_check(const struct conf *c, const char *ctl, char **errors,
 		if (error == 0)
 			continue;
 		if (error == EADDRINUSE && running < 0)
-			running = weftd_running(ctl != NULL ? ctl
-				: c->control_socket != NULL
-				? c->control_socket
-				: control_default_path());
+			running = conf_running(c->file) ||
+			    weftd_running(ctl != NULL ? ctl
+				    : c->control_socket != NULL
+				    ? c->control_socket
+				    : control_default_path());
 		if (error == EADDRINUSE && running)
 			continue;
 		add_line(errors, "%s:%d: %s: %s %s: %s", c->file, l->line, nb,

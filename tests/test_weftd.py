@@ -812,11 +812,33 @@ def check_trial_binds():
                            capture_output=True)
         assert r.returncode == 0, r
         assert b"in use" not in r.stderr, r.stderr
-        # Another weftd (its own control socket) would not start.
+        # Without -C too: its command line names this file.
         r = subprocess.run(WEFTD_CMD + ["-t", "-c", w.conf, "-C",
                                         ctl_path], capture_output=True)
+        assert r.returncode == 0, r
+        # Another config on the same address would not start.
+        other = os.path.join(d, "other.conf")
+        shutil.copy(w.conf, other)
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", other, "-C", ctl_path],
+                           capture_output=True)
         assert r.returncode == 1, r
-        assert b"address already in use" in r.stderr, r.stderr
+        assert ('%s:3: listener #1: tcp 127.0.0.1:%d: address already in '
+                'use' % (other, port)).encode() in r.stderr, r.stderr
+        # A live UNIX socket another program accepts on, too.
+        path = os.path.join(d, "live.sock")
+        u = socket.socket(socket.AF_UNIX)
+        u.bind(path)
+        u.listen(1)
+        with open(other, "w") as f:
+            f.write(TRYBIND.split("listen")[0] % PLUGIN_DIR +
+                    'listen = ( { unix = "%s"; plugin = "echo"; } );\n'
+                    % path)
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", other, "-C", ctl_path],
+                           capture_output=True)
+        u.close()
+        assert r.returncode == 1, r
+        assert ('%s:3: listener #1: unix %s: address already in use'
+                % (other, path)).encode() in r.stderr, r.stderr
     finally:
         assert w.stop() == 0
 
