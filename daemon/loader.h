@@ -28,8 +28,11 @@ struct plugin {
  * order: the descriptor symbol, magic, ABI major (equal), ABI minor (not
  * newer), struct size, name (cp->name, '-' == '_'), flags (none
  * supported yet), a client_connected handler.  On failure returns -1
- * and *cause (malloc'd, the caller frees it) names the file and what was
- * expected and found.  cp must outlive the plugin (p_conf points to it).
+ * and *cause (malloc'd, the caller frees it) reads "FILE:LINE: plugin
+ * "NAME": " (cp->file and cp->line, the stanza that asked for it), then
+ * names the .so and what was expected and found, with the dynamic
+ * linker's jargon said plainly and, for a relative path not found, the
+ * plugin_dir it was looked up in (hints.c).  cp must outlive the plugin (p_conf points to it).
  * *out must be NULL.  The copy's fd (p_fd) stays open until
  * plugin_unload: the dynamic linker and debuggers name the plugin by it.
  */
@@ -39,9 +42,11 @@ int plugin_load(const struct conf_plugin *cp, struct plugin **out,
 /*
  * Build the settings context (worker index given) and call init.  On
  * failure (init error, a setting of the wrong type, a setting init never
- * read) returns -1 with *cause as "file:line: plugin NAME: message"
+ * read) returns -1 with *cause as "file:line: plugin "NAME": message"
  * lines joined by '\n' (no trailing newline), file being the config
- * file; if init had succeeded, fini has been called.  On success the
+ * file the stanza is in (cp->file, else conffile); a failed init is not
+ * blamed for the settings it did not read (weft_plugin_ctx_init_failed).
+ * If init had succeeded, fini has been called.  On success the
  * plugin is ready: run p_desc->client_connected(r, w, p_state) per
  * connection.  The context stays alive until plugin_unload (the
  * plugin may keep the strings it read).
