@@ -45,6 +45,7 @@ struct conf_plugin {
 	char *abspath; /* resolved against plugin_dir */
 	struct conf_setting *settings;
 	size_t nsettings;
+	char *file; /* the config file its stanza is in, for messages */
 	int line;
 };
 

@@ -27,6 +27,7 @@
 
 #include "config_impl.h"
 #include "config_value.h"
+#include "hints.h"
 #include "util.h"
 
 /* Two plugins whose names differ only in '-' and '_' are one plugin. */
@@ -72,6 +73,24 @@ check_plugins(struct conf_parse *ps)
 	}
 }
 
+/* A listener names a plugin no stanza defines: perhaps a typo of one. */
+static void
+check_no_plugin(struct conf_parse *ps, struct conf_loc loc, const char *nb,
+    const char *name)
+{
+	const char **names;
+	char hint[300];
+	size_t i;
+
+	names = xcalloc(ps->c->nplugins + 1, sizeof(*names));
+	for (i = 0; i < ps->c->nplugins; i++)
+		names[i] = ps->c->plugins[i].name;
+	config_error(ps, loc, "%s: plugin \"%s\" is not defined%s", nb, name,
+	    hint_did_you_mean(name, names, ps->c->nplugins, hint,
+		sizeof(hint)));
+	free(names);
+}
+
 /* The keys of listener i that do not fit together, or are missing. */
 static void
 check_listener_keys(struct conf_parse *ps, size_t i, const char *nb)
@@ -90,10 +109,7 @@ check_listener_keys(struct conf_parse *ps, size_t i, const char *nb)
 	if (m->keys[L_PLUGIN].line == 0)
 		config_error(ps, m->loc, "%s: needs a plugin", nb);
 	else if (l->plugin != NULL && config_plugin(c, l->plugin) == NULL)
-		config_error(ps, m->keys[L_PLUGIN],
-		    "%s: plugin \"%s\" is not "
-		    "defined",
-		    nb, l->plugin);
+		check_no_plugin(ps, m->keys[L_PLUGIN], nb, l->plugin);
 	if (m->keys[L_MODE].line != 0 && m->keys[L_UNIX].line == 0)
 		config_error(ps, m->keys[L_MODE],
 		    "%s: mode is only for unix "

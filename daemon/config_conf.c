@@ -759,7 +759,10 @@ config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp)
 	if (config_read_file(&cfg, copy != NULL ? copy : file) != CONFIG_TRUE) {
 		loc.file = src(&w, config_error_file(&cfg));
 		loc.line = config_error_line(&cfg);
-		config_error(ps, loc, "%s", config_error_text(&cfg));
+		config_syntax_error(ps, loc, config_error_text(&cfg),
+		    config_error_file(&cfg) != NULL ? config_error_file(&cfg)
+			: copy != NULL		    ? copy
+						    : file);
 		rc = -1;
 		goto out;
 	}

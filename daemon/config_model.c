@@ -26,6 +26,7 @@
 
 #include "config_impl.h"
 #include "config_value.h"
+#include "hints.h"
 #include "log.h"
 #include "util.h"
 
@@ -376,15 +377,38 @@ set_key(struct conf_parse *ps, void *base, const struct key *keys, size_t nkeys,
 	return 0;
 }
 
+/* " (did you mean ...?)" for an unknown key: a key of keys or of more. */
+static const char *
+key_hint(const struct key *keys, size_t n, const char *const *more,
+    const char *key, char *buf, size_t len)
+{
+	const char *names[NTOP + NLIS + 4];
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < sizeof(names) / sizeof(names[0]); i++)
+		names[k++] = keys[i].name;
+	for (i = 0; more != NULL && more[i] != NULL &&
+	     k < sizeof(names) / sizeof(names[0]);
+	     i++)
+		names[k++] = more[i];
+	return hint_did_you_mean(key, names, k, buf, len);
+}
+
 /* ---- The front-end interface ----------------------------------------- */
 
 void
 config_top_key(struct conf_parse *ps, const char *key, int type,
     const char *text, struct conf_loc loc)
 {
+	static const char *const sections[] = { "plugins", "listen", "tls",
+		NULL };
+	char hint[300];
+
 	if (set_key(ps, ps->c, top_keys, NTOP, ps->top, key, type, text, loc) !=
 	    0)
-		config_error(ps, loc, "unknown key \"%s\"", key);
+		config_error(ps, loc, "unknown key \"%s\"%s", key,
+		    key_hint(top_keys, NTOP, sections, key, hint,
+			sizeof(hint)));
 }
 
 static int
@@ -402,6 +426,7 @@ plugin_new(struct conf_parse *ps, const char *name, struct conf_loc loc)
 	p->name = xstrdup(name);
 	p->line = loc.line;
 	ps->pm[n].loc = config_keep(ps, loc);
+	p->file = xstrdup(ps->pm[n].loc.file);
 	c->nplugins++;
 	return (int)n;
 }
@@ -450,6 +475,8 @@ config_plugin_add(struct conf_parse *ps, const char *name, struct conf_loc loc)
 	ps->pm[i].declared = 1;
 	ps->pm[i].loc = config_keep(ps, loc);
 	ps->c->plugins[i].line = loc.line;
+	free(ps->c->plugins[i].file);
+	ps->c->plugins[i].file = xstrdup(ps->pm[i].loc.file);
 	return i;
 }
 
@@ -457,12 +484,16 @@ void
 config_plugin_key(struct conf_parse *ps, int i, const char *key, int type,
     const char *text, struct conf_loc loc)
 {
+	static const char *const settings[] = { "settings", NULL };
 	struct conf_plugin *p = &ps->c->plugins[i];
+	char hint[300];
 
 	if (set_key(ps, p, plugin_keys, NPLUG, ps->pm[i].keys, key, type, text,
 		loc) != 0)
-		config_error(ps, loc, "unknown key \"%s\" in plugin \"%s\"",
-		    key, p->name);
+		config_error(ps, loc, "unknown key \"%s\" in plugin \"%s\"%s",
+		    key, p->name,
+		    key_hint(plugin_keys, NPLUG, settings, key, hint,
+			sizeof(hint)));
 }
 
 void
@@ -558,12 +589,14 @@ void
 config_listener_key(struct conf_parse *ps, int i, const char *key, int type,
     const char *text, struct conf_loc loc)
 {
-	char nb[300];
+	char nb[300], hint[300];
 
 	if (set_key(ps, &ps->c->listeners[i], listener_keys, NLIS,
 		ps->lm[i].keys, key, type, text, loc) != 0)
-		config_error(ps, loc, "unknown key \"%s\" in %s", key,
-		    config_lis_name(ps, (size_t)i, nb, sizeof(nb)));
+		config_error(ps, loc, "unknown key \"%s\" in %s%s", key,
+		    config_lis_name(ps, (size_t)i, nb, sizeof(nb)),
+		    key_hint(listener_keys, NLIS, NULL, key, hint,
+			sizeof(hint)));
 }
 
 /* ---- The parse and the model ----------------------------------------- */
@@ -685,6 +718,7 @@ config_free(struct conf *c)
 		free(p->name);
 		free(p->path);
 		free(p->abspath);
+		free(p->file);
 	}
 	free(c->plugins);
 	for (i = 0; i < c->nlisteners; i++) {

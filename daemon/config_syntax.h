@@ -14,6 +14,15 @@
 /* libconfig (.conf), config_conf.c. */
 int config_conf_parse(struct conf_parse *ps, const char *file, FILE *fp);
 
+/*
+ * libconfig's error msg at loc, in the text path holds (what libconfig
+ * read): for a bare "syntax error", the line, a caret and a hint for the
+ * usual causes follow, each a "file:line: ..." error of its own
+ * (config_hint.c).
+ */
+void config_syntax_error(struct conf_parse *ps, struct conf_loc loc,
+    const char *msg, const char *path);
+
 /* INI (.ini), config_ini.c. */
 int config_ini_parse(struct conf_parse *ps, const char *file, FILE *fp);
 

@@ -236,17 +236,36 @@ control_close(struct ctl_server *cs)
 
 /* Terminal control sequences in a reply stay out of the terminal. */
 static void
-print_clean(const char *buf, size_t n)
+print_clean(FILE *fp, const char *buf, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)buf[i];
 
-		putchar(ch == '\n' || ch == '\t' || (ch < 0x80 && isprint(ch))
+		putc(ch == '\n' || ch == '\t' || (ch < 0x80 && isprint(ch))
 			? ch
-			: '?');
+			: '?',
+		    fp);
 	}
+}
+
+/*
+ * Print a whole reply: its first line on stdout; after an "ERR" line the
+ * lines that follow are the errors themselves ("file:line: ..." of a
+ * failed reload), which go to stderr, as any error of weftd's does.
+ */
+static void
+print_reply(const char *buf, size_t n)
+{
+	const char *nl = memchr(buf, '\n', n);
+	size_t first = nl != NULL ? (size_t)(nl - buf) + 1 : n;
+	int err = n >= 3 && memcmp(buf, "ERR", 3) == 0;
+
+	print_clean(stdout, buf, err ? first : n);
+	fflush(stdout);
+	if (err && first < n)
+		print_clean(stderr, buf + first, n - first);
 }
 
 /* Is path a socket of root, of this user or of the service user (the
@@ -278,6 +297,37 @@ socket_trusted(const char *path, uid_t service, struct stat *st)
 	return 0;
 }
 
+/*
+ * Read the reply until the supervisor closes (a reload replies only when
+ * it has finished, however long that takes) and print it: 1 if it says
+ * OK, 0 if not, -1 if there was none.
+ */
+static int
+read_reply(int fd)
+{
+	char buf[4096], *reply = NULL, *more;
+	size_t rlen = 0;
+	ssize_t n;
+	int ok = -1;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (ok < 0)
+			ok = n >= 2 && memcmp(buf, "OK", 2) == 0;
+		if ((more = realloc(reply, rlen + (size_t)n)) == NULL) {
+			fprintf(stderr, "weftd: %s\n", strerror(ENOMEM));
+			break;
+		}
+		reply = more;
+		memcpy(reply + rlen, buf, (size_t)n);
+		rlen += (size_t)n;
+	}
+	if (reply != NULL)
+		print_reply(reply, rlen);
+	free(reply);
+	fflush(stdout);
+	return ok;
+}
+
 int
 control_client(const char *path, const char *cmd, uid_t service)
 {
@@ -286,9 +336,8 @@ control_client(const char *path, const char *cmd, uid_t service)
 	socklen_t crlen = sizeof(cr);
 	struct stat st;
 	char buf[4096];
-	int fd, ok = -1;
+	int fd, ok;
 	size_t len;
-	ssize_t n;
 
 	memset(&cr, 0, sizeof(cr));
 	if (sock_unix_addr(path, &sun) != 0) {
@@ -336,15 +385,8 @@ control_client(const char *path, const char *cmd, uid_t service)
 		close(fd);
 		return 1;
 	}
-	/* Read until the supervisor closes: a reload replies only when it
-	 * has finished, however long that takes. */
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		if (ok < 0)
-			ok = n >= 2 && memcmp(buf, "OK", 2) == 0;
-		print_clean(buf, (size_t)n);
-	}
+	ok = read_reply(fd);
 	close(fd);
-	fflush(stdout);
 	if (ok < 0) {
 		fprintf(stderr, "weftd: no reply from the supervisor\n");
 		return 1;

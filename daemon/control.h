@@ -69,7 +69,8 @@ void control_reply_waiting(struct ctl_server *cs, const char *text);
  * socket. */
 void control_close(struct ctl_server *cs);
 
-/* `weftd -s CMD`: send, print the reply (control characters as '?');
+/* `weftd -s CMD`: send, print the reply (control characters as '?'; the
+ * lines after an ERR line, a failed reload's errors, on stderr);
  * exit status 0 on OK, 1 on ERR, when nothing answers or when the socket
  * or its server is not trusted.  service: the config's `user`, whose
  * socket is trusted too ((uid_t)-1: none). */

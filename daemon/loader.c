@@ -27,6 +27,7 @@
 #include <weft/plugin.h>
 
 #include "config.h"
+#include "hints.h"
 #include "loader.h"
 #include "log.h"
 #include "util.h"
@@ -478,7 +479,7 @@ static void *
 plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 {
 	struct stat st, named;
-	char path[64];
+	char path[64], *text = NULL;
 	const char *err, *at;
 	void *dl, *old;
 	int nfd;
@@ -515,12 +516,15 @@ plugin_dlopen(const char *file, int mfd, int *fdp, char **cause)
 	}
 	if ((err = dlerror()) == NULL)
 		err = "unknown dlopen error";
-	/* glibc's text names the copy: name the file instead. */
+	/* glibc's text names the copy: name the file instead, then say
+	 * what its jargon means. */
 	if ((at = strstr(err, path)) != NULL)
-		cause_set(cause, "%.*s%s%s", (int)(at - err), err, file,
+		cause_set(&text, "%.*s%s%s", (int)(at - err), err, file,
 		    at + strlen(path));
 	else
-		cause_set(cause, "%s: %s", file, err);
+		cause_set(&text, "%s", err);
+	hint_dlopen(file, text, cause);
+	free(text);
 fail:
 	close(mfd);
 	return NULL;
@@ -560,8 +564,8 @@ plugin_mod_get(const char *file, int fd, void **dl, int *mfd, char **cause)
 	return mod;
 }
 
-int
-plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
+static int
+plugin_load1(const struct conf_plugin *cp, struct plugin **out, char **cause)
 {
 	const struct weft_plugin_desc *d;
 	struct plugin_mod *mod;
@@ -576,7 +580,7 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 	}
 	file = cp->abspath != NULL ? cp->abspath : cp->path;
 	if (file == NULL) {
-		cause_set(cause, "plugin '%s': no path", cp->name);
+		cause_set(cause, "no path");
 		return -1;
 	}
 
@@ -609,6 +613,17 @@ fail:
 }
 
 int
+plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
+{
+	if (plugin_load1(cp, out, cause) == 0)
+		return 0;
+	/* Every refusal names the config line that asked for the plugin. */
+	if (cp != NULL && cp->name != NULL)
+		hint_plugin_cause(cp, NULL, cause);
+	return -1;
+}
+
+int
 plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 {
 	const struct conf_plugin *cp = p->p_conf;
@@ -619,8 +634,11 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	size_t i;
 	int rc, n;
 
+	/* The stanza's own file: it may be an @include. */
+	if (cp->file != NULL)
+		conffile = cp->file;
 	if (p->p_ctx != NULL) {
-		cause_set(cause, "%s:%d: plugin %s: already initialised",
+		cause_set(cause, "%s:%d: plugin \"%s\": already initialised",
 		    conffile, cp->line, cp->name);
 		return -1;
 	}
@@ -632,14 +650,14 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 		    s->line);
 		if (rc == -EEXIST) {
 			cause_set(cause,
-			    "%s:%d: plugin %s: setting '%s' "
+			    "%s:%d: plugin \"%s\": setting '%s' "
 			    "given twice",
 			    conffile, s->line, cp->name, s->key);
 			goto fail;
 		}
 		if (rc == -EINVAL) {
 			cause_set(cause,
-			    "%s:%d: plugin %s: setting '%s' "
+			    "%s:%d: plugin \"%s\": setting '%s' "
 			    "has a bad type %d",
 			    conffile, s->line, cp->name,
 			    s->key != NULL ? s->key : "?", s->type);
@@ -650,16 +668,14 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	}
 
 	rc = plugin_run_init(p, ctx, &state);
+	/* A failed init is not also blamed for the settings it may never
+	 * have got to read; it says why, or the report says it failed. */
+	if (rc < 0)
+		weft_plugin_ctx_init_failed(ctx, rc);
 	if ((n = weft_plugin_ctx_errors(ctx, conffile, &text)) < 0) {
 		if (rc == 0)
 			plugin_run_fini(p, state);
 		goto nomem;
-	}
-	if (rc < 0 && n == 0) {
-		/* init failed without a word: say at least that much. */
-		cause_set(cause, "%s:%d: plugin %s: init failed (%s)", conffile,
-		    cp->line, cp->name, weft_strerror(rc));
-		goto fail;
 	}
 	if (n > 0) {
 		/* A bad value or an unknown setting fails init even if the
@@ -677,8 +693,8 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	p->p_inited = 1;
 	return 0;
 nomem:
-	cause_set(cause, "%s:%d: plugin %s: %s", conffile, cp->line, cp->name,
-	    strerror(ENOMEM));
+	cause_set(cause, "%s:%d: plugin \"%s\": %s", conffile, cp->line,
+	    cp->name, strerror(ENOMEM));
 fail:
 	weft_plugin_ctx_free(&ctx);
 	return -1;

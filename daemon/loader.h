@@ -42,9 +42,13 @@ struct plugin {
  * instances share it.  Then check, in order: the descriptor symbol,
  * magic, ABI major (equal), ABI minor (not newer), struct size, a name
  * (the plugin's type; the instance is named by cp->name), flags
- * (WEFT_PLUGIN_CALLBACK only), a client_connected handler.  On failure returns -1
- * and *cause (malloc'd, the caller frees it) names the file and what was
- * expected and found.  cp must outlive the plugin (p_conf points to it).
+ * (WEFT_PLUGIN_CALLBACK only), a client_connected handler.  On failure
+ * returns -1 and *cause (malloc'd, the caller frees it) reads
+ * "FILE:LINE: plugin "NAME": " (cp->file and cp->line, the stanza that
+ * asked for it), then names the .so and what was expected and found,
+ * with the dynamic linker's jargon said plainly and, for a relative path
+ * not found, the plugin_dir it was looked up in (hints.c).  cp must
+ * outlive the plugin (p_conf points to it).
  * *out must be NULL.  The copy's fd (p_fd) stays open until
  * plugin_unload: the dynamic linker and debuggers name the plugin by it.
  */
@@ -57,9 +61,11 @@ int plugin_load(const struct conf_plugin *cp, struct plugin **out,
  * returns (so never call it, or plugin_unload, from a libuv callback).
  * The fibers init spawns belong to the instance (p_group).  On
  * failure (init error, a setting of the wrong type, a setting init never
- * read) returns -1 with *cause as "file:line: plugin NAME: message"
+ * read) returns -1 with *cause as "file:line: plugin "NAME": message"
  * lines joined by '\n' (no trailing newline), file being the config
- * file; if init had succeeded, fini has been called.  On success the
+ * file the stanza is in (cp->file, else conffile); a failed init is not
+ * blamed for the settings it did not read (weft_plugin_ctx_init_failed).
+ * If init had succeeded, fini has been called.  On success the
  * plugin is ready: run p_desc->client_connected(r, w, p_state) per
  * connection.  The context stays alive until plugin_unload (the
  * plugin may keep the strings it read).

@@ -320,13 +320,24 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 }
 
 pid_t
-procs_probe(struct procs *pt, struct conf *c)
+procs_probe(struct procs *pt, struct conf *c, int *errfd)
 {
 	pid_t pid, parent = getpid();
+	int pfd[2];
 
+	/* The probe's error lines, for `weftd -s reload` to print: a pipe
+	 * the parent reads once the probe exited, so the probe's end never
+	 * blocks (what does not fit is lost, the log has it all). */
+	*errfd = -1;
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0)
+		pfd[0] = pfd[1] = -1;
 	pid = fork_child();
 	if (pid < 0) {
 		log_warn("reload: fork");
+		if (pfd[0] >= 0) {
+			close(pfd[0]);
+			close(pfd[1]);
+		}
 		return -1;
 	}
 	if (pid == 0) {
@@ -335,12 +346,15 @@ procs_probe(struct procs *pt, struct conf *c)
 		child_watch_parent(parent, SIGKILL);
 		/* Plugin code runs here: it gets no listener, no control
 		 * socket and no heartbeat of any worker. */
-		close_inherited(NULL, 0);
+		close_inherited(&pfd[1], pfd[1] >= 0 ? 1 : 0);
 		munmap(pt->stats, MAX_PROCS * sizeof(*pt->stats));
 		tickets_unmap(&pt->tickets);
 		log_procinit("reload probe");
-		_exit(worker_check_plugins(c) == 0 ? 0 : 1);
+		_exit(worker_check_plugins_fd(c, pfd[1]) == 0 ? 0 : 1);
 	}
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	*errfd = pfd[0];
 	return pid;
 }
 

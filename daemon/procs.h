@@ -75,9 +75,10 @@ void procs_spawn(struct procs *pt, struct gen *g, int slot);
 /*
  * Fork the reload probe: c's plugins loaded and initialised in a process
  * holding nothing of the supervisor's.  Returns its pid, -1 (logged) if
- * fork fails.
+ * fork fails; *errfd is where its error lines can be read once it has
+ * exited (-1: nowhere), for the caller to close.
  */
-pid_t procs_probe(struct procs *pt, struct conf *c);
+pid_t procs_probe(struct procs *pt, struct conf *c, int *errfd);
 
 struct proc *procs_find(struct procs *pt, pid_t pid);
 

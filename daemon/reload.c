@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <weft/plugin.h>
 
@@ -26,6 +27,7 @@ gens_init(struct gens *G, struct procs *pt, struct listeners *L,
 {
 	memset(G, 0, sizeof(*G));
 	G->conffile = conffile;
+	G->probe_errfd = -1;
 	G->pt = pt;
 	G->L = L;
 }
@@ -87,6 +89,41 @@ gens_reloading(const struct gens *G)
 static enum reload_state failed(char *msg, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The reload failed for the lines of text: msg is "what: " and the first
+ * line, then every line, so a client shows each error line as it is. */
+static enum reload_state
+failed_lines(char *msg, size_t size, const char *what, const char *text)
+{
+	return failed(msg, size, "%s: %.*s\n%s", what, (int)strcspn(text, "\n"),
+	    text, text);
+}
+
+/* The probe's error lines, read once it has exited; NULL if none. */
+static char *
+probe_errors(struct gens *G)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0;
+
+	if (G->probe_errfd < 0)
+		return NULL;
+	buf = xmalloc(RELOAD_MSG_MAX);
+	while (len < RELOAD_MSG_MAX - 1 &&
+	    (n = read(G->probe_errfd, buf + len, RELOAD_MSG_MAX - 1 - len)) > 0)
+		len += (size_t)n;
+	close(G->probe_errfd);
+	G->probe_errfd = -1;
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 /* The reload failed: msg says why. */
 static enum reload_state
 failed(char *msg, size_t size, const char *fmt, ...)
@@ -119,7 +156,7 @@ reload_start(struct gens *G, char *msg, size_t size)
 	if (config_load_flags(G->conffile, CONF_LOAD_SYSTEM, &c, &cause) != 0) {
 		log_warnx("reload failed, keeping generation %d:", G->cur->id);
 		log_lines(WEFT_LOG_WARNING, cause != NULL ? cause : "?");
-		failed(msg, size, "config: %s", cause != NULL ? cause : "?");
+		failed_lines(msg, size, "config", cause != NULL ? cause : "?");
 		free(cause);
 		return RELOAD_FAILED;
 	}
@@ -128,14 +165,14 @@ reload_start(struct gens *G, char *msg, size_t size)
 	if (tls_files_read(c, tls_files_owner(c), &cause) != 0) {
 		log_warnx("reload failed, keeping generation %d:", G->cur->id);
 		log_lines(WEFT_LOG_WARNING, cause);
-		failed(msg, size, "tls: %s", cause);
+		failed_lines(msg, size, "tls", cause);
 		free(cause);
 		config_free(c);
 		return RELOAD_FAILED;
 	}
 	/* Plugins are loaded and initialised in a throwaway process first:
 	 * the supervisor never runs plugin code. */
-	if ((pid = procs_probe(G->pt, c)) < 0) {
+	if ((pid = procs_probe(G->pt, c, &G->probe_errfd)) < 0) {
 		config_free(c);
 		return failed(msg, size, "fork failed");
 	}
@@ -149,18 +186,26 @@ reload_probed(struct gens *G, int status, int stopping, char *msg, size_t size)
 {
 	struct conf *c = G->probe_conf;
 	struct gen *g;
-	char *cause = NULL;
+	char *cause = NULL, *errs;
 	int i;
 
 	G->probe = 0;
 	G->probe_conf = NULL;
+	errs = probe_errors(G);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_warnx("reload failed (plugin check), keeping generation %d",
 		    G->cur->id);
 		config_free(c);
-		return failed(msg, size,
-		    "a plugin or a TLS profile failed to load (see the log)");
+		if (errs != NULL)
+			failed_lines(msg, size, "plugin check", errs);
+		else
+			failed(msg, size,
+			    "a plugin or a TLS profile failed to load (see the "
+			    "log)");
+		free(errs);
+		return RELOAD_FAILED;
 	}
+	free(errs);
 	if (stopping) {
 		config_free(c);
 		return failed(msg, size, "stopping");

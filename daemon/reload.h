@@ -25,10 +25,18 @@ struct gens {
 	int ids;	  /* the last generation's id */
 	pid_t probe;	  /* reload probe child, 0 = none */
 	struct conf *probe_conf;
-	int again; /* asked again meanwhile: reload once more */
+	int probe_errfd; /* its error lines, -1 = none */
+	int again;	 /* asked again meanwhile: reload once more */
 	struct procs *pt;
 	struct listeners *L;
 };
+
+/*
+ * The room a reload's result message needs: a failure's is a summary
+ * line ("config: " and the first error) followed by every error line,
+ * which `weftd -s reload` prints.
+ */
+#define RELOAD_MSG_MAX 16384
 
 /* Where a reload is at, after each of its steps. */
 enum reload_state {

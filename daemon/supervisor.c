@@ -116,7 +116,7 @@ send_status(struct sup *s)
 static void
 reload_done(struct sup *s, int ok, const char *msg)
 {
-	char line[1100];
+	char *line = NULL;
 
 	/* After RELOADING=1 systemd waits for READY=1, success or not. */
 	notify_send("READY=1");
@@ -130,9 +130,10 @@ reload_done(struct sup *s, int ok, const char *msg)
 		return;
 	}
 	s->G.again = 0;
-	snprintf(line, sizeof(line), "%s %s\n",
+	cause_set(&line, "%s %s\n",
 	    ok ? "OK reloaded:" : "ERR reload failed:", msg);
 	control_reply_waiting(&s->ctl, line);
+	free(line);
 }
 
 static void
@@ -146,7 +147,7 @@ static void
 do_reload(struct sup *s)
 {
 	enum reload_state st;
-	char msg[1024];
+	char msg[RELOAD_MSG_MAX];
 
 	if (s->stopping)
 		return;
@@ -252,7 +253,7 @@ reap(struct sup *s)
 {
 	enum proc_exit ex;
 	struct proc *p;
-	char why[128], msg[1024];
+	char why[128], msg[RELOAD_MSG_MAX];
 	int status;
 	pid_t pid;
 
@@ -561,7 +562,7 @@ static uint64_t
 tick(struct sup *s, uint64_t now)
 {
 	uint64_t next = 0;
-	char msg[1024];
+	char msg[RELOAD_MSG_MAX];
 
 	if (s->stopping) {
 		if (procs_count(&s->pt, NULL, NULL) + (s->G.probe != 0) == 0)

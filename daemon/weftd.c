@@ -17,6 +17,7 @@
 #include "log.h"
 #include "supervisor.h"
 #include "tls_files.h"
+#include "trybind.h"
 #include "util.h"
 #include "worker.h"
 
@@ -198,6 +199,22 @@ signal_cmd(const struct opts *o)
 	return rc;
 }
 
+/* -t: would the listeners bind now?  Nonzero if one would not. */
+static int
+trybind(const struct opts *o, const struct conf *c)
+{
+	char *errors = NULL, *warnings = NULL;
+	int n;
+
+	n = trybind_check(c, o->ctl, &errors, &warnings);
+	if (warnings != NULL)
+		log_lines(WEFT_LOG_WARNING, warnings);
+	if (errors != NULL)
+		print_cause(errors); /* frees it */
+	free(warnings);
+	return n;
+}
+
 /* -t and --dump: check the plugins and print the config. */
 static int
 check(const struct opts *o, struct conf *c)
@@ -215,6 +232,8 @@ check(const struct opts *o, struct conf *c)
 			return 1;
 		}
 		rc = worker_check_plugins(c) == 0 ? 0 : 1;
+		if (trybind(o, c) != 0)
+			rc = 1;
 		if (rc == 0)
 			fprintf(stderr,
 			    "weftd: %s: configuration and plugins "

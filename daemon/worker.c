@@ -454,7 +454,21 @@ worker_main(const struct worker_args *a)
 struct check {
 	const struct conf *c;
 	int failed;
+	int errfd; /* where the error lines go too (the probe's), or -1 */
 };
+
+/* An error of the check: logged, and for a reload probe also written to
+ * errfd for the supervisor to hand to `weftd -s reload`. */
+static void
+check_fail(struct check *ck, const char *text)
+{
+	size_t len = strlen(text);
+
+	log_lines(WEFT_LOG_ERR, text);
+	ck->failed = 1;
+	if (ck->errfd >= 0 && write(ck->errfd, text, len) == (ssize_t)len)
+		(void)!write(ck->errfd, "\n", 1);
+}
 
 /*
  * libweft's TLS handshake runs on the connection's fiber, which a
@@ -466,6 +480,7 @@ check_cb_tls(struct check *ck, const struct plugin *p)
 {
 	const struct conf *c = ck->c;
 	const struct conf_listener *l;
+	char *cause = NULL;
 	size_t i;
 
 	if ((p->p_desc->flags & WEFT_PLUGIN_CALLBACK) == 0)
@@ -475,11 +490,12 @@ check_cb_tls(struct check *ck, const struct plugin *p)
 		if (l->tls_index < 0 ||
 		    !config_name_eq(l->plugin, p->p_conf->name))
 			continue;
-		log_msg(WEFT_LOG_ERR,
+		cause_set(&cause,
 		    "%s:%d: listener %s: tls: plugin \"%s\" runs in callback "
 		    "mode, which has no fiber for the TLS handshake",
 		    c->file, l->line, l->address, p->p_conf->name);
-		ck->failed = 1;
+		check_fail(ck, cause);
+		free(cause);
 	}
 }
 
@@ -498,11 +514,9 @@ check_main(void *arg)
 	for (i = 0; i < c->nplugins; i++) {
 		if (plugin_load(&c->plugins[i], &ps[i], &cause) != 0 ||
 		    plugin_init(ps[i], c->file, 0, &cause) != 0) {
-			log_lines(WEFT_LOG_ERR,
-			    cause != NULL ? cause : "plugin failed");
+			check_fail(ck, cause != NULL ? cause : "plugin failed");
 			free(cause);
 			cause = NULL;
-			ck->failed = 1;
 		}
 		if (ps[i] != NULL)
 			check_cb_tls(ck, ps[i]);
@@ -511,9 +525,8 @@ check_main(void *arg)
 		plugin_unload(&ps[i]);
 	free(ps);
 	if (worker_tls_new(c, NULL, &wt, &cause) != 0) {
-		log_lines(WEFT_LOG_ERR, cause != NULL ? cause : "TLS failed");
+		check_fail(ck, cause != NULL ? cause : "TLS failed");
 		free(cause);
-		ck->failed = 1;
 	}
 	worker_tls_free(wt);
 	return 0;
@@ -522,7 +535,13 @@ check_main(void *arg)
 int
 worker_check_plugins(const struct conf *c)
 {
-	struct check ck = { c, 0 };
+	return worker_check_plugins_fd(c, -1);
+}
+
+int
+worker_check_plugins_fd(const struct conf *c, int errfd)
+{
+	struct check ck = { c, 0, errfd };
 
 	if (weft_run(check_main, &ck) != 0)
 		return -1;

@@ -45,6 +45,10 @@ void worker_main(const struct worker_args *a) __attribute__((noreturn));
  */
 int worker_check_plugins(const struct conf *c);
 
+/* The same, each error's lines also written to errfd, '\n'-terminated
+ * (the reload probe's report to the supervisor). */
+int worker_check_plugins_fd(const struct conf *c, int errfd);
+
 /* How often a worker ticks its heartbeat under config c. */
 uint64_t heartbeat_tick_ms(const struct conf *c);
 

@@ -30,6 +30,8 @@
 #include "internal.h"
 
 #define CTX_MAGIC 0x57504358u /* "WPCX" */
+#define CTX_ASKED 32	      /* missing keys remembered for suggestions */
+#define CTX_KEYLEN 64	      /* longer keys are not remembered */
 
 /* What a getter found wrong with a value. */
 enum {
@@ -67,6 +69,13 @@ struct weft_plugin_ctx {
 	struct plugerr *c_err; /* weft_plugin_error messages */
 	size_t c_nerr;
 	size_t c_nlost; /* messages lost to a failed allocation */
+	int c_failed;	/* what init returned, if it failed */
+	/* Keys a getter asked for and did not find: what a mistyped
+	 * setting was probably meant to be.  Copied, since the plugin's
+	 * strings may not outlive init, into room allocated with the
+	 * context: getters never allocate. */
+	char c_asked[CTX_ASKED][CTX_KEYLEN];
+	size_t c_nasked;
 };
 
 /* One line of the report, before formatting. */
@@ -76,7 +85,8 @@ struct report {
 	const char *r_key;
 	const char *r_fmt; /* printf format taking key and value */
 	const char *r_value;
-	const char *r_msg; /* a plugin message, used as is */
+	const char *r_msg;  /* a plugin message, used as is */
+	const char *r_hint; /* an unknown setting's likely meaning */
 };
 
 static void
@@ -242,34 +252,142 @@ serr_format(int err)
 	}
 }
 
-int
-weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
-    char **out)
+static int
+fold(int c)
 {
-	struct report *rep;
-	const struct setting *s;
-	char *buf = NULL;
-	size_t nrep = 0, len = 0, cap = 0, i;
-	int rc = 0;
+	return c == '-' ? '_' : tolower(c);
+}
 
-	ctx_check(ctx);
-	/* At most two lines per setting (a bad value is also a read one,
-	 * so in fact one), one per message, one for lost messages. */
-	rep = calloc(ctx->c_nset + ctx->c_nerr + 1, sizeof(*rep));
-	if (rep == NULL)
-		return -ENOMEM;
+/*
+ * The optimal string alignment distance (a swap of neighbours is one
+ * edit) of a and b; -1 if one is CTX_KEYLEN long or more.  Three rows,
+ * not a matrix: this may run on a fiber's small stack.
+ */
+static int
+distance(const char *a, const char *b)
+{
+	int rows[3][CTX_KEYLEN + 1], *p2, *p1, *cur, best;
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la >= CTX_KEYLEN || lb >= CTX_KEYLEN)
+		return -1;
+	for (j = 0; j <= lb; j++)
+		rows[0][j] = (int)j;
+	for (i = 1; i <= la; i++) {
+		/* Row i is rows[i % 3]. */
+		p2 = rows[(i + 1) % 3];
+		p1 = rows[(i + 2) % 3];
+		cur = rows[i % 3];
+		cur[0] = (int)i;
+		for (j = 1; j <= lb; j++) {
+			best = p1[j - 1] + (fold(a[i - 1]) != fold(b[j - 1]));
+			if (p1[j] + 1 < best)
+				best = p1[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 &&
+			    fold(a[i - 1]) == fold(b[j - 2]) &&
+			    fold(a[i - 2]) == fold(b[j - 1]) &&
+			    p2[j - 2] + 1 < best)
+				best = p2[j - 2] + 1;
+			cur[j] = best;
+		}
+	}
+	return rows[la % 3][lb];
+}
+
+/* The key init asked for and did not find that key is most likely a
+ * typo of: within 2 edits (1 for short keys), or a prefix; or NULL. */
+static const char *
+suggest(const weft_plugin_ctx_t *ctx, const char *key)
+{
+	const char *best = NULL, *a;
+	size_t i, n, la, lk = strlen(key);
+	int d, bestd = 4, max = lk <= 3 ? 1 : 2;
+
+	for (i = 0; i < ctx->c_nasked; i++) {
+		a = ctx->c_asked[i];
+		la = strlen(a);
+		n = la < lk ? la : lk;
+		if ((d = distance(key, a)) == 0)
+			d = 1; /* but for case or '-' and '_' */
+		if (d < 0 || d > max)
+			d = n >= 3 && strncasecmp(a, key, n) == 0 ? 3 : -1;
+		if (d > 0 && d < bestd) {
+			bestd = d;
+			best = a;
+		}
+	}
+	return best;
+}
+
+/* The report's lines for the settings: bad values and unknown ones. */
+static size_t
+report_settings(const weft_plugin_ctx_t *ctx, struct report *rep)
+{
+	const struct setting *s;
+	const char *hint;
+	size_t i, nrep = 0;
+
 	for (i = 0; i < ctx->c_nset; i++) {
 		s = &ctx->c_set[i];
 		if (s->s_read && s->s_err == SERR_NONE)
+			continue;
+		hint = s->s_read ? NULL : suggest(ctx, s->s_key);
+		/* A failed init may have stopped before it: not unknown. */
+		if (!s->s_read && ctx->c_failed != 0 && hint == NULL)
 			continue;
 		rep[nrep].r_line = s->s_line;
 		rep[nrep].r_seq = nrep;
 		rep[nrep].r_key = s->s_key;
 		rep[nrep].r_value = s->s_value;
+		rep[nrep].r_hint = hint;
 		rep[nrep].r_fmt = s->s_read ? serr_format(s->s_err)
 					    : "unknown setting '%s'";
 		nrep++;
 	}
+	return nrep;
+}
+
+/* One report line, after its "FILE:LINE: plugin "NAME": ". */
+static int
+report_line(char **buf, size_t *len, size_t *cap, const struct report *r)
+{
+	if (r->r_msg != NULL && r->r_key != NULL)
+		return append(buf, len, cap, "setting '%s': %s", r->r_key,
+		    r->r_msg);
+	if (r->r_msg != NULL)
+		return append(buf, len, cap, "%s", r->r_msg);
+	if (r->r_hint != NULL)
+		return append(buf, len, cap,
+		    "unknown setting '%s' (did you mean '%s'?)", r->r_key,
+		    r->r_hint);
+	return append(buf, len, cap, r->r_fmt, r->r_key, r->r_value);
+}
+
+void
+weft_plugin_ctx_init_failed(weft_plugin_ctx_t *ctx, int err)
+{
+	ctx_check(ctx);
+	ctx->c_failed = err < 0 ? err : -EINVAL;
+}
+
+int
+weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
+    char **out)
+{
+	struct report *rep;
+	char *buf = NULL, failed[128];
+	size_t nrep, len = 0, cap = 0, i;
+	int rc = 0;
+
+	ctx_check(ctx);
+	/* At most one line per setting (a bad value is also a read one),
+	 * one per message, one for lost messages or a silent failure. */
+	rep = calloc(ctx->c_nset + ctx->c_nerr + 1, sizeof(*rep));
+	if (rep == NULL)
+		return -ENOMEM;
+	nrep = report_settings(ctx, rep);
 	for (i = 0; i < ctx->c_nerr; i++) {
 		rep[nrep].r_line = ctx->c_err[i].e_line;
 		rep[nrep].r_seq = nrep;
@@ -277,11 +395,13 @@ weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
 		rep[nrep].r_msg = ctx->c_err[i].e_msg;
 		nrep++;
 	}
-	if (ctx->c_nlost > 0) {
+	if (ctx->c_nlost > 0 || (ctx->c_failed != 0 && ctx->c_nerr == 0)) {
+		snprintf(failed, sizeof(failed), "init failed (%s)",
+		    ctx->c_nlost > 0 ? "out of memory while recording its error"
+				     : weft_strerror(ctx->c_failed));
 		rep[nrep].r_line = ctx->c_line;
 		rep[nrep].r_seq = nrep;
-		rep[nrep].r_msg = "init failed (out of memory while "
-				  "recording its error)";
+		rep[nrep].r_msg = failed;
 		nrep++;
 	}
 	if (nrep == 0) {
@@ -293,18 +413,10 @@ weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
 		file = "(config)";
 	for (i = 0; i < nrep && rc == 0; i++) {
 		rc = append(&buf, &len, &cap,
-		    "%s%s:%d: plugin %s: ", i > 0 ? "\n" : "", file,
+		    "%s%s:%d: plugin \"%s\": ", i > 0 ? "\n" : "", file,
 		    rep[i].r_line, ctx->c_name);
-		if (rc != 0)
-			break;
-		if (rep[i].r_msg != NULL && rep[i].r_key != NULL)
-			rc = append(&buf, &len, &cap, "setting '%s': %s",
-			    rep[i].r_key, rep[i].r_msg);
-		else if (rep[i].r_msg != NULL)
-			rc = append(&buf, &len, &cap, "%s", rep[i].r_msg);
-		else
-			rc = append(&buf, &len, &cap, rep[i].r_fmt,
-			    rep[i].r_key, rep[i].r_value);
+		if (rc == 0)
+			rc = report_line(&buf, &len, &cap, &rep[i]);
 	}
 	free(rep);
 	if (rc != 0) {
@@ -316,6 +428,21 @@ weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx, const char *file,
 }
 
 /* ---- Plugin side: getters ----------------------------------------------- */
+
+/* Remember key as asked for and missing (once). */
+static void
+ctx_asked(weft_plugin_ctx_t *ctx, const char *key)
+{
+	size_t i;
+
+	if (key == NULL || strlen(key) >= CTX_KEYLEN ||
+	    ctx->c_nasked == CTX_ASKED)
+		return;
+	for (i = 0; i < ctx->c_nasked; i++)
+		if (strcmp(ctx->c_asked[i], key) == 0)
+			return;
+	strcpy(ctx->c_asked[ctx->c_nasked++], key);
+}
 
 /*
  * Look a setting up for a getter: marks it read and clears an error an
@@ -329,8 +456,10 @@ getter_find(weft_plugin_ctx_t *ctx, const char *key)
 	if (ctx == NULL)
 		return NULL;
 	ctx_check(ctx);
-	if ((s = ctx_find(ctx, key)) == NULL)
+	if ((s = ctx_find(ctx, key)) == NULL) {
+		ctx_asked(ctx, key);
 		return NULL;
+	}
 	s->s_read = 1;
 	s->s_err = SERR_NONE;
 	return s;

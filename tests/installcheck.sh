@@ -201,7 +201,7 @@ EOF
 "$weftd" -t -c "$tmp/bad.conf" >"$tmp/bad.out" 2>&1
 rc=$?
 if [ $rc -eq 1 ] &&
-    grep -q "bad.conf:4: plugin hello: setting 'max_lines': must be at least 1" \
+    grep -q "bad.conf:4: plugin \"hello\": setting 'max_lines': must be at least 1" \
     "$tmp/bad.out"; then
 	ok "weftd -t reports hello's refused setting as file:line"
 else

@@ -47,6 +47,7 @@ stanza_init(struct stanza *st, const char *name, const char *dir,
 	st->cp.path = (char *)file;
 	st->cp.abspath = st->path;
 	st->cp.settings = st->set;
+	st->cp.file = (char *)CONF;
 	st->cp.line = line;
 }
 
@@ -81,17 +82,21 @@ load_ok(struct stanza *st, int worker)
 	return p;
 }
 
-/* plugin_load must refuse with exactly this message. */
+/* plugin_load must refuse with exactly this message, after the
+ * "FILE:LINE: plugin "NAME": " every loader refusal starts with. */
 static inline void
 load_refused(struct stanza *st, const char *want)
 {
 	struct plugin *p = NULL;
-	char *cause = NULL;
+	char *cause = NULL, full[4096];
 
+	snprintf(full, sizeof(full), "%s:%d: plugin \"%s\": %s",
+	    st->cp.file != NULL ? st->cp.file : "(config)", st->cp.line,
+	    st->cp.name, want);
 	assert_int_equal(plugin_load(&st->cp, &p, &cause), -1);
 	assert_null(p);
 	assert_non_null(cause);
-	assert_string_equal(cause, want);
+	assert_string_equal(cause, full);
 	free(cause);
 }
 

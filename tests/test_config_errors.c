@@ -11,9 +11,14 @@
 WT_TEST(err_unknown_top_key)
 {
 	load_fails("e1.conf", "workers = 2;\nwrokers = 3;\n" CONF_PLUGIN,
-	    "F:2: unknown key \"wrokers\"");
+	    "F:2: unknown key \"wrokers\" (did you mean \"workers\"?)");
+	/* A prefix of a key, and the groups the front-end knows. */
+	load_fails("e1b.conf", "shutdown = 5;\nlistne = ();\n" CONF_PLUGIN,
+	    "F:1: unknown key \"shutdown\" (did you mean "
+	    "\"shutdown_timeout\"?)\n"
+	    "F:2: unknown key \"listne\" (did you mean \"listen\"?)");
 	load_fails("e1.ini", "wrokers = 3\n" INI_PLUGIN,
-	    "F:1: unknown key \"wrokers\"");
+	    "F:1: unknown key \"wrokers\" (did you mean \"workers\"?)");
 }
 
 WT_TEST(err_unknown_listener_key)
@@ -23,20 +28,24 @@ WT_TEST(err_unknown_listener_key)
 	    "listen = (\n"
 	    "  { name = \"a\"; tcp = \"127.0.0.1:1\"; plugin = \"echo\";\n"
 	    "    lmit = 5; } );\n",
-	    "F:4: unknown key \"lmit\" in listener \"a\"");
+	    "F:4: unknown key \"lmit\" in listener \"a\" (did you mean "
+	    "\"limit\"?)");
 	load_fails("e2.ini",
 	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\n"
 		       "plugin = echo\nlmit = 5\n",
-	    "F:6: unknown key \"lmit\" in listener \"a\"");
+	    "F:6: unknown key \"lmit\" in listener \"a\" (did you mean "
+	    "\"limit\"?)");
 }
 
 WT_TEST(err_unknown_plugin_key)
 {
 	load_fails("e3.conf",
 	    "plugins = {\n  echo = { path = \"/e.so\"; pth = 1; };\n};\n",
-	    "F:2: unknown key \"pth\" in plugin \"echo\"");
+	    "F:2: unknown key \"pth\" in plugin \"echo\" (did you mean "
+	    "\"path\"?)");
 	load_fails("e3.ini", "[plugins.echo]\npath = /e.so\npth = 1\n",
-	    "F:3: unknown key \"pth\" in plugin \"echo\"");
+	    "F:3: unknown key \"pth\" in plugin \"echo\" (did you mean "
+	    "\"path\"?)");
 }
 
 WT_TEST(err_wrong_type)
@@ -205,11 +214,13 @@ WT_TEST(err_missing_plugin)
 	    "listen = (\n"
 	    "  { tcp = \"127.0.0.1:1\";\n    plugin = \"ecoh\"; },\n"
 	    "  { tcp = \"127.0.0.1:2\"; } );\n",
-	    "F:4: listener #1: plugin \"ecoh\" is not defined\n"
+	    "F:4: listener #1: plugin \"ecoh\" is not defined (did you mean "
+	    "\"echo\"?)\n"
 	    "F:5: listener #2: needs a plugin");
 	load_fails("m.ini",
 	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\nplugin = ecoh\n",
-	    "F:5: listener \"a\": plugin \"ecoh\" is not defined");
+	    "F:5: listener \"a\": plugin \"ecoh\" is not defined (did you "
+	    "mean \"echo\"?)");
 }
 
 WT_TEST(err_tcp_and_unix)
@@ -273,9 +284,56 @@ WT_TEST(err_conf_syntax)
 {
 	/* libconfig stops at its first error and names its own line. */
 	load_fails("s.conf", "workers = 2;\n\nuser = ;\nbogus = 1;\n",
-	    "F:3: syntax error");
+	    "F:3: syntax error\n"
+	    "F:3:     user = ;\n"
+	    "F:3:            ^\n"
+	    "F:3: hint: a value is missing after '='");
 	load_fails("s2.conf", "a = 1;\na = 2;\n",
 	    "F:2: duplicate setting name");
+}
+
+/* libconfig's bare "syntax error": the line, a caret, the usual cause. */
+WT_TEST(err_conf_syntax_hints)
+{
+	load_fails("h1.conf",
+	    CONF_PLUGIN "listen = (\n"
+			"\t{ tcp = 127.0.0.1:80; plugin = \"echo\"; }\n);\n",
+	    "F:3: syntax error\n"
+	    "F:3:     \t{ tcp = 127.0.0.1:80; plugin = \"echo\"; }\n"
+	    "F:3:     \t        ^\n"
+	    "F:3: hint: an address (host:port) must be quoted: "
+	    "tcp = \"127.0.0.1:80\";");
+	load_fails("h2.conf", "user = nobody;\n",
+	    "F:1: syntax error\n"
+	    "F:1:     user = nobody;\n"
+	    "F:1:            ^\n"
+	    "F:1: hint: a string must be quoted: user = \"nobody\";");
+	load_fails("h3.conf", "plugins = {\n  echo = { path = \"x\";\n};\n",
+	    "F:4: syntax error at the end of the file\n"
+	    "F:4: hint: the file ends inside the '{' opened at line 1: a '}' "
+	    "is missing");
+	load_fails("h4.conf", "listen = (\n  { tcp = \"1:2\"; }\n};\n",
+	    "F:3: syntax error\n"
+	    "F:3:     };\n"
+	    "F:3:     ^\n"
+	    "F:3: hint: '}' closes the '(' opened at line 1, which ends with "
+	    "')'");
+	load_fails("h5.conf", "workers == 2;\n",
+	    "F:1: syntax error\n"
+	    "F:1:     workers == 2;\n"
+	    "F:1:             ^\n"
+	    "F:1: hint: one '=' between a key and its value: key = value;");
+	load_fails("h6.conf", "listen = ( { tcp = \"1:2\"; } { x = 1; } );\n",
+	    "F:1: syntax error\n"
+	    "F:1:     listen = ( { tcp = \"1:2\"; } { x = 1; } );\n"
+	    "F:1:                                 ^\n"
+	    "F:1: hint: missing ',' between the groups of a list: "
+	    "( { ... }, { ... } )");
+	load_fails("h7.conf", "{ \"workers\": 2 }\n",
+	    "F:1: syntax error\n"
+	    "F:1:     { \"workers\": 2 }\n"
+	    "F:1:       ^\n"
+	    "F:1: hint: keys are not quoted (this is not JSON): key = value;");
 }
 
 WT_TEST(err_ini_syntax)

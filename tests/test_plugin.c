@@ -196,7 +196,7 @@ WT_TEST(proxy_without_upstream_fails)
 
 	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
 	init_refused(&st,
-	    CONF ":12: plugin proxy: setting 'upstream': "
+	    CONF ":12: plugin \"proxy\": setting 'upstream': "
 		 "required (expected host:port, [v6addr]:port or unix:/path)");
 }
 
@@ -223,7 +223,7 @@ WT_TEST(proxy_bad_upstream_fails)
 		stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 12);
 		stanza_set(&st, "upstream", bad[i], CONF_T_STR, 14);
 		snprintf(want, sizeof(want),
-		    CONF ":14: plugin proxy: "
+		    CONF ":14: plugin \"proxy\": "
 			 "setting 'upstream': bad address '%s' (expected "
 			 "host:port, [v6addr]:port or unix:/path)",
 		    bad[i]);
@@ -682,8 +682,8 @@ WT_TEST(init_fails_with_messages)
 	stanza_set(&st, "port", "80", CONF_T_INT, 10);
 	/* Ordered by line: the stanza's message first. */
 	init_refused(&st,
-	    CONF ":3: plugin init-fails: cannot start: no database\n" CONF
-		 ":10: plugin init-fails: setting 'port': port 80 is "
+	    CONF ":3: plugin \"init-fails\": cannot start: no database\n" CONF
+		 ":10: plugin \"init-fails\": setting 'port': port 80 is "
 		 "reserved");
 }
 
@@ -700,12 +700,12 @@ WT_TEST(settings_type_errors_and_unknown)
 	stanza_set(&st, "ratio", "fast", CONF_T_STR, 7);
 	stanza_set(&st, "greeting", "ok", CONF_T_STR, 4);
 	init_refused(&st,
-	    CONF ":5: plugin good: setting 'count': expected an integer, "
+	    CONF ":5: plugin \"good\": setting 'count': expected an integer, "
 		 "got 'abc'\n" CONF
-		 ":6: plugin good: setting 'flag': expected a boolean "
+		 ":6: plugin \"good\": setting 'flag': expected a boolean "
 		 "(true/false, yes/no, on/off, 1/0), got 'maybe'\n" CONF
-		 ":7: plugin good: setting 'ratio': expected a number, got "
-		 "'fast'\n" CONF ":9: plugin good: unknown setting 'typo'");
+		 ":7: plugin \"good\": setting 'ratio': expected a number, got "
+		 "'fast'\n" CONF ":9: plugin \"good\": unknown setting 'typo'");
 }
 
 WT_TEST(settings_unknown_on_plugin_without_init)
@@ -714,11 +714,12 @@ WT_TEST(settings_unknown_on_plugin_without_init)
 
 	stanza_init(&st, "echo", PLUGIN_BUILD_DIR, "echo.so", 20);
 	stanza_set(&st, "limit", "10", CONF_T_INT, 21);
-	init_refused(&st, CONF ":21: plugin echo: unknown setting 'limit'");
+	init_refused(&st, CONF ":21: plugin \"echo\": unknown setting 'limit'");
 	stanza_init(&st, "http-hello", PLUGIN_BUILD_DIR, "http-hello.so", 20);
 	stanza_set(&st, "bodyy", "x", CONF_T_STR, 22);
 	init_refused(&st,
-	    CONF ":22: plugin http-hello: unknown setting 'bodyy'");
+	    CONF ":22: plugin \"http-hello\": unknown setting 'bodyy' "
+		 "(did you mean 'body'?)");
 }
 
 WT_TEST(settings_int_range)
@@ -728,7 +729,7 @@ WT_TEST(settings_int_range)
 	stanza_init(&st, "good", TEST_PLUGIN_DIR, "good.so", 3);
 	stanza_set(&st, "count", "99999999999999999999", CONF_T_INT, 5);
 	init_refused(&st,
-	    CONF ":5: plugin good: setting 'count': integer "
+	    CONF ":5: plugin \"good\": setting 'count': integer "
 		 "out of range: '99999999999999999999'");
 }
 

@@ -140,7 +140,7 @@ ms_is(const char *text, int64_t want, const char *err)
 		assert_null(out);
 	} else {
 		snprintf(expect, sizeof(expect),
-		    "f:2: plugin t: setting 'k': "
+		    "f:2: plugin \"t\": setting 'k': "
 		    "%s",
 		    err);
 		assert_int_equal(weft_plugin_ctx_errors(ctx, "f", &out), 1);
@@ -189,13 +189,13 @@ WT_TEST(ms_error_names_plugin_and_line)
 	stanza_init(&st, "lines", PLUGIN_BUILD_DIR, "lines.so", 12);
 	stanza_set(&st, "idle_timeout", "-2", CONF_T_STR, 14);
 	init_refused(&st,
-	    CONF ":14: plugin lines: setting 'idle_timeout': "
+	    CONF ":14: plugin \"lines\": setting 'idle_timeout': "
 		 "expected a duration of 0 or more seconds, got '-2'");
 	stanza_init(&st, "http-hello", PLUGIN_BUILD_DIR, "http-hello.so", 12);
 	stanza_set(&st, "send_timeout", "0.5", CONF_T_FLOAT, 13);
 	stanza_set(&st, "body_timeout", "later", CONF_T_STR, 15);
 	init_refused(&st,
-	    CONF ":15: plugin http-hello: setting "
+	    CONF ":15: plugin \"http-hello\": setting "
 		 "'body_timeout': expected a number, got 'later'");
 }
 
@@ -324,9 +324,9 @@ WT_TEST(ctx_plugin_errors)
 	assert_int_equal(weft_plugin_error(ctx, NULL, "whole"), -EINVAL);
 	assert_int_equal(weft_plugin_ctx_errors(ctx, "/etc/w.ini", &out), 3);
 	assert_string_equal(out,
-	    "/etc/w.ini:7: plugin my-plugin: setting 'missing': needed 1\n"
-	    "/etc/w.ini:7: plugin my-plugin: whole\n"
-	    "/etc/w.ini:8: plugin my-plugin: setting 'm': too big");
+	    "/etc/w.ini:7: plugin \"my-plugin\": setting 'missing': needed 1\n"
+	    "/etc/w.ini:7: plugin \"my-plugin\": whole\n"
+	    "/etc/w.ini:8: plugin \"my-plugin\": setting 'm': too big");
 	free(out);
 	weft_plugin_ctx_free(&ctx);
 }

@@ -644,26 +644,26 @@ WT_TEST(timeout_settings_refused)
 	static const char *const send[] = { "send_timeout", "never", NULL };
 
 	refused("http-hello", "http-hello.so", neg,
-	    "test.conf:2: plugin http-hello: setting 'header_timeout': "
+	    "test.conf:2: plugin \"http-hello\": setting 'header_timeout': "
 	    "expected a duration of 0 or more seconds, got '-1'");
 	refused("http-hello", "http-hello.so", both,
-	    "test.conf:2: plugin http-hello: setting 'header_timeout': must "
+	    "test.conf:2: plugin \"http-hello\": setting 'header_timeout': must "
 	    "be from 0 (no timeout) to 86400 seconds, not 100000\n"
-	    "test.conf:3: plugin http-hello: setting 'keepalive_timeout': "
+	    "test.conf:3: plugin \"http-hello\": setting 'keepalive_timeout': "
 	    "expected a duration of 0 or more seconds, got '-0.5'");
 	refused("http-hello", "http-hello.so", word,
-	    "test.conf:2: plugin http-hello: setting 'keepalive_timeout': "
+	    "test.conf:2: plugin \"http-hello\": setting 'keepalive_timeout': "
 	    "expected a number, got 'soon'");
 	refused("http-hello", "http-hello.so", body,
-	    "test.conf:2: plugin http-hello: setting 'body_timeout': "
+	    "test.conf:2: plugin \"http-hello\": setting 'body_timeout': "
 	    "expected a duration of 0 or more seconds, got '-1'\n"
-	    "test.conf:3: plugin http-hello: setting 'send_timeout': must "
+	    "test.conf:3: plugin \"http-hello\": setting 'send_timeout': must "
 	    "be from 0 (no timeout) to 86400 seconds, not 86401");
 	refused("http-hello", "http-hello.so", send,
-	    "test.conf:2: plugin http-hello: setting 'send_timeout': "
+	    "test.conf:2: plugin \"http-hello\": setting 'send_timeout': "
 	    "expected a number, got 'never'");
 	refused("lines", "lines.so", idle,
-	    "test.conf:2: plugin lines: setting 'idle_timeout': expected a "
+	    "test.conf:2: plugin \"lines\": setting 'idle_timeout': expected a "
 	    "duration of 0 or more seconds, got '-2'");
 }
 

@@ -304,10 +304,10 @@ WT_TEST(proxy_connect_timeout)
 
 	wt_run(body_proxy_connect_timeout, NULL);
 	refused("proxy", "proxy.so", neg,
-	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
+	    "test.conf:3: plugin \"proxy\": setting 'connect_timeout': expected "
 	    "a duration of 0 or more seconds, got '-1'");
 	refused("proxy", "proxy.so", word,
-	    "test.conf:3: plugin proxy: setting 'connect_timeout': expected "
+	    "test.conf:3: plugin \"proxy\": setting 'connect_timeout': expected "
 	    "a number, got 'later'");
 }
 
@@ -377,7 +377,7 @@ WT_TEST(proxy_idle_timeout)
 	wt_run(body_proxy_idle, NULL);
 	wt_run(body_proxy_idle_stalled, NULL);
 	refused("proxy", "proxy.so", neg,
-	    "test.conf:3: plugin proxy: setting 'idle_timeout': expected a "
+	    "test.conf:3: plugin \"proxy\": setting 'idle_timeout': expected a "
 	    "duration of 0 or more seconds, got '-1'");
 }
 

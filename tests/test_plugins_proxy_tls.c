@@ -498,33 +498,33 @@ WT_TEST(proxy_tls_settings_refused)
 		"upstream_tls", "maybe", NULL };
 
 	refused("proxy", "proxy.so", missing,
-	    "test.conf:4: plugin proxy: setting 'upstream_ca': "
+	    "test.conf:4: plugin \"proxy\": setting 'upstream_ca': "
 	    "/nonexistent/ca.crt: no such file");
 	snprintf(want, sizeof(want),
-	    "test.conf:4: plugin proxy: setting 'upstream_ca': %s: "
+	    "test.conf:4: plugin \"proxy\": setting 'upstream_ca': %s: "
 	    "no certificate or crl found",
 	    cert("server.key"));
 	refused("proxy", "proxy.so", notpem, want);
 	snprintf(want, sizeof(want),
-	    "test.conf:5: plugin proxy: setting 'upstream_key': %s: "
+	    "test.conf:5: plugin \"proxy\": setting 'upstream_key': %s: "
 	    "key values mismatch",
 	    cert("other.key"));
 	refused("proxy", "proxy.so", badkey, want);
 	refused("proxy", "proxy.so", nokey,
-	    "test.conf:4: plugin proxy: setting 'upstream_cert': "
+	    "test.conf:4: plugin \"proxy\": setting 'upstream_cert': "
 	    "upstream_cert and upstream_key go together");
 	refused("proxy", "proxy.so", notls,
-	    "test.conf:3: plugin proxy: setting 'upstream_ca': needs "
+	    "test.conf:3: plugin \"proxy\": setting 'upstream_ca': needs "
 	    "upstream_tls = true");
 	refused("proxy", "proxy.so", noverify,
-	    "test.conf:3: plugin proxy: setting 'upstream_verify': needs "
+	    "test.conf:3: plugin \"proxy\": setting 'upstream_verify': needs "
 	    "upstream_tls = true");
 	refused("proxy", "proxy.so", unixname,
-	    "test.conf:1: plugin proxy: setting 'upstream_server_name': "
+	    "test.conf:1: plugin \"proxy\": setting 'upstream_server_name': "
 	    "required with upstream_tls to a unix: upstream (the name to "
 	    "check, or \"\" for none)");
 	refused("proxy", "proxy.so", notbool,
-	    "test.conf:3: plugin proxy: setting 'upstream_tls': expected a "
+	    "test.conf:3: plugin \"proxy\": setting 'upstream_tls': expected a "
 	    "boolean (true/false, yes/no, on/off, 1/0), got 'maybe'");
 }
 

@@ -716,6 +716,138 @@ def no_listeners_is_an_error():
     w.write_conf(good)
 
 
+MISSING_PLUGIN = """workers = 1;
+plugin_dir = "@PLUGINS@";
+plugins = {
+  echo = { path = "ehco.so"; };
+};
+listen = ( { tcp = "127.0.0.1:0"; plugin = "echo"; } );
+"""
+
+
+@test
+def plugin_refusal_names_config_line():
+    """A plugin the loader refuses is named with the config line that
+    asked for it, in -t, at the start and in `weftd -s reload`, whose
+    stderr gets the error lines themselves."""
+    d = tempfile.mkdtemp()
+    conf = os.path.join(d, "mp.conf")
+    with open(conf, "w") as f:
+        f.write(MISSING_PLUGIN.replace("@PLUGINS@", PLUGIN_DIR))
+    want = ('%s:4: plugin "echo": %s/ehco.so: No such file or directory '
+            '("ehco.so" is relative: looked up in plugin_dir %s)'
+            % (conf, PLUGIN_DIR, PLUGIN_DIR)).encode()
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf], capture_output=True)
+    assert r.returncode == 1, r
+    assert want in r.stderr, r.stderr
+    w = Weftd(MISSING_PLUGIN.replace("ehco", "echo"))
+    try:
+        w.wait_log(r"worker 0 \(pid \d+\) ready")
+        good = open(w.conf).read()
+        w.write_conf(good.replace("echo.so", "ehco.so"))
+        want = ('%s:4: plugin "echo": %s/ehco.so: No such file or '
+                'directory' % (w.conf, PLUGIN_DIR))
+        r = w.control("reload")
+        assert r.returncode == 1, r
+        assert r.stdout.decode().startswith(
+            "ERR reload failed: plugin check: " + want), r
+        assert r.stdout.count(b"\n") == 1, r
+        lines = r.stderr.decode().splitlines()
+        assert lines and lines[0].startswith(want), r
+        assert "see the log" not in r.stdout.decode(), r
+        w.write_conf(good)
+        r = w.control("reload")
+        assert r.returncode == 0 and r.stderr == b"", r
+    finally:
+        assert w.stop() == 0
+
+
+TRYBIND = """workers = 1;
+plugins = { echo = { path = "%s/echo.so"; }; };
+listen = (
+  { name = "web"; tcp = "127.0.0.1:%d"; plugin = "echo"; },
+  { tcp = "127.0.0.1:80"; plugin = "echo"; }
+);
+"""
+
+
+@test
+def check_trial_binds():
+    """-t binds each TCP listener once: a port another program holds is
+    an error naming the listener's line; one the weftd of this config
+    holds is not; a low port it may not bind is only a warning."""
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o755)
+    conf = os.path.join(d, "tb.conf")
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    port = held.getsockname()[1]
+    with open(conf, "w") as f:
+        f.write(TRYBIND % (PLUGIN_DIR, port))
+    os.chmod(conf, 0o644)
+    ctl_path = os.path.join(d, "ctl.sock")
+    r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-C", ctl_path],
+                       capture_output=True)
+    held.close()
+    want = ('%s:4: listener "web": tcp 127.0.0.1:%d: address already in '
+            'use' % (conf, port)).encode()
+    assert r.returncode == 1, r
+    assert want in r.stderr, r.stderr
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            low = int(f.read()) > 80
+    except (OSError, ValueError):
+        low = False
+    if os.geteuid() == 0 and low:
+        # Not root: port 80 cannot be checked, which is no error.
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-C", ctl_path],
+                           capture_output=True, user=NOBODY, group=NOBODY)
+        assert r.returncode == 0, r
+        assert b'tb.conf:5: listener #2: tcp 127.0.0.1:80: could not ' \
+            b'check whether it is free' in r.stderr, r.stderr
+    # The running weftd of this config holds it: -t stays quiet.
+    port = free_port()
+    w = Weftd(TRYBIND.split("listen")[0] % PLUGIN_DIR +
+              'listen = ( { tcp = "127.0.0.1:%d"; plugin = "echo"; } );\n'
+              % port)
+    try:
+        w.wait_log(r"worker 0 \(pid \d+\) ready")
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", w.conf, "-C", w.ctl],
+                           capture_output=True)
+        assert r.returncode == 0, r
+        assert b"in use" not in r.stderr, r.stderr
+        # Without -C too: its command line names this file.
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", w.conf, "-C",
+                                        ctl_path], capture_output=True)
+        assert r.returncode == 0, r
+        # Another config on the same address would not start.
+        other = os.path.join(d, "other.conf")
+        shutil.copy(w.conf, other)
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", other, "-C", ctl_path],
+                           capture_output=True)
+        assert r.returncode == 1, r
+        assert ('%s:3: listener #1: tcp 127.0.0.1:%d: address already in '
+                'use' % (other, port)).encode() in r.stderr, r.stderr
+        # A live UNIX socket another program accepts on, too.
+        path = os.path.join(d, "live.sock")
+        u = socket.socket(socket.AF_UNIX)
+        u.bind(path)
+        u.listen(1)
+        with open(other, "w") as f:
+            f.write(TRYBIND.split("listen")[0] % PLUGIN_DIR +
+                    'listen = ( { unix = "%s"; plugin = "echo"; } );\n'
+                    % path)
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", other, "-C", ctl_path],
+                           capture_output=True)
+        u.close()
+        assert r.returncode == 1, r
+        assert ('%s:3: listener #1: unix %s: address already in use'
+                % (other, path)).encode() in r.stderr, r.stderr
+    finally:
+        assert w.stop() == 0
+
+
 @test
 def unused_plugin_warns():
     d = tempfile.mkdtemp()

@@ -115,7 +115,7 @@ def check_bad_upstream_ca():
     text = conf("127.0.0.1:9", settings)
     rc, err, path = check_t(text)
     assert rc == 1, err
-    want = ("%s:%d: plugin proxy: setting 'upstream_ca': "
+    want = ("%s:%d: plugin \"proxy\": setting 'upstream_ca': "
             "/nonexistent/weft-ca.crt: no such file"
             % (path, line_of(text, "upstream_ca")))
     assert want in err, (want, err)

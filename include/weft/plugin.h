@@ -285,12 +285,21 @@ WEFT_EXTERN int weft_plugin_ctx_add(weft_plugin_ctx_t *ctx, const char *key,
     const char *value, int type, int line);
 
 /**
+ * Record that init returned err (a negative errno): the report then says
+ * "init failed (...)" unless init said why itself, and leaves out the
+ * settings init never read (it may have stopped before them), but for
+ * one close to a key init asked for and did not find.
+ */
+WEFT_EXTERN void weft_plugin_ctx_init_failed(weft_plugin_ctx_t *ctx, int err);
+
+/**
  * Report what init left behind: values of the wrong type, settings init
- * never read ("unknown setting 'x'") and weft_plugin_error messages, one
- * per line as "FILE:LINE: plugin NAME: message", ordered by line, joined
- * by '\n' (no trailing newline).  Returns the number of errors; when it
- * is above 0, *out is set to the malloc'd text (the caller frees it).
- * Returns -ENOMEM if the text cannot be built.
+ * never read ("unknown setting 'x'", with "did you mean 'y'?" when a key
+ * init asked for and did not find is close) and weft_plugin_error
+ * messages, one per line as "FILE:LINE: plugin \"NAME\": message",
+ * ordered by line, joined by '\n' (no trailing newline).  Returns the
+ * number of errors; when it is above 0, *out is set to the malloc'd text
+ * (the caller frees it).  Returns -ENOMEM if the text cannot be built.
  */
 WEFT_EXTERN int weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx,
     const char *file, char **out);
