@@ -18,13 +18,15 @@
 /*
  * Both addresses in one block sized to them (two IPv4 addresses take 40
  * bytes), allocated when the first one is known: a connection nobody
- * asks about holds only the NULL pointer.
+ * asks about holds only the NULL pointer.  A prelude's extra info (a
+ * PROXY header's TLVs) rides in the same block.
  */
 struct weft__addrs {
 	struct weft__addrs_head a_head; /* first: see transport.h */
 	socklen_t a_plen;		/* 0: not known yet */
 	socklen_t a_llen;
-	char a_data[]; /* the peer's a_plen bytes, then the local ones */
+	uint32_t a_ilen; /* "key\0value\0" pairs after the addresses */
+	char a_data[];	 /* the peer's a_plen bytes, the local ones, info */
 };
 
 int
@@ -95,10 +97,11 @@ addr_len(const struct sockaddr *sa)
 	}
 }
 
-/* Replace the stored peer and/or local address (NULL: keep it). */
+/* Replace the stored peer and/or local address and/or info (NULL: keep
+ * it). */
 static int
-addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
-    const struct sockaddr *local, socklen_t llen)
+addrs_store_info(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
+    const struct sockaddr *local, socklen_t llen, const char *info, size_t ilen)
 {
 	struct weft__addrs *old = c->c_addrs, *a;
 	const void *p = peer, *l = local;
@@ -111,22 +114,38 @@ addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
 		l = old->a_data + old->a_plen;
 		llen = old->a_llen;
 	}
+	if (info == NULL && old != NULL) {
+		info = old->a_data + old->a_plen + old->a_llen;
+		ilen = old->a_ilen;
+	}
 	if (p == NULL)
 		plen = 0;
 	if (l == NULL)
 		llen = 0;
-	if ((a = malloc(sizeof(*a) + plen + llen)) == NULL)
+	if (info == NULL || ilen > UINT32_MAX)
+		ilen = 0;
+	if ((a = malloc(sizeof(*a) + plen + llen + ilen)) == NULL)
 		return -ENOMEM;
 	a->a_head.ext = old != NULL ? old->a_head.ext : NULL;
 	a->a_plen = plen;
 	a->a_llen = llen;
+	a->a_ilen = (uint32_t)ilen;
 	if (plen > 0)
 		memcpy(a->a_data, p, plen);
 	if (llen > 0)
 		memcpy(a->a_data + plen, l, llen);
+	if (ilen > 0)
+		memcpy(a->a_data + plen + llen, info, ilen);
 	free(old);
 	c->c_addrs = a;
 	return 0;
+}
+
+static int
+addrs_store(weft__conn_t *c, const struct sockaddr *peer, socklen_t plen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	return addrs_store_info(c, peer, plen, local, llen, NULL, 0);
 }
 
 int
@@ -177,8 +196,8 @@ conn_addr(weft__conn_t *c, int peer, struct sockaddr_storage *ss,
 }
 
 int
-weft_conn_set_addrs(weft_writer_t *w, const struct sockaddr *peer,
-    const struct sockaddr *local)
+weft__conn_set_proxied(weft__conn_t *c, const struct sockaddr *peer,
+    const struct sockaddr *local, const char *info, size_t ilen)
 {
 	socklen_t plen = 0, llen = 0;
 
@@ -186,9 +205,17 @@ weft_conn_set_addrs(weft_writer_t *w, const struct sockaddr *peer,
 		return -EAFNOSUPPORT;
 	if (local != NULL && (llen = addr_len(local)) == 0)
 		return -EAFNOSUPPORT;
-	if (peer == NULL && local == NULL)
+	if (peer == NULL && local == NULL && info == NULL)
 		return 0;
-	return addrs_store(weft__conn_of_writer(w), peer, plen, local, llen);
+	return addrs_store_info(c, peer, plen, local, llen, info, ilen);
+}
+
+int
+weft_conn_set_addrs(weft_writer_t *w, const struct sockaddr *peer,
+    const struct sockaddr *local)
+{
+	return weft__conn_set_proxied(weft__conn_of_writer(w), peer, local,
+	    NULL, 0);
 }
 
 static int
@@ -233,6 +260,42 @@ put_text(char *buf, size_t size, const char *s)
 	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
 }
 
+/* The socket's own address, whatever a prelude stored. */
+static int
+socket_name(const weft__conn_t *c, int peer, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int rc;
+
+	if ((rc = c->c_tr->t_fileno(c)) == WEFT_ECLOSED)
+		return rc;
+	memset(&ss, 0, sizeof(ss));
+	if ((rc = c->c_tr->t_addr(c, peer, (struct sockaddr *)&ss, &len)) != 0)
+		return rc;
+	return weft_sockaddr_format((struct sockaddr *)&ss, len, buf, size);
+}
+
+/* A key of the info a prelude stored. */
+static int
+info_get(const weft__conn_t *c, const char *key, char *buf, size_t size)
+{
+	const struct weft__addrs *a = c->c_addrs;
+	const char *p, *end, *v;
+
+	if (a == NULL)
+		return -ENOENT;
+	p = a->a_data + a->a_plen + a->a_llen;
+	end = p + a->a_ilen;
+	while (p < end) {
+		v = p + strlen(p) + 1;
+		if (strcmp(p, key) == 0)
+			return put_text(buf, size, v);
+		p = v + strlen(v) + 1;
+	}
+	return -ENOENT;
+}
+
 int
 weft_extra_info(const weft_writer_t *w, const char *key, char *buf, size_t size)
 {
@@ -270,6 +333,11 @@ weft_extra_info(const weft_writer_t *w, const char *key, char *buf, size_t size)
 						   : "AF_UNSPEC");
 	}
 	c = weft__conn_of_writer(w);
+	if (strcmp(key, "socket_peername") == 0 ||
+	    strcmp(key, "socket_sockname") == 0)
+		return socket_name(c, key[7] == 'p', buf, size);
+	if ((rc = info_get(c, key, buf, size)) != -ENOENT)
+		return rc;
 	if (c->c_tr->t_info != NULL)
 		return c->c_tr->t_info(c, key, buf, size);
 	return -ENOENT;

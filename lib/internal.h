@@ -166,6 +166,10 @@ void weft__reader_commit(weft_reader_t *r, size_t n);
 void weft__reader_gone(weft_reader_t *r);
 /* Return the buffer to the pool if nothing is buffered or lent. */
 void weft__reader_trim(weft_reader_t *r);
+/* Wait for bytes past those buffered, consuming none (a prelude peeking
+ * at a header): 0 once some came (or may have), WEFT_EINCOMPLETE at EOF,
+ * else the stored error or the wait's (WEFT_ETIMEDOUT...). */
+int weft__reader_more(weft_reader_t *r);
 
 /* ---- Writers and connections ------------------------------------------ */
 

@@ -88,6 +88,17 @@ wait_for_data(weft_reader_t *r)
 	return weft__reader_park(r);
 }
 
+int
+weft__reader_more(weft_reader_t *r)
+{
+	release_lent(r);
+	if (r->r_exc != 0)
+		return r->r_exc;
+	if (r->r_eof)
+		return WEFT_EINCOMPLETE;
+	return wait_for_data(r);
+}
+
 ssize_t
 weft_read(weft_reader_t *r, void *buf, size_t n)
 {

@@ -16,6 +16,7 @@
 
 #include <weft/plugin.h>
 
+#include "proxy_proto.h"
 #include "transport.h"
 
 #define MAX_LISTENERS 16
@@ -51,6 +52,7 @@ struct weft_server {
 	weft_tls_ctx_t *s_tls; /* handshake after the prelude, or NULL */
 	int s_tls_ms[2];       /* handshake, shutdown timeouts; 0: default */
 	uint64_t s_tls_n[6];   /* see weft__tls_accept */
+	struct weft__pp_conf s_pp; /* weft_server_set_proxy_protocol's */
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
@@ -315,6 +317,7 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.tls_timeouts = srv->s_tls_n[3];
 	all.tls_failed_verify = srv->s_tls_n[4];
 	all.tls_failed_closed = srv->s_tls_n[5];
+	all.proxy_protocol_errors = srv->s_pp.errors;
 	if (size > sizeof(all))
 		size = sizeof(all);
 	memcpy(st, &all, size);
@@ -386,12 +389,6 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	return 0;
 }
 
-static int
-backlog_of(const weft_stream_opts_t *opts)
-{
-	return opts != NULL && opts->backlog > 0 ? opts->backlog : 100;
-}
-
 static void
 on_listener_close(uv_handle_t *h)
 {
@@ -408,8 +405,7 @@ on_listener_close(uv_handle_t *h)
 
 /* Take a bound socket fd, listen on it and start polling. */
 static int
-listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
-    int backlog)
+listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr)
 {
 	struct listener *l;
 	int rc;
@@ -422,7 +418,7 @@ listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
 		close(fd);
 		return -ENOMEM;
 	}
-	if (listen(fd, backlog) != 0) {
+	if (listen(fd, srv->s_backlog) != 0) {
 		rc = -errno;
 		close(fd);
 		free(l);
@@ -489,8 +485,7 @@ weft_start_server(weft_client_cb cb, void *arg, const char *host, int port,
 			close(fd);
 			break;
 		}
-		if ((rc = listener_add(srv, fd, &weft__transport_tcp,
-			 backlog_of(opts))) != 0)
+		if ((rc = listener_add(srv, fd, &weft__transport_tcp)) != 0)
 			break;
 	}
 	freeaddrinfo(res);
@@ -554,8 +549,7 @@ weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
 		srv->s_path_dev = st.st_dev;
 		srv->s_path_ino = st.st_ino;
 	}
-	if ((rc = listener_add(srv, fd, &weft__transport_unix,
-		 backlog_of(opts))) != 0) {
+	if ((rc = listener_add(srv, fd, &weft__transport_unix)) != 0) {
 		server_abort(srv);
 		return rc;
 	}
@@ -578,8 +572,7 @@ weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
 		return rc;
 	rc = listener_add(srv, fd,
 	    ss.ss_family == AF_UNIX ? &weft__transport_unix
-				    : &weft__transport_tcp,
-	    backlog_of(opts));
+				    : &weft__transport_tcp);
 	if (rc != 0) {
 		server_abort(srv);
 		return rc;
@@ -797,4 +790,11 @@ weft_server_set_prelude(weft_server_t *srv, weft_prelude_cb fn, void *arg)
 	srv->s_prelude = fn;
 	srv->s_prelude_arg = arg;
 	return 0;
+}
+
+int
+weft_server_set_proxy_protocol(weft_server_t *srv, int timeout_ms)
+{
+	srv->s_pp.timeout_ms = timeout_ms;
+	return weft_server_set_prelude(srv, weft__pp_prelude, &srv->s_pp);
 }

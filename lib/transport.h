@@ -91,6 +91,11 @@ void weft__uv_close(weft__conn_t *c);
 
 /* The port of an AF_INET/AF_INET6 address, 0 for others. */
 int weft__addr_port(const struct sockaddr *sa);
+/* Store a prelude's addresses (either may be NULL to keep it) and its
+ * extra info, info[0, ilen): "key\0value\0" pairs (NULL: keep it).
+ * -EAFNOSUPPORT, -ENOMEM. */
+int weft__conn_set_proxied(weft__conn_t *c, const struct sockaddr *peer,
+    const struct sockaddr *local, const char *info, size_t ilen);
 /* Drop c's stored addresses (and its extension, already released). */
 void weft__addr_free(weft__conn_t *c);
 /* A filter's per-connection state, kept beside the stored addresses so

@@ -129,6 +129,31 @@ WEFT_EXTERN int weft_conn_set_addrs(weft_writer_t *w,
     const struct sockaddr *peer, const struct sockaddr *local);
 
 /**
+ * Expect a PROXY protocol header, version 1 (text) or 2 (binary), told
+ * apart by its signature, before anything else on every connection
+ * accepted from now on, as HAProxy's accept-proxy does: a ready-made
+ * prelude (it replaces any set by weft_server_set_prelude).  The header
+ * must be complete within timeout_ms (0: 5 s).  weft_peername,
+ * weft_sockname and weft_extra_info's "peername" and "sockname" then
+ * report the header's addresses (a v2 LOCAL, a v1 UNKNOWN or an
+ * AF_UNSPEC header keeps the socket's); the socket's own stay available
+ * as extra info "socket_peername" and "socket_sockname".  Extra info
+ * also has "proxy_version" ("1", "2"), "proxy_command" ("PROXY",
+ * "LOCAL", "UNKNOWN") and the v2 TLVs: "proxy_alpn",
+ * "proxy_authority", "proxy_unique_id", "proxy_netns", "proxy_ssl_client"
+ * and "proxy_ssl_verify" (decimal), "proxy_ssl_version", "proxy_ssl_cn",
+ * "proxy_ssl_cipher", "proxy_ssl_sig_alg", "proxy_ssl_key_alg", their
+ * bytes outside printable ASCII (and '\\') written as \xHH.  A CRC32C
+ * TLV is checked.  A malformed, truncated or late header closes the
+ * connection without running the handler, counts in the stats'
+ * proxy_protocol_errors and is logged (weft_log); the bytes after the
+ * header are the handler's (or a TLS server's ClientHello).  -EINVAL for
+ * a callback-mode server.
+ */
+WEFT_EXTERN int weft_server_set_proxy_protocol(weft_server_t *srv,
+    int timeout_ms);
+
+/**
  * Format an address as weft_peername does: "1.2.3.4:80", "[::1]:80", a
  * UNIX path, or "" for an unnamed one.  The length, -ENOBUFS if buf is
  * too small, -EAFNOSUPPORT for another family.
@@ -191,7 +216,9 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(tls_failed_verify,                                                   \
 	    "TLS handshakes that failed: the peer's certificate was refused")  \
 	X(tls_failed_closed,                                                   \
-	    "TLS handshakes that failed: the peer closed the connection")
+	    "TLS handshakes that failed: the peer closed the connection")      \
+	X(proxy_protocol_errors,                                               \
+	    "connections closed for a bad, truncated or late PROXY header")
 
 /** A server's counters (see WEFT_SERVER_STATS_MAP). */
 typedef struct weft_server_stats {
