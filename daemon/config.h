@@ -73,6 +73,9 @@ struct conf_listener {
 	int64_t max_connections; /* per worker, 0 = unlimited */
 	char *tls;		 /* TLS profile name, NULL = plain */
 	int tls_index;		 /* in conf->tls, -1 = plain */
+	/* A PROXY header first, within the timeout (s, default 5). */
+	int proxy_protocol;
+	double proxy_protocol_timeout;
 	int line;
 };
 

@@ -130,6 +130,10 @@ check_listener_keys(struct conf_parse *ps, size_t i, const char *nb)
 		    "%s: reuse_port is only for "
 		    "tcp listeners",
 		    nb);
+	if (m->keys[L_PROXY_TIMEOUT].line != 0 && !l->proxy_protocol)
+		config_error(ps, m->keys[L_PROXY_TIMEOUT],
+		    "%s: proxy_protocol_timeout needs proxy_protocol = true",
+		    nb);
 }
 
 /* Is listener j's address listener i's?  Port 0 asks for a fresh port

@@ -141,6 +141,11 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
 	if (l->tls != NULL)
 		fprintf(fp, "tls = %s\n", l->tls);
+	fprintf(fp, "proxy_protocol = %s\n",
+	    l->proxy_protocol ? "true" : "false");
+	if (l->proxy_protocol)
+		fprintf(fp, "proxy_protocol_timeout = %g\n",
+		    l->proxy_protocol_timeout);
 }
 
 /* key = a, b, c; or key = (none). */

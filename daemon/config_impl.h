@@ -24,6 +24,8 @@ enum {
 	L_OWNER,
 	L_GROUP,
 	L_TLS,
+	L_PROXY,
+	L_PROXY_TIMEOUT,
 	NLIS
 };
 /* Plugin keys: only "path". */

@@ -44,6 +44,7 @@
 #define DEF_STACK 65536
 #define DEF_LIMIT 65536
 #define DEF_BACKLOG 511
+#define DEF_PROXY_TIMEOUT 5.0
 #define DEF_ROTATION 3600.0 /* tls_ticket_rotation: an hour */
 
 /* How a key's value is converted and stored. */
@@ -109,6 +110,8 @@ static const struct key listener_keys[NLIS] = {
 	LIS("owner", K_OWNER, owner, 0, 0),
 	LIS("group", K_GROUP, group, 0, 0),
 	LIS("tls", K_STR, tls, 0, 0),
+	LIS("proxy_protocol", K_BOOL, proxy_protocol, 0, 0),
+	LIS("proxy_protocol_timeout", K_DOUBLE, proxy_protocol_timeout, 1, 0),
 };
 
 static const struct key plugin_keys[NPLUG] = {
@@ -576,6 +579,7 @@ config_listener_add(struct conf_parse *ps, const char *name,
 	l->gid = (gid_t)-1;
 	l->limit = DEF_LIMIT;
 	l->backlog = DEF_BACKLOG;
+	l->proxy_protocol_timeout = DEF_PROXY_TIMEOUT;
 	l->tls_index = -1;
 	l->line = loc.line;
 	ps->lm[n].loc = config_keep(ps, loc);

@@ -390,6 +390,11 @@ start_servers(const struct conf *c)
 		}
 		rc = weft_start_server_fd(handle, &W.ls[i], fd, &opts,
 		    &W.ls[i].srv);
+		/* Set before this fiber waits: it covers every connection. */
+		if (rc == 0 && c->listeners[i].proxy_protocol)
+			rc = weft_server_set_proxy_protocol(W.ls[i].srv,
+			    (int)(c->listeners[i].proxy_protocol_timeout *
+				1000));
 		if (rc != 0) {
 			log_warnx("listener %s: %s", c->listeners[i].address,
 			    weft_strerror(rc));
@@ -471,9 +476,9 @@ check_fail(struct check *ck, const char *text)
 }
 
 /*
- * libweft's TLS handshake runs on the connection's fiber, which a
- * callback-mode plugin does not have: a listener pairing the two could
- * only fail to start in every worker.
+ * libweft's TLS handshake and PROXY header run on the connection's
+ * fiber, which a callback-mode plugin does not have: a listener pairing
+ * the two could only fail to start in every worker.
  */
 static void
 check_cb_tls(struct check *ck, const struct plugin *p)
@@ -487,13 +492,16 @@ check_cb_tls(struct check *ck, const struct plugin *p)
 		return;
 	for (i = 0; i < c->nlisteners; i++) {
 		l = &c->listeners[i];
-		if (l->tls_index < 0 ||
+		if ((l->tls_index < 0 && !l->proxy_protocol) ||
 		    !config_name_eq(l->plugin, p->p_conf->name))
 			continue;
 		cause_set(&cause,
-		    "%s:%d: listener %s: tls: plugin \"%s\" runs in callback "
-		    "mode, which has no fiber for the TLS handshake",
-		    c->file, l->line, l->address, p->p_conf->name);
+		    "%s:%d: listener %s: %s: plugin \"%s\" runs in callback "
+		    "mode, which has no fiber for the %s",
+		    c->file, l->line, l->address,
+		    l->tls_index >= 0 ? "tls" : "proxy_protocol",
+		    p->p_conf->name,
+		    l->tls_index >= 0 ? "TLS handshake" : "PROXY header");
 		check_fail(ck, cause);
 		free(cause);
 	}

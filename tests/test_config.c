@@ -108,6 +108,8 @@ check_defaults(struct conf *c)
 	assert_true(l->gid == (gid_t)-1);
 	assert_int_equal(l->reuse_port, 0);
 	assert_int_equal(l->max_connections, 0);
+	assert_int_equal(l->proxy_protocol, 0);
+	assert_true(l->proxy_protocol_timeout == 5.0);
 	assert_string_equal(l->plugin, "echo");
 }
 
@@ -361,6 +363,71 @@ WT_TEST(err_owner_group)
 	    "F:6: owner: given twice (first at line 5)\n"
 	    "F:7: group: unknown group \"no-such-group-weft\"\n"
 	    "F:11: listener \"t\": group is only for unix listeners");
+}
+
+/* ---- PROXY protocol ------------------------------------------------------ */
+
+WT_TEST(proxy_protocol_keys)
+{
+	struct conf *a, *b;
+	char *da, *db;
+
+	a = load_text_ok("pp.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
+	    "  { name = \"a\"; tcp = \":1\"; proxy_protocol = true;\n"
+	    "    proxy_protocol_timeout = 0.25; plugin = \"echo\"; },\n"
+	    "  { name = \"b\"; unix = \"/b\"; proxy_protocol = true; "
+	    "plugin = \"echo\"; },\n"
+	    "  { name = \"c\"; tcp = \":2\"; plugin = \"echo\"; } );\n");
+	b = load_text_ok("pp.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = :1\nproxy_protocol = yes\n"
+		       "proxy_protocol_timeout = 0.25\nplugin = echo\n"
+		       "[listen.b]\nunix = /b\nproxy_protocol = true\n"
+		       "plugin = echo\n[listen.c]\ntcp = :2\nplugin = echo\n");
+	assert_int_equal(a->listeners[0].proxy_protocol, 1);
+	assert_true(a->listeners[0].proxy_protocol_timeout == 0.25);
+	assert_int_equal(a->listeners[1].proxy_protocol, 1);
+	assert_true(a->listeners[1].proxy_protocol_timeout == 5.0);
+	assert_int_equal(a->listeners[2].proxy_protocol, 0);
+	da = dump(a);
+	db = dump(b);
+	assert_string_equal(da, db);
+	assert_non_null(strstr(da,
+	    "max_connections = 0\nproxy_protocol = true\n"
+	    "proxy_protocol_timeout = 0.25\n\n[listen.b]"));
+	assert_non_null(strstr(da,
+	    "proxy_protocol = true\nproxy_protocol_timeout = 5\n"));
+	/* The last listener's section ends the dump. */
+	assert_non_null(strstr(da,
+	    "[listen.c]\ntcp = *:2\nplugin = echo\nlimit = 65536\n"));
+	assert_non_null(strstr(da, "\nproxy_protocol = false\n"));
+	free(da);
+	free(db);
+	config_free(a);
+	config_free(b);
+}
+
+WT_TEST(err_proxy_protocol)
+{
+	load_fails("pp-e.conf",
+	    CONF_PLUGIN
+	    "listen = (\n"
+	    "  { tcp = \":1\"; proxy_protocol = \"on\"; plugin = \"echo\"; },\n"
+	    "  { tcp = \":2\"; proxy_protocol = true; plugin = \"echo\";\n"
+	    "    proxy_protocol_timeout = 0; },\n"
+	    "  { tcp = \":3\"; proxy_protocol_timeout = 3; plugin = \"echo\"; }"
+	    " );\n",
+	    "F:3: proxy_protocol: expected a boolean (true or false)\n"
+	    "F:5: proxy_protocol_timeout: 0 is out of range: must be >= 0.001 "
+	    "and <= 86400\n"
+	    "F:6: listener #3: proxy_protocol_timeout needs proxy_protocol = "
+	    "true");
+	load_fails("pp-e.ini",
+	    INI_PLUGIN "[listen.t]\ntcp = :1\nproxy_protocol = false\n"
+		       "proxy_protocol_timeout = 1\nplugin = echo\n",
+	    "F:6: listener \"t\": proxy_protocol_timeout needs "
+	    "proxy_protocol = true");
 }
 
 /* Every case writes its files in one directory, made before the first
