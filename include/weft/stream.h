@@ -329,8 +329,11 @@ WEFT_EXTERN int weft_sockname(const weft_writer_t *w, char *buf, size_t size);
  * get_extra_info(): "peername", "sockname", "socket"/"fileno" (the fd in
  * decimal), "family" ("AF_INET", "AF_INET6", "AF_UNIX"; "pipe" for a
  * pipe or FIFO and "chr" for a character device, whose "peername" and
- * "sockname" are -ENOENT).  An unknown key is -ENOENT so the caller can
- * use its default.
+ * "sockname" are -ENOENT).  "socket_peername" and "socket_sockname" are
+ * the socket's own, whatever a prelude set; a PROXY protocol server adds
+ * the "proxy_*" keys (weft_server_set_proxy_protocol), a TLS connection
+ * its own (weft/tls.h).  An unknown key is -ENOENT so the caller can use
+ * its default.
  */
 WEFT_EXTERN int weft_extra_info(const weft_writer_t *w, const char *key,
     char *buf, size_t size);
