@@ -25,8 +25,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
-from weftdlib import (SLOW, Weftd, connect, free_port,  # noqa: E402
-                      kill_started, local, recv_until)
+from weftdlib import (SLOW, TEST_PLUGIN_DIR, WEFTD_CMD,  # noqa: E402
+                      Weftd, connect, free_port, kill_started, local,
+                      recv_until)
 
 SRCDIR = os.environ.get("SRCDIR", ".")
 CERTS = {}
@@ -306,6 +307,31 @@ def tls_after_header():
                    % port)
     finally:
         assert w.stop() == 0
+
+
+@test
+def check_callback_plugin_refused():
+    """A callback-mode plugin has no fiber to read the header on:
+    `weftd -t` refuses the pair, naming the listener's line; the same
+    listener on a fiber plugin passes."""
+    path = os.path.join(tempfile.mkdtemp(prefix="weftd-pp-t-"), "t.ini")
+
+    def check_t(plugin):
+        with open(path, "w") as f:
+            f.write("plugin_dir = %s\n[plugins.p]\npath = %s\n"
+                    "[listen.a]\ntcp = 127.0.0.1:0\nplugin = p\n"
+                    "proxy_protocol = true\n" % (TEST_PLUGIN_DIR, plugin))
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", path],
+                           capture_output=True, timeout=30 * SLOW)
+        return r.returncode, r.stderr.decode()
+
+    rc, err = check_t("cb-echo.so")
+    assert rc == 1, err
+    assert re.search(r'%s:4: listener 127\.0\.0\.1:0: proxy_protocol: '
+                     r'plugin "p" runs in callback mode, which has no fiber '
+                     r'for the PROXY header' % re.escape(path), err), err
+    rc, err = check_t("peer-info.so")
+    assert rc == 0, err
 
 
 # ---- HAProxy in front ------------------------------------------------------
