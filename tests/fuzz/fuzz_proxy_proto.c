@@ -297,8 +297,8 @@ check_prelude(const uint8_t *p, size_t n, uint32_t seed, ssize_t want,
 		rest = weft_reader_buffer(j.r);
 		if (rest.len != n - (size_t)want ||
 		    memcmp(rest.base, p + want, rest.len) != 0)
-			fail("the prelude took more or less than the header",
-			    p, n);
+			fail("the prelude took more or less than the header", p,
+			    n);
 		check_info(&j, h);
 	}
 	weft__fake_free(j.w);
