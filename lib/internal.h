@@ -233,6 +233,10 @@ struct weft__conn {
 	uint32_t c_close_on_flush : 1;	  /* uv_close once the queue empties */
 	uint32_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
 	uint32_t c_nodelay : 1;
+	/* Released while weft_writer_hold()s were out: c_tr is the closed
+	 * transport, and the last weft_writer_release frees the memory. */
+	uint32_t c_gone : 1;
+	uint32_t c_holds : 18; /* weft_writer_hold()s not released yet */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
