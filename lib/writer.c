@@ -149,7 +149,6 @@ close_wake(weft__conn_t *c)
 	c->c_r.r_eof = 1;
 	if (!c->c_r.r_cbmode)
 		weft__wake_one(&c->c_r.r_wq, 0);
-	w->w_paused = 0;
 	if (!w->w_cbmode)
 		weft__wake_all(&w->w_wq, 0);
 }
