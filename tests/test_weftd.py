@@ -681,9 +681,15 @@ listen = ( { tcp = "127.0.0.1:0"; plugin = "echo"; send_timeout = 0.3; } );
         while len(socket_fds(pid)) > before and time.time() < end:
             time.sleep(0.05)
         assert len(socket_fds(pid)) == before, (before, fds(pid))
-        rows = status_rows(w.status())
-        assert sum(r["send_timeouts"] for r in rows) == 20, w.status()
-        assert "send_timeouts" in w.status()
+        # The worker publishes its counters at its next heartbeat.
+        end = time.time() + 10 * SLOW
+        while time.time() < end:
+            text = w.status()
+            if sum(r["send_timeouts"] for r in status_rows(text)) == 20:
+                break
+            time.sleep(0.1)
+        assert sum(r["send_timeouts"] for r in status_rows(text)) == 20, \
+            text
     finally:
         for c in clients:
             c.close()
