@@ -437,7 +437,8 @@ else
 	diag "$tmp/examples.log"
 fi
 
-# example NAME LISTENER ARGS...: NAME's test against LISTENER's port.
+# example NAME PLUGIN ARGS...: NAME's test against the port of the
+# listener serving PLUGIN (weftd logs "listening on ADDR (PLUGIN)").
 example() {
 	e=$1 l=$2
 	shift 2

@@ -65,8 +65,8 @@ struct chat {
 	size_t queue_max;
 	uint64_t linger_ms;
 	uint64_t next_id;
-	size_t writers;	      /* writer fibers alive */
-	weft_event_t *idle;   /* set while writers == 0 */
+	size_t writers;		/* writer fibers alive */
+	weft_event_t *idle;	/* set while writers == 0 */
 	weft_event_t *stopping; /* set by .stop: no new clients */
 };
 
@@ -202,8 +202,9 @@ client_writer(void *arg)
 	while (weft_queue_get(c->q, &item) == 0) {
 		struct msg *m = item;
 
-		if (ok && (weft_write(c->w, m->data, m->len) != 0 ||
-			      weft_drain(c->w) != 0))
+		if (ok &&
+		    (weft_write(c->w, m->data, m->len) != 0 ||
+			weft_drain(c->w) != 0))
 			ok = 0; /* gone: keep emptying the queue */
 		msg_unref(m);
 	}
@@ -252,8 +253,8 @@ is_quit(weft_slice_t line)
 {
 	size_t len = line.len;
 
-	while (len > 0 && (line.base[len - 1] == '\n' ||
-			      line.base[len - 1] == '\r'))
+	while (len > 0 &&
+	    (line.base[len - 1] == '\n' || line.base[len - 1] == '\r'))
 		len--;
 	return len == 5 && memcmp(line.base, "/quit", 5) == 0;
 }
@@ -393,8 +394,5 @@ chat_fini(void *state)
 	chat_free(room);
 }
 
-WEFT_PLUGIN(chat,
-    .init = chat_init,
-    .client_connected = chat_client,
-    .stop = chat_stop,
-    .fini = chat_fini);
+WEFT_PLUGIN(chat, .init = chat_init, .client_connected = chat_client,
+    .stop = chat_stop, .fini = chat_fini);

@@ -7,7 +7,10 @@ usage: test_chat.py PORT room     three clients chat, a fourth never reads
 room: three clients exchange several MB while a fourth connects and never
 reads.  Each of the three must get every line of the two others, whole
 and in order, and the fourth must be dropped (EOF or a reset) rather than
-stall them.  Timeouts are hang guards only.
+stall them.  Timeouts are hang guards only.  A talker keeps at most
+WINDOW lines ahead of what it got from each other talker, as a real chat
+is paced by people: the room is then never faster than a reader that
+reads, and only the one that never reads falls behind by its queue.
 
 stop: two clients connect, weftd gets SIGTERM, and each must read
 "* server going down" and then EOF.
@@ -22,8 +25,23 @@ import threading
 
 HOST = "127.0.0.1"
 GUARD = 60  # seconds: a hang guard, not a measurement
-LINES = 300  # per sender
 SIZE = 4000  # bytes per line
+
+
+def lines_per_sender():
+    """Enough that the slow client's share cannot all fit in the kernel's
+    buffers: what weftd's socket may buffer for it (tcp_wmem's maximum),
+    twice over, and a megabyte more."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem = int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        wmem = 4 << 20
+    return max(300, (2 * wmem + (1 << 20)) // (3 * SIZE) + 1)
+
+
+LINES = lines_per_sender()
+WINDOW = 16  # lines a talker may be ahead of each other talker
 
 
 class Client:
@@ -37,6 +55,7 @@ class Client:
         self.sock.connect((HOST, port))
         self.file = self.sock.makefile("rb")
         self.lines = []
+        self.count = {}  # chat lines got, by sender
         self.eof = False
         self.error = None
         self.cond = threading.Condition()
@@ -57,6 +76,9 @@ class Client:
             for line in self.file:
                 with self.cond:
                     self.lines.append(line)
+                    if not line.startswith(b"* "):
+                        who = line.split(b": ", 1)[0].decode()
+                        self.count[who] = self.count.get(who, 0) + 1
                     self.cond.notify_all()
         except OSError as e:
             self.error = e
@@ -78,11 +100,15 @@ def payload(name, i):
     return head + b"x" * (SIZE - len(head)) + b"\n"
 
 
-def send_all(c, errors):
+def send_all(c, others, errors):
     try:
         for i in range(LINES):
+            if i >= WINDOW:
+                c.wait_for(lambda: all(c.count.get(o.name, 0) >= i - WINDOW
+                                       for o in others),
+                           "%s pacing line %d" % (c.name, i))
             c.sock.sendall(payload(c.name, i))
-    except OSError as e:
+    except (OSError, SystemExit) as e:
         errors.append("%s: send: %s" % (c.name, e))
 
 
@@ -98,7 +124,9 @@ def room(port):
     # Smaller than any one line, so that its window closes at once.
     slow = Client(port, rcvbuf=4096)
     errors = []
-    senders = [threading.Thread(target=send_all, args=(c, errors))
+    senders = [threading.Thread(target=send_all,
+                                args=(c, [o for o in talkers if o is not c],
+                                      errors))
                for c in talkers]
     for t in senders:
         t.start()
@@ -142,6 +170,18 @@ def room(port):
     sent = 3 * LINES * (SIZE + len("userNN: "))
     if total >= sent:
         sys.exit("the slow client got everything (%d bytes)" % total)
+    # /quit: a goodbye, then EOF, and the others are told.
+    first, rest = talkers[0], talkers[1:]
+    first.sock.sendall(b"/quit\r\n")
+    first.wait_for(lambda: first.eof, "%s waiting for EOF" % first.name)
+    bye = ("* bye, %s\n" % first.name).encode()
+    if first.lines[-1] != bye:
+        sys.exit("%s: expected %r last, got %r" %
+                 (first.name, bye, first.lines[-1][:100]))
+    left = ("* %s left\n" % first.name).encode()
+    for c in rest:
+        c.wait_for(lambda c=c: left in c.lines, "%s waiting for %r" %
+                   (c.name, left))
     print("3 clients got %d lines each; the slow one was dropped after "
           "%d bytes" % (2 * LINES, total))
 

@@ -55,8 +55,7 @@ struct target {
 };
 
 /* A reply line; a failed write shows at the next drain. */
-static void
-say(weft_writer_t *w, const char *fmt, ...)
+static void say(weft_writer_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -83,8 +82,7 @@ say(weft_writer_t *w, const char *fmt, ...)
  * is now the one in force.
  */
 static void
-in_force(struct limit *lim, weft_deadline_t outer, const char *name,
-    int64_t ms)
+in_force(struct limit *lim, weft_deadline_t outer, const char *name, int64_t ms)
 {
 	if (outer == WEFT_DEADLINE_NONE || weft_deadline_get() < outer) {
 		lim->name = name;
@@ -106,7 +104,8 @@ upstream_connect(const struct fetcher *f, weft_writer_t *w,
 	in_force(&lim, outer, "connect_timeout", f->connect_ms);
 	rc = weft_open_connection(t->host, t->port, &opts, ur, uw);
 	if (rc == WEFT_ETIMEDOUT)
-		say(w, "ERR timeout: no connection to %s:%d within %s (%lld ms)",
+		say(w,
+		    "ERR timeout: no connection to %s:%d within %s (%lld ms)",
 		    t->host, t->port, lim.name, (long long)lim.ms);
 	else if (rc != 0)
 		say(w, "ERR cannot connect to %s:%d: %s", t->host, t->port,
@@ -137,12 +136,14 @@ upstream_relay(const struct fetcher *f, weft_writer_t *w,
 		say(w, "OK %zu", resp.len);
 		weft_write(w, resp.base, resp.len);
 	} else if (rc == WEFT_ETIMEDOUT)
-		say(w, "ERR timeout: no complete response from %s:%d "
-		       "within %s (%lld ms)",
+		say(w,
+		    "ERR timeout: no complete response from %s:%d "
+		    "within %s (%lld ms)",
 		    t->host, t->port, lim.name, (long long)lim.ms);
 	else if (rc == WEFT_ELIMIT)
-		say(w, "ERR response from %s:%d is over max_response "
-		       "(%lld bytes)",
+		say(w,
+		    "ERR response from %s:%d is over max_response "
+		    "(%lld bytes)",
 		    t->host, t->port, (long long)f->max_response);
 	else
 		say(w, "ERR fetching from %s:%d: %s", t->host, t->port,
@@ -173,8 +174,8 @@ parse_request(weft_writer_t *w, weft_slice_t line, struct target *t)
 	char text[WEFT_HOST_MAX + 1100], msg[128] = "", *sp;
 	size_t len = line.len;
 
-	while (len > 0 && (line.base[len - 1] == '\n' ||
-			      line.base[len - 1] == '\r'))
+	while (len > 0 &&
+	    (line.base[len - 1] == '\n' || line.base[len - 1] == '\r'))
 		len--;
 	if (len >= sizeof(text)) {
 		say(w, "ERR request line too long");
@@ -208,8 +209,8 @@ is_quit(weft_slice_t line)
 {
 	size_t len = line.len;
 
-	while (len > 0 && (line.base[len - 1] == '\n' ||
-			      line.base[len - 1] == '\r'))
+	while (len > 0 &&
+	    (line.base[len - 1] == '\n' || line.base[len - 1] == '\r'))
 		len--;
 	return len == 4 && memcmp(line.base, "quit", 4) == 0;
 }
@@ -261,8 +262,7 @@ fetcher_init(weft_plugin_ctx_t *ctx, void **state)
 	if (fetch < 1)
 		return weft_plugin_error(ctx, "fetch_timeout", "must be > 0");
 	if (conn < 1)
-		return weft_plugin_error(ctx, "connect_timeout",
-		    "must be > 0");
+		return weft_plugin_error(ctx, "connect_timeout", "must be > 0");
 	if (max < 1 || max > (int64_t)1 << 30)
 		return weft_plugin_error(ctx, "max_response",
 		    "must be 1 to 1073741824, not %lld", (long long)max);
@@ -282,7 +282,5 @@ fetcher_fini(void *state)
 	free(state);
 }
 
-WEFT_PLUGIN(fetcher,
-    .init = fetcher_init,
-    .client_connected = fetcher_client,
+WEFT_PLUGIN(fetcher, .init = fetcher_init, .client_connected = fetcher_client,
     .fini = fetcher_fini);

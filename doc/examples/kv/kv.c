@@ -308,12 +308,15 @@ read_bulk(struct req *q)
 	    len > KV_BULK_SANE)
 		return REQ_FATAL;
 	if (len > q->kv->max_bulk)
-		req_error(q, "-ERR bulk string of %lld bytes is over the limit "
-			     "of %lld\r\n", len, q->kv->max_bulk);
+		req_error(q,
+		    "-ERR bulk string of %lld bytes is over the limit "
+		    "of %lld\r\n",
+		    len, q->kv->max_bulk);
 	else if (q->err == NULL && arena_reserve(q, (size_t)len + 2) != 0)
-		req_error(q, "-ERR request over %lld bytes (max_request %lld)"
-			     "\r\n", (long long)q->used + len,
-		    q->kv->max_request);
+		req_error(q,
+		    "-ERR request over %lld bytes (max_request %lld)"
+		    "\r\n",
+		    (long long)q->used + len, q->kv->max_request);
 	if (q->err != NULL)
 		return discard(q->r, len + 2);
 	rc = weft_readexactly(q->r, q->arena + q->used, len + 2, NULL);
@@ -338,8 +341,10 @@ read_array(struct req *q, weft_slice_t line)
 	if (parse_len(line, &n) != 0 || n > KV_ARGS_SANE)
 		return REQ_FATAL;
 	if (n > q->kv->max_args)
-		req_error(q, "-ERR %lld arguments are over the limit of %lld"
-			     "\r\n", n, q->kv->max_args);
+		req_error(q,
+		    "-ERR %lld arguments are over the limit of %lld"
+		    "\r\n",
+		    n, q->kv->max_args);
 	for (i = 0; i < n; i++) {
 		rc = read_bulk(q);
 		if (rc != 0)
@@ -366,9 +371,10 @@ read_inline(struct req *q, weft_slice_t line)
 			i++;
 		if ((long long)q->argc == q->kv->max_args ||
 		    arena_reserve(q, i - start + 1) != 0) {
-			req_error(q, "-ERR inline request over %lld arguments "
-				     "or %lld bytes\r\n", q->kv->max_args,
-			    q->kv->max_request);
+			req_error(q,
+			    "-ERR inline request over %lld arguments "
+			    "or %lld bytes\r\n",
+			    q->kv->max_args, q->kv->max_request);
 			return REQ_OK;
 		}
 		memcpy(q->arena + q->used, line.base + start, i - start);
@@ -474,17 +480,20 @@ set_options(struct req *q, uint64_t *expires, int *nx, int *xx)
 			     strcasecmp(o, "PX") == 0) &&
 		    i + 1 < q->argc && *expires == 0) {
 			if (parse_int(arg(q, i + 1), q->len[i + 1], &n) != 0) {
-				reply(q, "-ERR value is not an integer or out "
-					 "of range\r\n");
+				reply(q,
+				    "-ERR value is not an integer or out "
+				    "of range\r\n");
 				return -1;
 			}
 			if (n <= 0 || n > INT64_MAX / 1000 / 2) {
-				reply(q, "-ERR invalid expire time in 'set' "
-					 "command\r\n");
+				reply(q,
+				    "-ERR invalid expire time in 'set' "
+				    "command\r\n");
 				return -1;
 			}
-			*expires = now_ms() + (uint64_t)n *
-			    (o[0] == 'E' || o[0] == 'e' ? 1000 : 1);
+			*expires = now_ms() +
+			    (uint64_t)n *
+				(o[0] == 'E' || o[0] == 'e' ? 1000 : 1);
 			i++;
 		} else {
 			reply(q, "-ERR syntax error\r\n");
@@ -619,7 +628,8 @@ dispatch(struct req *q)
 		    (c->max_argc != 0 && q->argc > c->max_argc)) {
 			snprintf(buf, sizeof(buf),
 			    "-ERR wrong number of arguments for '%.64s' "
-			    "command\r\n", name);
+			    "command\r\n",
+			    name);
 			reply(q, buf);
 			return 0;
 		}
@@ -717,7 +727,5 @@ kv_fini(void *state)
 	free(kv);
 }
 
-WEFT_PLUGIN(kv,
-    .init = kv_init,
-    .client_connected = kv_client,
+WEFT_PLUGIN(kv, .init = kv_init, .client_connected = kv_client,
     .fini = kv_fini);
