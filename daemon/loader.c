@@ -28,25 +28,8 @@
 
 #include "config.h"
 #include "loader.h"
+#include "log.h"
 #include "util.h"
-
-/*
- * Names equal under the '-' == '_' rule (a descriptor name is a C
- * identifier, "http_hello", the config's is "http-hello").  config.c has
- * the same rule as config_name_eq; the loader keeps its own copy so it
- * does not depend on the config parser.
- */
-static int
-plugin_name_eq(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++) {
-		if (*a == *b ||
-		    ((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
-			continue;
-		return 0;
-	}
-	return *a == *b;
-}
 
 /* Check the descriptor, in the order loader.h lists; 0 or -1 with *cause
  * set. */
@@ -88,13 +71,6 @@ plugin_check(const struct conf_plugin *cp, const char *file,
 		    "%s: descriptor has no name, config "
 		    "says '%s'",
 		    file, cp->name);
-		return -1;
-	}
-	if (!plugin_name_eq(d->name, cp->name)) {
-		cause_set(cause,
-		    "%s: plugin is named '%s', config says "
-		    "'%s'",
-		    file, d->name, cp->name);
 		return -1;
 	}
 	/* A flag this weftd does not know would change how the handler
@@ -550,10 +526,45 @@ fail:
 	return NULL;
 }
 
+/*
+ * The file fd reads (checked, and closed here), loaded: the copy this
+ * process loaded already if it has, else a new sealed copy.  Its
+ * reference, with *dl and *mfd, or NULL with *cause set.
+ */
+static struct plugin_mod *
+plugin_mod_get(const char *file, int fd, void **dl, int *mfd, char **cause)
+{
+	struct plugin_mod *mod;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		cause_set(cause, "%s: %s", file, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if ((mod = plugin_mod_find(&st, dl, mfd)) != NULL) {
+		close(fd);
+		return mod;
+	}
+	*mfd = plugin_copy(file, fd, cause);
+	close(fd);
+	if (*mfd < 0)
+		return NULL;
+	if ((*dl = plugin_dlopen(file, *mfd, mfd, cause)) == NULL)
+		return NULL;
+	if ((mod = plugin_mod_add(&st, *dl, *mfd)) == NULL) {
+		cause_set(cause, "%s: %s", file, strerror(ENOMEM));
+		dlclose(*dl);
+		close(*mfd);
+	}
+	return mod;
+}
+
 int
 plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 {
 	const struct weft_plugin_desc *d;
+	struct plugin_mod *mod;
 	struct plugin *p;
 	const char *file;
 	void *dl;
@@ -571,11 +582,7 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 
 	if ((fd = plugin_open(file, cause)) < 0)
 		return -1;
-	mfd = plugin_copy(file, fd, cause);
-	close(fd);
-	if (mfd < 0)
-		return -1;
-	if ((dl = plugin_dlopen(file, mfd, &mfd, cause)) == NULL)
+	if ((mod = plugin_mod_get(file, fd, &dl, &mfd, cause)) == NULL)
 		return -1;
 	d = dlsym(dl, WEFT_PLUGIN_SYMBOL);
 	if (d == NULL) {
@@ -590,14 +597,14 @@ plugin_load(const struct conf_plugin *cp, struct plugin **out, char **cause)
 		goto fail;
 	}
 	p->p_conf = cp;
+	p->p_mod = mod;
 	p->p_dl = dl;
 	p->p_fd = mfd;
 	p->p_desc = d;
 	*out = p;
 	return 0;
 fail:
-	dlclose(dl);
-	close(mfd);
+	plugin_mod_put(mod);
 	return -1;
 }
 
@@ -642,12 +649,10 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 			goto nomem;
 	}
 
-	rc = 0;
-	if (p->p_desc->init != NULL)
-		rc = p->p_desc->init(ctx, &state);
+	rc = plugin_run_init(p, ctx, &state);
 	if ((n = weft_plugin_ctx_errors(ctx, conffile, &text)) < 0) {
-		if (rc == 0 && p->p_desc->fini != NULL)
-			p->p_desc->fini(state);
+		if (rc == 0)
+			plugin_run_fini(p, state);
 		goto nomem;
 	}
 	if (rc < 0 && n == 0) {
@@ -659,8 +664,8 @@ plugin_init(struct plugin *p, const char *conffile, int worker, char **cause)
 	if (n > 0) {
 		/* A bad value or an unknown setting fails init even if the
 		 * plugin itself did not notice: undo what it built. */
-		if (rc >= 0 && p->p_desc->fini != NULL)
-			p->p_desc->fini(state);
+		if (rc >= 0)
+			plugin_run_fini(p, state);
 		if (cause != NULL)
 			*cause = text;
 		else
@@ -686,16 +691,17 @@ plugin_unload(struct plugin **pp)
 
 	if (pp == NULL || (p = *pp) == NULL)
 		return;
-	if (p->p_inited && p->p_desc->fini != NULL)
-		p->p_desc->fini(p->p_state);
+	if (p->p_inited)
+		plugin_run_fini(p, p->p_state);
 	/* The settings stay readable through fini: weft_setting_str's
 	 * strings belong to the context. */
 	weft_plugin_ctx_free(&p->p_ctx);
-	if (p->p_dl != NULL)
-		dlclose(p->p_dl);
-	/* Only now: the dynamic linker's name for it leads here. */
-	if (p->p_fd >= 0)
-		close(p->p_fd);
+	if (plugin_run_end(p) == 0)
+		plugin_mod_put(p->p_mod);
+	else /* fibers that would run unmapped code: keep it */
+		log_warnx("plugin \"%s\": fibers left running, its code "
+			  "stays loaded",
+		    p->p_conf->name);
 	free(p);
 	*pp = NULL;
 }

@@ -312,6 +312,30 @@ handle_signals(struct sup *s)
 
 /* ---- The control socket ------------------------------------------------- */
 
+/* The plugin instances of generation g: each one's name, file and the
+ * listeners it serves (its type is known only where it is loaded). */
+static void
+status_plugins(const struct gen *g, FILE *fp)
+{
+	const struct conf *c = g->conf;
+	const struct conf_listener *l;
+	size_t i, j;
+
+	if (c->nplugins > 0)
+		fprintf(fp, "plugin path listeners (generation %d)\n", g->id);
+	for (i = 0; i < c->nplugins; i++) {
+		fprintf(fp, "%s %s", c->plugins[i].name,
+		    c->plugins[i].path != NULL ? c->plugins[i].path : "-");
+		for (j = 0; j < c->nlisteners; j++) {
+			l = &c->listeners[j];
+			if (config_name_eq(l->plugin, c->plugins[i].name))
+				fprintf(fp, " %s",
+				    l->name[0] != '\0' ? l->name : l->address);
+		}
+		fputc('\n', fp);
+	}
+}
+
 static void
 ctl_status(struct sup *s, struct ctl_client *cl)
 {
@@ -336,6 +360,7 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	    gens_reloading(&s->G) ? ", reloading" : "");
 	procs_print(&s->pt, fp, now);
 	procs_print_tls(&s->pt, s->G.cur, fp);
+	status_plugins(s->G.cur, fp);
 	fclose(fp);
 	control_send(cl, buf, size);
 	free(buf);

@@ -49,6 +49,7 @@ static struct {
 	uv_signal_t sig_quit;
 	uv_signal_t sig_usr1;
 	int stopping;
+	int booted; /* plugins and servers are up */
 } W;
 
 /*
@@ -221,6 +222,10 @@ stop_fiber(void *arg)
 	size_t i, live = 0;
 	int rc = 0;
 
+	/* First, so that handlers hear of it before shutdown_timeout counts
+	 * (each hook runs on a fiber of its own). */
+	for (i = 0; i < c->nplugins; i++)
+		plugin_stop(W.plugins[i]);
 	for (i = 0; i < W.nls; i++)
 		if (W.ls[i].l->kind == CONF_LISTEN_TCP && W.ls[i].l->reuse_port)
 			drain_own_queue(W.args->fds[i]);
@@ -269,6 +274,8 @@ on_signal(uv_signal_t *h, int signum)
 		if (W.stopping)
 			return;
 		W.stopping = 1;
+		if (!W.booted) /* plugins are still starting: after that */
+			return;
 		if (getppid() != W.args->supervisor)
 			log_warnx("the supervisor (pid %ld) is gone: no new "
 				  "connections, finishing the current ones",
@@ -309,6 +316,8 @@ load_plugins(const struct conf *c, int index)
 			free(cause);
 			return -1;
 		}
+		log_debug("plugin \"%s\" (type %s) ready", c->plugins[i].name,
+		    W.plugins[i]->p_desc->name);
 	}
 	return 0;
 }
@@ -413,11 +422,14 @@ worker_main(const struct worker_args *a)
 	signal_start(&W.sig_usr1, SIGUSR1);
 	abort_report_install();
 
+	/* Plugin init runs on a fiber, the loop turning (loader_run.c), and
+	 * may see SIGTERM come: it is acted on once the worker is up. */
 	if (load_plugins(c, a->index) != 0 || load_tls(c, a->tickets) != 0 ||
 	    start_servers(c) != 0) {
 		log_warnx("worker cannot start");
 		exit(WORKER_EXIT_BOOT);
 	}
+	W.booted = 1;
 
 	tick = heartbeat_tick_ms(c);
 	a->stats->heartbeat = weftd_now_ms();
@@ -428,6 +440,10 @@ worker_main(const struct worker_args *a)
 	if (write(a->report_fd, &r, 1) != 1)
 		fatal("cannot report to the supervisor");
 	log_debug("accepting on %zu listener(s)", W.nls);
+	if (W.stopping) {
+		W.stopping = 0;
+		on_signal(&W.sig_term, SIGTERM);
+	}
 
 	uv_run(&W.loop, UV_RUN_DEFAULT);
 	exit(0);
@@ -473,25 +489,27 @@ check_main(void *arg)
 	struct check *ck = arg;
 	const struct conf *c = ck->c;
 	struct worker_tls *wt = NULL;
-	struct plugin *p;
+	struct plugin **ps;
 	char *cause = NULL;
 	size_t i;
 
+	/* All at once, as a worker has them: instances share their .so. */
+	ps = xcalloc(c->nplugins + 1, sizeof(*ps));
 	for (i = 0; i < c->nplugins; i++) {
-		p = NULL;
-		if (plugin_load(&c->plugins[i], &p, &cause) != 0 ||
-		    plugin_init(p, c->file, 0, &cause) != 0) {
+		if (plugin_load(&c->plugins[i], &ps[i], &cause) != 0 ||
+		    plugin_init(ps[i], c->file, 0, &cause) != 0) {
 			log_lines(WEFT_LOG_ERR,
 			    cause != NULL ? cause : "plugin failed");
 			free(cause);
 			cause = NULL;
 			ck->failed = 1;
 		}
-		if (p != NULL) {
-			check_cb_tls(ck, p);
-			plugin_unload(&p);
-		}
+		if (ps[i] != NULL)
+			check_cb_tls(ck, ps[i]);
 	}
+	for (i = c->nplugins; i-- > 0;)
+		plugin_unload(&ps[i]);
+	free(ps);
 	if (worker_tls_new(c, NULL, &wt, &cause) != 0) {
 		log_lines(WEFT_LOG_ERR, cause != NULL ? cause : "TLS failed");
 		free(cause);

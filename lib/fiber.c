@@ -242,6 +242,49 @@ weft_yield(void)
 
 /* ---- Fiber lifecycle --------------------------------------------------- */
 
+/* A fiber spawned by a fiber of a group is one of the group: a plugin's
+ * background fibers are found and ended before its fini. */
+static void
+group_add(weft_fiber_t *f)
+{
+	struct weft_fiber_group *g;
+
+	if (S.cur == NULL || (g = S.cur->f_group) == NULL)
+		return;
+	f->f_group = g;
+	f->f_gmember = 1;
+	f->f_gprev = NULL;
+	f->f_gnext = g->g_head;
+	if (g->g_head != NULL)
+		g->g_head->f_gprev = f;
+	g->g_head = f;
+	g->g_count++;
+}
+
+static void
+group_leave(weft_fiber_t *f)
+{
+	struct weft_fiber_group *g = f->f_group;
+	weft_fiber_t *w;
+
+	if (!f->f_gmember)
+		return;
+	if (f->f_gprev != NULL)
+		f->f_gprev->f_gnext = f->f_gnext;
+	else
+		g->g_head = f->f_gnext;
+	if (f->f_gnext != NULL)
+		f->f_gnext->f_gprev = f->f_gprev;
+	f->f_gprev = f->f_gnext = NULL;
+	f->f_gmember = 0;
+	f->f_group = NULL;
+	g->g_count--;
+	/* Every end, not just the last: the waiter cancels what the ended
+	 * fiber may have spawned on its way out. */
+	if ((w = g->g_waiter) != NULL && w->f_state == F_PARKED)
+		weft__sched_resume(w, 0);
+}
+
 static void fiber_main(void *arg) __attribute__((noreturn));
 
 static void
@@ -252,6 +295,7 @@ fiber_main(void *arg)
 
 	asan_finish(NULL, &S.main_bottom, &S.main_size);
 	f->f_fn(f->f_arg);
+	group_leave(f);
 	f->f_state = F_DONE;
 	/* weft__wake, but without the wait queue: a joiner parks on none
 	 * (weft_join). */
@@ -346,6 +390,7 @@ fiber_ready(weft_fiber_t *f, weft_fiber_fn fn, void *arg, weft_fiber_t **out)
 	f->f_name = "fiber";
 	f->f_joinable = out != NULL;
 	S.nfibers++;
+	group_add(f);
 	f->f_state = F_READY;
 	runq_push(f);
 	if (out != NULL)

@@ -68,7 +68,14 @@ struct weft_fiber {
 	uint8_t f_ran;	       /* has run at least once */
 	uint8_t f_shared;      /* runs on the shared stack (copy-stack) */
 	struct carve *f_carve; /* its stack is shared with a carved object */
-	char *f_save;	       /* shared: its stack bytes while swapped out */
+	/* The group its spawns join (plugin.h), and its links in the group
+	 * it belongs to, if f_gmember. */
+	struct weft_fiber_group *f_group;
+	weft_fiber_t *f_gprev;
+	weft_fiber_t *f_gnext;
+	uint8_t f_gmember;
+	uint8_t f_gcancelled; /* the group's cancel has reached it */
+	char *f_save;	      /* shared: its stack bytes while swapped out */
 	uint32_t f_save_len;
 	uint32_t f_save_cap;
 #ifdef WEFT_SANITIZERS
@@ -80,6 +87,18 @@ struct weft_fiber {
 #if !WEFT__CTX_ASM
 	ucontext_t f_uc;
 #endif
+};
+
+/*
+ * A fiber group (weft_fiber_group_new, plugin.h): the fibers spawned by a
+ * fiber whose f_group it is, and by theirs.  fiber.c adds a fiber at its
+ * spawn and takes it out when its body returns; fiber_group.c cancels and
+ * waits.
+ */
+struct weft_fiber_group {
+	weft_fiber_t *g_head; /* members, newest first */
+	size_t g_count;
+	weft_fiber_t *g_waiter; /* parked in weft_fiber_group_cancel */
 };
 
 /*

@@ -249,11 +249,11 @@ WT_TEST(refuse_newer_minor)
 
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
 	load_refused(&st,
-	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.2"));
+	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.3"));
 }
 
-/* ABI 1.2 (TLS) is an addition: plugins built for 1.0 and 1.1 load, as do
- * the shipped ones, built for 1.2. */
+/* ABI 1.2 (TLS) and 1.3 (the stop hook) are additions: plugins built for
+ * 1.0 and 1.1 load, as do the shipped ones, built for 1.3. */
 WT_TEST(older_minors_load)
 {
 	static const char *const so[] = { "older-minor-0.so",
@@ -262,9 +262,9 @@ WT_TEST(older_minors_load)
 	struct plugin *p;
 	unsigned i;
 
-	assert_int_equal(WEFT_PLUGIN_ABI_MINOR, 2);
-	assert_true(WEFT_PLUGIN_ABI_AT_LEAST(1, 2));
-	assert_false(WEFT_PLUGIN_ABI_AT_LEAST(1, 3));
+	assert_int_equal(WEFT_PLUGIN_ABI_MINOR, 3);
+	assert_true(WEFT_PLUGIN_ABI_AT_LEAST(1, 3));
+	assert_false(WEFT_PLUGIN_ABI_AT_LEAST(1, 4));
 	for (i = 0; i < 2; i++) {
 		stanza_init(&st, "older-minor", TEST_PLUGIN_DIR, so[i], 1);
 		p = load_ok(&st, 0);
@@ -274,7 +274,7 @@ WT_TEST(older_minors_load)
 	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
 	stanza_set(&st, "upstream", "127.0.0.1:7000", CONF_T_STR, 2);
 	p = load_ok(&st, 0);
-	assert_int_equal(p->p_desc->abi_minor, 2);
+	assert_int_equal(p->p_desc->abi_minor, 3);
 	plugin_unload(&p);
 }
 
@@ -315,18 +315,45 @@ WT_TEST(refuse_bad_magic)
 		"0xdeadbeef, expected 0x57454654 (not a weft plugin?)"));
 }
 
-WT_TEST(refuse_wrong_name)
+/*
+ * The config names an instance, the descriptor the plugin's type: they
+ * need not match, and one file serves several instances, loaded once,
+ * each with its own settings and state.
+ */
+WT_TEST(instances)
 {
-	struct stanza st;
+	struct stanza st, sa, sb;
+	struct plugin *p, *a, *b;
+	struct good_state *ga, *gb;
 
 	stanza_init(&st, "wrong-name", TEST_PLUGIN_DIR, "wrong-name.so", 1);
-	load_refused(&st,
-	    msg("wrong-name.so",
-		"plugin is named 'foo', config says 'wrong-name'"));
-	/* A valid plugin under another plugin's name, too. */
-	stanza_init(&st, "echo", TEST_PLUGIN_DIR, "good.so", 1);
-	load_refused(&st,
-	    msg("good.so", "plugin is named 'good', config says 'echo'"));
+	p = load_ok(&st, 0);
+	assert_string_equal(p->p_desc->name, "foo");
+	plugin_unload(&p);
+
+	stanza_init(&sa, "api-a", TEST_PLUGIN_DIR, "good.so", 1);
+	stanza_set(&sa, "greeting", "from a", CONF_T_STR, 2);
+	stanza_init(&sb, "api-b", TEST_PLUGIN_DIR, "good.so", 5);
+	stanza_set(&sb, "count", "7", CONF_T_INT, 6);
+	a = load_ok(&sa, 0);
+	b = load_ok(&sb, 0);
+	assert_ptr_equal(a->p_dl, b->p_dl);
+	assert_int_equal(a->p_fd, b->p_fd);
+	assert_ptr_equal(a->p_desc, b->p_desc);
+	ga = a->p_state;
+	gb = b->p_state;
+	assert_ptr_not_equal(ga, gb);
+	assert_string_equal(ga->g_name, "api-a");
+	assert_string_equal(gb->g_name, "api-b");
+	assert_string_equal(ga->g_greeting, "from a");
+	assert_string_equal(gb->g_greeting, "hello");
+	assert_int_equal(ga->g_count, 1);
+	assert_int_equal(gb->g_count, 7);
+	/* The file stays loaded while an instance uses it. */
+	plugin_unload(&a);
+	assert_non_null(dlsym(b->p_dl, WEFT_PLUGIN_SYMBOL));
+	assert_string_equal(b->p_desc->name, "good");
+	plugin_unload(&b);
 }
 
 /* RTLD_NOW: the missing symbol is found at load, with dlerror's text. */

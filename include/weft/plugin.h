@@ -10,9 +10,10 @@
  *	    .fini = echo_fini);
  *
  * weftd loads it with dlopen(RTLD_NOW | RTLD_LOCAL) in every worker (and in
- * `weftd -t` and the reload probe), checks magic, ABI major (equal), ABI
- * minor (not newer than weftd's), struct size and name, then calls init
- * with the plugin's settings from the config file.  Plugins link against
+ * `weftd -t` and the reload probe), once however many instances the
+ * config makes of it, checks magic, ABI major (equal), ABI minor (not
+ * newer than weftd's), struct size and name, then calls init for each
+ * instance with its settings from the config file.  Plugins link against
  * libweft (`pkg-config --cflags --libs weft`).  doc/plugins.md is the
  * guide: building, settings, what a handler must never do (block).
  *
@@ -29,6 +30,11 @@
  *		upstream connections).  A handler on a TLS listener runs
  *		after the handshake, so it can read SNI, ALPN and the
  *		peer's certificate on its first line.
+ *	1.3	the stop hook; init, stop and fini run on fibers, and the
+ *		fibers init spawns are cancelled and joined before fini.
+ *		Instances: the config names an instance, the descriptor's
+ *		name is the plugin's type, and one .so serves several
+ *		instances, each with its own init, state, stop and fini.
  *
  * Plugins install into $(libdir)/weft/plugins-MAJOR, so plugins of two
  * incompatible majors can live side by side.
@@ -48,7 +54,7 @@ extern "C" {
 
 #define WEFT_PLUGIN_MAGIC 0x57454654u /* "WEFT" */
 #define WEFT_PLUGIN_ABI_MAJOR 1
-#define WEFT_PLUGIN_ABI_MINOR 2
+#define WEFT_PLUGIN_ABI_MINOR 3
 #define WEFT_PLUGIN_SYMBOL "weft_plugin_desc"
 
 /** Compile-time feature test: WEFT_PLUGIN_ABI_AT_LEAST(1, 0). */
@@ -77,10 +83,12 @@ struct weft_plugin_desc {
 	uint16_t abi_minor;   /* WEFT_PLUGIN_ABI_MINOR at build time */
 	uint32_t struct_size; /* sizeof(struct weft_plugin_desc) */
 	uint32_t flags;	      /* WEFT_PLUGIN_* */
-	const char *name;     /* must match the config's plugin name */
+	const char *name;     /* the plugin's type ("proxy") */
 
 	/*
-	 * Per worker, after its loop exists: read settings, build state.
+	 * Per worker and instance, after its loop exists, on a fiber: read
+	 * settings, build state.  Fibers it spawns (and theirs) belong to
+	 * the instance: they are cancelled and joined before fini.
 	 * Return 0, or a negative code after weft_plugin_error() to refuse
 	 * the settings (weftd -t reports it as file:line).  *state is
 	 * handed to every client_connected and to fini.  May be NULL.
@@ -92,19 +100,32 @@ struct weft_plugin_desc {
 	void (*client_connected)(weft_reader_t *r, weft_writer_t *w,
 	    void *state);
 
-	/* Worker shutdown, after the last connection.  May be NULL. */
+	/*
+	 * Worker shutdown, after the last connection and after the fibers
+	 * init spawned have been cancelled and have ended; on a fiber.  May
+	 * be NULL.
+	 */
 	void (*fini)(void *state);
 
-	void *reserved[4]; /* for additions without an ABI major bump */
+	/*
+	 * A graceful stop or a reload begins: called once per worker and
+	 * instance, on a fiber of its own, before shutdown_timeout starts
+	 * counting, so that handlers can finish at a request boundary
+	 * (typically it sets an event they wait on, or cancels them).  It
+	 * may wait; fibers it spawns belong to the instance as init's do.
+	 * May be NULL.  ABI 1.3.
+	 */
+	void (*stop)(void *state);
+
+	void *reserved[3]; /* for additions without an ABI major bump */
 };
 
 /** Smallest descriptor a loader accepts (ABI 1.0). */
 #define WEFT_PLUGIN_DESC_MIN_SIZE sizeof(struct weft_plugin_desc)
 
 /**
- * Define the plugin's descriptor.  pname is the plugin's name as a C
- * identifier; '_' in it matches '-' in the config (http_hello is
- * "http-hello").
+ * Define the plugin's descriptor.  pname is the plugin's type as a C
+ * identifier; the config names instances of it.
  */
 #ifndef __cplusplus
 #define WEFT_PLUGIN(pname, ...)                                                \
@@ -229,7 +250,7 @@ WEFT_EXTERN int weft_plugin_error(weft_plugin_ctx_t *ctx, const char *key,
 WEFT_EXTERN int weft_hostport_parse(const char *text, char *host,
     size_t hostlen, int *port, char *msg, size_t msglen);
 
-/** The plugin's name as configured. */
+/** The instance's name as configured (the descriptor's name is its type). */
 WEFT_EXTERN const char *weft_plugin_name(const weft_plugin_ctx_t *ctx);
 
 /** The worker's index (0-based), for plugins that shard by worker. */
@@ -276,6 +297,38 @@ WEFT_EXTERN int weft_plugin_ctx_errors(const weft_plugin_ctx_t *ctx,
 
 /** Free a context (after the plugin's fini) and set *ctxp to NULL. */
 WEFT_EXTERN void weft_plugin_ctx_free(weft_plugin_ctx_t **ctxp);
+
+/**
+ * A fiber group: the fibers a plugin instance's init (or stop) spawns,
+ * and the fibers they spawn, so that the host can end them all before
+ * fini.  A fiber spawned by a fiber whose group is g joins g, and spawns
+ * into g in turn.
+ */
+typedef struct weft_fiber_group weft_fiber_group_t;
+
+/** Create an empty group; *out must be NULL.  Returns 0 or -ENOMEM. */
+WEFT_EXTERN int weft_fiber_group_new(weft_fiber_group_t **out);
+
+/**
+ * Make g (NULL: none) the group the running fiber spawns into, without
+ * making the fiber itself a member; returns the one it had, for putting
+ * back.  Outside a fiber it does nothing and returns NULL.
+ */
+WEFT_EXTERN weft_fiber_group_t *weft_fiber_group_enter(weft_fiber_group_t *g);
+
+/** The number of g's fibers that have not ended. */
+WEFT_EXTERN size_t weft_fiber_group_count(const weft_fiber_group_t *g);
+
+/**
+ * Cancel every fiber of g (weft_cancel; those spawned meanwhile too) and
+ * wait until all have ended.  Returns 0, the running fiber's
+ * WEFT_ECANCELED or WEFT_ETIMEDOUT, WEFT_ENOTFIBER (outside a fiber, with
+ * fibers left), or -EDEADLK when called from one of g's own fibers.
+ */
+WEFT_EXTERN int weft_fiber_group_cancel(weft_fiber_group_t *g);
+
+/** Free g (NULL ok); fibers still in it leave it and go on. */
+WEFT_EXTERN void weft_fiber_group_free(weft_fiber_group_t *g);
 
 /* ---- Logging ------------------------------------------------------------ */
 

@@ -8,6 +8,7 @@
 
 #include <weft/plugin.h>
 #include <weft/stream.h>
+#include <weft/fiber.h>
 
 #include "good.h"
 
@@ -35,6 +36,7 @@ good_init(weft_plugin_ctx_t *ctx, void **state)
 	g->g_ratio = weft_setting_double(ctx, "ratio", 0.5);
 	g->g_worker = weft_plugin_worker(ctx);
 	g->g_name = weft_plugin_name(ctx);
+	g->g_init_on_fiber = weft_current() != NULL;
 	*state = g;
 	return 0;
 }
@@ -46,8 +48,19 @@ good_fini(void *state)
 
 	if (g->g_fini_seen != NULL)
 		(*g->g_fini_seen)++;
+	if (g->g_fini_on_fiber != NULL)
+		*g->g_fini_on_fiber = weft_current() != NULL;
 	free(g);
 }
 
+static void
+good_stop(void *state)
+{
+	struct good_state *g = state;
+
+	g->g_stops++;
+	g->g_stop_fiber = weft_current();
+}
+
 WEFT_PLUGIN(good, .init = good_init, .client_connected = good_client,
-    .fini = good_fini);
+    .stop = good_stop, .fini = good_fini);

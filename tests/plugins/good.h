@@ -15,6 +15,10 @@ struct good_state {
 	int g_worker;		/* weft_plugin_worker() */
 	const char *g_name;	/* weft_plugin_name() */
 	int *g_fini_seen;	/* if a test sets it, fini increments it */
+	int g_stops;		/* stop hook calls */
+	void *g_stop_fiber;	/* the fiber the stop hook ran on */
+	int g_init_on_fiber;	/* init ran on a fiber */
+	int *g_fini_on_fiber;	/* if a test sets it, fini sets it */
 };
 
 #endif /* WEFT_TEST_GOOD_H */
