@@ -62,6 +62,7 @@ struct weft_fiber {
 	uint64_t f_timer_at; /* when f_timer fires; 0 = not armed */
 	weft_fiber_t *f_joiner;
 	int f_wake; /* result handed to the parked call */
+	int f_woke; /* what woke it, kept when a cancel overrides f_wake */
 	uint8_t f_state;
 	uint8_t f_cancel; /* cancel requested while not parked */
 	uint8_t f_joinable;

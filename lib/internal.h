@@ -47,6 +47,14 @@ typedef struct weft__wq {
 int weft__park(weft__wq_t *q);
 
 /*
+ * After weft__park returned: the code the fiber was woken with, even when
+ * a cancel replaced its result before it ran (so that a waiter that was
+ * handed something by a wake can pass it on), or 1 when nothing woke it
+ * (the park returned at once).
+ */
+int weft__park_woke(void);
+
+/*
  * An object that lives in the top bytes of a fiber stack: a server's
  * connection goes in the page its parked handler touches anyway, instead
  * of on the heap.  weft__carve returns size bytes (64-aligned) on a fresh

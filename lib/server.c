@@ -113,6 +113,7 @@ conn_fiber(void *arg)
 		weft__tls_accept(c, srv->s_tls, srv->s_tls_ms, srv->s_tls_n) ==
 		    0))
 		srv->s_cb(&c->c_r, &c->c_w, srv->s_arg);
+	weft_deadline_clear(); /* one the handler left must not cut this short */
 	/* A handler that returns closes its connection. */
 	weft_close(&c->c_w);
 	c->c_owner_done = 1;

@@ -105,19 +105,57 @@ arm_timer(weft_fiber_t *f)
 	return 0;
 }
 
-int
-weft_deadline_set(uint64_t ms)
+/* The loop time ms from now, never 0 (which means none). */
+static uint64_t
+deadline_at(uint64_t ms)
 {
-	if (S.cur == NULL)
-		return WEFT_ENOTFIBER;
+	uint64_t at;
+
 	/* From now, not from the start of this loop iteration: a fiber that
 	 * has run for a while would otherwise get a deadline that much too
 	 * early.  One vDSO clock read (libuv's fast clock). */
 	uv_update_time(S.loop);
-	S.cur->f_deadline = uv_now(S.loop) + ms;
-	if (S.cur->f_deadline == 0)
-		S.cur->f_deadline = 1;
-	return 0;
+	at = uv_now(S.loop) + ms;
+	return at != 0 ? at : 1;
+}
+
+weft_deadline_t
+weft_deadline_set(uint64_t ms)
+{
+	weft_deadline_t prev;
+
+	if (S.cur == NULL)
+		return WEFT_DEADLINE_NONE;
+	prev = S.cur->f_deadline;
+	S.cur->f_deadline = deadline_at(ms);
+	return prev;
+}
+
+weft_deadline_t
+weft_deadline_push(uint64_t ms)
+{
+	weft_deadline_t prev, at;
+
+	if (S.cur == NULL)
+		return WEFT_DEADLINE_NONE;
+	prev = S.cur->f_deadline;
+	at = deadline_at(ms);
+	if (prev == 0 || at < prev)
+		S.cur->f_deadline = at;
+	return prev;
+}
+
+weft_deadline_t
+weft_deadline_get(void)
+{
+	return S.cur != NULL ? S.cur->f_deadline : WEFT_DEADLINE_NONE;
+}
+
+void
+weft_deadline_restore(weft_deadline_t prev)
+{
+	if (S.cur != NULL)
+		S.cur->f_deadline = prev;
 }
 
 uint64_t
@@ -149,6 +187,7 @@ weft__park(weft__wq_t *q)
 
 	if (f == NULL)
 		return WEFT_ENOTFIBER;
+	f->f_woke = 1;
 	if (f->f_cancel) {
 		f->f_cancel = 0;
 		return WEFT_ECANCELED;
@@ -171,7 +210,14 @@ weft__wake(weft_fiber_t *f, int code)
 		return;
 	if (f->f_wq != NULL)
 		wq_remove(f->f_wq, f);
+	f->f_woke = code;
 	weft__sched_resume(f, code);
+}
+
+int
+weft__park_woke(void)
+{
+	return S.cur != NULL ? S.cur->f_woke : 1;
 }
 
 void

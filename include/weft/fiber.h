@@ -98,14 +98,65 @@ WEFT_EXTERN int weft_sleep(uint64_t ms);
 WEFT_EXTERN int weft_cancel(weft_fiber_t *f);
 
 /**
- * Give the running fiber a deadline ms milliseconds from now: from then
- * on every call that would wait returns WEFT_ETIMEDOUT until the deadline
- * is cleared.  The C form of asyncio.wait_for / asyncio.timeout.
+ * A fiber's deadline: loop time in ms (uv_now), WEFT_DEADLINE_NONE for
+ * none.  What weft_deadline_set and weft_deadline_push return, for
+ * weft_deadline_restore.
  */
-WEFT_EXTERN int weft_deadline_set(uint64_t ms);
+typedef uint64_t weft_deadline_t;
+
+/** No deadline. */
+#define WEFT_DEADLINE_NONE ((weft_deadline_t)0)
+
+/**
+ * Give the running fiber a deadline ms milliseconds from now, replacing
+ * any: from then on every call that would wait returns WEFT_ETIMEDOUT
+ * until the deadline is cleared or restored.  The C form of
+ * asyncio.wait_for / asyncio.timeout.  Returns the previous deadline;
+ * outside a fiber it does nothing and returns WEFT_DEADLINE_NONE.
+ */
+WEFT_EXTERN weft_deadline_t weft_deadline_set(uint64_t ms);
 
 /** Clear the running fiber's deadline. */
 WEFT_EXTERN void weft_deadline_clear(void);
+
+/** The running fiber's deadline, WEFT_DEADLINE_NONE if none or outside a
+ * fiber. */
+WEFT_EXTERN weft_deadline_t weft_deadline_get(void);
+
+/**
+ * Put back the deadline that weft_deadline_set or weft_deadline_push
+ * returned, exactly (WEFT_DEADLINE_NONE clears it).
+ */
+WEFT_EXTERN void weft_deadline_restore(weft_deadline_t prev);
+
+/**
+ * Tighten the running fiber's deadline to ms milliseconds from now unless
+ * the current one is earlier (asyncio.timeout() inside another), and
+ * return the previous one for weft_deadline_restore.  Outside a fiber it
+ * does nothing and returns WEFT_DEADLINE_NONE.
+ */
+WEFT_EXTERN weft_deadline_t weft_deadline_push(uint64_t ms);
+
+/* WEFT_DEADLINE_SCOPE's end: not to be called directly. */
+static inline void
+weft__deadline_scope_end(weft_deadline_t *prev)
+{
+	weft_deadline_restore(*prev);
+}
+
+#define WEFT__DEADLINE_CAT2(a, b) a##b
+#define WEFT__DEADLINE_CAT(a, b) WEFT__DEADLINE_CAT2(a, b)
+
+/**
+ * weft_deadline_push(ms) for the rest of the enclosing block: the
+ * previous deadline is restored when the block is left, however it is
+ * left (return, break, goto; GCC and Clang's cleanup attribute).  A
+ * statement, placed where a declaration may go.
+ */
+#define WEFT_DEADLINE_SCOPE(ms)                                                \
+	weft_deadline_t WEFT__DEADLINE_CAT(weft__deadline_scope_, __COUNTER__) \
+	    __attribute__((cleanup(weft__deadline_scope_end),                  \
+		unused)) = weft_deadline_push(ms)
 
 /**
  * Set the stack size (bytes, rounded up to pages, at least 16 KiB) of

@@ -7,6 +7,7 @@
 #include <weft/version.h>
 #include <weft/errors.h>
 #include <weft/fiber.h>
+#include <weft/sync.h>
 #include <weft/stream.h>
 #include <weft/server.h>
 #include <weft/tls.h>
