@@ -241,6 +241,10 @@ struct weft__conn {
 	uint32_t c_close_on_flush : 1;	  /* uv_close once the queue empties */
 	uint32_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
 	uint32_t c_nodelay : 1;
+	/* Released while weft_writer_hold()s were out: c_tr is the closed
+	 * transport, and the last weft_writer_release frees the memory. */
+	uint32_t c_gone : 1;
+	uint32_t c_holds : 18; /* weft_writer_hold()s not released yet */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
@@ -267,6 +271,17 @@ void weft__conn_maybe_free(weft__conn_t *c);
 int weft__conn_set_owner(weft__conn_t *c, weft__conn_owner_t *o);
 /* Free o's table once it has no connections left. */
 void weft__owner_fini(weft__conn_owner_t *o);
+/* A new server with no listener yet (server.c); -EINVAL, -ENOMEM,
+ * WEFT_ENOTFIBER. */
+int weft__server_new(weft_client_cb cb, void *arg,
+    const weft_stream_opts_t *opts, weft_server_t **out);
+/* Take a bound socket fd for srv, listen on it and start accepting
+ * connections on transport tr; fd is closed on failure. */
+int weft__listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
+    int backlog);
+/* Remove the socket file bound at path when srv closes, if it is still
+ * that file then. */
+void weft__server_unlink_on_close(weft_server_t *srv, const char *path);
 /* Resolve host:port; numeric hosts without the thread pool.  Waits. */
 int weft__resolve(const char *host, int port, int passive,
     struct addrinfo **res);

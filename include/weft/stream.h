@@ -273,6 +273,23 @@ WEFT_EXTERN int weft_close(weft_writer_t *w);
  */
 WEFT_EXTERN int weft_abort(weft_writer_t *w);
 
+/**
+ * Keep w's memory valid after its connection ends, so that another fiber
+ * may write to it however soon the handler returns; returns w.  Any fiber
+ * may then write, drain, close or abort w; once the connection is gone
+ * weft_write returns WEFT_ECLOSED, weft_drain -ECONNRESET, weft_close
+ * and weft_abort do nothing, weft_is_closing is 1 and weft_wait_closed
+ * returns at once.  Reads stay the owner's.  Each hold needs one
+ * weft_writer_release; never waits or allocates.
+ */
+WEFT_EXTERN weft_writer_t *weft_writer_hold(weft_writer_t *w);
+
+/**
+ * Drop a hold: the last release of a writer whose connection has ended
+ * frees it (without holds, the connection's end does).  NULL is ignored.
+ */
+WEFT_EXTERN void weft_writer_release(weft_writer_t *w);
+
 /** 1 after weft_close, or once the transport is closing. */
 WEFT_EXTERN int weft_is_closing(const weft_writer_t *w);
 
