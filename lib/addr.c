@@ -255,8 +255,13 @@ weft_extra_info(const weft_writer_t *w, const char *key, char *buf, size_t size)
 	if (strcmp(key, "family") == 0) {
 		if ((fd = weft_fileno(w)) < 0)
 			return fd;
-		if ((rc = conn_addr(weft__conn_of_writer(w), 0, &ss, &len)) !=
-		    0)
+		/* A transport without addresses (a pipe) names its own. */
+		c = weft__conn_of_writer(w);
+		if ((rc = conn_addr(weft__conn_of_writer(w), 0, &ss, &len)) ==
+			-ENOENT &&
+		    c->c_tr->t_info != NULL)
+			return c->c_tr->t_info(c, key, buf, size);
+		if (rc != 0)
 			return rc;
 		return put_text(buf, size,
 		    ss.ss_family == AF_INET	   ? "AF_INET"

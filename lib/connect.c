@@ -1,13 +1,17 @@
 /*
  * Client connections: weft_open_connection and friends over the libuv
- * stream transport, and the name resolution they and servers share.
+ * stream transport (weft_open_connection_fd also over pipes), and the
+ * name resolution they and servers share.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -291,6 +295,61 @@ weft_open_unix_connection(const char *path, const weft_stream_opts_t *opts,
 	return 0;
 }
 
+/*
+ * 0 if fd is a pipe, a FIFO or a character device epoll can watch, with
+ * its fcntl(F_GETFL) flags in *flags.  Else -EPERM, epoll_ctl(2)'s answer
+ * for a regular file, a directory or /dev/null: asked here, because
+ * libuv's loop would abort on it later.
+ */
+static int
+pipe_check(int fd, int *flags)
+{
+	struct epoll_event ev;
+	struct stat st;
+	int ep, rc = 0;
+
+	if (fstat(fd, &st) != 0 || (*flags = fcntl(fd, F_GETFL)) == -1)
+		return -errno;
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -EPERM;
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -errno;
+	memset(&ev, 0, sizeof(ev));
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		rc = -errno;
+	close(ep);
+	return rc;
+}
+
+/* weft_open_connection_fd on what is not a socket; fd is weft's. */
+static int
+open_pipe(int fd, size_t limit, const weft_stream_opts_t *opts,
+    weft_reader_t **r, weft_writer_t **w)
+{
+	weft__conn_t *c;
+	int rc, flags = 0;
+
+	/* TLS needs a socket, or at least one fd both ways. */
+	rc = opts != NULL && opts->ssl != NULL ? -ENOTSUP
+					       : pipe_check(fd, &flags);
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	if ((c = weft__conn_new(weft__uv_pipe_transport(flags), limit)) ==
+	    NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if ((rc = weft__uv_open_pipe(c, fd)) != 0) {
+		conn_discard(c);
+		return rc;
+	}
+	*r = &c->c_r;
+	*w = &c->c_w;
+	return 0;
+}
+
 int
 weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
     weft_reader_t **r, weft_writer_t **w)
@@ -307,8 +366,11 @@ weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
 	if (rc == 0 && weft_loop() == NULL)
 		rc = WEFT_ENOTFIBER;
 	tlen = sizeof(type);
-	if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+	if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0) {
+		if (errno == ENOTSOCK)
+			return open_pipe(fd, limit, opts, r, w);
 		rc = -errno;
+	}
 	if (rc == 0 && type != SOCK_STREAM)
 		rc = -EPROTOTYPE;
 	if (rc == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) != 0)

@@ -73,11 +73,17 @@ extern const weft__transport_t weft__transport_tls_tcp;
 extern const weft__transport_t weft__transport_tls_unix;
 extern const weft__transport_t weft__transport_tls_fake;
 
-/* Initialise c's libuv handle (a TCP or pipe handle, per c->c_tr). */
+/* Initialise c's libuv handle (a TCP or pipe handle, per c->c_tr->t_base). */
 void weft__uv_init(weft__conn_t *c);
 /* Initialise c's handle over fd, a connected stream socket; on failure
  * fd is closed and the handle is still to be closed (weft__uv_close). */
 int weft__uv_open(weft__conn_t *c, int fd);
+/* The transport of a pipe, FIFO or character device opened with flags
+ * (fcntl(F_GETFL)): its access mode says which ends are there. */
+const weft__transport_t *weft__uv_pipe_transport(int flags);
+/* As weft__uv_open, for fd on such a transport; reading starts, or a
+ * write-only fd's reader is at EOF at once. */
+int weft__uv_open_pipe(weft__conn_t *c, int fd);
 /* Start reading from c's initialised, connected handle. */
 int weft__uv_start(weft__conn_t *c);
 /* Close c's handle now (no flush); a no-op if it is closing. */

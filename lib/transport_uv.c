@@ -1,6 +1,6 @@
 /*
- * The libuv stream transport: TCP sockets and UNIX sockets/pipes under a
- * reader/writer pair.
+ * The libuv stream transport: TCP sockets, UNIX sockets, and pipes, FIFOs
+ * and character devices (a pty) under a reader/writer pair.
  *
  * Reads land directly in the reader's buffer (no copy).  Writes try the
  * socket first (uv_try_write) and only buffer what it did not take, so an
@@ -9,8 +9,11 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -118,10 +121,10 @@ weft__uv_close(weft__conn_t *c)
 void
 weft__uv_init(weft__conn_t *c)
 {
-	if (c->c_tr->t_base == &weft__transport_unix)
-		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
-	else
+	if (c->c_tr->t_base == &weft__transport_tcp)
 		uv_tcp_init(weft_loop(), &c->c_h.tcp);
+	else
+		uv_pipe_init(weft_loop(), &c->c_h.pipe, 0);
 	c->c_h.h.data = c;
 	c->c_handle_live = 1;
 }
@@ -132,10 +135,10 @@ weft__uv_open(weft__conn_t *c, int fd)
 	int rc;
 
 	weft__uv_init(c);
-	if (c->c_tr->t_base == &weft__transport_unix)
-		rc = uv_pipe_open(&c->c_h.pipe, fd);
-	else
+	if (c->c_tr->t_base == &weft__transport_tcp)
 		rc = uv_tcp_open(&c->c_h.tcp, fd);
+	else
+		rc = uv_pipe_open(&c->c_h.pipe, fd);
 	if (rc != 0)
 		close(fd); /* the handle did not take it */
 	return rc;
@@ -162,6 +165,17 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = len;
 }
 
+static int pipe_addr(const weft__conn_t *c, int peer, struct sockaddr *sa,
+    socklen_t *len);
+
+/* A pty's master reads EIO once the last fd of its slave closed: that is
+ * its EOF.  (The pipe transports are the ones with pipe_addr.) */
+static int
+eio_is_eof(const weft__conn_t *c)
+{
+	return c->c_tr->t_addr == pipe_addr;
+}
+
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -179,7 +193,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	weft__reader_commit(&c->c_r, 0);
 	if (nread == 0)
 		return;
-	if (nread == UV_EOF) {
+	if (nread == UV_EOF || (nread == UV_EIO && eio_is_eof(c))) {
 		/* Half-open: the writer stays usable (eof_received -> True). */
 		weft_feed_eof(&c->c_r);
 		return;
@@ -467,3 +481,95 @@ const weft__transport_t weft__transport_unix = {
 	.t_addr = uv_addr,
 	.t_destroy = wstate_put,
 };
+
+/* ---- Pipes, FIFOs and character devices -------------------------------- */
+
+/* A read-only fd: refused here, so that the reading goes on. */
+static int
+pipe_write_refused(weft__conn_t *c, const weft_slice_t *bufs, size_t n)
+{
+	(void)c;
+	(void)bufs;
+	(void)n;
+	return -EBADF;
+}
+
+static int
+pipe_addr(const weft__conn_t *c, int peer, struct sockaddr *sa, socklen_t *len)
+{
+	(void)c;
+	(void)peer;
+	(void)sa;
+	(void)len;
+	return -ENOENT;
+}
+
+/* Extra info "family": a character device (a pty) is "chr", a pipe or
+ * a FIFO "pipe". */
+static int
+pipe_info(const weft__conn_t *c, const char *key, char *buf, size_t size)
+{
+	struct stat st;
+	int fd, n;
+
+	if (strcmp(key, "family") != 0)
+		return -ENOENT;
+	if ((fd = uv_fileno_of(c)) < 0)
+		return fd;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	n = snprintf(buf, size, "%s", S_ISCHR(st.st_mode) ? "chr" : "pipe");
+	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
+}
+
+/* No shutdown(2) on a pipe: the write end's EOF is its close, which
+ * loses nothing, there being no read side.  An fd open both ways (a
+ * pty) has no half-close. */
+#define PIPE_OPS(write, write_eof)                                             \
+	.t_name = "pipe",                                                      \
+	.t_size = offsetof(weft__conn_t, c_h) + sizeof(uv_pipe_t),             \
+	.t_read_start = uv_read_resume, .t_read_stop = uv_read_pause,          \
+	.t_write = write, .t_write_eof = write_eof, .t_close = uv_close_soft,  \
+	.t_abort = weft__uv_close, .t_buffered = uv_buffered,                  \
+	.t_busy = uv_busy, .t_fileno = uv_fileno_of, .t_addr = pipe_addr,      \
+	.t_destroy = wstate_put, .t_info = pipe_info
+
+static const weft__transport_t transport_pipe_r = {
+	.t_base = &transport_pipe_r,
+	PIPE_OPS(pipe_write_refused, NULL),
+};
+static const weft__transport_t transport_pipe_w = {
+	.t_base = &transport_pipe_w,
+	PIPE_OPS(uv_write_bufs, uv_close_soft),
+};
+static const weft__transport_t transport_pipe_rw = {
+	.t_base = &transport_pipe_rw,
+	PIPE_OPS(uv_write_bufs, NULL),
+};
+
+const weft__transport_t *
+weft__uv_pipe_transport(int flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY:
+		return &transport_pipe_r;
+	case O_WRONLY:
+		return &transport_pipe_w;
+	default:
+		return &transport_pipe_rw;
+	}
+}
+
+int
+weft__uv_open_pipe(weft__conn_t *c, int fd)
+{
+	int rc;
+
+	if ((rc = weft__uv_open(c, fd)) != 0)
+		return rc;
+	if (uv_is_readable(&c->c_h.s))
+		return uv_read_start(&c->c_h.s, on_alloc, on_read);
+	/* A write end: nothing will ever come in. */
+	weft_feed_eof(&c->c_r);
+	return 0;
+}

@@ -73,8 +73,20 @@ WEFT_EXTERN int weft_open_unix_connection(const char *path,
     const weft_stream_opts_t *opts, weft_reader_t **r, weft_writer_t **w);
 
 /**
- * The sock= form: wrap an already connected stream socket (TCP or UNIX,
- * e.g. one end of a socketpair).  weft takes ownership of fd.
+ * The sock= form and asyncio's connect_read_pipe/connect_write_pipe: wrap
+ * fd, a connected stream socket (TCP or UNIX, e.g. one end of a
+ * socketpair), a pipe or FIFO end, or a character device epoll can watch
+ * (a pty, a tty).  weft takes ownership of fd: every failure closes it
+ * too.  For a descriptor that is not a socket: a read-only one's writer
+ * refuses writes (-EBADF); a write-only one's reader is at EOF at once,
+ * and weft_write_eof closes it, which is the other end's EOF; one open
+ * both ways (a pty) has no weft_write_eof (-ENOTSUP); the EIO a pty
+ * reads once its other side has closed is EOF; there are no addresses
+ * (weft_peername is -ENOENT).  fd is made non-blocking, which whoever
+ * shares its open file description (a forked child, a shell) sees too.
+ * -EPERM for what epoll refuses (a regular file, a directory,
+ * /dev/null), -EPROTOTYPE for a socket that is not a stream, -ENOTSUP
+ * for opts->ssl on a descriptor that is not a socket.
  */
 WEFT_EXTERN int weft_open_connection_fd(int fd, const weft_stream_opts_t *opts,
     weft_reader_t **r, weft_writer_t **w);

@@ -233,8 +233,9 @@ WEFT_EXTERN int weft_drain_start(weft_writer_t *w, weft_write_cb cb, void *arg);
 /**
  * Queue bytes: what the socket takes now is sent at once, the rest is
  * buffered; never waits.  Empty data is a no-op.  -EPIPE after
- * weft_write_eof, WEFT_ECLOSED after weft_close.  After the connection
- * was lost the bytes are dropped silently (the error shows at drain).
+ * weft_write_eof, WEFT_ECLOSED after weft_close, -EBADF on a read-only
+ * pipe (weft_open_connection_fd).  After the connection was lost the
+ * bytes are dropped silently (the error shows at drain).
  */
 WEFT_EXTERN int weft_write(weft_writer_t *w, const void *data, size_t len);
 
@@ -250,10 +251,18 @@ WEFT_EXTERN int weft_writev(weft_writer_t *w, const weft_slice_t *bufs,
  */
 WEFT_EXTERN int weft_drain(weft_writer_t *w);
 
-/** Shut down the write side once buffered data is sent.  Idempotent. */
+/**
+ * Shut down the write side once buffered data is sent.  Idempotent.  On
+ * the write end of a pipe it closes the descriptor (drain is then
+ * -ECONNRESET, as after a close).
+ */
 WEFT_EXTERN int weft_write_eof(weft_writer_t *w);
 
-/** 1: weft_write_eof is supported (TCP and UNIX streams). */
+/**
+ * 1: weft_write_eof is supported (TCP and UNIX streams, the write end of
+ * a pipe); 0 over TLS, for a pipe's read end and for a descriptor open
+ * both ways that is not a socket (a pty).
+ */
 WEFT_EXTERN int weft_can_write_eof(const weft_writer_t *w);
 
 /**
@@ -319,13 +328,14 @@ WEFT_EXTERN size_t weft_writer_buffered(const weft_writer_t *w);
 /** The reader of the same connection. */
 WEFT_EXTERN weft_reader_t *weft_writer_reader(const weft_writer_t *w);
 
-/** The socket's fd, or WEFT_ECLOSED once closed. */
+/** The socket's (or pipe's) fd, or WEFT_ECLOSED once closed. */
 WEFT_EXTERN int weft_fileno(const weft_writer_t *w);
 
 /**
  * Peer and local addresses as text: "127.0.0.1:8080", "[::1]:8080", a
  * UNIX path, or "" for an unnamed UNIX socket.  Returns the length or a
- * negative code (WEFT_ECLOSED once closed, -ENOBUFS if size is short).
+ * negative code (WEFT_ECLOSED once closed, -ENOBUFS if size is short,
+ * -ENOENT for a pipe or a character device, which have no address).
  * They are asked of the socket once, or set by a server's prelude
  * (weft_conn_set_addrs), and stored with the connection.
  */
@@ -334,8 +344,10 @@ WEFT_EXTERN int weft_sockname(const weft_writer_t *w, char *buf, size_t size);
 
 /**
  * get_extra_info(): "peername", "sockname", "socket"/"fileno" (the fd in
- * decimal), "family" ("AF_INET", "AF_INET6", "AF_UNIX").  An unknown key
- * is -ENOENT so the caller can use its default.
+ * decimal), "family" ("AF_INET", "AF_INET6", "AF_UNIX"; "pipe" for a
+ * pipe or FIFO and "chr" for a character device, whose "peername" and
+ * "sockname" are -ENOENT).  An unknown key is -ENOENT so the caller can
+ * use its default.
  */
 WEFT_EXTERN int weft_extra_info(const weft_writer_t *w, const char *key,
     char *buf, size_t size);
