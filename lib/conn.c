@@ -130,6 +130,18 @@ weft__conn_fatal(weft__conn_t *c, int err)
 	c->c_tr->t_abort(c);
 }
 
+void
+weft__conn_send_timeout(weft__conn_t *c)
+{
+	/* A close that was waiting for the flush did not end cleanly. */
+	if (c->c_reason == WEFT_CLOSE_LOCAL || c->c_reason == WEFT_CLOSE_EOF)
+		c->c_reason = WEFT_CLOSE_NONE;
+	weft__conn_reason(c, WEFT_CLOSE_TIMEOUT);
+	if (c->c_owner != NULL)
+		c->c_owner->o_send_timeouts++;
+	weft__conn_fatal(c, -ETIMEDOUT);
+}
+
 int
 weft_close_reason(const weft_writer_t *w)
 {

@@ -349,6 +349,154 @@ WT_CASE(close_from_other_fiber_wakes_drain)
 	server_done(&srv);
 }
 
+/* ---- The send timeout ---------------------------------------------------- */
+
+/* A server whose connections' output may stall for 200 ms at most. */
+static int
+start_send_timeout(weft_client_cb cb, struct hs *s, int cbmode,
+    weft_server_t **srv)
+{
+	weft_stream_opts_t opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.send_timeout_ms = 200;
+	opts.callback_mode = cbmode;
+	assert_int_equal(weft_start_server(cb, s, LOCALHOST, 0, &opts, srv), 0);
+	return weft_server_port(*srv);
+}
+
+static uint64_t
+send_timeouts(weft_server_t *srv)
+{
+	weft_server_stats_t st;
+
+	assert_int_equal(weft_server_stats(srv, &st, sizeof(st)), sizeof(st));
+	return st.send_timeouts;
+}
+
+/* Hold the writer (to see why it ended), fill the peer, then drain. */
+static void
+h_send_drain(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct hs *s = arg;
+
+	(void)r;
+	s->w = weft_writer_hold(w);
+	small_buffers(w, SO_SNDBUF);
+	assert_int_equal(weft_write(w, stuck, sizeof(stuck)), 0);
+	s->started = 1;
+	s->rc = weft_drain(w);
+	s->done = 1;
+}
+
+WT_CASE(send_timeout_aborts_drain)
+{
+	struct hs s;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port;
+
+	memset(&s, 0, sizeof(s));
+	port = start_send_timeout(h_send_drain, &s, 0, &srv);
+	connect_tcp(port, &r, &w);
+	small_buffers(w, SO_RCVBUF);
+	/* The client never reads: the handler's drain fails. */
+	assert_true(wait_flag(&s.done));
+	assert_int_equal(s.rc, -ETIMEDOUT);
+	assert_true(wait_no_conns(srv));
+	assert_int_equal(weft_close_reason(s.w), WEFT_CLOSE_TIMEOUT);
+	assert_int_equal(send_timeouts(srv), 1);
+	weft_writer_release(s.w);
+	weft_stream_free(w);
+	server_done(&srv);
+}
+
+/* Fill the peer and return: the flush after the handler is bounded. */
+static void
+h_send_return(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct hs *s = arg;
+
+	(void)r;
+	s->w = weft_writer_hold(w);
+	small_buffers(w, SO_SNDBUF);
+	assert_int_equal(weft_write(w, stuck, sizeof(stuck)), 0);
+	s->done = 1;
+}
+
+WT_CASE(send_timeout_bounds_flush_after_return)
+{
+	struct hs s;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port;
+
+	memset(&s, 0, sizeof(s));
+	port = start_send_timeout(h_send_return, &s, 0, &srv);
+	connect_tcp(port, &r, &w);
+	small_buffers(w, SO_RCVBUF);
+	assert_true(wait_flag(&s.done));
+	assert_true(wait_no_conns(srv));
+	/* Not the clean close the handler's return began. */
+	assert_int_equal(weft_close_reason(s.w), WEFT_CLOSE_TIMEOUT);
+	assert_int_equal(send_timeouts(srv), 1);
+	weft_writer_release(s.w);
+	weft_stream_free(w);
+	server_done(&srv);
+}
+
+/* Callback mode: write what the peer never reads, and wait to hear. */
+static void
+on_cb_gone(weft_reader_t *r, int status, void *arg)
+{
+	struct hs *s = arg;
+	char buf[64];
+
+	if (status == WEFT_ECLOSED) {
+		s->done = 1;
+		return;
+	}
+	if (status < 0)
+		s->rc = status;
+	while (weft_read(r, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void
+h_cb_stuck(weft_reader_t *r, weft_writer_t *w, void *arg)
+{
+	struct hs *s = arg;
+
+	s->w = weft_writer_hold(w);
+	small_buffers(w, SO_SNDBUF);
+	assert_int_equal(weft_write(w, stuck, sizeof(stuck)), 0);
+	assert_int_equal(weft_read_start(r, on_cb_gone, s), 0);
+}
+
+WT_CASE(send_timeout_callback_mode)
+{
+	struct hs s;
+	weft_server_t *srv;
+	weft_reader_t *r;
+	weft_writer_t *w;
+	int port;
+
+	memset(&s, 0, sizeof(s));
+	port = start_send_timeout(h_cb_stuck, &s, 1, &srv);
+	connect_tcp(port, &r, &w);
+	small_buffers(w, SO_RCVBUF);
+	assert_true(wait_flag(&s.done));
+	assert_int_equal(s.rc, -ETIMEDOUT);
+	assert_true(wait_no_conns(srv));
+	assert_int_equal(weft_close_reason(s.w), WEFT_CLOSE_TIMEOUT);
+	assert_int_equal(send_timeouts(srv), 1);
+	weft_writer_release(s.w);
+	weft_stream_free(w);
+	server_done(&srv);
+}
+
 int
 main(int argc, char **argv)
 {
