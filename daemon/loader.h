@@ -54,7 +54,8 @@ int plugin_load(const struct conf_plugin *cp, struct plugin **out,
 /*
  * Build the settings context (worker index given) and call init, on a
  * fiber: the running one, else a new one, the loop run until init
- * returns.  The fibers init spawns belong to the instance (p_group).  On
+ * returns (so never call it, or plugin_unload, from a libuv callback).
+ * The fibers init spawns belong to the instance (p_group).  On
  * failure (init error, a setting of the wrong type, a setting init never
  * read) returns -1 with *cause as "file:line: plugin NAME: message"
  * lines joined by '\n' (no trailing newline), file being the config

@@ -13,6 +13,10 @@ struct bg {
 	int children; /* each tick loop spawns this many more */
 };
 
+/* Static, not locals: under WEFT_TEST_SHARED=1 a parked fiber's stack
+ * is not where its locals' addresses point. */
+static struct bg bg_a, bg_o;
+
 static void
 ticker(void *arg)
 {
@@ -30,28 +34,29 @@ ticker(void *arg)
 WT_CASE(spawns_join_the_group)
 {
 	weft_fiber_group_t *g = NULL, *prev;
-	struct bg b = { 0, 0, 2 }, o = { 0, 0, 0 };
+	bg_a = (struct bg){ 0, 0, 2 };
+	bg_o = (struct bg){ 0, 0, 0 };
 	weft_fiber_t *outside = NULL;
 
 	assert_int_equal(weft_fiber_group_new(&g), 0);
 	assert_int_equal(weft_fiber_group_count(g), 0);
 	prev = weft_fiber_group_enter(g);
 	assert_null(prev);
-	assert_int_equal(weft_spawn(ticker, &b, NULL), 0);
+	assert_int_equal(weft_spawn(ticker, &bg_a, NULL), 0);
 	assert_ptr_equal(weft_fiber_group_enter(prev), g);
 	assert_int_equal(weft_fiber_group_count(g), 1);
 	/* Spawned now, outside the group: not one of it. */
-	assert_int_equal(weft_spawn(ticker, &o, &outside), 0);
+	assert_int_equal(weft_spawn(ticker, &bg_o, &outside), 0);
 	assert_int_equal(weft_cancel(outside), 0);
 	assert_int_equal(weft_join(outside), 0);
-	assert_int_equal(o.ended, 1);
+	assert_int_equal(bg_o.ended, 1);
 	assert_int_equal(weft_sleep(20), 0);
 	/* The first fiber's children and grandchild joined too. */
 	assert_int_equal(weft_fiber_group_count(g), 3);
-	assert_true(b.ticks > 0);
+	assert_true(bg_a.ticks > 0);
 	assert_int_equal(weft_fiber_group_cancel(g), 0);
 	assert_int_equal(weft_fiber_group_count(g), 0);
-	assert_int_equal(b.ended, 3);
+	assert_int_equal(bg_a.ended, 3);
 	weft_fiber_group_free(g);
 }
 
@@ -59,15 +64,15 @@ WT_CASE(spawns_join_the_group)
 WT_CASE(cancel_before_first_run)
 {
 	weft_fiber_group_t *g = NULL;
-	struct bg b = { 0, 0, 0 };
+	bg_a = (struct bg){ 0, 0, 0 };
 
 	assert_int_equal(weft_fiber_group_new(&g), 0);
 	weft_fiber_group_enter(g);
-	assert_int_equal(weft_spawn(ticker, &b, NULL), 0);
+	assert_int_equal(weft_spawn(ticker, &bg_a, NULL), 0);
 	weft_fiber_group_enter(NULL);
 	assert_int_equal(weft_fiber_group_cancel(g), 0);
-	assert_int_equal(b.ended, 1);
-	assert_int_equal(b.ticks, 0);
+	assert_int_equal(bg_a.ended, 1);
+	assert_int_equal(bg_a.ticks, 0);
 	weft_fiber_group_free(g);
 }
 
@@ -88,15 +93,15 @@ cleaner(void *arg)
 WT_CASE(spawned_while_cancelling)
 {
 	weft_fiber_group_t *g = NULL;
-	struct bg b = { 0, 0, 0 };
+	bg_a = (struct bg){ 0, 0, 0 };
 
 	assert_int_equal(weft_fiber_group_new(&g), 0);
 	weft_fiber_group_enter(g);
-	assert_int_equal(weft_spawn(cleaner, &b, NULL), 0);
+	assert_int_equal(weft_spawn(cleaner, &bg_a, NULL), 0);
 	weft_fiber_group_enter(NULL);
 	assert_int_equal(weft_yield(), 0);
 	assert_int_equal(weft_fiber_group_cancel(g), 0);
-	assert_int_equal(b.ended, 2);
+	assert_int_equal(bg_a.ended, 2);
 	assert_int_equal(weft_fiber_group_count(g), 0);
 	weft_fiber_group_free(g);
 }
@@ -114,7 +119,7 @@ self_cancel(void *arg)
 WT_CASE(edges)
 {
 	weft_fiber_group_t *g = NULL;
-	struct bg b = { 0, 0, 0 };
+	bg_a = (struct bg){ 0, 0, 0 };
 	weft_fiber_t *f = NULL;
 
 	assert_int_equal(weft_fiber_group_cancel(NULL), 0);
@@ -128,14 +133,14 @@ WT_CASE(edges)
 	assert_int_equal(weft_fiber_group_count(g), 0);
 
 	weft_fiber_group_enter(g);
-	assert_int_equal(weft_spawn(ticker, &b, &f), 0);
+	assert_int_equal(weft_spawn(ticker, &bg_a, &f), 0);
 	weft_fiber_group_enter(NULL);
 	weft_fiber_group_free(g);
 	assert_int_equal(weft_sleep(10), 0);
-	assert_true(b.ticks > 0);
+	assert_true(bg_a.ticks > 0);
 	assert_int_equal(weft_cancel(f), 0);
 	assert_int_equal(weft_join(f), 0);
-	assert_int_equal(b.ended, 1);
+	assert_int_equal(bg_a.ended, 1);
 }
 
 WT_TEST(outside_a_fiber)

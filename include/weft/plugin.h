@@ -268,7 +268,7 @@ enum weft_setting_type {
 
 /**
  * Create the context a plugin's init reads its settings from.  name is
- * the plugin's config name and line its stanza's line (both copied);
+ * the instance's config name and line its stanza's line (both copied);
  * worker is the worker index.  *out must be NULL on entry.  Returns 0,
  * -EINVAL or -ENOMEM.
  */

@@ -65,14 +65,20 @@ static void
 lc_client(weft_reader_t *r, weft_writer_t *w, void *state)
 {
 	struct lc *lc = state;
-	struct conn c = { weft_current(), NULL, lc->conns };
+	struct conn *c;
 	char line[512];
 	weft_slice_t s;
 	int len;
 
+	/* On the heap: the stop fiber reads it while this one is parked,
+	 * and with shared stacks this stack is elsewhere then. */
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	c->fiber = weft_current();
+	c->next = lc->conns;
 	if (lc->conns != NULL)
-		lc->conns->prev = &c;
-	lc->conns = &c;
+		lc->conns->prev = c;
+	lc->conns = c;
 	len = snprintf(line, sizeof(line), "%s %s\n", lc->greeting, lc->name);
 	(void)weft_write(w, line, (size_t)len);
 	while (!lc->stopping) {
@@ -85,12 +91,13 @@ lc_client(weft_reader_t *r, weft_writer_t *w, void *state)
 		len = snprintf(line, sizeof(line), "bye from %s\n", lc->name);
 		(void)weft_write(w, line, (size_t)len);
 	}
-	if (c.prev != NULL)
-		c.prev->next = c.next;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
 	else
-		lc->conns = c.next;
-	if (c.next != NULL)
-		c.next->prev = c.prev;
+		lc->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
 }
 
 static void
