@@ -289,6 +289,7 @@ def tls_after_header():
             assert i["tls"].startswith("TLSv1"), i
             assert (i["peer"], i["sock"]) == ("192.0.2.77:1234",
                                               "192.0.2.78:443"), i
+            assert i["socket_sock"] == "127.0.0.1:%d" % port, i
             obj.write(b"ping\n")
             s.sendall(out.read())
             assert tls_read_line(s, obj, inc, out) == b"ping\n"
