@@ -191,7 +191,17 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(tls_failed_verify,                                                   \
 	    "TLS handshakes that failed: the peer's certificate was refused")  \
 	X(tls_failed_closed,                                                   \
-	    "TLS handshakes that failed: the peer closed the connection")
+	    "TLS handshakes that failed: the peer closed the connection")      \
+	X(closed_eof, "connections closed in order, by either side")          \
+	X(closed_reset, "connections reset by the peer")                       \
+	X(closed_timeout, "connections closed by a timeout")                   \
+	X(closed_abort, "connections aborted by the handler")                  \
+	X(closed_limit, "connections closed at a limit")                       \
+	X(closed_shutdown, "connections closed by the server's shutdown")      \
+	X(closed_error, "connections closed by another error")                 \
+	X(bytes_in, "bytes received from clients")                             \
+	X(bytes_out, "bytes sent to clients")                                  \
+	X(proxy_protocol_errors, "connections refused for a bad PROXY header")
 
 /** A server's counters (see WEFT_SERVER_STATS_MAP). */
 typedef struct weft_server_stats {
