@@ -46,8 +46,9 @@
 	    "result=\"resumed\"", "")                                          \
 	X(tls_failed, WORKER, 10, NULL, "weftd_tls_handshakes_total",          \
 	    "result=\"failed\"", "")                                           \
-	X(tls_timeouts, WORKER, 0, NULL, "weftd_tls_handshakes_total",         \
+	X(tls_timeouts, WORKER, 12, NULL, "weftd_tls_handshakes_total",        \
 	    "result=\"timeout\"", "")                                          \
+	X(send_timeouts, WORKER, 0, NULL, NULL, "", "")                        \
 	X(tls_failed_verify, LISTENER, 0, NULL, NULL, "", "")                  \
 	X(tls_failed_closed, LISTENER, 0, NULL, NULL, "", "")                  \
 	X(closed_eof, LISTENER, 0, NULL, "weftd_connections_closed_total",     \

@@ -306,6 +306,7 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 {
 	weft_server_stats_t all;
 
+	memset(&all, 0, sizeof(all)); /* a counter not kept here reads 0 */
 	all.accepted = srv->s_accepted;
 	all.active = srv->s_owner.o_n;
 	all.emfile_pauses = srv->s_emfile_pauses;

@@ -192,6 +192,9 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	    "TLS handshakes that failed: the peer's certificate was refused")  \
 	X(tls_failed_closed,                                                   \
 	    "TLS handshakes that failed: the peer closed the connection")      \
+	X(send_timeouts,                                                       \
+	    "connections aborted: their output made no progress for "          \
+	    "send_timeout_ms")                                                 \
 	X(closed_eof, "connections closed in order, by either side")          \
 	X(closed_reset, "connections reset by the peer")                       \
 	X(closed_timeout, "connections closed by a timeout")                   \
