@@ -28,7 +28,7 @@ static const struct metrics_page *worker_page;
 static const struct {
 	const char *metric, *labels, *help;
 } rows[STATS_N] = {
-#define X(name, src, width, total, metric, labels, help)                      \
+#define X(name, src, width, total, metric, labels, help)                       \
 	{ metric, labels, help },
 	WEFTD_STATS(X)
 #undef X
@@ -89,8 +89,8 @@ label_index(struct metrics *m, const char *label)
 	size_t i;
 
 	for (i = 0; i < m->nretired; i++)
-		if (strncmp(m->retired[i].label, label, METRICS_LABEL_MAX - 1) ==
-		    0)
+		if (strncmp(m->retired[i].label, label,
+			METRICS_LABEL_MAX - 1) == 0)
 			return (int)i;
 	if (m->nretired == METRICS_LISTENERS)
 		return -1;
@@ -117,8 +117,7 @@ metrics_retire(struct metrics *m, const struct conf *c,
 
 /* Add a live worker's counters to the page being written. */
 static void
-page_add(struct metrics *m, const struct conf *c,
-    const struct worker_stats *ws)
+page_add(struct metrics *m, const struct conf *c, const struct worker_stats *ws)
 {
 	struct metrics_page *pg = m->page;
 	size_t i, k;
@@ -152,7 +151,9 @@ metrics_refresh(struct metrics *m, const struct procs *pt,
 	__atomic_store_n(&pg->seq, pg->seq + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	pg->generation = (uint64_t)cur->id;
-	pg->workers = (uint64_t)procs_count(pt, cur, NULL);
+	pg->workers = 0;
+	for (k = 0; k < MAX_PROCS; k++)
+		pg->workers += pt->v[k].pid > 0 && pt->v[k].gen == cur;
 	pg->worker_restarts = m->worker_restarts;
 	pg->reloads_ok = m->reloads_ok;
 	pg->reloads_failed = m->reloads_failed;
@@ -267,8 +268,7 @@ prom(struct out *o, const struct metrics_page *pg, size_t nl)
 {
 	prom_head(o, "weftd_workers",
 	    "Worker processes of the generation serving.");
-	out_printf(o, "weftd_workers %llu\n",
-	    (unsigned long long)pg->workers);
+	out_printf(o, "weftd_workers %llu\n", (unsigned long long)pg->workers);
 	prom_head(o, "weftd_worker_restarts_total",
 	    "Workers restarted after they ended unexpectedly.");
 	out_printf(o, "weftd_worker_restarts_total %llu\n",
@@ -297,8 +297,7 @@ json(struct out *o, const struct metrics_page *pg, size_t nl)
 	    "\"worker_restarts\": %llu, "
 	    "\"reloads\": {\"ok\": %llu, \"failed\": %llu}, "
 	    "\"listeners\": [",
-	    (unsigned long long)pg->generation,
-	    (unsigned long long)pg->workers,
+	    (unsigned long long)pg->generation, (unsigned long long)pg->workers,
 	    (unsigned long long)pg->worker_restarts,
 	    (unsigned long long)pg->reloads_ok,
 	    (unsigned long long)pg->reloads_failed);

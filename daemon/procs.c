@@ -688,8 +688,8 @@ procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 					sum[k] += pt->stats[j].listener[i][k];
 		if (!titled++) {
 			fputs("listener", fp);
-			for (k = STAT_tls_handshakes; k <= STAT_tls_failed_closed;
-			     k++)
+			for (k = STAT_tls_handshakes;
+			     k <= STAT_tls_failed_closed; k++)
 				fprintf(fp, " %s", stats_names[k]);
 			fprintf(fp, " (generation %d)\n", g->id);
 		}

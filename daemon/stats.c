@@ -17,7 +17,7 @@ const char *const stats_names[STATS_N] = {
 void
 stats_from_server(volatile uint64_t *out, const weft_server_stats_t *ss)
 {
-#define X(name, src, width, total, metric, labels, help)                      \
+#define X(name, src, width, total, metric, labels, help)                       \
 	STATS_IF_PUB_##src(out[STAT_##name] = ss->name;)
 	WEFTD_STATS(X)
 #undef X
@@ -35,7 +35,7 @@ stats_add(struct stats_sum *sum, const struct worker_stats *ws)
 void
 stats_print_titles(FILE *fp)
 {
-#define X(name, src, width, total, metric, labels, help)                      \
+#define X(name, src, width, total, metric, labels, help)                       \
 	STATS_IF_##src(fprintf(fp, " %-*s", width, #name);)                    \
 	    STATS_IF_SLOT_##src(fprintf(fp, " %-*s", width, #name);)
 	WEFTD_STATS(X)
@@ -46,7 +46,7 @@ void
 stats_print_columns(FILE *fp, const struct worker_stats *ws,
     const struct slot_stats *ss)
 {
-#define X(name, src, width, total, metric, labels, help)                      \
+#define X(name, src, width, total, metric, labels, help)                       \
 	STATS_IF_##src(fprintf(fp, " %-*llu", width,                           \
 	    (unsigned long long)ws->sum[STAT_##name]);)                        \
 	    STATS_IF_SLOT_##src(fprintf(fp, " %-*llu", width,                  \
@@ -61,7 +61,7 @@ stats_format_totals(char *buf, size_t size, const struct stats_sum *sum)
 	const char *label;
 	size_t n;
 
-#define X(name, src, width, total, metric, labels, help)                      \
+#define X(name, src, width, total, metric, labels, help)                       \
 	STATS_IF_PUB_##src(if ((label = total) != NULL &&                      \
 	    (n = strlen(buf)) < size) snprintf(buf + n, size - n, ", %llu %s", \
 	    (unsigned long long)sum->v[STAT_##name], label);)

@@ -33,7 +33,7 @@
 #include <weft/server.h>
 
 #define WEFTD_STATS(X)                                                         \
-	X(accepted, WORKER, 10, NULL, "weftd_connections_accepted_total", "", \
+	X(accepted, WORKER, 10, NULL, "weftd_connections_accepted_total", "",  \
 	    "Connections accepted.")                                           \
 	X(active, WORKER, 8, "connection(s)", "weftd_connections_active", "",  \
 	    "Client connections open now.")                                    \
@@ -78,7 +78,7 @@ enum {
 #define X(name, src, width, total, metric, labels, help) STAT_##name,
 	WEFTD_STATS(X)
 #undef X
-	STATS_N
+	    STATS_N
 };
 
 /* The listeners of a generation whose counters a worker publishes one
@@ -124,7 +124,7 @@ struct stats_sum {
 
 /* The SLOT counters of one worker slot, kept by the supervisor. */
 struct slot_stats {
-#define X(name, src, width, total, metric, labels, help)                      \
+#define X(name, src, width, total, metric, labels, help)                       \
 	STATS_IF_SLOT_##src(uint64_t name;)
 	WEFTD_STATS(X)
 #undef X

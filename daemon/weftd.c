@@ -63,24 +63,25 @@ struct opts {
 	const char *sigcmd, *ctl, *logpath;
 };
 
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "test", no_argument, NULL, 't' },
+	{ "dump", no_argument, NULL, 'D' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "log-file", required_argument, NULL, 'L' },
+	{ "signal", required_argument, NULL, 's' },
+	{ "control", required_argument, NULL, 'C' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 /* Parse the command line into o: -1 to go on, else an exit status. */
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "test", no_argument, NULL, 't' },
-		{ "dump", no_argument, NULL, 'D' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "log-file", required_argument, NULL, 'L' },
-		{ "signal", required_argument, NULL, 's' },
-		{ "control", required_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char *end;
 	int ch;
 
@@ -256,8 +257,8 @@ check(const struct opts *o, struct conf *c)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1, 0, NULL,
-		NULL, NULL };
+	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1, 0,
+		NULL, NULL, NULL };
 	struct conf *c = NULL;
 	char *cause = NULL;
 	const char *ctl;

@@ -304,9 +304,8 @@ size_t
 weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
     size_t size)
 {
-	weft_server_stats_t all;
+	weft_server_stats_t all = { 0 }; /* one not kept here reads 0 */
 
-	memset(&all, 0, sizeof(all)); /* a counter not kept here reads 0 */
 	all.accepted = srv->s_accepted;
 	all.active = srv->s_owner.o_n;
 	all.emfile_pauses = srv->s_emfile_pauses;

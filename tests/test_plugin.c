@@ -275,7 +275,7 @@ WT_TEST(older_minors_load)
 	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
 	stanza_set(&st, "upstream", "127.0.0.1:7000", CONF_T_STR, 2);
 	p = load_ok(&st, 0);
-	assert_int_equal(p->p_desc->abi_minor, 3);
+	assert_int_equal(p->p_desc->abi_minor, 4);
 	plugin_unload(&p);
 }
 

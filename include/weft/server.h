@@ -195,7 +195,7 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(send_timeouts,                                                       \
 	    "connections aborted: their output made no progress for "          \
 	    "send_timeout_ms")                                                 \
-	X(closed_eof, "connections closed in order, by either side")          \
+	X(closed_eof, "connections closed in order, by either side")           \
 	X(closed_reset, "connections reset by the peer")                       \
 	X(closed_timeout, "connections closed by a timeout")                   \
 	X(closed_abort, "connections aborted by the handler")                  \
