@@ -672,6 +672,9 @@ procs_print(const struct procs *pt, FILE *fp, uint64_t now)
 void
 procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 {
+	static const int tls[] = { STAT_tls_handshakes, STAT_tls_resumed,
+		STAT_tls_failed, STAT_tls_timeouts, STAT_tls_failed_verify,
+		STAT_tls_failed_closed };
 	const struct conf_listener *l;
 	uint64_t sum[STATS_N];
 	size_t i, k;
@@ -688,14 +691,13 @@ procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 					sum[k] += pt->stats[j].listener[i][k];
 		if (!titled++) {
 			fputs("listener", fp);
-			for (k = STAT_tls_handshakes;
-			     k <= STAT_tls_failed_closed; k++)
-				fprintf(fp, " %s", stats_names[k]);
+			for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
+				fprintf(fp, " %s", stats_names[tls[k]]);
 			fprintf(fp, " (generation %d)\n", g->id);
 		}
 		fputs(l->name[0] != '\0' ? l->name : l->address, fp);
-		for (k = STAT_tls_handshakes; k <= STAT_tls_failed_closed; k++)
-			fprintf(fp, " %llu", (unsigned long long)sum[k]);
+		for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
+			fprintf(fp, " %llu", (unsigned long long)sum[tls[k]]);
 		fputc('\n', fp);
 	}
 }
