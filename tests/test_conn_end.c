@@ -159,9 +159,8 @@ WT_CASE(echo_bytes_and_eof)
 	assert_string_equal(f.seen.peer, me);
 	stats(&f, &st);
 	assert_int_equal(st.closed_eof, 1);
-	assert_int_equal(st.closed_reset + st.closed_timeout +
-		st.closed_abort + st.closed_limit + st.closed_shutdown +
-		st.closed_error,
+	assert_int_equal(st.closed_reset + st.closed_timeout + st.closed_abort +
+		st.closed_limit + st.closed_shutdown + st.closed_error,
 	    0);
 	assert_int_equal(st.bytes_in, 8);
 	assert_int_equal(st.bytes_out, 8);
@@ -210,8 +209,8 @@ WT_CASE(reset)
 	while (weft_server_connections(f.srv) == 0 || (stats(&f, &st), 0) ||
 	    st.bytes_in < 2)
 		weft_sleep(2);
-	assert_int_equal(setsockopt(weft_fileno(cw), SOL_SOCKET, SO_LINGER,
-			     &lg, sizeof(lg)),
+	assert_int_equal(setsockopt(weft_fileno(cw), SOL_SOCKET, SO_LINGER, &lg,
+			     sizeof(lg)),
 	    0);
 	weft_abort(cw); /* RST */
 	fix_wait_ended(&f, 1);
@@ -338,8 +337,8 @@ WT_CASE(conn_stats_live)
 	assert_int_equal(weft_start_server(stats_handler, &st, LOCALHOST, 0,
 			     NULL, &srv),
 	    0);
-	assert_int_equal(weft_open_connection(LOCALHOST,
-			     weft_server_port(srv), NULL, &cr, &cw),
+	assert_int_equal(weft_open_connection(LOCALHOST, weft_server_port(srv),
+			     NULL, &cr, &cw),
 	    0);
 	assert_int_equal(weft_write(cw, "abcd", 4), 0);
 	assert_int_equal(weft_readexactly(cr, buf, 2, NULL), 0);
