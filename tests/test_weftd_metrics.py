@@ -287,7 +287,10 @@ def traffic(w):
 
 
 def traffic_want(restarts=0, reloads_ok=0, reloads_failed=0, gen=1):
-    return {
+    """What traffic() leaves in the scrape: N_ECHO echoes of PAYLOAD and
+    a connection reset after one byte on "echo"; a TLS echo of 4 bytes
+    and a failed handshake on "secure"."""
+    want = {
         ("weftd_workers", ()): 2,
         ("weftd_generation", ()): gen,
         ("weftd_worker_restarts_total", ()): restarts,
@@ -302,7 +305,20 @@ def traffic_want(restarts=0, reloads_ok=0, reloads_failed=0, gen=1):
         ("weftd_tls_handshakes_total", L("secure", result="timeout")): 0,
         ("weftd_tls_handshakes_total", L("secure", result="resumed")): 0,
         ("weftd_tls_handshakes_total", L("echo", result="ok")): 0,
+        ("weftd_bytes_received_total", L("echo")): N_ECHO * len(PAYLOAD) + 1,
+        ("weftd_bytes_sent_total", L("echo")): N_ECHO * len(PAYLOAD) + 1,
+        ("weftd_bytes_received_total", L("secure")): 4,
+        ("weftd_bytes_sent_total", L("secure")): 4,
+        ("weftd_proxy_protocol_errors_total", L("echo")): 0,
     }
+    for reason in ("eof", "reset", "timeout", "abort", "limit", "shutdown",
+                   "error"):
+        want[("weftd_connections_closed_total", L("echo", reason=reason))] \
+            = {"eof": N_ECHO, "reset": 1}.get(reason, 0)
+        want[("weftd_connections_closed_total",
+              L("secure", reason=reason))] = {"eof": 1,
+                                              "error": 1}.get(reason, 0)
+    return want
 
 
 FAMILIES = {
