@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev libssl-dev openssl
       libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc curl
       redis-tools
-      libsystemd-dev systemd util-linux haproxy"
+      libsystemd-dev systemd util-linux haproxy prometheus"
 # Only for ./build.sh deb (make deb): the Debian packaging tools.
 DEB_PKGS="debhelper dpkg-dev fakeroot lintian"
 # Only for ./build.sh fuzz: clang and its libFuzzer runtime (Debian 12).

@@ -256,13 +256,16 @@ print_clean(FILE *fp, const char *buf, size_t n)
  * failed reload), which go to stderr, as any error of weftd's does.
  */
 static void
-print_reply(const char *buf, size_t n)
+print_reply(const char *buf, size_t n, int body)
 {
 	const char *nl = memchr(buf, '\n', n);
 	size_t first = nl != NULL ? (size_t)(nl - buf) + 1 : n;
 	int err = n >= 3 && memcmp(buf, "ERR", 3) == 0;
 
-	print_clean(stdout, buf, err ? first : n);
+	if (body && !err) /* the JSON alone, without its "OK" line */
+		print_clean(stdout, buf + first, n - first);
+	else
+		print_clean(stdout, buf, err ? first : n);
 	fflush(stdout);
 	if (err && first < n)
 		print_clean(stderr, buf + first, n - first);
@@ -303,7 +306,7 @@ socket_trusted(const char *path, uid_t service, struct stat *st)
  * OK, 0 if not, -1 if there was none.
  */
 static int
-read_reply(int fd)
+read_reply(int fd, int body)
 {
 	char buf[4096], *reply = NULL, *more;
 	size_t rlen = 0;
@@ -322,7 +325,7 @@ read_reply(int fd)
 		rlen += (size_t)n;
 	}
 	if (reply != NULL)
-		print_reply(reply, rlen);
+		print_reply(reply, rlen, body);
 	free(reply);
 	fflush(stdout);
 	return ok;
@@ -385,7 +388,7 @@ control_client(const char *path, const char *cmd, uid_t service)
 		close(fd);
 		return 1;
 	}
-	ok = read_reply(fd);
+	ok = read_reply(fd, strcmp(cmd, "status json") == 0);
 	close(fd);
 	if (ok < 0) {
 		fprintf(stderr, "weftd: no reply from the supervisor\n");

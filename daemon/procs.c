@@ -43,6 +43,7 @@ procs_init(struct procs *pt, struct listeners *L)
 		fatal("mmap");
 	for (i = 0; i < MAX_PROCS; i++)
 		pt->v[i].pipe = -1;
+	metrics_init(&pt->metrics);
 	tickets_init(&pt->tickets, weftd_now_ms());
 }
 
@@ -221,6 +222,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	notify_forget();
 	privs_child_drop();
 	child_watch_parent(parent, SIGTERM);
+	metrics_child(&pt->metrics, 1);
 	close_inherited(keep, g->ls.nls + 1);
 	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
@@ -347,6 +349,7 @@ procs_probe(struct procs *pt, struct conf *c, int *errfd)
 		/* Plugin code runs here: it gets no listener, no control
 		 * socket and no heartbeat of any worker. */
 		close_inherited(&pfd[1], pfd[1] >= 0 ? 1 : 0);
+		metrics_child(&pt->metrics, 0);
 		munmap(pt->stats, MAX_PROCS * sizeof(*pt->stats));
 		tickets_unmap(&pt->tickets);
 		log_procinit("reload probe");
@@ -403,6 +406,7 @@ procs_reaped(struct procs *pt, struct proc *p, int status, int respawn,
 	if (p->pipe >= 0)
 		close(p->pipe);
 	pt->stats[p - pt->v].heartbeat = 0;
+	metrics_retire(&pt->metrics, g->conf, &pt->stats[p - pt->v]);
 	memset(p, 0, sizeof(*p));
 	p->pipe = -1;
 	if (expected || !respawn || g->draining || slot >= g->nslots)
@@ -426,6 +430,7 @@ procs_reaped(struct procs *pt, struct proc *p, int status, int respawn,
 	 * would mean "nothing scheduled"): the loop's next turn forks. */
 	s->respawn_at = now + (uint64_t)delay;
 	s->st.restarts++;
+	pt->metrics.worker_restarts++;
 	log_info("restarting worker %d in %d ms", slot, delay);
 	return PROC_EXIT_OK;
 }
@@ -667,30 +672,32 @@ procs_print(const struct procs *pt, FILE *fp, uint64_t now)
 void
 procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 {
+	static const int tls[] = { STAT_tls_handshakes, STAT_tls_resumed,
+		STAT_tls_failed, STAT_tls_timeouts, STAT_tls_failed_verify,
+		STAT_tls_failed_closed };
 	const struct conf_listener *l;
-	uint64_t sum[STATS_TLS_N];
+	uint64_t sum[STATS_N];
 	size_t i, k;
 	int j, titled = 0;
 
-	for (i = 0; i < g->conf->nlisteners && i < STATS_TLS_LISTENERS; i++) {
+	for (i = 0; i < g->conf->nlisteners && i < STATS_LISTENERS; i++) {
 		l = &g->conf->listeners[i];
 		if (l->tls_index < 0)
 			continue;
 		memset(sum, 0, sizeof(sum));
 		for (j = 0; j < MAX_PROCS; j++)
 			if (pt->v[j].pid > 0 && pt->v[j].gen == g)
-				for (k = 0; k < STATS_TLS_N; k++)
-					sum[k] += pt->stats[j].tls[i][k];
+				for (k = 0; k < STATS_N; k++)
+					sum[k] += pt->stats[j].listener[i][k];
 		if (!titled++) {
 			fputs("listener", fp);
-#define TLS_TITLE(f) fputs(" " #f, fp);
-			STATS_TLS_MAP(TLS_TITLE)
-#undef TLS_TITLE
+			for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
+				fprintf(fp, " %s", stats_names[tls[k]]);
 			fprintf(fp, " (generation %d)\n", g->id);
 		}
 		fputs(l->name[0] != '\0' ? l->name : l->address, fp);
-		for (k = 0; k < STATS_TLS_N; k++)
-			fprintf(fp, " %llu", (unsigned long long)sum[k]);
+		for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
+			fprintf(fp, " %llu", (unsigned long long)sum[tls[k]]);
 		fputc('\n', fp);
 	}
 }

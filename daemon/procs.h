@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "listeners.h"
+#include "metrics.h"
 #include "stats.h"
 #include "tickets.h"
 
@@ -57,6 +58,7 @@ struct procs {
 	struct worker_stats *stats; /* shared with the workers, like v */
 	struct listeners *L;	    /* the sockets a slot's worker gets */
 	struct tickets tickets;	    /* the TLS ticket keys, shared too */
+	struct metrics metrics;	    /* the daemon-wide page, read-only */
 };
 
 /* What the reaping of a worker asks of the supervisor. */

@@ -1,21 +1,28 @@
 /*
  * Every counter weftd publishes, listed once.  The list generates the
- * stats a worker shares with the supervisor, each worker's sum over its
- * servers, the supervisor's sum over the workers, the columns of
- * `weftd -s status` and the totals of its first line and of systemd's
- * STATUS=.  A new counter is one line here (and, for a worker's, a field
- * of libweft's WEFT_SERVER_STATS_MAP that counts it).
+ * counters a worker shares with the supervisor (its sums and each
+ * listener's), the supervisor's sums over the workers, the columns of
+ * `weftd -s status`, the totals of its first line and of systemd's
+ * STATUS=, and the metrics of the daemon-wide page (metrics.h) that the
+ * `metrics` plugin and `weftd -s status --json` read.  A new counter is
+ * one line here (and, for a worker's, a field of libweft's
+ * WEFT_SERVER_STATS_MAP that counts it).
  *
- * X(name, source, field, width, total):
- *   name    its field, and its column in `weftd -s status` (in this order);
- *   source  WORKER: each worker adds up that field of weft_server_stats()
- *           over its servers at every heartbeat and publishes the sum in
- *           shared memory; SLOT: the supervisor keeps it per worker slot
- *           (field unused);
+ * X(name, source, width, total, metric, labels, help):
+ *   name    its field of weft_server_stats_t (WORKER and LISTENER), its
+ *           column in `weftd -s status` and its key in the JSON;
+ *   source  WORKER: a column of the status table; each worker publishes
+ *           it per listener and summed over its listeners at every
+ *           heartbeat; LISTENER: the same, without a column; SLOT: the
+ *           supervisor keeps it per worker slot (a column only);
  *   width   its column's width (0: the last column, not padded);
  *   total   the words after its sum over every worker in the status line
- *           and in STATUS= ("3 connection(s)"), or NULL for none
- *           (WORKER counters only).
+ *           and in STATUS= ("3 connection(s)"), or NULL for none;
+ *   metric  its Prometheus name, or NULL: not exported (rows of one
+ *           metric follow each other; the first one's help is its HELP);
+ *   labels  the labels it adds to `listener` ("" for none);
+ *   help    the metric's HELP text.
+ * A metric whose name ends in _total is a counter, any other a gauge.
  */
 #ifndef WEFTD_STATS_H
 #define WEFTD_STATS_H
@@ -23,71 +30,111 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <weft/server.h>
+
 #define WEFTD_STATS(X)                                                         \
-	X(accepted, WORKER, accepted, 10, NULL)                                \
-	X(active, WORKER, active, 8, "connection(s)")                          \
-	X(restarts, SLOT, none, 8, NULL)                                       \
-	X(emfile_pauses, WORKER, emfile_pauses, 13, NULL)                      \
-	X(tls_handshakes, WORKER, tls_handshakes, 14, NULL)                    \
-	X(tls_resumed, WORKER, tls_resumed, 11, NULL)                          \
-	X(tls_failed, WORKER, tls_failed, 10, NULL)                            \
-	X(tls_timeouts, WORKER, tls_timeouts, 12, NULL)                        \
-	X(send_timeouts, WORKER, send_timeouts, 0, NULL)
+	X(accepted, WORKER, 10, NULL, "weftd_connections_accepted_total", "",  \
+	    "Connections accepted.")                                           \
+	X(active, WORKER, 8, "connection(s)", "weftd_connections_active", "",  \
+	    "Client connections open now.")                                    \
+	X(restarts, SLOT, 8, NULL, NULL, "", "")                               \
+	X(emfile_pauses, WORKER, 13, NULL, NULL, "", "")                       \
+	X(tls_handshakes, WORKER, 14, NULL, "weftd_tls_handshakes_total",      \
+	    "result=\"ok\"",                                                   \
+	    "TLS handshakes by result; ok counts the resumed ones too.")       \
+	X(tls_resumed, WORKER, 11, NULL, "weftd_tls_handshakes_total",         \
+	    "result=\"resumed\"", "")                                          \
+	X(tls_failed, WORKER, 10, NULL, "weftd_tls_handshakes_total",          \
+	    "result=\"failed\"", "")                                           \
+	X(tls_timeouts, WORKER, 12, NULL, "weftd_tls_handshakes_total",        \
+	    "result=\"timeout\"", "")                                          \
+	X(send_timeouts, WORKER, 0, NULL, NULL, "", "")                        \
+	X(tls_failed_verify, LISTENER, 0, NULL, NULL, "", "")                  \
+	X(tls_failed_closed, LISTENER, 0, NULL, NULL, "", "")                  \
+	X(closed_eof, LISTENER, 0, NULL, "weftd_connections_closed_total",     \
+	    "reason=\"eof\"", "Connections closed, by reason.")                \
+	X(closed_reset, LISTENER, 0, NULL, "weftd_connections_closed_total",   \
+	    "reason=\"reset\"", "")                                            \
+	X(closed_timeout, LISTENER, 0, NULL, "weftd_connections_closed_total", \
+	    "reason=\"timeout\"", "")                                          \
+	X(closed_abort, LISTENER, 0, NULL, "weftd_connections_closed_total",   \
+	    "reason=\"abort\"", "")                                            \
+	X(closed_limit, LISTENER, 0, NULL, "weftd_connections_closed_total",   \
+	    "reason=\"limit\"", "")                                            \
+	X(closed_shutdown, LISTENER, 0, NULL,                                  \
+	    "weftd_connections_closed_total", "reason=\"shutdown\"", "")       \
+	X(closed_error, LISTENER, 0, NULL, "weftd_connections_closed_total",   \
+	    "reason=\"error\"", "")                                            \
+	X(bytes_in, LISTENER, 0, NULL, "weftd_bytes_received_total", "",       \
+	    "Bytes received from clients.")                                    \
+	X(bytes_out, LISTENER, 0, NULL, "weftd_bytes_sent_total", "",          \
+	    "Bytes sent to clients.")                                          \
+	X(proxy_protocol_errors, LISTENER, 0, NULL,                            \
+	    "weftd_proxy_protocol_errors_total", "",                           \
+	    "Connections closed for a bad or missing PROXY header.")
 
-/*
- * A TLS listener's own counters, shown per listener by `weftd -s
- * status`: X(field of weft_server_stats_t).
- */
-#define STATS_TLS_MAP(X)                                                       \
-	X(tls_handshakes)                                                      \
-	X(tls_resumed)                                                         \
-	X(tls_failed)                                                          \
-	X(tls_timeouts) X(tls_failed_verify) X(tls_failed_closed)
-#define STATS_TLS_N 6
-#define STATS_TLS_LISTENERS 64
+/* Each counter's index in the arrays below (SLOT ones are unused). */
+enum {
+#define X(name, src, width, total, metric, labels, help) STAT_##name,
+	WEFTD_STATS(X)
+#undef X
+	    STATS_N
+};
 
-/* STATS_IF_<source>(x): x for a worker's counter, nothing for a slot's;
- * STATS_IF_NOT_<source>(x): the other way round. */
+/* The listeners of a generation whose counters a worker publishes one
+ * by one (its sums count them all). */
+#define STATS_LISTENERS 64
+
+/* STATS_IF_<source>(x): x for a status column kept by the workers;
+ * STATS_IF_PUB_<source>(x): x for a counter the workers publish;
+ * STATS_IF_SLOT_<source>(x): x for a slot's. */
 #define STATS_IF_WORKER(x) x
+#define STATS_IF_LISTENER(x)
 #define STATS_IF_SLOT(x)
-#define STATS_IF_NOT_WORKER(x)
-#define STATS_IF_NOT_SLOT(x) x
+#define STATS_IF_PUB_WORKER(x) x
+#define STATS_IF_PUB_LISTENER(x) x
+#define STATS_IF_PUB_SLOT(x)
+#define STATS_IF_SLOT_WORKER(x)
+#define STATS_IF_SLOT_LISTENER(x)
+#define STATS_IF_SLOT_SLOT(x) x
+
+/* One set of published counters, indexed by STAT_*. */
+typedef uint64_t stats_vec[STATS_N];
 
 /*
  * What each worker publishes in memory shared with the supervisor: the
- * heartbeat the supervisor watches, and its WORKER counters.  Written by
- * one worker, read by the supervisor; word-sized fields, so torn reads
- * cannot happen on the platforms we build for.  Each is a page of its
- * own, so that a worker can be left with its own entry mapped and no
- * other (with larger pages, a few share one).
+ * heartbeat the supervisor watches, its counters summed over its
+ * listeners and those of each of its generation's first STATS_LISTENERS
+ * listeners.  Written by one worker, read by the supervisor; word-sized
+ * fields, so torn reads cannot happen on the platforms we build for.
+ * Each is a whole number of pages, so that a worker can be left with
+ * its own entry mapped and no other.
  */
 struct __attribute__((aligned(4096))) worker_stats {
 	volatile uint64_t heartbeat; /* CLOCK_MONOTONIC ms; 0 = not watched */
-#define X(name, src, get, width, total) STATS_IF_##src(volatile uint64_t name;)
-	WEFTD_STATS(X)
-#undef X
-	/* The TLS counters of each of the first STATS_TLS_LISTENERS
-	 * listeners of the worker's generation, in STATS_TLS_MAP order. */
-	volatile uint64_t tls[STATS_TLS_LISTENERS][STATS_TLS_N];
+	volatile stats_vec sum;
+	volatile stats_vec listener[STATS_LISTENERS];
 };
 
-/* The WORKER counters, summed (over a worker's servers, or over every
- * worker). */
+/* The published counters, summed (over a worker's servers, or over
+ * every worker). */
 struct stats_sum {
-#define X(name, src, get, width, total) STATS_IF_##src(uint64_t name;)
-	WEFTD_STATS(X)
-#undef X
+	stats_vec v;
 };
 
 /* The SLOT counters of one worker slot, kept by the supervisor. */
 struct slot_stats {
-#define X(name, src, get, width, total) STATS_IF_NOT_##src(uint64_t name;)
+#define X(name, src, width, total, metric, labels, help)                       \
+	STATS_IF_SLOT_##src(uint64_t name;)
 	WEFTD_STATS(X)
 #undef X
 };
 
-/* A worker: publish its sum (the supervisor reads it at any time). */
-void stats_publish(struct worker_stats *ws, const struct stats_sum *sum);
+/* Each counter's name, by STAT_* index. */
+extern const char *const stats_names[STATS_N];
+
+/* The published counters of a server's stats. */
+void stats_from_server(volatile uint64_t *out, const weft_server_stats_t *ss);
 
 /* sum += what ws publishes. */
 void stats_add(struct stats_sum *sum, const struct worker_stats *ws);

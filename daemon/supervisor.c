@@ -27,6 +27,7 @@
 #include "control.h"
 #include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "privs.h"
 #include "procs.h"
@@ -118,6 +119,10 @@ reload_done(struct sup *s, int ok, const char *msg)
 {
 	char *line = NULL;
 
+	if (ok)
+		s->pt.metrics.reloads_ok++;
+	else
+		s->pt.metrics.reloads_failed++;
 	/* After RELOADING=1 systemd waits for READY=1, success or not. */
 	notify_send("READY=1");
 	s->ready_sent = 1;
@@ -367,11 +372,34 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	free(buf);
 }
 
+/* `weftd -s status --json`: the metrics page, as fresh as can be. */
+static void
+ctl_status_json(struct sup *s, struct ctl_client *cl)
+{
+	struct metrics *m = &s->pt.metrics;
+	size_t n;
+	char *buf;
+
+	if (m->page == NULL) {
+		control_reply(cl, "ERR no metrics page (see the log)\n");
+		return;
+	}
+	metrics_refresh(m, &s->pt, s->G.cur);
+	n = metrics_format(m->page, METRICS_JSON, NULL, 0);
+	buf = xmalloc(n + 4);
+	memcpy(buf, "OK\n", 3);
+	metrics_format(m->page, METRICS_JSON, buf + 3, n + 1);
+	control_send(cl, buf, n + 3);
+	free(buf);
+}
+
 static void
 ctl_command(struct sup *s, struct ctl_client *cl, const char *cmd)
 {
 	if (strcmp(cmd, "status") == 0) {
 		ctl_status(s, cl);
+	} else if (strcmp(cmd, "status json") == 0) {
+		ctl_status_json(s, cl);
 	} else if (strcmp(cmd, "stop") == 0) {
 		control_reply(cl, "OK stopping\n");
 		stop(s, STOP_DRAIN, strsignal(SIGTERM));
@@ -384,7 +412,8 @@ ctl_command(struct sup *s, struct ctl_client *cl, const char *cmd)
 		do_reload(s);
 	} else {
 		control_reply(cl,
-		    "ERR unknown command (reload, stop, status)\n");
+		    "ERR unknown command (reload, stop, status, status "
+		    "json)\n");
 	}
 }
 
@@ -583,6 +612,7 @@ tick(struct sup *s, uint64_t now)
 		    s->G.cur->conf->tls_ticket_rotation);
 		systemd_tick(s, now);
 	}
+	metrics_refresh(&s->pt.metrics, &s->pt, s->G.cur);
 	gens_collect(&s->G);
 	return next;
 }

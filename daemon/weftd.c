@@ -31,7 +31,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: weftd [-t] [--dump] [-c FILE] [-w WORKERS] [-l LEVEL] "
 	    "[-L FILE] [-C PATH]\n"
-	    "       weftd -s reload|stop|status [-C PATH]\n"
+	    "       weftd -s reload|stop|status [--json] [-C PATH]\n"
 	    "       weftd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE   configuration (.conf: libconfig, .ini: INI)\n"
@@ -45,6 +45,7 @@ usage(FILE *fp)
 	    "reopens it)\n"
 	    "  -s, --signal CMD    reload, stop or status: talk to the running "
 	    "supervisor\n"
+	    "      --json          with -s status: the metrics as JSON\n"
 	    "  -C, --control PATH  its control socket (default "
 	    "$RUNTIME_DIRECTORY/weftd.sock\n"
 	    "                      or /run/weft/weftd.sock)\n"
@@ -58,27 +59,29 @@ usage(FILE *fp)
 struct opts {
 	const char *file;
 	int cflag; /* -c given */
-	int test, dump, workers, level;
+	int test, dump, workers, level, json;
 	const char *sigcmd, *ctl, *logpath;
+};
+
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "test", no_argument, NULL, 't' },
+	{ "dump", no_argument, NULL, 'D' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "log-file", required_argument, NULL, 'L' },
+	{ "signal", required_argument, NULL, 's' },
+	{ "control", required_argument, NULL, 'C' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* Parse the command line into o: -1 to go on, else an exit status. */
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "test", no_argument, NULL, 't' },
-		{ "dump", no_argument, NULL, 'D' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "log-file", required_argument, NULL, 'L' },
-		{ "signal", required_argument, NULL, 's' },
-		{ "control", required_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char *end;
 	int ch;
 
@@ -94,6 +97,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->dump = 1;
+			break;
+		case 'J':
+			o->json = 1;
 			break;
 		case 'w':
 			o->workers = (int)strtol(optarg, &end, 10);
@@ -177,6 +183,10 @@ signal_cmd(const struct opts *o)
 		fprintf(stderr, "weftd: -s: reload, stop or status\n");
 		return 2;
 	}
+	if (o->json && strcmp(o->sigcmd, "status") != 0) {
+		fprintf(stderr, "weftd: --json goes with -s status\n");
+		return 2;
+	}
 	if (config_load(o->file, &c, &cause) != 0) {
 		/* Without -c, a default config that does not load (absent,
 		 * or broken: reloading it is the supervisor's to refuse)
@@ -194,7 +204,7 @@ signal_cmd(const struct opts *o)
 	if (c != NULL && c->user != NULL && (pw = getpwnam(c->user)) != NULL)
 		service = pw->pw_uid;
 	rc = control_client(ctl != NULL ? ctl : control_default_path(),
-	    o->sigcmd, service);
+	    o->json ? "status json" : o->sigcmd, service);
 	config_free(c);
 	return rc;
 }
@@ -247,8 +257,8 @@ check(const struct opts *o, struct conf *c)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1, NULL,
-		NULL, NULL };
+	struct opts o = { SYSCONFDIR "/weft/weftd.conf", 0, 0, 0, 0, -1, 0,
+		NULL, NULL, NULL };
 	struct conf *c = NULL;
 	char *cause = NULL;
 	const char *ctl;

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "loader.h"
+#include "metrics.h"
 #include "util.h"
 #include "worker.h"
 #include "worker_tls.h"
@@ -142,36 +143,36 @@ handle(weft_reader_t *r, weft_writer_t *w, void *arg)
 	wl->plugin->p_desc->client_connected(r, w, wl->plugin->p_state);
 }
 
+/* Publish the counters of each server, and their sums. */
 static void
-tls_publish(volatile uint64_t *out, const weft_server_stats_t *ss)
+stats_publish(void)
 {
-	size_t k = 0;
+	struct worker_stats *st = W.args->stats;
+	weft_server_stats_t ss;
+	stats_vec one, sum;
+	size_t i, k;
 
-#define X(field) out[k++] = ss->field;
-	STATS_TLS_MAP(X)
-#undef X
+	memset(sum, 0, sizeof(sum));
+	for (i = 0; i < W.nls; i++) {
+		memset(&ss, 0, sizeof(ss));
+		(void)weft_server_stats(W.ls[i].srv, &ss, sizeof(ss));
+		memset(one, 0, sizeof(one));
+		stats_from_server(one, &ss);
+		for (k = 0; k < STATS_N; k++) {
+			sum[k] += one[k];
+			if (i < STATS_LISTENERS)
+				st->listener[i][k] = one[k];
+		}
+	}
+	for (k = 0; k < STATS_N; k++)
+		st->sum[k] = sum[k];
 }
 
 static void
 on_heartbeat(uv_timer_t *t)
 {
-	struct worker_stats *st = W.args->stats;
-	struct stats_sum sum;
-	weft_server_stats_t ss;
-	size_t i;
-
-	memset(&sum, 0, sizeof(sum));
-	for (i = 0; i < W.nls; i++) {
-		memset(&ss, 0, sizeof(ss));
-		(void)weft_server_stats(W.ls[i].srv, &ss, sizeof(ss));
-#define X(name, src, field, width, total) STATS_IF_##src(sum.name += ss.field;)
-		WEFTD_STATS(X)
-#undef X
-		if (i < STATS_TLS_LISTENERS)
-			tls_publish(st->tls[i], &ss);
-	}
-	stats_publish(st, &sum);
-	st->heartbeat = weftd_now_ms();
+	stats_publish();
+	W.args->stats->heartbeat = weftd_now_ms();
 }
 
 static void
@@ -430,6 +431,7 @@ worker_main(const struct worker_args *a)
 	signal_start(&W.sig_quit, SIGQUIT);
 	signal_start(&W.sig_usr1, SIGUSR1);
 	abort_report_install();
+	weft_metrics_set_source(metrics_read);
 
 	/* Plugin init runs on a fiber, the loop turning (loader_run.c), and
 	 * may see SIGTERM come: it is acted on once the worker is up. */
@@ -455,6 +457,9 @@ worker_main(const struct worker_args *a)
 	}
 
 	uv_run(&W.loop, UV_RUN_DEFAULT);
+	/* What the last connections counted, for the supervisor to keep
+	 * (metrics.h): the heartbeat stopped with the drain. */
+	stats_publish();
 	exit(0);
 }
 

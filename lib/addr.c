@@ -175,10 +175,14 @@ conn_addr(weft__conn_t *c, int peer, struct sockaddr_storage *ss,
 	socklen_t n;
 	int rc;
 
-	if ((rc = c->c_tr->t_fileno(c)) == WEFT_ECLOSED)
+	/* Closed, it reports nothing, except to its owner's on-close hook,
+	 * which is told the addresses it had. */
+	if ((rc = c->c_tr->t_fileno(c)) == WEFT_ECLOSED && !c->c_ending)
 		return rc;
 	memset(ss, 0, sizeof(*ss));
 	n = a == NULL ? 0 : peer ? a->a_plen : a->a_llen;
+	if (n == 0 && rc == WEFT_ECLOSED)
+		return rc;
 	if (n > 0) {
 		memcpy(ss, peer ? a->a_data : a->a_data + a->a_plen, n);
 		*len = n;
@@ -193,6 +197,15 @@ conn_addr(weft__conn_t *c, int peer, struct sockaddr_storage *ss,
 		(void)addrs_store(c, peer ? (struct sockaddr *)ss : NULL, *len,
 		    peer ? NULL : (struct sockaddr *)ss, *len);
 	return 0;
+}
+
+void
+weft__addr_keep_peer(weft__conn_t *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)conn_addr(c, 1, &ss, &len);
 }
 
 int

@@ -154,6 +154,7 @@ int
 weft__conn_set_owner(weft__conn_t *c, weft__conn_owner_t *o)
 {
 	weft__conn_t **nc;
+	struct weft__conn_acct *na;
 	uint32_t ncap;
 
 	if (o->o_n == o->o_cap) {
@@ -162,11 +163,20 @@ weft__conn_set_owner(weft__conn_t *c, weft__conn_owner_t *o)
 		    (nc = realloc(o->o_conns, ncap * sizeof(*nc))) == NULL)
 			return -ENOMEM;
 		o->o_conns = nc;
+		if ((na = realloc(o->o_acct, ncap * sizeof(*na))) == NULL)
+			return -ENOMEM;
+		o->o_acct = na;
 		o->o_cap = ncap;
 	}
 	c->c_slot = o->o_n;
+	memset(&o->o_acct[o->o_n], 0, sizeof(o->o_acct[0]));
+	if (weft_loop() != NULL)
+		o->o_acct[o->o_n].a_start = uv_now(weft_loop());
 	o->o_conns[o->o_n++] = c;
 	c->c_owner = o;
+	/* Its socket is gone by the time o_on_close asks for the peer. */
+	if (o->o_on_close != NULL)
+		weft__addr_keep_peer(c);
 	return 0;
 }
 
@@ -178,6 +188,7 @@ owner_remove(weft__conn_owner_t *o, weft__conn_t *c)
 
 	WEFT__ASSERT(o->o_conns[c->c_slot] == c);
 	o->o_conns[c->c_slot] = last;
+	o->o_acct[c->c_slot] = o->o_acct[o->o_n];
 	last->c_slot = c->c_slot;
 	c->c_owner = NULL;
 }
@@ -187,7 +198,9 @@ weft__owner_fini(weft__conn_owner_t *o)
 {
 	WEFT__ASSERT(o->o_n == 0);
 	free(o->o_conns);
+	free(o->o_acct);
 	o->o_conns = NULL;
+	o->o_acct = NULL;
 	o->o_cap = 0;
 }
 
@@ -322,6 +335,7 @@ weft__conn_maybe_free(weft__conn_t *c)
 	/* Freed without a recorded cause: it was closed cleanly. */
 	weft__conn_reason(c, c->c_r.r_eof ? WEFT_CLOSE_EOF : WEFT_CLOSE_LOCAL);
 	if (o != NULL) {
+		weft__owner_end(o, c, c->c_reason);
 		owner_remove(o, c);
 		o->o_release(o, c, c->c_reason);
 	}

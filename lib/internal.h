@@ -202,23 +202,39 @@ struct weft_writer {
 
 typedef struct weft__conn weft__conn_t;
 
+/* What went through one of an owner's connections (weft_conn_stats). */
+struct weft__conn_acct {
+	uint64_t a_in; /* plaintext bytes */
+	uint64_t a_out;
+	uint64_t a_start; /* loop ms when it was handed to the owner */
+};
+
 /*
  * Who releases a connection: a server registers itself on the
  * connections it accepts, so that conn.c need not know servers.  The
  * owner's table lists its live connections (c_slot is the index), and
  * o_release runs once per connection, as it is freed, with the reason
  * it ended (enum weft_close_reason).  o_release may free the owner.
+ * Each connection's counters live in the owner's o_acct, beside its
+ * entry in o_conns, not in the connection: an idle one stays small.
  */
 typedef struct weft__conn_owner {
 	void (*o_release)(struct weft__conn_owner *o, weft__conn_t *c,
 	    int reason);
 	weft__conn_t **o_conns;
+	struct weft__conn_acct *o_acct; /* o_cap of them, like o_conns */
 	uint32_t o_n;
 	uint32_t o_cap;
 	/* Abort a connection whose queued output makes no progress for
 	 * this long (0: never), and how many were (transport_uv.c). */
 	int o_send_ms;
 	uint64_t o_send_timeouts;
+	/* Counted live as bytes move and as connections end (conn_end.c). */
+	uint64_t o_bytes_in;
+	uint64_t o_bytes_out;
+	uint64_t o_closed[WEFT_CLOSE_ERROR + 1]; /* by close reason */
+	weft_close_cb o_on_close;		 /* or NULL */
+	void *o_on_close_arg;
 } weft__conn_owner_t;
 
 /* Stored peer and local addresses (addr.c): filled on first query or by
@@ -253,6 +269,7 @@ struct weft__conn {
 	 * transport, and the last weft_writer_release frees the memory. */
 	uint32_t c_gone : 1;
 	uint32_t c_holds : 18; /* weft_writer_hold()s not released yet */
+	uint32_t c_ending : 1; /* in its owner's o_on_close */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
@@ -299,6 +316,42 @@ void weft__server_unlink_on_close(weft_server_t *srv, const char *path);
 /* Resolve host:port; numeric hosts without the thread pool.  Waits. */
 int weft__resolve(const char *host, int port, int passive,
     struct addrinfo **res);
+
+/* Count bytes received by c, or written: two adds, no call.  A
+ * connection without an owner (a client's) counts nothing. */
+static inline void
+weft__conn_count_in(weft__conn_t *c, size_t n)
+{
+	weft__conn_owner_t *o = c->c_owner;
+
+	if (o != NULL) {
+		o->o_bytes_in += n;
+		o->o_acct[c->c_slot].a_in += n;
+	}
+}
+
+static inline void
+weft__conn_count_out(weft__conn_t *c, size_t n)
+{
+	weft__conn_owner_t *o = c->c_owner;
+
+	if (o != NULL) {
+		o->o_bytes_out += n;
+		o->o_acct[c->c_slot].a_out += n;
+	}
+}
+
+/* c, owned by o, ends with reason: count it, and tell o_on_close; called
+ * before c leaves o's table. */
+void weft__owner_end(weft__conn_owner_t *o, weft__conn_t *c, int reason);
+/* Add o's close and byte counters to *all, the rest of a server's, and
+ * copy its first size bytes to st: weft_server_stats. */
+size_t weft__owner_stats(const weft__conn_owner_t *o, weft_server_stats_t *all,
+    weft_server_stats_t *st, size_t size);
+int weft__owner_set_on_close(weft__conn_owner_t *o, weft_close_cb fn,
+    void *arg);
+/* Store c's peer address now, while its socket is open. */
+void weft__addr_keep_peer(weft__conn_t *c);
 
 static inline weft__conn_t *
 weft__conn_of_reader(const weft_reader_t *r)

@@ -1,9 +1,11 @@
 /*
  * weft_log(): the library's and plugins' way to log.  A host (weftd)
- * installs a sink; without one, lines go to stderr.
+ * installs a sink; without one, lines go to stderr.  And
+ * weft_metrics_read(): the host's metrics, from the source it installs.
  */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -30,4 +32,23 @@ weft_log(int level, const char *fmt, ...)
 		sink(level, msg);
 	else
 		fprintf(stderr, "weft: %s\n", msg);
+}
+
+/* The host's metrics, for a plugin that serves them. */
+static weft_metrics_fn metrics_source;
+
+void
+weft_metrics_set_source(weft_metrics_fn fn)
+{
+	metrics_source = fn;
+}
+
+ssize_t
+weft_metrics_read(int format, char *buf, size_t size)
+{
+	if (format != WEFT_METRICS_PROMETHEUS && format != WEFT_METRICS_JSON)
+		return -EINVAL;
+	if (metrics_source == NULL)
+		return -ENOTSUP;
+	return metrics_source(format, buf, size);
 }

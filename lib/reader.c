@@ -301,6 +301,8 @@ weft__reader_commit(weft_reader_t *r, size_t n)
 		return;
 	}
 	r->r_tail += n;
+	if (!r->r_standalone)
+		weft__conn_count_in(weft__conn_of_reader(r), n);
 	after_data(r);
 }
 

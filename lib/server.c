@@ -55,7 +55,6 @@ struct weft_server {
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
-	int s_backlog;
 	int s_accept_batch;
 	size_t s_max_conns;
 	struct listener *s_ls[MAX_LISTENERS];
@@ -305,7 +304,7 @@ size_t
 weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
     size_t size)
 {
-	weft_server_stats_t all;
+	weft_server_stats_t all = { 0 }; /* one not kept here reads 0 */
 
 	all.accepted = srv->s_accepted;
 	all.active = srv->s_owner.o_n;
@@ -318,10 +317,7 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.tls_failed_closed = srv->s_tls_n[5];
 	all.send_timeouts = srv->s_owner.o_send_timeouts;
 	all.proxy_protocol_errors = srv->s_pp.errors;
-	if (size > sizeof(all))
-		size = sizeof(all);
-	memcpy(st, &all, size);
-	return size;
+	return weft__owner_stats(&srv->s_owner, &all, st, size);
 }
 
 /* The release hook of the connections it accepted (see conn.c). */
@@ -332,7 +328,7 @@ server_release(weft__conn_owner_t *o, weft__conn_t *c, int reason)
 	size_t i;
 
 	(void)c;
-	(void)reason; /* for the access log and counters to come */
+	(void)reason; /* counted by weft__owner_end (conn_end.c) */
 	if (!srv->s_closed && srv->s_max_conns != 0 && !load_high(srv))
 		for (i = 0; i < srv->s_nls; i++)
 			if (srv->s_ls[i] != NULL &&
@@ -375,8 +371,6 @@ weft__server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	srv->s_limit = opts != NULL && opts->limit > 0 ? (size_t)opts->limit
 						       : WEFT_LIMIT_DEFAULT;
 	srv->s_nodelay = opts == NULL || !opts->no_delay_off;
-	srv->s_backlog = opts != NULL && opts->backlog > 0 ? opts->backlog
-							   : 100;
 	srv->s_accept_batch = opts != NULL && opts->accept_batch > 0
 	    ? opts->accept_batch
 	    : 16;
@@ -653,6 +647,12 @@ weft_server_abort_clients(weft_server_t *srv)
 		weft__conn_reason(c, WEFT_CLOSE_SHUTDOWN);
 		weft__conn_fatal(c, -ECONNABORTED);
 	}
+}
+
+int
+weft_server_set_on_close(weft_server_t *srv, weft_close_cb fn, void *arg)
+{
+	return weft__owner_set_on_close(&srv->s_owner, fn, arg);
 }
 
 int

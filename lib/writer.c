@@ -69,6 +69,7 @@ weft_writev(weft_writer_t *w, const weft_slice_t *bufs, size_t nbufs)
 		return 0;
 	if ((rc = c->c_tr->t_write(c, bufs, nbufs)) != 0)
 		return rc;
+	weft__conn_count_out(c, total);
 	maybe_pause(w);
 	return 0;
 }

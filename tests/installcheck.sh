@@ -77,7 +77,7 @@ check "headers in includedir/weft${missing:+ (missing:$missing)}" \
     test -z "$missing"
 check "weft.pc in pkgconfigdir" test -f "$R$pkgconfigdir/weft.pc"
 missing=
-for p in echo lines http-hello proxy; do
+for p in echo lines http-hello proxy metrics; do
 	[ -f "$R$plugindir/$p.so" ] || missing="$missing $p.so"
 done
 check "shipped plugins in plugindir${missing:+ (missing:$missing)}" \

@@ -249,11 +249,12 @@ WT_TEST(refuse_newer_minor)
 
 	stanza_init(&st, "newer-minor", TEST_PLUGIN_DIR, "newer-minor.so", 1);
 	load_refused(&st,
-	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.3"));
+	    msg("newer-minor.so", "built for ABI 1.99, weftd has 1.4"));
 }
 
-/* ABI 1.2 (TLS) and 1.3 (the stop hook) are additions: plugins built for
- * 1.0 and 1.1 load, as do the shipped ones, built for 1.3. */
+/* ABI 1.2 (TLS), 1.3 (the stop hook) and 1.4 (metrics) are additions:
+ * plugins built for 1.0 and 1.1 load, as do the shipped ones, built for
+ * 1.4. */
 WT_TEST(older_minors_load)
 {
 	static const char *const so[] = { "older-minor-0.so",
@@ -262,9 +263,9 @@ WT_TEST(older_minors_load)
 	struct plugin *p;
 	unsigned i;
 
-	assert_int_equal(WEFT_PLUGIN_ABI_MINOR, 3);
-	assert_true(WEFT_PLUGIN_ABI_AT_LEAST(1, 3));
-	assert_false(WEFT_PLUGIN_ABI_AT_LEAST(1, 4));
+	assert_int_equal(WEFT_PLUGIN_ABI_MINOR, 4);
+	assert_true(WEFT_PLUGIN_ABI_AT_LEAST(1, 4));
+	assert_false(WEFT_PLUGIN_ABI_AT_LEAST(1, 5));
 	for (i = 0; i < 2; i++) {
 		stanza_init(&st, "older-minor", TEST_PLUGIN_DIR, so[i], 1);
 		p = load_ok(&st, 0);
@@ -274,7 +275,7 @@ WT_TEST(older_minors_load)
 	stanza_init(&st, "proxy", PLUGIN_BUILD_DIR, "proxy.so", 1);
 	stanza_set(&st, "upstream", "127.0.0.1:7000", CONF_T_STR, 2);
 	p = load_ok(&st, 0);
-	assert_int_equal(p->p_desc->abi_minor, 3);
+	assert_int_equal(p->p_desc->abi_minor, 4);
 	plugin_unload(&p);
 }
 

@@ -1,7 +1,7 @@
 /*
  * The plugin context API directly (tests/plugin_util.h): typed
- * settings conversions, durations, host:port parsing and the error
- * messages a plugin adds.
+ * settings conversions, durations, host:port parsing, the error
+ * messages a plugin adds, and weft_metrics_read's host source.
  */
 #include "plugin_util.h"
 
@@ -329,6 +329,33 @@ WT_TEST(ctx_plugin_errors)
 	    "/etc/w.ini:8: plugin \"my-plugin\": setting 'm': too big");
 	free(out);
 	weft_plugin_ctx_free(&ctx);
+}
+
+/* A fake host source: the format's number, as text. */
+static ssize_t
+fake_metrics(int format, char *buf, size_t size)
+{
+	return snprintf(buf, size, "format %d", format);
+}
+
+/* weft_metrics_read: refused without a host, then the host's text. */
+WT_TEST(metrics_read_host_source)
+{
+	char buf[16];
+
+	assert_int_equal(weft_metrics_read(WEFT_METRICS_PROMETHEUS, buf,
+			     sizeof(buf)),
+	    -ENOTSUP);
+	weft_metrics_set_source(fake_metrics);
+	assert_int_equal(weft_metrics_read(0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(weft_metrics_read(WEFT_METRICS_JSON, buf, sizeof(buf)),
+	    8);
+	assert_string_equal(buf, "format 2");
+	/* Too small: the whole length, as snprintf says it. */
+	assert_int_equal(weft_metrics_read(WEFT_METRICS_PROMETHEUS, buf, 4), 8);
+	weft_metrics_set_source(NULL);
+	assert_int_equal(weft_metrics_read(WEFT_METRICS_JSON, buf, sizeof(buf)),
+	    -ENOTSUP);
 }
 
 int

@@ -5,6 +5,7 @@ paths, no root) and talk to it over loopback.  Prints TAP.
 Environment (set by the Makefile): WEFTD, PLUGIN_DIR (shipped plugins),
 TEST_PLUGIN_DIR (deliberately broken/odd plugins), SRCDIR."""
 import glob
+import json
 import os
 import re
 import shutil
@@ -1520,18 +1521,30 @@ def worker_holds_only_its_own():
             r"worker \d \(pid (\d+), generation 2\) started", w.text())]
         assert len(pids) == 2, w.text()
         nls = 5  # BASE's listeners
+        # A stats entry (daemon/stats.h): the heartbeat word, then the
+        # sums and 64 listeners' counters, in whole pages; the JSON of
+        # status lists the counters (all but restarts, plus "listener").
+        st = subprocess.run(WEFTD_CMD + ["-s", "status", "--json", "-C",
+                                         w.ctl], capture_output=True)
+        ncounters = len(json.loads(st.stdout)["listeners"][0])
+        page = os.sysconf("SC_PAGESIZE")
+        entry = -(-(8 + 65 * 8 * ncounters) // page) * page
         for pid in pids:
             socks = socket_fds(pid)
             assert len(socks) == 2 * nls, (pid, socks)
             assert len(set(socks)) == nls, (pid, socks)
-            shared = []
+            shared, metrics = [], []
             with open("/proc/%d/maps" % pid) as f:
                 for line in f:
                     f5 = line.split()
+                    lo, hi = (int(x, 16) for x in f5[0].split("-"))
                     if f5[1] == "rw-s":
-                        lo, hi = (int(x, 16) for x in f5[0].split("-"))
                         shared.append(hi - lo)
-            assert shared == [os.sysconf("SC_PAGESIZE")], (pid, shared)
+                    if "weftd-metrics" in line:
+                        metrics.append(f5[1])
+            assert shared == [entry], (pid, shared, entry)
+            # The daemon-wide metrics page: read-only (metrics.h).
+            assert metrics == ["r--s"], (pid, metrics)
         # The supervisor's listener sockets the workers hold are theirs:
         # nothing of generation 1 is left in them.
         sup = set(socket_fds(w.proc.pid))

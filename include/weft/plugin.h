@@ -35,6 +35,8 @@
  *		Instances: the config names an instance, the descriptor's
  *		name is the plugin's type, and one .so serves several
  *		instances, each with its own init, state, stop and fini.
+ *	1.4	weft_metrics_read: the host's metrics (weftd's, all workers
+ *		summed) as Prometheus text or JSON, for the metrics plugin.
  *
  * Plugins install into $(libdir)/weft/plugins-MAJOR, so plugins of two
  * incompatible majors can live side by side.
@@ -44,6 +46,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <weft/stream.h>
 #include <weft/version.h>
@@ -54,7 +57,7 @@ extern "C" {
 
 #define WEFT_PLUGIN_MAGIC 0x57454654u /* "WEFT" */
 #define WEFT_PLUGIN_ABI_MAJOR 1
-#define WEFT_PLUGIN_ABI_MINOR 3
+#define WEFT_PLUGIN_ABI_MINOR 4
 #define WEFT_PLUGIN_SYMBOL "weft_plugin_desc"
 
 /** Compile-time feature test: WEFT_PLUGIN_ABI_AT_LEAST(1, 0). */
@@ -359,6 +362,29 @@ WEFT_EXTERN void weft_log(int level, const char *fmt, ...)
 /** The host installs its sink here (weftd does; plugins never need to). */
 typedef void (*weft_log_sink_fn)(int level, const char *msg);
 WEFT_EXTERN void weft_log_set_sink(weft_log_sink_fn sink);
+
+/* ---- Metrics ------------------------------------------------------------ */
+
+/** The formats of weft_metrics_read. */
+enum weft_metrics_format {
+	WEFT_METRICS_PROMETHEUS = 1, /* text exposition format 0.0.4 */
+	WEFT_METRICS_JSON = 2,	     /* weftd -s status --json's */
+};
+
+/**
+ * Write the host's metrics in format to buf (size bytes, NUL-terminated
+ * when size > 0) and return the length of the whole text, as snprintf
+ * does (call again with a larger buffer when it is >= size); -EINVAL
+ * for an unknown format, -ENOTSUP when the host publishes none (outside
+ * a weftd worker).  Under weftd they are the whole daemon's, every
+ * worker summed, at most about a second old; it never blocks.  ABI 1.4.
+ */
+WEFT_EXTERN ssize_t weft_metrics_read(int format, char *buf, size_t size);
+
+/** The host's source of weft_metrics_read (weftd's; plugins never need
+ * it). */
+typedef ssize_t (*weft_metrics_fn)(int format, char *buf, size_t size);
+WEFT_EXTERN void weft_metrics_set_source(weft_metrics_fn fn);
 
 #ifdef __cplusplus
 }

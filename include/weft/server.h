@@ -226,6 +226,16 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(send_timeouts,                                                       \
 	    "connections aborted: their output made no progress for "          \
 	    "send_timeout_ms")                                                 \
+	X(closed_eof, "connections closed in order, by either side")           \
+	X(closed_reset, "connections reset by the peer")                       \
+	X(closed_timeout, "connections ended after a read or drain timeout")   \
+	X(closed_abort, "connections aborted")                                 \
+	X(closed_limit, "connections closed after a read past the limit")      \
+	X(closed_shutdown, "connections closed as the server shut down")       \
+	X(closed_error,                                                        \
+	    "connections ended by another error, or refused by the prelude")   \
+	X(bytes_in, "plaintext bytes received, counted as they arrive")        \
+	X(bytes_out, "plaintext bytes written, counted as they are written")   \
 	X(proxy_protocol_errors,                                               \
 	    "connections closed for a bad, truncated or late PROXY header")
 
@@ -243,6 +253,45 @@ typedef struct weft_server_stats {
  */
 WEFT_EXTERN size_t weft_server_stats(const weft_server_t *srv,
     weft_server_stats_t *st, size_t size);
+
+/**
+ * What went through one connection.  Bytes are plaintext: with TLS,
+ * bytes_in counts what was decrypted into the reader (a prelude's reads
+ * included, the handshake not) and bytes_out what weft_write and
+ * weft_writev accepted before encryption; neither waits for the peer.
+ */
+typedef struct weft_conn_stats {
+	uint64_t bytes_in;    /* received into the reader */
+	uint64_t bytes_out;   /* accepted by weft_write/weft_writev */
+	uint64_t start_ms;    /* the loop time it was set up (uv_now) */
+	uint64_t duration_ms; /* from then until now (or its end) */
+	int reason;	      /* weft_close_reason_t; NONE while open */
+} weft_conn_stats_t;
+
+/**
+ * Fill the first size bytes of *st (pass sizeof *st) with the figures of
+ * a connection a server accepted (a client's are 0); returns how many
+ * bytes were filled.
+ */
+WEFT_EXTERN size_t weft_conn_stats(const weft_writer_t *w,
+    weft_conn_stats_t *st, size_t size);
+
+/**
+ * Told that one of a server's connections ended; w stays valid until it
+ * returns (weft_peername, weft_extra_info, weft_tls_info and
+ * weft_close_reason answer as they did before the end), and must not be
+ * written to or waited on.
+ */
+typedef void (*weft_close_cb)(weft_writer_t *w, const weft_conn_stats_t *st,
+    void *arg);
+
+/**
+ * Call fn(w, st, arg) as each connection accepted from now on ends,
+ * after its handler (or a refused prelude or handshake); NULL removes
+ * it.  With fn set, each connection keeps its peer address from accept.
+ */
+WEFT_EXTERN int weft_server_set_on_close(weft_server_t *srv, weft_close_cb fn,
+    void *arg);
 
 /** Number of live client connections (the stats' active, without a copy). */
 WEFT_EXTERN size_t weft_server_connections(const weft_server_t *srv);
