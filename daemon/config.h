@@ -73,6 +73,9 @@ struct conf_listener {
 	int64_t max_connections; /* per worker, 0 = unlimited */
 	char *tls;		 /* TLS profile name, NULL = plain */
 	int tls_index;		 /* in conf->tls, -1 = plain */
+	/* An absolute path, "journal" or "stderr"; NULL = none
+	 * (accesslog.h). */
+	char *access_log;
 	int line;
 };
 

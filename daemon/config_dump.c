@@ -141,6 +141,11 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
 	if (l->tls != NULL)
 		fprintf(fp, "tls = %s\n", l->tls);
+	if (l->access_log != NULL) {
+		fputs("access_log = ", fp);
+		put_value(fp, l->access_log);
+		fputc('\n', fp);
+	}
 }
 
 /* key = a, b, c; or key = (none). */

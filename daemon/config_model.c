@@ -109,6 +109,7 @@ static const struct key listener_keys[NLIS] = {
 	LIS("owner", K_OWNER, owner, 0, 0),
 	LIS("group", K_GROUP, group, 0, 0),
 	LIS("tls", K_STR, tls, 0, 0),
+	LIS("access_log", K_STR, access_log, 0, 0),
 };
 
 static const struct key plugin_keys[NPLUG] = {
@@ -731,6 +732,7 @@ config_free(struct conf *c)
 		free(l->owner);
 		free(l->group);
 		free(l->tls);
+		free(l->access_log);
 	}
 	free(c->listeners);
 	for (i = 0; i < c->ntls; i++)
