@@ -103,6 +103,7 @@ esac
 want() {
 	case $1 in
 	tlsfull | tlsresume) set -- tlshs ;;
+	alogacc) set -- alog ;;
 	esac
 	[ -z "$only_list" ] && return 0
 	case ",$only_list," in
