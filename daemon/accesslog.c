@@ -385,7 +385,7 @@ alog_start(uv_loop_t *loop, const struct conf *c, int *fds, int sock)
 	uv_timer_start(&A.timer, on_flush, FLUSH_MS, FLUSH_MS);
 	uv_unref((uv_handle_t *)&A.timer);
 	A.sock = sock;
-	if (uv_poll_init(loop, &A.poll, sock) == 0) {
+	if (alog_files(c) && uv_poll_init(loop, &A.poll, sock) == 0) {
 		uv_poll_start(&A.poll, UV_READABLE, on_sock);
 		uv_unref((uv_handle_t *)&A.poll);
 	}
@@ -404,7 +404,8 @@ alog_stop(void)
 		return;
 	on_flush(&A.timer);
 	uv_close((uv_handle_t *)&A.timer, NULL);
-	uv_close((uv_handle_t *)&A.poll, NULL);
+	if (A.poll.loop != NULL)
+		uv_close((uv_handle_t *)&A.poll, NULL);
 	A.live = 0;
 }
 

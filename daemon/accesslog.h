@@ -32,6 +32,10 @@
  */
 void alog_open(const struct conf *c, int *fds);
 
+/* 1 if one of c's listeners logs to a file: its workers' report pipe
+ * must be a socket, to hand them the file reopened. */
+int alog_files(const struct conf *c);
+
 /* Close what alog_open opened. */
 void alog_close(const struct conf *c, int *fds);
 

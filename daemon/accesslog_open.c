@@ -145,6 +145,18 @@ alog_open(const struct conf *c, int *fds)
 	}
 }
 
+int
+alog_files(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].access_log != NULL &&
+		    c->listeners[i].access_log[0] == '/')
+			return 1;
+	return 0;
+}
+
 void
 alog_close(const struct conf *c, int *fds)
 {

@@ -289,10 +289,12 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 	p = &pt->v[i];
 	if ((fds = spawn_fds(pt, g, slot)) == NULL)
 		return;
-	/* A socket, not a pipe: the supervisor sends reopened access log
-	 * files back on it. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pfd) != 0) {
-		log_warn("socketpair");
+	/* With access log files, a socket: the supervisor sends them back
+	 * on it once reopened. */
+	if ((alog_files(g->conf)
+		    ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pfd)
+		    : pipe2(pfd, O_CLOEXEC)) != 0) {
+		log_warn("report pipe");
 		alog_close(g->conf, fds + g->ls.nls);
 		free(fds);
 		return;
