@@ -141,6 +141,7 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
 	if (l->tls != NULL)
 		fprintf(fp, "tls = %s\n", l->tls);
+	fprintf(fp, "send_timeout = %g\n", l->send_timeout);
 	if (l->access_log != NULL) {
 		fputs("access_log = ", fp);
 		put_value(fp, l->access_log);

@@ -221,12 +221,17 @@ typedef struct weft__conn_owner {
 	struct weft__conn_acct *o_acct; /* o_cap of them, like o_conns */
 	uint32_t o_n;
 	uint32_t o_cap;
+	/* Abort a connection whose queued output makes no progress for
+	 * this long (0: never), and how many were (transport_uv.c). */
+	int o_send_ms;
+	uint64_t o_send_timeouts;
 	/* Counted live as bytes move and as connections end (conn_end.c). */
 	uint64_t o_bytes_in;
 	uint64_t o_bytes_out;
 	uint64_t o_closed[WEFT_CLOSE_ERROR + 1]; /* by close reason */
 	weft_close_cb o_on_close;		 /* or NULL */
 	void *o_on_close_arg;
+	weft__conn_t *o_ending; /* in o_on_close: its addresses stay known */
 } weft__conn_owner_t;
 
 /* Stored peer and local addresses (addr.c): filled on first query or by
@@ -257,7 +262,10 @@ struct weft__conn {
 	uint32_t c_close_on_flush : 1;	  /* uv_close once the queue empties */
 	uint32_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
 	uint32_t c_nodelay : 1;
-	uint32_t c_ending : 1; /* in its owner's o_on_close */
+	/* Released while weft_writer_hold()s were out: c_tr is the closed
+	 * transport, and the last weft_writer_release frees the memory. */
+	uint32_t c_gone : 1;
+	uint32_t c_holds : 18; /* weft_writer_hold()s not released yet */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
@@ -276,6 +284,12 @@ weft__conn_t *weft__conn_init(void *mem, const weft__transport_t *tr,
     size_t limit, int carved);
 /* Record why c ends (enum weft_close_reason); the first reason sticks. */
 void weft__conn_reason(weft__conn_t *c, int reason);
+/* Its output made no progress for its owner's o_send_ms: aborted, lost
+ * with -ETIMEDOUT, close reason TIMEOUT (also over a clean close's). */
+void weft__conn_send_timeout(weft__conn_t *c);
+/* A pooled loop timer (stack.c), stopped and referenced, and back. */
+uv_timer_t *weft__timer_get(void);
+void weft__timer_put(uv_timer_t *t);
 /* asyncio's _force_close(err): lost with err, transport aborted. */
 void weft__conn_fatal(weft__conn_t *c, int err);
 /* Free c once its owner is done and its transport let go. */
@@ -284,6 +298,17 @@ void weft__conn_maybe_free(weft__conn_t *c);
 int weft__conn_set_owner(weft__conn_t *c, weft__conn_owner_t *o);
 /* Free o's table once it has no connections left. */
 void weft__owner_fini(weft__conn_owner_t *o);
+/* A new server with no listener yet (server.c); -EINVAL, -ENOMEM,
+ * WEFT_ENOTFIBER. */
+int weft__server_new(weft_client_cb cb, void *arg,
+    const weft_stream_opts_t *opts, weft_server_t **out);
+/* Take a bound socket fd for srv, listen on it and start accepting
+ * connections on transport tr; fd is closed on failure. */
+int weft__listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
+    int backlog);
+/* Remove the socket file bound at path when srv closes, if it is still
+ * that file then. */
+void weft__server_unlink_on_close(weft_server_t *srv, const char *path);
 /* Resolve host:port; numeric hosts without the thread pool.  Waits. */
 int weft__resolve(const char *host, int port, int passive,
     struct addrinfo **res);
