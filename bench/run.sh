@@ -35,7 +35,8 @@
 #   BENCH_ONLY           comma-separated sections to run, e.g. "proxy,http"
 #                        (echo lines accept http proxy proxyg idle idlebig
 #                        balance fiber, and the TLS ones tlshs tlsecho
-#                        tlshttp tlsproxy tlsidle, or tls for all five);
+#                        tlshttp tlsproxy tlsidle, or tls for all five;
+#                        alog: echo with access_log off and on);
 #                        unset: all.  Not a full table: the rest read
 #                        "not measured"
 #   BENCH_INSTALL        1: apt-get install the peers that are missing
@@ -102,6 +103,7 @@ esac
 want() {
 	case $1 in
 	tlsfull | tlsresume) set -- tlshs ;;
+	alogacc) set -- alog ;;
 	esac
 	[ -z "$only_list" ] && return 0
 	case ",$only_list," in
@@ -116,8 +118,8 @@ for o in $(echo "$only_list" | tr ',' ' '); do
 	case $o in
 	echo | lines | accept | http | proxy | proxyg | idle | idlebig | \
 	    balance | fiber | tls | tlshs | tlsecho | tlshttp | tlsproxy | \
-	    tlsidle) ;;
-	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig balance fiber tls tlshs tlsecho tlshttp tlsproxy tlsidle)" ;;
+	    tlsidle | alog) ;;
+	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig balance fiber tls tlshs tlsecho tlshttp tlsproxy tlsidle alog)" ;;
 	esac
 done
 
@@ -497,6 +499,12 @@ up() {
 		start_weftd "$kind" 1 "$pin"
 		return
 		;;
+	weftd-alog)
+		weftd_conf "$tmp/$kind.conf" 1 "$sport" echo echo.so "" "" \
+		    "access_log = \"$tmp/access.log\";"
+		start_weftd "$kind" 1 "$pin"
+		return
+		;;
 	weftd-shared)
 		weftd_conf "$tmp/$kind.conf" 1 "$sport" echo echo.so "" \
 		    "fiber_stacks = \"shared\";" ""
@@ -822,6 +830,7 @@ label() {
 	case $1:$2 in
 	*:weftd-echo) echo "weftd echo, 1 worker" ;;
 	*:weftd-shared) echo "weftd echo, 1 w., fiber_stacks = shared" ;;
+	*:weftd-alog) echo "weftd echo, 1 worker, access_log on" ;;
 	*:weftd-lines) echo "weftd lines, 1 worker" ;;
 	*:weftd-cb) echo "weftd cb-lines (callback mode), 1 w." ;;
 	*:weftd-http) echo "weftd http-hello, 1 worker" ;;
@@ -874,6 +883,12 @@ addjob accept weftd-echo libuv epoll
 addjob http weftd-http nginx nodehttp
 addjob proxy weftd-proxy haproxy
 addjob proxyg weftd-proxy haproxy
+# The access log's cost: echo with it off and on, on long connections
+# (alog) and on short ones (alogacc: a line per connection).
+if want alog; then
+	addjob alog weftd-echo weftd-alog
+	addjob alogacc weftd-echo weftd-alog
+fi
 # TLS.  Handshake rows: tlsload full / resume, one exchange a connection;
 # the rest: keep-alive exchanges on $conns connections.
 if want tlshs; then
@@ -978,7 +993,7 @@ run_job() {
 		tls_job "$wl" "$kind" "$r" "$c0"
 		return 0
 		;;
-	echo | proxy | proxyg)
+	echo | proxy | proxyg | alog)
 		out=$($pin_gen "$tmp/loadgen" "127.0.0.1:$sport" "$conns" 1024 \
 		    "$secs")
 		res=$(echo "$out" | awk '$1 == "reqs/s" { print $2, $8, $10 }')
@@ -988,7 +1003,7 @@ run_job() {
 		    "$secs" lines)
 		res=$(echo "$out" | awk '$1 == "reqs/s" { print $2, $8, $10 }')
 		;;
-	accept)
+	accept | alogacc)
 		out=$($pin_gen "$tmp/shortconn" "127.0.0.1:$sport" \
 		    "$acc_clients" "$secs" 0 "$srcaddrs")
 		res=$(echo "$out" | awk '$1 == "conns/s" { print $2, $8, $10 }')
@@ -1335,9 +1350,10 @@ tput_row() {
 		skiprow "$(label "$wl" "$kind")" "${skip[$kind]}"
 		return
 	fi
-	[ "$wl" = accept ] && unit=conn
+	[ "$wl" = accept ] || [ "$wl" = alogacc ] && unit=conn
 	case $wl in
-	echo | proxy | proxyg | http) base=echo ;;
+	echo | proxy | proxyg | http | alog) base=echo ;;
+	alogacc) base=accept ;;
 	*) base=$wl ;;
 	esac
 	v=$(get "$wl" "$kind" 1)
@@ -1376,6 +1392,18 @@ section "accept: connect, 64 B echo, close; $acc_clients clients" conns/s \
 for k in weftd-echo libuv epoll; do
 	tput_row accept "$k"
 done
+if want alog; then
+	section "access log: echo 1 KiB x $conns conns (loadgen)" req/s \
+	    p99_us "vs libuv" "vs off"
+	for k in weftd-echo weftd-alog; do
+		tput_row alog "$k" weftd-echo
+	done
+	section "access log: connect, 64 B echo, close (a line each)" \
+	    conns/s p99_us "vs libuv" "vs off"
+	for k in weftd-echo weftd-alog; do
+		tput_row alogacc "$k" weftd-echo
+	done
+fi
 section "http keep-alive, wrk -t1 -c$conns, same body" req/s p99_us \
     "vs libuv" "vs nginx"
 for k in weftd-http nginx nodehttp; do
@@ -1600,6 +1628,10 @@ target "balance, workers = 2, shared socket: max/min <= 1.5" \
     "$(get balance weftd-bal 1)" le 1.5
 target "balance, workers = 2, reuse_port: max/min <= 1.5" \
     "$(get balance weftd-balrp 1)" le 1.5
+target "access log on: echo 1 KiB >= 0.97x off (< 3 % cost)" \
+    "$(pratio alog weftd-alog alog weftd-echo)" ge 0.97
+target "access log on: short conns >= 0.97x off (a line each)" \
+    "$(pratio alogacc weftd-alog alogacc weftd-echo)" ge 0.97
 target "http-hello keep-alive >= nginx return 200, 1 worker each" \
     "$(pratio http weftd-http http nginx)" ge 1.00 \
     "$(why_skip nginx)"

@@ -77,6 +77,9 @@ struct conf_listener {
 	/* A PROXY header first, within the timeout (s, default 5). */
 	int proxy_protocol;
 	double proxy_protocol_timeout;
+	/* An absolute path, "journal" or "stderr"; NULL = none
+	 * (accesslog.h). */
+	char *access_log;
 	int line;
 };
 

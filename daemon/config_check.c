@@ -125,6 +125,13 @@ check_listener_keys(struct conf_parse *ps, size_t i, const char *nb)
 		    "%s: group is only for unix "
 		    "listeners",
 		    nb);
+	if (l->access_log != NULL && l->access_log[0] != '/' &&
+	    strcmp(l->access_log, "journal") != 0 &&
+	    strcmp(l->access_log, "stderr") != 0)
+		config_error(ps, m->keys[L_ACCESS_LOG],
+		    "%s: access_log is an absolute path, \"journal\" or "
+		    "\"stderr\", not \"%s\"",
+		    nb, l->access_log);
 	if (m->keys[L_REUSE].line != 0 && m->keys[L_TCP].line == 0)
 		config_error(ps, m->keys[L_REUSE],
 		    "%s: reuse_port is only for "

@@ -147,6 +147,11 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 	if (l->proxy_protocol)
 		fprintf(fp, "proxy_protocol_timeout = %g\n",
 		    l->proxy_protocol_timeout);
+	if (l->access_log != NULL) {
+		fputs("access_log = ", fp);
+		put_value(fp, l->access_log);
+		fputc('\n', fp);
+	}
 }
 
 /* key = a, b, c; or key = (none). */

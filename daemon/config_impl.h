@@ -27,6 +27,7 @@ enum {
 	L_SENDTO,
 	L_PROXY,
 	L_PROXY_TIMEOUT,
+	L_ACCESS_LOG,
 	NLIS
 };
 /* Plugin keys: only "path". */

@@ -116,6 +116,7 @@ static const struct key listener_keys[NLIS] = {
 	LIS("send_timeout", K_SECS0, send_timeout, 1, 0),
 	LIS("proxy_protocol", K_BOOL, proxy_protocol, 0, 0),
 	LIS("proxy_protocol_timeout", K_DOUBLE, proxy_protocol_timeout, 1, 0),
+	LIS("access_log", K_STR, access_log, 0, 0),
 };
 
 static const struct key plugin_keys[NPLUG] = {
@@ -760,6 +761,7 @@ config_free(struct conf *c)
 		free(l->owner);
 		free(l->group);
 		free(l->tls);
+		free(l->access_log);
 	}
 	free(c->listeners);
 	for (i = 0; i < c->ntls; i++)

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
@@ -223,7 +225,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	privs_child_drop();
 	child_watch_parent(parent, SIGTERM);
 	metrics_child(&pt->metrics, 1);
-	close_inherited(keep, g->ls.nls + 1);
+	close_inherited(keep, 2 * g->ls.nls + 1);
 	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
 	tickets_readonly(&pt->tickets);
@@ -232,6 +234,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	a.index = slot;
 	a.generation = g->id;
 	a.fds = fds;
+	a.alog_fds = fds + g->ls.nls;
 	a.report_fd = report_fd;
 	a.stats = &pt->stats[i];
 	a.supervisor = parent;
@@ -248,7 +251,8 @@ spawn_fds(struct procs *pt, struct gen *g, int slot)
 	int *fds;
 	size_t k;
 
-	fds = xcalloc(g->ls.nls + 1, sizeof(int));
+	/* Then each listener's access log (accesslog.h). */
+	fds = xcalloc(2 * g->ls.nls + 1, sizeof(int));
 	for (k = 0; k < g->ls.nls; k++)
 		if ((fds[k] = lset_fd(pt->L, &g->ls, k, slot, &cause)) < 0) {
 			log_warnx("worker %d: cannot bind %s", slot,
@@ -259,6 +263,7 @@ spawn_fds(struct procs *pt, struct gen *g, int slot)
 			    BACKOFF_MAX_MS;
 			return NULL;
 		}
+	alog_open(g->conf, fds + g->ls.nls);
 	return fds;
 }
 
@@ -286,15 +291,20 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 	p = &pt->v[i];
 	if ((fds = spawn_fds(pt, g, slot)) == NULL)
 		return;
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		log_warn("pipe");
+	/* With access log files, a socket: the supervisor sends them back
+	 * on it once reopened. */
+	if ((alog_files(g->conf)
+		    ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pfd)
+		    : pipe2(pfd, O_CLOEXEC)) != 0) {
+		log_warn("report pipe");
+		alog_close(g->conf, fds + g->ls.nls);
 		free(fds);
 		return;
 	}
 	/* What the child keeps (close_inherited reorders it). */
-	keep = xcalloc(g->ls.nls + 1, sizeof(int));
-	memcpy(keep, fds, g->ls.nls * sizeof(int));
-	keep[g->ls.nls] = pfd[1];
+	keep = xcalloc(2 * g->ls.nls + 1, sizeof(int));
+	memcpy(keep, fds, 2 * g->ls.nls * sizeof(int));
+	keep[2 * g->ls.nls] = pfd[1];
 	memset(&pt->stats[i], 0, sizeof(pt->stats[i]));
 	pt->stats[i].heartbeat = weftd_now_ms();
 	pid = fork_child();
@@ -303,6 +313,7 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 	if (pid < 0)
 		log_warn("fork");
 	free(keep);
+	alog_close(g->conf, fds + g->ls.nls);
 	free(fds);
 	close(pfd[1]);
 	if (pid < 0) {

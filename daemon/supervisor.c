@@ -24,6 +24,7 @@
 
 #include <weft/plugin.h>
 
+#include "accesslog.h"
 #include "control.h"
 #include "listeners.h"
 #include "log.h"
@@ -304,6 +305,7 @@ handle_signals(struct sup *s)
 			break;
 		case SIGUSR1:
 			log_reopen();
+			alog_reopen_all(&s->pt);
 			procs_signal(&s->pt, NULL, SIGUSR1, 0);
 			break;
 		case SIGTTIN:

@@ -24,6 +24,7 @@
 #include <weft/plugin.h>
 #include <weft/weft.h>
 
+#include "accesslog.h"
 #include "log.h"
 #include "loader.h"
 #include "metrics.h"
@@ -263,6 +264,7 @@ stop_fiber(void *arg)
 	unload_plugins();
 	worker_tls_free(W.tls);
 	W.tls = NULL;
+	alog_stop();
 	uv_stop(&W.loop);
 }
 
@@ -367,6 +369,7 @@ start_servers(const struct conf *c)
 
 	W.nls = c->nlisteners;
 	W.ls = xcalloc(W.nls, sizeof(*W.ls));
+	alog_start(&W.loop, c, W.args->alog_fds, W.args->report_fd);
 	for (i = 0; i < W.nls; i++) {
 		W.ls[i].l = &c->listeners[i];
 		W.ls[i].plugin = plugin_of(c, c->listeners[i].plugin);
@@ -405,6 +408,9 @@ start_servers(const struct conf *c)
 			    weft_strerror(rc));
 			return -1;
 		}
+		if (alog_of(i) != NULL)
+			weft_server_set_on_close(W.ls[i].srv, alog_on_close,
+			    alog_of(i));
 	}
 	return 0;
 }

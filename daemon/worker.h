@@ -27,7 +27,8 @@ struct worker_args {
 	int index; /* slot in its generation, 0-based */
 	int generation;
 	const int *fds;		    /* one listening fd per conf listener */
-	int report_fd;		    /* write end of the report pipe */
+	int *alog_fds;		    /* one access log per listener, or < 0 */
+	int report_fd;		    /* the worker's end of the report socket */
 	struct worker_stats *stats; /* shared with the supervisor */
 	pid_t supervisor;	    /* its death stops the worker (SIGTERM) */
 	/* The TLS ticket keys every worker shares (tickets.h), read-only. */

@@ -177,7 +177,8 @@ conn_addr(weft__conn_t *c, int peer, struct sockaddr_storage *ss,
 
 	/* Closed, it reports nothing, except to its owner's on-close hook,
 	 * which is told the addresses it had. */
-	if ((rc = c->c_tr->t_fileno(c)) == WEFT_ECLOSED && !c->c_ending)
+	if ((rc = c->c_tr->t_fileno(c)) == WEFT_ECLOSED &&
+	    (c->c_owner == NULL || c->c_owner->o_ending != c))
 		return rc;
 	memset(ss, 0, sizeof(*ss));
 	n = a == NULL ? 0 : peer ? a->a_plen : a->a_llen;

@@ -54,9 +54,9 @@ weft__owner_end(weft__conn_owner_t *o, weft__conn_t *c, int reason)
 	if (o->o_on_close == NULL)
 		return;
 	conn_stats(c, &st);
-	c->c_ending = 1; /* its stored addresses stay readable */
+	o->o_ending = c; /* its stored addresses stay readable */
 	o->o_on_close(&c->c_w, &st, o->o_on_close_arg);
-	c->c_ending = 0;
+	o->o_ending = NULL;
 }
 
 int

@@ -235,6 +235,7 @@ typedef struct weft__conn_owner {
 	uint64_t o_closed[WEFT_CLOSE_ERROR + 1]; /* by close reason */
 	weft_close_cb o_on_close;		 /* or NULL */
 	void *o_on_close_arg;
+	weft__conn_t *o_ending; /* in o_on_close: its addresses stay known */
 } weft__conn_owner_t;
 
 /* Stored peer and local addresses (addr.c): filled on first query or by
@@ -269,7 +270,6 @@ struct weft__conn {
 	 * transport, and the last weft_writer_release frees the memory. */
 	uint32_t c_gone : 1;
 	uint32_t c_holds : 18; /* weft_writer_hold()s not released yet */
-	uint32_t c_ending : 1; /* in its owner's o_on_close */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;

@@ -55,6 +55,7 @@ struct weft_server {
 	size_t s_limit;
 	int s_nodelay;
 	int s_cbmode;
+	int s_backlog;
 	int s_accept_batch;
 	size_t s_max_conns;
 	struct listener *s_ls[MAX_LISTENERS];
@@ -371,6 +372,8 @@ weft__server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	srv->s_limit = opts != NULL && opts->limit > 0 ? (size_t)opts->limit
 						       : WEFT_LIMIT_DEFAULT;
 	srv->s_nodelay = opts == NULL || !opts->no_delay_off;
+	srv->s_backlog = opts != NULL && opts->backlog > 0 ? opts->backlog
+							   : 100;
 	srv->s_accept_batch = opts != NULL && opts->accept_batch > 0
 	    ? opts->accept_batch
 	    : 16;
