@@ -107,16 +107,16 @@ WT_TEST(not_a_shared_library)
 {
 	static const char *const files[] = { "text.so", "short.so",
 		"object.so" };
+	static const char text[] = "this is not a library, but a long enough "
+				   "text to hold an ELF header, which it is "
+				   "not either\n";
 	static const char *const raw[] = { "invalid ELF header",
 		"file too short", "only ET_DYN and ET_EXEC can be loaded" };
 	struct stanza st;
 	char want[2048], *cause;
 	size_t i;
 
-	put_file("text.so",
-	    "this is not a library, but a long enough text "
-	    "to hold an ELF header, which it is not either\n",
-	    97);
+	put_file("text.so", text, strlen(text));
 	put_file("short.so", "\177ELF", 4);
 	copy_in("good.o", "object.so");
 	for (i = 0; i < 3; i++) {
