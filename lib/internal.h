@@ -267,6 +267,17 @@ void weft__conn_maybe_free(weft__conn_t *c);
 int weft__conn_set_owner(weft__conn_t *c, weft__conn_owner_t *o);
 /* Free o's table once it has no connections left. */
 void weft__owner_fini(weft__conn_owner_t *o);
+/* A new server with no listener yet (server.c); -EINVAL, -ENOMEM,
+ * WEFT_ENOTFIBER. */
+int weft__server_new(weft_client_cb cb, void *arg,
+    const weft_stream_opts_t *opts, weft_server_t **out);
+/* Take a bound socket fd for srv, listen on it and start accepting
+ * connections on transport tr; fd is closed on failure. */
+int weft__listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
+    int backlog);
+/* Remove the socket file bound at path when srv closes, if it is still
+ * that file then. */
+void weft__server_unlink_on_close(weft_server_t *srv, const char *path);
 /* Resolve host:port; numeric hosts without the thread pool.  Waits. */
 int weft__resolve(const char *host, int port, int passive,
     struct addrinfo **res);

@@ -1,7 +1,7 @@
 /*
- * Servers: listening sockets (TCP per resolved address, UNIX paths,
- * inherited fds) and the accept path that gives every client its own
- * connection and fiber.
+ * Servers: the accept path that gives every client its own connection
+ * and fiber, max_connections, the EMFILE pause, closing and stats.  The
+ * listening sockets are bound in listen.c.
  */
 #include "autoconf.h"
 
@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <weft/plugin.h>
@@ -341,8 +340,8 @@ server_release(weft__conn_owner_t *o, weft__conn_t *c, int reason)
 
 /* ---- Setup ------------------------------------------------------------- */
 
-static int
-server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
+int
+weft__server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
     weft_server_t **out)
 {
 	weft_server_t *srv;
@@ -386,12 +385,6 @@ server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	return 0;
 }
 
-static int
-backlog_of(const weft_stream_opts_t *opts)
-{
-	return opts != NULL && opts->backlog > 0 ? opts->backlog : 100;
-}
-
 static void
 on_listener_close(uv_handle_t *h)
 {
@@ -406,9 +399,8 @@ on_listener_close(uv_handle_t *h)
 	server_maybe_release(srv);
 }
 
-/* Take a bound socket fd, listen on it and start polling. */
-static int
-listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
+int
+weft__listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
     int backlog)
 {
 	struct listener *l;
@@ -444,148 +436,16 @@ listener_add(weft_server_t *srv, int fd, const weft__transport_t *tr,
 	return 0;
 }
 
-static void
-server_abort(weft_server_t *srv)
+void
+weft__server_unlink_on_close(weft_server_t *srv, const char *path)
 {
-	weft_server_close(srv);
-	weft_server_free(&srv);
-}
-
-int
-weft_start_server(weft_client_cb cb, void *arg, const char *host, int port,
-    const weft_stream_opts_t *opts, weft_server_t **out)
-{
-	struct addrinfo *res = NULL, *ai;
-	weft_server_t *srv = NULL;
-	int rc, fd, one = 1;
-
-	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
-		return rc;
-	if ((rc = weft__resolve(host, port, 1, &res)) != 0) {
-		server_abort(srv);
-		return rc;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family,
-		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			rc = -errno;
-			break;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		/* Set before bind: libuv 1.44 has no UV_TCP_REUSEPORT. */
-		if (opts != NULL && opts->reuse_port &&
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-			sizeof(one)) != 0) {
-			rc = -errno;
-			close(fd);
-			break;
-		}
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			rc = -errno;
-			close(fd);
-			break;
-		}
-		if ((rc = listener_add(srv, fd, &weft__transport_tcp,
-			 backlog_of(opts))) != 0)
-			break;
-	}
-	freeaddrinfo(res);
-	if (rc == 0 && srv->s_nls == 0)
-		rc = -EADDRNOTAVAIL;
-	if (rc != 0) {
-		server_abort(srv);
-		return rc;
-	}
-	*out = srv;
-	return 0;
-}
-
-int
-weft_start_unix_server(weft_client_cb cb, void *arg, const char *path,
-    const weft_stream_opts_t *opts, weft_server_t **out)
-{
-	struct sockaddr_un sun;
-	weft_server_t *srv = NULL;
 	struct stat st;
-	int rc, fd;
 
-	if (path == NULL || path[0] == '\0' ||
-	    strlen(path) >= sizeof(sun.sun_path))
-		return -EINVAL;
-	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
-		return rc;
-	/* A stale socket file from an earlier run is ours to remove; any
-	 * other file is not, and binding would fail on it anyway. */
 	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			server_abort(srv);
-			return -EADDRINUSE;
-		}
-		unlink(path);
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		server_abort(srv);
-		return -errno;
-	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		rc = -errno;
-		close(fd);
-		server_abort(srv);
-		return rc;
-	}
-	if (opts != NULL && opts->unix_mode != 0 &&
-	    chmod(path, (mode_t)opts->unix_mode) != 0) {
-		rc = -errno;
-		close(fd);
-		unlink(path);
-		server_abort(srv);
-		return rc;
-	}
-	if ((opts == NULL || !opts->keep_socket) && lstat(path, &st) == 0) {
 		srv->s_path = strdup(path);
 		srv->s_path_dev = st.st_dev;
 		srv->s_path_ino = st.st_ino;
 	}
-	if ((rc = listener_add(srv, fd, &weft__transport_unix,
-		 backlog_of(opts))) != 0) {
-		server_abort(srv);
-		return rc;
-	}
-	*out = srv;
-	return 0;
-}
-
-int
-weft_start_server_fd(weft_client_cb cb, void *arg, int fd,
-    const weft_stream_opts_t *opts, weft_server_t **out)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	weft_server_t *srv = NULL;
-	int rc;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return -errno;
-	if ((rc = server_new(cb, arg, opts, &srv)) != 0)
-		return rc;
-	rc = listener_add(srv, fd,
-	    ss.ss_family == AF_UNIX ? &weft__transport_unix
-				    : &weft__transport_tcp,
-	    backlog_of(opts));
-	if (rc != 0) {
-		server_abort(srv);
-		return rc;
-	}
-	*out = srv;
-	return 0;
 }
 
 /* ---- Closing ----------------------------------------------------------- */
