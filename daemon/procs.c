@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "balance.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
@@ -55,6 +56,19 @@ procs_find(struct procs *pt, pid_t pid)
 		if (pt->v[i].pid == pid)
 			return &pt->v[i];
 	return NULL;
+}
+
+/* The live worker of g's slot, or 0. */
+static pid_t
+procs_slot_pid(const struct procs *pt, const struct gen *g, int slot)
+{
+	int i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (pt->v[i].pid > 0 && pt->v[i].gen == g &&
+		    pt->v[i].slot == slot)
+			return pt->v[i].pid;
+	return 0;
 }
 
 /* ---- A fresh child ------------------------------------------------------ */
@@ -232,6 +246,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	a.fds = fds;
 	a.report_fd = report_fd;
 	a.stats = &pt->stats[i];
+	a.balance = g->bal;
 	a.supervisor = parent;
 	a.tickets = pt->tickets.keys;
 	worker_main(&a);
@@ -295,6 +310,7 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 	keep[g->ls.nls] = pfd[1];
 	memset(&pt->stats[i], 0, sizeof(pt->stats[i]));
 	pt->stats[i].heartbeat = weftd_now_ms();
+	balance_clear(g->bal, slot);
 	pid = fork_child();
 	if (pid == 0)
 		spawn_child(pt, g, slot, i, fds, keep, pfd[1], parent);
@@ -404,6 +420,8 @@ procs_reaped(struct procs *pt, struct proc *p, int status, int respawn,
 		close(p->pipe);
 	pt->stats[p - pt->v].heartbeat = 0;
 	memset(p, 0, sizeof(*p));
+	if (procs_slot_pid(pt, g, slot) == 0) /* not respawned already */
+		balance_clear(g->bal, slot);
 	p->pipe = -1;
 	if (expected || !respawn || g->draining || slot >= g->nslots)
 		return PROC_EXIT_OK;

@@ -29,6 +29,7 @@ struct worker_args {
 	const int *fds;		    /* one listening fd per conf listener */
 	int report_fd;		    /* write end of the report pipe */
 	struct worker_stats *stats; /* shared with the supervisor */
+	struct balance *balance;    /* its generation's loads (balance.h) */
 	pid_t supervisor;	    /* its death stops the worker (SIGTERM) */
 	/* The TLS ticket keys every worker shares (tickets.h), read-only. */
 	const weft_tls_ticket_key_t *tickets;

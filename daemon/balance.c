@@ -1,0 +1,212 @@
+/*
+ * Load-aware accept (balance.h).  On a shared listening socket the kernel
+ * wakes every worker polling it, and the same one tends to win each race
+ * (the first one woken, on an idle CPU): with clients arriving a few
+ * milliseconds apart, most long-lived connections end up in one worker.
+ *
+ * So before each accept a worker compares its connection count with the
+ * least-loaded live sibling's: above it by more than a slack (2, or a
+ * sixteenth of the smaller count), it stops polling that socket for a
+ * millisecond and leaves the client to the siblings, who were woken too.
+ * It sits out only while they make progress: if, when it looks again, the
+ * client is still queued and no sibling has accepted anything since, they
+ * are busy or stuck, and it takes the client itself.  No worker is ever
+ * held for long, nothing is sticky, and a dead worker holds nobody: its
+ * slot is cleared when it is reaped, and a heartbeat older than stale_ms
+ * (a blocked loop) is not counted.  A worker that has not started yet has
+ * no heartbeat either.
+ */
+#include "autoconf.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "balance.h"
+#include "log.h"
+
+#define RETRY_MS 1 /* how long a loaded worker sits a client out */
+
+static struct {
+	struct balance *b;
+	struct balance_slot *own;
+	weft_server_t **srvs;
+	size_t n;
+	uint64_t stale_ms;
+	uv_timer_t retry;
+	int held;	      /* a gated server is not polling */
+	int waited;	      /* the last verdict was to sit out... */
+	uint64_t waited_seen; /* ...when the siblings had accepted this */
+} B;
+
+struct balance *
+balance_new(void)
+{
+	struct balance *b;
+
+	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		fatal("mmap");
+	return b;
+}
+
+void
+balance_free(struct balance *b)
+{
+	if (b != NULL)
+		munmap(b, sizeof(*b));
+}
+
+void
+balance_clear(struct balance *b, int slot)
+{
+	if (b == NULL || slot < 0 || slot >= BALANCE_SLOTS)
+		return;
+	memset((void *)&b->s[slot], 0, sizeof(b->s[slot]));
+	if ((uint32_t)slot >= b->nslots)
+		b->nslots = (uint32_t)slot + 1;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Publish this worker's count and what it has accepted. */
+static uint64_t
+publish(void)
+{
+	weft_server_stats_t st;
+	uint64_t active = 0, accepted = 0;
+	size_t i;
+
+	for (i = 0; i < B.n; i++) {
+		/* accepted and active come first: copy no more. */
+		(void)weft_server_stats(B.srvs[i], &st,
+		    offsetof(weft_server_stats_t, active) + sizeof(st.active));
+		accepted += st.accepted;
+		active += st.active;
+	}
+	B.own->active = active;
+	B.own->accepted = accepted;
+	return active;
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+	size_t i;
+
+	(void)t;
+	B.held = 0;
+	/* Only the gated ones hold; for the others this does nothing. */
+	for (i = 0; i < B.n; i++)
+		weft_server_accept_resume(B.srvs[i]);
+}
+
+/*
+ * 1: sit this client out.  The least-loaded live sibling's count, and
+ * what the live siblings have accepted so far, from one pass over the
+ * table.
+ */
+static int
+verdict(uint64_t own)
+{
+	const struct balance_slot *s;
+	uint64_t now = now_ms(), min = UINT64_MAX, seen = 0, beat, slack;
+	uint32_t i, n = B.b->nslots;
+
+	for (i = 0; i < n && i < BALANCE_SLOTS; i++) {
+		s = &B.b->s[i];
+		if (s == B.own || (beat = s->beat) == 0 ||
+		    (now > beat && now - beat > B.stale_ms))
+			continue;
+		if (s->active < min)
+			min = s->active;
+		seen += s->accepted;
+	}
+	if (min == UINT64_MAX) /* alone */
+		return 0;
+	slack = min / 16 > 2 ? min / 16 : 2;
+	if (own <= min + slack) {
+		B.waited = 0;
+		return 0;
+	}
+	/* Still queued, and nobody took anything meanwhile: take it. */
+	if (B.waited && seen == B.waited_seen) {
+		B.waited = 0;
+		return 0;
+	}
+	B.waited = 1;
+	B.waited_seen = seen;
+	return 1;
+}
+
+static int
+gate(weft_server_t *srv, int accepting, void *arg)
+{
+	uint64_t own;
+
+	(void)srv;
+	if (B.own == NULL) /* stopping */
+		return 0;
+	own = publish();
+	if (!accepting || arg == NULL || !verdict(own))
+		return 0;
+	if (!B.held) {
+		B.held = 1;
+		uv_timer_start(&B.retry, on_retry, RETRY_MS, 0);
+	}
+	return 1;
+}
+
+void
+balance_start(uv_loop_t *loop, struct balance *b, int slot,
+    weft_server_t **srvs, const int *gated, size_t n, uint64_t stale_ms)
+{
+	size_t i;
+
+	if (b == NULL || slot < 0 || slot >= BALANCE_SLOTS)
+		return;
+	B.b = b;
+	B.own = &b->s[slot];
+	B.srvs = srvs;
+	B.n = n;
+	B.stale_ms = stale_ms;
+	uv_timer_init(loop, &B.retry);
+	uv_unref((uv_handle_t *)&B.retry);
+	/* Counts first, then the heartbeat that makes them count. */
+	publish();
+	B.own->beat = now_ms();
+	/* Every server publishes its closes; only the gated ones hold. */
+	for (i = 0; i < n; i++)
+		weft_server_set_accept_gate(srvs[i], gate,
+		    gated[i] ? &B : NULL);
+}
+
+void
+balance_tick(void)
+{
+	if (B.own == NULL)
+		return;
+	publish();
+	B.own->beat = now_ms();
+}
+
+void
+balance_stop(void)
+{
+	if (B.own == NULL)
+		return;
+	B.own->beat = 0;
+	/* A respawned worker may take the slot while this one drains. */
+	B.own = NULL;
+	uv_timer_stop(&B.retry);
+	on_retry(&B.retry);
+}
