@@ -5,12 +5,12 @@
  * milliseconds apart, most long-lived connections end up in one worker.
  *
  * So before each accept a worker compares its connection count with the
- * least-loaded live sibling's: above it by more than a slack (2, or a
+ * least-loaded live sibling's: above it by more than a slack (1, or a
  * sixteenth of the smaller count), it stops polling that socket for a
  * millisecond and leaves the client to the siblings, who were woken too.
- * It sits out only while they make progress: if, when it looks again, the
- * client is still queued and no sibling has accepted anything since, they
- * are busy or stuck, and it takes the client itself.  No worker is ever
+ * It sits out only while they make progress: if the client is still
+ * queued after PATIENCE_MS in which no sibling accepted anything, they are
+ * busy or stuck, and it takes clients itself until they take one again.  No worker is ever
  * held for long, nothing is sticky, and a dead worker holds nobody: its
  * slot is cleared when it is reaped, and a heartbeat older than stale_ms
  * (a blocked loop) is not counted.  A worker that has not started yet has
@@ -26,7 +26,8 @@
 #include "balance.h"
 #include "log.h"
 
-#define RETRY_MS 1 /* how long a loaded worker sits a client out */
+#define RETRY_MS 1     /* how long a loaded worker sits a client out */
+#define PATIENCE_MS 50 /* ...while its siblings take none, at most */
 
 static struct {
 	struct balance *b;
@@ -35,9 +36,14 @@ static struct {
 	size_t n;
 	uint64_t stale_ms;
 	uv_timer_t retry;
-	int held;	      /* a gated server is not polling */
-	int waited;	      /* the last verdict was to sit out... */
-	uint64_t waited_seen; /* ...when the siblings had accepted this */
+	int held; /* a gated server is not polling */
+	/* Sitting clients out, since `since`, when the siblings had
+	 * accepted `seen` in all; given up on them (none taken in
+	 * PATIENCE_MS) when they had accepted gave_up_seen. */
+	int waiting;
+	uint64_t seen, since;
+	int gave_up;
+	uint64_t gave_up_seen;
 } B;
 
 struct balance *
@@ -110,42 +116,61 @@ on_retry(uv_timer_t *t)
 		weft_server_accept_resume(B.srvs[i]);
 }
 
+/* A sibling that counts: one whose heartbeat is fresh. */
+static int
+live(const struct balance_slot *s, uint64_t now)
+{
+	uint64_t beat = s->beat;
+
+	return s != B.own && beat != 0 &&
+	    !(now > beat && now - beat > B.stale_ms);
+}
+
 /*
- * 1: sit this client out.  The least-loaded live sibling's count, and
- * what the live siblings have accepted so far, from one pass over the
- * table.
+ * 1: sit this client out.  Above the least-loaded live sibling's count
+ * plus the slack, a worker waits as long as the siblings below it (those
+ * that would take the client) go on accepting, and PATIENCE_MS after the
+ * last client they took; then it takes clients itself, at once, until
+ * they take one again.
  */
 static int
 verdict(uint64_t own)
 {
 	const struct balance_slot *s;
-	uint64_t now = now_ms(), min = UINT64_MAX, seen = 0, beat, slack;
+	uint64_t now = now_ms(), min = UINT64_MAX, seen = 0, slack;
 	uint32_t i, n = B.b->nslots;
 
-	for (i = 0; i < n && i < BALANCE_SLOTS; i++) {
-		s = &B.b->s[i];
-		if (s == B.own || (beat = s->beat) == 0 ||
-		    (now > beat && now - beat > B.stale_ms))
-			continue;
-		if (s->active < min)
+	if (n > BALANCE_SLOTS)
+		n = BALANCE_SLOTS;
+	for (i = 0; i < n; i++)
+		if (live(s = &B.b->s[i], now) && s->active < min)
 			min = s->active;
-		seen += s->accepted;
-	}
 	if (min == UINT64_MAX) /* alone */
 		return 0;
-	slack = min / 16 > 2 ? min / 16 : 2;
+	slack = min / 16 > 1 ? min / 16 : 1;
 	if (own <= min + slack) {
-		B.waited = 0;
+		B.waiting = 0;
 		return 0;
 	}
-	/* Still queued, and nobody took anything meanwhile: take it. */
-	if (B.waited && seen == B.waited_seen) {
-		B.waited = 0;
+	for (i = 0; i < n; i++)
+		if (live(s = &B.b->s[i], now) && s->active + slack < own)
+			seen += s->accepted;
+	/* Given up on them, and they have taken nothing since: stuck. */
+	if (B.gave_up && seen == B.gave_up_seen)
 		return 0;
+	B.gave_up = 0;
+	if (!B.waiting || seen != B.seen) { /* they are taking clients */
+		B.waiting = 1;
+		B.seen = seen;
+		B.since = now;
+		return 1;
 	}
-	B.waited = 1;
-	B.waited_seen = seen;
-	return 1;
+	if (now - B.since < PATIENCE_MS)
+		return 1;
+	B.waiting = 0;
+	B.gave_up = 1;
+	B.gave_up_seen = seen;
+	return 0;
 }
 
 static int
@@ -157,8 +182,15 @@ gate(weft_server_t *srv, int accepting, void *arg)
 	if (B.own == NULL) /* stopping */
 		return 0;
 	own = publish();
-	if (!accepting || arg == NULL || !verdict(own))
+	if (!accepting || arg == NULL)
 		return 0;
+	if (!verdict(own)) {
+		/* Counted before the accept, so that a sibling looking
+		 * meanwhile does not see one too few (an EAGAIN's extra one
+		 * goes at the next count). */
+		B.own->active = own + 1;
+		return 0;
+	}
 	if (!B.held) {
 		B.held = 1;
 		uv_timer_start(&B.retry, on_retry, RETRY_MS, 0);
