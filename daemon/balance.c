@@ -211,8 +211,10 @@ balance_start(uv_loop_t *loop, struct balance *b, int slot,
 	B.srvs = srvs;
 	B.n = n;
 	B.stale_ms = stale_ms;
+	/* Referenced: while it runs, a held listener is not polled, and a
+	 * worker with no connection left would have nothing else keeping
+	 * its loop running. */
 	uv_timer_init(loop, &B.retry);
-	uv_unref((uv_handle_t *)&B.retry);
 	/* Counts first, then the heartbeat that makes them count. */
 	publish();
 	B.own->beat = now_ms();

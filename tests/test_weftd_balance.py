@@ -7,7 +7,10 @@ loses nothing, and one stopped (SIGSTOP: its loop blocked, its count the
 lowest) holds nobody up.  Prints TAP.  Environment as for test_weftd.py."""
 import os
 import signal
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +59,38 @@ def reuse_port_unchanged():
     # Not gated: each socket's clients are its worker's alone; all served.
     counts = measure(2, 100, 0, reuse=True)
     print("# reuse_port, 2 workers, 100 in a burst: %r" % counts)
+
+
+def short_client(port, n):
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"x")
+        if s.recv(1) != b"x":
+            raise Failed("no echo")
+        # A reset, as bench/shortconn closes: the server's side goes at once.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+
+
+@test
+def short_connections_keep_workers():
+    # A worker sitting clients out polls no socket: when its last
+    # connection ends meanwhile, its loop must not run out of work.
+    w = start(2)
+    try:
+        pids = sorted(w.workers())
+        port = w.ports()["echo"][0]
+        threads = [threading.Thread(target=short_client, args=(port, 100))
+                   for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if sorted(w.workers()) != pids or "exited" in w.text():
+            raise Failed("workers ended:\n" + w.text()[-2000:])
+    finally:
+        w.stop()
 
 
 def echo_all(conns):
