@@ -16,6 +16,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev libssl-dev openssl
       libcmocka-dev libconfig-dev libinih-dev python3 procps mandoc curl
+      redis-tools
       libsystemd-dev systemd util-linux"
 # Only for ./build.sh deb (make deb): the Debian packaging tools.
 DEB_PKGS="debhelper dpkg-dev fakeroot lintian"
@@ -105,7 +106,9 @@ test)
 	echo "== build: --enable-sanitizers (ASan + UBSan)"
 	build _build-san --enable-sanitizers
 	echo "== make check (sanitizers)"
-	ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1 \
+	# ASan about doubles the CPU a test needs: its hang guards double too.
+	WEFT_TEST_TIMEOUT_MULT=2 \
+	    ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check _build-san || rc=1
 	# Install checks: one test each (their own output says what failed).
 	extra_pass=0

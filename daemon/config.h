@@ -72,6 +72,7 @@ struct conf_listener {
 	int reuse_port; /* bool */
 	int64_t max_connections; /* per worker, 0 = unlimited */
 	char *tls;		 /* TLS profile name, NULL = plain */
+	double send_timeout;	 /* seconds, default 60, 0 = none */
 	int tls_index;		 /* in conf->tls, -1 = plain */
 	int line;
 };

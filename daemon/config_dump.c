@@ -141,6 +141,7 @@ dump_listener(const struct conf *c, size_t i, FILE *fp)
 	fprintf(fp, "max_connections = %lld\n", (long long)l->max_connections);
 	if (l->tls != NULL)
 		fprintf(fp, "tls = %s\n", l->tls);
+	fprintf(fp, "send_timeout = %g\n", l->send_timeout);
 }
 
 /* key = a, b, c; or key = (none). */

@@ -24,6 +24,7 @@ enum {
 	L_OWNER,
 	L_GROUP,
 	L_TLS,
+	L_SENDTO,
 	NLIS
 };
 /* Plugin keys: only "path". */

@@ -13,6 +13,7 @@
  */
 #include "autoconf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,6 +46,7 @@
 #define DEF_LIMIT 65536
 #define DEF_BACKLOG 511
 #define DEF_ROTATION 3600.0 /* tls_ticket_rotation: an hour */
+#define DEF_SEND_TIMEOUT 60.0
 
 /* How a key's value is converted and stored. */
 enum {
@@ -52,6 +54,7 @@ enum {
 	K_I64,	  /* int64_t, in [min, max] */
 	K_SIZE,	  /* size_t, in [min, max] */
 	K_DOUBLE, /* double, in (0, max], or [min ms / 1000, max] */
+	K_SECS0,  /* as K_DOUBLE, or 0: none */
 	K_STR,	  /* char *, not empty */
 	K_BOOL,	  /* int, 0 or 1 */
 	K_LEVEL,  /* int, a log level name */
@@ -110,6 +113,7 @@ static const struct key listener_keys[NLIS] = {
 	LIS("owner", K_OWNER, owner, 0, 0),
 	LIS("group", K_GROUP, group, 0, 0),
 	LIS("tls", K_STR, tls, 0, 0),
+	LIS("send_timeout", K_SECS0, send_timeout, 1, 0),
 };
 
 static const struct key plugin_keys[NPLUG] = {
@@ -268,6 +272,20 @@ join_errors(struct conf_parse *ps)
 
 /* ---- Keys ------------------------------------------------------------ */
 
+/* A number that is 0: a K_SECS0 key turned off. */
+static int
+is_zero(int type, const char *text)
+{
+	char *end;
+	double v;
+
+	if (type != CONF_T_INT && type != CONF_T_FLOAT && type != CONF_T_TEXT)
+		return 0;
+	v = strtod(text, &end);
+	return end != text && *end == '\0' && v == 0 &&
+	    !isspace((unsigned char)text[0]);
+}
+
 /*
  * Convert text as key k wants and store it in base (the struct k's
  * offset refers to); 0, or -1 with *cause set.  One case per kind of
@@ -295,6 +313,12 @@ store(struct conf_parse *ps, void *base, const struct key *k, int type,
 		else
 			*(size_t *)(p + k->off) = (size_t)v;
 		return 0;
+	case K_SECS0:
+		if (is_zero(type, text)) {
+			*(double *)(p + k->off) = 0;
+			return 0;
+		}
+		/* FALLTHROUGH */
 	case K_DOUBLE:
 		return cv_seconds(k->name, type, text, k->min,
 		    (double *)(p + k->off), cause);
@@ -577,6 +601,7 @@ config_listener_add(struct conf_parse *ps, const char *name,
 	l->gid = (gid_t)-1;
 	l->limit = DEF_LIMIT;
 	l->backlog = DEF_BACKLOG;
+	l->send_timeout = DEF_SEND_TIMEOUT;
 	l->tls_index = -1;
 	l->line = loc.line;
 	ps->lm[n].loc = config_keep(ps, loc);

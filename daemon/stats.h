@@ -31,7 +31,8 @@
 	X(tls_handshakes, WORKER, tls_handshakes, 14, NULL)                    \
 	X(tls_resumed, WORKER, tls_resumed, 11, NULL)                          \
 	X(tls_failed, WORKER, tls_failed, 10, NULL)                            \
-	X(tls_timeouts, WORKER, tls_timeouts, 0, NULL)
+	X(tls_timeouts, WORKER, tls_timeouts, 12, NULL)                        \
+	X(send_timeouts, WORKER, send_timeouts, 0, NULL)
 
 /*
  * A TLS listener's own counters, shown per listener by `weftd -s

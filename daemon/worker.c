@@ -384,6 +384,10 @@ start_servers(const struct conf *c)
 		opts.limit = c->listeners[i].limit;
 		opts.backlog = c->listeners[i].backlog;
 		opts.max_connections = (size_t)c->listeners[i].max_connections;
+		/* 0 turns it off; libweft's 0 is its default. */
+		opts.send_timeout_ms = c->listeners[i].send_timeout > 0
+		    ? (int)(c->listeners[i].send_timeout * 1000 + 0.5)
+		    : -1;
 		/* A few accepts per wakeup: siblings share a burst. */
 		opts.accept_batch = 8;
 		opts.callback_mode = (W.ls[i].plugin->p_desc->flags &

@@ -130,6 +130,18 @@ weft__conn_fatal(weft__conn_t *c, int err)
 	c->c_tr->t_abort(c);
 }
 
+void
+weft__conn_send_timeout(weft__conn_t *c)
+{
+	/* A close that was waiting for the flush did not end cleanly. */
+	if (c->c_reason == WEFT_CLOSE_LOCAL || c->c_reason == WEFT_CLOSE_EOF)
+		c->c_reason = WEFT_CLOSE_NONE;
+	weft__conn_reason(c, WEFT_CLOSE_TIMEOUT);
+	if (c->c_owner != NULL)
+		c->c_owner->o_send_timeouts++;
+	weft__conn_fatal(c, -ETIMEDOUT);
+}
+
 int
 weft_close_reason(const weft_writer_t *w)
 {
@@ -179,6 +191,124 @@ weft__owner_fini(weft__conn_owner_t *o)
 	o->o_cap = 0;
 }
 
+/* ---- After the release: a held writer ----------------------------------- */
+
+/*
+ * The transport of a connection released while its writer is held: no
+ * socket, nothing buffered, every op a no-op, so that the writer calls a
+ * holder may still make need no test of their own.
+ */
+static void
+gone_nop(weft__conn_t *c)
+{
+	(void)c;
+}
+
+static int
+gone_write(weft__conn_t *c, const weft_slice_t *bufs, size_t n)
+{
+	(void)c;
+	(void)bufs;
+	(void)n;
+	return WEFT_ECLOSED;
+}
+
+static size_t
+gone_buffered(const weft__conn_t *c)
+{
+	(void)c;
+	return 0;
+}
+
+static int
+gone_busy(const weft__conn_t *c)
+{
+	(void)c;
+	return 0;
+}
+
+static int
+gone_fileno(const weft__conn_t *c)
+{
+	(void)c;
+	return WEFT_ECLOSED;
+}
+
+static int
+gone_addr(const weft__conn_t *c, int peer, struct sockaddr *sa, socklen_t *len)
+{
+	(void)c;
+	(void)peer;
+	(void)sa;
+	(void)len;
+	return WEFT_ECLOSED;
+}
+
+static const weft__transport_t transport_gone = {
+	.t_name = "closed",
+	.t_base = &transport_gone,
+	.t_read_start = gone_nop,
+	.t_read_stop = gone_nop,
+	.t_write = gone_write,
+	.t_write_eof = gone_nop,
+	.t_close = gone_nop,
+	.t_abort = gone_nop,
+	.t_buffered = gone_buffered,
+	.t_busy = gone_busy,
+	.t_fileno = gone_fileno,
+	.t_addr = gone_addr,
+	.t_destroy = gone_nop,
+};
+
+/* Its transport and buffers are released; a holder keeps the memory. */
+static void
+conn_gone(weft__conn_t *c)
+{
+	weft_writer_t *w = &c->c_w;
+
+	c->c_gone = 1;
+	c->c_tr = &transport_gone;
+	/* As after weft_close and connection_lost: writes are
+	 * WEFT_ECLOSED, drains -ECONNRESET (not the reader's error),
+	 * wait_closed returns at once. */
+	w->w_closed = w->w_closing = w->w_lost = 1;
+	w->w_paused = 0;
+	c->c_r.r_exc = 0;
+}
+
+static void
+conn_free_mem(weft__conn_t *c)
+{
+	weft__addr_free(c); /* a holder may have set addresses */
+	if (c->c_carved)
+		weft__carve_put(c);
+	else
+		free(c);
+}
+
+weft_writer_t *
+weft_writer_hold(weft_writer_t *w)
+{
+	weft__conn_t *c = weft__conn_of_writer(w);
+
+	WEFT__ASSERT(c->c_holds < (1u << 18) - 1);
+	c->c_holds++;
+	return w;
+}
+
+void
+weft_writer_release(weft_writer_t *w)
+{
+	weft__conn_t *c;
+
+	if (w == NULL)
+		return;
+	c = weft__conn_of_writer(w);
+	WEFT__ASSERT(c->c_holds > 0);
+	if (--c->c_holds == 0 && c->c_gone)
+		conn_free_mem(c);
+}
+
 /* ---- Release ----------------------------------------------------------- */
 
 void
@@ -186,7 +316,7 @@ weft__conn_maybe_free(weft__conn_t *c)
 {
 	weft__conn_owner_t *o = c->c_owner;
 
-	if (!c->c_owner_done || c->c_tr->t_busy(c))
+	if (c->c_gone || !c->c_owner_done || c->c_tr->t_busy(c))
 		return;
 	weft__reader_gone(&c->c_r);
 	/* Freed without a recorded cause: it was closed cleanly. */
@@ -198,10 +328,10 @@ weft__conn_maybe_free(weft__conn_t *c)
 	weft__reader_destroy(&c->c_r);
 	c->c_tr->t_destroy(c);
 	weft__addr_free(c);
-	if (c->c_carved)
-		weft__carve_put(c);
+	if (c->c_holds > 0)
+		conn_gone(c);
 	else
-		free(c);
+		conn_free_mem(c);
 }
 
 void
@@ -215,6 +345,8 @@ weft_stream_free(weft_writer_t *w)
 	if (c->c_server_owned || c->c_owner_done)
 		return;
 	c->c_owner_done = 1;
+	/* For a holder, as after weft_abort. */
+	w->w_closed = w->w_closing = 1;
 	/* Abort: whatever is still queued is dropped. */
 	weft__conn_reason(c, WEFT_CLOSE_ABORT);
 	c->c_tr->t_abort(c);

@@ -211,6 +211,10 @@ typedef struct weft__conn_owner {
 	weft__conn_t **o_conns;
 	uint32_t o_n;
 	uint32_t o_cap;
+	/* Abort a connection whose queued output makes no progress for
+	 * this long (0: never), and how many were (transport_uv.c). */
+	int o_send_ms;
+	uint64_t o_send_timeouts;
 } weft__conn_owner_t;
 
 /* Stored peer and local addresses (addr.c): filled on first query or by
@@ -241,6 +245,10 @@ struct weft__conn {
 	uint32_t c_close_on_flush : 1;	  /* uv_close once the queue empties */
 	uint32_t c_shutdown_on_flush : 1; /* uv_shutdown once queue empties */
 	uint32_t c_nodelay : 1;
+	/* Released while weft_writer_hold()s were out: c_tr is the closed
+	 * transport, and the last weft_writer_release frees the memory. */
+	uint32_t c_gone : 1;
+	uint32_t c_holds : 18; /* weft_writer_hold()s not released yet */
 	union {
 		uv_handle_t h;
 		uv_stream_t s;
@@ -259,6 +267,12 @@ weft__conn_t *weft__conn_init(void *mem, const weft__transport_t *tr,
     size_t limit, int carved);
 /* Record why c ends (enum weft_close_reason); the first reason sticks. */
 void weft__conn_reason(weft__conn_t *c, int reason);
+/* Its output made no progress for its owner's o_send_ms: aborted, lost
+ * with -ETIMEDOUT, close reason TIMEOUT (also over a clean close's). */
+void weft__conn_send_timeout(weft__conn_t *c);
+/* A pooled loop timer (stack.c), stopped and referenced, and back. */
+uv_timer_t *weft__timer_get(void);
+void weft__timer_put(uv_timer_t *t);
 /* asyncio's _force_close(err): lost with err, transport aborted. */
 void weft__conn_fatal(weft__conn_t *c, int err);
 /* Free c once its owner is done and its transport let go. */

@@ -324,6 +324,7 @@ weft_server_stats(const weft_server_t *srv, weft_server_stats_t *st,
 	all.tls_timeouts = srv->s_tls_n[3];
 	all.tls_failed_verify = srv->s_tls_n[4];
 	all.tls_failed_closed = srv->s_tls_n[5];
+	all.send_timeouts = srv->s_owner.o_send_timeouts;
 	if (size > sizeof(all))
 		size = sizeof(all);
 	memcpy(st, &all, size);
@@ -390,6 +391,10 @@ weft__server_new(weft_client_cb cb, void *arg, const weft_stream_opts_t *opts,
 	    : 16;
 	srv->s_max_conns = opts != NULL ? opts->max_connections : 0;
 	srv->s_cbmode = opts != NULL && opts->callback_mode;
+	srv->s_owner.o_send_ms = opts == NULL || opts->send_timeout_ms == 0
+	    ? 60000
+	    : opts->send_timeout_ms > 0 ? opts->send_timeout_ms
+					: 0;
 	uv_timer_init(weft_loop(), &srv->s_emfile_timer);
 	srv->s_timer_live = 1;
 	reserve_acquire();

@@ -5,6 +5,10 @@
  * Reads land directly in the reader's buffer (no copy).  Writes try the
  * socket first (uv_try_write) and only buffer what it did not take, so an
  * echo costs one read and one write syscall, as bare libuv does.
+ *
+ * The send timeout costs nothing while the kernel takes every write: only
+ * a connection with queued output (a write state) is watched, on one list
+ * and one timer of the loop, both idle while nothing is queued.
  */
 #include "autoconf.h"
 
@@ -28,10 +32,20 @@ struct weft__wstate {
 	size_t pend_len;
 	size_t pend_cap;
 	struct weft__wstate *next; /* free list */
+	/* On the send-timeout watch (sendq) while on_sendq: */
+	struct weft__wstate *qprev;
+	struct weft__wstate *qnext;
+	uint64_t progress; /* loop ms the kernel last took bytes */
+	size_t seen;	   /* the handle's write_queue_size then */
+	int ms;		   /* the owner's send timeout */
+	int on_sendq;
 };
 
 static struct weft__wstate *free_wstates;
 static size_t nfree_wstates;
+
+static void sendq_add(struct weft__wstate *st);
+static void sendq_del(struct weft__wstate *st);
 
 static void
 wbuf_free(char *buf, size_t cap)
@@ -56,6 +70,7 @@ wstate_get(weft__conn_t *c)
 	memset(st, 0, sizeof(*st));
 	st->conn = c;
 	c->c_w.w_st = st;
+	sendq_add(st);
 	return st;
 }
 
@@ -67,6 +82,7 @@ wstate_put(weft__conn_t *c)
 	if (st == NULL)
 		return;
 	c->c_w.w_st = NULL;
+	sendq_del(st);
 	if (st->fly != NULL)
 		wbuf_free(st->fly, st->fly_cap);
 	if (st->pend != NULL)
@@ -92,6 +108,113 @@ static int
 usable(const weft__conn_t *c)
 {
 	return c->c_handle_live && !c->c_handle_closing;
+}
+
+/* ---- The send timeout -------------------------------------------------- */
+
+static struct weft__wstate *sendq; /* watched write states */
+static uv_timer_t *send_timer;	   /* pooled; taken while sendq is not empty */
+static uint64_t send_due;	   /* when it fires, loop ms; 0: not armed */
+
+static void on_send_timer(uv_timer_t *t);
+
+static void
+send_arm(uint64_t at)
+{
+	uint64_t now = uv_now(weft_loop());
+
+	if (send_timer == NULL) {
+		if ((send_timer = weft__timer_get()) == NULL)
+			return; /* no memory: checked at the next arm */
+		/* The queued writes keep the loop alive, not their watch. */
+		uv_unref((uv_handle_t *)send_timer);
+		send_due = 0;
+	}
+	if (send_due != 0 && send_due <= at)
+		return;
+	send_due = at > now ? at : now;
+	uv_timer_start(send_timer, on_send_timer, send_due - now, 0);
+}
+
+/* Watch a connection that has output queued, if its owner bounds it. */
+static void
+sendq_add(struct weft__wstate *st)
+{
+	const weft__conn_owner_t *o = st->conn->c_owner;
+
+	if (o == NULL || o->o_send_ms <= 0)
+		return;
+	st->ms = o->o_send_ms;
+	st->progress = uv_now(weft_loop());
+	st->on_sendq = 1;
+	st->qprev = NULL;
+	st->qnext = sendq;
+	if (sendq != NULL)
+		sendq->qprev = st;
+	sendq = st;
+	send_arm(st->progress + (uint64_t)st->ms);
+}
+
+static void
+sendq_del(struct weft__wstate *st)
+{
+	if (!st->on_sendq)
+		return;
+	st->on_sendq = 0;
+	if (st->qprev != NULL)
+		st->qprev->qnext = st->qnext;
+	else
+		sendq = st->qnext;
+	if (st->qnext != NULL)
+		st->qnext->qprev = st->qprev;
+	if (sendq == NULL && send_timer != NULL) {
+		/* Nothing to watch: the timer goes back to the pool. */
+		weft__timer_put(send_timer);
+		send_timer = NULL;
+		send_due = 0;
+	}
+}
+
+/*
+ * Abort the watched connections whose output made no progress for their
+ * timeout.  Progress is a completed write (on_write stamps it) or a
+ * partial one seen here (the handle's queue shrank).  The next check is
+ * at the earliest deadline, but not sooner than an eighth of the
+ * shortest timeout: many slow connections cost a few scans per timeout.
+ */
+static void
+on_send_timer(uv_timer_t *t)
+{
+	uint64_t now = uv_now(weft_loop()), next, due, slack;
+	struct weft__wstate *st;
+	size_t left;
+
+	(void)t;
+	send_due = 0;
+again:
+	next = 0;
+	slack = UINT64_MAX;
+	for (st = sendq; st != NULL; st = st->qnext) {
+		left = st->conn->c_h.s.write_queue_size;
+		if (left != st->seen) {
+			st->seen = left;
+			st->progress = now;
+		}
+		if (now - st->progress >= (uint64_t)st->ms) {
+			/* Aborting may run callbacks that change the list:
+			 * start over (the others are not due again). */
+			sendq_del(st);
+			weft__conn_send_timeout(st->conn);
+			goto again;
+		}
+		due = st->progress + (uint64_t)st->ms;
+		if (next == 0 || due < next)
+			next = due;
+		if ((uint64_t)st->ms / 8 < slack)
+			slack = (uint64_t)st->ms / 8;
+	}
+	if (sendq != NULL)
+		send_arm(next > now + slack ? next : now + slack);
 }
 
 /* ---- Handle lifecycle -------------------------------------------------- */
@@ -314,6 +437,7 @@ on_write(uv_write_t *req, int status)
 	weft__conn_t *c = st->conn;
 
 	st->fly_len = 0;
+	st->progress = uv_now(weft_loop());
 	if (status < 0) {
 		if (status != UV_ECANCELED)
 			weft__conn_fatal(c, status);

@@ -92,6 +92,9 @@ weft_drain(weft_writer_t *w)
 		return -EAGAIN; /* the drain callback says when */
 	rc = weft__park(&w->w_wq);
 	c->c_timedout = rc == WEFT_ETIMEDOUT; /* see weft__reader_park */
+	/* Woken by a weft_close (close_wake), not by the buffer draining. */
+	if (rc == 0 && w->w_closed && !w->w_lost)
+		return -ECONNRESET;
 	return rc;
 }
 
@@ -130,6 +133,26 @@ close_reason(const weft__conn_t *c)
 	return c->c_r.r_errcode == 1 ? WEFT_CLOSE_LIMIT : WEFT_CLOSE_LOCAL;
 }
 
+/*
+ * A close may come from a fiber other than the owner, and the flush it
+ * starts may never end (a peer that stopped reading): the owner's waits
+ * end now.  Reads get what is buffered, then EOF (nothing more is read);
+ * drains -ECONNRESET; a wait_closed goes on waiting (woken with 0, it
+ * waits again).  A callback-mode reader hears of the end when the
+ * connection is lost, as before.
+ */
+static void
+close_wake(weft__conn_t *c)
+{
+	weft_writer_t *w = &c->c_w;
+
+	c->c_r.r_eof = 1;
+	if (!c->c_r.r_cbmode)
+		weft__wake_one(&c->c_r.r_wq, 0);
+	if (!w->w_cbmode)
+		weft__wake_all(&w->w_wq, 0);
+}
+
 int
 weft_close(weft_writer_t *w)
 {
@@ -141,6 +164,8 @@ weft_close(weft_writer_t *w)
 	w->w_closing = 1;
 	weft__conn_reason(c, close_reason(c));
 	c->c_tr->t_close(c);
+	if (!w->w_lost)
+		close_wake(c);
 	return 0;
 }
 

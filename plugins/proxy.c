@@ -145,6 +145,7 @@ pump_run(struct pump *u)
 {
 	weft_slice_t s;
 	ssize_t n;
+	int rc = 0;
 
 	if (u->u_idle_ms != 0)
 		weft_deadline_set(u->u_idle_ms);
@@ -155,8 +156,10 @@ pump_run(struct pump *u)
 		if (u->u_idle_ms != 0)
 			*u->u_last = now_ms();
 		if (weft_write(u->u_to, s.base, s.len) != 0 ||
-		    pump_drain(u) != 0) {
-			n = -1;
+		    (rc = pump_drain(u)) != 0) {
+			/* A drain stalled for idle_timeout is a timeout too:
+			 * abort, for a close would wait for that flush. */
+			n = rc == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : -1;
 			break;
 		}
 	}

@@ -12,6 +12,9 @@
 # where pkg-config reads the installed weft.pc (PKG_CONFIG_SYSROOT_DIR
 # makes its -I and -L point into the DESTDIR).  The installed weftd then
 # serves it and the installed echo plugin, and must exit 0 on SIGTERM.
+# Then the chat, kv and fetcher examples are built by their installed
+# Makefiles and checked by the tests they ship with, against another
+# weftd.
 
 tmp=${WEFT_IC_TMP:?}
 R=${WEFT_IC_ROOT:?}
@@ -348,6 +351,145 @@ if grep -q ': \(error\|warning\): ' "$tmp/weftd.log"; then
 	diag "$tmp/weftd.log"
 else
 	ok "no errors or warnings logged"
+fi
+
+# ---- The larger examples: chat, kv, fetcher ----------------------------
+# Each is built by its installed Makefile (pkg-config weft, -Wall -Wextra
+# -Werror), served by one weftd with one worker (kv's table and chat's
+# room are per worker), and checked by the test it ships with.
+
+examples="chat kv fetcher"
+missing=
+for e in $examples; do
+	for f in README.md Makefile $e.c test_$e.py; do
+		[ -f "$R$docdir/examples/$e/$f" ] || missing="$missing $e/$f"
+	done
+done
+check "chat, kv and fetcher examples in docdir${missing:+ (missing:$missing)}" \
+    test -z "$missing"
+for e in $examples; do
+	mkdir -p "$tmp/ex-$e"
+	cp "$R$docdir/examples/$e/"* "$tmp/ex-$e/" 2>/dev/null
+	if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tmp/ex-$e" \
+	    >"$tmp/make-$e.log" 2>&1 && [ -f "$tmp/ex-$e/$e.so" ]; then
+		ok "the $e example builds with its Makefile"
+	else
+		not_ok "the $e example builds with its Makefile"
+		diag "$tmp/make-$e.log"
+	fi
+done
+
+# The fetcher twice: once where its fetch and connect timeouts are the
+# shorter, once where idle_timeout is, to see that an inner timeout never
+# outlasts the outer one.
+cat >"$tmp/examples.conf" <<EOF
+workers = 1;
+log_level = "info";
+shutdown_timeout = 5.0;
+plugins = {
+	chat = { path = "$tmp/ex-chat/chat.so"; settings = { queue_max = 64; }; };
+	kv = {
+		path = "$tmp/ex-kv/kv.so";
+		settings = { max_bulk = 65536; max_args = 64; max_request = 131072; };
+	};
+	fetcher = {
+		path = "$tmp/ex-fetcher/fetcher.so";
+		settings = { idle_timeout = 20; fetch_timeout = 1;
+			connect_timeout = 0.5; };
+	};
+	fetcher-idle = {
+		path = "$tmp/ex-fetcher/fetcher.so";
+		settings = { idle_timeout = 1; fetch_timeout = 30;
+			connect_timeout = 30; };
+	};
+};
+listen = (
+	{ name = "chat"; tcp = "127.0.0.1:0"; plugin = "chat"; },
+	{ name = "kv"; tcp = "127.0.0.1:0"; plugin = "kv"; },
+	{ name = "fetcher"; tcp = "127.0.0.1:0"; plugin = "fetcher"; },
+	{ name = "fetcher-idle"; tcp = "127.0.0.1:0"; plugin = "fetcher-idle"; }
+);
+EOF
+if "$weftd" -t -c "$tmp/examples.conf" >"$tmp/examples-check.out" 2>&1; then
+	ok "weftd -t loads the chat, kv and fetcher examples"
+else
+	not_ok "weftd -t loads the chat, kv and fetcher examples"
+	diag "$tmp/examples-check.out"
+fi
+ctl=
+if "$weftd" --help 2>/dev/null | grep -q -- '--control'; then
+	ctl="-C $tmp/ctl-examples.sock"
+fi
+# shellcheck disable=SC2086
+"$weftd" -c "$tmp/examples.conf" $ctl 2>"$tmp/examples.log" &
+pid=$!
+i=0
+while [ $i -lt 100 ]; do
+	grep -q 'worker 0 .* ready' "$tmp/examples.log" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+	i=$((i + 1))
+done
+if grep -q 'worker 0 .* ready' "$tmp/examples.log"; then
+	ok "weftd serves the examples"
+else
+	not_ok "weftd serves the examples"
+	diag "$tmp/examples.log"
+fi
+
+# example NAME PLUGIN ARGS...: NAME's test against the port of the
+# listener serving PLUGIN (weftd logs "listening on ADDR (PLUGIN)").
+example() {
+	e=$1 l=$2
+	shift 2
+	p=$(sed -n "s/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\) ($l).*/\1/p" \
+	    "$tmp/examples.log" | head -1)
+	out="$tmp/test-$l-$1.out"
+	if [ -n "$p" ] &&
+	    timeout 120 python3 "$tmp/ex-$e/test_$e.py" "$p" "$@" >"$out" 2>&1
+	then
+		ok "$e: test_$e.py $* ($(tail -1 "$out"))"
+	else
+		not_ok "$e: test_$e.py $*"
+		diag "$out" "$tmp/examples.log"
+	fi
+}
+
+example kv kv python
+if command -v redis-cli >/dev/null 2>&1; then
+	example kv kv redis-cli
+else
+	ok "kv: test_kv.py redis-cli # SKIP redis-cli is not installed"
+fi
+example fetcher fetcher main
+example fetcher fetcher-idle idle
+example chat chat room
+# Last, as it stops weftd (SIGTERM): chat's .stop hook tells its clients.
+example chat chat stop "$pid"
+i=0
+while [ $i -lt 150 ] && running "$pid"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if running "$pid"; then
+	not_ok "weftd serving the examples stops on SIGTERM within 15 s"
+	diag "$tmp/examples.log"
+else
+	wait "$pid"
+	rc=$?
+	pid=
+	if [ $rc -eq 0 ]; then
+		ok "weftd serving the examples exits 0 on SIGTERM"
+	else
+		not_ok "weftd serving the examples exits 0 on SIGTERM (exit $rc)"
+		diag "$tmp/examples.log"
+	fi
+fi
+if grep -q ': \(error\|warning\): ' "$tmp/examples.log"; then
+	not_ok "the examples logged no errors or warnings"
+	diag "$tmp/examples.log"
+else
+	ok "the examples logged no errors or warnings"
 fi
 
 echo "1..$n"

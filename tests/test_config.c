@@ -108,6 +108,7 @@ check_defaults(struct conf *c)
 	assert_true(l->gid == (gid_t)-1);
 	assert_int_equal(l->reuse_port, 0);
 	assert_int_equal(l->max_connections, 0);
+	assert_true(l->send_timeout == 60.0);
 	assert_string_equal(l->plugin, "echo");
 }
 
@@ -316,6 +317,42 @@ WT_TEST(accept_balance_key)
 	config_free(a);
 	config_free(b);
 	config_free(d);
+}
+
+/* A listener's send_timeout: seconds, 0 for none, in both syntaxes. */
+WT_TEST(listener_send_timeout)
+{
+	struct conf *a, *b;
+	char *da, *db;
+
+	a = load_text_ok("st.conf",
+	    CONF_PLUGIN
+	    "listen = ( { name = \"a\"; tcp = \"127.0.0.1:1\"; plugin = "
+	    "\"echo\"; send_timeout = 0.3; },\n"
+	    "  { name = \"b\"; tcp = \"127.0.0.1:2\"; plugin = \"echo\"; "
+	    "send_timeout = 0; },\n"
+	    "  { name = \"c\"; tcp = \"127.0.0.1:3\"; plugin = \"echo\"; "
+	    "send_timeout = 90; } );\n");
+	b = load_text_ok("st.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\nplugin = echo\n"
+		       "send_timeout = 0.3\n"
+		       "[listen.b]\ntcp = 127.0.0.1:2\nplugin = echo\n"
+		       "send_timeout = 0\n"
+		       "[listen.c]\ntcp = 127.0.0.1:3\nplugin = echo\n"
+		       "send_timeout = 90\n");
+	assert_true(a->listeners[0].send_timeout == 0.3);
+	assert_true(a->listeners[1].send_timeout == 0);
+	assert_true(a->listeners[2].send_timeout == 90);
+	da = dump(a);
+	db = dump(b);
+	assert_string_equal(da, db);
+	assert_non_null(strstr(da, "\nsend_timeout = 0.3\n"));
+	assert_non_null(strstr(da, "\nsend_timeout = 0\n"));
+	assert_non_null(strstr(da, "\nsend_timeout = 90\n"));
+	free(da);
+	free(db);
+	config_free(a);
+	config_free(b);
 }
 
 /* ---- UNIX socket owner and group ----------------------------------------- */

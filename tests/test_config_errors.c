@@ -86,6 +86,15 @@ WT_TEST(err_ranges)
 	    "F:5: limit: 0 is out of range 1..1073741824\n"
 	    "F:5: backlog: 65536 is out of range 1..65535\n"
 	    "F:5: max_connections: -1 is out of range 0..2147483647");
+	load_fails("st.conf",
+	    CONF_PLUGIN "listen = ( { tcp = \"127.0.0.1:1\"; plugin = "
+			"\"echo\";\n  send_timeout = -1; } );\n",
+	    "F:3: send_timeout: -1 is out of range: must be >= 0.001 and "
+	    "<= 86400");
+	load_fails("st.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:9\nplugin = echo\n"
+		       "send_timeout = soon\n",
+	    "F:6: send_timeout: expected a number");
 	load_fails("r.ini", "workers = 1025\nshutdown_timeout = -1\n",
 	    "F:1: workers: 1025 is out of range 1..1024\n"
 	    "F:2: shutdown_timeout: -1 is out of range: must be > 0 and "

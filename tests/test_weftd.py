@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import Skip, run, test  # noqa: E402
 from weftdlib import (PLUGIN_DIR, SLOW, TEST_PLUGIN_DIR,  # noqa: E402
                       WEFTD, WEFTD_CMD, Weftd, connect, ctl, exchange,
-                      free_port,
+                      fds, free_port,
                       kill_started, local, port_free, proc_gone,
-                      recv_until, socket_fds)
+                      recv_until, socket_fds, status_rows)
 
 
 BASE = """
@@ -619,6 +619,81 @@ listen = ( { tcp = "127.0.0.1:0"; plugin = "cxx-plugin"; } );
         assert w.stop() == 0
     found = re.findall(r"cxx-plugin: read: (\S+)", w.text())
     assert found == ["ECONNABORTED"], w.text()[-2000:]
+
+
+@test
+def send_timeout_frees_stalled_clients():
+    """Clients that send and never read what the echo sends back: each
+    connection's output stalls, and send_timeout aborts it, freeing its
+    fd in the worker (issue 15: 20 such clients held 120 MB and their
+    fds until they went away)."""
+    conf = """
+workers = 1;
+plugin_dir = "@PLUGINS@";
+plugins = { echo = { path = "echo.so"; }; };
+listen = ( { tcp = "127.0.0.1:0"; plugin = "echo"; send_timeout = 0.3; } );
+"""
+    w = Weftd(conf)
+    clients = []
+    try:
+        w.wait_log(r"worker \d \(pid \d+\) ready")
+        port = w.ports()["echo"][0]
+        pid = w.wait_workers(1)[0]
+        # Sockets: libuv opens a /dev/null of its own on first use.
+        before = len(socket_fds(pid))
+        chunk = b"x" * (1 << 20)
+        for _ in range(20):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # A small buffer: the echo stalls after a little data.
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.settimeout(5.0 * SLOW)
+            c.connect(local(port))
+            c.setblocking(False)
+            clients.append(c)
+        # Send until every client is stuck (the worker stopped reading:
+        # its handler waits in drain) or reset (aborted already).
+        stuck = set()
+        end = time.time() + 30 * SLOW
+        while len(stuck) < len(clients) and time.time() < end:
+            progress = False
+            for i, c in enumerate(clients):
+                if i in stuck:
+                    continue
+                try:
+                    c.send(chunk)
+                    progress = True
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    stuck.add(i)
+            if not progress:
+                time.sleep(0.5)
+                for i, c in enumerate(clients):
+                    try:
+                        c.send(chunk)
+                    except BlockingIOError:
+                        stuck.add(i)
+                    except OSError:
+                        stuck.add(i)
+        assert len(stuck) == len(clients), (len(stuck), w.text()[-2000:])
+        # The clients still hold their ends; the worker lets go of its.
+        end = time.time() + 20 * SLOW
+        while len(socket_fds(pid)) > before and time.time() < end:
+            time.sleep(0.05)
+        assert len(socket_fds(pid)) == before, (before, fds(pid))
+        # The worker publishes its counters at its next heartbeat.
+        end = time.time() + 10 * SLOW
+        while time.time() < end:
+            text = w.status()
+            if sum(r["send_timeouts"] for r in status_rows(text)) == 20:
+                break
+            time.sleep(0.1)
+        assert sum(r["send_timeouts"] for r in status_rows(text)) == 20, \
+            text
+    finally:
+        for c in clients:
+            c.close()
+        assert w.stop() == 0
 
 
 @test

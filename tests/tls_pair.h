@@ -22,6 +22,16 @@
 #define MAX_ROUNDS 4000000   /* far beyond any case: a livelock */
 #define NSEEDS 3	     /* random splits per scenario and version */
 #define BIG_LEN (100 * 1000) /* several records of 16 KiB */
+#define REC_MAX 16384	     /* the plaintext of a full record */
+/*
+ * Fed byte by byte, every byte costs a shuttle round (a pump, an
+ * SSL_read_ex and a loop iteration), the whole of the case's time: the
+ * pattern is then cut to a first write of two full records and a short
+ * one, still crossing two record boundaries, with the gathered and the
+ * last writes after it.  The other modes send BIG_LEN.
+ */
+#define BYTES_FIRST (2 * REC_MAX + 1000)
+#define BYTES_LEN (BYTES_FIRST + 30 + 1000)
 
 static char tmpdir[64];
 static char certdir[128];
@@ -445,23 +455,55 @@ rd_join_eof(struct rd *d)
 	weft_join(d->f);
 }
 
+/* How many bytes write_pattern sends in this feed mode. */
+static size_t
+pattern_len(void)
+{
+	return feed.mode == FEED_BYTES ? BYTES_LEN : BIG_LEN;
+}
+
 static void
 write_pattern(weft_writer_t *w)
 {
 	static unsigned char big[BIG_LEN];
+	size_t first = feed.mode == FEED_BYTES ? BYTES_FIRST : 40000;
 	weft_slice_t small[3];
 	size_t i;
 
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = pattern(i);
 	/* One large slice, several small ones gathered, the rest. */
-	assert_int_equal(weft_write(w, big, 40000), 0);
+	assert_int_equal(weft_write(w, big, first), 0);
 	for (i = 0; i < 3; i++) {
-		small[i].base = (const char *)big + 40000 + 10 * i;
+		small[i].base = (const char *)big + first + 10 * i;
 		small[i].len = 10;
 	}
 	assert_int_equal(weft_writev(w, small, 3), 0);
-	assert_int_equal(weft_write(w, big + 40030, sizeof(big) - 40030), 0);
+	assert_int_equal(weft_write(w, big + first + 30,
+			     pattern_len() - first - 30),
+	    0);
+}
+
+/*
+ * Records longer than REC_MAX in what e wrote and was not fed yet, from
+ * a record's start: full ones, when the writes are full records or a few
+ * KiB (a record adds at most a few dozen bytes to its plaintext).
+ */
+static int
+full_records(struct end *e)
+{
+	const unsigned char *h;
+	size_t off, len;
+	int n = 0;
+
+	collect(e);
+	for (off = e->qoff; off + 5 <= e->qlen; off += 5 + len) {
+		h = (const unsigned char *)e->q + off;
+		len = (size_t)h[3] << 8 | h[4];
+		if (len > REC_MAX)
+			n++;
+	}
+	return n;
 }
 
 static void

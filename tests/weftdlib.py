@@ -324,7 +324,8 @@ def ctl(path, cmd, timeout=30.0, **kw):
 
 STATUS_COLUMNS = ("worker", "pid", "gen", "uptime", "accepted", "active",
                   "restarts", "emfile_pauses", "tls_handshakes",
-                  "tls_resumed", "tls_failed", "tls_timeouts")
+                  "tls_resumed", "tls_failed", "tls_timeouts",
+                  "send_timeouts")
 
 
 def status_rows(text):

@@ -58,6 +58,12 @@ typedef struct weft_stream_opts {
 	const char *server_hostname;
 	int ssl_handshake_timeout_ms; /* 0 = 60 s */
 	int ssl_shutdown_timeout_ms;  /* 0 = 30 s */
+	/* Servers: a connection whose queued output makes no progress (the
+	 * kernel takes no byte of it) for this long is aborted, close reason
+	 * WEFT_CLOSE_TIMEOUT, counted in the stats' send_timeouts; waits on
+	 * it get -ETIMEDOUT.  It bounds the flush after the handler returns
+	 * too.  0 = 60 s, < 0 = none. */
+	int send_timeout_ms;
 } weft_stream_opts_t;
 
 /**
@@ -210,7 +216,10 @@ WEFT_EXTERN int weft_server_port(const weft_server_t *srv);
 	X(tls_failed_verify,                                                   \
 	    "TLS handshakes that failed: the peer's certificate was refused")  \
 	X(tls_failed_closed,                                                   \
-	    "TLS handshakes that failed: the peer closed the connection")
+	    "TLS handshakes that failed: the peer closed the connection")      \
+	X(send_timeouts,                                                       \
+	    "connections aborted: their output made no progress for "          \
+	    "send_timeout_ms")
 
 /** A server's counters (see WEFT_SERVER_STATS_MAP). */
 typedef struct weft_server_stats {

@@ -195,7 +195,8 @@ WEFT_EXTERN ssize_t weft_readline_copy(weft_reader_t *r, void *buf,
  * A reader callback: status 0 when new bytes are buffered or EOF arrived
  * (weft_at_eof tells), < 0 when the connection failed, and WEFT_ECLOSED
  * once, last, when the connection is released: r and its writer must not
- * be used after that call returns.
+ * be used after that call returns (a writer held with weft_writer_hold
+ * stays valid until released).
  */
 typedef void (*weft_read_cb)(weft_reader_t *r, int status, void *arg);
 
@@ -247,7 +248,8 @@ WEFT_EXTERN int weft_writev(weft_writer_t *w, const weft_slice_t *bufs,
  * Wait until the write buffer is at or below the low-water mark.  Returns
  * at once (without yielding) while it is below the high-water mark.
  * Returns the reader's stored error if any, -ECONNRESET once the
- * connection is lost or closed.  Several fibers may drain at once.
+ * connection is lost or closed (-ETIMEDOUT after a server's send
+ * timeout).  Several fibers may drain at once.
  */
 WEFT_EXTERN int weft_drain(weft_writer_t *w);
 
@@ -267,7 +269,10 @@ WEFT_EXTERN int weft_can_write_eof(const weft_writer_t *w);
 
 /**
  * Close the connection after the buffered data is sent.  Idempotent;
- * never waits.  Reads then return the remaining data and EOF.
+ * never waits; any fiber may call it.  Nothing more is read: reads then
+ * return the remaining data and EOF, and a read or drain the owner is
+ * waiting in ends at once (the drain with -ECONNRESET), not when the
+ * flush is done.
  */
 WEFT_EXTERN int weft_close(weft_writer_t *w);
 
@@ -281,6 +286,23 @@ WEFT_EXTERN int weft_close(weft_writer_t *w);
  * when its handler returns.
  */
 WEFT_EXTERN int weft_abort(weft_writer_t *w);
+
+/**
+ * Keep w's memory valid after its connection ends, so that another fiber
+ * may write to it however soon the handler returns; returns w.  Any fiber
+ * may then write, drain, close or abort w; once the connection is gone
+ * weft_write returns WEFT_ECLOSED, weft_drain -ECONNRESET, weft_close
+ * and weft_abort do nothing, weft_is_closing is 1 and weft_wait_closed
+ * returns at once.  Reads stay the owner's.  Each hold needs one
+ * weft_writer_release; never waits or allocates.
+ */
+WEFT_EXTERN weft_writer_t *weft_writer_hold(weft_writer_t *w);
+
+/**
+ * Drop a hold: the last release of a writer whose connection has ended
+ * frees it (without holds, the connection's end does).  NULL is ignored.
+ */
+WEFT_EXTERN void weft_writer_release(weft_writer_t *w);
 
 /** 1 after weft_close, or once the transport is closing. */
 WEFT_EXTERN int weft_is_closing(const weft_writer_t *w);
@@ -341,7 +363,7 @@ typedef enum weft_close_reason {
 	WEFT_CLOSE_EOF,	     /* closed after the peer's end of stream */
 	WEFT_CLOSE_LOCAL,    /* closed by this side before the peer's EOF */
 	WEFT_CLOSE_RESET,    /* the peer reset it (ECONNRESET, EPIPE) */
-	WEFT_CLOSE_TIMEOUT,  /* closed or aborted after a read/drain timeout */
+	WEFT_CLOSE_TIMEOUT,  /* after a read/drain timeout, or a send timeout */
 	WEFT_CLOSE_ABORT,    /* weft_abort, weft_stream_free */
 	WEFT_CLOSE_LIMIT,    /* closed after a read went past the limit */
 	WEFT_CLOSE_SHUTDOWN, /* its server closed or aborted its clients */
@@ -356,9 +378,9 @@ WEFT_EXTERN int weft_close_reason(const weft_writer_t *w);
 
 /**
  * Release a client connection made by weft_open_connection*: aborts it if
- * still open; r and w must not be used afterwards.  Connections handed to
- * a server's handler are released by weft when the handler returns; this
- * call is then ignored.
+ * still open; r and w must not be used afterwards (unless w is held:
+ * see weft_writer_hold).  Connections handed to a server's handler are
+ * released by weft when the handler returns; this call is then ignored.
  */
 WEFT_EXTERN void weft_stream_free(weft_writer_t *w);
 
