@@ -46,23 +46,52 @@ static struct {
 	uint64_t gave_up_seen;
 } B;
 
+/* The supervisor's tables, one per live generation: a child keeps at
+ * most its own. */
+#define MAX_TABLES 64
+static struct balance *tables[MAX_TABLES];
+
 struct balance *
 balance_new(void)
 {
 	struct balance *b;
+	size_t i;
 
+	for (i = 0; i < MAX_TABLES && tables[i] != NULL; i++)
+		;
+	if (i == MAX_TABLES) /* a HUP storm: those workers go unbalanced */
+		return NULL;
 	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (b == MAP_FAILED)
 		fatal("mmap");
+	tables[i] = b;
 	return b;
 }
 
 void
 balance_free(struct balance *b)
 {
-	if (b != NULL)
-		munmap(b, sizeof(*b));
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < MAX_TABLES; i++)
+		if (tables[i] == b)
+			tables[i] = NULL;
+	munmap(b, sizeof(*b));
+}
+
+void
+balance_keep_only(struct balance *keep)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_TABLES; i++)
+		if (tables[i] != NULL && tables[i] != keep) {
+			munmap(tables[i], sizeof(*tables[i]));
+			tables[i] = NULL;
+		}
 }
 
 void

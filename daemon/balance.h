@@ -35,6 +35,10 @@ struct balance {
 struct balance *balance_new(void);
 void balance_free(struct balance *b);
 
+/* A child just forked: unmap every generation's table but keep's (NULL:
+ * all of them). */
+void balance_keep_only(struct balance *keep);
+
 /* The supervisor: slot's worker is being spawned, or was reaped. */
 void balance_clear(struct balance *b, int slot);
 

@@ -238,6 +238,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	close_inherited(keep, g->ls.nls + 1);
 	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
+	balance_keep_only(g->bal);
 	tickets_readonly(&pt->tickets);
 	memset(&a, 0, sizeof(a));
 	a.conf = g->conf;
@@ -364,6 +365,7 @@ procs_probe(struct procs *pt, struct conf *c, int *errfd)
 		 * socket and no heartbeat of any worker. */
 		close_inherited(&pfd[1], pfd[1] >= 0 ? 1 : 0);
 		munmap(pt->stats, MAX_PROCS * sizeof(*pt->stats));
+		balance_keep_only(NULL);
 		tickets_unmap(&pt->tickets);
 		log_procinit("reload probe");
 		_exit(worker_check_plugins_fd(c, pfd[1]) == 0 ? 0 : 1);

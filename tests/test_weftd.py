@@ -1510,7 +1510,7 @@ def worker_holds_only_its_own():
     # After a reload, a worker of the new generation holds its own
     # generation's listeners (the inherited fd and weft's dup of it) and
     # no other socket, and of the stats shared with the supervisor only
-    # its own page.
+    # its own page (and its generation's balance table).
     w = Weftd(BASE)
     try:
         w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
@@ -1531,7 +1531,12 @@ def worker_holds_only_its_own():
                     if f5[1] == "rw-s":
                         lo, hi = (int(x, 16) for x in f5[0].split("-"))
                         shared.append(hi - lo)
-            assert shared == [os.sysconf("SC_PAGESIZE")], (pid, shared)
+            # Its own stats page, and its own generation's table of
+            # worker loads (daemon/balance.h: 64 bytes, then 1024 slots
+            # of 64; accept_balance), no other generation's.
+            pg = os.sysconf("SC_PAGESIZE")
+            table = (64 + 1024 * 64 + pg - 1) // pg * pg
+            assert sorted(shared) == sorted([pg, table]), (pid, shared)
         # The supervisor's listener sockets the workers hold are theirs:
         # nothing of generation 1 is left in them.
         sup = set(socket_fds(w.proc.pid))

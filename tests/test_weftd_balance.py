@@ -120,8 +120,9 @@ def stopped_worker_holds_nobody():
         conns = lopsided(w, port)
         victim = w.workers()[0]
         os.kill(victim, signal.SIGSTOP)
-        # Its heartbeat is fresh for seconds yet: only the progress
-        # rule lets the other worker take these.
+        # Its heartbeat stays fresh for two seconds: until then the
+        # other worker takes these by the progress rule (50 ms without
+        # the stopped one accepting), and every one is served.
         more = open_conns(port, 30, 0)
         conns += more
         echo_all(more)
