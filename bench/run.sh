@@ -1258,10 +1258,16 @@ bal_one() {
 		if (mn > 0) printf "%.2f %s %s\n", mx / mn, sh, o[10]
 		else printf "inf %s %s\n", sh, o[10] }' >"$tmp/r.balance.$kind"
 }
+: >"$tmp/r.ballong"
 if want balance; then
 	say "balance: workers = 2, $bal_n short connections"
 	bal_one weftd-bal
 	bal_one weftd-balrp
+	# Long-lived connections (accept_balance), counted from /proc.
+	say "balance: long-lived connections (bench/balance_long.py)"
+	WEFTD=$weftd PLUGIN_DIR=$plugdir $py "$here/balance_long.py" \
+	    >"$tmp/r.ballong" 2>"$tmp/ballong.err" ||
+	    note "balance_long.py failed: $(tail -n 1 "$tmp/ballong.err")"
 fi
 
 # ---- Fiber switch ---------------------------------------------------------------
@@ -1467,6 +1473,12 @@ for k in weftd-bal weftd-balrp; do
 	    "accepted per worker $bs; client errors $berr"
 done
 
+section "balance: long-lived connections, accept_balance" max/min "" "" ""
+while read -r bw bn bp bv bs; do
+	row "weftd echo, $bw workers, $bn conns, $bp" "$bv" "" "" "" \
+	    "per worker $bs"
+done <"$tmp/r.ballong"
+
 section "fiber switch (bench/fiber_switch, $yields yields)" ns "" "" ""
 row "yield round trip, 2 fibers ping-pong" "$(fsw pingpong_round_trip_ns)"
 row "yield, $(fsw many_fibers) fibers" "$(fsw many_yield_ns)"
@@ -1632,6 +1644,12 @@ target "access log on: echo 1 KiB >= 0.97x off (< 3 % cost)" \
     "$(pratio alog weftd-alog alog weftd-echo)" ge 0.97
 target "access log on: short conns >= 0.97x off (a line each)" \
     "$(pratio alogacc weftd-alog alogacc weftd-echo)" ge 0.97
+target "balance, long-lived, 2 and 4 workers, paced and burst: max/min <= 1.2" \
+    "$(awk '$4 == "-" { bad = 1 } $4 + 0 > m { m = $4 + 0 }
+    END { if (NR == 8 && !bad) print m; else print "-" }' "$tmp/r.ballong")" \
+    le 1.2
+target "accept rate: weftd echo >= 0.99x bare libuv (issue K)" \
+    "$(pratio accept weftd-echo accept libuv)" ge 0.99
 target "http-hello keep-alive >= nginx return 200, 1 worker each" \
     "$(pratio http weftd-http http nginx)" ge 1.00 \
     "$(why_skip nginx)"

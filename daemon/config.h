@@ -143,6 +143,7 @@ struct conf {
 				 * CONF_MIN_WORKER_TIMEOUT */
 	size_t fiber_stack;	 /* bytes, default 65536 */
 	int fiber_stacks_shared; /* fiber_stacks = "shared" (default private) */
+	int accept_balance;	 /* bool, default 1 (balance.h) */
 	char *plugin_dir;	 /* default PLUGINDIR */
 	char *control_socket;	 /* NULL: -C, else control_default_path() */
 	struct conf_plugin *plugins;

@@ -249,6 +249,8 @@ config_dump(const struct conf *c, FILE *fp)
 	fprintf(fp, "fiber_stacks = %s\n",
 	    c->fiber_stacks_shared ? "shared" : "private");
 	fprintf(fp, "tls_ticket_rotation = %g\n", c->tls_ticket_rotation);
+	fprintf(fp, "accept_balance = %s\n",
+	    c->accept_balance ? "true" : "false");
 	fputs("plugin_dir = ", fp);
 	put_value(fp, c->plugin_dir);
 	fputc('\n', fp);

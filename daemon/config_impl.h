@@ -33,7 +33,7 @@ enum {
 /* Plugin keys: only "path". */
 enum { P_PATH, NPLUG };
 /* Top-level keys. */
-#define NTOP 11
+#define NTOP 12
 
 /* What the parse knows about a plugin beyond the model. */
 struct pmeta {

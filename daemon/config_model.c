@@ -93,6 +93,7 @@ static const struct key top_keys[NTOP] = {
 	TOP("plugin_dir", K_STR, plugin_dir, 0, 0),
 	TOP("control_socket", K_STR, control_socket, 0, 0),
 	TOP("tls_ticket_rotation", K_DOUBLE, tls_ticket_rotation, 1000, 0),
+	TOP("accept_balance", K_BOOL, accept_balance, 0, 0),
 };
 
 /* In config_impl.h's L_* order. */
@@ -648,6 +649,7 @@ config_parse_new(const char *file, const char *cwd)
 	c->worker_timeout = DEF_TIMEOUT;
 	c->fiber_stack = DEF_STACK;
 	c->tls_ticket_rotation = DEF_ROTATION;
+	c->accept_balance = 1;
 	c->plugin_dir = xstrdup(PLUGINDIR);
 	intern(ps, file);
 	ps->cwd = cwd != NULL ? xstrdup(cwd) : NULL;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "balance.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
@@ -58,6 +59,19 @@ procs_find(struct procs *pt, pid_t pid)
 		if (pt->v[i].pid == pid)
 			return &pt->v[i];
 	return NULL;
+}
+
+/* The live worker of g's slot, or 0. */
+static pid_t
+procs_slot_pid(const struct procs *pt, const struct gen *g, int slot)
+{
+	int i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (pt->v[i].pid > 0 && pt->v[i].gen == g &&
+		    pt->v[i].slot == slot)
+			return pt->v[i].pid;
+	return 0;
 }
 
 /* ---- A fresh child ------------------------------------------------------ */
@@ -228,6 +242,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	close_inherited(keep, 2 * g->ls.nls + 1);
 	free(keep); /* the worker never returns here to free it */
 	hb_isolate(pt->stats, i);
+	balance_keep_only(g->bal);
 	tickets_readonly(&pt->tickets);
 	memset(&a, 0, sizeof(a));
 	a.conf = g->conf;
@@ -237,6 +252,7 @@ spawn_child(struct procs *pt, struct gen *g, int slot, int i, int *fds,
 	a.alog_fds = fds + g->ls.nls;
 	a.report_fd = report_fd;
 	a.stats = &pt->stats[i];
+	a.balance = g->bal;
 	a.supervisor = parent;
 	a.tickets = pt->tickets.keys;
 	worker_main(&a);
@@ -307,6 +323,7 @@ procs_spawn(struct procs *pt, struct gen *g, int slot)
 	keep[2 * g->ls.nls] = pfd[1];
 	memset(&pt->stats[i], 0, sizeof(pt->stats[i]));
 	pt->stats[i].heartbeat = weftd_now_ms();
+	balance_clear(g->bal, slot);
 	pid = fork_child();
 	if (pid == 0)
 		spawn_child(pt, g, slot, i, fds, keep, pfd[1], parent);
@@ -362,6 +379,7 @@ procs_probe(struct procs *pt, struct conf *c, int *errfd)
 		close_inherited(&pfd[1], pfd[1] >= 0 ? 1 : 0);
 		metrics_child(&pt->metrics, 0);
 		munmap(pt->stats, MAX_PROCS * sizeof(*pt->stats));
+		balance_keep_only(NULL);
 		tickets_unmap(&pt->tickets);
 		log_procinit("reload probe");
 		_exit(worker_check_plugins_fd(c, pfd[1]) == 0 ? 0 : 1);
@@ -419,6 +437,8 @@ procs_reaped(struct procs *pt, struct proc *p, int status, int respawn,
 	pt->stats[p - pt->v].heartbeat = 0;
 	metrics_retire(&pt->metrics, g->conf, &pt->stats[p - pt->v]);
 	memset(p, 0, sizeof(*p));
+	if (procs_slot_pid(pt, g, slot) == 0) /* not respawned already */
+		balance_clear(g->bal, slot);
 	p->pipe = -1;
 	if (expected || !respawn || g->draining || slot >= g->nslots)
 		return PROC_EXIT_OK;

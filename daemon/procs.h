@@ -40,6 +40,8 @@ struct gen {
 				 * is ready fails the whole generation */
 	struct slot *slots; /* MAX_WORKERS of them */
 	struct gen *older;  /* the next draining generation */
+	/* Its workers' loads, shared with them (balance.h). */
+	struct balance *bal;
 };
 
 struct proc {

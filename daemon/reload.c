@@ -15,6 +15,7 @@
 
 #include <weft/plugin.h>
 
+#include "balance.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -41,6 +42,7 @@ gen_new(struct gens *G, struct conf *c)
 	g->conf = c;
 	g->nslots = c->workers;
 	g->slots = xcalloc(MAX_WORKERS, sizeof(*g->slots));
+	g->bal = balance_new();
 	return g;
 }
 
@@ -51,6 +53,7 @@ gen_free(struct gens *G, struct gen *g)
 		return;
 	lset_free(G->L, &g->ls);
 	free(g->slots);
+	balance_free(g->bal);
 	config_free(g->conf);
 	free(g);
 }

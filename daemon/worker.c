@@ -25,6 +25,7 @@
 #include <weft/weft.h>
 
 #include "accesslog.h"
+#include "balance.h"
 #include "log.h"
 #include "loader.h"
 #include "metrics.h"
@@ -50,6 +51,9 @@ static struct {
 	uv_signal_t sig_int;
 	uv_signal_t sig_quit;
 	uv_signal_t sig_usr1;
+	/* For balance.c: ls[i].srv, and whether all workers share it. */
+	weft_server_t **srvs;
+	int *shared;
 	int stopping;
 	int booted; /* plugins and servers are up */
 } W;
@@ -174,6 +178,7 @@ on_heartbeat(uv_timer_t *t)
 {
 	stats_publish();
 	W.args->stats->heartbeat = weftd_now_ms();
+	balance_tick();
 }
 
 static void
@@ -285,6 +290,7 @@ on_signal(uv_signal_t *h, int signum)
 			    (long)W.args->supervisor);
 		uv_timer_stop(&W.heartbeat);
 		W.args->stats->heartbeat = 0; /* not watched while draining */
+		balance_stop();
 		if (weft_spawn(stop_fiber, NULL, NULL) != 0)
 			_exit(1);
 		break;
@@ -415,6 +421,27 @@ start_servers(const struct conf *c)
 	return 0;
 }
 
+/*
+ * Balanced accept (balance.c) on the sockets every worker shares; a
+ * reuse_port socket is this worker's alone, whose clients nobody else
+ * could take: never held, but its connections count in the load.
+ */
+static void
+balance_begin(const struct worker_args *a, uint64_t stale_ms)
+{
+	size_t i;
+
+	W.srvs = xcalloc(W.nls + 1, sizeof(*W.srvs));
+	W.shared = xcalloc(W.nls + 1, sizeof(*W.shared));
+	for (i = 0; i < W.nls; i++) {
+		W.srvs[i] = W.ls[i].srv;
+		W.shared[i] = !(W.ls[i].l->kind == CONF_LISTEN_TCP &&
+		    W.ls[i].l->reuse_port);
+	}
+	balance_start(&W.loop, a->balance, a->index, W.srvs, W.shared, W.nls,
+	    stale_ms);
+}
+
 void
 worker_main(const struct worker_args *a)
 {
@@ -449,6 +476,8 @@ worker_main(const struct worker_args *a)
 	W.booted = 1;
 
 	tick = heartbeat_tick_ms(c);
+	if (c->accept_balance)
+		balance_begin(a, 2 * tick + 100);
 	a->stats->heartbeat = weftd_now_ms();
 	uv_timer_init(&W.loop, &W.heartbeat);
 	uv_timer_start(&W.heartbeat, on_heartbeat, tick, tick);

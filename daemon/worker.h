@@ -30,6 +30,7 @@ struct worker_args {
 	int *alog_fds;		    /* one access log per listener, or < 0 */
 	int report_fd;		    /* the worker's end of the report socket */
 	struct worker_stats *stats; /* shared with the supervisor */
+	struct balance *balance;    /* its generation's loads (balance.h) */
 	pid_t supervisor;	    /* its death stops the worker (SIGTERM) */
 	/* The TLS ticket keys every worker shares (tickets.h), read-only. */
 	const weft_tls_ticket_key_t *tickets;

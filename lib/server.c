@@ -24,6 +24,7 @@ enum listener_state {
 	L_ACTIVE = 0, /* polled for connections */
 	L_HELD,	      /* not polled: the server is near max_connections */
 	L_EMFILE,     /* not polled: out of fds, waiting for the backoff */
+	L_GATED,      /* not polled: the accept gate said so */
 };
 
 /*
@@ -72,6 +73,9 @@ struct weft_server {
 	unsigned long s_emfile_pauses;
 	int s_emfile_backoff; /* ms */
 	int s_timer_live;     /* s_emfile_timer not closed yet */
+	/* Asked before each accept, told of each close; or NULL. */
+	weft_accept_gate_cb s_gate;
+	void *s_gate_arg;
 	uint8_t s_closed;
 	uint8_t s_freed;   /* weft_server_free called with work pending */
 	uint8_t s_forever; /* a fiber waits in weft_server_serve_forever */
@@ -280,6 +284,12 @@ on_readable(uv_poll_t *h, int status, int events)
 			l->l_state = L_HELD;
 			return;
 		}
+		if (srv->s_gate != NULL &&
+		    srv->s_gate(srv, 1, srv->s_gate_arg)) {
+			listener_poll(l, 0);
+			l->l_state = L_GATED;
+			return;
+		}
 		fd = accept4(l->l_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -330,6 +340,8 @@ server_release(weft__conn_owner_t *o, weft__conn_t *c, int reason)
 
 	(void)c;
 	(void)reason; /* counted by weft__owner_end (conn_end.c) */
+	if (srv->s_gate != NULL)
+		(void)srv->s_gate(srv, 0, srv->s_gate_arg);
 	if (!srv->s_closed && srv->s_max_conns != 0 && !load_high(srv))
 		for (i = 0; i < srv->s_nls; i++)
 			if (srv->s_ls[i] != NULL &&
@@ -675,4 +687,25 @@ weft_server_set_proxy_protocol(weft_server_t *srv, int timeout_ms)
 {
 	srv->s_pp.timeout_ms = timeout_ms;
 	return weft_server_set_prelude(srv, weft__pp_prelude, &srv->s_pp);
+}
+
+int
+weft_server_set_accept_gate(weft_server_t *srv, weft_accept_gate_cb fn,
+    void *arg)
+{
+	srv->s_gate = fn;
+	srv->s_gate_arg = arg;
+	return 0;
+}
+
+void
+weft_server_accept_resume(weft_server_t *srv)
+{
+	size_t i;
+
+	if (srv->s_closed)
+		return;
+	for (i = 0; i < srv->s_nls; i++)
+		if (srv->s_ls[i] != NULL && srv->s_ls[i]->l_state == L_GATED)
+			listener_poll(srv->s_ls[i], 1);
 }

@@ -123,6 +123,61 @@ WT_CASE(max_connections_pause)
 	weft_server_free(&srv);
 }
 
+/* An accept gate: asked before each accept, told of each close. */
+static struct {
+	int hold, asked, closed;
+} G;
+
+static int
+gate(weft_server_t *srv, int accepting, void *arg)
+{
+	(void)srv;
+	assert_ptr_equal(arg, &G);
+	if (!accepting) {
+		G.closed++;
+		return 0;
+	}
+	G.asked++;
+	return G.hold;
+}
+
+WT_CASE(accept_gate)
+{
+	weft_server_t *srv = NULL;
+	int fd, i;
+	char buf[8];
+
+	assert_int_equal(weft_start_server(echo, NULL, "127.0.0.1", 0, NULL,
+			     &srv),
+	    0);
+	assert_int_equal(weft_server_set_accept_gate(srv, gate, &G), 0);
+	G.hold = 1;
+	fd = tcp_connect_nb(weft_server_port(srv));
+	assert_true(fd >= 0);
+	assert_int_equal(fiber_send(fd, "g"), 0);
+	for (i = 0; i < 400 && G.asked == 0; i++)
+		weft_sleep(5);
+	/* Held: asked once, the listener no longer polled, nothing served. */
+	assert_int_equal(G.asked, 1);
+	assert_int_equal(fiber_recv(fd, buf, 1, 100), 0);
+	assert_int_equal(G.asked, 1);
+	assert_int_equal(weft_server_connections(srv), 0);
+	G.hold = 0;
+	weft_server_accept_resume(srv);
+	assert_int_equal(fiber_recv(fd, buf, 1, 3000), 1);
+	assert_int_equal(buf[0], 'g');
+	assert_true(G.asked >= 2); /* and before the next try */
+	assert_int_equal(G.closed, 0);
+	close(fd);
+	for (i = 0; i < 400 && G.closed == 0; i++)
+		weft_sleep(5);
+	assert_int_equal(G.closed, 1);
+	weft_server_close(srv);
+	weft_server_accept_resume(srv); /* closed: nothing to do */
+	assert_int_equal(weft_server_wait_closed(srv), 0);
+	weft_server_free(&srv);
+}
+
 WT_CASE(max_connections_full)
 {
 	weft_stream_opts_t opts;

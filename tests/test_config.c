@@ -287,6 +287,40 @@ WT_TEST(dump_same_from_both)
 	config_free(b);
 }
 
+/* accept_balance: on unless turned off, the same in both syntaxes. */
+WT_TEST(accept_balance_key)
+{
+	struct conf *a, *b, *d;
+	char *da, *db, *dd;
+
+	d = load_text_ok("bal0.conf",
+	    CONF_PLUGIN "listen = ( { tcp = \"127.0.0.1:1\"; plugin = "
+			"\"echo\"; } );\n");
+	a = load_text_ok("bal.conf",
+	    "accept_balance = false;\n" CONF_PLUGIN
+	    "listen = ( { tcp = \"127.0.0.1:1\"; plugin = \"echo\"; } );\n");
+	b = load_text_ok("bal.ini",
+	    "accept_balance = no\n" INI_PLUGIN
+	    "[listen.x]\ntcp = 127.0.0.1:1\nplugin = echo\n");
+	assert_int_equal(d->accept_balance, 1);
+	assert_int_equal(a->accept_balance, 0);
+	assert_int_equal(b->accept_balance, 0);
+	dd = dump(d);
+	da = dump(a);
+	db = dump(b);
+	assert_non_null(strstr(dd, "\naccept_balance = true\n"));
+	assert_non_null(strstr(da, "\naccept_balance = false\n"));
+	assert_non_null(strstr(db, "\naccept_balance = false\n"));
+	load_fails("bal1.conf", "accept_balance = 3;\n",
+	    "F:1: accept_balance: expected a boolean (true or false)");
+	free(da);
+	free(db);
+	free(dd);
+	config_free(a);
+	config_free(b);
+	config_free(d);
+}
+
 /* A listener's send_timeout: seconds, 0 for none, in both syntaxes. */
 WT_TEST(listener_send_timeout)
 {

@@ -1515,7 +1515,7 @@ def worker_holds_only_its_own():
     # After a reload, a worker of the new generation holds its own
     # generation's listeners (the inherited fd and weft's dup of it) and
     # no other socket, and of the stats shared with the supervisor only
-    # its own page.
+    # its own page (and its generation's balance table).
     w = Weftd(BASE)
     try:
         w.wait_log(r"worker \d \(pid \d+\) ready", count=2)
@@ -1546,7 +1546,13 @@ def worker_holds_only_its_own():
                         shared.append(hi - lo)
                     if "weftd-metrics" in line:
                         metrics.append(f5[1])
-            assert shared == [entry], (pid, shared, entry)
+            # Its own stats entry, and its own generation's table of
+            # worker loads (daemon/balance.h: 64 bytes, then 1024 slots
+            # of 64; accept_balance), no other generation's.
+            pg = os.sysconf("SC_PAGESIZE")
+            table = (64 + 1024 * 64 + pg - 1) // pg * pg
+            assert sorted(shared) == sorted([entry, table]), \
+                (pid, shared, entry, table)
             # The daemon-wide metrics page: read-only (metrics.h).
             assert metrics == ["r--s"], (pid, metrics)
         # The supervisor's listener sockets the workers hold are theirs:

@@ -126,6 +126,25 @@ WEFT_EXTERN int weft_server_set_prelude(weft_server_t *srv, weft_prelude_cb fn,
     void *arg);
 
 /**
+ * An accept gate: asked (accepting = 1) before each accept on the
+ * server's listeners, a nonzero return leaves the client in the kernel's
+ * queue and stops polling them until weft_server_accept_resume(); told
+ * (accepting = 0, return ignored) each time one of its connections ends.
+ */
+typedef int (*weft_accept_gate_cb)(weft_server_t *srv, int accepting,
+    void *arg);
+
+/** Set (or, with NULL, remove) the server's accept gate; 0. */
+WEFT_EXTERN int weft_server_set_accept_gate(weft_server_t *srv,
+    weft_accept_gate_cb fn, void *arg);
+
+/**
+ * Poll again the listeners the gate held, unless max_connections or a
+ * lack of file descriptors holds them too.
+ */
+WEFT_EXTERN void weft_server_accept_resume(weft_server_t *srv);
+
+/**
  * Set the connection's peer and local addresses (either may be NULL to
  * keep it) as weft_peername, weft_sockname and weft_extra_info report
  * them: a PROXY header's addresses.  -EAFNOSUPPORT unless AF_INET,

@@ -1587,6 +1587,24 @@ def privileges(rep):
               "notices for the root-only directory: %r" % found)
 
 
+@scenario
+def balance(rep):
+    """Balanced accept on the shared socket (accept_balance): 100 and
+    1000 long-lived connections, paced 2 ms apart and in a burst, to 2
+    and 4 workers; each worker's count from /proc, max/min <= 1.2."""
+    import balancelib
+    sizes = (100,) if QUICK else (100, 1000)
+    for workers in (2, 4):
+        for n in sizes:
+            for pace in (2, 0):
+                counts = balancelib.measure(workers, n, pace)
+                r = balancelib.ratio(counts)
+                key = "%dw %d %s" % (workers, n, "paced" if pace else "burst")
+                rep.set(key, "%.2f %s" % (r, "/".join(map(str, counts))))
+                rep.check(len(counts) == workers and r <= 1.2,
+                          "%s: max/min %.2f > 1.2 (%r)" % (key, r, counts))
+
+
 # ---- main ------------------------------------------------------------------
 
 def main():
