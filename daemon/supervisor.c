@@ -650,8 +650,11 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 		now = weftd_now_ms();
 		if (next != 0 && next < now + 100)
 			timeout = next <= now ? 0 : (int)(next - now);
-		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
-			fatal("poll");
+		if (poll(pfds, (nfds_t)n, timeout) < 0) {
+			if (errno != EINTR)
+				fatal("poll");
+			continue; /* no revents set: the self-pipe says */
+		}
 		if (pfds[0].revents != 0)
 			handle_signals(s);
 		procs_read_reports(&s->pt, pfds + 1, idx, nproc);

@@ -101,7 +101,7 @@ same_conf(const char *pid, const char *real)
 {
 	char path[300], buf[4096], cwd[PATH_MAX], full[2 * PATH_MAX];
 	char res[PATH_MAX];
-	const char *base, *conf;
+	const char *arg, *base, *conf;
 	ssize_t n;
 	int fd;
 
@@ -113,9 +113,15 @@ same_conf(const char *pid, const char *real)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	base = strrchr(buf, '/') != NULL ? strrchr(buf, '/') + 1 : buf;
-	if ((strcmp(base, "weftd") != 0 && strcmp(base, "lt-weftd") != 0) ||
-	    cmdline_conf(buf, (size_t)n, &conf) != 0)
+	/* weftd is argv[0], or a later word under a wrapper (valgrind). */
+	for (arg = buf;; arg += strlen(arg) + 1) {
+		if (arg >= buf + n)
+			return 0;
+		base = strrchr(arg, '/') != NULL ? strrchr(arg, '/') + 1 : arg;
+		if (strcmp(base, "weftd") == 0 || strcmp(base, "lt-weftd") == 0)
+			break;
+	}
+	if (cmdline_conf(arg, (size_t)(buf + n - arg), &conf) != 0)
 		return 0;
 	if (conf == NULL)
 		conf = SYSCONFDIR "/weft/weftd.conf";
@@ -266,6 +272,17 @@ trybind_check(const struct conf *c, const char *ctl, char **errors,
 				    : control_default_path());
 		if (error == EADDRINUSE && running)
 			continue;
+		/* A unit's ExecStartPre is not passed the sockets of its
+		 * .socket unit, which holds them: only a warning there. */
+		if (error == EADDRINUSE && getenv("INVOCATION_ID") != NULL) {
+			add_line(warnings, "%s:%d: %s: %s %s: %s", c->file,
+			    l->line, nb,
+			    l->kind == CONF_LISTEN_TCP ? "tcp" : "unix",
+			    l->kind == CONF_LISTEN_TCP ? l->address : l->path,
+			    "in use (by a systemd socket unit, or another "
+			    "program: the start will say)");
+			continue;
+		}
 		add_line(errors, "%s:%d: %s: %s %s: %s", c->file, l->line, nb,
 		    l->kind == CONF_LISTEN_TCP ? "tcp" : "unix",
 		    l->kind == CONF_LISTEN_TCP ? l->address : l->path,

@@ -863,8 +863,11 @@ def check_trial_binds():
         f.write(TRYBIND % (PLUGIN_DIR, port))
     os.chmod(conf, 0o644)
     ctl_path = os.path.join(d, "ctl.sock")
+    # Not as a systemd unit's ExecStartPre (INVOCATION_ID), where an
+    # address in use is only a warning: a .socket unit may hold it.
+    env = {k: v for k, v in os.environ.items() if k != "INVOCATION_ID"}
     r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-C", ctl_path],
-                       capture_output=True)
+                       capture_output=True, env=env)
     held.close()
     want = ('%s:4: listener "web": tcp 127.0.0.1:%d: address already in '
             'use' % (conf, port)).encode()
