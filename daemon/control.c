@@ -134,16 +134,16 @@ control_drop(struct ctl_client *cl)
 {
 	close(cl->fd);
 	cl->fd = 0;
-	cl->waiting_reload = 0;
+	cl->waiting = 0;
 }
 
 void
-control_reply_waiting(struct ctl_server *cs, const char *text)
+control_reply_waiting(struct ctl_server *cs, int what, const char *text)
 {
 	size_t k;
 
 	for (k = 0; k < CTL_CLIENTS; k++)
-		if (cs->cl[k].fd > 0 && cs->cl[k].waiting_reload)
+		if (cs->cl[k].fd > 0 && cs->cl[k].waiting == what)
 			control_reply(&cs->cl[k], text);
 }
 
@@ -195,7 +195,7 @@ control_accept(struct ctl_server *cs)
 			continue;
 		}
 		cs->cl[k].fd = fd;
-		cs->cl[k].waiting_reload = 0;
+		cs->cl[k].waiting = 0;
 	}
 }
 
@@ -208,11 +208,11 @@ control_read(struct ctl_client *cl, char *buf, size_t size)
 	if (n <= 0) {
 		if (n < 0 && errno == EAGAIN)
 			return 0;
-		control_drop(cl); /* went away (a waiting reload goes on) */
+		control_drop(cl); /* went away (what it waits for goes on) */
 		return 0;
 	}
 	buf[n] = '\0';
-	if (cl->waiting_reload)
+	if (cl->waiting)
 		return 0;
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return 1;

@@ -1,9 +1,10 @@
 /*
- * The supervisor's control socket, and `weftd -s reload|stop|status`, its
+ * The supervisor's control socket, and `weftd -s reload|upgrade|stop|status`, its
  * client.  A UNIX stream socket, mode 0600 (root or the service user
  * only): the client sends one command line and reads the reply until EOF.
  * The first reply line starts with "OK" or "ERR"; `reload` answers only
- * once the new generation is ready or the reload failed.  The supervisor
+ * once the new generation is ready or the reload failed, `upgrade` once
+ * the new supervisor is ready or has failed.  The supervisor
  * answers only root, the user it was started as and its service `user`
  * (SO_PEERCRED); the client talks only to a socket owned by root, by
  * itself or by the service user, served by a process running as root or
@@ -33,9 +34,13 @@ int control_listen(const char *path, char **cause);
 
 #define CTL_CLIENTS 16
 
+/* What a client waits for, answered when it is done. */
+#define CTL_WAIT_RELOAD 1
+#define CTL_WAIT_UPGRADE 2
+
 struct ctl_client {
-	int fd;		    /* 0: free */
-	int waiting_reload; /* sent `reload`: answered when it is done */
+	int fd;	     /* 0: free */
+	int waiting; /* 0 or CTL_WAIT_* */
 };
 
 /* The supervisor's side: its socket and the clients talking to it. */
@@ -62,8 +67,8 @@ void control_send(struct ctl_client *cl, const char *buf, size_t size);
 /* Close cl unanswered. */
 void control_drop(struct ctl_client *cl);
 
-/* Answer every client waiting for a reload. */
-void control_reply_waiting(struct ctl_server *cs, const char *text);
+/* Answer every client waiting for what (CTL_WAIT_*). */
+void control_reply_waiting(struct ctl_server *cs, int what, const char *text);
 
 /* At exit: answer "ERR stopped" to every client, close and remove the
  * socket. */

@@ -377,9 +377,12 @@ int
 lset_bind(struct listeners *L, struct lset *s, const struct conf *c, int nslots,
     const struct lset *prev, char **cause)
 {
+	int first = prev == NULL;
 	size_t i;
 	ssize_t j;
 
+	if (prev == NULL)
+		prev = L->inherited;
 	s->conf = c;
 	s->nls = c->nlisteners;
 	s->ls = xcalloc(s->nls, sizeof(*s->ls));
@@ -392,14 +395,14 @@ lset_bind(struct listeners *L, struct lset *s, const struct conf *c, int nslots,
 			if (lsock_take(L, s, i, nslots, &prev->ls[j], cause) !=
 			    0)
 				goto fail;
-		} else if (lsock_open(L, s, i, nslots, prev == NULL, cause) !=
-		    0)
+		} else if (lsock_open(L, s, i, nslots, first, cause) != 0)
 			goto fail;
 	}
 	/* Kept sockets change only once every new one is bound, so that a
 	 * bind that fails leaves them as they were.  (systemd's have no
-	 * unlink_path, and are left to its socket unit.) */
-	for (i = 0; prev != NULL && i < s->nls; i++) {
+	 * unlink_path, and are left to its socket unit; inherited ones keep
+	 * the attributes the old supervisor gave them.) */
+	for (i = 0; prev != NULL && prev->conf != NULL && i < s->nls; i++) {
 		j = find_key(prev, s->ls[i].key);
 		if (j >= 0 && prev->ls[j].unlink_path != NULL &&
 		    unix_changed(L, &prev->conf->listeners[j], &c->listeners[i],
@@ -430,6 +433,19 @@ lset_close(struct listeners *L, struct lset *s)
 		}
 		lsock_close(&s->ls[i]);
 	}
+}
+
+void
+listeners_disown(struct listeners *L)
+{
+	struct lset *s;
+	size_t i;
+
+	for (s = L->live; s != NULL; s = s->live_next)
+		for (i = 0; s->ls != NULL && i < s->nls; i++) {
+			free(s->ls[i].unlink_path);
+			s->ls[i].unlink_path = NULL;
+		}
 }
 
 void

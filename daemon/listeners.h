@@ -36,6 +36,10 @@ struct listeners {
 	char **act_names;
 	int *act_used;
 	int nact;
+	/* A binary upgrade's sockets (upgrade.h), which the first set
+	 * takes over as a reload takes over its previous set's; NULL if
+	 * none. */
+	struct lset *inherited;
 	/* "user:group" privileges were dropped to, "" if they were not */
 	char run_as[512];
 };
@@ -51,7 +55,7 @@ void listeners_check_activation(const struct listeners *L,
 /*
  * Bind s's listeners for conf c and nslots worker slots, taking over the
  * sockets of prev (may be NULL) whose identity is unchanged, or (without
- * prev) the sockets systemd passed.  Returns -1 with *cause on failure
+ * prev) those of L->inherited or the sockets systemd passed.  Returns -1 with *cause on failure
  * (s's own new sockets are closed again; prev keeps its sockets, though
  * a kept UNIX socket may already have the mode, owner or group of c).
  */
@@ -75,6 +79,10 @@ void lset_slot_close(struct lset *s, int slot);
 
 /* Close s's sockets; a UNIX path goes with the last set using it. */
 void lset_close(struct listeners *L, struct lset *s);
+
+/* After a binary upgrade handed every socket over: no path of L's is
+ * removed any more, the new supervisor's now. */
+void listeners_disown(struct listeners *L);
 
 /* Close and forget s. */
 void lset_free(struct listeners *L, struct lset *s);

@@ -46,6 +46,24 @@ notify_reloading(void)
 		(unsigned long long)ts.tv_nsec / 1000ULL);
 }
 
+void
+notify_mainpid(long pid)
+{
+#ifdef HAVE_SYSTEMD
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	/* NotifyAccess=main: only this process, main until now, may say
+	 * so; systemd takes a pid of the unit's own cgroup. */
+	if (sd_notifyf(0, "MAINPID=%ld", pid) < 0)
+		log_warnx("sd_notify(MAINPID=%ld) failed", pid);
+	else if (sd_notify_barrier(0, 5000000ULL) < 0)
+		log_debug("sd_notify_barrier failed");
+	unsetenv("NOTIFY_SOCKET");
+#else
+	(void)pid;
+#endif
+}
+
 uint64_t
 notify_watchdog_ms(void)
 {

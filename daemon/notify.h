@@ -16,6 +16,13 @@ void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* RELOADING=1 with MONOTONIC_USEC (required by systemd >= 253). */
 void notify_reloading(void);
 
+/*
+ * A binary upgrade's new supervisor (pid) is ready: make it the unit's
+ * main process (MAINPID=), wait until systemd has taken that in (the old
+ * main process may exit right after), and say nothing more from here.
+ */
+void notify_mainpid(long pid);
+
 /* The watchdog interval systemd asked for, in ms; 0 = none. */
 uint64_t notify_watchdog_ms(void);
 

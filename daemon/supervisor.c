@@ -36,6 +36,7 @@
 #include "stats.h"
 #include "supervisor.h"
 #include "tls_files.h"
+#include "upgrade.h"
 #include "util.h"
 #include "worker.h"
 
@@ -47,6 +48,7 @@ struct sup {
 	struct procs pt;
 	struct gens G;
 	struct ctl_server ctl;
+	struct upgrade up; /* a binary upgrade under way */
 	int sigpipe[2];
 	int lock_fd;  /* control_lock(), held while we run */
 	int stopping; /* TERM/INT/QUIT received, or given up */
@@ -82,7 +84,7 @@ static void
 signals_init(struct sup *s)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
-		SIGTTIN, SIGTTOU, SIGCHLD };
+		SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD };
 	struct sigaction sa;
 	size_t i;
 
@@ -138,7 +140,7 @@ reload_done(struct sup *s, int ok, const char *msg)
 	s->G.again = 0;
 	cause_set(&line, "%s %s\n",
 	    ok ? "OK reloaded:" : "ERR reload failed:", msg);
-	control_reply_waiting(&s->ctl, line);
+	control_reply_waiting(&s->ctl, CTL_WAIT_RELOAD, line);
 	free(line);
 }
 
@@ -157,6 +159,11 @@ do_reload(struct sup *s)
 
 	if (s->stopping)
 		return;
+	if (s->up.pid != 0) {
+		log_warnx("reload refused: an upgrade is in progress");
+		reload_result(s, RELOAD_FAILED, "an upgrade is in progress");
+		return;
+	}
 	st = reload_start(&s->G, msg, sizeof(msg));
 	if (st == RELOAD_QUEUED)
 		return;
@@ -173,6 +180,7 @@ systemd_tick(struct sup *s, uint64_t now)
 	n = procs_count(&s->pt, s->G.cur, &ready);
 	if (!s->ready_sent && !gens_reloading(&s->G) && n == s->G.cur->nslots &&
 	    ready == n) {
+		upgrade_child_ready();
 		notify_send("READY=1");
 		s->ready_sent = 1;
 		send_status(s);
@@ -246,10 +254,74 @@ stop(struct sup *s, enum stop_reason why, const char *what)
 
 static void __attribute__((noreturn)) shutdown_done(struct sup *s)
 {
+	if (upgrade_child_pending() != 0 && s->ctl.fd >= 0) {
+		/* A new supervisor that never got ready: the paths are still
+		 * its old supervisor's. */
+		listeners_disown(&s->L);
+		close(s->ctl.fd);
+		s->ctl.fd = -1;
+	}
 	gens_free(&s->G);
 	control_close(&s->ctl);
 	log_info("stopped");
 	exit(s->exit_code);
+}
+
+/* ---- Binary upgrade ----------------------------------------------------- */
+
+/* An upgrade ended: the new supervisor (pid) serves and this one drains,
+ * or it failed and this one serves on. */
+static void
+upgrade_result(struct sup *s, enum upgrade_state st, const char *msg, pid_t pid)
+{
+	char *line = NULL;
+
+	if (st == UPGRADE_RUNNING)
+		return;
+	if (st == UPGRADE_FAILED) {
+		log_warnx("upgrade failed, still serving:");
+		log_lines(WEFT_LOG_WARNING, msg);
+		cause_set(&line, "ERR upgrade failed: %s\n", msg);
+		control_reply_waiting(&s->ctl, CTL_WAIT_UPGRADE, line);
+		free(line);
+		return;
+	}
+	log_info("upgrade: %s; pid %ld drains and exits", msg, (long)getpid());
+	notify_mainpid((long)pid);
+	cause_set(&line, "OK upgraded: %s\n", msg);
+	control_reply_waiting(&s->ctl, CTL_WAIT_UPGRADE, line);
+	free(line);
+	/* The paths and the control socket are the new supervisor's. */
+	listeners_disown(&s->L);
+	if (s->ctl.fd >= 0)
+		close(s->ctl.fd);
+	s->ctl.fd = -1;
+	stop(s, STOP_DRAIN, "upgraded");
+}
+
+/* SIGUSR2 (cl NULL) or `weftd -s upgrade` (cl answered when it is done). */
+static void
+do_upgrade(struct sup *s, struct ctl_client *cl)
+{
+	char *cause = NULL, *line = NULL;
+
+	if (s->up.pid == 0 && !s->stopping && !gens_reloading(&s->G) &&
+	    upgrade_start(&s->up, &s->G.cur->ls, s->ctl.fd, s->lock_fd,
+		&cause) != 0) {
+		log_warnx("upgrade failed, still serving: %s", cause);
+	} else if (s->up.pid != 0) {
+		if (cl != NULL)
+			cl->waiting = CTL_WAIT_UPGRADE;
+		return;
+	} else
+		cause_set(&cause, "%s",
+		    s->stopping ? "stopping" : "a reload is in progress");
+	if (cl != NULL) {
+		cause_set(&line, "ERR upgrade failed: %s\n", cause);
+		control_reply(cl, line);
+	}
+	free(line);
+	free(cause);
 }
 
 /* ---- Children ----------------------------------------------------------- */
@@ -264,6 +336,10 @@ reap(struct sup *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (upgrade_reaped(&s->up, pid, status, msg, sizeof(msg))) {
+			upgrade_result(s, UPGRADE_FAILED, msg, pid);
+			continue;
+		}
 		if (pid == s->G.probe) {
 			reload_result(s,
 			    reload_probed(&s->G, status, s->stopping, msg,
@@ -302,6 +378,9 @@ handle_signals(struct sup *s)
 			break;
 		case SIGHUP:
 			do_reload(s);
+			break;
+		case SIGUSR2:
+			do_upgrade(s, NULL);
 			break;
 		case SIGUSR1:
 			log_reopen();
@@ -365,7 +444,10 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	    PACKAGE_VERSION, (long)getpid(),
 	    (unsigned long long)((now - s->started) / 1000), s->G.cur->id,
 	    s->G.cur->nslots, totals,
-	    gens_reloading(&s->G) ? ", reloading" : "");
+	    gens_reloading(&s->G) ? ", reloading"
+		: s->up.pid != 0  ? ", upgrading"
+				  : "");
+	upgrade_status(fp);
 	procs_print(&s->pt, fp, now);
 	procs_print_tls(&s->pt, s->G.cur, fp);
 	status_plugins(s->G.cur, fp);
@@ -410,12 +492,14 @@ ctl_command(struct sup *s, struct ctl_client *cl, const char *cmd)
 			control_reply(cl, "ERR stopping\n");
 			return;
 		}
-		cl->waiting_reload = 1;
+		cl->waiting = CTL_WAIT_RELOAD;
 		do_reload(s);
+	} else if (strcmp(cmd, "upgrade") == 0) {
+		do_upgrade(s, cl);
 	} else {
 		control_reply(cl,
-		    "ERR unknown command (reload, stop, status, status "
-		    "json)\n");
+		    "ERR unknown command (reload, upgrade, stop, status, "
+		    "status json)\n");
 	}
 }
 
@@ -524,7 +608,9 @@ ctl_lock(struct sup *s, const struct conf *c)
 	struct passwd *pw;
 	char *cause = NULL;
 
-	if ((s->lock_fd = control_lock(s->ctl.path, &cause)) == -2)
+	/* After an upgrade, the old supervisor's lock, which it shares. */
+	if ((s->lock_fd = upgrade_child_lock()) < 0 &&
+	    (s->lock_fd = control_lock(s->ctl.path, &cause)) == -2)
 		fatalx("%s", cause != NULL ? cause : "already running");
 	if (s->lock_fd < 0)
 		/* Like the control socket itself, which it goes with. */
@@ -544,6 +630,8 @@ ctl_listen(struct sup *s)
 {
 	char *cause = NULL;
 
+	if ((s->ctl.fd = upgrade_child_ctl()) >= 0)
+		return; /* the old supervisor's, which it no longer polls */
 	if ((s->ctl.fd = control_listen(s->ctl.path, &cause)) == -2)
 		fatalx("%s", cause != NULL ? cause : "control socket in use");
 	if (s->ctl.fd < 0)
@@ -565,6 +653,7 @@ start(struct sup *s, struct conf *c, const char *conffile, const char *ctl_path)
 	s->lock_fd = -1;
 	s->watchdog_ms = notify_watchdog_ms();
 	listeners_init(&s->L);
+	upgrade_child_take(&s->L);
 	procs_init(&s->pt, &s->L);
 	gens_init(&s->G, &s->pt, &s->L, conffile);
 	signals_init(s);
@@ -572,10 +661,14 @@ start(struct sup *s, struct conf *c, const char *conffile, const char *ctl_path)
 	ctl_lock(s, c);
 	if (tls_files_read(c, tls_files_owner(c), &cause) != 0) {
 		log_lines(WEFT_LOG_ERR, cause);
+		upgrade_child_fail(cause);
 		fatalx("cannot read the TLS certificates and keys");
 	}
-	if (gens_first(&s->G, c, &cause) != 0)
+	if (gens_first(&s->G, c, &cause) != 0) {
+		upgrade_child_fail(cause != NULL ? cause : "cannot listen");
 		fatalx("cannot listen: %s", cause != NULL ? cause : "?");
+	}
+	upgrade_child_release(&s->L);
 	listeners_check_activation(&s->L, conffile);
 	ctl_listen(s);
 	drop_privileges(s, c);
@@ -610,6 +703,13 @@ tick(struct sup *s, uint64_t now)
 			    msg);
 		}
 		procs_check_heartbeats(&s->pt, now);
+		if (s->up.pid != 0) {
+			pid_t pid = s->up.pid;
+
+			upgrade_result(s,
+			    upgrade_check(&s->up, now, msg, sizeof(msg)), msg,
+			    pid);
+		}
 		tickets_tick(&s->pt.tickets, now,
 		    s->G.cur->conf->tls_ticket_rotation);
 		systemd_tick(s, now);
@@ -637,7 +737,9 @@ supervisor_main(struct conf *c, const char *conffile, const char *ctl_path)
 		pfds[0].events = POLLIN;
 		nproc = procs_pollfds(&s->pt, pfds + 1, idx);
 		cfds = pfds + 1 + nproc;
-		cfds[0].fd = s->ctl.fd; /* -1 is ignored by poll */
+		/* -1 is ignored by poll; during an upgrade the new supervisor
+		 * answers. */
+		cfds[0].fd = s->up.pid == 0 ? s->ctl.fd : -1;
 		cfds[0].events = POLLIN;
 		for (k = 0; k < CTL_CLIENTS; k++) {
 			cfds[1 + k].fd = s->ctl.cl[k].fd > 0 ? s->ctl.cl[k].fd

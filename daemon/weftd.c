@@ -18,6 +18,7 @@
 #include "supervisor.h"
 #include "tls_files.h"
 #include "trybind.h"
+#include "upgrade.h"
 #include "util.h"
 #include "worker.h"
 
@@ -31,7 +32,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: weftd [-t] [--dump] [-c FILE] [-w WORKERS] [-l LEVEL] "
 	    "[-L FILE] [-C PATH]\n"
-	    "       weftd -s reload|stop|status [--json] [-C PATH]\n"
+	    "       weftd -s reload|upgrade|stop|status [--json] [-C PATH]\n"
 	    "       weftd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE   configuration (.conf: libconfig, .ini: INI)\n"
@@ -43,8 +44,9 @@ usage(FILE *fp)
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
 	    "  -L, --log-file FILE log there instead of stderr (SIGUSR1 "
 	    "reopens it)\n"
-	    "  -s, --signal CMD    reload, stop or status: talk to the running "
-	    "supervisor\n"
+	    "  -s, --signal CMD    reload, upgrade, stop or status: talk to the "
+	    "running\n"
+	    "                      supervisor\n"
 	    "      --json          with -s status: the metrics as JSON\n"
 	    "  -C, --control PATH  its control socket (default "
 	    "$RUNTIME_DIRECTORY/weftd.sock\n"
@@ -52,7 +54,8 @@ usage(FILE *fp)
 	    "  -V, --version       print the version\n"
 	    "\n"
 	    "Signals: TERM/INT graceful stop, QUIT immediate stop, HUP reload,\n"
-	    "USR1 reopen logs, TTIN/TTOU one worker more/less.\n");
+	    "USR1 reopen logs, USR2 upgrade (run the binary on disk), TTIN/TTOU\n"
+	    "one worker more/less.\n");
 }
 
 /* The command line. */
@@ -178,9 +181,10 @@ signal_cmd(const struct opts *o)
 	int rc;
 
 	if (strcmp(o->sigcmd, "reload") != 0 &&
+	    strcmp(o->sigcmd, "upgrade") != 0 &&
 	    strcmp(o->sigcmd, "stop") != 0 &&
 	    strcmp(o->sigcmd, "status") != 0) {
-		fprintf(stderr, "weftd: -s: reload, stop or status\n");
+		fprintf(stderr, "weftd: -s: reload, upgrade, stop or status\n");
 		return 2;
 	}
 	if (o->json && strcmp(o->sigcmd, "status") != 0) {
@@ -265,6 +269,7 @@ main(int argc, char **argv)
 	int rc;
 
 	log_procinit("weftd");
+	upgrade_record(argc, argv);
 	if ((rc = parse_opts(argc, argv, &o)) >= 0)
 		return rc;
 	if (o.sigcmd != NULL)
@@ -272,6 +277,8 @@ main(int argc, char **argv)
 	/* A dump alone may be of a file for another machine. */
 	if (config_load_flags(o.file, o.test || !o.dump ? CONF_LOAD_SYSTEM : 0,
 		&c, &cause) != 0) {
+		/* Started by a binary upgrade: the old supervisor says why. */
+		upgrade_child_fail(cause != NULL ? cause : "config error");
 		print_cause(cause);
 		return 1;
 	}
