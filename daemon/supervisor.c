@@ -336,10 +336,6 @@ reap(struct sup *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (upgrade_reaped(&s->up, pid, status, msg, sizeof(msg))) {
-			upgrade_result(s, UPGRADE_FAILED, msg, pid);
-			continue;
-		}
 		if (pid == s->G.probe) {
 			reload_result(s,
 			    reload_probed(&s->G, status, s->stopping, msg,

@@ -259,8 +259,9 @@ child_fds(const struct passed *P, int extra[3], int exefd)
 	return at;
 }
 
-static void __attribute__((noreturn)) child_exec(const struct passed *P,
-    int ready, int ctl, int lock, int exefd, const sigset_t *mask)
+static void __attribute__((noreturn))
+child_exec(const struct passed *P, int ready, int ctl, int lock, int exefd,
+    const sigset_t *mask, pid_t old_pid)
 {
 	char buf[128];
 	int extra[3] = { ready, ctl, lock }, sig;
@@ -276,7 +277,7 @@ static void __attribute__((noreturn)) child_exec(const struct passed *P,
 		setenv("WATCHDOG_PID", buf, 1);
 	setenv("LISTEN_FDNAMES", P->names != NULL ? P->names : "", 1);
 	snprintf(buf, sizeof(buf), "pid=%ld ready=%d ctl=%d lock=%d",
-	    (long)getppid(), extra[0], extra[1], extra[2]);
+	    (long)old_pid, extra[0], extra[1], extra[2]);
 	setenv("WEFTD_UPGRADE", buf, 1);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	fexecve(exefd, exe_argv, environ);
@@ -284,12 +285,52 @@ static void __attribute__((noreturn)) child_exec(const struct passed *P,
 	_exit(127);
 }
 
+/*
+ * Fork the new supervisor as a grandchild (upgrade.h says why): the
+ * child in between reports its pid on pidfd and exits at once.  Returns
+ * the new supervisor's pid, or -1 with errno.
+ */
+static pid_t
+fork_twice(const struct passed *P, int ready, int ctl, int lock, int exefd)
+{
+	sigset_t all, old;
+	int pp[2], st, saved;
+	pid_t pid, mid, self = getpid();
+
+	if (pipe2(pp, O_CLOEXEC) != 0)
+		return -1;
+	/* No handler of ours may run in the children (it would write to
+	 * our self-pipe) before they have reset them. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((mid = fork()) == 0) {
+		close(pp[0]);
+		if ((pid = fork()) == 0)
+			child_exec(P, ready, ctl, lock, exefd, &old, self);
+		(void)!write(pp[1], &pid, sizeof(pid));
+		_exit(0);
+	}
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(pp[1]);
+	pid = -1;
+	if (mid > 0) {
+		if (read(pp[0], &pid, sizeof(pid)) != sizeof(pid))
+			pid = -1;
+		saved = EAGAIN;
+		while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(pp[0]);
+	errno = saved;
+	return pid;
+}
+
 int
 upgrade_start(struct upgrade *U, const struct lset *cur, int ctl_fd,
     int lock_fd, char **cause)
 {
 	struct passed P;
-	sigset_t all, old;
 	int exefd, pfd[2];
 	pid_t pid;
 
@@ -301,13 +342,7 @@ upgrade_start(struct upgrade *U, const struct lset *cur, int ctl_fd,
 		return -1;
 	}
 	passed_collect(cur, &P);
-	/* No handler of ours may run in the child (it would write to our
-	 * self-pipe) before it has reset them. */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((pid = fork()) == 0)
-		child_exec(&P, pfd[1], ctl_fd, lock_fd, exefd, &old);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	pid = fork_twice(&P, pfd[1], ctl_fd, lock_fd, exefd);
 	if (pid < 0)
 		cause_set(cause, "fork: %s", strerror(errno));
 	close(pfd[1]);
@@ -333,7 +368,7 @@ upgrade_start(struct upgrade *U, const struct lset *cur, int ctl_fd,
 static int
 reply_read(struct upgrade *U)
 {
-	ssize_t n;
+	ssize_t n = 0;
 
 	while (U->rlen < sizeof(U->reply) - 1 &&
 	    (n = read(U->fd, U->reply + U->rlen,
@@ -345,8 +380,8 @@ reply_read(struct upgrade *U)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 }
 
-/* The upgrade failed: the new supervisor goes (it is reaped later, as
- * nobody's), msg says why. */
+/* The upgrade failed: the new supervisor goes (its reaper reaps it),
+ * msg says why. */
 static enum upgrade_state
 failed(struct upgrade *U, char *msg, size_t size, const char *what)
 {
@@ -378,33 +413,11 @@ upgrade_check(struct upgrade *U, uint64_t now, char *msg, size_t size)
 		U->pid = 0;
 		return UPGRADE_DONE;
 	}
-	/* Closed without a word: it exited (reaped soon, with its status)
-	 * or it is not weftd; give the exit a moment to be seen. */
-	if (eof && U->eof_at == 0)
-		U->eof_at = now;
-	if (eof && now - U->eof_at >= 1000)
-		return failed(U, msg, size, "closed its pipe unready");
+	if (eof)
+		return failed(U, msg, size, "exited before it was ready");
 	if (now >= U->deadline)
 		return failed(U, msg, size, "was not ready in time");
 	return UPGRADE_RUNNING;
-}
-
-int
-upgrade_reaped(struct upgrade *U, pid_t pid, int status, char *msg, size_t size)
-{
-	char what[64];
-
-	if (U->pid == 0 || pid != U->pid)
-		return 0;
-	reply_read(U);
-	if (WIFEXITED(status))
-		snprintf(what, sizeof(what), "exited with status %d",
-		    WEXITSTATUS(status));
-	else
-		snprintf(what, sizeof(what), "was killed by signal %d",
-		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	failed(U, msg, size, what);
-	return 1;
 }
 
 /* ---- The new supervisor ------------------------------------------------ */

@@ -9,6 +9,12 @@
  * one hands the systemd main PID over, gives up its paths and drains as
  * a graceful stop does.  If the new one fails, or is not ready in time,
  * the old one kills it and goes on serving.
+ *
+ * The new supervisor is forked twice, so that it is not the old one's
+ * child but the reaper's (systemd, or init): systemd watches a main PID
+ * it is the parent of, and one that is not would be "alien" to it (a
+ * stop would not wait for it to drain).  So the old supervisor learns
+ * of the new one's end by its pipe, not by waitpid().
  */
 #ifndef WEFTD_UPGRADE_H
 #define WEFTD_UPGRADE_H
@@ -28,7 +34,6 @@ struct upgrade {
 	pid_t pid;	   /* the new supervisor, 0: none */
 	int fd;		   /* its end of the readiness pipe */
 	uint64_t deadline; /* killed if not ready by then */
-	uint64_t eof_at;   /* when its pipe closed unready, 0: open */
 	char reply[512];   /* what it wrote so far */
 	size_t rlen;
 };
@@ -60,11 +65,6 @@ int upgrade_start(struct upgrade *U, const struct lset *cur, int ctl_fd,
 
 /* Has the new supervisor answered, failed or run out of time? */
 enum upgrade_state upgrade_check(struct upgrade *U, uint64_t now, char *msg,
-    size_t size);
-
-/* pid was reaped: 1 if it was the new supervisor (then the upgrade
- * failed, msg says why), 0 if not. */
-int upgrade_reaped(struct upgrade *U, pid_t pid, int status, char *msg,
     size_t size);
 
 /* ---- The new supervisor ---- */

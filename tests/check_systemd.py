@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make check-systemd: weftd under a real systemd (tests/sdns.py), installed
 from `make install DESTDIR=...` and driven with systemctl and journalctl
-as an operator would.  The ten checks share one booted systemd, in order.
+as an operator would.  The checks share one booted systemd, in order.
 TAP, then "# check-systemd: N passed, N failed, N skipped in S s".
 
 The units are the installed ones, unchanged, from /run/systemd/system; a
@@ -317,6 +317,38 @@ def journal_priorities():
     assert "reload failed" in warn, warn
     assert "listening on" not in warn, warn
     assert "listening on 127.0.0.1:%d" % E.port in info, info
+
+
+@test
+def upgrade_hands_over_mainpid():
+    """weftd -s upgrade: the new supervisor becomes the unit's MainPID
+    (MAINPID= from the old one), the unit stays active while the old one
+    drains and after it has exited, and nothing restarts."""
+    need()
+    old = mainpid()
+    restarts = E.m.prop("weftd", "NRestarts")
+    r = E.m.run(["weftd", "-s", "upgrade", "-C", "/run/weft/weftd.sock"],
+                timeout=90, check=False)
+    assert r.returncode == 0 and r.stdout.startswith("OK upgraded"), r
+    new = re.search(r"pid (\d+)", r.stdout).group(1)
+    assert new != old
+    wait_for("MainPID %s" % new, lambda: E.m.prop("weftd", "MainPID") ==
+             new, timeout=10)
+
+    def old_gone():
+        assert E.m.prop("weftd", "ActiveState") == "active"
+        return E.m.run(["test", "-e", "/proc/" + old],
+                       check=False).returncode != 0
+    wait_for("the old supervisor to exit", old_gone, timeout=30)
+    out = E.m.systemctl("status", "weftd", "--no-pager", check=False).stdout
+    assert "active (running)" in out and "Main PID: %s" % new in out, out
+    assert E.m.prop("weftd", "NRestarts") == restarts
+    assert echo(E.port) == b"ping"
+    wait_for("2/2 ready", lambda: status()[1] == 2, timeout=30)
+    out = E.m.run(["weftd", "-s", "status", "-C", "/run/weft/weftd.sock"],
+                  timeout=30).stdout
+    assert "pid %s," % new in out and "upgraded from pid %s" % old in out, \
+        out
 
 
 @test

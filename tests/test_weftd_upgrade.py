@@ -274,7 +274,7 @@ def broken_config_keeps_serving():
 def broken_binary_keeps_serving():
     w = start()
     put_binary(w.exe, shutil.which("false"))
-    refused(w, r"exited with status 1")
+    refused(w, r"exited before it was ready")
     assert w.stop() == 0
 
 
