@@ -175,12 +175,22 @@ do_reload(struct sup *s)
 static void
 systemd_tick(struct sup *s, uint64_t now)
 {
-	int ready = 0, n;
+	int ready = 0, n, all;
 
 	n = procs_count(&s->pt, s->G.cur, &ready);
-	if (!s->ready_sent && !gens_reloading(&s->G) && n == s->G.cur->nslots &&
-	    ready == n) {
-		upgrade_child_ready();
+	all = !gens_reloading(&s->G) && n == s->G.cur->nslots && ready == n;
+	if (upgrade_child_pending() != 0) {
+		/* Started by an upgrade: systemd hears only its main process,
+		 * the old supervisor until that one says MAINPID=, and the
+		 * unit is active already. */
+		if (all) {
+			upgrade_child_ready();
+			s->ready_sent = 1;
+			s->last_status = now;
+		}
+		return;
+	}
+	if (!s->ready_sent && all) {
 		notify_send("READY=1");
 		s->ready_sent = 1;
 		send_status(s);
@@ -225,6 +235,8 @@ stop(struct sup *s, enum stop_reason why, const char *what)
 
 	if (why == STOP_DRAIN && s->stopping)
 		return;
+	if (upgrade_cancel(&s->up)) /* nobody would hand over to it */
+		log_warnx("upgrade cancelled: stopping");
 	if (why == STOP_GIVE_UP) {
 		log_warnx("giving up: %s", what);
 		s->exit_code = 1;

@@ -420,6 +420,17 @@ upgrade_check(struct upgrade *U, uint64_t now, char *msg, size_t size)
 	return UPGRADE_RUNNING;
 }
 
+int
+upgrade_cancel(struct upgrade *U)
+{
+	char msg[64];
+
+	if (U->pid == 0)
+		return 0;
+	failed(U, msg, sizeof(msg), "cancelled");
+	return 1;
+}
+
 /* ---- The new supervisor ------------------------------------------------ */
 
 pid_t

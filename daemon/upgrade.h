@@ -67,6 +67,9 @@ int upgrade_start(struct upgrade *U, const struct lset *cur, int ctl_fd,
 enum upgrade_state upgrade_check(struct upgrade *U, uint64_t now, char *msg,
     size_t size);
 
+/* Stopping: kill a new supervisor not ready yet; 1 if there was one. */
+int upgrade_cancel(struct upgrade *U);
+
 /* ---- The new supervisor ---- */
 
 /* The old supervisor's pid if this one was started by an upgrade and has
