@@ -323,7 +323,8 @@ def journal_priorities():
 def upgrade_hands_over_mainpid():
     """weftd -s upgrade: the new supervisor becomes the unit's MainPID
     (MAINPID= from the old one), the unit stays active while the old one
-    drains and after it has exited, and nothing restarts."""
+    drains and after it has exited, the watchdog is fed by the new one,
+    and nothing restarts."""
     need()
     old = mainpid()
     restarts = E.m.prop("weftd", "NRestarts")
@@ -342,7 +343,12 @@ def upgrade_hands_over_mainpid():
     wait_for("the old supervisor to exit", old_gone, timeout=30)
     out = E.m.systemctl("status", "weftd", "--no-pager", check=False).stdout
     assert "active (running)" in out and "Main PID: %s" % new in out, out
+    # WatchdogSec=3: the new main process pings the watchdog (its
+    # WATCHDOG_PID is its own), or systemd would abort it meanwhile.
+    time.sleep(4.5)
+    assert E.m.prop("weftd", "MainPID") == new
     assert E.m.prop("weftd", "NRestarts") == restarts
+    assert E.m.prop("weftd", "ActiveState") == "active"
     assert echo(E.port) == b"ping"
     wait_for("2/2 ready", lambda: status()[1] == 2, timeout=30)
     out = E.m.run(["weftd", "-s", "status", "-C", "/run/weft/weftd.sock"],
