@@ -239,6 +239,7 @@ stop(struct sup *s, enum stop_reason why, const char *what)
 		log_warnx("upgrade cancelled: stopping");
 	if (why == STOP_GIVE_UP) {
 		log_warnx("giving up: %s", what);
+		upgrade_child_fail(what); /* started by an upgrade: say why */
 		s->exit_code = 1;
 	} else {
 		notify_send("STOPPING=1");
@@ -266,11 +267,12 @@ stop(struct sup *s, enum stop_reason why, const char *what)
 
 static void __attribute__((noreturn)) shutdown_done(struct sup *s)
 {
-	if (upgrade_child_pending() != 0 && s->ctl.fd >= 0) {
+	if (upgrade_child_pending() != 0) {
 		/* A new supervisor that never got ready: the paths are still
 		 * its old supervisor's. */
 		listeners_disown(&s->L);
-		close(s->ctl.fd);
+		if (s->ctl.fd >= 0)
+			close(s->ctl.fd);
 		s->ctl.fd = -1;
 	}
 	gens_free(&s->G);

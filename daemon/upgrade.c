@@ -36,6 +36,7 @@ static struct stat exe_st;
  * started it. */
 static pid_t up_from, up_self;
 static int up_ready = -1, up_ctl = -1, up_lock = -1;
+static int up_took_over; /* said OK: the paths are ours */
 
 /* ---- Start ---------------------------------------------------------------- */
 
@@ -436,7 +437,7 @@ upgrade_cancel(struct upgrade *U)
 pid_t
 upgrade_child_pending(void)
 {
-	return up_ready >= 0 ? up_from : 0;
+	return up_took_over ? 0 : up_from;
 }
 
 int
@@ -471,6 +472,7 @@ upgrade_child_ready(void)
 	(void)!write(up_ready, "OK\n", 3);
 	close(up_ready);
 	up_ready = -1;
+	up_took_over = 1;
 	log_info("upgrade: ready, taking over from pid %ld", (long)up_from);
 }
 

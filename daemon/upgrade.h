@@ -73,7 +73,7 @@ int upgrade_cancel(struct upgrade *U);
 /* ---- The new supervisor ---- */
 
 /* The old supervisor's pid if this one was started by an upgrade and has
- * not reported ready yet, else 0. */
+ * not reported ready (it may have reported its failure), else 0. */
 pid_t upgrade_child_pending(void);
 
 /* Turn the sockets the old supervisor passed into L->inherited, which the

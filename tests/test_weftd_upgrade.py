@@ -271,6 +271,26 @@ def broken_config_keeps_serving():
 
 
 @test
+def new_workers_fail_paths_stay():
+    # The new supervisor starts, but its workers cannot (a plugin whose
+    # init fails): it gives up, and what it removes on the way out is
+    # none of the old supervisor's (control socket, UNIX listener).
+    w = start()
+    good = open(w.conf).read()
+    with open(w.conf, "w") as f:
+        f.write(good.replace(
+            'echo = { path = "echo.so"; };',
+            'echo = { path = "echo.so"; };\n  init-fails = { path = '
+            '"%s/init-fails.so"; };' % weftdlib.TEST_PLUGIN_DIR).replace(
+            ");\n", ',\n  { tcp = "127.0.0.1:0"; plugin = "init-fails"; }'
+            '\n);\n'))
+    refused(w, r"failed to boot")
+    assert os.path.exists(w.ctl)
+    assert os.path.exists(os.path.join(w.dir, "echo.sock"))
+    assert w.stop() == 0
+
+
+@test
 def broken_binary_keeps_serving():
     w = start()
     put_binary(w.exe, shutil.which("false"))
