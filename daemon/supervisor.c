@@ -368,6 +368,7 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	    gens_reloading(&s->G) ? ", reloading" : "");
 	procs_print(&s->pt, fp, now);
 	procs_print_tls(&s->pt, s->G.cur, fp);
+	procs_print_alog(&s->pt, s->G.cur, fp);
 	status_plugins(s->G.cur, fp);
 	fclose(fp);
 	control_send(cl, buf, size);

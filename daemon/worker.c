@@ -163,6 +163,7 @@ stats_publish(void)
 		(void)weft_server_stats(W.ls[i].srv, &ss, sizeof(ss));
 		memset(one, 0, sizeof(one));
 		stats_from_server(one, &ss);
+		one[STAT_access_log_dropped] = alog_dropped(i);
 		for (k = 0; k < STATS_N; k++) {
 			sum[k] += one[k];
 			if (i < STATS_LISTENERS)

@@ -4,9 +4,11 @@ per connection with its exact bytes, close reason, peer, listener and
 plugin; quoting; tls= and sni= on a TLS listener; the file reopened on
 SIGUSR1 after logrotate moved it; the "stderr" target; and a target that
 cannot keep up (a FIFO nobody reads): the worker goes on serving and
-counts the lines it drops.  Both config syntaxes and --dump.  Prints TAP.
-Environment as for test_weftd.py."""
+counts the lines it drops, which `weftd -s status` (text and --json)
+and the metrics plugin show.  Both config syntaxes and --dump.  Prints
+TAP.  Environment as for test_weftd.py."""
 import fcntl
+import json
 import os
 import re
 import signal
@@ -221,6 +223,94 @@ def slow_target_drops_lines():
             assert int(m.group(1)) > 0
             # Still serving.
             echo_once(port, b"still here")
+        finally:
+            w.stop()
+    finally:
+        os.close(rfd)
+
+
+DROP_CONF = """
+workers = 1;
+log_level = "info";
+plugin_dir = "@PLUGINS@";
+plugins = { echo = { path = "echo.so"; }; metrics = { path = "metrics.so"; }; };
+listen = (
+  { name = "web"; tcp = "127.0.0.1:0"; plugin = "echo";
+    access_log = "%s"; },
+  { name = "scrape"; tcp = "127.0.0.1:0"; plugin = "metrics"; }
+);
+"""
+
+
+def dropped_everywhere(w):
+    """The web listener's dropped lines as `weftd -s status` (its access
+    log table), `--json` and GET /metrics give them."""
+    text = w.status()
+    m = re.search(r"\nlistener access_log_dropped access_log "
+                  r"\(generation 1\)\nweb (\d+) (\S+)\n", text)
+    assert m, text
+    res = subprocess.run(WEFTD_CMD + ["-s", "status", "--json", "-C", w.ctl],
+                         capture_output=True, timeout=10 * SLOW)
+    assert res.returncode == 0, res
+    js = json.loads(res.stdout.decode())
+    ls = {x["listener"]: x for x in js["listeners"]}
+    s = connect(local(w.ports()["metrics"][0]))
+    try:
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        body = recv_until(s, lambda d: False).decode()
+    finally:
+        s.close()
+    p = re.search(r'\nweftd_access_log_dropped_total\{listener="web"\} '
+                  r"(\d+)\n", body)
+    assert p, body
+    q = re.search(r'\nweftd_access_log_dropped_total\{listener="scrape"\} '
+                  r"(\d+)\n", body)
+    assert q and q.group(1) == "0", body
+    assert "# TYPE weftd_access_log_dropped_total counter\n" in body, body
+    return (int(m.group(1)), ls["web"]["access_log_dropped"],
+            int(p.group(1)), m.group(2))
+
+
+@test
+def dropped_lines_in_status_and_metrics():
+    """The lines a target that cannot keep up cost are counted per
+    listener: `weftd -s status` (text and --json) and the metrics plugin
+    give the same nonzero number, and the loop goes on serving."""
+    d = mkdtemp()
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fcntl.fcntl(rfd, 1031, 4096)  # F_SETPIPE_SZ: one page
+        w = start(fifo, conf=DROP_CONF)
+        try:
+            port = w.ports()["echo"][0]
+            n = 0
+            while not re.search(r"access log \S+: \d+ line\(s\) dropped",
+                                w.text()):
+                echo_once(port, b"ping")
+                n += 1
+                assert n < 5000, w.text()[-2000:]
+            # No more lines are made: the counts settle at the next
+            # heartbeat and the supervisor's next turn.
+            end = time.time() + 30 * SLOW
+            while True:
+                text, js, prom, target = dropped_everywhere(w)
+                if text == js == prom and text > 0 and \
+                        dropped_everywhere(w)[:3] == (text, js, prom):
+                    break
+                assert time.time() < end, (text, js, prom)
+                time.sleep(0.05)
+            assert target == fifo, target
+            warned = sum(int(x) for x in re.findall(
+                r"access log \S+: (\d+) line\(s\) dropped", w.text()))
+            assert 0 < warned <= text, (warned, text)
+            # Still serving, and the one more line is dropped too.
+            echo_once(port, b"still here")
+            end = time.time() + 30 * SLOW
+            while dropped_everywhere(w)[:3] != (text + 1,) * 3:
+                assert time.time() < end, dropped_everywhere(w)
+                time.sleep(0.05)
         finally:
             w.stop()
     finally:
