@@ -543,7 +543,7 @@ check_cb_tls(struct check *ck, const struct plugin *p)
 		cause_set(&cause,
 		    "%s:%d: listener %s: %s: plugin \"%s\" runs in callback "
 		    "mode, which has no fiber for the %s",
-		    c->file, l->line, l->address,
+		    l->file, l->line, l->address,
 		    l->tls_index >= 0 ? "tls" : "proxy_protocol",
 		    p->p_conf->name,
 		    l->tls_index >= 0 ? "TLS handshake" : "PROXY header");
