@@ -25,7 +25,8 @@ SRCDIR = os.environ.get("SRCDIR", ".")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import run, test  # noqa: E402
 from weftdlib import (SLOW, WEFTD_CMD, Failed, Weftd,  # noqa: E402
-                      connect, kill_started, local, mkdtemp, recv_until)
+                      connect, fill, kill_started, local, mkdtemp,
+                      recv_until)
 
 CONF = """
 workers = 1;
@@ -315,6 +316,48 @@ def dropped_lines_in_status_and_metrics():
             w.stop()
     finally:
         os.close(rfd)
+
+
+@test
+def unsafe_targets_refused():
+    """A path is opened as the log file is (safepath.c): a symlink or a
+    file with a second link planted there is refused and logged, and the
+    listener serves without its access log, writing nothing through
+    them; a FIFO is accepted (slow_target_drops_lines), where -L refuses
+    one."""
+    d = mkdtemp()
+    target = os.path.join(d, "target")
+    with open(target, "w") as f:
+        f.write("keep\n")
+    link = os.path.join(d, "link.log")
+    os.symlink(target, link)
+    hard = os.path.join(d, "hard.log")
+    os.link(target, hard)
+    for path, why in ((link, "is a symbolic link, refusing to follow it"),
+                      (hard, "not a regular file with a single link or a "
+                       "FIFO, refusing it")):
+        w = start(path)
+        try:
+            w.wait_log(r"access log %s: %s" % (re.escape(path),
+                                               re.escape(why)))
+            echo_once(w.ports()["echo"][0], b"unlogged")
+        finally:
+            w.stop()
+        assert open(target).read() == "keep\n"
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    conf = os.path.join(d, "w.conf")
+    with open(conf, "w") as f:
+        f.write(fill(CONF, d) % os.path.join(d, "access.log"))
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-L", fifo],
+                           capture_output=True, timeout=30 * SLOW)
+    finally:
+        os.close(rfd)
+    assert r.returncode != 0, r
+    assert ("log file %s: not a regular file with a single link, refusing "
+            "it" % fifo).encode() in r.stderr, r.stderr
 
 
 CERTS = {}
