@@ -1630,11 +1630,25 @@ CLIENT_SOURCES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
 
 
 def _free_ports(n):
-    """n distinct TCP ports on 127.0.0.1 that were free a moment ago."""
+    """n distinct TCP ports on 127.0.0.1 that were free a moment ago, below
+    the ephemeral range: a port given up for a moment (an instance that
+    restarts) is not taken meanwhile as the source port of a connection
+    from 127.0.0.1, which would keep it from being bound again."""
+    import random
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
     probes = []
-    for _ in range(n):
+    while len(probes) < n:
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        port = random.randrange(10000, low) if low > 11000 else 0
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
         probes.append(s)
     ports = [s.getsockname()[1] for s in probes]
     for s in probes:
@@ -1769,6 +1783,11 @@ def haproxy_rolling(rep):
             ran = _plugin_bytes(a.workers(), "echo.so")
             status_a = a.status()
             _until(t0 + duration)
+            # What A's new generation has accepted (the counts come with
+            # the workers' heartbeats, well within the time since the
+            # swap).
+            new_gen = [row for row in status_rows(a.status())
+                       if row["gen"] == 4]
             r = ld.finish()
         # Every session has ended on both sides: let the access logs'
         # 100 ms buffers reach their files.
@@ -1807,6 +1826,8 @@ def haproxy_rolling(rep):
                 for k in ("wretr", "wredis", "econ")))
     rep.set("A's workers running the new/old echo.so", "%d/%d" % (
         ran[new_data], ran[old_data]))
+    rep.set("connections A's new generation accepted", sum(
+        row["accepted"] for row in new_gen))
     rep.check(c["failed"] + c["reset"] + c["refused"] == 0,
               "lost exchanges: " + fail_summary(r))
     rep.check(c["completed"] > 1000, "too little traffic")
@@ -1831,6 +1852,8 @@ def haproxy_rolling(rep):
                    else "other"): v for k, v in ran.items()})
     rep.check("generation 4," in status_a, "A's status: %r" %
               status_a[:200])
+    rep.check(sum(row["accepted"] for row in new_gen) > 0,
+              "A's new generation accepted nothing: %r" % new_gen)
 
 
 # ---- main ------------------------------------------------------------------
