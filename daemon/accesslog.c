@@ -410,12 +410,7 @@ alog_stop(void)
 }
 
 unsigned long long
-alog_dropped(void)
+alog_dropped(size_t i)
 {
-	unsigned long long n = 0;
-	size_t i;
-
-	for (i = 0; i < A.n; i++)
-		n += A.v[i].t.dropped;
-	return n;
+	return i < A.n ? A.v[i].t.dropped : 0;
 }

@@ -62,7 +62,8 @@ void alog_on_close(weft_writer_t *w, const weft_conn_stats_t *st, void *arg);
 /* Write what is buffered (best effort) and stop the timers. */
 void alog_stop(void);
 
-/* Lines dropped so far because a target could not keep up. */
-unsigned long long alog_dropped(void);
+/* Lines of listener i dropped so far because its target could not keep
+ * up. */
+unsigned long long alog_dropped(size_t i);
 
 #endif /* WEFTD_ACCESSLOG_H */

@@ -5,7 +5,6 @@
  */
 #include "autoconf.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -32,57 +31,19 @@ service_uid(const struct conf *c)
 	return pw != NULL ? pw->pw_uid : (uid_t)-1;
 }
 
-/* Refuse what a planted link or device would make of the file. */
-static int
-file_ok(const char *path, int fd, uid_t owner)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		log_warn("access log %s: fstat", path);
-		return 0;
-	}
-	if (!(S_ISREG(st.st_mode) && st.st_nlink == 1) &&
-	    !S_ISFIFO(st.st_mode)) {
-		log_warnx("access log %s: not a regular file with a single "
-			  "link or a FIFO, refusing it",
-		    path);
-		return 0;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != owner) {
-		log_warnx("access log %s: owned by uid %ld, not by root or "
-			  "the service user, refusing it",
-		    path, (long)st.st_uid);
-		return 0;
-	}
-	return 1;
-}
-
-/* O_NONBLOCK stays: a FIFO's writes must not wait for its reader. */
+/* As the log file is opened (safepath.h), a FIFO too; O_NONBLOCK stays:
+ * a FIFO's writes must not wait for its reader. */
 static int
 open_file(const char *path, uid_t owner)
 {
-	const char *base;
 	char *cause = NULL;
-	int fd, dirfd;
+	int fd;
 
-	if ((dirfd = safepath_parent(path, owner, &base, &cause)) < 0) {
+	fd = safepath_open_append(path, owner,
+	    SAFEPATH_FIFO | SAFEPATH_NONBLOCK, &cause);
+	if (fd < 0) {
 		log_warnx("access log %s", cause);
 		free(cause);
-		return -1;
-	}
-	fd = openat(dirfd, base,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-		O_NONBLOCK,
-	    0640);
-	close(dirfd);
-	if (fd < 0) {
-		log_warn("cannot open access log %s", path);
-		return -1;
-	}
-	if (!file_ok(path, fd, owner)) {
-		close(fd);
-		return -1;
 	}
 	return fd;
 }

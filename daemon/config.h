@@ -80,6 +80,7 @@ struct conf_listener {
 	/* An absolute path, "journal" or "stderr"; NULL = none
 	 * (accesslog.h). */
 	char *access_log;
+	char *file; /* the config file its stanza is in, for messages */
 	int line;
 };
 

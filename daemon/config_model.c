@@ -610,6 +610,7 @@ config_listener_add(struct conf_parse *ps, const char *name,
 	l->tls_index = -1;
 	l->line = loc.line;
 	ps->lm[n].loc = config_keep(ps, loc);
+	l->file = xstrdup(ps->lm[n].loc.file);
 	if (name != NULL)
 		ps->lm[n].keys[L_NAME] = ps->lm[n].loc;
 	c->nlisteners++;
@@ -764,6 +765,7 @@ config_free(struct conf *c)
 		free(l->group);
 		free(l->tls);
 		free(l->access_log);
+		free(l->file);
 	}
 	free(c->listeners);
 	for (i = 0; i < c->ntls; i++)

@@ -13,7 +13,6 @@
 #include "autoconf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,62 +322,19 @@ log_file(const char *path)
 
 /*
  * Opened as root, and then stderr of every worker: a symlink or hard link
- * planted in the log directory, a FIFO or a device must not become it.
- * The directories on the way are checked as they are walked (safepath.c),
- * O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a
- * FIFO from blocking the open; what was opened must then be a regular
- * file with one link, owned by root, by us or by the service user.
+ * planted in the log directory, a FIFO or a device must not become it
+ * (safepath.h).
  */
 static int
 log_open(const char *path)
 {
-	struct stat st;
-	const char *base;
 	char *cause = NULL;
-	int fd, dirfd;
+	int fd;
 
-	/* The directories on the way too (safepath.h): whoever could swap
-	 * one would choose the file. */
-	if ((dirfd = safepath_parent(path, log_owner, &base, &cause)) < 0) {
+	if ((fd = safepath_open_append(path, log_owner, 0, &cause)) < 0) {
 		log_warnx("log file %s", cause);
 		free(cause);
-		return -1;
 	}
-	fd = openat(dirfd, base,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-		O_NONBLOCK,
-	    0640);
-	close(dirfd);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			log_warnx("log file %s: is a symbolic link, refusing "
-				  "to follow it",
-			    path);
-		else
-			log_warn("cannot open log file %s", path);
-		return -1;
-	}
-	if (fstat(fd, &st) != 0) {
-		log_warn("log file %s: fstat", path);
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		log_warnx("log file %s: not a regular file with a single link, "
-			  "refusing it",
-		    path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid() &&
-	    st.st_uid != log_owner) {
-		log_warnx("log file %s: owned by uid %ld, not by root or the "
-			  "service user, refusing it",
-		    path, (long)st.st_uid);
-		close(fd);
-		return -1;
-	}
-	(void)fcntl(fd, F_SETFL, O_APPEND);
 	return fd;
 }
 

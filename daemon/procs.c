@@ -700,6 +700,21 @@ procs_print(const struct procs *pt, FILE *fp, uint64_t now)
 	}
 }
 
+/* Listener i's counters summed over g's live workers. */
+static void
+listener_sum(const struct procs *pt, const struct gen *g, size_t i,
+    uint64_t *sum)
+{
+	size_t k;
+	int j;
+
+	memset(sum, 0, STATS_N * sizeof(*sum));
+	for (j = 0; j < MAX_PROCS; j++)
+		if (pt->v[j].pid > 0 && pt->v[j].gen == g)
+			for (k = 0; k < STATS_N; k++)
+				sum[k] += pt->stats[j].listener[i][k];
+}
+
 void
 procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 {
@@ -709,17 +724,13 @@ procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 	const struct conf_listener *l;
 	uint64_t sum[STATS_N];
 	size_t i, k;
-	int j, titled = 0;
+	int titled = 0;
 
 	for (i = 0; i < g->conf->nlisteners && i < STATS_LISTENERS; i++) {
 		l = &g->conf->listeners[i];
 		if (l->tls_index < 0)
 			continue;
-		memset(sum, 0, sizeof(sum));
-		for (j = 0; j < MAX_PROCS; j++)
-			if (pt->v[j].pid > 0 && pt->v[j].gen == g)
-				for (k = 0; k < STATS_N; k++)
-					sum[k] += pt->stats[j].listener[i][k];
+		listener_sum(pt, g, i, sum);
 		if (!titled++) {
 			fputs("listener", fp);
 			for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
@@ -730,5 +741,30 @@ procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp)
 		for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++)
 			fprintf(fp, " %llu", (unsigned long long)sum[tls[k]]);
 		fputc('\n', fp);
+	}
+}
+
+void
+procs_print_alog(const struct procs *pt, const struct gen *g, FILE *fp)
+{
+	const struct conf_listener *l;
+	uint64_t sum[STATS_N];
+	size_t i;
+	int titled = 0;
+
+	for (i = 0; i < g->conf->nlisteners && i < STATS_LISTENERS; i++) {
+		l = &g->conf->listeners[i];
+		if (l->access_log == NULL)
+			continue;
+		listener_sum(pt, g, i, sum);
+		if (!titled++)
+			fprintf(fp,
+			    "listener access_log_dropped access_log "
+			    "(generation %d)\n",
+			    g->id);
+		fprintf(fp, "%s %llu %s\n",
+		    l->name[0] != '\0' ? l->name : l->address,
+		    (unsigned long long)sum[STAT_access_log_dropped],
+		    l->access_log);
 	}
 }

@@ -134,4 +134,8 @@ void procs_print(const struct procs *pt, FILE *fp, uint64_t now);
  * workers: a line per listener. */
 void procs_print_tls(const struct procs *pt, const struct gen *g, FILE *fp);
 
+/* Then, if g has listeners with an access log, the lines each dropped
+ * (summed the same way) and its target: a line per listener. */
+void procs_print_alog(const struct procs *pt, const struct gen *g, FILE *fp);
+
 #endif /* WEFTD_PROCS_H */

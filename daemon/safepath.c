@@ -2,7 +2,8 @@
  * safepath_parent(): the directory chain of a file root opens, checked
  * through the fds walked (safepath.h).  Checking by path and opening the
  * path afterwards would be a race: whoever can rename a directory on the
- * way swaps in another tree in between.
+ * way swaps in another tree in between.  safepath_open_append(): the
+ * file in it, checked through the fd opened, for the same reason.
  */
 #include "autoconf.h"
 
@@ -147,4 +148,66 @@ fail:
 	free(abs);
 	free(where);
 	return -1;
+}
+
+/* What fd was opened on is what the caller may append to?  0, or -1
+ * with *cause set. */
+static int
+file_safe(int fd, const char *path, uid_t also, int flags, char **cause)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		cause_set(cause, "%s: fstat: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!(S_ISREG(st.st_mode) && st.st_nlink == 1) &&
+	    !((flags & SAFEPATH_FIFO) && S_ISFIFO(st.st_mode))) {
+		cause_set(cause,
+		    "%s: not a regular file with a single link%s, "
+		    "refusing it",
+		    path, (flags & SAFEPATH_FIFO) ? " or a FIFO" : "");
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != also) {
+		cause_set(cause,
+		    "%s: owned by uid %ld, not by root or the service "
+		    "user, refusing it",
+		    path, (long)st.st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+int
+safepath_open_append(const char *path, uid_t also, int flags, char **cause)
+{
+	const char *base;
+	int fd, dirfd;
+
+	/* The directories on the way first: whoever could swap one would
+	 * choose the file. */
+	if ((dirfd = safepath_parent(path, also, &base, cause)) < 0)
+		return -1;
+	fd = openat(dirfd, base,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+		O_NONBLOCK,
+	    0640);
+	close(dirfd);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			cause_set(cause,
+			    "%s: is a symbolic link, refusing to follow it",
+			    path);
+		else
+			cause_set(cause, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (file_safe(fd, path, also, flags, cause) != 0) {
+		close(fd);
+		return -1;
+	}
+	if ((flags & SAFEPATH_NONBLOCK) == 0)
+		(void)fcntl(fd, F_SETFL, O_APPEND);
+	return fd;
 }

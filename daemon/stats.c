@@ -18,7 +18,7 @@ void
 stats_from_server(volatile uint64_t *out, const weft_server_stats_t *ss)
 {
 #define X(name, src, width, total, metric, labels, help)                       \
-	STATS_IF_PUB_##src(out[STAT_##name] = ss->name;)
+	STATS_IF_SRV_##src(out[STAT_##name] = ss->name;)
 	WEFTD_STATS(X)
 #undef X
 }

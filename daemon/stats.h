@@ -13,8 +13,10 @@
  *           column in `weftd -s status` and its key in the JSON;
  *   source  WORKER: a column of the status table; each worker publishes
  *           it per listener and summed over its listeners at every
- *           heartbeat; LISTENER: the same, without a column; SLOT: the
- *           supervisor keeps it per worker slot (a column only);
+ *           heartbeat; LISTENER: the same, without a column; DAEMON:
+ *           as LISTENER, but counted by the worker's own code, not by
+ *           libweft's server (worker.c's stats_publish sets it); SLOT:
+ *           the supervisor keeps it per worker slot (a column only);
  *   width   its column's width (0: the last column, not padded);
  *   total   the words after its sum over every worker in the status line
  *           and in STATUS= ("3 connection(s)"), or NULL for none;
@@ -71,7 +73,10 @@
 	    "Bytes sent to clients.")                                          \
 	X(proxy_protocol_errors, LISTENER, 0, NULL,                            \
 	    "weftd_proxy_protocol_errors_total", "",                           \
-	    "Connections closed for a bad or missing PROXY header.")
+	    "Connections closed for a bad or missing PROXY header.")           \
+	X(access_log_dropped, DAEMON, 0, NULL,                                 \
+	    "weftd_access_log_dropped_total", "",                              \
+	    "Access log lines dropped because their target did not keep up.")
 
 /* Each counter's index in the arrays below (SLOT ones are unused). */
 enum {
@@ -87,15 +92,23 @@ enum {
 
 /* STATS_IF_<source>(x): x for a status column kept by the workers;
  * STATS_IF_PUB_<source>(x): x for a counter the workers publish;
+ * STATS_IF_SRV_<source>(x): x for one libweft's server counts;
  * STATS_IF_SLOT_<source>(x): x for a slot's. */
 #define STATS_IF_WORKER(x) x
 #define STATS_IF_LISTENER(x)
+#define STATS_IF_DAEMON(x)
 #define STATS_IF_SLOT(x)
 #define STATS_IF_PUB_WORKER(x) x
 #define STATS_IF_PUB_LISTENER(x) x
+#define STATS_IF_PUB_DAEMON(x) x
 #define STATS_IF_PUB_SLOT(x)
+#define STATS_IF_SRV_WORKER(x) x
+#define STATS_IF_SRV_LISTENER(x) x
+#define STATS_IF_SRV_DAEMON(x)
+#define STATS_IF_SRV_SLOT(x)
 #define STATS_IF_SLOT_WORKER(x)
 #define STATS_IF_SLOT_LISTENER(x)
+#define STATS_IF_SLOT_DAEMON(x)
 #define STATS_IF_SLOT_SLOT(x) x
 
 /* One set of published counters, indexed by STAT_*. */
@@ -133,7 +146,8 @@ struct slot_stats {
 /* Each counter's name, by STAT_* index. */
 extern const char *const stats_names[STATS_N];
 
-/* The published counters of a server's stats. */
+/* The published counters of a server's stats (the DAEMON ones are
+ * left as they are). */
 void stats_from_server(volatile uint64_t *out, const weft_server_stats_t *ss);
 
 /* sum += what ws publishes. */

@@ -460,6 +460,7 @@ ctl_status(struct sup *s, struct ctl_client *cl)
 	upgrade_status(fp);
 	procs_print(&s->pt, fp, now);
 	procs_print_tls(&s->pt, s->G.cur, fp);
+	procs_print_alog(&s->pt, s->G.cur, fp);
 	status_plugins(s->G.cur, fp);
 	fclose(fp);
 	control_send(cl, buf, size);

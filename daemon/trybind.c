@@ -258,7 +258,7 @@ trybind_check(const struct conf *c, const char *ctl, char **errors,
 			add_line(warnings,
 			    "%s:%d: %s: %s %s: could not check whether it is "
 			    "free: %s (run -t as root to check it)",
-			    c->file, l->line, nb, "tcp", l->address,
+			    l->file, l->line, nb, "tcp", l->address,
 			    strerror(error));
 			continue;
 		}
@@ -275,7 +275,7 @@ trybind_check(const struct conf *c, const char *ctl, char **errors,
 		/* A unit's ExecStartPre is not passed the sockets of its
 		 * .socket unit, which holds them: only a warning there. */
 		if (error == EADDRINUSE && getenv("INVOCATION_ID") != NULL) {
-			add_line(warnings, "%s:%d: %s: %s %s: %s", c->file,
+			add_line(warnings, "%s:%d: %s: %s %s: %s", l->file,
 			    l->line, nb,
 			    l->kind == CONF_LISTEN_TCP ? "tcp" : "unix",
 			    l->kind == CONF_LISTEN_TCP ? l->address : l->path,
@@ -283,7 +283,7 @@ trybind_check(const struct conf *c, const char *ctl, char **errors,
 			    "program: the start will say)");
 			continue;
 		}
-		add_line(errors, "%s:%d: %s: %s %s: %s", c->file, l->line, nb,
+		add_line(errors, "%s:%d: %s: %s %s: %s", l->file, l->line, nb,
 		    l->kind == CONF_LISTEN_TCP ? "tcp" : "unix",
 		    l->kind == CONF_LISTEN_TCP ? l->address : l->path,
 		    error == EADDRINUSE ? "address already in use"

@@ -163,6 +163,7 @@ stats_publish(void)
 		(void)weft_server_stats(W.ls[i].srv, &ss, sizeof(ss));
 		memset(one, 0, sizeof(one));
 		stats_from_server(one, &ss);
+		one[STAT_access_log_dropped] = alog_dropped(i);
 		for (k = 0; k < STATS_N; k++) {
 			sum[k] += one[k];
 			if (i < STATS_LISTENERS)
@@ -542,7 +543,7 @@ check_cb_tls(struct check *ck, const struct plugin *p)
 		cause_set(&cause,
 		    "%s:%d: listener %s: %s: plugin \"%s\" runs in callback "
 		    "mode, which has no fiber for the %s",
-		    c->file, l->line, l->address,
+		    l->file, l->line, l->address,
 		    l->tls_index >= 0 ? "tls" : "proxy_protocol",
 		    p->p_conf->name,
 		    l->tls_index >= 0 ? "TLS handshake" : "PROXY header");

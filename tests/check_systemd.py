@@ -439,6 +439,66 @@ def runs_unprivileged():
     assert echo(E.port) == b"ping"
 
 
+@test
+def access_log_to_journal():
+    """A listener with access_log = "journal": its worker sends each
+    connection's line to journald as an entry of its own (native
+    protocol: PRIORITY 6, SYSLOG_IDENTIFIER weftd), under the unit."""
+    import json
+    need()
+    port = free_port()
+    with open(E.dest + SYSCONFDIR + "/weft/alog.conf", "w") as f:
+        f.write("""
+workers = 1;
+user = "weft";
+group = "weft";
+plugins = { echo = { path = "echo.so"; }; };
+listen = ( { name = "alog-echo"; tcp = "127.0.0.1:%d"; plugin = "echo";
+             access_log = "journal"; } );
+""" % port)
+    unit = "weftd@alog.service"
+    E.m.systemctl("start", unit, timeout=60)
+    try:
+        pid = mainpid(unit)
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            me = "%s:%d" % s.getsockname()
+            s.sendall(b"to the journal")
+            got = b""
+            while len(got) < 14:
+                d = s.recv(100)
+                assert d, got
+                got += d
+            assert got == b"to the journal", got
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(100) == b""
+        finally:
+            s.close()
+
+        def entries():
+            out = E.m.run(["journalctl", "--no-pager", "-o", "json",
+                           "_SYSTEMD_UNIT=" + unit], timeout=30).stdout
+            return [e for e in map(json.loads, out.splitlines())
+                    if " listener=alog-echo " in str(e.get("MESSAGE"))]
+
+        es = wait_for("the access log line", entries, timeout=30)
+        assert len(es) == 1, es
+        e = es[0]
+        assert re.fullmatch(
+            r"time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+            r"listener=alog-echo plugin=echo peer=%s duration_ms=\d+ "
+            r"bytes_in=14 bytes_out=14 reason=eof" % re.escape(me),
+            e["MESSAGE"]), e
+        assert e["PRIORITY"] == "6", e
+        assert e["SYSLOG_IDENTIFIER"] == "weftd", e
+        # Sent by the worker itself over the native protocol, not
+        # through the supervisor's standard error.
+        assert e["_TRANSPORT"] == "journal", e
+        assert e["_PID"] in workers(pid), (e["_PID"], workers(pid))
+    finally:
+        E.m.systemctl("stop", unit, timeout=60)
+
+
 def cleanup():
     if E.m is not None:
         if E.m.pid is not None:

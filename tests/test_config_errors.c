@@ -633,6 +633,40 @@ WT_TEST(conf_include)
 	free(inc);
 }
 
+/* A listener is reported at its own file and line: trybind.c's messages
+ * (weftd -t) name the included file the listener is in, not the main
+ * one. */
+WT_TEST(conf_include_listener_file)
+{
+	char *inc = put("inc-listen.conf",
+	    "\n{ name = \"inc\"; tcp = \"127.0.0.1:1\";\n"
+	    "  plugin = \"echo\"; }\n");
+	char *top = put("main-listen.conf",
+	    CONF_PLUGIN "listen = (\n"
+			"  { name = \"top\"; tcp = \"127.0.0.1:2\"; "
+			"plugin = \"echo\"; },\n"
+			"@include \"inc-listen.conf\"\n);\n");
+	struct conf *c = load_ok(top);
+
+	assert_int_equal(c->nlisteners, 2);
+	assert_string_equal(c->listeners[0].name, "top");
+	assert_string_equal(c->listeners[0].file, top);
+	assert_int_equal(c->listeners[0].line, 3);
+	assert_string_equal(c->listeners[1].name, "inc");
+	assert_string_equal(c->listeners[1].file, inc);
+	assert_int_equal(c->listeners[1].line, 2);
+	config_free(c);
+	free(top);
+	free(inc);
+	/* INI has no include: its listeners are the file's. */
+	top = put("listen-file.ini",
+	    INI_PLUGIN "[listen.a]\ntcp = 127.0.0.1:1\nplugin = echo\n");
+	c = load_ok(top);
+	assert_string_equal(c->listeners[0].file, top);
+	config_free(c);
+	free(top);
+}
+
 WT_TEST(ini_quotes_and_comments)
 {
 	struct conf *c;

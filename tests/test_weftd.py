@@ -931,6 +931,38 @@ def check_trial_binds():
         assert w.stop() == 0
 
 
+
+@test
+def check_trial_binds_included_listener():
+    """A listener written in an @include file: the trial bind's error
+    names that file and the listener's line in it, not the main file."""
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o755)
+    conf = os.path.join(d, "main.conf")
+    inc = os.path.join(d, "listeners.conf")
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    port = held.getsockname()[1]
+    with open(inc, "w") as f:
+        f.write('# listeners\n\n{ name = "inc"; tcp = "127.0.0.1:%d";\n'
+                '  plugin = "echo"; }\n' % port)
+    with open(conf, "w") as f:
+        f.write(TRYBIND.split("listen")[0] % PLUGIN_DIR +
+                'listen = (\n@include "listeners.conf"\n);\n')
+    env = {k: v for k, v in os.environ.items() if k != "INVOCATION_ID"}
+    try:
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-C",
+                                        os.path.join(d, "ctl.sock")],
+                           capture_output=True, env=env)
+    finally:
+        held.close()
+    assert r.returncode == 1, r
+    want = ('%s:3: listener "inc": tcp 127.0.0.1:%d: address already in '
+            'use' % (inc, port)).encode()
+    assert want in r.stderr, r.stderr
+    assert (conf + ":").encode() not in r.stderr, r.stderr
+
 @test
 def unused_plugin_warns():
     d = tempfile.mkdtemp()

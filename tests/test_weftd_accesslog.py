@@ -4,9 +4,11 @@ per connection with its exact bytes, close reason, peer, listener and
 plugin; quoting; tls= and sni= on a TLS listener; the file reopened on
 SIGUSR1 after logrotate moved it; the "stderr" target; and a target that
 cannot keep up (a FIFO nobody reads): the worker goes on serving and
-counts the lines it drops.  Both config syntaxes and --dump.  Prints TAP.
-Environment as for test_weftd.py."""
+counts the lines it drops, which `weftd -s status` (text and --json)
+and the metrics plugin show.  Both config syntaxes and --dump.  Prints
+TAP.  Environment as for test_weftd.py."""
 import fcntl
+import json
 import os
 import re
 import signal
@@ -23,7 +25,8 @@ SRCDIR = os.environ.get("SRCDIR", ".")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from taplib import run, test  # noqa: E402
 from weftdlib import (SLOW, WEFTD_CMD, Failed, Weftd,  # noqa: E402
-                      connect, kill_started, local, mkdtemp, recv_until)
+                      connect, fill, kill_started, local, mkdtemp,
+                      recv_until)
 
 CONF = """
 workers = 1;
@@ -225,6 +228,136 @@ def slow_target_drops_lines():
             w.stop()
     finally:
         os.close(rfd)
+
+
+DROP_CONF = """
+workers = 1;
+log_level = "info";
+plugin_dir = "@PLUGINS@";
+plugins = { echo = { path = "echo.so"; }; metrics = { path = "metrics.so"; }; };
+listen = (
+  { name = "web"; tcp = "127.0.0.1:0"; plugin = "echo";
+    access_log = "%s"; },
+  { name = "scrape"; tcp = "127.0.0.1:0"; plugin = "metrics"; }
+);
+"""
+
+
+def dropped_everywhere(w):
+    """The web listener's dropped lines as `weftd -s status` (its access
+    log table), `--json` and GET /metrics give them."""
+    text = w.status()
+    m = re.search(r"\nlistener access_log_dropped access_log "
+                  r"\(generation 1\)\nweb (\d+) (\S+)\n", text)
+    assert m, text
+    res = subprocess.run(WEFTD_CMD + ["-s", "status", "--json", "-C", w.ctl],
+                         capture_output=True, timeout=10 * SLOW)
+    assert res.returncode == 0, res
+    js = json.loads(res.stdout.decode())
+    ls = {x["listener"]: x for x in js["listeners"]}
+    s = connect(local(w.ports()["metrics"][0]))
+    try:
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        body = recv_until(s, lambda d: False).decode()
+    finally:
+        s.close()
+    p = re.search(r'\nweftd_access_log_dropped_total\{listener="web"\} '
+                  r"(\d+)\n", body)
+    assert p, body
+    q = re.search(r'\nweftd_access_log_dropped_total\{listener="scrape"\} '
+                  r"(\d+)\n", body)
+    assert q and q.group(1) == "0", body
+    assert "# TYPE weftd_access_log_dropped_total counter\n" in body, body
+    return (int(m.group(1)), ls["web"]["access_log_dropped"],
+            int(p.group(1)), m.group(2))
+
+
+@test
+def dropped_lines_in_status_and_metrics():
+    """The lines a target that cannot keep up cost are counted per
+    listener: `weftd -s status` (text and --json) and the metrics plugin
+    give the same nonzero number, and the loop goes on serving."""
+    d = mkdtemp()
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fcntl.fcntl(rfd, 1031, 4096)  # F_SETPIPE_SZ: one page
+        w = start(fifo, conf=DROP_CONF)
+        try:
+            port = w.ports()["echo"][0]
+            n = 0
+            while not re.search(r"access log \S+: \d+ line\(s\) dropped",
+                                w.text()):
+                echo_once(port, b"ping")
+                n += 1
+                assert n < 5000, w.text()[-2000:]
+            # No more lines are made: the counts settle at the next
+            # heartbeat and the supervisor's next turn.
+            end = time.time() + 30 * SLOW
+            while True:
+                text, js, prom, target = dropped_everywhere(w)
+                if text == js == prom and text > 0 and \
+                        dropped_everywhere(w)[:3] == (text, js, prom):
+                    break
+                assert time.time() < end, (text, js, prom)
+                time.sleep(0.05)
+            assert target == fifo, target
+            warned = sum(int(x) for x in re.findall(
+                r"access log \S+: (\d+) line\(s\) dropped", w.text()))
+            assert 0 < warned <= text, (warned, text)
+            # Still serving, and the one more line is dropped too.
+            echo_once(port, b"still here")
+            end = time.time() + 30 * SLOW
+            while dropped_everywhere(w)[:3] != (text + 1,) * 3:
+                assert time.time() < end, dropped_everywhere(w)
+                time.sleep(0.05)
+        finally:
+            w.stop()
+    finally:
+        os.close(rfd)
+
+
+@test
+def unsafe_targets_refused():
+    """A path is opened as the log file is (safepath.c): a symlink or a
+    file with a second link planted there is refused and logged, and the
+    listener serves without its access log, writing nothing through
+    them; a FIFO is accepted (slow_target_drops_lines), where -L refuses
+    one."""
+    d = mkdtemp()
+    target = os.path.join(d, "target")
+    with open(target, "w") as f:
+        f.write("keep\n")
+    link = os.path.join(d, "link.log")
+    os.symlink(target, link)
+    hard = os.path.join(d, "hard.log")
+    os.link(target, hard)
+    for path, why in ((link, "is a symbolic link, refusing to follow it"),
+                      (hard, "not a regular file with a single link or a "
+                       "FIFO, refusing it")):
+        w = start(path)
+        try:
+            w.wait_log(r"access log %s: %s" % (re.escape(path),
+                                               re.escape(why)))
+            echo_once(w.ports()["echo"][0], b"unlogged")
+        finally:
+            w.stop()
+        assert open(target).read() == "keep\n"
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    conf = os.path.join(d, "w.conf")
+    with open(conf, "w") as f:
+        f.write(fill(CONF, d) % os.path.join(d, "access.log"))
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        r = subprocess.run(WEFTD_CMD + ["-t", "-c", conf, "-L", fifo],
+                           capture_output=True, timeout=30 * SLOW)
+    finally:
+        os.close(rfd)
+    assert r.returncode != 0, r
+    assert ("log file %s: not a regular file with a single link, refusing "
+            "it" % fifo).encode() in r.stderr, r.stderr
 
 
 CERTS = {}

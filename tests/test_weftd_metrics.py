@@ -310,6 +310,7 @@ def traffic_want(restarts=0, reloads_ok=0, reloads_failed=0, gen=1):
         ("weftd_bytes_received_total", L("secure")): 4,
         ("weftd_bytes_sent_total", L("secure")): 4,
         ("weftd_proxy_protocol_errors_total", L("echo")): 0,
+        ("weftd_access_log_dropped_total", L("echo")): 0,
     }
     for reason in ("eof", "reset", "timeout", "abort", "limit", "shutdown",
                    "error"):
@@ -332,6 +333,7 @@ FAMILIES = {
     "weftd_tls_handshakes_total": [
         {"result": r} for r in ("ok", "failed", "timeout", "resumed")],
     "weftd_proxy_protocol_errors_total": [{}],
+    "weftd_access_log_dropped_total": [{}],
 }
 
 

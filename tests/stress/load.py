@@ -49,6 +49,8 @@ def pctl(values, q):
 
 
 RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+# Linux's <netinet/in.h>; Python names it only from 3.12.
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 class _Conn:
@@ -57,11 +59,14 @@ class _Conn:
 
 
 def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
-             pause=0.0):
+             pause=0.0, sources=()):
     """Keep nconns connections busy with echo exchanges until `stop` is
     set; each connection does 1..exchanges exchanges of 1..size bytes
     (`pause` seconds apart), then closes (the client closes first) and is
-    replaced."""
+    replaced.  With `sources` (IPv4 addresses, one picked at random), each TCP
+    connection is made from one of them, and the result's "peers" counts
+    the (address, port) of every connection that connected ("unsettled"
+    lists those still connecting at the end)."""
     child_init()
     random.seed(seed)
     try:
@@ -79,6 +84,7 @@ def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
     retry = []   # (at, tidx)
     idle = []    # (at, conn): paced connections between exchanges
     seq = [0]
+    peers = collections.Counter()
 
     def fail(c, kind, detail):
         st[kind] += 1
@@ -110,6 +116,11 @@ def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
         c.deadline = time.time() + timeout
         c.state = "connect"
         st["connects"] += 1
+        if sources and fam == socket.AF_INET:
+            # The port is left to connect(), which needs only the whole
+            # 4-tuple to be unused (TIME_WAIT pairs are many here).
+            c.sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            c.sock.bind((random.choice(sources), 0))
         err = c.sock.connect_ex(addr)
         conns.add(c)
         if err in (0, errno.EINPROGRESS):
@@ -222,6 +233,8 @@ def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
                 c.connected = True
                 if c.sock.family == socket.AF_INET:
                     c.lport = c.sock.getsockname()[1]
+                    if sources:
+                        peers[c.sock.getsockname()] += 1
                 begin(c)
                 continue
             if ev & selectors.EVENT_READ:
@@ -254,12 +267,17 @@ def _loadgen(targets, nconns, exchanges, size, timeout, stop, q, seed,
         for i in range(missing):
             start(random.randrange(len(targets)))
     inflight = len(conns)
+    # Connections still connecting when the load stops: the server may
+    # or may not see them.
+    unsettled = [c.sock.getsockname() for c in conns
+                 if sources and c.state == "connect"]
     for c in list(conns):
         close(c)
     q.put({"stats": dict(st), "fails": fails, "inflight": inflight,
            "lat": [pctl(lat, 50), pctl(lat, 99), max(lat) if lat else 0],
            "buckets": dict(buckets), "t_start": t_start,
-           "t_end": time.time()})
+           "t_end": time.time(), "peers": list(peers.items()),
+           "unsettled": unsettled})
 
 
 def background(target, *args):
@@ -280,13 +298,13 @@ class Load:
     harness's timing)."""
 
     def __init__(self, targets, nconns=None, exchanges=20, size=512,
-                 timeout=10.0, pause=0.0):
+                 timeout=10.0, pause=0.0, sources=()):
         ctx = multiprocessing.get_context("fork")
         self.stop_evt = ctx.Event()
         self.q = ctx.Queue()
         self.p = ctx.Process(target=_loadgen, args=(
             targets, nconns or CONNS, exchanges, size, timeout,
-            self.stop_evt, self.q, random.random(), pause))
+            self.stop_evt, self.q, random.random(), pause, tuple(sources)))
         self.p.daemon = True
         self.p.start()
         procs.append(self.p)

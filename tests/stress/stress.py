@@ -39,6 +39,7 @@ sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import weftdlib  # noqa: E402
 from weftdlib import (PLUGIN_DIR, TEST_PLUGIN_DIR, WEFTD,  # noqa: E402
                       Failed, connect, nfds, status_rows)
+import haproxylib  # noqa: E402
 import load  # noqa: E402
 from load import (Load, background, counts, echo_latencies,  # noqa: E402
                   echo_latencies_paired, fail_summary, max_gap, pctl,
@@ -80,6 +81,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def _cleanup():
     load.stop_all()
     weftdlib.kill_started()
+    haproxylib.kill_started()
     if not KEEP:
         weftdlib.remove_tmpdirs()
 
@@ -1603,6 +1605,255 @@ def balance(rep):
                 rep.set(key, "%.2f %s" % (r, "/".join(map(str, counts))))
                 rep.check(len(counts) == workers and r <= 1.2,
                           "%s: max/min %.2f > 1.2 (%r)" % (key, r, counts))
+
+
+# ---- scale-out behind HAProxy ------------------------------------------------
+
+SCALE_CONF = """
+workers = 2;
+log_level = "info";
+shutdown_timeout = 10.0;
+plugin_dir = "%(pdir)s";
+plugins = {
+  echo = { path = "echo.so"; };
+  health = { path = "%(plugins)s/http-hello.so"; };
+};
+listen = (
+  { name = "echo"; tcp = "127.0.0.1:%(port)d"; plugin = "echo";
+    proxy_protocol = true; access_log = "@DIR@/access.log"; },
+  { name = "health"; tcp = "127.0.0.1:%(health)d"; plugin = "health"; }
+);
+"""
+
+# The clients' own addresses: what the access logs must show.
+CLIENT_SOURCES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+
+
+def _free_ports(n):
+    """n distinct TCP ports on 127.0.0.1 that were free a moment ago, below
+    the ephemeral range: a port given up for a moment (an instance that
+    restarts) is not taken meanwhile as the source port of a connection
+    from 127.0.0.1, which would keep it from being bound again."""
+    import random
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    probes = []
+    while len(probes) < n:
+        s = socket.socket()
+        port = random.randrange(10000, low) if low > 11000 else 0
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        probes.append(s)
+    ports = [s.getsockname()[1] for s in probes]
+    for s in probes:
+        s.close()
+    return ports
+
+
+def _access_peers(path):
+    """[(end time, (address, port))] of an access log's lines."""
+    import calendar
+    out = []
+    with open(path) as f:
+        for line in f:
+            m = re.search(r"^time=(\S+)\.(\d+)Z .* peer=([\d.]+):(\d+) ",
+                          line)
+            if not m:
+                raise Failed("access log line: %r" % line)
+            t = calendar.timegm(time.strptime(m.group(1),
+                                              "%Y-%m-%dT%H:%M:%S"))
+            out.append((t + int(m.group(2)) / 1000.0,
+                        (m.group(3), int(m.group(4)))))
+    return out
+
+
+def _plugin_bytes(pids, name):
+    """Counter of the contents of the sealed copies of plugin `name` the
+    processes pids run (a worker keeps its copy open as
+    "/memfd:weftd-plugin:NAME")."""
+    out = collections.Counter()
+    for pid in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            path = "/proc/%d/fd/%s" % (pid, fd)
+            try:
+                if not os.readlink(path).startswith(
+                        "/memfd:weftd-plugin:" + name):
+                    continue
+                with open(path, "rb") as f:
+                    out[f.read()] += 1
+            except OSError:
+                continue
+    return out
+
+
+def _until(t):
+    time.sleep(max(0.0, t - time.time()))
+
+
+@scenario
+def haproxy_rolling(rep):
+    """Two weftd instances (A, B) behind Debian's HAProxy (mode tcp,
+    send-proxy-v2, HTTP health checks on a listener of their own).  100
+    client connections from 127.0.0.2-5, each a session of 1 to 10 echo
+    exchanges 50 ms apart that then closes and reconnects, for 30 s (8 s
+    quick).  Meanwhile A is reloaded (HUP) twice; B is drained (`set
+    server weft/b state drain` on HAProxy's stats socket), stopped
+    gracefully (TERM), started again and set ready once HAProxy sees it up;
+    A gets a rebuilt echo.so by HUP.  No exchange may fail and no
+    connection be refused or reset; every session shows in A's or B's
+    access log with the client's own address and port.
+
+    Why nothing fails: a draining server gets no new sessions from
+    HAProxy, so by the time B closes its listeners (at once on TERM)
+    nothing is queued on them; the sessions B holds run to their end
+    within shutdown_timeout (10 s), since a client closes after at most
+    10 exchanges.  A's reloads keep its listening sockets (the new
+    generation accepts on them as the old one stops).  HAProxy's
+    `retries` with `option redispatch` would move a refused connect to A,
+    but a connection completed into B's queue as it closed would be reset
+    after HAProxy had taken it: the drain is what avoids that, and the
+    retries and redispatches are reported (expected 0)."""
+    if haproxylib.binary() is None:
+        raise Skip("no haproxy")
+    duration = 8.0 if QUICK else 30.0
+    front, a_port, a_health, b_port, b_health = _free_ports(5)
+    # A's plugins from a directory of its own, for the swap.
+    pdir = mkdtemp()
+    shutil.copy(os.path.join(PLUGIN_DIR, "echo.so"), pdir)
+    os.chmod(os.path.join(pdir, "echo.so"), 0o644)
+    conf_a = SCALE_CONF % dict(pdir=pdir, plugins=PLUGIN_DIR, port=a_port,
+                               health=a_health)
+    conf_b = SCALE_CONF % dict(pdir=PLUGIN_DIR, plugins=PLUGIN_DIR,
+                               port=b_port, health=b_health)
+    a = Weftd(conf_a).wait_ready(2)
+    b = Weftd(conf_b).wait_ready(2)
+    hdir = mkdtemp()
+    hp = haproxylib.Haproxy(hdir, front, [("a", a_port, a_health),
+                                          ("b", b_port, b_health)])
+    try:
+        hp.wait_status("a", "UP")
+        hp.wait_status("b", "UP")
+        with Load([tcp(("127.0.0.1", front))], nconns=100, exchanges=10,
+                  size=256, pause=0.05, sources=CLIENT_SOURCES) as ld:
+            t0 = time.time()
+            _until(t0 + 0.1 * duration)
+            r1 = _reload(a, 2)
+            _until(t0 + 0.2 * duration)
+            r2 = _reload(a, 3)
+            _until(t0 + 0.3 * duration)
+            # B: drain, stop, start, ready.
+            hp.cmd("set server weft/b state drain")
+            hp.wait_status("b", "DRAIN")
+            time.sleep(0.1)
+            inflight_b = int(hp.server("b")["scur"])
+            t_term = time.time()
+            rc_b = b.stop(timeout=20)
+            t_stopped = time.time()
+            os.rename(b.logpath, b.logpath + ".1")
+            b = Weftd(conf_b, dir=b.dir).wait_ready(2)
+            t_b_restart = time.time()
+            hp.wait_status("b", "DRAIN")   # health checks pass again
+            hp.cmd("set server weft/b state ready")
+            hp.wait_status("b", "UP")
+            t_b_ready = time.time()
+            _until(t0 + 0.65 * duration)
+            # A "rebuilt" echo.so (same code, different bytes, a new
+            # inode), renamed over the one A's config names, then HUP.
+            with open(os.path.join(PLUGIN_DIR, "echo.so"), "rb") as f:
+                old_data = f.read()
+            new_data = old_data + b"\0rebuilt %f\0" % time.time()
+            new = os.path.join(pdir, ".echo.so.new")
+            with open(new, "wb") as f:
+                f.write(new_data)
+            os.chmod(new, 0o644)
+            os.rename(new, os.path.join(pdir, "echo.so"))
+            r3 = _reload(a, 4)
+            t_swap = time.time()
+            a.wait_workers(2, timeout=15)
+            ran = _plugin_bytes(a.workers(), "echo.so")
+            status_a = a.status()
+            _until(t0 + duration)
+            # What A's new generation has accepted (the counts come with
+            # the workers' heartbeats, well within the time since the
+            # swap).
+            new_gen = [row for row in status_rows(a.status())
+                       if row["gen"] == 4]
+            r = ld.finish()
+        # Every session has ended on both sides: let the access logs'
+        # 100 ms buffers reach their files.
+        time.sleep(0.5)
+        st = hp.stat()
+    finally:
+        rc_hp = hp.stop()
+    c = rep.load("load c/f/r/ref", r)
+    peers = collections.Counter(dict((tuple(k), v) for k, v in
+                                     r["peers"]))
+    la = _access_peers(os.path.join(a.dir, "access.log"))
+    lb = _access_peers(os.path.join(b.dir, "access.log"))
+    logged = collections.Counter(p for _, p in la + lb)
+    unsettled = collections.Counter(tuple(p) for p in r["unsettled"])
+    strangers = logged - peers - unsettled
+    missing = peers - logged
+    srv = {n: st[("weft", n)] for n in ("a", "b")}
+    rep.set("sessions (client connects)", sum(peers.values()))
+    rep.set("access log lines A/B", "%d/%d" % (len(la), len(lb)))
+    rep.set("B lines after its restart", sum(
+        1 for t, _ in lb if t > t_b_restart))
+    rep.set("A lines after the plugin swap", sum(
+        1 for t, _ in la if t > t_swap))
+    rep.set("logged peers not a client's / sessions not logged",
+            "%d/%d" % (sum(strangers.values()), sum(missing.values())))
+    rep.set("connecting as the load stopped (logged)", "%d (%d)" % (
+        sum(unsettled.values()), sum((logged & unsettled).values())))
+    rep.set("reload A s (HUP, HUP, new echo.so)", "%.2f, %.2f, %.2f" % (
+        r1, r2, r3))
+    rep.set("B: sessions at TERM, TERM to exit s, restart to ready s",
+            "%d, %.2f, %.2f" % (inflight_b, t_stopped - t_term,
+                                t_b_ready - t_stopped))
+    rep.set("haproxy retries/redispatches/conn errors a, b",
+            "%s/%s/%s, %s/%s/%s" % tuple(
+                srv[n][k] or "0" for n in ("a", "b")
+                for k in ("wretr", "wredis", "econ")))
+    rep.set("A's workers running the new/old echo.so", "%d/%d" % (
+        ran[new_data], ran[old_data]))
+    rep.set("connections A's new generation accepted", sum(
+        row["accepted"] for row in new_gen))
+    rep.check(c["failed"] + c["reset"] + c["refused"] == 0,
+              "lost exchanges: " + fail_summary(r))
+    rep.check(c["completed"] > 1000, "too little traffic")
+    rep.check(rc_b == 0, "B's exit status %r" % rc_b)
+    rep.check(a.stop() == 0, "A's exit status")
+    rep.check(b.stop() == 0, "B's exit status (restarted)")
+    rep.check(rc_hp in (0, 143, -signal.SIGTERM),
+              "haproxy exit status %r" % rc_hp)
+    rep.check(not strangers, "access log peers that are no client's "
+              "(%d, e.g. %r)" % (sum(strangers.values()),
+                                 list(strangers)[:3]))
+    rep.check(not missing, "sessions missing from the access logs "
+              "(%d, e.g. %r)" % (sum(missing.values()), list(missing)[:3]))
+    rep.check(la and lb, "an instance served nothing")
+    rep.check(any(t > t_b_restart for t, _ in lb),
+              "B served nothing after its restart")
+    rep.check(any(t > t_swap for t, _ in la),
+              "A served nothing after the plugin swap")
+    rep.check(ran[new_data] == 2 and len(ran) == 1,
+              "A's workers do not run the new echo.so: %r" % {
+                  ("new" if k == new_data else "old" if k == old_data
+                   else "other"): v for k, v in ran.items()})
+    rep.check("generation 4," in status_a, "A's status: %r" %
+              status_a[:200])
+    rep.check(sum(row["accepted"] for row in new_gen) > 0,
+              "A's new generation accepted nothing: %r" % new_gen)
 
 
 # ---- main ------------------------------------------------------------------
