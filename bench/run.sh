@@ -1764,7 +1764,7 @@ done
 scale_label() {
 	case $1 in
 	weftd-echo) echo "weftd echo, private stacks" ;;
-	weftd-shared) echo "weftd echo, fiber_stacks = shared" ;;
+	weftd-shared) echo "weftd echo, shared stack" ;;
 	weftd-cb) echo "weftd cb-lines (callback mode)" ;;
 	esac
 }
@@ -1790,8 +1790,9 @@ for k in weftd-echo weftd-shared weftd-cb; do
 			    sk / 1024, wk / 1024, (sk + wk - sb - wb) / n
 			printf " workers before %.1f, after close %.1f MiB",
 			    wb / 1024, a / 1024
-			printf " (%+.1f %%)", (a - wb) * 100 / wb }') in ${settle}s;" \
-		    "answered $held, again $again; per worker $amin-$amax"
+			printf " (%+.1f %%)", (a - wb) * 100 / wb }') in ${settle}s"
+		# The answers and the spread on a line of their own.
+		printf '%-42s %s\n' "" "answered $held, again $again of $scale_n; connections per worker $amin-$amax"
 	done <"$tmp/r.idlescale.$k"
 done
 
