@@ -8,7 +8,9 @@
  * Each socket is bound to a source address 127.0.0.1 .. 127.0.0.SRCADDRS
  * (8) in turn, with IP_BIND_ADDRESS_NO_PORT, so N may exceed the
  * ephemeral port range of one source address (100 000 connections to one
- * port need at least four).  At most INFLIGHT (256) connections are
+ * port need at least four).  SRCADDRS may also be a range FIRST-LAST,
+ * 127.0.0.FIRST .. 127.0.0.LAST, so that several idlehold processes
+ * (each under its own RLIMIT_NOFILE) use addresses of their own.  At most INFLIGHT (256) connections are
  * connecting or waiting for their first echo at a time, which keeps the
  * server's listen backlog from overflowing.  Each connection sends SIZE
  * (64) bytes, the last one '\n' (so readline servers answer too), and
@@ -101,6 +103,8 @@ kill_conn(unsigned idx)
 	cs[idx].state = C_DEAD;
 }
 
+static int src_first = 1;
+
 static int
 open_conn(unsigned idx, int nsrc)
 {
@@ -114,7 +118,8 @@ open_conn(unsigned idx, int nsrc)
 	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	memset(&src, 0, sizeof(src));
 	src.sin_family = AF_INET;
-	src.sin_addr.s_addr = htonl(0x7f000001u + idx % (unsigned)nsrc);
+	src.sin_addr.s_addr = htonl(0x7f000000u + (unsigned)src_first +
+	    idx % (unsigned)nsrc);
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
 	    (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 &&
 		errno != EINPROGRESS)) {
@@ -238,16 +243,22 @@ main(int argc, char **argv)
 		return 2;
 	}
 	n = strtoul(argv[2], NULL, 10);
-	if (argc > 3)
-		nsrc = atoi(argv[3]);
+	if (argc > 3) {
+		if ((p = strchr(argv[3], '-')) != NULL) {
+			src_first = atoi(argv[3]);
+			nsrc = atoi(p + 1) - src_first + 1;
+		} else {
+			nsrc = atoi(argv[3]);
+		}
+	}
 	if (argc > 4)
 		size = (size_t)atol(argv[4]);
 	if (argc > 5)
 		inflight = atoi(argv[5]);
 	if (argc > 6)
 		timeout = atof(argv[6]);
-	if (n < 1 || nsrc < 1 || nsrc > 254 || size < 1 || size > sizeof(msg) ||
-	    inflight < 1) {
+	if (n < 1 || src_first < 1 || nsrc < 1 || src_first + nsrc > 255 ||
+	    size < 1 || size > sizeof(msg) || inflight < 1) {
 		fprintf(stderr, "idlehold: bad arguments\n");
 		return 2;
 	}

@@ -27,6 +27,20 @@
 #   BENCH_IDLE           idle connections, memory rows (5000)
 #   BENCH_IDLE_BIG       idle connections, big row (100000; lowered to
 #                        fit RLIMIT_NOFILE, with a note)
+#   BENCH_SCALE_N        idle connections of the idlescale section: one
+#                        weftd with several workers, several load
+#                        generator processes (100000; the quick size
+#                        .ci/run uses is 10000)
+#   BENCH_SCALE_HOLD     seconds each idlescale wave holds them (10)
+#   BENCH_SCALE_WAVES    idlescale waves: open, hold, close (3)
+#   BENCH_SCALE_WORKERS  weftd's workers in idlescale (8)
+#   BENCH_SCALE_GENS     idlehold processes in idlescale (8)
+#   BENCH_SCALE_SOCKET   reuse_port (a listening socket per worker) or
+#                        shared (one socket, accept_balance) (reuse_port)
+#   BENCH_SCALE_TRIM_MS  idlescale's weftd gets it as WEFT_POOL_TRIM_MS,
+#                        the pools' trim period (unset: weftd's 5000);
+#                        the quick size uses 500, so that its short hold
+#                        reads the pools trimmed
 #   BENCH_BALANCE        short connections of the balance test (10000)
 #   BENCH_YIELDS         yields of the fiber benchmark (10000000)
 #   BENCH_PEERS          0: only the peers the targets compare against
@@ -34,9 +48,9 @@
 #   BENCH_KEEP           1: keep the temp dir (configs, logs, results)
 #   BENCH_ONLY           comma-separated sections to run, e.g. "proxy,http"
 #                        (echo lines accept http proxy proxyg idle idlebig
-#                        balance fiber, and the TLS ones tlshs tlsecho
-#                        tlshttp tlsproxy tlsidle, or tls for all five;
-#                        alog: echo with access_log off and on);
+#                        idlescale balance fiber, and the TLS ones tlshs
+#                        tlsecho tlshttp tlsproxy tlsidle, or tls for all
+#                        five; alog: echo with access_log off and on);
 #                        unset: all.  Not a full table: the rest read
 #                        "not measured"
 #   BENCH_INSTALL        1: apt-get install the peers that are missing
@@ -45,9 +59,10 @@
 #   CC                   compiler for the anchors and load generators (cc)
 #
 # It changes one system setting, only as root and only when too low for
-# the big idle row: vm.max_map_count (every fiber stack is an mmap plus a
+# the big idle rows: vm.max_map_count (every fiber stack is an mmap plus a
 # guard page, two mappings per connection).  The old value is put back on
-# exit.  Every server it starts gets a process group of its own (setsid)
+# exit.  The other limits idlescale needs are checked and reported in a
+# note when too small (see bench/README.md, "Limits and system settings").  Every server it starts gets a process group of its own (setsid)
 # and is killed on exit; all traffic stays on 127.0.0.0/8.
 
 set -u
@@ -63,6 +78,13 @@ acc_clients=${BENCH_ACCEPT_CLIENTS:-50}
 idle_n=${BENCH_IDLE:-5000}
 idle_big=${BENCH_IDLE_BIG:-100000}
 bal_n=${BENCH_BALANCE:-10000}
+scale_n=${BENCH_SCALE_N:-100000}
+scale_hold=${BENCH_SCALE_HOLD:-10}
+scale_waves=${BENCH_SCALE_WAVES:-3}
+scale_w=${BENCH_SCALE_WORKERS:-8}
+scale_gens=${BENCH_SCALE_GENS:-8}
+scale_sock=${BENCH_SCALE_SOCKET:-reuse_port}
+scale_trim=${BENCH_SCALE_TRIM_MS:-}
 yields=${BENCH_YIELDS:-10000000}
 peers=${BENCH_PEERS:-1}
 only_list=${BENCH_ONLY:-}
@@ -94,9 +116,18 @@ for p in echo lines http-hello proxy; do
 	[ -f "$plugdir/$p.so" ] || die "no $plugdir/$p.so: run make first"
 done
 [ -x "$fiber_switch" ] || die "no $fiber_switch: run make first"
-[ -f "$anchors/loadgen.c" ] || die "no anchors in $anchors (set WEFT_ANCHORS)"
 case $secs in
 '' | *[!0-9]* | 0) die "BENCH_SECS must be a whole number of seconds" ;;
+esac
+for v in "$scale_n" "$scale_hold" "$scale_waves" "$scale_w" "$scale_gens" \
+    "${scale_trim:-5000}"; do
+	case $v in
+	'' | *[!0-9]* | 0) die "BENCH_SCALE_*: whole numbers above 0" ;;
+	esac
+done
+case $scale_sock in
+reuse_port | shared) ;;
+*) die "BENCH_SCALE_SOCKET: reuse_port or shared" ;;
 esac
 # want SECTION: whether BENCH_ONLY lets SECTION run ("tls" stands for
 # every TLS section).
@@ -117,11 +148,23 @@ want() {
 for o in $(echo "$only_list" | tr ',' ' '); do
 	case $o in
 	echo | lines | accept | http | proxy | proxyg | idle | idlebig | \
-	    balance | fiber | tls | tlshs | tlsecho | tlshttp | tlsproxy | \
-	    tlsidle | alog) ;;
-	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig balance fiber tls tlshs tlsecho tlshttp tlsproxy tlsidle alog)" ;;
+	    idlescale | balance | fiber | tls | tlshs | tlsecho | tlshttp | \
+	    tlsproxy | tlsidle | alog) ;;
+	*) die "BENCH_ONLY: unknown section $o (echo lines accept http proxy proxyg idle idlebig idlescale balance fiber tls tlshs tlsecho tlshttp tlsproxy tlsidle alog)" ;;
 	esac
 done
+# The anchors: every section but these compares against them (idlescale
+# is weftd's alone; .ci/run runs it from a clone that has none).
+need_anchors=0
+[ -z "$only_list" ] && need_anchors=1
+for o in $(echo "$only_list" | tr ',' ' '); do
+	case $o in
+	idlescale | balance | fiber) ;;
+	*) need_anchors=1 ;;
+	esac
+done
+[ "$need_anchors" = 0 ] || [ -f "$anchors/loadgen.c" ] ||
+    die "no anchors in $anchors (set WEFT_ANCHORS)"
 
 notes=()	# printed under the table
 changes=()	# system settings changed (and restored)
@@ -134,9 +177,13 @@ note() {
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX") || exit 1
 groups=" "	# process groups of the servers we started
 hpid=		# the idle holder, when running
+hpids=		# idlescale's holders, when running
 cleanup() {
 	local g
 	[ -n "$hpid" ] && kill -KILL "$hpid" 2>/dev/null
+	for g in $hpids; do
+		kill -KILL "$g" 2>/dev/null
+	done
 	for g in $groups; do
 		kill -KILL -- "-$g" 2>/dev/null
 	done
@@ -181,18 +228,37 @@ fi
 srcaddrs=$((idle_big / 20000 + 2))
 [ "$srcaddrs" -lt 8 ] && srcaddrs=8
 
-# Fiber stacks are two mappings each (stack + guard page).
+# idlescale: connections per worker and per load generator.  reuse_port
+# hashes the connections over the workers, the shared socket balances
+# them: either way allow a worker 20 % above the mean.
+scale_per_w=$(((scale_n + scale_w - 1) / scale_w))
+scale_per_g=$(((scale_n + scale_gens - 1) / scale_gens))
+scale_max_w=$((scale_per_w * 6 / 5 + 64))
+
+# Fiber stacks are two mappings each (stack + guard page), and
+# vm.max_map_count is per process: the big idle row's one worker needs
+# two per connection, idlescale's workers two per connection of theirs.
 mmc_old=
-mmc_need=$((2 * idle_big + 65530))
+mmc_need=0
+mmc_for=
+if want idlebig; then
+	mmc_need=$((2 * idle_big + 65530))
+	mmc_for="$idle_big fibers in one worker"
+fi
+if want idlescale && [ $((2 * scale_max_w + 4096)) -gt "$mmc_need" ]; then
+	mmc_need=$((2 * scale_max_w + 4096))
+	mmc_for="$scale_max_w fibers in one worker (idlescale)"
+fi
 mmc_cur=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 0)
-if want idlebig && [ "$mmc_cur" -lt "$mmc_need" ]; then
+if [ "$mmc_cur" -lt "$mmc_need" ]; then
 	if [ -w /proc/sys/vm/max_map_count ] &&
 	    echo "$mmc_need" >/proc/sys/vm/max_map_count 2>/dev/null; then
 		mmc_old=$mmc_cur
 		changes+=("vm.max_map_count $mmc_cur -> $mmc_need for the run (restored at exit)")
 	else
 		note "vm.max_map_count is $mmc_cur, below the $mmc_need that" \
-		    "$idle_big fibers need, and not writable (run as root)"
+		    "$mmc_for need, and not writable (run as root):" \
+		    "fibers past it fail to start"
 	fi
 fi
 
@@ -212,12 +278,15 @@ else
 	pinning="no CPU pinning (needs taskset and 2 CPUs)"
 fi
 
-say "building the anchors from $anchors and the load generators"
-$cc -O2 -o "$tmp/loadgen" "$anchors/loadgen.c" || die "cannot build loadgen"
-$cc -O2 -o "$tmp/echo_epoll" "$anchors/echo_epoll.c" ||
-    die "cannot build echo_epoll"
-$cc -O2 -o "$tmp/echo_libuv" "$anchors/echo_libuv.c" -luv ||
-    die "cannot build echo_libuv"
+if [ "$need_anchors" = 1 ]; then
+	say "building the anchors from $anchors and the load generators"
+	$cc -O2 -o "$tmp/loadgen" "$anchors/loadgen.c" ||
+	    die "cannot build loadgen"
+	$cc -O2 -o "$tmp/echo_epoll" "$anchors/echo_epoll.c" ||
+	    die "cannot build echo_epoll"
+	$cc -O2 -o "$tmp/echo_libuv" "$anchors/echo_libuv.c" -luv ||
+	    die "cannot build echo_libuv"
+fi
 $cc -O2 -o "$tmp/shortconn" "$here/shortconn.c" || die "cannot build shortconn"
 $cc -O2 -o "$tmp/idlehold" "$here/idlehold.c" || die "cannot build idlehold"
 
@@ -344,6 +413,73 @@ free_port() {
 
 kib() {
 	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# ---- idlescale: the kernel's limits -------------------------------------------
+
+# scale_limits: whether this machine lets idlescale's scale_n connections
+# through: sets scale_why (empty, or why the section cannot run),
+# scale_backlog (the listeners' backlog), scale_inflight (connections
+# each generator has in flight) and scale_k (source addresses each
+# generator binds); what is too small but only slows the run down, or
+# may make it fail, is a note.
+scale_limits() {
+	local somax fmax span ctmax ctcnt total
+
+	scale_why=
+	if [ "$scale_max_w" -gt $((nofile - 256)) ]; then
+		scale_why="not measured: $scale_per_w connections a worker (+20 %) do not fit RLIMIT_NOFILE $nofile; raise BENCH_SCALE_WORKERS"
+		return
+	fi
+	if [ $((scale_per_g + 64)) -gt "$nofile" ]; then
+		scale_why="not measured: $scale_per_g connections a load generator do not fit RLIMIT_NOFILE $nofile; raise BENCH_SCALE_GENS"
+		return
+	fi
+	# Each connection is two sockets on this machine, weftd's and the
+	# generator's.
+	fmax=$(cat /proc/sys/fs/file-max 2>/dev/null || echo 0)
+	[ "$fmax" -lt $((2 * scale_n + 65536)) ] &&
+	    note "fs.file-max is $fmax, below the $((2 * scale_n + 65536))" \
+	    "that idlescale's two sockets a connection need: connections" \
+	    "may fail with ENFILE (sysctl -w fs.file-max=...)"
+	# Completed handshakes wait in the listeners' accept queues, which
+	# net.core.somaxconn caps; what overflows is retried a second later.
+	somax=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 4096)
+	scale_backlog=$somax
+	[ "$scale_backlog" -gt 4096 ] && scale_backlog=4096
+	[ "$somax" -lt 1024 ] &&
+	    note "net.core.somaxconn is $somax: idlescale keeps fewer" \
+	    "connections in flight, its connecting phase is slower" \
+	    "(sysctl -w net.core.somaxconn=4096)"
+	total=$scale_backlog
+	[ "$scale_sock" = reuse_port ] && total=$((scale_backlog * scale_w))
+	scale_inflight=$((total / scale_gens))
+	[ "$scale_inflight" -gt 256 ] && scale_inflight=256
+	[ "$scale_inflight" -lt 8 ] && scale_inflight=8
+	# A source address reaches the one listener from span ports; the
+	# closed connections of the wave before sit in TIME_WAIT on the
+	# generator's side: leave room for three waves' worth.
+	span=$((eph_hi - eph_lo + 1))
+	scale_k=$(((3 * scale_per_g + span - 1) / span))
+	[ "$scale_k" -lt 2 ] && scale_k=2
+	if [ $((scale_k * scale_gens)) -gt 254 ]; then
+		scale_why="not measured: net.ipv4.ip_local_port_range $eph_lo-$eph_hi is too narrow: $((scale_k * scale_gens)) source addresses in 127.0.0.0/24 would be needed"
+		return
+	fi
+	[ "$span" -lt 10000 ] &&
+	    note "net.ipv4.ip_local_port_range is $eph_lo-$eph_hi: idlescale" \
+	    "binds $scale_k source addresses per generator to fit"
+	# Where connection tracking is loaded, a full table drops handshakes.
+	if [ -r /proc/sys/net/netfilter/nf_conntrack_max ]; then
+		ctmax=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+		ctcnt=$(cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null ||
+		    echo 0)
+		[ "$ctmax" -lt $((ctcnt + scale_n)) ] &&
+		    note "net.netfilter.nf_conntrack_max is $ctmax ($ctcnt in" \
+		    "use): if loopback is tracked, idlescale's $scale_n" \
+		    "connections overflow it and handshakes are dropped"
+	fi
+	return 0
 }
 
 # ---- weftd -----------------------------------------------------------------
@@ -1163,6 +1299,168 @@ if want idlebig; then
 	done
 fi
 
+# ---- Idle scale: one weftd, several workers, several load generators ---------------
+
+# scale_conf KIND PORT: $tmp/scale-KIND.conf, scale_w workers on one
+# listener (reuse_port or the shared socket), in KIND's fiber mode.
+scale_conf() {
+	local kind=$1 plugin=echo path=echo.so top= lis
+
+	lis="backlog = $scale_backlog;"
+	[ "$scale_sock" = reuse_port ] && lis="$lis reuse_port = true;"
+	case $kind in
+	weftd-shared) top='fiber_stacks = "shared";' ;;
+	weftd-cb) plugin=cb-lines path=$cbso ;;
+	esac
+	weftd_conf "$tmp/scale-$kind.conf" "$scale_w" "$2" "$plugin" "$path" \
+	    "" "$top" "$lis"
+}
+
+# kib_sum PID...: the sum of their VmRSS, in KiB.
+kib_sum() {
+	local p v t=0
+
+	for p in "$@"; do
+		v=$(kib "$p")
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# scale_open: start scale_gens idlehold processes on $sport, each with
+# its share of scale_n connections over scale_k source addresses of its
+# own, and wait until each has had all of its connections answered once
+# (or has given up); sets hpids.
+scale_open() {
+	local g ng first i=0 lim alive p
+
+	hpids=
+	for ((g = 0; g < scale_gens; g++)); do
+		ng=$((scale_n / scale_gens))
+		[ "$g" -lt $((scale_n % scale_gens)) ] && ng=$((ng + 1))
+		first=$((g * scale_k + 1))
+		# shellcheck disable=SC2086
+		$pin_gen "$tmp/idlehold" "127.0.0.1:$sport" "$ng" \
+		    "$first-$((first + scale_k - 1))" 64 "$scale_inflight" 900 \
+		    >"$tmp/scale.$g.out" 2>"$tmp/scale.$g.err" &
+		hpids="$hpids $!"
+	done
+	lim=$((1200 + scale_n / 50))	# tenths of a second
+	while [ $i -lt $lim ]; do
+		[ "$(cat "$tmp"/scale.*.out | grep -c '^held')" -ge \
+		    "$scale_gens" ] && return 0
+		alive=0
+		for p in $hpids; do
+			kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ "$alive" = 1 ] || return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# scale_wave KIND WAVE: scale_open, hold them scale_hold s, read the RSS
+# of the supervisor and of every worker and each worker's active
+# connections (weftd -s status); have every connection answered again
+# and close them all; then wait, at most 30 s, for the workers' RSS to
+# come back within 10 % of scale_wbase (the pools give their memory back
+# one to two trim periods after the load went away), and two trim
+# periods more for what is left to go: after_kib is read then.  Appends
+# "wave total_kib sup_kib workers_kib held again after_kib settle_s
+# min_active max_active" to $tmp/r.idlescale.KIND, settle_s being when
+# the RSS came back within 10 %.
+scale_wave() {
+	local kind=$1 wave=$2 sk wk act held again after t0 settle i=0
+
+	scale_open
+	sleep "$scale_hold"
+	sk=$(kib "$spid")
+	# shellcheck disable=SC2086
+	wk=$(kib_sum $wpids)
+	act=$(weftd_status "$ctl" | weftd_workers | awk '{ print $6 }' |
+	    sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 }
+	    END { print lo + 0, hi + 0 }')
+	# shellcheck disable=SC2086
+	kill -USR1 $hpids 2>/dev/null
+	# shellcheck disable=SC2086
+	wait $hpids
+	hpids=
+	held=$(cat "$tmp"/scale.*.out | awk '$1 == "held" { s += $2 }
+	    END { print s + 0 }')
+	again=$(cat "$tmp"/scale.*.out | awk '$1 == "again" { s += $2 }
+	    END { print s + 0 }')
+	t0=$(date +%s%N)
+	while :; do
+		# shellcheck disable=SC2086
+		after=$(kib_sum $wpids)
+		[ $((after * 10)) -le $((scale_wbase * 11)) ] && break
+		[ $i -ge 300 ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	settle=$(awk -v a="$t0" -v b="$(date +%s%N)" \
+	    'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+	sleep "$(awk -v t="${scale_trim:-5000}" \
+	    'BEGIN { printf "%.1f", 2 * t / 1000 }')"
+	# shellcheck disable=SC2086
+	after=$(kib_sum $wpids)
+	say "idlescale $kind wave $wave: sup $sk KiB, workers $wk KiB" \
+	    "(before $scale_wbase); held $held, again $again of $scale_n;" \
+	    "active per worker $act; after close workers $after KiB in" \
+	    "${settle}s $(cat "$tmp"/scale.*.err | head -c 200)"
+	echo "$wave $((sk + wk)) $sk $wk $held $again $after $settle $act" \
+	    >>"$tmp/r.idlescale.$kind"
+}
+
+# scale_one KIND: one weftd with scale_w workers in KIND's fiber mode,
+# scale_waves waves of scale_n connections; the supervisor's and the
+# workers' RSS before the first go to $tmp/r.scalebase.KIND.  A worker
+# that was restarted meanwhile (its RSS would start over) is noted.
+scale_one() {
+	local kind=$1 w pids0 pids1
+
+	ok "$kind" || return 0
+	sport=$(free_port)
+	scale_conf "$kind" "$sport"
+	if ! WEFT_POOL_TRIM_MS=${scale_trim:-${WEFT_POOL_TRIM_MS:-}} \
+	    start_weftd "scale-$kind" "$scale_w" "$pin_srv"; then
+		note "idlescale $kind did not start ($(head -n 1 \
+		    "$tmp/scale-$kind.log"))"
+		down
+		return 0
+	fi
+	sleep 1
+	# shellcheck disable=SC2086
+	scale_wbase=$(kib_sum $wpids)
+	echo "$(kib "$spid") $scale_wbase" >"$tmp/r.scalebase.$kind"
+	pids0=$(echo "$wpids" | sort | tr '\n' ' ')
+	for ((w = 1; w <= scale_waves; w++)); do
+		scale_wave "$kind" "$w"
+	done
+	pids1=$(weftd_status "$ctl" | weftd_workers | awk '{ print $2 }' |
+	    sort | tr '\n' ' ')
+	if [ "$pids0" != "$pids1" ]; then
+		note "idlescale $kind: workers $pids0 became $pids1 (restarted)"
+		echo restarted >"$tmp/r.scalerestart.$kind"
+	fi
+	down
+}
+
+scale_why="not measured"
+scale_k=- scale_backlog=511 scale_inflight=256
+if want idlescale; then
+	scale_limits
+	if [ -z "$scale_why" ]; then
+		say "idle scale: $scale_n connections, $scale_w workers" \
+		    "($scale_sock), $scale_gens generators x $scale_k source" \
+		    "addresses, $scale_waves waves held ${scale_hold}s, trim" \
+		    "period ${scale_trim:-5000} ms"
+		for k in weftd-echo weftd-shared weftd-cb; do
+			scale_one "$k"
+		done
+	fi
+fi
+
 # tls_idle_one KIND N: RSS growth per idle TLS connection, N handshaken
 # and answered once (tlsload idle), of weftd's worker, nginx's worker or
 # the anchor's process; appends "kib_per_conn held again" to
@@ -1462,6 +1760,42 @@ for k in weftd-echo weftd-shared weftd-cb; do
 	    "sup+worker ${totm} MiB; answered $(get idlebig "$k" 2)/$idle_big, again $(get idlebig "$k" 3)"
 done
 
+# scale_label KIND
+scale_label() {
+	case $1 in
+	weftd-echo) echo "weftd echo, private stacks" ;;
+	weftd-shared) echo "weftd echo, shared stack" ;;
+	weftd-cb) echo "weftd cb-lines (callback mode)" ;;
+	esac
+}
+section "idle scale: $scale_n conns, 1 weftd, $scale_w workers ($scale_sock), $scale_gens idlehold x $scale_k addrs, held ${scale_hold}s" \
+    "MiB" "" "" ""
+for k in weftd-echo weftd-shared weftd-cb; do
+	l=$(scale_label "$k")
+	if ! ok "$k"; then
+		skiprow "$l" "${skip[$k]}"
+		continue
+	fi
+	if [ ! -s "$tmp/r.idlescale.$k" ]; then
+		skiprow "$l" "${scale_why:-not measured}"
+		continue
+	fi
+	read -r sb wb <"$tmp/r.scalebase.$k"
+	while read -r wv tot sk wk held again after settle amin amax; do
+		row "$l, wave $wv" "$(awk -v t="$tot" \
+		    'BEGIN { printf "%.1f", t / 1024 }')" "" "" "" \
+		    "$(awk -v sk="$sk" -v wk="$wk" -v sb="$sb" -v wb="$wb" \
+		    -v n="$scale_n" -v a="$after" 'BEGIN {
+			printf "sup %.1f + workers %.1f MiB, %.2f KiB/conn;",
+			    sk / 1024, wk / 1024, (sk + wk - sb - wb) / n
+			printf " workers before %.1f, after close %.1f MiB",
+			    wb / 1024, a / 1024
+			printf " (%+.1f %%)", (a - wb) * 100 / wb }') in ${settle}s"
+		# The answers and the spread on a line of their own.
+		printf '%-42s %s\n' "" "answered $held, again $again of $scale_n; connections per worker $amin-$amax"
+	done <"$tmp/r.idlescale.$k"
+done
+
 section "balance: workers = 2, $bal_n short conns" max/min "" "" ""
 for k in weftd-bal weftd-balrp; do
 	if [ -s "$tmp/r.balance.$k" ]; then
@@ -1657,6 +1991,56 @@ target "proxy >= HAProxy mode tcp, 1 process each" \
     "$(pratio proxy weftd-proxy proxy haproxy)" ge 1.00 \
     "$(why_skip haproxy)"
 echo "  $met met, $missed MISSED, $unmeasured not measured"
+
+# idlescale's targets: for scale_n connections, the limit at 100 000
+# scaled per connection over the base the supervisor and workers had
+# before them (at 100 000 it is the limit itself).
+met=0
+missed=0
+unmeasured=0
+# scale_target KIND LIMIT_MIB TEXT
+scale_target() {
+	local kind=$1 lim=$2 v=- why= sb wb
+
+	if ! ok "$kind"; then
+		why=${skip[$kind]}
+	elif [ -s "$tmp/r.idlescale.$kind" ]; then
+		read -r sb wb <"$tmp/r.scalebase.$kind"
+		lim=$(awk -v l="$lim" -v b=$((sb + wb)) -v n="$scale_n" \
+		    'BEGIN { printf "%.1f", (b + (l * 1024 - b) * n / 100000) / 1024 }')
+		v=$(awk '$2 > m { m = $2 } END { printf "%.1f", m / 1024 }' \
+		    "$tmp/r.idlescale.$kind")
+	else
+		why=${scale_why:-not measured}
+	fi
+	target "$3 <= $lim MiB" "$v" le "$lim" "$why"
+}
+echo
+printf '%-68s %8s  %s\n' "targets (issue L, idle scale: $scale_n conns, worst of $scale_waves waves)" \
+    measured verdict
+[ "$scale_n" = 100000 ] || echo "  (limits at 100000 connections, scaled per connection over the base RSS)"
+scale_target weftd-echo 450 "private stacks: supervisor + workers RSS"
+scale_target weftd-shared 150 "fiber_stacks = shared: supervisor + workers RSS"
+scale_target weftd-cb 100 "callback mode (cb-lines): supervisor + workers RSS"
+# The worst return over every mode and wave, and whether every
+# connection was answered twice in every wave with no worker restarted.
+scale_ret=$(for k in weftd-echo weftd-shared weftd-cb; do
+	[ -s "$tmp/r.idlescale.$k" ] || continue
+	read -r sb wb <"$tmp/r.scalebase.$k"
+	awk -v wb="$wb" '{ print ($7 - wb) * 100 / wb }' "$tmp/r.idlescale.$k"
+done | sort -g | tail -n 1)
+[ -n "$scale_ret" ] && scale_ret=$(printf '%.1f' "$scale_ret")
+target "after close, workers' RSS within 10 % of before (worst, %)" \
+    "${scale_ret:--}" le 10 "$( [ -z "$scale_ret" ] && echo "${scale_why:-not measured}")"
+scale_bad=$(cat "$tmp"/r.idlescale.* 2>/dev/null | awk -v n="$scale_n" \
+    '$5 != n || $6 != n { b++ } END { print b + 0 }')
+scale_bad=$((scale_bad + $(cat "$tmp"/r.scalerestart.* 2>/dev/null | wc -l)))
+scale_why_all=
+[ -z "$scale_ret" ] && scale_why_all=${scale_why:-not measured}
+target "every connection answered twice, every wave; no worker restarted (failures)" \
+    "$scale_bad" le 0 "$scale_why_all"
+echo "  $met met, $missed MISSED, $unmeasured not measured"
+echo "# idlescale: $met met, $missed MISSED, $unmeasured not measured"
 
 # tls_best WORKLOAD KIND PEER...: KIND's CPU over the better (cheaper)
 # peer's, i.e. the largest of the paired ratios to the peers measured.

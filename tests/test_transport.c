@@ -690,6 +690,48 @@ WT_TEST(fake_drives_writer)
 	weft__owner_fini(&t.o);
 }
 
+/*
+ * An owner's table grows with a burst of connections and shrinks once
+ * they are gone, so that a worker's memory returns to what it was
+ * before the burst; survivors keep their slots consistent.
+ */
+WT_CASE(owner_table_shrinks)
+{
+	enum { N = 300 };
+	static struct towner t;
+	static weft_writer_t *ws[N];
+	weft_reader_t *r;
+	int i;
+
+	town_init(&t);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(weft__fake_pair(WEFT_LIMIT_DEFAULT, &r,
+				     &ws[i]),
+		    0);
+		town_add(&t, ws[i]);
+	}
+	assert_int_equal(t.o.o_n, N);
+	assert_int_equal(t.o.o_cap, 512);
+	/* From the front: each release moves the last entry into its slot. */
+	for (i = 0; i < N - 2; i++) {
+		weft_abort(ws[i]);
+		weft__fake_free(ws[i]);
+	}
+	assert_int_equal(t.n, N - 2);
+	assert_int_equal(t.o.o_n, 2);
+	assert_int_equal(t.o.o_cap, 64);
+	for (i = N - 2; i < N; i++) {
+		weft__conn_t *c = weft__conn_of_writer(ws[i]);
+
+		assert_ptr_equal(t.o.o_conns[c->c_slot], c);
+		weft_abort(ws[i]);
+		weft__fake_free(ws[i]);
+	}
+	assert_int_equal(t.n, N);
+	assert_int_equal(t.o.o_n, 0);
+	weft__owner_fini(&t.o);
+}
+
 /* ---- Sizes -------------------------------------------------------------- */
 
 WT_TEST(conn_sizes)
