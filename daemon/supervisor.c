@@ -235,8 +235,11 @@ stop(struct sup *s, enum stop_reason why, const char *what)
 
 	if (why == STOP_DRAIN && s->stopping)
 		return;
-	if (upgrade_cancel(&s->up)) /* nobody would hand over to it */
+	if (upgrade_cancel(&s->up)) { /* nobody would hand over to it */
 		log_warnx("upgrade cancelled: stopping");
+		control_reply_waiting(&s->ctl, CTL_WAIT_UPGRADE,
+		    "ERR upgrade failed: cancelled, weftd is stopping\n");
+	}
 	if (why == STOP_GIVE_UP) {
 		log_warnx("giving up: %s", what);
 		upgrade_child_fail(what); /* started by an upgrade: say why */

@@ -310,6 +310,41 @@ def unsafe_binary_refused():
     assert w.stop() == 0
 
 
+@test
+def stop_during_upgrade_kills_new():
+    # The new supervisor never gets ready (a plugin whose init sleeps an
+    # hour); the old one is told to stop meanwhile.  Nobody would take
+    # the listeners over, so it kills the new one (and with it, its
+    # workers), answers the waiting `-s upgrade`, and stops.
+    w = start()
+    good = open(w.conf).read()
+    with open(w.conf, "w") as f:
+        f.write(good.replace(
+            'echo = { path = "echo.so"; };',
+            'echo = { path = "echo.so"; };\n  init-hang = { path = '
+            '"%s/init-hang.so"; };' % weftdlib.TEST_PLUGIN_DIR).replace(
+            ");\n", ',\n  { tcp = "127.0.0.1:0"; plugin = "init-hang"; }'
+            '\n);\n'))
+    answer = []
+    t = threading.Thread(target=lambda: answer.append(w.control("upgrade")))
+    t.start()
+    newpid = int(w.wait_log(r"upgrade: started \S+ as pid (\d+)")[0])
+    adopted.append(newpid)
+    assert not proc_gone(newpid)
+    os.kill(w.proc.pid, signal.SIGTERM)
+    t.join(30 * SLOW)
+    assert answer, "weftd -s upgrade did not return"
+    r = answer[0]
+    assert r.returncode == 1 and r.stdout.startswith(
+        b"ERR upgrade failed: cancelled"), r
+    wait_gone(newpid)
+    adopted.remove(newpid)
+    assert w.proc.wait(15 * SLOW) == 0
+    assert re.search(r"upgrade cancelled: stopping", w.text()), w.text()
+    # The old supervisor removed its own paths on the way out.
+    assert not os.path.exists(w.ctl), "control socket left behind"
+
+
 def cleanup():
     for pid in adopted:
         try:
