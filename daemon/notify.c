@@ -4,11 +4,14 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -76,6 +79,55 @@ notify_watchdog_ms(void)
 	return 0;
 }
 
+#ifndef HAVE_SYSTEMD
+/*
+ * Without libsystemd, the same protocol read by hand: a binary upgrade
+ * (daemon/upgrade.c) passes its listeners this way whether or not weftd
+ * was built for systemd.  LISTEN_PID must be this process; the fds are
+ * 3 .. 3+LISTEN_FDS-1, made close-on-exec as sd_listen_fds(1) does.
+ */
+static int
+listen_fds_parse(int **fds, char ***names)
+{
+	const char *e = getenv("LISTEN_PID"), *f = getenv("LISTEN_FDS");
+	const char *nm = getenv("LISTEN_FDNAMES"), *p;
+	char *end;
+	long pid, n;
+	size_t len;
+	int i;
+
+	*fds = NULL;
+	*names = NULL;
+	if (e == NULL || f == NULL)
+		return 0;
+	errno = 0;
+	pid = strtol(e, &end, 10);
+	if (errno != 0 || *end != '\0' || pid != (long)getpid())
+		return 0;
+	n = strtol(f, &end, 10);
+	if (errno != 0 || *end != '\0' || n <= 0 || n > 4096)
+		return 0;
+	*fds = xcalloc((size_t)n, sizeof(int));
+	*names = xcalloc((size_t)n + 1, sizeof(char *));
+	for (i = 0, p = nm; i < n; i++) {
+		(*fds)[i] = 3 + i;
+		(void)fcntl(3 + i, F_SETFD, FD_CLOEXEC);
+		len = p != NULL ? strcspn(p, ":") : 0;
+		(*names)[i] = xcalloc(len + 1, 1);
+		if (len > 0)
+			memcpy((*names)[i], p, len);
+		if (p != NULL)
+			p = p[len] == ':' ? p + len + 1 : NULL;
+		if (strcmp((*names)[i], "unknown") == 0)
+			(*names)[i][0] = '\0';
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return (int)n;
+}
+#endif
+
 int
 notify_listen_fds(int **fds, char ***names)
 {
@@ -103,9 +155,7 @@ notify_listen_fds(int **fds, char ***names)
 	*names = nm;
 	return n;
 #else
-	*fds = NULL;
-	*names = NULL;
-	return 0;
+	return listen_fds_parse(fds, names);
 #endif
 }
 

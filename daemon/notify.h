@@ -1,8 +1,8 @@
 /*
  * systemd integration for the supervisor: readiness and status messages
  * (sd_notify) and socket activation (LISTEN_FDS).  Built on libsystemd
- * when configure found it; otherwise every call is a no-op and there are
- * no activated sockets.
+ * when configure found it; otherwise the notifications are no-ops and
+ * LISTEN_FDS is read by hand (a binary upgrade passes sockets that way).
  */
 #ifndef WEFTD_NOTIFY_H
 #define WEFTD_NOTIFY_H

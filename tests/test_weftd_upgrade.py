@@ -102,10 +102,11 @@ class Load:
         self.errors = []
         self.stopping = False
         self.kept_ending = False
-        self.threads = [threading.Thread(target=self.run, args=(a,))
+        self.threads = [threading.Thread(target=self.run, args=(a,),
+                                         daemon=True)
                         for a in addrs for _ in range(2)]
         self.kept_thread = threading.Thread(target=self.kept,
-                                            args=(addrs[0],))
+                                            args=(addrs[0],), daemon=True)
         self.threads.append(self.kept_thread)
         for t in self.threads:
             t.start()
@@ -122,6 +123,8 @@ class Load:
                     self.ok += 1
             except OSError as e:
                 self.errors.append((addr, msg, repr(e)))
+            if len(self.errors) > 100:
+                break  # the test has failed; say so, do not spin
             i += 1
 
     def kept(self, addr):
@@ -183,23 +186,26 @@ def upgraded(w, how):
     new_ino = put_binary(w.exe, w.binary)
     assert new_ino != old_ino
     load = Load(addrs_of(w))
-    time.sleep(0.3)
-    before = load.ok
-    if how == "usr2":
-        w.proc.send_signal(signal.SIGUSR2)
-        w.wait_log(r"upgrade: new weftd \(pid \d+\) ready")
-    else:
-        r = w.control("upgrade")
-        assert r.returncode == 0, r
-        assert re.match(rb"OK upgraded: new weftd \(pid \d+\) ready",
-                        r.stdout), r
-    # The old supervisor drains and exits; the new one answers.
-    load.end_kept()
-    assert w.proc.wait(20 * SLOW) == 0, w.text()
-    pid, ino, text = status_of(w)
-    adopted.append(pid)
-    time.sleep(0.3)
-    errors = load.stop()
+    try:
+        time.sleep(0.3)
+        before = load.ok
+        if how == "usr2":
+            w.proc.send_signal(signal.SIGUSR2)
+            w.wait_log(r"upgrade: new weftd \(pid \d+\) ready")
+        else:
+            r = w.control("upgrade")
+            assert r.returncode == 0, r
+            assert re.match(rb"OK upgraded: new weftd \(pid \d+\) ready",
+                            r.stdout), r
+        # The old supervisor drains and exits; the new one answers.
+        load.end_kept()
+        assert w.proc.wait(20 * SLOW) == 0, w.text()
+        pid, ino, text = status_of(w)
+        adopted.append(pid)
+        time.sleep(0.3)
+    finally:
+        # A failed upgrade must not leave the clients running forever.
+        errors = load.stop()
     assert not errors, (errors[:5], len(errors), w.text()[-3000:])
     assert load.ok > before, (load.ok, before)
     assert pid != old_pid and ino == new_ino, text
