@@ -276,20 +276,26 @@ def broken_config_keeps_serving():
     stop_adopted(w, pid)
 
 
+def with_test_plugin(w, name):
+    """Add the test plugin `name` to w's config, on a listener of its
+    own: the next upgrade's new supervisor loads it."""
+    good = open(w.conf).read()
+    with open(w.conf, "w") as f:
+        f.write(good.replace(
+            'echo = { path = "echo.so"; };',
+            'echo = { path = "echo.so"; };\n  %s = { path = "%s/%s.so"; };'
+            % (name, weftdlib.TEST_PLUGIN_DIR, name)).replace(
+            ");\n", ',\n  { tcp = "127.0.0.1:0"; plugin = "%s"; }\n);\n'
+            % name))
+
+
 @test
 def new_workers_fail_paths_stay():
     # The new supervisor starts, but its workers cannot (a plugin whose
     # init fails): it gives up, and what it removes on the way out is
     # none of the old supervisor's (control socket, UNIX listener).
     w = start()
-    good = open(w.conf).read()
-    with open(w.conf, "w") as f:
-        f.write(good.replace(
-            'echo = { path = "echo.so"; };',
-            'echo = { path = "echo.so"; };\n  init-fails = { path = '
-            '"%s/init-fails.so"; };' % weftdlib.TEST_PLUGIN_DIR).replace(
-            ");\n", ',\n  { tcp = "127.0.0.1:0"; plugin = "init-fails"; }'
-            '\n);\n'))
+    with_test_plugin(w, "init-fails")
     refused(w, r"failed to boot")
     assert os.path.exists(w.ctl)
     assert os.path.exists(os.path.join(w.dir, "echo.sock"))
@@ -323,14 +329,7 @@ def stop_during_upgrade_kills_new():
     # the listeners over, so it kills the new one (and with it, its
     # workers), answers the waiting `-s upgrade`, and stops.
     w = start()
-    good = open(w.conf).read()
-    with open(w.conf, "w") as f:
-        f.write(good.replace(
-            'echo = { path = "echo.so"; };',
-            'echo = { path = "echo.so"; };\n  init-hang = { path = '
-            '"%s/init-hang.so"; };' % weftdlib.TEST_PLUGIN_DIR).replace(
-            ");\n", ',\n  { tcp = "127.0.0.1:0"; plugin = "init-hang"; }'
-            '\n);\n'))
+    with_test_plugin(w, "init-hang")
     answer = []
     t = threading.Thread(target=lambda: answer.append(w.control("upgrade")))
     t.start()
