@@ -17,9 +17,26 @@ weft_version_string(void)
 	return WEFT_VERSION_STRING;
 }
 
+/* libuv's own codes (getaddrinfo's UV_EAI_*) are not errnos: their text
+ * is libuv's.  Not uv_strerror, which allocates for unknown codes. */
+static const char *
+uv_text(int err)
+{
+	switch (err) {
+#define WEFT__UV_TEXT(name, msg)                                               \
+	case UV_##name:                                                        \
+		return msg;
+		UV_ERRNO_MAP(WEFT__UV_TEXT)
+#undef WEFT__UV_TEXT
+	}
+	return NULL;
+}
+
 const char *
 weft_strerror(int err)
 {
+	const char *text;
+
 	switch (err) {
 #define WEFT__ERR_STR(name, val, msg)                                          \
 	case WEFT_##name:                                                      \
@@ -29,13 +46,14 @@ weft_strerror(int err)
 	case 0:
 		return "success";
 	}
+	if (err <= -3000 && (text = uv_text(err)) != NULL)
+		return text;
 	if (err < 0 && err > -4096) {
 #ifdef HAVE_STRERRORDESC_NP
 		/* Not strerror: glibc's formats unknown codes into a buffer it
 		 * allocates. */
-		const char *desc = strerrordesc_np(-err);
-
-		return desc != NULL ? desc : "unknown error";
+		text = strerrordesc_np(-err);
+		return text != NULL ? text : "unknown error";
 #else
 		return strerror(-err);
 #endif

@@ -114,6 +114,17 @@ else
 	not_ok "pkg-config --cflags --libs weft"
 	diag "$tmp/pkg-config.err"
 fi
+# A plugin's large frames must probe the fiber's guard page (issue 15, bug
+# 5): where the compiler has the flag, weft.pc hands it to every plugin.
+echo 'int main(void) { return 0; }' >"$tmp/scp.c"
+if cc -fstack-clash-protection -Werror -o "$tmp/scp" "$tmp/scp.c" \
+    2>/dev/null; then
+	case " $flags " in
+	*" -fstack-clash-protection "*)
+		ok "pkg-config --cflags weft has -fstack-clash-protection" ;;
+	*)	not_ok "pkg-config --cflags weft has -fstack-clash-protection" ;;
+	esac
+fi
 # pkgconf may or may not put the sysroot in front of a variable.
 pd=$(pkg-config --variable=plugindir weft)
 check "pkg-config --variable=plugindir weft is $plugindir (got '$pd')" \

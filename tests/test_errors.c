@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include <weft/errors.h>
 
@@ -23,7 +24,8 @@
 
 /* Codes libuv's error map leaves out, and a few it has. */
 static const int unnamed[] = { -EDOM, -ECHILD, -ENOLCK, -EL2HLT, -4095, -4000 };
-static const int named[] = { -ECONNRESET, -EAGAIN, WEFT_ECANCELED, 0 };
+static const int named[] = { -ECONNRESET, -EAGAIN, WEFT_ECANCELED, 0,
+	UV_EAI_NONAME, UV_EOF };
 
 static size_t
 in_use(void)
@@ -68,6 +70,17 @@ WT_TEST(err_name_unnamed_errno)
 	assert_string_equal(weft_strerror(-4000), "unknown error");
 #endif
 	assert_string_equal(weft_strerror(12345), "unknown error");
+}
+
+/* getaddrinfo's codes and UV_EOF are libuv's, not errnos: their text is
+ * libuv's (open_connection reports an unknown host with it). */
+WT_TEST(strerror_libuv_codes)
+{
+	assert_string_equal(weft_strerror(UV_EAI_NONAME),
+	    "unknown node or service");
+	assert_string_equal(weft_err_name(UV_EAI_NONAME), "EAI_NONAME");
+	assert_string_equal(weft_strerror(UV_EOF), "end of file");
+	assert_string_equal(weft_strerror(-ECONNRESET), strerror(ECONNRESET));
 }
 
 WT_TEST(err_name_no_allocation)

@@ -596,7 +596,8 @@ def cxx_plugin_and_shutdown_timeout():
     """A C++17 plugin (tests/plugins/cxx-plugin.cc, built with -Werror)
     loads and echoes.  A handler still parked in a read when
     shutdown_timeout passes gets -ECONNABORTED, as doc/plugins.md says:
-    the plugin logs the name of what its read returned."""
+    the plugin logs the name of what its read returned, and every page
+    that says what such a wait gets names that same code."""
     conf = """
 workers = 1;
 log_level = "info";
@@ -620,6 +621,20 @@ listen = ( { tcp = "127.0.0.1:0"; plugin = "cxx-plugin"; } );
         assert w.stop() == 0
     found = re.findall(r"cxx-plugin: read: (\S+)", w.text())
     assert found == ["ECONNABORTED"], w.text()[-2000:]
+    # Issue 15, bug 4: the docs named WEFT_ECANCELED.  Every page that
+    # says what a wait gets once shutdown_timeout has passed must name
+    # what the plugin got.
+    for page in ("doc/plugins.md", "doc/weftd.conf.md", "doc/weftd.8.in",
+                 "doc/weftd.conf.5.in"):
+        with open(os.path.join(SRCDIR, page)) as f:
+            text = f.read()
+        code = r"\s+[-`.A-Za-z ]*?\b((?:WEFT_)?E[A-Z]+)\b"
+        said = [m.group(1) or m.group(2) for m in re.finditer(
+            r"shutdown_timeout.{0,200}?waiting calls\s+fail\s+with" + code +
+            r"|waiting calls\s+fail\s+with" + code +
+            r"[^.]{0,40}?shutdown_timeout", text, re.S)]
+        assert said != [], page
+        assert set(said) == set(found), (page, said)
 
 
 @test
