@@ -79,15 +79,16 @@ notify_watchdog_ms(void)
 	return 0;
 }
 
-#ifndef HAVE_SYSTEMD
 /*
- * Without libsystemd, the same protocol read by hand: a binary upgrade
+ * Socket activation's protocol, read by hand in every build: libsystemd's
+ * reader would be a second path for the same thing, and a binary upgrade
  * (daemon/upgrade.c) passes its listeners this way whether or not weftd
  * was built for systemd.  LISTEN_PID must be this process; the fds are
- * 3 .. 3+LISTEN_FDS-1, made close-on-exec as sd_listen_fds(1) does.
+ * 3 .. 3+LISTEN_FDS-1, made close-on-exec as sd_listen_fds(1) does, and
+ * systemd's name "unknown" means unnamed.
  */
-static int
-listen_fds_parse(int **fds, char ***names)
+int
+notify_listen_fds(int **fds, char ***names)
 {
 	const char *e = getenv("LISTEN_PID"), *f = getenv("LISTEN_FDS");
 	const char *nm = getenv("LISTEN_FDNAMES"), *p;
@@ -125,38 +126,6 @@ listen_fds_parse(int **fds, char ***names)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	return (int)n;
-}
-#endif
-
-int
-notify_listen_fds(int **fds, char ***names)
-{
-#ifdef HAVE_SYSTEMD
-	char **nm = NULL;
-	int n, i;
-
-	*fds = NULL;
-	*names = NULL;
-	n = sd_listen_fds_with_names(1, &nm);
-	if (n <= 0)
-		return 0;
-	*fds = xcalloc((size_t)n, sizeof(int));
-	for (i = 0; i < n; i++)
-		(*fds)[i] = SD_LISTEN_FDS_START + i;
-	if (nm == NULL) {
-		/* No names: all unnamed. */
-		nm = xcalloc((size_t)n + 1, sizeof(char *));
-		for (i = 0; i < n; i++)
-			nm[i] = xstrdup("");
-	}
-	for (i = 0; i < n; i++)
-		if (nm[i] != NULL && strcmp(nm[i], "unknown") == 0)
-			nm[i][0] = '\0'; /* systemd's name for "unnamed" */
-	*names = nm;
-	return n;
-#else
-	return listen_fds_parse(fds, names);
-#endif
 }
 
 void

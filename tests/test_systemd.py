@@ -321,7 +321,7 @@ def socket_activation():
     tool = "/usr/bin/systemd-socket-activate"
     if not os.path.exists(tool):
         raise Skip("systemd-socket-activate not installed")
-    # Also built --with-systemd=no: weftd reads LISTEN_FDS itself then
+    # In every build, also --with-systemd=no, weftd reads LISTEN_FDS itself
     # (a binary upgrade passes its listeners that way), so any service
     # manager speaking the protocol can activate it.
     d = tempfile.mkdtemp()
