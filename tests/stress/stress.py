@@ -336,26 +336,11 @@ def hup_swap_plugin(rep):
         time.sleep(D["after"])
         r = ld.finish()
     c = rep.load("load c/f/r/ref", r)
-    # A worker runs a sealed copy of the plugin, which it keeps open as
-    # "/memfd:weftd-plugin:echo.so": which bytes does it hold?
+    # A worker runs a sealed copy of the plugin: which bytes does it hold?
     ran = collections.Counter()
-    for pid in w.workers():
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            path = "/proc/%d/fd/%s" % (pid, fd)
-            try:
-                if not os.readlink(path).startswith(
-                        "/memfd:weftd-plugin:echo.so"):
-                    continue
-                with open(path, "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            ran["new" if data == new_data else
-                "old" if data == old_data else "other"] += 1
+    for data, n in _plugin_bytes(w.workers(), "echo.so").items():
+        ran["new" if data == new_data else
+            "old" if data == old_data else "other"] += n
     rep.set("reload s (plain, swapped)", "%.2f, %.2f" % (t1, t2))
     rep.set("workers running the new/old echo.so", "%d/%d" % (
         ran["new"], ran["old"]))
