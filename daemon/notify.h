@@ -1,8 +1,8 @@
 /*
  * systemd integration for the supervisor: readiness and status messages
- * (sd_notify) and socket activation (LISTEN_FDS).  Built on libsystemd
- * when configure found it; otherwise the notifications are no-ops and
- * LISTEN_FDS is read by hand (a binary upgrade passes sockets that way).
+ * (sd_notify) and socket activation (LISTEN_FDS).  The notifications use
+ * libsystemd when configure found it and are no-ops otherwise; LISTEN_FDS
+ * is read by hand in every build (a binary upgrade passes sockets that way).
  */
 #ifndef WEFTD_NOTIFY_H
 #define WEFTD_NOTIFY_H
